@@ -1,0 +1,43 @@
+// Exceptions thrown by rnnlyap. Vendor status codes are kept as integers so that this header needs
+// no CUDA or BLAS header (DESIGN.md §2).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace rnnlyap {
+
+/// Base of every rnnlyap exception.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The user's input is invalid (options, files, sizes). The program exits with status 2.
+class InvalidInput : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A backend that was asked for is not available (not compiled in, or no device present).
+class BackendUnavailable : public InvalidInput {
+ public:
+  using InvalidInput::InvalidInput;
+};
+
+/// A vendor library (BLAS/LAPACK, CUDA runtime, cuBLAS, cuSOLVER) reported a failure.
+class VendorError : public Error {
+ public:
+  VendorError(const std::string& api, int status, const std::string& what, const char* file,
+              int line)
+      : Error(api + " error " + std::to_string(status) + " (" + what + ") at " + file + ":" +
+              std::to_string(line)),
+        status_(status) {}
+  /// The vendor's numeric status code.
+  int status() const noexcept { return status_; }
+
+ private:
+  int status_;
+};
+
+}  // namespace rnnlyap

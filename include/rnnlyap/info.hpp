@@ -1,0 +1,33 @@
+// What this build of rnnlyap contains and what it finds on the machine (`rnnlyap info`).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace rnnlyap {
+
+/// A CUDA device as seen by the runtime.
+struct DeviceInfo {
+  int index = 0;
+  std::string name;
+  int cc_major = 0;
+  int cc_minor = 0;
+  std::size_t total_memory = 0;
+  std::size_t free_memory = 0;
+  int multiprocessors = 0;
+};
+
+/// The library version, "MAJOR.MINOR.PATCH".
+std::string version();
+/// Backends compiled into this build, e.g. {"cpu", "cuda"}.
+std::vector<std::string> compiled_backends();
+/// The BLAS the CPU backend links against (vendor as configured, and its own config string when
+/// it offers one, e.g. OpenBLAS's build options).
+std::string blas_info();
+/// CUDA devices present; empty without CUDA support or without a device (never throws).
+std::vector<DeviceInfo> cuda_devices();
+/// Physical memory of this machine in bytes (0 if unknown).
+std::size_t host_memory_bytes();
+
+}  // namespace rnnlyap

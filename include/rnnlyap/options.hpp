@@ -1,0 +1,79 @@
+// Options of a Lyapunov-spectrum run (DESIGN.md §3). Plain data: no CUDA or BLAS headers here.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rnnlyap {
+
+/// The dynamical system whose tangent dynamics are integrated (DESIGN.md §1 table).
+enum class Model { rate, map };
+/// Time stepping of the `rate` model; ignored for `map`.
+enum class Integrator { euler, rk4 };
+/// Where the coupling matrix J comes from.
+enum class WeightKind { gaussian, levy, file };
+/// Working precision of state, weights and tangent basis; log|R_ii| always accumulate in fp64.
+enum class Precision { fp64, fp32 };
+/// Which backend runs the primitives; `auto_select` picks CUDA when a device is present.
+enum class BackendKind { auto_select, cpu, cuda };
+/// How the tangent basis is re-orthonormalised.
+enum class QrMethod { householder, cholesky2, auto_select };
+
+/// Every option of `rnnlyap spectrum`. Times are in units of τ for `rate` and in steps for `map`.
+struct SpectrumOptions {
+  Model model = Model::rate;
+  Integrator integrator = Integrator::euler;
+  int n = 100;                 ///< number of neurons (set by the weights file when one is given)
+  double g = 2.0;              ///< gain
+  WeightKind weights = WeightKind::gaussian;
+  double alpha = 2.0;          ///< tail index for `levy`
+  std::string weights_file;    ///< .npy matrix for `file`
+  bool zero_diagonal = false;  ///< no autapses
+  std::optional<int> k;        ///< number of exponents; defaults to n
+  double dt = 0.1;             ///< Euler/RK4 step (rate only)
+  double t_warmup = 100;       ///< state-only warm-up
+  double t_ons_warmup = 100;   ///< basis warm-up: re-orthonormalised, logs discarded
+  double t_sim = 1000;         ///< averaging time
+  double t_ons = 1;            ///< time between re-orthonormalisations
+  double input_std = 0;        ///< σ of the white-noise input
+  std::uint64_t seed = 1;
+  BackendKind backend = BackendKind::auto_select;
+  Precision precision = Precision::fp64;
+  QrMethod qr = QrMethod::householder;
+  int threads = 0;             ///< CPU BLAS threads; 0 keeps the library's default
+
+  /// k as used: the given value, or n.
+  int num_exponents() const { return k.value_or(n); }
+  /// Integration step in model time units: dt for `rate`, 1 for `map`.
+  double step_time() const { return model == Model::map ? 1.0 : dt; }
+};
+
+/// The schedule of a run in steps, derived from the times (DESIGN.md §3: steps = round(t/dt)).
+struct Schedule {
+  std::int64_t warmup_steps = 0;     ///< state only
+  std::int64_t steps_per_ons = 1;    ///< tangent steps between re-orthonormalisations
+  std::int64_t ons_warmup = 0;       ///< re-orthonormalisations whose logs are discarded
+  std::int64_t ons_sim = 0;          ///< re-orthonormalisations whose logs are averaged
+  double step_time = 0.1;            ///< model time per step
+  /// Model time covered by the averaged part of the run.
+  double averaged_time() const { return static_cast<double>(ons_sim * steps_per_ons) * step_time; }
+  std::int64_t tangent_steps() const { return (ons_warmup + ons_sim) * steps_per_ons; }
+};
+
+/// Computes the schedule; assumes validate() passed.
+Schedule make_schedule(const SpectrumOptions& opt);
+
+/// Throws InvalidInput naming the first problem with the options (k > n, dt out of (0, 1], ...).
+/// File contents are checked when the weights are loaded.
+void validate(const SpectrumOptions& opt);
+
+std::string_view to_string(Model m);
+std::string_view to_string(Integrator i);
+std::string_view to_string(WeightKind w);
+std::string_view to_string(Precision p);
+std::string_view to_string(BackendKind b);
+std::string_view to_string(QrMethod q);
+
+}  // namespace rnnlyap

@@ -1,0 +1,48 @@
+// The result of a spectrum run and the quantities derived from a spectrum (DESIGN.md §1, §3).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rnnlyap/options.hpp"
+
+namespace rnnlyap {
+
+/// Scalar summaries of a Lyapunov spectrum.
+struct SpectrumSummary {
+  double max_exponent = 0;
+  double mean_exponent = 0;
+  double sum = 0;
+  int n_positive = 0;
+  /// Kaplan–Yorke dimension j + (Σ_{i≤j} λ_i)/|λ_{j+1}|. When every partial sum of the k computed
+  /// exponents is non-negative it is only known to be ≥ k: then it is k and ky_is_lower_bound is set.
+  double ky_dimension = 0;
+  bool ky_is_lower_bound = false;
+  /// Kolmogorov–Sinai entropy rate by Pesin's identity: the sum of the positive exponents.
+  double ks_entropy = 0;
+};
+
+/// Computes the summary of a spectrum (any order; sorted internally for the KY dimension).
+SpectrumSummary summarize(const std::vector<double>& exponents);
+
+/// Wall time and work counts of a run.
+struct Timing {
+  double seconds = 0;
+  std::int64_t tangent_steps = 0;
+  std::int64_t qr_count = 0;
+};
+
+/// A computed spectrum with its error estimate and everything needed to reproduce it.
+struct SpectrumResult {
+  std::vector<double> exponents;  ///< λ_1..λ_k in QR order
+  std::vector<double> stderr_;    ///< standard error of each exponent (batch means)
+  SpectrumSummary summary;
+  SpectrumOptions options;        ///< as used (n set, k resolved, backend resolved)
+  Schedule schedule;
+  std::string backend;            ///< "cpu" or "cuda"
+  std::string device;             ///< CPU model / GPU name
+  Timing timing;
+};
+
+}  // namespace rnnlyap

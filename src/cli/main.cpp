@@ -1,0 +1,235 @@
+// The `rnnlyap` program (DESIGN.md §3). Bad input: one line on stderr and exit status 2.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <new>
+#include <nlohmann/json.hpp>
+
+#include "output_file.hpp"
+#include "progress.hpp"
+#include "rnnlyap/errors.hpp"
+#include "rnnlyap/info.hpp"
+#include "rnnlyap/json.hpp"
+#include "rnnlyap/spectrum.hpp"
+
+namespace {
+
+using namespace rnnlyap;
+
+constexpr int kExitInvalid = 2;
+constexpr int kExitFailure = 1;
+
+template <class E>
+E parse_choice(const std::string& flag, const std::string& value, const std::map<std::string, E>& m) {
+  if (auto it = m.find(value); it != m.end()) return it->second;
+  std::string names;
+  for (const auto& [k, v] : m) names += (names.empty() ? "" : "|") + k;
+  throw InvalidInput(flag + " must be one of " + names + ", got '" + value + "'");
+}
+
+extern "C" void on_signal(int sig) {
+  cli::remove_pending_outputs_from_signal_handler();
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+struct SpectrumArgs {
+  std::string model = "rate", integrator = "euler", weights = "gaussian", backend = "auto",
+              precision = "fp64", qr = "householder";
+  std::string out, trace;
+  bool quiet = false;
+  int k = 0;
+};
+
+void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
+  sub.add_option("--model", a.model, "rate | map")->capture_default_str();
+  sub.add_option("--integrator", a.integrator, "euler | rk4 (rate model)")->capture_default_str();
+  sub.add_option("--n", o.n, "number of neurons")->capture_default_str();
+  sub.add_option("--g", o.g, "gain")->capture_default_str();
+  sub.add_option("--weights", a.weights, "gaussian | levy | file")->capture_default_str();
+  sub.add_option("--alpha", o.alpha, "tail index of levy weights, (0, 2]")->capture_default_str();
+  sub.add_option("--weights-file", o.weights_file, "square float64/float32 .npy matrix (sets N)");
+  sub.add_flag("--zero-diagonal", o.zero_diagonal, "no autapses: J_ii = 0");
+  sub.add_option("--k", a.k, "number of exponents (default: N)");
+  sub.add_option("--dt", o.dt, "time step in tau (rate model)")->capture_default_str();
+  sub.add_option("--t-warmup", o.t_warmup, "state-only warm-up time")->capture_default_str();
+  sub.add_option("--t-ons-warmup", o.t_ons_warmup, "basis warm-up time (logs discarded)")
+      ->capture_default_str();
+  sub.add_option("--t-sim", o.t_sim, "averaging time")->capture_default_str();
+  sub.add_option("--t-ons", o.t_ons, "time between re-orthonormalisations")->capture_default_str();
+  sub.add_option("--input-std", o.input_std, "std of the white-noise input")->capture_default_str();
+  sub.add_option("--seed", o.seed, "random seed (weights, initial conditions, noise)")
+      ->capture_default_str();
+  sub.add_option("--backend", a.backend, "auto | cpu | cuda")->capture_default_str();
+  sub.add_option("--precision", a.precision, "fp64 | fp32")->capture_default_str();
+  sub.add_option("--qr", a.qr, "householder | cholesky2 | auto")->capture_default_str();
+  sub.add_option("--threads", o.threads, "CPU BLAS threads (0: the library's default)")
+      ->capture_default_str();
+  sub.add_option("--out", a.out, "result JSON (default: standard output)");
+  sub.add_option("--trace", a.trace, "CSV of the running estimate at every re-orthonormalisation");
+  sub.add_flag("--quiet", a.quiet, "no progress bar and no summary line");
+}
+
+void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
+  o.model = parse_choice<Model>("--model", a.model, {{"rate", Model::rate}, {"map", Model::map}});
+  o.integrator = parse_choice<Integrator>("--integrator", a.integrator,
+                                          {{"euler", Integrator::euler}, {"rk4", Integrator::rk4}});
+  o.weights = parse_choice<WeightKind>(
+      "--weights", a.weights,
+      {{"gaussian", WeightKind::gaussian}, {"levy", WeightKind::levy}, {"file", WeightKind::file}});
+  o.backend = parse_choice<BackendKind>(
+      "--backend", a.backend,
+      {{"auto", BackendKind::auto_select}, {"cpu", BackendKind::cpu}, {"cuda", BackendKind::cuda}});
+  o.precision = parse_choice<Precision>("--precision", a.precision,
+                                        {{"fp64", Precision::fp64}, {"fp32", Precision::fp32}});
+  o.qr = parse_choice<QrMethod>("--qr", a.qr,
+                                {{"householder", QrMethod::householder},
+                                 {"cholesky2", QrMethod::cholesky2},
+                                 {"auto", QrMethod::auto_select}});
+  // A weights file implies --weights file; N then comes from the file.
+  if (!o.weights_file.empty() && sub.count("--weights") == 0) o.weights = WeightKind::file;
+  if (o.weights == WeightKind::file) {
+    if (sub.count("--n") > 0)
+      throw InvalidInput("--n cannot be combined with a weights file (N comes from the file)");
+    o.n = 0;
+  }
+  if (sub.count("--k") > 0) o.k = a.k;
+  if (o.model == Model::map) {
+    // Map times are in steps: defaults of DESIGN.md §3 apply as step counts.
+    if (sub.count("--dt") > 0) throw InvalidInput("--dt applies to the rate model only (map times are in steps)");
+  }
+}
+
+int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
+  resolve(o, a, sub);
+  validate(o);
+  // Open the outputs before the run, so that a bad path fails now and not after hours.
+  std::unique_ptr<cli::OutputFile> out, trace;
+  if (!a.out.empty()) out = std::make_unique<cli::OutputFile>(a.out);
+  if (!a.trace.empty()) trace = std::make_unique<cli::OutputFile>(a.trace);
+
+  cli::ProgressBar bar(!a.quiet && ::isatty(STDERR_FILENO));
+  Observers obs;
+  obs.progress = [&](Phase p, std::int64_t done, std::int64_t total) {
+    bar.update(std::string(to_string(p)), done, total);
+  };
+  bool trace_header = false;
+  if (trace) {
+    obs.trace = [&](double t, std::span<const double> est) {
+      std::FILE* f = trace->get();
+      if (!trace_header) {
+        std::fputs("time", f);
+        for (std::size_t i = 0; i < est.size(); ++i) std::fprintf(f, ",lambda_%zu", i + 1);
+        std::fputc('\n', f);
+        trace_header = true;
+      }
+      std::fprintf(f, "%.10g", t);
+      for (double v : est) std::fprintf(f, ",%.10g", v);
+      std::fputc('\n', f);
+    };
+  }
+  const SpectrumResult r = compute_spectrum(o, obs);
+  bar.finish();
+
+  const std::string json = to_json(r) + "\n";
+  if (trace) trace->commit();
+  if (out) {
+    std::fputs(json.c_str(), out->get());
+    out->commit();
+  } else {
+    std::fputs(json.c_str(), stdout);
+  }
+  if (!a.quiet) {
+    const auto& s = r.summary;
+    std::fprintf(stderr,
+                 "rnnlyap: N=%d k=%d  lambda_max=%.5g +- %.2g  mean=%.5g  D_KY=%.4g%s  H=%.5g  "
+                 "(%s, %.2f s)\n",
+                 r.options.n, r.options.num_exponents(), s.max_exponent, r.stderr_.front(),
+                 s.mean_exponent, s.ky_dimension, s.ky_is_lower_bound ? "+" : "", s.ks_entropy,
+                 r.backend.c_str(), r.timing.seconds);
+  }
+  return 0;
+}
+
+int run_info(bool as_json) {
+  const auto devices = cuda_devices();
+  if (as_json) {
+    nlohmann::json j = {{"version", version()}, {"backends", compiled_backends()}, {"blas", blas_info()}};
+    j["devices"] = nlohmann::json::array();
+    for (const auto& d : devices)
+      j["devices"].push_back({{"index", d.index},
+                              {"name", d.name},
+                              {"compute_capability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
+                              {"total_memory", d.total_memory},
+                              {"free_memory", d.free_memory},
+                              {"multiprocessors", d.multiprocessors}});
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "rnnlyap " << version() << "\n";
+  std::string b;
+  for (const auto& s : compiled_backends()) b += (b.empty() ? "" : ", ") + s;
+  std::cout << "backends compiled in: " << b << "\n";
+  std::cout << "BLAS: " << blas_info() << "\n";
+  if (devices.empty()) std::cout << "CUDA devices: none found\n";
+  for (const auto& d : devices) {
+    std::printf("CUDA device %d: %s, compute capability %d.%d, %.1f GiB (%.1f GiB free), %d SMs\n",
+                d.index, d.name.c_str(), d.cc_major, d.cc_minor,
+                static_cast<double>(d.total_memory) / (1 << 30),
+                static_cast<double>(d.free_memory) / (1 << 30), d.multiprocessors);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  CLI::App app{"rnnlyap: Lyapunov spectra of recurrent neural networks"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", rnnlyap::version());
+
+  SpectrumOptions opt;
+  SpectrumArgs args;
+  CLI::App* spectrum = app.add_subcommand("spectrum", "compute a Lyapunov spectrum");
+  add_spectrum_options(*spectrum, opt, args);
+  bool info_json = false;
+  CLI::App* info = app.add_subcommand("info", "version, backends, devices and BLAS");
+  info->add_flag("--json", info_json, "machine-readable output");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    return app.exit(CLI::CallForHelp());
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    for (char& c : what)
+      if (c == '\n') c = ' ';
+    std::fprintf(stderr, "rnnlyap: error: %s (see rnnlyap --help)\n", what.c_str());
+    return kExitInvalid;
+  }
+
+  try {
+    if (*info) return run_info(info_json);
+    return run_spectrum(opt, args, *spectrum);
+  } catch (const InvalidInput& e) {
+    std::fprintf(stderr, "rnnlyap: error: %s\n", e.what());
+    return kExitInvalid;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "rnnlyap: error: out of memory: the run does not fit in this machine's memory\n");
+    return kExitInvalid;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rnnlyap: failed: %s\n", e.what());
+    return kExitFailure;
+  }
+}

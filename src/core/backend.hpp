@@ -1,0 +1,68 @@
+// The seam between the algorithm (src/core/driver.cpp) and the backends (src/cpu, src/cuda).
+// A backend implements a handful of primitives; the driver calls only these (DESIGN.md §2).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "rnnlyap/network.hpp"
+#include "rnnlyap/options.hpp"
+
+namespace rnnlyap::detail {
+
+/// Everything about the dynamics a backend needs to advance state and tangent basis.
+struct Dynamics {
+  Model model = Model::rate;
+  Integrator integrator = Integrator::euler;
+  double dt = 0.1;          ///< step (rate); 1 for map
+  double input_std = 0;     ///< σ of the white-noise input
+  std::uint64_t noise_key = 0;  ///< key of the counter-based noise generator
+};
+
+/// Backend primitives. State h (n), basis Q (n×k, column-major) and the log accumulator (k) live
+/// in the backend's memory. Nothing returns to the host except through state(), basis() and
+/// take_log_sums(); a GPU backend does not synchronise with the host anywhere else.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  Backend() = default;
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  /// "cpu" or "cuda".
+  virtual std::string name() const = 0;
+  /// Human-readable device (CPU model or GPU name).
+  virtual std::string device() const = 0;
+
+  /// Copies the network and dynamics, allocates state, a basis of k columns and the accumulator
+  /// (zeroed). Throws InvalidInput if the run does not fit in the backend's memory.
+  virtual void upload(const Network& net, const Dynamics& dyn, int k) = 0;
+
+  virtual void set_state(std::span<const double> h) = 0;
+  virtual std::vector<double> state() = 0;
+  /// Sets Q from n×k column-major values (not necessarily orthonormal).
+  virtual void set_basis(std::span<const double> q) = 0;
+  virtual std::vector<double> basis() = 0;
+
+  /// Advances the state only by `steps` steps; the first has global index `step0` (noise counter).
+  virtual void advance_state(std::int64_t step0, std::int64_t steps) = 0;
+  /// Advances state and basis (Q ← D_t Q before h moves) by `steps` steps from global step `step0`.
+  virtual void advance_tangent(std::int64_t step0, std::int64_t steps) = 0;
+  /// Q = Q'R; Q ← Q'. Adds log|R_ii| to the accumulator when `accumulate` is true.
+  virtual void reorthonormalize(bool accumulate) = 0;
+  /// Returns the accumulated Σ log|R_ii| (k values) and zeroes the accumulator.
+  virtual std::vector<double> take_log_sums() = 0;
+};
+
+/// Creates the CPU backend (always compiled).
+std::unique_ptr<Backend> make_cpu_backend(Precision precision, QrMethod qr);
+/// Creates the CUDA backend on device `device`; throws BackendUnavailable when built without CUDA
+/// or when no device is present.
+std::unique_ptr<Backend> make_cuda_backend(Precision precision, QrMethod qr, int device);
+/// Resolves `auto` and creates the backend.
+std::unique_ptr<Backend> make_backend(BackendKind kind, Precision precision, QrMethod qr);
+
+}  // namespace rnnlyap::detail

@@ -1,0 +1,101 @@
+// Per-element math shared by every backend: the nonlinearity, its derivative, the state update
+// and the counter-based normal generator. Host and device compile the same code, so CPU and GPU
+// compute the same thing (DESIGN.md §2).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define RNNLYAP_HD __host__ __device__ __forceinline__
+#else
+#define RNNLYAP_HD inline
+#endif
+
+namespace rnnlyap::detail {
+
+/// φ(x) = tanh(x).
+template <class T>
+RNNLYAP_HD T phi(T x) {
+  using std::tanh;
+  return tanh(x);
+}
+
+/// φ'(x) = 1/cosh²(x), written as 4e/(1+e)² with e = exp(-2|x|), which neither overflows nor
+/// cancels. Never 1 - tanh²(x): that is exactly 0 for |x| > 19 and makes the tangent map singular
+/// (DESIGN.md §1).
+template <class T>
+RNNLYAP_HD T dphi(T x) {
+  using std::exp;
+  using std::fabs;
+  const T e = exp(T(-2) * fabs(x));
+  const T d = T(1) + e;
+  return T(4) * e / (d * d);
+}
+
+/// log φ'(x) = log 4 - 2|x| - 2 log(1 + e^{-2|x|}), finite for every finite x.
+template <class T>
+RNNLYAP_HD T log_dphi(T x) {
+  using std::exp;
+  using std::fabs;
+  using std::log1p;
+  const T a = fabs(x);
+  return T(1.3862943611198906) - T(2) * a - T(2) * log1p(exp(T(-2) * a));
+}
+
+/// Euler step of τ dh/dt = -h + J φ(h) + b plus σ√dt ξ: `drive` is (J φ(h))_i.
+template <class T>
+RNNLYAP_HD T euler_update(T h, T drive, T bias, T dt, T noise_scale, T xi) {
+  return (T(1) - dt) * h + dt * (drive + bias) + noise_scale * xi;
+}
+
+// --- Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11) --------
+
+struct Philox4 {
+  std::uint32_t v[4];
+};
+
+RNNLYAP_HD void mulhilo32(std::uint32_t a, std::uint32_t b, std::uint32_t& hi, std::uint32_t& lo) {
+  const std::uint64_t p = static_cast<std::uint64_t>(a) * b;
+  hi = static_cast<std::uint32_t>(p >> 32);
+  lo = static_cast<std::uint32_t>(p);
+}
+
+/// Ten rounds of Philox4x32 on counter c with 64-bit key k.
+RNNLYAP_HD Philox4 philox4x32_10(Philox4 c, std::uint64_t key) {
+  std::uint32_t k0 = static_cast<std::uint32_t>(key);
+  std::uint32_t k1 = static_cast<std::uint32_t>(key >> 32);
+  for (int round = 0; round < 10; ++round) {
+    std::uint32_t hi0, lo0, hi1, lo1;
+    mulhilo32(0xD2511F53u, c.v[0], hi0, lo0);
+    mulhilo32(0xCD9E8D57u, c.v[2], hi1, lo1);
+    c = Philox4{{hi1 ^ c.v[1] ^ k0, lo1, hi0 ^ c.v[3] ^ k1, lo0}};
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  return c;
+}
+
+/// A standard normal number, a pure function of (key, stream, a, b): the generator behind the
+/// weights, the initial state and basis (stream, row, column) and the input noise (stream, step,
+/// neuron). Box–Muller on two 53-bit uniforms in (0, 1].
+RNNLYAP_HD double normal_at(std::uint64_t key, std::uint32_t stream, std::uint64_t a,
+                            std::uint32_t b) {
+  const Philox4 r = philox4x32_10(
+      Philox4{{static_cast<std::uint32_t>(a), static_cast<std::uint32_t>(a >> 32), b, stream}}, key);
+  const std::uint64_t x = (static_cast<std::uint64_t>(r.v[0]) << 32) | r.v[1];
+  const std::uint64_t y = (static_cast<std::uint64_t>(r.v[2]) << 32) | r.v[3];
+  const double u1 = (static_cast<double>(x >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
+  const double u2 = static_cast<double>(y >> 11) * 0x1.0p-53;          // [0, 1)
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+/// Streams of normal_at, so that weights, initial conditions and noise never share numbers.
+enum RandomStream : std::uint32_t {
+  kStreamWeights = 1,
+  kStreamInitialState = 2,
+  kStreamInitialBasis = 3,
+  kStreamNoise = 4,
+};
+
+}  // namespace rnnlyap::detail

@@ -1,0 +1,105 @@
+// Validation of the options and the step schedule derived from them (DESIGN.md §3).
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "rnnlyap/errors.hpp"
+#include "rnnlyap/options.hpp"
+
+namespace rnnlyap {
+namespace {
+
+[[noreturn]] void fail(const std::string& msg) { throw InvalidInput(msg); }
+
+std::string fmt(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+void require_finite_nonneg(double v, const char* name) {
+  if (!std::isfinite(v) || v < 0) fail(std::string(name) + " must be a finite number >= 0, got " + fmt(v));
+}
+
+// Steps for a time t: round(t / step), with the rounding checked so that, e.g., t_ons = 0.25 with
+// dt = 0.1 is not silently turned into 0.2.
+std::int64_t steps_for(double t, double step) { return std::llround(t / step); }
+
+}  // namespace
+
+void validate(const SpectrumOptions& o) {
+  if (o.weights != WeightKind::file || o.n > 0) {
+    if (o.n < 1) fail("--n must be at least 1, got " + std::to_string(o.n));
+  }
+  if (o.k && *o.k < 1) fail("--k must be at least 1, got " + std::to_string(*o.k));
+  if (o.k && o.n > 0 && *o.k > o.n)
+    fail("--k " + std::to_string(*o.k) + " exceeds the number of neurons N = " + std::to_string(o.n));
+  if (!std::isfinite(o.g) || o.g < 0) fail("--g must be a finite number >= 0, got " + fmt(o.g));
+  if (o.weights == WeightKind::levy && !(o.alpha > 0 && o.alpha <= 2))
+    fail("--alpha must be in (0, 2], got " + fmt(o.alpha));
+  if (o.weights == WeightKind::file && o.weights_file.empty())
+    fail("--weights file needs --weights-file W.npy");
+  if (o.weights != WeightKind::file && !o.weights_file.empty())
+    fail("--weights-file is given but --weights is " + std::string(to_string(o.weights)) +
+         " (use --weights file)");
+  if (o.model == Model::rate && !(o.dt > 0 && o.dt <= 1))
+    fail("--dt must be in (0, 1], got " + fmt(o.dt));
+  require_finite_nonneg(o.t_warmup, "--t-warmup");
+  require_finite_nonneg(o.t_ons_warmup, "--t-ons-warmup");
+  require_finite_nonneg(o.t_sim, "--t-sim");
+  require_finite_nonneg(o.input_std, "--input-std");
+  const double step = o.step_time();
+  if (!std::isfinite(o.t_ons) || o.t_ons < step)
+    fail("--t-ons must be at least one step (" + fmt(step) + "), got " + fmt(o.t_ons));
+  const double per_ons = static_cast<double>(steps_for(o.t_ons, step)) * step;
+  if (std::fabs(per_ons - o.t_ons) > 1e-9 * o.t_ons)
+    fail("--t-ons " + fmt(o.t_ons) + " is not a whole number of steps of " + fmt(step));
+  if (o.t_sim < o.t_ons)
+    fail("--t-sim " + fmt(o.t_sim) + " is shorter than one re-orthonormalisation interval --t-ons " +
+         fmt(o.t_ons));
+  const double max_steps = 1e15;
+  if (o.t_warmup / step > max_steps || o.t_sim / step > max_steps || o.t_ons_warmup / step > max_steps)
+    fail("run length exceeds 1e15 steps");
+  if (o.threads < 0) fail("--threads must be >= 0, got " + std::to_string(o.threads));
+}
+
+Schedule make_schedule(const SpectrumOptions& o) {
+  Schedule s;
+  s.step_time = o.step_time();
+  s.warmup_steps = steps_for(o.t_warmup, s.step_time);
+  s.steps_per_ons = std::max<std::int64_t>(1, steps_for(o.t_ons, s.step_time));
+  const double ons_time = static_cast<double>(s.steps_per_ons) * s.step_time;
+  s.ons_warmup = std::llround(o.t_ons_warmup / ons_time);
+  s.ons_sim = std::max<std::int64_t>(1, std::llround(o.t_sim / ons_time));
+  return s;
+}
+
+std::string_view to_string(Model m) { return m == Model::rate ? "rate" : "map"; }
+std::string_view to_string(Integrator i) { return i == Integrator::euler ? "euler" : "rk4"; }
+std::string_view to_string(WeightKind w) {
+  switch (w) {
+    case WeightKind::gaussian: return "gaussian";
+    case WeightKind::levy: return "levy";
+    case WeightKind::file: return "file";
+  }
+  return "?";
+}
+std::string_view to_string(Precision p) { return p == Precision::fp64 ? "fp64" : "fp32"; }
+std::string_view to_string(BackendKind b) {
+  switch (b) {
+    case BackendKind::auto_select: return "auto";
+    case BackendKind::cpu: return "cpu";
+    case BackendKind::cuda: return "cuda";
+  }
+  return "?";
+}
+std::string_view to_string(QrMethod q) {
+  switch (q) {
+    case QrMethod::householder: return "householder";
+    case QrMethod::cholesky2: return "cholesky2";
+    case QrMethod::auto_select: return "auto";
+  }
+  return "?";
+}
+
+}  // namespace rnnlyap

@@ -1,0 +1,23 @@
+// Seeds → generator keys, and the initial conditions every backend starts from.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace rnnlyap::detail {
+
+/// SplitMix64 finaliser: adjacent seeds give unrelated generator keys.
+inline std::uint64_t mix_seed(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+/// h_i(0) ~ N(0, 1).
+std::vector<double> initial_state(int n, std::uint64_t seed);
+/// Q_ij ~ N(0, 1), n×k column-major; column j does not depend on k, so a partial spectrum starts
+/// from the first k columns of the full one.
+std::vector<double> initial_basis(int n, int k, std::uint64_t seed);
+
+}  // namespace rnnlyap::detail
