@@ -94,6 +94,7 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
   // A weights file implies --weights file; N then comes from the file.
   if (!o.weights_file.empty() && sub.count("--weights") == 0) o.weights = WeightKind::file;
   if (o.weights == WeightKind::file) {
+    if (o.weights_file.empty()) throw InvalidInput("--weights file needs --weights-file W.npy");
     if (sub.count("--n") > 0)
       throw InvalidInput("--n cannot be combined with a weights file (N comes from the file)");
     o.n = 0;

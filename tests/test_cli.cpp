@@ -1,0 +1,191 @@
+// The command-line contract (DESIGN.md §3): result JSON keys, the trace CSV, and bad input — exit
+// status 2, one line on stderr naming the problem, no result file, no crash.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "npy_test_util.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CliRun {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+class Cli : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("rnnlyap_cli_" + std::to_string(::getpid()) + "_" +
+            testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  CliRun run(const std::string& args) {
+    const std::string cmd = std::string(RNNLYAP_CLI_PATH) + " " + args + " >" + (dir_ / "stdout").string() +
+                            " 2>" + (dir_ / "stderr").string() + " </dev/null";
+    const int raw = std::system(cmd.c_str());
+    CliRun r;
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+    r.out = slurp(dir_ / "stdout");
+    r.err = slurp(dir_ / "stderr");
+    return r;
+  }
+
+  // Exit 2, exactly one line on stderr containing `needle`, and nothing left in the directory
+  // but the captured streams and the given input files.
+  void expect_rejected(const std::string& args, const std::string& needle) {
+    const std::size_t files_before = count_files();
+    const CliRun r = run("spectrum --quiet --out " + (dir_ / "result.json").string() + " " + args);
+    EXPECT_EQ(r.status, 2) << args << "\nstderr: " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\nstderr: " << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << args << "\nstderr: " << r.err;
+    EXPECT_FALSE(fs::exists(dir_ / "result.json")) << args;
+    EXPECT_EQ(count_files(), files_before) << args << ": a temporary file was left behind";
+  }
+
+  std::size_t count_files() const {
+    std::size_t c = 0;
+    for (const auto& e : fs::directory_iterator(dir_))
+      if (e.path().filename() != "stdout" && e.path().filename() != "stderr") ++c;
+    return c;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(Cli, ResultJsonHasTheContractKeys) {
+  const fs::path out = dir_ / "r.json", trace = dir_ / "t.csv";
+  const CliRun r = run("spectrum --n 30 --g 3 --t-sim 50 --t-ons-warmup 20 --t-warmup 20 --seed 11 --out " +
+                    out.string() + " --trace " + trace.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.out.empty()) << "with --out the JSON goes to the file";
+  const auto j = nlohmann::json::parse(slurp(out));
+  for (const char* key : {"exponents", "stderr", "summary", "params", "backend", "device", "precision", "timing"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_EQ(j["exponents"].size(), 30u);
+  EXPECT_EQ(j["stderr"].size(), 30u);
+  for (const char* key : {"max_exponent", "mean_exponent", "sum", "n_positive", "ky_dimension", "ks_entropy"})
+    EXPECT_TRUE(j["summary"].contains(key)) << key;
+  for (const char* key : {"seconds", "tangent_steps", "qr_count"}) EXPECT_TRUE(j["timing"].contains(key)) << key;
+  EXPECT_EQ(j["params"]["n"], 30);
+  EXPECT_EQ(j["params"]["seed"], 11);
+  EXPECT_EQ(j["params"]["k"], 30);
+  EXPECT_EQ(j["backend"], "cpu");
+  EXPECT_EQ(j["precision"], "fp64");
+  // 50 τ / t_ons = 1 → 50 trace rows after the header, time column 1..50.
+  std::istringstream csv(slurp(trace));
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line.rfind("time,lambda_1,lambda_2", 0), 0u) << line;
+  int rows = 0;
+  std::string last;
+  while (std::getline(csv, line)) {
+    ++rows;
+    last = line;
+  }
+  EXPECT_EQ(rows, 50);
+  // The last running estimate is the final result.
+  const double last_l1 = std::stod(last.substr(last.find(',') + 1));
+  EXPECT_NEAR(last_l1, j["exponents"][0].get<double>(), 1e-8);
+  // Not a terminal: no progress bar, one summary line.
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos);
+}
+
+TEST_F(Cli, JsonGoesToStdoutWithoutOut) {
+  const CliRun r = run("spectrum --model map --n 10 --g 2 --t-sim 20 --quiet");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << "--quiet prints nothing on stderr";
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["params"]["model"], "map");
+}
+
+TEST_F(Cli, InfoListsBackendsAndBlas) {
+  const CliRun r = run("info");
+  ASSERT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("backends compiled in: cpu"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("BLAS:"), std::string::npos) << r.out;
+  const CliRun j = run("info --json");
+  ASSERT_EQ(j.status, 0);
+  EXPECT_TRUE(nlohmann::json::parse(j.out).contains("devices"));
+}
+
+TEST_F(Cli, BadOptionsExitTwoWithOneLine) {
+  expect_rejected("--n 10 --k 11", "--k 11 exceeds");
+  expect_rejected("--n 10 --dt 0", "--dt must be in (0, 1]");
+  expect_rejected("--n 10 --dt -0.1", "--dt must be in (0, 1]");
+  expect_rejected("--n 10 --dt 1.5", "--dt must be in (0, 1]");
+  expect_rejected("--n 10 --dt 0.1 --t-ons 0.05", "--t-ons must be at least one step");
+  expect_rejected("--n 10 --dt 0.1 --t-ons 0.25", "not a whole number of steps");
+  expect_rejected("--n 0", "--n must be at least 1");
+  expect_rejected("--n 10 --t-sim -5", "--t-sim");
+  expect_rejected("--n 10 --model chaos", "--model must be one of");
+  expect_rejected("--n 10 --precision fp16", "--precision must be one of");
+  expect_rejected("--n 10 --no-such-flag", "no-such-flag");
+  expect_rejected("--n ten", "--n");
+  expect_rejected("--n 10 --weights file", "--weights-file");
+  expect_rejected("--n 10000000", "MiB");  // 800 TB of weights
+}
+
+TEST_F(Cli, BadWeightFilesExitTwoWithOneLine) {
+  using rnnlyap::test::make_npy_bytes;
+  using rnnlyap::test::write_file;
+  expect_rejected("--weights-file " + (dir_ / "missing.npy").string(), "missing.npy");
+  write_file((dir_ / "rect.npy").string(), make_npy_bytes(std::vector<double>(6, 0.1), 2, 3, false, false));
+  expect_rejected("--weights-file " + (dir_ / "rect.npy").string(), "square");
+  std::vector<double> v(9, 0.1);
+  v[4] = std::nan("");
+  write_file((dir_ / "nan.npy").string(), make_npy_bytes(v, 3, 3, false, false));
+  expect_rejected("--weights-file " + (dir_ / "nan.npy").string(), "nan.npy");
+  write_file((dir_ / "junk.npy").string(), "this is not a numpy file at all");
+  expect_rejected("--weights-file " + (dir_ / "junk.npy").string(), "junk.npy");
+  const std::string good = make_npy_bytes(std::vector<double>(16, 0.1), 4, 4, false, false);
+  write_file((dir_ / "cut.npy").string(), good.substr(0, good.size() - 5));
+  expect_rejected("--weights-file " + (dir_ / "cut.npy").string(), "cut.npy");
+  write_file((dir_ / "ok.npy").string(), good);
+  expect_rejected("--weights-file " + (dir_ / "ok.npy").string() + " --n 4", "--n cannot be combined");
+  expect_rejected("--weights-file " + (dir_ / "ok.npy").string() + " --k 5", "--k 5 exceeds");
+}
+
+TEST_F(Cli, UnwritableOutputFailsBeforeTheRun) {
+  const CliRun r = run("spectrum --n 10 --quiet --out /nonexistent-dir/r.json");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("cannot write /nonexistent-dir/r.json"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, WeightsFileSetsN) {
+  using rnnlyap::test::make_npy_bytes;
+  // A 3×3 diagonal map J = diag(0.5, 0.25, 0.125) far below onset: map exponents log|μ| exactly.
+  std::vector<double> v(9, 0.0);
+  v[0] = 0.5;
+  v[4] = 0.25;
+  v[8] = 0.125;
+  rnnlyap::test::write_file((dir_ / "w.npy").string(), make_npy_bytes(v, 3, 3, true, true));
+  const CliRun r = run("spectrum --model map --quiet --weights-file " + (dir_ / "w.npy").string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["exponents"].size(), 3u);
+  EXPECT_NEAR(j["exponents"][0].get<double>(), std::log(0.5), 1e-9);
+  EXPECT_NEAR(j["exponents"][1].get<double>(), std::log(0.25), 1e-9);
+  EXPECT_NEAR(j["exponents"][2].get<double>(), std::log(0.125), 1e-9);
+}
+
+}  // namespace

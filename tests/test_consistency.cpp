@@ -1,0 +1,124 @@
+// Runs that must agree with each other: a partial spectrum with the leading part of the full one,
+// a run with itself (bit for bit), and 1 with 2 BLAS threads.
+#include <gtest/gtest.h>
+
+#include "backends.hpp"
+#include "core/elementwise.hpp"
+#include "rnnlyap/spectrum.hpp"
+
+namespace rnnlyap {
+namespace {
+
+SpectrumOptions chaotic(BackendKind b) {
+  SpectrumOptions o;
+  o.backend = b;
+  o.n = 80;
+  o.g = 3;
+  o.t_warmup = 50;
+  o.t_ons_warmup = 50;
+  o.t_sim = 200;
+  return o;
+}
+
+class Consistency : public testing::TestWithParam<BackendKind> {};
+
+// Householder QR's first k columns depend only on the first k columns, the state trajectory does
+// not depend on k, and the first k basis columns start equal: the leading k exponents of the full
+// spectrum equal the partial spectrum up to rounding in the products.
+TEST_P(Consistency, PartialSpectrumIsLeadingPartOfFull) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  for (Model m : {Model::rate, Model::map}) {
+    SpectrumOptions o = chaotic(GetParam());
+    o.model = m;
+    o.input_std = 0.1;
+    const SpectrumResult full = compute_spectrum(o);
+    o.k = 7;
+    const SpectrumResult part = compute_spectrum(o);
+    ASSERT_EQ(part.exponents.size(), 7u);
+    for (int i = 0; i < 7; ++i) EXPECT_NEAR(part.exponents[i], full.exponents[i], 1e-10) << i;
+  }
+}
+
+TEST_P(Consistency, SameSeedSameExponentsBitForBit) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  SpectrumOptions o = chaotic(GetParam());
+  o.integrator = Integrator::rk4;
+  o.input_std = 0.2;
+  const SpectrumResult a = compute_spectrum(o);
+  const SpectrumResult b = compute_spectrum(o);
+  for (std::size_t i = 0; i < a.exponents.size(); ++i) ASSERT_EQ(a.exponents[i], b.exponents[i]) << i;
+  o.seed += 1;
+  const SpectrumResult c = compute_spectrum(o);
+  EXPECT_NE(a.exponents[0], c.exponents[0]) << "a different seed must give a different network";
+}
+
+TEST(ConsistencyCpu, OneAndTwoBlasThreadsAgree) {
+  SpectrumOptions o = chaotic(BackendKind::cpu);
+  o.n = 300;  // large enough that OpenBLAS really splits the products
+  o.t_sim = 100;
+  o.threads = 1;
+  const SpectrumResult one = compute_spectrum(o);
+  o.threads = 2;
+  const SpectrumResult two = compute_spectrum(o);
+  for (std::size_t i = 0; i < one.exponents.size(); ++i)
+    ASSERT_NEAR(one.exponents[i], two.exponents[i], 1e-10) << i;
+}
+
+// The batch-means standard errors are finite, non-negative, and small against the spectrum's spread.
+TEST_P(Consistency, StandardErrorsAreFiniteAndSmall) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  const SpectrumResult r = compute_spectrum(chaotic(GetParam()));
+  for (double s : r.stderr_) {
+    ASSERT_TRUE(std::isfinite(s));
+    ASSERT_GE(s, 0.0);
+  }
+  EXPECT_GT(r.stderr_[0], 0.0);
+  EXPECT_LT(r.stderr_[0], 0.1 * (r.exponents.front() - r.exponents.back()));
+}
+
+RNNLYAP_INSTANTIATE_FOR_BACKENDS(Consistency);
+
+// φ' = 1/cosh² must stay positive and accurate where 1 - tanh² is already exactly zero.
+TEST(Elementwise, DerivativeDoesNotCancel) {
+  for (double x : {0.0, 0.3, -2.0, 10.0, 19.5, -25.0, 100.0, 300.0}) {
+    const long double ref = 1.0L / (std::cosh(static_cast<long double>(x)) * std::cosh(static_cast<long double>(x)));
+    const double d = detail::dphi(x);
+    EXPECT_GT(d, 0.0) << x;
+    EXPECT_NEAR(d / static_cast<double>(ref), 1.0, 1e-14) << x;
+    EXPECT_NEAR(detail::log_dphi(x), static_cast<double>(std::log(ref)), 1e-12 * (1 + std::fabs(x))) << x;
+  }
+  EXPECT_EQ(1.0 - std::tanh(20.0) * std::tanh(20.0), 0.0) << "the cancellation dphi avoids";
+}
+
+// Known-answer tests of Philox4x32-10 (Salmon et al., SC'11, Random123's published vectors).
+TEST(Elementwise, PhiloxKnownAnswers) {
+  using detail::Philox4;
+  auto eq = [](Philox4 a, std::array<std::uint32_t, 4> b) {
+    return a.v[0] == b[0] && a.v[1] == b[1] && a.v[2] == b[2] && a.v[3] == b[3];
+  };
+  EXPECT_TRUE(eq(detail::philox4x32_10(Philox4{{0, 0, 0, 0}}, 0),
+                 {0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u}));
+  EXPECT_TRUE(eq(detail::philox4x32_10(Philox4{{~0u, ~0u, ~0u, ~0u}}, ~0ull),
+                 {0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu}));
+  EXPECT_TRUE(eq(detail::philox4x32_10(Philox4{{0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}},
+                                       (0x299f31d0ull << 32) | 0xa4093822ull),
+                 {0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}));
+}
+
+// The normal generator: mean 0, variance 1, kurtosis 3 within 5 standard errors of 10⁵ samples.
+TEST(Elementwise, NormalMoments) {
+  const int m = 100000;
+  double s1 = 0, s2 = 0, s4 = 0;
+  for (int i = 0; i < m; ++i) {
+    const double x = detail::normal_at(12345, 9, static_cast<std::uint64_t>(i), 3);
+    s1 += x;
+    s2 += x * x;
+    s4 += x * x * x * x;
+  }
+  EXPECT_NEAR(s1 / m, 0.0, 5 * std::sqrt(1.0 / m));
+  EXPECT_NEAR(s2 / m, 1.0, 5 * std::sqrt(2.0 / m));
+  EXPECT_NEAR(s4 / m, 3.0, 5 * std::sqrt(96.0 / m));
+}
+
+}  // namespace
+}  // namespace rnnlyap
