@@ -1,0 +1,43 @@
+# Shared by quickstart.sh and test.sh: install what is missing, then configure and build.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD_DIR:-$ROOT/build}
+
+DEB_PACKAGES=(cmake g++ make libopenblas-dev liblapack-dev libcli11-dev nlohmann-json3-dev
+              libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy python3-matplotlib)
+
+install_deps() {
+  local missing=()
+  for p in "${DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "== installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# The Debian python3 carries numpy and matplotlib even when another python3 comes first on PATH.
+python_with_numpy() {
+  for py in /usr/bin/python3 python3; do
+    if "$py" -c "import numpy, matplotlib" 2>/dev/null; then echo "$py"; return; fi
+  done
+  echo "no python3 with numpy and matplotlib found" >&2
+  return 1
+}
+
+configure_and_build() {
+  # The CUDA toolkit is optional: when nvcc exists the CUDA backend is compiled too.
+  if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+    export CUDACXX=/usr/local/cuda/bin/nvcc
+  fi
+  echo "== configuring in $BUILD"
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-Release} "$@" >"$ROOT/.cmake-configure.log" 2>&1 ||
+    { cat "$ROOT/.cmake-configure.log"; exit 1; }
+  grep -E "rnnlyap: CUDA backend" "$ROOT/.cmake-configure.log" || true
+  echo "== building"
+  cmake --build "$BUILD" -j"$(nproc)"
+}
