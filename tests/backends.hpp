@@ -3,10 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "rnnlyap/info.hpp"
 #include "rnnlyap/options.hpp"
+
+namespace rnnlyap {
+/// Readable parameter in test listings ("cpu", "cuda").
+inline void PrintTo(BackendKind kind, std::ostream* os) { *os << to_string(kind); }
+}  // namespace rnnlyap
 
 namespace rnnlyap::test {
 
