@@ -25,6 +25,12 @@ class BackendUnavailable : public InvalidInput {
   using InvalidInput::InvalidInput;
 };
 
+/// A run was stopped on request (SIGINT/SIGTERM) after writing its checkpoint.
+class Interrupted : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A vendor library (BLAS/LAPACK, CUDA runtime, cuBLAS, cuSOLVER) reported a failure.
 class VendorError : public Error {
  public:

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "rnnlyap/network.hpp"
@@ -28,12 +29,33 @@ struct Observers {
   std::function<void(std::int64_t step, std::span<const double> state)> state;
 };
 
+/// Checkpointing of long runs. A checkpoint holds the state, the basis, the accumulated logs, the
+/// position in the schedule and the options; the noise is a pure function of (seed, step), so no
+/// generator state is needed. A resumed run reproduces the uninterrupted one (the state and basis
+/// bit for bit; the log sums up to the rounding of a different grouping of the same terms).
+struct RunControl {
+  /// Written atomically (temporary + rename) every `checkpoint_every` seconds of wall time and when
+  /// a stop is requested; empty: never.
+  std::string checkpoint_path;
+  double checkpoint_every = 300;
+  /// Polled between re-orthonormalisations; when it returns true the run writes its checkpoint (if
+  /// it has a path) and throws Interrupted.
+  std::function<bool()> stop_requested;
+  /// Continue the run saved in this checkpoint. The options passed must be those stored in it
+  /// (read_checkpoint_options), except backend, precision of the backend kind and threads.
+  std::string resume_path;
+};
+
+/// The options stored in a checkpoint file. Throws InvalidInput for a missing or corrupt file.
+SpectrumOptions read_checkpoint_options(const std::string& path);
+
 /// Computes the spectrum of `net` with the options (opt.n is taken from the network). Throws
 /// InvalidInput for bad options and BackendUnavailable for a backend that cannot run here.
 SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Network& net,
-                                const Observers& observers = {});
+                                const Observers& observers = {}, const RunControl& control = {});
 
 /// Builds the network from the options (make_network) and computes its spectrum.
-SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Observers& observers = {});
+SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Observers& observers = {},
+                                const RunControl& control = {});
 
 }  // namespace rnnlyap

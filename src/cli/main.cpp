@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <new>
 #include <nlohmann/json.hpp>
 
@@ -32,7 +33,16 @@ E parse_choice(const std::string& flag, const std::string& value, const std::map
   throw InvalidInput(flag + " must be one of " + names + ", got '" + value + "'");
 }
 
+// With --checkpoint, the first SIGINT/SIGTERM asks the run to checkpoint and stop; otherwise (or
+// on a second signal) temporaries are removed and the signal takes its default course.
+volatile std::sig_atomic_t g_stop_requested = 0;
+volatile std::sig_atomic_t g_checkpointing = 0;
+
 extern "C" void on_signal(int sig) {
+  if (g_checkpointing && !g_stop_requested) {
+    g_stop_requested = 1;
+    return;
+  }
   cli::remove_pending_outputs_from_signal_handler();
   std::signal(sig, SIG_DFL);
   std::raise(sig);
@@ -41,7 +51,8 @@ extern "C" void on_signal(int sig) {
 struct SpectrumArgs {
   std::string model = "rate", integrator = "euler", weights = "gaussian", backend = "auto",
               precision = "fp64", qr = "householder";
-  std::string out, trace;
+  std::string out, trace, checkpoint, resume;
+  double checkpoint_every = 300;
   bool quiet = false;
   int k = 0;
 };
@@ -73,6 +84,27 @@ void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
   sub.add_option("--out", a.out, "result JSON (default: standard output)");
   sub.add_option("--trace", a.trace, "CSV of the running estimate at every re-orthonormalisation");
   sub.add_flag("--quiet", a.quiet, "no progress bar and no summary line");
+  sub.add_option("--checkpoint", a.checkpoint,
+                 "write a checkpoint here every --checkpoint-every seconds and on SIGINT/SIGTERM");
+  sub.add_option("--checkpoint-every", a.checkpoint_every, "seconds between checkpoints")
+      ->capture_default_str();
+  sub.add_option("--resume", a.resume, "continue the run saved in this checkpoint");
+}
+
+// On --resume the options come from the checkpoint; only where and how verbosely to run may change.
+void resume_options(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
+  static const std::set<std::string> changeable = {"--resume", "--checkpoint", "--checkpoint-every", "--out",
+                                                   "--trace", "--quiet", "--backend", "--threads"};
+  for (const CLI::Option* opt : sub.get_options()) {
+    if (opt->count() == 0) continue;
+    const std::string name = opt->get_name();
+    if (name.rfind("--", 0) == 0 && changeable.count(name) == 0)
+      throw InvalidInput(name + " cannot be changed when resuming (the run's options are in " + a.resume + ")");
+  }
+  SpectrumOptions saved = read_checkpoint_options(a.resume);
+  if (sub.count("--backend") > 0) saved.backend = o.backend;
+  if (sub.count("--threads") > 0) saved.threads = o.threads;
+  o = saved;
 }
 
 void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
@@ -108,7 +140,15 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
 
 int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
   resolve(o, a, sub);
+  if (!a.resume.empty()) resume_options(o, a, sub);
   validate(o);
+  if (!(a.checkpoint_every > 0)) throw InvalidInput("--checkpoint-every must be > 0 seconds");
+  RunControl control;
+  control.checkpoint_path = a.checkpoint;
+  control.checkpoint_every = a.checkpoint_every;
+  control.resume_path = a.resume;
+  control.stop_requested = [] { return g_stop_requested != 0; };
+  g_checkpointing = a.checkpoint.empty() ? 0 : 1;
   // Open the outputs before the run, so that a bad path fails now and not after hours.
   std::unique_ptr<cli::OutputFile> out, trace;
   if (!a.out.empty()) out = std::make_unique<cli::OutputFile>(a.out);
@@ -134,7 +174,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
       std::fputc('\n', f);
     };
   }
-  const SpectrumResult r = compute_spectrum(o, obs);
+  const SpectrumResult r = compute_spectrum(o, obs, control);
   bar.finish();
 
   const std::string json = to_json(r) + "\n";
@@ -223,6 +263,9 @@ int main(int argc, char** argv) {
   try {
     if (*info) return run_info(info_json);
     return run_spectrum(opt, args, *spectrum);
+  } catch (const Interrupted& e) {
+    std::fprintf(stderr, "rnnlyap: %s\n", e.what());
+    return 130;
   } catch (const InvalidInput& e) {
     std::fprintf(stderr, "rnnlyap: error: %s\n", e.what());
     return kExitInvalid;

@@ -6,7 +6,11 @@
 #include <cmath>
 #include <limits>
 
+#include <optional>
+
+#include "../cpu/blas_lapack.hpp"
 #include "backend.hpp"
+#include "checkpoint.hpp"
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
@@ -66,7 +70,8 @@ std::string_view to_string(Phase p) {
   return "?";
 }
 
-SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& net, const Observers& obs) {
+SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& net, const Observers& obs,
+                                const RunControl& control) {
   SpectrumOptions opt = opt_in;
   opt.n = net.n;
   validate(opt);
@@ -76,6 +81,23 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
   opt.k = k;
   const Schedule sched = make_schedule(opt);
   const auto t_start = std::chrono::steady_clock::now();
+
+  detail::RunState run;
+  std::optional<detail::Checkpoint> resumed;
+  if (!control.resume_path.empty()) {
+    resumed = detail::read_checkpoint(control.resume_path);
+    if (resumed->network_hash != detail::network_hash(net))
+      throw InvalidInput(control.resume_path + ": the checkpoint was written for another network");
+    if (resumed->state.size() != static_cast<std::size_t>(n) || resumed->run.total.size() != static_cast<std::size_t>(k) ||
+        (resumed->run.basis_started && resumed->basis.size() != static_cast<std::size_t>(n) * k))
+      throw InvalidInput(control.resume_path + ": checkpoint sizes do not match N = " + std::to_string(n) +
+                         ", k = " + std::to_string(k));
+    run = resumed->run;
+  } else {
+    run.total.assign(k, 0.0);
+    run.block.assign(k, 0.0);
+  }
+  if (opt.threads > 0) cpu::set_blas_threads(opt.threads);
 
   std::unique_ptr<Backend> backend = detail::make_backend(opt.backend, opt.precision, opt.qr);
   opt.backend = backend->name() == "cuda" ? BackendKind::cuda : BackendKind::cpu;
@@ -88,99 +110,135 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
   backend->upload(net, dyn, k);
 
   const Work work = work_model(sched, n, k);
-  double done = 0;
-  auto report = [&](Phase phase, double units) {
-    done += units;
-    if (obs.progress)
-      obs.progress(phase, static_cast<std::int64_t>(done), static_cast<std::int64_t>(work.total));
+  const double per_ons = static_cast<double>(sched.steps_per_ons) * work.tangent_step + work.qr;
+  auto report = [&](Phase phase) {
+    if (!obs.progress) return;
+    const double done = static_cast<double>(run.warmup_done) * work.state_step +
+                        static_cast<double>(run.basis_started) * work.qr +
+                        static_cast<double>(run.ons_warmup_done + run.ons_done) * per_ons;
+    obs.progress(phase, static_cast<std::int64_t>(done), static_cast<std::int64_t>(work.total));
+  };
+
+  // Checkpoints are taken between re-orthonormalisations (or warm-up chunks): the logs so far move
+  // from the backend into the current block's host sum, then state and basis are downloaded.
+  auto last_checkpoint = std::chrono::steady_clock::now();
+  auto checkpoint_if_due = [&] {
+    const bool stop = control.stop_requested && control.stop_requested();
+    const auto now = std::chrono::steady_clock::now();
+    const bool due = !control.checkpoint_path.empty() &&
+                     std::chrono::duration<double>(now - last_checkpoint).count() >= control.checkpoint_every;
+    if (!stop && !due) return;
+    if (!control.checkpoint_path.empty()) {
+      const std::vector<double> logs = backend->take_log_sums();
+      if (run.ons_warmup_done == sched.ons_warmup && run.basis_started)
+        for (int i = 0; i < k; ++i) run.block[i] += logs[i];
+      detail::Checkpoint c;
+      c.options = opt;
+      c.network_hash = detail::network_hash(net);
+      c.run = run;
+      c.run.seconds += std::chrono::duration<double>(now - t_start).count();
+      c.state = backend->state();
+      if (run.basis_started) c.basis = backend->basis();
+      detail::write_checkpoint(control.checkpoint_path, c);
+      last_checkpoint = now;
+    }
+    if (stop)
+      throw Interrupted(control.checkpoint_path.empty()
+                            ? std::string("interrupted")
+                            : "interrupted; resume with --resume " + control.checkpoint_path);
   };
 
   // 1. State warm-up, in chunks so that progress can be shown.
-  backend->set_state(detail::initial_state(n, opt.seed));
-  std::int64_t step = 0;
+  backend->set_state(resumed ? std::vector<double>(resumed->state) : detail::initial_state(n, opt.seed));
   const std::int64_t chunk = std::max<std::int64_t>(1, sched.warmup_steps / 200);
-  while (step < sched.warmup_steps) {
-    const std::int64_t m = std::min(chunk, sched.warmup_steps - step);
-    backend->advance_state(step, m);
-    step += m;
-    report(Phase::warmup, static_cast<double>(m) * work.state_step);
+  while (run.warmup_done < sched.warmup_steps) {
+    const std::int64_t m = std::min(chunk, sched.warmup_steps - run.warmup_done);
+    backend->advance_state(run.step, m);
+    run.step += m;
+    run.warmup_done += m;
+    report(Phase::warmup);
+    checkpoint_if_due();
   }
 
   // 2. Basis warm-up: the logs of these re-orthonormalisations are discarded.
-  backend->set_basis(detail::initial_basis(n, k, opt.seed));
-  backend->reorthonormalize(false);
-  report(Phase::ons_warmup, work.qr);
-  const double per_ons = static_cast<double>(sched.steps_per_ons) * work.tangent_step + work.qr;
-  for (std::int64_t i = 0; i < sched.ons_warmup; ++i) {
-    backend->advance_tangent(step, sched.steps_per_ons);
-    step += sched.steps_per_ons;
+  if (run.basis_started) {
+    backend->set_basis(resumed->basis);  // saved right after a re-orthonormalisation
+  } else {
+    backend->set_basis(detail::initial_basis(n, k, opt.seed));
     backend->reorthonormalize(false);
-    report(Phase::ons_warmup, per_ons);
+    run.basis_started = true;
+    report(Phase::ons_warmup);
   }
-  backend->take_log_sums();
+  while (run.ons_warmup_done < sched.ons_warmup) {
+    backend->advance_tangent(run.step, sched.steps_per_ons);
+    run.step += sched.steps_per_ons;
+    backend->reorthonormalize(false);
+    ++run.ons_warmup_done;
+    report(Phase::ons_warmup);
+    checkpoint_if_due();
+  }
 
   // 3. Averaging, in blocks of consecutive re-orthonormalisations (batch means).
   const std::int64_t n_blocks = std::min(sched.ons_sim, kMaxBlocks);
   const double ons_time = static_cast<double>(sched.steps_per_ons) * sched.step_time;
-  std::vector<double> total(k, 0.0), block(k, 0.0);
-  std::vector<std::vector<double>> block_rates;  // λ estimate of each block
-  std::vector<double> block_times;
   std::vector<double> estimate(k);
-  std::int64_t ons_done = 0;
-  for (std::int64_t b = 0; b < n_blocks; ++b) {
+  while (run.ons_done < sched.ons_sim) {
+    const std::int64_t b = static_cast<std::int64_t>(run.block_rates.size());
+    const std::int64_t ons_begin = sched.ons_sim * b / n_blocks;
     const std::int64_t ons_end = sched.ons_sim * (b + 1) / n_blocks;
-    const std::int64_t block_ons = ons_end - ons_done;
-    std::fill(block.begin(), block.end(), 0.0);
-    for (; ons_done < ons_end; ++ons_done) {
-      if (obs.state) {
-        for (std::int64_t s = 0; s < sched.steps_per_ons; ++s, ++step) {
-          const std::vector<double> h = backend->state();
-          obs.state(step, h);
-          backend->advance_tangent(step, 1);
-        }
-      } else {
-        backend->advance_tangent(step, sched.steps_per_ons);
-        step += sched.steps_per_ons;
+    if (obs.state) {
+      for (std::int64_t s = 0; s < sched.steps_per_ons; ++s, ++run.step) {
+        const std::vector<double> h = backend->state();
+        obs.state(run.step, h);
+        backend->advance_tangent(run.step, 1);
       }
-      backend->reorthonormalize(true);
-      if (obs.trace) {
-        const std::vector<double> logs = backend->take_log_sums();
-        const double t = static_cast<double>(ons_done + 1) * ons_time;
-        for (int i = 0; i < k; ++i) {
-          block[i] += logs[i];
-          estimate[i] = (total[i] + block[i]) / t;
-        }
-        obs.trace(t, estimate);
-      }
-      report(Phase::averaging, per_ons);
+    } else {
+      backend->advance_tangent(run.step, sched.steps_per_ons);
+      run.step += sched.steps_per_ons;
     }
-    if (!obs.trace) {
+    backend->reorthonormalize(true);
+    ++run.ons_done;
+    if (obs.trace) {
       const std::vector<double> logs = backend->take_log_sums();
-      for (int i = 0; i < k; ++i) block[i] += logs[i];
+      const double t = static_cast<double>(run.ons_done) * ons_time;
+      for (int i = 0; i < k; ++i) {
+        run.block[i] += logs[i];
+        estimate[i] = (run.total[i] + run.block[i]) / t;
+      }
+      obs.trace(t, estimate);
     }
-    const double bt = static_cast<double>(block_ons) * ons_time;
-    std::vector<double> rate(k);
-    for (int i = 0; i < k; ++i) {
-      total[i] += block[i];
-      rate[i] = block[i] / bt;
+    if (run.ons_done == ons_end) {
+      if (!obs.trace) {
+        const std::vector<double> logs = backend->take_log_sums();
+        for (int i = 0; i < k; ++i) run.block[i] += logs[i];
+      }
+      const double bt = static_cast<double>(ons_end - ons_begin) * ons_time;
+      std::vector<double> rate(k);
+      for (int i = 0; i < k; ++i) {
+        run.total[i] += run.block[i];
+        rate[i] = run.block[i] / bt;
+        run.block[i] = 0;
+      }
+      run.block_rates.push_back(std::move(rate));
+      run.block_times.push_back(bt);
     }
-    block_rates.push_back(std::move(rate));
-    block_times.push_back(bt);
+    report(Phase::averaging);
+    if (run.ons_done < sched.ons_sim) checkpoint_if_due();
   }
 
   SpectrumResult res;
   const double t_avg = sched.averaged_time();
   res.exponents.resize(k);
   res.stderr_.assign(k, std::numeric_limits<double>::quiet_NaN());
-  for (int i = 0; i < k; ++i) res.exponents[i] = total[i] / t_avg;
+  for (int i = 0; i < k; ++i) res.exponents[i] = run.total[i] / t_avg;
   if (n_blocks >= 2) {
     // Weighted batch means: var(λ̂) = B/(B-1) Σ_b w_b² (λ_b - λ̂)², w_b = T_b / T.
     const double nb = static_cast<double>(n_blocks);
     for (int i = 0; i < k; ++i) {
       double v = 0;
-      for (std::size_t b = 0; b < block_rates.size(); ++b) {
-        const double w = block_times[b] / t_avg;
-        const double d = block_rates[b][i] - res.exponents[i];
+      for (std::size_t b = 0; b < run.block_rates.size(); ++b) {
+        const double w = run.block_times[b] / t_avg;
+        const double d = run.block_rates[b][i] - res.exponents[i];
         v += w * w * d * d;
       }
       res.stderr_[i] = std::sqrt(v * nb / (nb - 1));
@@ -191,13 +249,19 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
   res.schedule = sched;
   res.backend = backend->name();
   res.device = backend->device();
-  res.timing.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  res.timing.seconds =
+      run.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   res.timing.tangent_steps = sched.tangent_steps();
   res.timing.qr_count = sched.ons_warmup + sched.ons_sim + 1;
   return res;
 }
 
-SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Observers& observers) {
+SpectrumOptions read_checkpoint_options(const std::string& path) {
+  return detail::read_checkpoint(path).options;
+}
+
+SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Observers& observers,
+                                const RunControl& control) {
   validate(opt);
   if (opt.weights != WeightKind::file) {
     // The weights alone are N² doubles: refuse before allocating what cannot fit.
@@ -209,7 +273,7 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Observers& obs
                          " MiB for the weights alone; this machine has " + std::to_string(have >> 20) +
                          " MiB");
   }
-  return compute_spectrum(opt, make_network(opt), observers);
+  return compute_spectrum(opt, make_network(opt), observers, control);
 }
 
 }  // namespace rnnlyap

@@ -1,6 +1,7 @@
 // Result → JSON (DESIGN.md §3; other tools parse these keys: keep them stable).
 #include <nlohmann/json.hpp>
 
+#include "options_json.hpp"
 #include "rnnlyap/json.hpp"
 
 namespace rnnlyap {
@@ -8,28 +9,7 @@ namespace rnnlyap {
 std::string to_json(const SpectrumResult& r, int indent) {
   using nlohmann::json;
   const SpectrumOptions& o = r.options;
-  json params = {
-      {"model", to_string(o.model)},
-      {"integrator", to_string(o.integrator)},
-      {"n", o.n},
-      {"g", o.g},
-      {"weights", to_string(o.weights)},
-      {"alpha", o.alpha},
-      {"weights_file", o.weights_file},
-      {"zero_diagonal", o.zero_diagonal},
-      {"k", o.num_exponents()},
-      {"dt", o.model == Model::map ? 1.0 : o.dt},
-      {"t_warmup", o.t_warmup},
-      {"t_ons_warmup", o.t_ons_warmup},
-      {"t_sim", o.t_sim},
-      {"t_ons", o.t_ons},
-      {"input_std", o.input_std},
-      {"seed", o.seed},
-      {"backend", to_string(o.backend)},
-      {"precision", to_string(o.precision)},
-      {"qr", to_string(o.qr)},
-      {"threads", o.threads},
-  };
+  const json params = detail::options_to_json(o);
   const SpectrumSummary& s = r.summary;
   json summary = {
       {"max_exponent", s.max_exponent},   {"mean_exponent", s.mean_exponent},

@@ -1,0 +1,43 @@
+// Checkpoint files: everything a run needs to continue where it stopped.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rnnlyap/network.hpp"
+#include "rnnlyap/options.hpp"
+
+namespace rnnlyap::detail {
+
+/// Position in the schedule and the accumulated statistics (DESIGN.md §1 algorithm).
+struct RunState {
+  std::int64_t step = 0;             ///< global steps done (the noise counter)
+  std::int64_t warmup_done = 0;      ///< state-only steps done
+  bool basis_started = false;        ///< the initial basis was set and orthonormalised
+  std::int64_t ons_warmup_done = 0;  ///< discarded re-orthonormalisations done
+  std::int64_t ons_done = 0;         ///< averaged re-orthonormalisations done
+  std::vector<double> total;         ///< Σ log|R_ii| over finished blocks
+  std::vector<double> block;         ///< Σ log|R_ii| in the current block so far
+  std::vector<std::vector<double>> block_rates;  ///< λ estimate of every finished block
+  std::vector<double> block_times;   ///< model time of every finished block
+  double seconds = 0;                ///< wall time spent before this process
+};
+
+struct Checkpoint {
+  SpectrumOptions options;
+  std::uint64_t network_hash = 0;
+  RunState run;
+  std::vector<double> state;  ///< n
+  std::vector<double> basis;  ///< n×k, empty before the basis started
+};
+
+/// FNV-1a of the weights and bias, to refuse resuming with another network.
+std::uint64_t network_hash(const Network& net);
+
+/// Writes atomically (temporary beside the target, then rename). Throws InvalidInput on failure.
+void write_checkpoint(const std::string& path, const Checkpoint& c);
+/// Reads and verifies (magic, version, checksum, sizes). Throws InvalidInput on any problem.
+Checkpoint read_checkpoint(const std::string& path);
+
+}  // namespace rnnlyap::detail

@@ -1,0 +1,194 @@
+// Checkpoint and resume: a run stopped anywhere — state warm-up, basis warm-up, inside an
+// averaging block, at a block boundary — and resumed gives the uninterrupted run's result. State
+// and basis are restored bit for bit and the noise is a function of (seed, step), so the only
+// difference is the grouping of the same log|R_ii| terms in the sums: 1e-12 relative.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "backends.hpp"
+#include "rnnlyap/errors.hpp"
+#include "rnnlyap/spectrum.hpp"
+
+namespace fs = std::filesystem;
+
+namespace rnnlyap {
+namespace {
+
+SpectrumOptions small_run() {
+  SpectrumOptions o;
+  o.backend = BackendKind::cpu;
+  o.n = 40;
+  o.g = 3;
+  o.input_std = 0.3;
+  o.t_warmup = 20;   // 200 steps in chunks of 1: 200 polls
+  o.t_ons_warmup = 10;
+  o.t_sim = 60;      // 60 re-orthonormalisations in 40 blocks
+  return o;
+}
+
+fs::path temp_path(const std::string& name) {
+  return fs::temp_directory_path() / ("rnnlyap_ckpt_" + std::to_string(::getpid()) + "_" + name);
+}
+
+void expect_same(const SpectrumResult& a, const SpectrumResult& b) {
+  ASSERT_EQ(a.exponents.size(), b.exponents.size());
+  for (std::size_t i = 0; i < a.exponents.size(); ++i) {
+    EXPECT_NEAR(a.exponents[i], b.exponents[i], 1e-12 * (1 + std::fabs(a.exponents[i]))) << i;
+    EXPECT_NEAR(a.stderr_[i], b.stderr_[i], 1e-10 * (1 + a.stderr_[i])) << i;
+  }
+}
+
+// Stop at the `stop_at`-th poll, then resume (stopping again at `second_stop` polls, if > 0).
+SpectrumResult interrupted_run(const SpectrumOptions& o, int stop_at, int second_stop, const fs::path& ckpt) {
+  RunControl c;
+  c.checkpoint_path = ckpt.string();
+  c.checkpoint_every = 1e9;
+  int polls = 0;
+  c.stop_requested = [&] { return ++polls == stop_at; };
+  EXPECT_THROW(compute_spectrum(o, {}, c), Interrupted) << "stop at poll " << stop_at;
+  RunControl r;
+  r.resume_path = ckpt.string();
+  if (second_stop > 0) {
+    r.checkpoint_path = ckpt.string();
+    int polls2 = 0;
+    r.stop_requested = [&] { return ++polls2 == second_stop; };
+    EXPECT_THROW(compute_spectrum(read_checkpoint_options(ckpt.string()), {}, r), Interrupted);
+    r.stop_requested = nullptr;
+  }
+  return compute_spectrum(read_checkpoint_options(ckpt.string()), {}, r);
+}
+
+TEST(Checkpoint, ResumeAnywhereEqualsUninterruptedRun) {
+  const SpectrumOptions o = small_run();
+  const SpectrumResult whole = compute_spectrum(o);
+  const fs::path ckpt = temp_path("a.ckpt");
+  // Polls: 1–200 state warm-up (chunks of one step), 201–210 basis warm-up, 211–269 averaging
+  // (a block ends every 1–2 re-orthonormalisations).
+  for (int stop_at : {1, 150, 200, 201, 205, 210, 211, 230, 231, 250, 269}) {
+    SCOPED_TRACE("stop at poll " + std::to_string(stop_at));
+    expect_same(whole, interrupted_run(o, stop_at, 0, ckpt));
+  }
+  // Twice interrupted, and the map model and RK4.
+  expect_same(whole, interrupted_run(o, 120, 100, ckpt));
+  SpectrumOptions rk4 = o;
+  rk4.integrator = Integrator::rk4;
+  expect_same(compute_spectrum(rk4), interrupted_run(rk4, 230, 10, ckpt));
+  SpectrumOptions map = o;
+  map.model = Model::map;
+  expect_same(compute_spectrum(map), interrupted_run(map, 50, 0, ckpt));  // map: 20 + 10 + 59 polls
+  fs::remove(ckpt);
+}
+
+TEST(Checkpoint, PeriodicCheckpointsDoNotChangeTheResult) {
+  const SpectrumOptions o = small_run();
+  const fs::path ckpt = temp_path("b.ckpt");
+  RunControl c;
+  c.checkpoint_path = ckpt.string();
+  c.checkpoint_every = 0;  // at every poll
+  expect_same(compute_spectrum(o), compute_spectrum(o, {}, c));
+  EXPECT_TRUE(fs::exists(ckpt));
+  fs::remove(ckpt);
+}
+
+TEST(Checkpoint, RefusesAnotherNetworkAndCorruptFiles) {
+  SpectrumOptions o = small_run();
+  const fs::path ckpt = temp_path("c.ckpt");
+  RunControl c;
+  c.checkpoint_path = ckpt.string();
+  c.stop_requested = [] { return true; };
+  EXPECT_THROW(compute_spectrum(o, {}, c), Interrupted);
+  RunControl r;
+  r.resume_path = ckpt.string();
+  o.seed += 1;  // another network
+  EXPECT_THROW(compute_spectrum(o, {}, r), InvalidInput);
+  // Flip one byte in the middle: the checksum catches it.
+  std::string bytes;
+  {
+    std::ifstream f(ckpt, std::ios::binary);
+    std::stringstream s;
+    s << f.rdbuf();
+    bytes = s.str();
+  }
+  bytes[bytes.size() / 2] ^= 0x5A;
+  std::ofstream(ckpt, std::ios::binary) << bytes;
+  EXPECT_THROW(read_checkpoint_options(ckpt.string()), InvalidInput);
+  std::ofstream(ckpt, std::ios::binary) << bytes.substr(0, 10);
+  EXPECT_THROW(read_checkpoint_options(ckpt.string()), InvalidInput);
+  EXPECT_THROW(read_checkpoint_options(temp_path("missing").string()), InvalidInput);
+  fs::remove(ckpt);
+}
+
+// "On either backend": a checkpoint written on the CPU continues on the GPU. The trajectories part
+// at rounding level and the network is chaotic, so the results agree statistically.
+TEST(Checkpoint, CpuCheckpointResumesOnCuda) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(BackendKind::cuda);
+  SpectrumOptions o = small_run();
+  o.t_sim = 400;
+  const SpectrumResult whole = compute_spectrum(o);
+  const fs::path ckpt = temp_path("d.ckpt");
+  RunControl c;
+  c.checkpoint_path = ckpt.string();
+  int polls = 0;
+  c.stop_requested = [&] { return ++polls == 300; };  // inside averaging (200 + 10 + 399 polls)
+  EXPECT_THROW(compute_spectrum(o, {}, c), Interrupted);
+  SpectrumOptions resumed = read_checkpoint_options(ckpt.string());
+  resumed.backend = BackendKind::cuda;
+  RunControl r;
+  r.resume_path = ckpt.string();
+  const SpectrumResult gpu = compute_spectrum(resumed, {}, r);
+  EXPECT_EQ(gpu.backend, "cuda");
+  for (int i = 0; i < 5; ++i)
+    EXPECT_NEAR(gpu.exponents[i], whole.exponents[i], 5 * (whole.stderr_[i] + gpu.stderr_[i])) << i;
+  fs::remove(ckpt);
+}
+
+// The program: SIGINT writes the checkpoint and exits 130; --resume finishes with the same JSON.
+TEST(CheckpointCli, SigintThenResume) {
+  const fs::path dir = temp_path("cli");
+  fs::create_directories(dir);
+  const std::string cli = RNNLYAP_CLI_PATH;
+  const std::string common = " spectrum --n 60 --g 3 --t-sim 3000 --t-ons-warmup 50 --quiet --input-std 0.1";
+  ASSERT_EQ(std::system((cli + common + " --out " + (dir / "whole.json").string()).c_str()), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const std::string args = common + " --checkpoint " + (dir / "run.ckpt").string() +
+                             " --checkpoint-every 0.05 --out " + (dir / "part.json").string();
+    ::execl("/bin/sh", "sh", "-c", ("exec " + cli + args).c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::usleep(400000);
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 0) GTEST_SKIP() << "the run finished before the signal arrived";
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_FALSE(fs::exists(dir / "part.json")) << "no half-written result";
+  ASSERT_TRUE(fs::exists(dir / "run.ckpt"));
+  // Changing the model on resume is refused.
+  EXPECT_EQ(WEXITSTATUS(std::system((cli + " spectrum --quiet --g 2 --resume " + (dir / "run.ckpt").string() +
+                                     " 2>/dev/null >/dev/null").c_str())),
+            2);
+  ASSERT_EQ(std::system((cli + " spectrum --quiet --resume " + (dir / "run.ckpt").string() + " --out " +
+                         (dir / "part.json").string())
+                            .c_str()),
+            0);
+  auto load = [](const fs::path& p) {
+    std::ifstream f(p);
+    return nlohmann::json::parse(f);
+  };
+  const auto a = load(dir / "whole.json"), b = load(dir / "part.json");
+  for (std::size_t i = 0; i < a["exponents"].size(); ++i)
+    EXPECT_NEAR(a["exponents"][i].get<double>(), b["exponents"][i].get<double>(), 1e-11) << i;
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rnnlyap
