@@ -1,0 +1,116 @@
+// The fast paths against the reference path on the same network and trajectory:
+// - fp32 against fp64 below onset, where the spectrum is a deterministic function of J;
+// - CholeskyQR2 against Householder QR (the state does not depend on the basis, so both runs see
+//   the same trajectory and differ only by the QR's rounding);
+// - fp32 on a chaotic network, where its trajectory is another realisation: statistical agreement.
+//
+// Rounding model for the tolerances: every step perturbs each log|R_ii| by a relative ε, amplified
+// by the condition of the basis before a re-orthonormalisation, κ = e^{(λ_1 - λ_k) t_ons}; a bias
+// of ε κ per step is ε κ / Δt per unit time. The Gram matrix of CholeskyQR squares the condition:
+// ε κ² / Δt. We allow 50 times these.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "backends.hpp"
+#include "rnnlyap/spectrum.hpp"
+
+namespace rnnlyap {
+namespace {
+
+double condition(const SpectrumResult& r) {
+  const auto [lo, hi] = std::minmax_element(r.exponents.begin(), r.exponents.end());
+  return std::exp((*hi - *lo) * r.options.t_ons);
+}
+
+double max_abs_diff(const SpectrumResult& a, const SpectrumResult& b) {
+  double d = 0;
+  for (std::size_t i = 0; i < a.exponents.size(); ++i) d = std::max(d, std::fabs(a.exponents[i] - b.exponents[i]));
+  return d;
+}
+
+SpectrumOptions opts(BackendKind b, Model m, int n, double g) {
+  SpectrumOptions o;
+  o.backend = b;
+  o.model = m;
+  o.n = n;
+  o.g = g;
+  o.t_warmup = 300;
+  o.t_ons_warmup = 50;
+  o.t_sim = 300;
+  return o;
+}
+
+class PrecisionAndQr : public testing::TestWithParam<BackendKind> {};
+
+TEST_P(PrecisionAndQr, Fp32MatchesFp64BelowOnset) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  for (Model m : {Model::rate, Model::map}) {
+    SpectrumOptions o = opts(GetParam(), m, 120, m == Model::map ? 0.5 : 0.7);
+    const Network net = gaussian_network(o.n, o.g, 7);
+    const SpectrumResult f64 = compute_spectrum(o, net);
+    o.precision = Precision::fp32;
+    const SpectrumResult f32 = compute_spectrum(o, net);
+    EXPECT_EQ(f32.options.precision, Precision::fp32);
+    const double eps = std::numeric_limits<float>::epsilon();
+    const double tol = 50 * eps * condition(f64) / f64.schedule.step_time;
+    EXPECT_LE(max_abs_diff(f32, f64), tol) << to_string(m);
+    EXPECT_GT(max_abs_diff(f32, f64), 0.0) << "fp32 must really run in single precision";
+  }
+}
+
+TEST_P(PrecisionAndQr, Cholesky2MatchesHouseholder) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  for (Model m : {Model::rate, Model::map}) {
+    SpectrumOptions o = opts(GetParam(), m, 120, m == Model::map ? 2.0 : 3.0);
+    o.input_std = 0.2;
+    const Network net = gaussian_network(o.n, o.g, 7);
+    const SpectrumResult hh = compute_spectrum(o, net);
+    o.qr = QrMethod::cholesky2;
+    const SpectrumResult chol = compute_spectrum(o, net);
+    const double k = condition(hh);
+    const double tol = 50 * std::numeric_limits<double>::epsilon() * k * k / hh.schedule.step_time;
+    EXPECT_LE(max_abs_diff(chol, hh), tol) << to_string(m);
+  }
+}
+
+// An ill-conditioned basis (a long t_ons on a map with tiny eigenvalues: κ ≈ e^{23}) makes the Gram
+// matrix numerically singular (κ² ≫ 1/ε); cholesky2 must fall back to Householder and stay right.
+// Here Householder itself resolves the trailing R_ii only to ε κ per re-orthonormalisation, and
+// the well-conditioned first QRs (which do use CholeskyQR2) move Q at rounding level, so the bound
+// is the conditioning-limited one, 50 ε κ / t_ons. Without the fallback the result is not finite.
+TEST_P(PrecisionAndQr, Cholesky2FallsBackWhenIllConditioned) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  SpectrumOptions o = opts(GetParam(), Model::map, 80, 0.5);
+  o.t_ons = 8;
+  o.t_sim = 400;
+  const Network net = gaussian_network(o.n, o.g, 7);
+  const SpectrumResult hh = compute_spectrum(o, net);
+  ASSERT_GT(condition(hh), 1e10) << "the case must be ill-conditioned to test the fallback";
+  o.qr = QrMethod::cholesky2;
+  const SpectrumResult chol = compute_spectrum(o, net);
+  const double tol = 50 * std::numeric_limits<double>::epsilon() * condition(hh) / o.t_ons;
+  EXPECT_LE(max_abs_diff(chol, hh), tol);
+}
+
+TEST_P(PrecisionAndQr, Fp32ChaoticAgreesStatistically) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  SpectrumOptions o = opts(GetParam(), Model::rate, 120, 3.0);
+  o.t_sim = 600;
+  const Network net = gaussian_network(o.n, o.g, 7);
+  const SpectrumResult f64 = compute_spectrum(o, net);
+  o.precision = Precision::fp32;
+  const SpectrumResult f32 = compute_spectrum(o, net);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_NEAR(f32.exponents[i], f64.exponents[i], 4 * std::hypot(f32.stderr_[i], f64.stderr_[i])) << i;
+  // The mean exponent (−1/τ up to O(1/N) for tanh rate networks) is a trajectory average with a
+  // small spread: same 4-σ rule on its batch-means error, estimated from the exponents' errors.
+  EXPECT_NEAR(f32.summary.mean_exponent, f64.summary.mean_exponent, 0.01);
+}
+
+RNNLYAP_INSTANTIATE_FOR_BACKENDS(PrecisionAndQr);
+
+}  // namespace
+}  // namespace rnnlyap
