@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "npy_test_util.hpp"
+#include "rnnlyap/info.hpp"
 
 namespace fs = std::filesystem;
 
@@ -163,6 +164,11 @@ TEST_F(Cli, BadWeightFilesExitTwoWithOneLine) {
   write_file((dir_ / "ok.npy").string(), good);
   expect_rejected("--weights-file " + (dir_ / "ok.npy").string() + " --n 4", "--n cannot be combined");
   expect_rejected("--weights-file " + (dir_ / "ok.npy").string() + " --k 5", "--k 5 exceeds");
+}
+
+TEST_F(Cli, CudaBackendWithoutDeviceExitsTwo) {
+  if (!rnnlyap::cuda_devices().empty()) GTEST_SKIP() << "a CUDA device is present";
+  expect_rejected("--n 10 --backend cuda", "--backend cuda");
 }
 
 TEST_F(Cli, UnwritableOutputFailsBeforeTheRun) {
