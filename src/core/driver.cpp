@@ -264,14 +264,23 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Observers& obs
                                 const RunControl& control) {
   validate(opt);
   if (opt.weights != WeightKind::file) {
-    // The weights alone are N² doubles: refuse before allocating what cannot fit.
-    const std::size_t n = static_cast<std::size_t>(opt.n);
-    const std::size_t need = n * n * sizeof(double);
-    const std::size_t have = host_memory_bytes();
-    if (have != 0 && need > have)
-      throw InvalidInput("N = " + std::to_string(opt.n) + " needs " + std::to_string(need >> 20) +
-                         " MiB for the weights alone; this machine has " + std::to_string(have >> 20) +
-                         " MiB");
+    // Refuse before allocating what cannot fit: the weights (N² doubles) and, when the CPU runs
+    // the propagation, its copy of J and the basis buffers (a GPU backend checks its own memory).
+    // In double: no overflow for any int N.
+    const double n = static_cast<double>(opt.n);
+    const double k = static_cast<double>(opt.num_exponents());
+    const bool on_cpu = opt.backend == BackendKind::cpu ||
+                        (opt.backend == BackendKind::auto_select && cuda_devices().empty());
+    const double scalar = opt.precision == Precision::fp32 ? 4 : 8;
+    const bool rk4 = opt.model == Model::rate && opt.integrator == Integrator::rk4;
+    double need = n * n * 8;
+    if (on_cpu) need += scalar * (n * n + n * k * (rk4 ? 4 : 2) + 2 * k * k);
+    const double have = static_cast<double>(host_memory_bytes());
+    if (have > 0 && need > have)
+      throw InvalidInput("N = " + std::to_string(opt.n) + ", k = " + std::to_string(opt.num_exponents()) +
+                         " needs " + std::to_string(std::llround(need / 1048576)) +
+                         " MiB of memory; this machine has " + std::to_string(std::llround(have / 1048576)) +
+                         " MiB available");
   }
   return compute_spectrum(opt, make_network(opt), observers, control);
 }
