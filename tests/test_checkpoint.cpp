@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "backends.hpp"
+#include "cli_path.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/spectrum.hpp"
 
@@ -153,7 +154,7 @@ TEST(Checkpoint, CpuCheckpointResumesOnCuda) {
 TEST(CheckpointCli, SigintThenResume) {
   const fs::path dir = temp_path("cli");
   fs::create_directories(dir);
-  const std::string cli = RNNLYAP_CLI_PATH;
+  const std::string cli = test::cli_path();
   const std::string common = " spectrum --n 60 --g 3 --t-sim 3000 --t-ons-warmup 50 --quiet --input-std 0.1";
   ASSERT_EQ(std::system((cli + common + " --out " + (dir / "whole.json").string()).c_str()), 0);
   const pid_t pid = ::fork();

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli_path.hpp"
 #include "npy_test_util.hpp"
 #include "rnnlyap/info.hpp"
 
@@ -40,7 +41,7 @@ class Cli : public testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   CliRun run(const std::string& args) {
-    const std::string cmd = std::string(RNNLYAP_CLI_PATH) + " " + args + " >" + (dir_ / "stdout").string() +
+    const std::string cmd = rnnlyap::test::cli_path() + " " + args + " >" + (dir_ / "stdout").string() +
                             " 2>" + (dir_ / "stderr").string() + " </dev/null";
     const int raw = std::system(cmd.c_str());
     CliRun r;
