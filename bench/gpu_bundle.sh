@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds for Hopper (sm_90) and bundles the programs the GPU check needs into .gpu/ (binaries plus
+# their non-system libraries; see ../shared/tools/gpu-bundle). Then, on a GPU machine, from the
+# repository root:   source .gpu/env.sh && bash bench/gpu_check.sh
+#   bash bench/gpu_bundle.sh [BUILD_DIR]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-$ROOT/build-gpu}
+BUNDLER=${GPU_BUNDLE:-$ROOT/../shared/tools/gpu-bundle}
+[ -x "$BUNDLER" ] || { echo "gpu_bundle: no bundler at $BUNDLER (set GPU_BUNDLE)" >&2; exit 2; }
+if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export CUDACXX=/usr/local/cuda/bin/nvcc
+fi
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
+cmake --build "$BUILD" -j"$(nproc)"
+rm -rf "$ROOT/.gpu"
+"$BUNDLER" "$ROOT/.gpu" "$BUILD/src/cli/rnnlyap" "$BUILD/tests/rnnlyap_tests" \
+  "$BUILD/bench/rnnlyap_profile" "$BUILD/bench/rnnlyap_accuracy" "$BUILD/bench/rnnlyap_bench_cpu"
+grep -qx '/.gpu/' "$ROOT/.git/info/exclude" 2>/dev/null || echo '/.gpu/' >>"$ROOT/.git/info/exclude"
+echo "gpu_bundle: done; on the GPU machine: source .gpu/env.sh && bash bench/gpu_check.sh"
