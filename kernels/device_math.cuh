@@ -15,15 +15,23 @@ namespace rnnlyap::cuda::kernels {
 
 // a*b and a+b each rounded once. nvcc contracts a*b+c into an FMA by default; the CPU backend's
 // loops (compiled without FMA) round the product and the sum separately.
-__device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
-__device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
-__device__ __forceinline__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
-__device__ __forceinline__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ double mul_rn(double a, double b) {
+  return __dmul_rn(a, b);
+}
+__device__ __forceinline__ float mul_rn(float a, float b) {
+  return __fmul_rn(a, b);
+}
+__device__ __forceinline__ double add_rn(double a, double b) {
+  return __dadd_rn(a, b);
+}
+__device__ __forceinline__ float add_rn(float a, float b) {
+  return __fadd_rn(a, b);
+}
 
-/// (J x)_r = Σ_c J[r + c n] x[c], summed in the fixed order c = 0, 1, ..., n-1 as CpuBackend::matvec
-/// does, so the state trajectory never depends on k or on the launch geometry. Threads of a warp
-/// hold consecutive rows: each load of a column segment is coalesced, x[c] is a broadcast. The
-/// loads of a chunk are issued before its (sequentially dependent) additions.
+/// (J x)_r = Σ_c J[r + c n] x[c], summed in the fixed order c = 0, 1, ..., n-1 as
+/// CpuBackend::matvec does, so the state trajectory never depends on k or on the launch geometry.
+/// Threads of a warp hold consecutive rows: each load of a column segment is coalesced, x[c] is a
+/// broadcast. The loads of a chunk are issued before its (sequentially dependent) additions.
 template <class T>
 __device__ __forceinline__ T row_dot(int n, const T* __restrict__ j, const T* __restrict__ x,
                                      int r) {
@@ -39,7 +47,8 @@ __device__ __forceinline__ T row_dot(int n, const T* __restrict__ j, const T* __
 #pragma unroll
     for (int u = 0; u < kChunk; ++u) acc = add_rn(acc, mul_rn(a[u], __ldg(x + c + u)));
   }
-  for (; c < n; ++c) acc = add_rn(acc, mul_rn(__ldg(col + static_cast<std::size_t>(c) * ld), __ldg(x + c)));
+  for (; c < n; ++c)
+    acc = add_rn(acc, mul_rn(__ldg(col + static_cast<std::size_t>(c) * ld), __ldg(x + c)));
   return acc;
 }
 

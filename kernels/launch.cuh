@@ -14,10 +14,10 @@ namespace rnnlyap::cuda::kernels {
 /// Device buffers of the RK4 state step (n-vectors). Mirrors CpuBackend::rk4_state.
 template <class T>
 struct Rk4State {
-  T* h = nullptr;        ///< the state; the last stage updates it in place
-  T* x[4] = {};          ///< x[s] = φ(y_s); x[0] = φ(h) holds between steps
-  T* y[4] = {};          ///< stage points y_s (y_0 = h before the step)
-  T* f[4] = {};          ///< f(y_s) = -y_s + J φ(y_s) + b
+  T* h = nullptr;  ///< the state; the last stage updates it in place
+  T* x[4] = {};    ///< x[s] = φ(y_s); x[0] = φ(h) holds between steps
+  T* y[4] = {};    ///< stage points y_s (y_0 = h before the step)
+  T* f[4] = {};    ///< f(y_s) = -y_s + J φ(y_s) + b
 };
 
 /// x = φ(h) (after the state is set from the host).
@@ -71,21 +71,21 @@ template <class T>
 void cholesky_logs(int k, const T* r, const int* info, const double* diag1, bool accumulate,
                    double* logs, int* sticky, cudaStream_t stream);
 
-#define RNNLYAP_KERNELS_EXTERN(T)                                                                 \
-  extern template void phi_into<T>(int, const T*, T*, cudaStream_t);                              \
+#define RNNLYAP_KERNELS_EXTERN(T)                                                                  \
+  extern template void phi_into<T>(int, const T*, T*, cudaStream_t);                               \
   extern template void euler_or_map_state_step<T>(int, bool, const T*, const T*, T*, const T*, T*, \
-                                                  T, T, std::uint64_t, std::int64_t,              \
-                                                  cudaStream_t);                                  \
-  extern template void rk4_stage<T>(int, int, const T*, const T*, const Rk4State<T>&, T, T, T,    \
-                                    std::uint64_t, std::int64_t, cudaStream_t);                   \
-  extern template void scale_rows_by_dphi<T>(int, int, const T*, const T*, T*, cudaStream_t);     \
+                                                  T, T, std::uint64_t, std::int64_t,               \
+                                                  cudaStream_t);                                   \
+  extern template void rk4_stage<T>(int, int, const T*, const T*, const Rk4State<T>&, T, T, T,     \
+                                    std::uint64_t, std::int64_t, cudaStream_t);                    \
+  extern template void scale_rows_by_dphi<T>(int, int, const T*, const T*, T*, cudaStream_t);      \
   extern template void rk4_tangent_combine<T>(int, int, int, T, T, const T*, T*, const T*, T*, T*, \
-                                              cudaStream_t);                                      \
-  extern template void householder_logs<T>(int, int, const T*, bool, double*, const int*, int*,  \
-                                           cudaStream_t);                                         \
-  extern template void cholesky_check<T>(int, const T*, const int*, double, double*, int*,       \
-                                         cudaStream_t);                                           \
-  extern template void cholesky_logs<T>(int, const T*, const int*, const double*, bool, double*, \
+                                              cudaStream_t);                                       \
+  extern template void householder_logs<T>(int, int, const T*, bool, double*, const int*, int*,    \
+                                           cudaStream_t);                                          \
+  extern template void cholesky_check<T>(int, const T*, const int*, double, double*, int*,         \
+                                         cudaStream_t);                                            \
+  extern template void cholesky_logs<T>(int, const T*, const int*, const double*, bool, double*,   \
                                         int*, cudaStream_t);
 RNNLYAP_KERNELS_EXTERN(float)
 RNNLYAP_KERNELS_EXTERN(double)

@@ -1,6 +1,8 @@
 // State kernels: one thread per neuron, the matrix-vector product and the update fused in one
 // launch per step (per RK4 stage). φ(h) of the next step is produced by the step itself, so no
 // kernel needs values that another block of the same launch writes.
+#include <string>
+
 #include "cuda/cuda_check.hpp"
 #include "device_math.cuh"
 #include "launch.cuh"
@@ -44,15 +46,17 @@ __global__ void __launch_bounds__(kStateThreads)
 
 // One stage of CpuBackend::rk4_state. Reads x[s] of every row, writes only its own row's entries
 // of the other buffers (x[s] is never written by stage s).
-template <class T>
+// The stage is a template parameter: indexing the parameter struct's arrays with a run-time
+// value would move them to local memory.
+template <class T, int s>
 __global__ void __launch_bounds__(kStateThreads)
-    rk4_stage_kernel(int n, int s, const T* __restrict__ j, const T* __restrict__ bias,
-                     Rk4State<T> b, T c_next, T dt6, T sc, std::uint64_t key, std::int64_t step) {
+    rk4_stage_kernel(int n, const T* __restrict__ j, const T* __restrict__ bias, Rk4State<T> b,
+                     T c_next, T dt6, T sc, std::uint64_t key, std::int64_t step) {
   const int r = global_row();
   if (r >= n) return;
   const T hr = b.h[r];
   T y;
-  if (s == 0) {
+  if constexpr (s == 0) {
     y = hr;
     b.y[0][r] = y;
   } else {
@@ -61,13 +65,14 @@ __global__ void __launch_bounds__(kStateThreads)
   const T drive = row_dot(n, j, b.x[s], r);
   const T f = -y + drive + bias[r];  // f(y) = -y + J φ(y) + b
   b.f[s][r] = f;
-  if (s < 3) {
+  if constexpr (s < 3) {
     const T yn = add_rn(hr, mul_rn(c_next, f));  // y_{s+1} = h + c_{s+1} f_s
     b.y[s + 1][r] = yn;
     b.x[s + 1][r] = phi(yn);
   } else {
     // h += dt/6 (f0 + 2 f1 + 2 f2 + f3), then the noise, in the CPU's order.
-    const T sum = add_rn(add_rn(add_rn(b.f[0][r], mul_rn(T(2), b.f[1][r])), mul_rn(T(2), b.f[2][r])), f);
+    const T sum =
+        add_rn(add_rn(add_rn(b.f[0][r], mul_rn(T(2), b.f[1][r])), mul_rn(T(2), b.f[2][r])), f);
     T hn = add_rn(hr, mul_rn(dt6, sum));
     if (sc != T(0)) hn = add_rn(hn, mul_rn(sc, input_noise<T>(key, step, r)));
     b.h[r] = hn;
@@ -102,8 +107,27 @@ template <class T>
 void rk4_stage(int n, int stage, const T* j, const T* bias, const Rk4State<T>& b, T c_next,
                T dt_over_6, T noise_scale, std::uint64_t noise_key, std::int64_t step,
                cudaStream_t stream) {
-  rk4_stage_kernel<T><<<blocks_for(n, kStateThreads), kStateThreads, 0, stream>>>(
-      n, stage, j, bias, b, c_next, dt_over_6, noise_scale, noise_key, step);
+  const unsigned blocks = blocks_for(n, kStateThreads);
+  switch (stage) {
+    case 0:
+      rk4_stage_kernel<T, 0><<<blocks, kStateThreads, 0, stream>>>(n, j, bias, b, c_next, dt_over_6,
+                                                                   noise_scale, noise_key, step);
+      break;
+    case 1:
+      rk4_stage_kernel<T, 1><<<blocks, kStateThreads, 0, stream>>>(n, j, bias, b, c_next, dt_over_6,
+                                                                   noise_scale, noise_key, step);
+      break;
+    case 2:
+      rk4_stage_kernel<T, 2><<<blocks, kStateThreads, 0, stream>>>(n, j, bias, b, c_next, dt_over_6,
+                                                                   noise_scale, noise_key, step);
+      break;
+    case 3:
+      rk4_stage_kernel<T, 3><<<blocks, kStateThreads, 0, stream>>>(n, j, bias, b, c_next, dt_over_6,
+                                                                   noise_scale, noise_key, step);
+      break;
+    default:
+      throw Error("rk4_stage: stage " + std::to_string(stage) + " out of range");
+  }
   RNNLYAP_CUDA_CHECK_LAUNCH(rk4_stage_kernel);
 }
 

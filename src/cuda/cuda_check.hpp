@@ -28,24 +28,39 @@ inline std::string api_name(std::string_view call) {
 /// cuSOLVER has no status-to-string function; the names follow cusolver_common.h.
 inline const char* cusolver_status_string(cusolverStatus_t s) noexcept {
   switch (s) {
-    case CUSOLVER_STATUS_SUCCESS: return "CUSOLVER_STATUS_SUCCESS";
-    case CUSOLVER_STATUS_NOT_INITIALIZED: return "CUSOLVER_STATUS_NOT_INITIALIZED: library not initialized";
-    case CUSOLVER_STATUS_ALLOC_FAILED: return "CUSOLVER_STATUS_ALLOC_FAILED: resource allocation failed";
-    case CUSOLVER_STATUS_INVALID_VALUE: return "CUSOLVER_STATUS_INVALID_VALUE: invalid parameter";
-    case CUSOLVER_STATUS_ARCH_MISMATCH: return "CUSOLVER_STATUS_ARCH_MISMATCH: feature not supported by the device";
-    case CUSOLVER_STATUS_MAPPING_ERROR: return "CUSOLVER_STATUS_MAPPING_ERROR";
-    case CUSOLVER_STATUS_EXECUTION_FAILED: return "CUSOLVER_STATUS_EXECUTION_FAILED: kernel failed to launch";
-    case CUSOLVER_STATUS_INTERNAL_ERROR: return "CUSOLVER_STATUS_INTERNAL_ERROR";
-    case CUSOLVER_STATUS_MATRIX_TYPE_NOT_SUPPORTED: return "CUSOLVER_STATUS_MATRIX_TYPE_NOT_SUPPORTED";
-    case CUSOLVER_STATUS_NOT_SUPPORTED: return "CUSOLVER_STATUS_NOT_SUPPORTED";
-    case CUSOLVER_STATUS_ZERO_PIVOT: return "CUSOLVER_STATUS_ZERO_PIVOT";
-    case CUSOLVER_STATUS_INVALID_LICENSE: return "CUSOLVER_STATUS_INVALID_LICENSE";
-    case CUSOLVER_STATUS_INVALID_WORKSPACE: return "CUSOLVER_STATUS_INVALID_WORKSPACE";
-    default: return "unknown cuSOLVER status";
+    case CUSOLVER_STATUS_SUCCESS:
+      return "CUSOLVER_STATUS_SUCCESS";
+    case CUSOLVER_STATUS_NOT_INITIALIZED:
+      return "CUSOLVER_STATUS_NOT_INITIALIZED: library not initialized";
+    case CUSOLVER_STATUS_ALLOC_FAILED:
+      return "CUSOLVER_STATUS_ALLOC_FAILED: resource allocation failed";
+    case CUSOLVER_STATUS_INVALID_VALUE:
+      return "CUSOLVER_STATUS_INVALID_VALUE: invalid parameter";
+    case CUSOLVER_STATUS_ARCH_MISMATCH:
+      return "CUSOLVER_STATUS_ARCH_MISMATCH: feature not supported by the device";
+    case CUSOLVER_STATUS_MAPPING_ERROR:
+      return "CUSOLVER_STATUS_MAPPING_ERROR";
+    case CUSOLVER_STATUS_EXECUTION_FAILED:
+      return "CUSOLVER_STATUS_EXECUTION_FAILED: kernel failed to launch";
+    case CUSOLVER_STATUS_INTERNAL_ERROR:
+      return "CUSOLVER_STATUS_INTERNAL_ERROR";
+    case CUSOLVER_STATUS_MATRIX_TYPE_NOT_SUPPORTED:
+      return "CUSOLVER_STATUS_MATRIX_TYPE_NOT_SUPPORTED";
+    case CUSOLVER_STATUS_NOT_SUPPORTED:
+      return "CUSOLVER_STATUS_NOT_SUPPORTED";
+    case CUSOLVER_STATUS_ZERO_PIVOT:
+      return "CUSOLVER_STATUS_ZERO_PIVOT";
+    case CUSOLVER_STATUS_INVALID_LICENSE:
+      return "CUSOLVER_STATUS_INVALID_LICENSE";
+    case CUSOLVER_STATUS_INVALID_WORKSPACE:
+      return "CUSOLVER_STATUS_INVALID_WORKSPACE";
+    default:
+      return "unknown cuSOLVER status";
   }
 }
 
-[[noreturn]] inline void throw_cuda(cudaError_t status, const char* call, const char* file, int line) {
+[[noreturn]] inline void throw_cuda(cudaError_t status, const char* call, const char* file,
+                                    int line) {
   throw VendorError("CUDA runtime " + api_name(call), static_cast<int>(status),
                     std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status), file,
                     line);
@@ -74,20 +89,19 @@ inline void report_nothrow(const char* api, const char* call, int status, const 
 }  // namespace rnnlyap::cuda
 
 /// Throws VendorError when a CUDA runtime call does not return cudaSuccess.
-#define RNNLYAP_CUDA_CHECK(call)                                                  \
-  do {                                                                            \
-    const cudaError_t rnnlyap_cuda_status_ = (call);                              \
-    if (rnnlyap_cuda_status_ != cudaSuccess)                                      \
+#define RNNLYAP_CUDA_CHECK(call)                                                    \
+  do {                                                                              \
+    const cudaError_t rnnlyap_cuda_status_ = (call);                                \
+    if (rnnlyap_cuda_status_ != cudaSuccess)                                        \
       ::rnnlyap::cuda::throw_cuda(rnnlyap_cuda_status_, #call, __FILE__, __LINE__); \
   } while (0)
 
 /// Checks the launch of `kernel` (launch-configuration errors and earlier asynchronous faults).
-#define RNNLYAP_CUDA_CHECK_LAUNCH(kernel)                                             \
-  do {                                                                                \
-    const cudaError_t rnnlyap_cuda_status_ = cudaGetLastError();                      \
-    if (rnnlyap_cuda_status_ != cudaSuccess)                                          \
-      ::rnnlyap::cuda::throw_cuda(rnnlyap_cuda_status_, "launch of " #kernel, __FILE__, \
-                                  __LINE__);                                          \
+#define RNNLYAP_CUDA_CHECK_LAUNCH(kernel)                                                          \
+  do {                                                                                             \
+    const cudaError_t rnnlyap_cuda_status_ = cudaGetLastError();                                   \
+    if (rnnlyap_cuda_status_ != cudaSuccess)                                                       \
+      ::rnnlyap::cuda::throw_cuda(rnnlyap_cuda_status_, "launch of " #kernel, __FILE__, __LINE__); \
   } while (0)
 
 /// Throws VendorError when a cuBLAS call does not return CUBLAS_STATUS_SUCCESS.
@@ -107,13 +121,13 @@ inline void report_nothrow(const char* api, const char* call, int status, const 
   } while (0)
 
 /// No-throw variants for destructors: report on stderr and continue.
-#define RNNLYAP_CUDA_CHECK_NOTHROW(call)                                                      \
-  do {                                                                                        \
-    const cudaError_t rnnlyap_cuda_status_ = (call);                                          \
-    if (rnnlyap_cuda_status_ != cudaSuccess)                                                  \
-      ::rnnlyap::cuda::report_nothrow("CUDA runtime", #call, static_cast<int>(rnnlyap_cuda_status_), \
-                                      cudaGetErrorString(rnnlyap_cuda_status_), __FILE__,     \
-                                      __LINE__);                                              \
+#define RNNLYAP_CUDA_CHECK_NOTHROW(call)                                 \
+  do {                                                                   \
+    const cudaError_t rnnlyap_cuda_status_ = (call);                     \
+    if (rnnlyap_cuda_status_ != cudaSuccess)                             \
+      ::rnnlyap::cuda::report_nothrow(                                   \
+          "CUDA runtime", #call, static_cast<int>(rnnlyap_cuda_status_), \
+          cudaGetErrorString(rnnlyap_cuda_status_), __FILE__, __LINE__); \
   } while (0)
 
 #define RNNLYAP_CUBLAS_CHECK_NOTHROW(call)                                                       \
@@ -125,13 +139,11 @@ inline void report_nothrow(const char* api, const char* call, int status, const 
                                       __LINE__);                                                 \
   } while (0)
 
-#define RNNLYAP_CUSOLVER_CHECK_NOTHROW(call)                                                 \
-  do {                                                                                       \
-    const cusolverStatus_t rnnlyap_cusolver_status_ = (call);                                \
-    if (rnnlyap_cusolver_status_ != CUSOLVER_STATUS_SUCCESS)                                 \
-      ::rnnlyap::cuda::report_nothrow("cuSOLVER", #call,                                     \
-                                      static_cast<int>(rnnlyap_cusolver_status_),            \
-                                      ::rnnlyap::cuda::cusolver_status_string(               \
-                                          rnnlyap_cusolver_status_),                         \
-                                      __FILE__, __LINE__);                                   \
+#define RNNLYAP_CUSOLVER_CHECK_NOTHROW(call)                                                      \
+  do {                                                                                            \
+    const cusolverStatus_t rnnlyap_cusolver_status_ = (call);                                     \
+    if (rnnlyap_cusolver_status_ != CUSOLVER_STATUS_SUCCESS)                                      \
+      ::rnnlyap::cuda::report_nothrow(                                                            \
+          "cuSOLVER", #call, static_cast<int>(rnnlyap_cusolver_status_),                          \
+          ::rnnlyap::cuda::cusolver_status_string(rnnlyap_cusolver_status_), __FILE__, __LINE__); \
   } while (0)

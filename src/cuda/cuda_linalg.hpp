@@ -14,13 +14,13 @@ namespace rnnlyap::cuda::la {
 /// C = alpha A B + beta C (no transposes), A m×kk, B kk×n, C m×n.
 inline void gemm(cublasHandle_t h, int m, int n, int kk, double alpha, const double* a, int lda,
                  const double* b, int ldb, double beta, double* c, int ldc) {
-  RNNLYAP_CUBLAS_CHECK(cublasDgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, kk, &alpha, a, lda, b, ldb,
-                                   &beta, c, ldc));
+  RNNLYAP_CUBLAS_CHECK(
+      cublasDgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, kk, &alpha, a, lda, b, ldb, &beta, c, ldc));
 }
 inline void gemm(cublasHandle_t h, int m, int n, int kk, float alpha, const float* a, int lda,
                  const float* b, int ldb, float beta, float* c, int ldc) {
-  RNNLYAP_CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, kk, &alpha, a, lda, b, ldb,
-                                   &beta, c, ldc));
+  RNNLYAP_CUBLAS_CHECK(
+      cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, kk, &alpha, a, lda, b, ldb, &beta, c, ldc));
 }
 
 /// C = Aᵀ A (upper triangle), A n×k, C k×k.
@@ -98,13 +98,11 @@ inline void orgqr(cusolverDnHandle_t h, int m, int n, int k, float* a, int lda, 
 /// Cholesky A = RᵀR of the upper triangle, in place.
 inline void potrf_upper(cusolverDnHandle_t h, int n, double* a, int lda, double* work, int lwork,
                         int* info) {
-  RNNLYAP_CUSOLVER_CHECK(
-      cusolverDnDpotrf(h, CUBLAS_FILL_MODE_UPPER, n, a, lda, work, lwork, info));
+  RNNLYAP_CUSOLVER_CHECK(cusolverDnDpotrf(h, CUBLAS_FILL_MODE_UPPER, n, a, lda, work, lwork, info));
 }
 inline void potrf_upper(cusolverDnHandle_t h, int n, float* a, int lda, float* work, int lwork,
                         int* info) {
-  RNNLYAP_CUSOLVER_CHECK(
-      cusolverDnSpotrf(h, CUBLAS_FILL_MODE_UPPER, n, a, lda, work, lwork, info));
+  RNNLYAP_CUSOLVER_CHECK(cusolverDnSpotrf(h, CUBLAS_FILL_MODE_UPPER, n, a, lda, work, lwork, info));
 }
 
 }  // namespace rnnlyap::cuda::la

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Everything to check on a GPU machine, in one run (well under 10 minutes on an H100):
+#   1. `rnnlyap info` (the device as rnnlyap sees it);
+#   2. the whole test suite (the CUDA tests skip without a device; here they must run);
+#   3. the timing target: full spectrum of N = 4096 on the GPU, and the same schedule as a plain
+#      PyTorch fp64 loop (bench/torch_baseline.py) when torch is importable.
+# Logs and results go to $OUT; a summary table is printed last. Run from the repository root:
+#   source .gpu/env.sh && bash bench/gpu_check.sh
+# Binaries come from $RNNLYAP_BIN (default .gpu/bin), else from PATH. Exit status: 0 when the
+# tests passed and the timing run succeeded, 1 otherwise (every step runs regardless).
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${RNNLYAP_BIN:-$ROOT/.gpu/bin}
+OUT=${OUT:-$ROOT/out/gpu_check}
+mkdir -p "$OUT"
+
+find_bin() {
+  if [ -x "$BIN/$1" ]; then echo "$BIN/$1"; elif command -v "$1" >/dev/null; then command -v "$1"; fi
+}
+RNNLYAP=$(find_bin rnnlyap)
+TESTS=$(find_bin rnnlyap_tests)
+PY=${PYTHON:-python3}
+[ -n "$RNNLYAP" ] || { echo "gpu_check: no rnnlyap in $BIN or on PATH" >&2; exit 1; }
+# Tests that call the program find it here (the path compiled into rnnlyap_tests is the build
+# machine's).
+export RNNLYAP_CLI_PATH="$RNNLYAP"
+
+status=0
+stamp() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv 2>&1 |
+    tee "$OUT/nvidia-smi.csv"
+fi
+
+echo "== rnnlyap info"
+"$RNNLYAP" info | tee "$OUT/info.txt"
+"$RNNLYAP" info --json >"$OUT/info.json" 2>/dev/null || true
+
+echo "== test suite (log: $OUT/tests.log)"
+t0=$(stamp)
+tests_rc=127
+if [ -n "$TESTS" ]; then
+  timeout 300 "$TESTS" --gtest_output=xml:"$OUT/tests.xml" >"$OUT/tests.log" 2>&1
+  tests_rc=$?
+  # The totals and the failures (skipped tests are listed in the log).
+  grep -E "test suites ran|^\[  PASSED  \]|^\[  SKIPPED \] [0-9]+ test|^\[  FAILED  \]" "$OUT/tests.log" |
+    grep -v " ms)$" | tail -40
+else
+  echo "gpu_check: no rnnlyap_tests in $BIN or on PATH" | tee "$OUT/tests.log"
+fi
+tests_s=$(elapsed "$t0" "$(stamp)")
+[ "$tests_rc" -eq 0 ] || status=1
+
+# The timing target (DESIGN.md §1 schedule; t_warmup is the default 100 τ).
+SCHED=(--n 4096 --g 3 --dt 0.25 --t-ons 0.5 --t-warmup 100 --t-ons-warmup 200 --t-sim 2000)
+echo "== rnnlyap spectrum --backend cuda ${SCHED[*]}"
+t0=$(stamp)
+timeout 240 "$RNNLYAP" spectrum --backend cuda "${SCHED[@]}" --quiet --out "$OUT/n4096.json" \
+  >"$OUT/n4096.log" 2>&1
+rnn_rc=$?
+rnn_wall=$(elapsed "$t0" "$(stamp)")
+cat "$OUT/n4096.log"
+[ "$rnn_rc" -eq 0 ] || status=1
+
+echo "== torch baseline (same schedule)"
+torch_rc=127
+if "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+  timeout 240 "$PY" "$ROOT/bench/torch_baseline.py" "${SCHED[@]}" --device cuda \
+    >"$OUT/torch_n4096.json" 2>"$OUT/torch_n4096.log"
+  torch_rc=$?
+  cat "$OUT/torch_n4096.log"
+else
+  echo "torch with CUDA not importable by $PY: baseline skipped" | tee "$OUT/torch_n4096.log"
+fi
+
+echo
+echo "== summary ($OUT)"
+"$PY" - "$OUT" "$tests_rc" "$tests_s" "$rnn_rc" "$rnn_wall" "$torch_rc" <<'PY'
+import json, os, sys
+import xml.etree.ElementTree as ET
+out, tests_rc, tests_s, rnn_rc, rnn_wall, torch_rc = sys.argv[1:]
+
+def load(name):
+    try:
+        with open(os.path.join(out, name)) as f:
+            return json.load(f)
+    except Exception:
+        return None
+
+rows = []
+try:
+    root = ET.parse(os.path.join(out, "tests.xml")).getroot()
+    total, failed = int(root.get("tests", 0)), int(root.get("failures", 0)) + int(root.get("errors", 0))
+    skipped = sum(1 for c in root.iter("testcase") if c.find("skipped") is not None
+                  or c.get("result") == "skipped")
+    cuda_run = sum(1 for c in root.iter("testcase")
+                   if ("Cuda" in c.get("classname", "") or c.get("name", "").endswith("/cuda")
+                       or "/cuda" in c.get("name", "")) and c.find("skipped") is None
+                   and c.get("result") != "skipped")
+    rows.append(("tests", f"{total - failed - skipped} passed, {failed} failed, {skipped} skipped "
+                 f"({cuda_run} CUDA tests ran), rc {tests_rc}, {tests_s} s"))
+except Exception as e:
+    rows.append(("tests", f"no tests.xml ({e}), rc {tests_rc}"))
+
+r = load("n4096.json")
+if r:
+    s = r["summary"]
+    rows.append(("rnnlyap cuda N=4096", f"{r['timing']['seconds']:.2f} s ({rnn_wall} s wall), "
+                 f"lambda_max {s['max_exponent']:.4f}, mean {s['mean_exponent']:.4f}, "
+                 f"D_KY {s['ky_dimension']:.1f}, {r['timing']['tangent_steps']} steps, "
+                 f"{r['timing']['qr_count']} QRs, {r.get('device', '?')}"))
+else:
+    rows.append(("rnnlyap cuda N=4096", f"failed (rc {rnn_rc}); see n4096.log"))
+
+t = load("torch_n4096.json")
+if t:
+    rows.append(("torch fp64 N=4096", f"{t['seconds']:.2f} s, lambda_max {t['max_exponent']:.4f}, "
+                 f"mean {t['mean_exponent']:.4f}, torch {t['torch']}"))
+    if r:
+        rows.append(("speed-up", f"torch / rnnlyap = {t['seconds'] / r['timing']['seconds']:.2f}x"))
+else:
+    rows.append(("torch fp64 N=4096", f"not run (rc {torch_rc}); see torch_n4096.log"))
+
+width = max(len(k) for k, _ in rows)
+for k, v in rows:
+    print(f"{k:<{width}}  {v}")
+PY
+exit "$status"

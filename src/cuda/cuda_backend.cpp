@@ -1,0 +1,582 @@
+// CUDA backend: cuBLAS for the tangent products, cuSOLVER for the QR, our own kernels
+// (kernels/*.cu) for the element-wise work, the state's matrix-vector product and the log|R_ii|
+// accumulation. It does the CPU backend's arithmetic (src/cpu/cpu_backend.cpp) in the CPU's order,
+// so both trajectories agree to rounding.
+//
+// Everything lives on the device for the whole run: J, bias, state, the tangent basis and the fp64
+// log accumulator. All work goes to one non-blocking stream, to which the cuBLAS and cuSOLVER
+// handles are bound. The host waits for the device only
+//   - in state(), basis() and take_log_sums(), which read results back;
+//   - once per CholeskyQR2 re-orthonormalisation, after the first Cholesky factorisation: whether
+//     to fall back to Householder QR (potrf failed, or R1 too ill-conditioned) is decided on the
+//     host, which needs the 4-byte verdict (kernels::cholesky_check). The alternative — always
+//     running both factorisations, or device-side conditional graph nodes — costs more than one
+//     short stall per t_ons;
+//   - implicitly, in upload()/set_state()/set_basis(), whose copies come from pageable host memory
+//     (set-up only; cudaMemcpyAsync returns once the data is staged).
+// cuSOLVER's devInfo values stay on the device: small kernels fold them into sticky status words
+// that take_log_sums() reads back and turns into VendorError.
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "cuda_check.hpp"
+#include "cuda_linalg.hpp"
+#include "cuda_resources.hpp"
+#include "launch.cuh"
+#include "rnnlyap/errors.hpp"
+#include "rnnlyap/info.hpp"
+
+namespace rnnlyap {
+namespace detail {
+namespace {
+
+using cuda::DeviceBuffer;
+namespace kernels = cuda::kernels;
+namespace la = cuda::la;
+
+constexpr std::size_t kMiB = std::size_t{1} << 20;
+// cuBLAS and cuSOLVER allocate workspaces of their own on first use (cuBLAS up to 32 MiB per
+// stream on Hopper); this much is kept free on top of the buffers counted below.
+constexpr std::size_t kLibraryReserve = 64 * kMiB;
+
+// Slots of the small int buffer on the device.
+enum StatusSlot : int {
+  kInfoGeqrf = 0,  // devInfo of the last geqrf
+  kInfoOrgqr,      // devInfo of the last orgqr
+  kInfoPotrf1,     // devInfo of the first CholeskyQR potrf (feeds the fallback test)
+  kInfoPotrf2,     // devInfo of the second CholeskyQR potrf
+  kStickyGeqrf,    // first nonzero devInfo seen, per call site (read in take_log_sums)
+  kStickyOrgqr,
+  kStickyPotrf2,
+  kFallback,  // 1 when the current CholeskyQR2 must fall back to Householder
+  kStatusSlots
+};
+
+// Saturating size arithmetic: a size that does not fit in size_t certainly does not fit on a GPU.
+std::size_t sat_mul(std::size_t a, std::size_t b) {
+  if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a)
+    return std::numeric_limits<std::size_t>::max();
+  return a * b;
+}
+std::size_t sat_add(std::size_t a, std::size_t b) {
+  return b > std::numeric_limits<std::size_t>::max() - a ? std::numeric_limits<std::size_t>::max()
+                                                         : a + b;
+}
+std::size_t mib_ceil(std::size_t bytes) {
+  return bytes / kMiB + (bytes % kMiB != 0 ? 1 : 0);
+}
+
+std::string device_name(int device) {
+  cudaDeviceProp prop{};
+  RNNLYAP_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  return prop.name;
+}
+
+// Makes `device` current; a member so that it runs before the stream and handles are created.
+struct SelectDevice {
+  explicit SelectDevice(int device) { RNNLYAP_CUDA_CHECK(cudaSetDevice(device)); }
+};
+
+template <class T>
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(QrMethod qr, int device)
+      : qr_(qr),
+        device_(device),
+        select_(device),
+        name_(device_name(device)),
+        cublas_(stream_.get()),
+        cusolver_(stream_.get()),
+        fallback_host_(1) {}
+
+  ~CudaBackend() override {
+    RNNLYAP_CUDA_CHECK_NOTHROW(cudaSetDevice(device_));
+    RNNLYAP_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(stream_.get()));
+  }
+
+  std::string name() const override { return "cuda"; }
+  std::string device() const override { return name_; }
+
+  void upload(const Network& net, const Dynamics& dyn, int k) override {
+    use_device();
+    if (net.n < 1) throw InvalidInput("network has no neurons");
+    if (k < 1 || k > net.n)
+      throw InvalidInput("k = " + std::to_string(k) +
+                         " must be in [1, N = " + std::to_string(net.n) + "]");
+    // Free what an earlier upload holds, so that the free memory below counts it.
+    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    release();
+    try {
+      allocate(net, dyn, k);
+    } catch (...) {
+      release();  // n_ = 0 again: no half-built backend is left behind
+      throw;
+    }
+  }
+
+  void set_state(std::span<const double> h) override {
+    use_device();
+    require_uploaded();
+    if (h.size() != static_cast<std::size_t>(n_))
+      throw InvalidInput("state has " + std::to_string(h.size()) +
+                         " entries, expected N = " + std::to_string(n_));
+    copy_to_device(h_.get(), h);
+    x_cur_ = 0;
+    kernels::phi_into(n_, h_.get(), x_[0].get(), stream());  // the state kernels' invariant
+  }
+
+  std::vector<double> state() override {
+    use_device();
+    require_uploaded();
+    return copy_to_host(h_.get(), static_cast<std::size_t>(n_));
+  }
+
+  void set_basis(std::span<const double> q) override {
+    use_device();
+    require_uploaded();
+    if (q.size() != q_.size())
+      throw InvalidInput("basis has " + std::to_string(q.size()) +
+                         " entries, expected N*k = " + std::to_string(q_.size()));
+    copy_to_device(q_.get(), q);
+  }
+
+  std::vector<double> basis() override {
+    use_device();
+    require_uploaded();
+    return copy_to_host(q_.get(), q_.size());
+  }
+
+  void advance_state(std::int64_t step0, std::int64_t steps) override {
+    use_device();
+    require_uploaded();
+    for (std::int64_t s = 0; s < steps; ++s) state_step(step0 + s);
+  }
+
+  void advance_tangent(std::int64_t step0, std::int64_t steps) override {
+    use_device();
+    require_uploaded();
+    for (std::int64_t s = 0; s < steps; ++s) {
+      if (rk4_)
+        tangent_step_rk4(step0 + s);
+      else
+        tangent_step_euler_or_map(step0 + s);
+    }
+  }
+
+  void reorthonormalize(bool accumulate) override {
+    use_device();
+    require_uploaded();
+    if (cholesky_ && cholesky_qr2(accumulate)) return;
+    householder(accumulate);
+  }
+
+  std::vector<double> take_log_sums() override {
+    use_device();
+    require_uploaded();
+    std::vector<double> out(static_cast<std::size_t>(k_));
+    int sticky[3] = {0, 0, 0};
+    RNNLYAP_CUDA_CHECK(
+        cudaMemcpyAsync(out.data(), logs_.get(), logs_.bytes(), cudaMemcpyDeviceToHost, stream()));
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(sticky, status_.get() + kStickyGeqrf, sizeof(sticky),
+                                       cudaMemcpyDeviceToHost, stream()));
+    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    RNNLYAP_CUDA_CHECK(cudaMemsetAsync(logs_.get(), 0, logs_.bytes(), stream()));
+    // devInfo, checked lazily (the CPU backend throws at the call itself).
+    if (sticky[0] != 0)
+      throw VendorError("cuSOLVER cusolverDn<t>geqrf", sticky[0],
+                        "devInfo: illegal argument (checked lazily)", __FILE__, __LINE__);
+    if (sticky[1] != 0)
+      throw VendorError("cuSOLVER cusolverDn<t>orgqr", sticky[1],
+                        "devInfo: illegal argument (checked lazily)", __FILE__, __LINE__);
+    if (sticky[2] != 0)
+      throw VendorError("cuSOLVER cusolverDn<t>potrf", sticky[2],
+                        "devInfo: second CholeskyQR pass not positive definite (checked lazily)",
+                        __FILE__, __LINE__);
+    return out;
+  }
+
+ private:
+  // Checks that the run fits, then allocates and initialises every buffer (upload()).
+  void allocate(const Network& net, const Dynamics& dyn, int k) {
+    n_ = net.n;
+    k_ = k;
+    dyn_ = dyn;
+    rk4_ = dyn.model == Model::rate && dyn.integrator == Integrator::rk4;
+    map_ = dyn.model == Model::map;
+    cholesky_ = qr_ != QrMethod::householder;
+
+    // Does the run fit? First without the QR workspace (whose query needs sizes cuSOLVER can
+    // represent), then with it. cuSOLVER may refuse a query without buffers: then an estimate.
+    std::size_t free_bytes = 0, total_bytes = 0;
+    RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    if (bytes_needed(0) > free_bytes) throw_does_not_fit(bytes_needed(0), free_bytes);
+    std::size_t ws = 0;
+    if (query_workspace(nullptr, nullptr, nullptr, ws) != CUSOLVER_STATUS_SUCCESS)
+      ws = sat_mul(static_cast<std::size_t>(n_) + static_cast<std::size_t>(k_), 256);
+    if (bytes_needed(ws) > free_bytes) throw_does_not_fit(bytes_needed(ws), free_bytes);
+
+    const std::size_t n = static_cast<std::size_t>(n_);
+    const std::size_t nk = n * static_cast<std::size_t>(k_);
+    if (net.j.size() != n * n)
+      throw InvalidInput("weight matrix has " + std::to_string(net.j.size()) +
+                         " entries, expected N*N = " + std::to_string(n * n));
+    if (!net.bias.empty() && net.bias.size() != n)
+      throw InvalidInput("bias has " + std::to_string(net.bias.size()) +
+                         " entries, expected N = " + std::to_string(n));
+
+    j_ = DeviceBuffer<T>(n * n);
+    copy_to_device(j_.get(), net.j);
+    bias_ = DeviceBuffer<T>(n);
+    if (net.bias.empty())
+      zero(bias_);
+    else
+      copy_to_device(bias_.get(), net.bias);
+    h_ = DeviceBuffer<T>(n);
+    zero(h_);
+    for (int i = 0; i < 4; ++i) {
+      if (i < 2 || rk4_) {
+        x_[i] = DeviceBuffer<T>(n);
+        zero(x_[i]);  // = φ(h) for h = 0
+      }
+      if (rk4_) {
+        y_[i] = DeviceBuffer<T>(n);
+        f_[i] = DeviceBuffer<T>(n);
+        zero(y_[i]);
+        zero(f_[i]);
+      }
+    }
+    x_cur_ = 0;
+    q_ = DeviceBuffer<T>(nk);
+    s_ = DeviceBuffer<T>(nk);
+    zero(q_);
+    zero(s_);
+    if (rk4_) {
+      kbuf_ = DeviceBuffer<T>(nk);
+      acc_ = DeviceBuffer<T>(nk);
+      zero(kbuf_);
+      zero(acc_);
+    }
+    tau_ = DeviceBuffer<T>(static_cast<std::size_t>(k_));
+    if (cholesky_) {
+      gram_ = DeviceBuffer<T>(static_cast<std::size_t>(k_) * static_cast<std::size_t>(k_));
+      diag1_ = DeviceBuffer<double>(static_cast<std::size_t>(k_));
+    }
+    logs_ = DeviceBuffer<double>(static_cast<std::size_t>(k_));
+    zero(logs_);
+    status_ = DeviceBuffer<int>(kStatusSlots);
+    zero(status_);
+
+    // The workspace query with the real buffers; one workspace serves geqrf, orgqr and potrf.
+    const cusolverStatus_t st = query_workspace(q_.get(), tau_.get(), gram_.get(), ws);
+    if (st != CUSOLVER_STATUS_SUCCESS)
+      cuda::throw_cusolver(st, "cusolverDn geqrf/orgqr/potrf _bufferSize", __FILE__, __LINE__);
+    if (ws > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+      throw InvalidInput("the QR workspace of N = " + std::to_string(n_) +
+                         ", k = " + std::to_string(k_) + " exceeds cuSOLVER's 32-bit size");
+    work_ = DeviceBuffer<T>(std::max<std::size_t>(ws, 1));
+    lwork_ = static_cast<int>(std::max<std::size_t>(ws, 1));
+  }
+
+  cudaStream_t stream() const { return stream_.get(); }
+  void use_device() const { RNNLYAP_CUDA_CHECK(cudaSetDevice(device_)); }
+  void require_uploaded() const {
+    if (n_ == 0) throw Error("CUDA backend: upload() must be called first");
+  }
+
+  // Bytes the run needs on the device besides `ws` workspace elements: J; the basis buffers (Q and
+  // S, plus K and the RK4 accumulator); the Gram matrix and R1's diagonal (CholeskyQR2); tau; the
+  // n-vectors (bias, h, x[2 or 4], RK4 stage points and slopes); the fp64 logs; the status words;
+  // the libraries' own workspaces.
+  std::size_t bytes_needed(std::size_t ws) const {
+    const std::size_t n = static_cast<std::size_t>(n_), k = static_cast<std::size_t>(k_);
+    std::size_t elems = sat_mul(n, n);
+    elems = sat_add(elems, sat_mul(sat_mul(n, k), rk4_ ? 4 : 2));
+    if (cholesky_) elems = sat_add(elems, sat_mul(k, k));
+    elems = sat_add(elems, k);
+    elems = sat_add(elems, sat_mul(n, rk4_ ? 2 + 4 + 4 + 4 : 2 + 2));
+    elems = sat_add(elems, ws);
+    std::size_t bytes = sat_mul(elems, sizeof(T));
+    bytes = sat_add(bytes, sat_mul(k, sizeof(double) * (cholesky_ ? 2 : 1)));
+    bytes = sat_add(bytes, kStatusSlots * sizeof(int));
+    return sat_add(bytes, kLibraryReserve);
+  }
+
+  [[noreturn]] void throw_does_not_fit(std::size_t need, std::size_t free_bytes) const {
+    throw InvalidInput("the run needs " + std::to_string(mib_ceil(need)) + " MiB of GPU memory; " +
+                       name_ + " has " + std::to_string(free_bytes / kMiB) +
+                       " MiB free (N = " + std::to_string(n_) + ", k = " + std::to_string(k_) +
+                       ", " + (std::is_same_v<T, double> ? "fp64" : "fp32") + ")");
+  }
+
+  // Largest workspace (elements) of geqrf, orgqr and (CholeskyQR2) potrf.
+  cusolverStatus_t query_workspace(T* q, T* tau, T* gram, std::size_t& elems) const {
+    int a = 0, b = 0, c = 0;
+    cusolverStatus_t st = la::geqrf_lwork(cusolver_.get(), n_, k_, q, n_, a);
+    if (st != CUSOLVER_STATUS_SUCCESS) return st;
+    st = la::orgqr_lwork(cusolver_.get(), n_, k_, k_, q, n_, tau, b);
+    if (st != CUSOLVER_STATUS_SUCCESS) return st;
+    if (cholesky_) {
+      st = la::potrf_lwork(cusolver_.get(), k_, gram, k_, c);
+      if (st != CUSOLVER_STATUS_SUCCESS) return st;
+    }
+    elems = static_cast<std::size_t>(std::max({a, b, c, 0}));
+    return CUSOLVER_STATUS_SUCCESS;
+  }
+
+  void release() {
+    j_.reset();
+    bias_.reset();
+    h_.reset();
+    for (int i = 0; i < 4; ++i) {
+      x_[i].reset();
+      y_[i].reset();
+      f_[i].reset();
+    }
+    q_.reset();
+    s_.reset();
+    kbuf_.reset();
+    acc_.reset();
+    tau_.reset();
+    gram_.reset();
+    work_.reset();
+    diag1_.reset();
+    logs_.reset();
+    status_.reset();
+    n_ = k_ = 0;
+  }
+
+  template <class U>
+  void zero(DeviceBuffer<U>& b) {
+    if (b.size() != 0) RNNLYAP_CUDA_CHECK(cudaMemsetAsync(b.get(), 0, b.bytes(), stream()));
+  }
+
+  // Host doubles → device T. The source is pageable: cudaMemcpyAsync returns once it is staged, so
+  // the temporary of the fp32 conversion may go out of scope right after.
+  void copy_to_device(T* dst, std::span<const double> src) {
+    if (src.empty()) return;
+    if constexpr (std::is_same_v<T, double>) {
+      RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src.data(), src.size() * sizeof(double),
+                                         cudaMemcpyHostToDevice, stream()));
+    } else {
+      std::vector<T> tmp(src.size());
+      for (std::size_t i = 0; i < src.size(); ++i) tmp[i] = static_cast<T>(src[i]);
+      RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, tmp.data(), tmp.size() * sizeof(T),
+                                         cudaMemcpyHostToDevice, stream()));
+    }
+  }
+
+  // Device T → host doubles, after everything queued before (a read-back: synchronises).
+  std::vector<double> copy_to_host(const T* src, std::size_t count) {
+    std::vector<T> tmp(count);
+    RNNLYAP_CUDA_CHECK(
+        cudaMemcpyAsync(tmp.data(), src, count * sizeof(T), cudaMemcpyDeviceToHost, stream()));
+    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    if constexpr (std::is_same_v<T, double>) {
+      return tmp;
+    } else {
+      std::vector<double> out(count);
+      for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<double>(tmp[i]);
+      return out;
+    }
+  }
+
+  T noise_scale() const {
+    return static_cast<T>(map_ ? dyn_.input_std : dyn_.input_std * std::sqrt(dyn_.dt));
+  }
+
+  // Classic RK4 of the state (CpuBackend::rk4_state): 4 launches, leaving the stage points in y_.
+  void rk4_state(std::int64_t step) {
+    const T dt = static_cast<T>(dyn_.dt);
+    const T c[4] = {T(0), dt / 2, dt / 2, dt};
+    kernels::Rk4State<T> b;
+    b.h = h_.get();
+    for (int i = 0; i < 4; ++i) {
+      b.x[i] = x_[i].get();
+      b.y[i] = y_[i].get();
+      b.f[i] = f_[i].get();
+    }
+    for (int s = 0; s < 4; ++s)
+      kernels::rk4_stage(n_, s, j_.get(), bias_.get(), b, s < 3 ? c[s + 1] : T(0), dt / 6,
+                         noise_scale(), dyn_.noise_key, step, stream());
+  }
+
+  // CpuBackend::state_step: one fused launch for Euler/map (x = φ(h) ping-pongs between x_[0] and
+  // x_[1]), four for RK4.
+  void state_step(std::int64_t step) {
+    if (rk4_) {
+      rk4_state(step);
+      return;
+    }
+    kernels::euler_or_map_state_step(n_, map_, j_.get(), bias_.get(), h_.get(), x_[x_cur_].get(),
+                                     x_[1 - x_cur_].get(), static_cast<T>(dyn_.dt), noise_scale(),
+                                     dyn_.noise_key, step, stream());
+    x_cur_ = 1 - x_cur_;
+  }
+
+  // D_t Q for rate/Euler ((1-dt) I + dt J diag φ') and map (J diag φ'): S = diag(φ'(h)) Q, then
+  // Q ← α J S + β Q in one GEMM, then the state step. Three launches.
+  void tangent_step_euler_or_map(std::int64_t step) {
+    kernels::scale_rows_by_dphi(n_, k_, h_.get(), q_.get(), s_.get(), stream());
+    const T alpha = map_ ? T(1) : static_cast<T>(dyn_.dt);
+    const T beta = map_ ? T(0) : static_cast<T>(1 - dyn_.dt);
+    la::gemm(cublas_.get(), n_, k_, n_, alpha, j_.get(), n_, s_.get(), n_, beta, q_.get(), n_);
+    state_step(step);
+  }
+
+  // RK4 of the variational equation along the RK4 stage points (CpuBackend::tangent_step_rk4):
+  // K_s = -Y_s + J diag(φ'(y_s)) Y_s with Y_s = Q + c_s K_{s-1}; four GEMMs, each followed by
+  // one fused pass.
+  void tangent_step_rk4(std::int64_t step) {
+    const T dt = static_cast<T>(dyn_.dt);
+    rk4_state(step);  // fills y_ and moves h_
+    const T c[4] = {T(0), dt / 2, dt / 2, dt};
+    const T w[4] = {dt / 6, dt / 3, dt / 3, dt / 6};
+    kernels::scale_rows_by_dphi(n_, k_, y_[0].get(), q_.get(), s_.get(), stream());
+    for (int s = 0; s < 4; ++s) {
+      // K = J S - c_s K_{s-1}  (beta = -0 on the first stage: K is not read)
+      la::gemm(cublas_.get(), n_, k_, n_, T(1), j_.get(), n_, s_.get(), n_, -c[s], kbuf_.get(), n_);
+      kernels::rk4_tangent_combine(n_, k_, s, w[s], s < 3 ? c[s + 1] : T(0),
+                                   s < 3 ? y_[s + 1].get() : nullptr, kbuf_.get(), q_.get(),
+                                   acc_.get(), s_.get(), stream());
+    }
+    swap(q_, acc_);
+  }
+
+  // Householder QR (cuSOLVER geqrf + orgqr), log|R_ii| from geqrf's diagonal.
+  void householder(bool accumulate) {
+    int* st = status_.get();
+    la::geqrf(cusolver_.get(), n_, k_, q_.get(), n_, tau_.get(), work_.get(), lwork_,
+              st + kInfoGeqrf);
+    kernels::householder_logs(n_, k_, q_.get(), accumulate, logs_.get(), st + kInfoGeqrf,
+                              st + kStickyGeqrf, stream());
+    la::orgqr(cusolver_.get(), n_, k_, k_, q_.get(), n_, tau_.get(), work_.get(), lwork_,
+              st + kInfoOrgqr);
+    kernels::record_info(st + kInfoOrgqr, st + kStickyOrgqr, stream());
+  }
+
+  // CholeskyQR2 (Fukaya, Nakatsukasa, Yanagisawa & Yamamoto, "CholeskyQR2: a simple and
+  // communication-avoiding algorithm for computing a tall-skinny QR factorization", ScalA 2014):
+  // G = QᵀQ = R₁ᵀR₁, Q ← Q R₁⁻¹, then once more; R = R₂R₁, so log|R_ii| = log R₁_ii + log R₂_ii.
+  // Returns false, leaving Q untouched, when the first Cholesky fails or max/min diag R₁ exceeds
+  // 1e6 (fp64) / 3e2 (fp32): beyond cond ~ ε^(-1/2) one pass loses orthogonality (Yamamoto et al.
+  // 2015); the caller then runs Householder QR. Mirrors CpuBackend::cholesky_qr2.
+  bool cholesky_qr2(bool accumulate) {
+    const double max_cond = std::is_same_v<T, double> ? 1e6 : 3e2;
+    int* st = status_.get();
+    la::syrk_t(cublas_.get(), k_, n_, q_.get(), n_, gram_.get(), k_);
+    la::potrf_upper(cusolver_.get(), k_, gram_.get(), k_, work_.get(), lwork_, st + kInfoPotrf1);
+    kernels::cholesky_check(k_, gram_.get(), st + kInfoPotrf1, max_cond, diag1_.get(),
+                            st + kFallback, stream());
+    // The one synchronisation of a re-orthonormalisation (see the top of this file).
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(fallback_host_.get(), st + kFallback, sizeof(int),
+                                       cudaMemcpyDeviceToHost, stream()));
+    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    if (*fallback_host_.get() != 0) return false;
+    la::trsm_right_upper(cublas_.get(), n_, k_, gram_.get(), k_, q_.get(), n_);
+
+    la::syrk_t(cublas_.get(), k_, n_, q_.get(), n_, gram_.get(), k_);
+    la::potrf_upper(cusolver_.get(), k_, gram_.get(), k_, work_.get(), lwork_, st + kInfoPotrf2);
+    kernels::cholesky_logs(k_, gram_.get(), st + kInfoPotrf2, diag1_.get(), accumulate, logs_.get(),
+                           st + kStickyPotrf2, stream());
+    la::trsm_right_upper(cublas_.get(), n_, k_, gram_.get(), k_, q_.get(), n_);
+    return true;
+  }
+
+  // Declaration order is construction order: device first, then stream, then the handles bound
+  // to it; buffers are freed (in reverse) before the handles and the stream.
+  QrMethod qr_;
+  int device_;
+  SelectDevice select_;
+  std::string name_;
+  cuda::Stream stream_;
+  cuda::CublasHandle cublas_;
+  cuda::CusolverHandle cusolver_;
+  cuda::PinnedBuffer<int> fallback_host_;
+
+  int n_ = 0, k_ = 0;
+  Dynamics dyn_;
+  bool rk4_ = false, map_ = false, cholesky_ = false;
+  DeviceBuffer<T> j_, bias_, h_;
+  DeviceBuffer<T> x_[4], y_[4], f_[4];
+  int x_cur_ = 0;  // Euler/map: x_[x_cur_] = φ(h)
+  DeviceBuffer<T> q_, s_, kbuf_, acc_;
+  DeviceBuffer<T> tau_, gram_, work_;
+  int lwork_ = 0;
+  DeviceBuffer<double> diag1_, logs_;
+  DeviceBuffer<int> status_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(Precision precision, QrMethod qr, int device) {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    throw BackendUnavailable(std::string("--backend cuda: no CUDA device found (") +
+                             cudaGetErrorName(err) + ": " + cudaGetErrorString(err) + ")");
+  }
+  if (count == 0)
+    throw BackendUnavailable(
+        "--backend cuda: no CUDA device found (the CUDA runtime reports 0 devices)");
+  if (device < 0 || device >= count)
+    throw BackendUnavailable("--backend cuda: no CUDA device found (device " +
+                             std::to_string(device) + " requested, " + std::to_string(count) +
+                             " present)");
+  // On the GPU CholeskyQR2 (three BLAS-3 calls) is much faster than Householder QR: `auto` means
+  // CholeskyQR2 with the Householder fallback.
+  const QrMethod m = qr == QrMethod::auto_select ? QrMethod::cholesky2 : qr;
+  if (precision == Precision::fp32) return std::make_unique<CudaBackend<float>>(m, device);
+  return std::make_unique<CudaBackend<double>>(m, device);
+}
+
+}  // namespace detail
+
+std::vector<DeviceInfo> cuda_devices() {
+  try {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess || count <= 0) {
+      (void)cudaGetLastError();
+      return {};
+    }
+    int previous = 0;
+    const bool restore = cudaGetDevice(&previous) == cudaSuccess;
+    std::vector<DeviceInfo> out;
+    for (int i = 0; i < count; ++i) {
+      cudaDeviceProp prop{};
+      if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) continue;
+      DeviceInfo d;
+      d.index = i;
+      d.name = prop.name;
+      d.cc_major = prop.major;
+      d.cc_minor = prop.minor;
+      d.total_memory = prop.totalGlobalMem;
+      d.multiprocessors = prop.multiProcessorCount;
+      std::size_t free_bytes = 0, total_bytes = 0;
+      if (cudaSetDevice(i) == cudaSuccess &&
+          cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
+        d.free_memory = free_bytes;
+        d.total_memory = total_bytes;
+      }
+      out.push_back(std::move(d));
+    }
+    if (restore) (void)cudaSetDevice(previous);
+    (void)cudaGetLastError();  // leave no error behind for the next runtime call to report
+    return out;
+  } catch (...) {
+    return {};
+  }
+}
+
+}  // namespace rnnlyap
