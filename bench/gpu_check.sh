@@ -2,8 +2,13 @@
 # Everything to check on a GPU machine, in one run (well under 10 minutes on an H100):
 #   1. `rnnlyap info` (the device as rnnlyap sees it);
 #   2. the whole test suite (the CUDA tests skip without a device; here they must run);
-#   3. the timing target: full spectrum of N = 4096 on the GPU, and the same schedule as a plain
-#      PyTorch fp64 loop (bench/torch_baseline.py) when torch is importable.
+#   3. the timing target: full spectrum of N = 4096 on the GPU (Householder and CholeskyQR2), and
+#      the same schedule as a plain PyTorch fp64 loop (bench/torch_baseline.py) when torch is
+#      importable;
+#   4. N = 16384, full spectrum, a short schedule: seconds per step and peak GPU memory;
+#   5. the scaling profiler (N = 256 … 16384, k = N and N/8, both QRs) and the accuracy report of
+#      fp32 and CholeskyQR2 on the GPU.
+# Steps 4–5 are skipped with GPU_CHECK_QUICK=1.
 # Logs and results go to $OUT; a summary table is printed last. Run from the repository root:
 #   source .gpu/env.sh && bash bench/gpu_check.sh
 # Binaries come from $RNNLYAP_BIN (default .gpu/bin), else from PATH. Exit status: 0 when the
@@ -65,6 +70,11 @@ rnn_wall=$(elapsed "$t0" "$(stamp)")
 cat "$OUT/n4096.log"
 [ "$rnn_rc" -eq 0 ] || status=1
 
+echo "== rnnlyap spectrum --backend cuda --qr auto (CholeskyQR2 with fallback) ${SCHED[*]}"
+timeout 240 "$RNNLYAP" spectrum --backend cuda --qr auto "${SCHED[@]}" --quiet --out "$OUT/n4096_chol.json" \
+  >"$OUT/n4096_chol.log" 2>&1 || status=1
+cat "$OUT/n4096_chol.log"
+
 echo "== torch baseline (same schedule)"
 torch_rc=127
 if "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
@@ -74,6 +84,30 @@ if "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"
   cat "$OUT/torch_n4096.log"
 else
   echo "torch with CUDA not importable by $PY: baseline skipped" | tee "$OUT/torch_n4096.log"
+fi
+
+if [ "${GPU_CHECK_QUICK:-0}" != 1 ]; then
+  echo "== N = 16384 full spectrum, short schedule (memory sampled every 0.5 s)"
+  (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; done) >"$OUT/mem16384.txt" 2>/dev/null &
+  sampler=$!
+  timeout 200 "$RNNLYAP" spectrum --backend cuda --qr auto --n 16384 --g 3 --dt 0.25 --t-ons 0.5 \
+    --t-warmup 5 --t-ons-warmup 2 --t-sim 5 --quiet --out "$OUT/n16384.json" >"$OUT/n16384.log" 2>&1 || status=1
+  kill "$sampler" 2>/dev/null
+  cat "$OUT/n16384.log"
+  echo "peak GPU memory used: $(sort -n "$OUT/mem16384.txt" | tail -1) MiB"
+
+  PROFILE=$(find_bin rnnlyap_profile)
+  ACCURACY=$(find_bin rnnlyap_accuracy)
+  if [ -n "$PROFILE" ]; then
+    echo "== scaling profiler"
+    timeout 150 "$PROFILE" --backend cuda --out "$OUT/scaling_householder.csv" | tee "$OUT/scaling_householder.txt"
+    timeout 100 "$PROFILE" --backend cuda --qr cholesky2 --out "$OUT/scaling_cholesky2.csv" | tee "$OUT/scaling_cholesky2.txt"
+    "$PY" "$ROOT/bench/plot_scaling.py" "$OUT"/scaling_*.csv --out "$OUT/scaling.png" 2>/dev/null || true
+  fi
+  if [ -n "$ACCURACY" ]; then
+    echo "== accuracy of fp32 and CholeskyQR2 on the GPU"
+    timeout 120 "$ACCURACY" cuda | tee "$OUT/accuracy_cuda.md"
+  fi
 fi
 
 echo
@@ -115,6 +149,15 @@ if r:
 else:
     rows.append(("rnnlyap cuda N=4096", f"failed (rc {rnn_rc}); see n4096.log"))
 
+c = load("n4096_chol.json")
+if c:
+    rows.append(("rnnlyap cuda N=4096 qr auto", f"{c['timing']['seconds']:.2f} s, lambda_max "
+                 f"{c['summary']['max_exponent']:.4f}, D_KY {c['summary']['ky_dimension']:.1f}"))
+big = load("n16384.json")
+if big:
+    tm = big["timing"]
+    rows.append(("rnnlyap cuda N=16384", f"{tm['seconds']:.1f} s for {tm['tangent_steps']} steps and "
+                 f"{tm['qr_count']} QRs (incl. set-up)"))
 t = load("torch_n4096.json")
 if t:
     rows.append(("torch fp64 N=4096", f"{t['seconds']:.2f} s, lambda_max {t['max_exponent']:.4f}, "
