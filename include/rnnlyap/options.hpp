@@ -43,6 +43,7 @@ struct SpectrumOptions {
   Precision precision = Precision::fp64;
   QrMethod qr = QrMethod::householder;
   int threads = 0;             ///< CPU BLAS threads; 0 keeps the library's default
+  int ensemble = 1;            ///< networks computed (seeds seed, seed+1, ...)
 
   /// k as used: the given value, or n.
   int num_exponents() const { return k.value_or(n); }

@@ -45,4 +45,19 @@ struct SpectrumResult {
   Timing timing;
 };
 
+/// B networks with seeds seed, seed+1, …: each member's result, and across-member statistics.
+struct EnsembleResult {
+  std::vector<SpectrumResult> members;
+  std::vector<double> mean_exponents;    ///< mean of λ_i over members
+  std::vector<double> stderr_exponents;  ///< standard error of that mean (std / √B); NaN for B = 1
+  SpectrumSummary mean_summary;          ///< mean of each summary quantity over members
+  SpectrumSummary stderr_summary;        ///< standard error of each (n_positive and the flag unused)
+  double stderr_n_positive = 0;          ///< standard error of the mean number of positive exponents
+  double mean_n_positive = 0;            ///< mean number of positive exponents
+  Timing timing;                         ///< summed over members
+};
+
+/// Across-member statistics of the members' results (fills everything but `members`).
+EnsembleResult ensemble_statistics(std::vector<SpectrumResult> members);
+
 }  // namespace rnnlyap

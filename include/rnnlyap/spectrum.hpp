@@ -54,6 +54,13 @@ SpectrumOptions read_checkpoint_options(const std::string& path);
 SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Network& net,
                                 const Observers& observers = {}, const RunControl& control = {});
 
+/// Computes opt.ensemble networks (seeds opt.seed, opt.seed + 1, …; the same weights file with
+/// different initial conditions and noise for `file` weights), one after another. Progress is
+/// reported over the whole ensemble. Checkpointing (control) is for single runs: with more than
+/// one member a checkpoint path or resume path throws InvalidInput.
+EnsembleResult compute_ensemble(const SpectrumOptions& opt, const Observers& observers = {},
+                                const RunControl& control = {});
+
 /// Builds the network from the options (make_network) and computes its spectrum.
 SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Observers& observers = {},
                                 const RunControl& control = {});

@@ -60,6 +60,7 @@ void validate(const SpectrumOptions& o) {
   const double max_steps = 1e15;
   if (o.t_warmup / step > max_steps || o.t_sim / step > max_steps || o.t_ons_warmup / step > max_steps)
     fail("run length exceeds 1e15 steps");
+  if (o.ensemble < 1) fail("--ensemble must be at least 1, got " + std::to_string(o.ensemble));
   if (o.threads < 0) fail("--threads must be >= 0, got " + std::to_string(o.threads));
 }
 

@@ -40,6 +40,7 @@ nlohmann::json options_to_json(const SpectrumOptions& o) {
       {"precision", to_string(o.precision)},
       {"qr", to_string(o.qr)},
       {"threads", o.threads},
+      {"ensemble", o.ensemble},
   };
 }
 
@@ -66,6 +67,7 @@ SpectrumOptions options_from_json(const nlohmann::json& j) {
     o.precision = enum_from(j, "precision", std::array{Precision::fp64, Precision::fp32});
     o.qr = enum_from(j, "qr", std::array{QrMethod::householder, QrMethod::cholesky2, QrMethod::auto_select});
     o.threads = j.at("threads").get<int>();
+    o.ensemble = j.value("ensemble", 1);
     return o;
   } catch (const nlohmann::json::exception& e) {
     throw InvalidInput(std::string("malformed options: ") + e.what());

@@ -5,38 +5,75 @@
 #include "rnnlyap/json.hpp"
 
 namespace rnnlyap {
+namespace {
 
-std::string to_json(const SpectrumResult& r, int indent) {
-  using nlohmann::json;
-  const SpectrumOptions& o = r.options;
-  const json params = detail::options_to_json(o);
-  const SpectrumSummary& s = r.summary;
-  json summary = {
+using nlohmann::json;
+
+json summary_json(const SpectrumSummary& s) {
+  return {
       {"max_exponent", s.max_exponent},   {"mean_exponent", s.mean_exponent},
       {"sum", s.sum},                     {"n_positive", s.n_positive},
       {"ky_dimension", s.ky_dimension},   {"ky_dimension_is_lower_bound", s.ky_is_lower_bound},
       {"ks_entropy", s.ks_entropy},
   };
-  const Schedule& sc = r.schedule;
-  json j = {
+}
+
+json timing_json(const Timing& t) {
+  return {{"seconds", t.seconds}, {"tangent_steps", t.tangent_steps}, {"qr_count", t.qr_count}};
+}
+
+json schedule_json(const Schedule& sc) {
+  return {{"warmup_steps", sc.warmup_steps}, {"steps_per_ons", sc.steps_per_ons},
+          {"ons_warmup", sc.ons_warmup},     {"ons_sim", sc.ons_sim},
+          {"step_time", sc.step_time},       {"averaged_time", sc.averaged_time()}};
+}
+
+}  // namespace
+
+std::string to_json(const SpectrumResult& r, int indent) {
+  const json j = {
       {"exponents", r.exponents},
       {"stderr", r.stderr_},
-      {"summary", summary},
-      {"params", params},
+      {"summary", summary_json(r.summary)},
+      {"params", detail::options_to_json(r.options)},
       {"backend", r.backend},
       {"device", r.device},
-      {"precision", to_string(o.precision)},
-      {"timing",
-       {{"seconds", r.timing.seconds},
-        {"tangent_steps", r.timing.tangent_steps},
-        {"qr_count", r.timing.qr_count}}},
-      {"schedule",
-       {{"warmup_steps", sc.warmup_steps},
-        {"steps_per_ons", sc.steps_per_ons},
-        {"ons_warmup", sc.ons_warmup},
-        {"ons_sim", sc.ons_sim},
-        {"step_time", sc.step_time},
-        {"averaged_time", sc.averaged_time()}}},
+      {"precision", to_string(r.options.precision)},
+      {"timing", timing_json(r.timing)},
+      {"schedule", schedule_json(r.schedule)},
+  };
+  return j.dump(indent);
+}
+
+std::string to_json(const EnsembleResult& e, int indent) {
+  if (e.members.empty()) return "{}";
+  const SpectrumResult& first = e.members.front();
+  SpectrumOptions params = first.options;
+  params.seed = first.options.seed;  // the ensemble's first seed
+  json summary = summary_json(e.mean_summary);
+  summary["n_positive"] = e.mean_n_positive;  // a mean over members: not an integer
+  json summary_se = summary_json(e.stderr_summary);
+  summary_se["n_positive"] = e.stderr_n_positive;
+  summary_se.erase("ky_dimension_is_lower_bound");
+  json members = json::array();
+  for (const SpectrumResult& m : e.members)
+    members.push_back({{"seed", m.options.seed},
+                       {"exponents", m.exponents},
+                       {"stderr", m.stderr_},
+                       {"summary", summary_json(m.summary)},
+                       {"seconds", m.timing.seconds}});
+  const json j = {
+      {"exponents", e.mean_exponents},
+      {"stderr", e.stderr_exponents},
+      {"summary", summary},
+      {"summary_stderr", summary_se},
+      {"params", detail::options_to_json(params)},
+      {"backend", first.backend},
+      {"device", first.device},
+      {"precision", to_string(params.precision)},
+      {"timing", timing_json(e.timing)},
+      {"schedule", schedule_json(first.schedule)},
+      {"members", members},
   };
   return j.dump(indent);
 }

@@ -1,0 +1,83 @@
+// Ensembles of random networks: members one after another, then across-member statistics.
+#include <cmath>
+#include <limits>
+
+#include "rnnlyap/errors.hpp"
+#include "rnnlyap/spectrum.hpp"
+
+namespace rnnlyap {
+namespace {
+
+// Mean and standard error of the mean (sample standard deviation / √B) of f over members.
+template <class F>
+std::pair<double, double> mean_se(const std::vector<SpectrumResult>& m, F f) {
+  const double b = static_cast<double>(m.size());
+  double mean = 0;
+  for (const auto& r : m) mean += f(r);
+  mean /= b;
+  if (m.size() < 2) return {mean, std::numeric_limits<double>::quiet_NaN()};
+  double ss = 0;
+  for (const auto& r : m) ss += (f(r) - mean) * (f(r) - mean);
+  return {mean, std::sqrt(ss / (b - 1) / b)};
+}
+
+}  // namespace
+
+EnsembleResult ensemble_statistics(std::vector<SpectrumResult> members) {
+  EnsembleResult e;
+  e.members = std::move(members);
+  if (e.members.empty()) return e;
+  const std::size_t k = e.members.front().exponents.size();
+  e.mean_exponents.resize(k);
+  e.stderr_exponents.resize(k);
+  for (std::size_t i = 0; i < k; ++i)
+    std::tie(e.mean_exponents[i], e.stderr_exponents[i]) =
+        mean_se(e.members, [i](const SpectrumResult& r) { return r.exponents[i]; });
+  auto both = [&](double SpectrumSummary::*field) {
+    std::tie(e.mean_summary.*field, e.stderr_summary.*field) =
+        mean_se(e.members, [field](const SpectrumResult& r) { return r.summary.*field; });
+  };
+  both(&SpectrumSummary::max_exponent);
+  both(&SpectrumSummary::mean_exponent);
+  both(&SpectrumSummary::sum);
+  both(&SpectrumSummary::ky_dimension);
+  both(&SpectrumSummary::ks_entropy);
+  std::tie(e.mean_n_positive, e.stderr_n_positive) =
+      mean_se(e.members, [](const SpectrumResult& r) { return static_cast<double>(r.summary.n_positive); });
+  e.mean_summary.n_positive = static_cast<int>(std::lround(e.mean_n_positive));
+  for (const auto& r : e.members) {
+    e.mean_summary.ky_is_lower_bound = e.mean_summary.ky_is_lower_bound || r.summary.ky_is_lower_bound;
+    e.timing.seconds += r.timing.seconds;
+    e.timing.tangent_steps += r.timing.tangent_steps;
+    e.timing.qr_count += r.timing.qr_count;
+  }
+  return e;
+}
+
+EnsembleResult compute_ensemble(const SpectrumOptions& opt, const Observers& observers, const RunControl& control) {
+  validate(opt);
+  const int b = opt.ensemble;
+  if (b > 1 && (!control.checkpoint_path.empty() || !control.resume_path.empty()))
+    throw InvalidInput("--checkpoint and --resume are for single runs, not with --ensemble " + std::to_string(b));
+  if (b > 1 && observers.trace) throw InvalidInput("--trace is for single runs, not with --ensemble " + std::to_string(b));
+  std::vector<SpectrumResult> members;
+  members.reserve(static_cast<std::size_t>(b));
+  for (int m = 0; m < b; ++m) {
+    SpectrumOptions o = opt;
+    o.seed = opt.seed + static_cast<std::uint64_t>(m);
+    o.ensemble = 1;
+    Observers obs = observers;
+    if (observers.progress) {
+      // Member m's progress, as a fraction of the whole ensemble.
+      obs.progress = [&observers, m, b](Phase p, std::int64_t done, std::int64_t total) {
+        observers.progress(p, static_cast<std::int64_t>(m) * total + done, static_cast<std::int64_t>(b) * total);
+      };
+    }
+    SpectrumResult r = compute_spectrum(o, obs, control);
+    r.options.ensemble = b;
+    members.push_back(std::move(r));
+  }
+  return ensemble_statistics(std::move(members));
+}
+
+}  // namespace rnnlyap

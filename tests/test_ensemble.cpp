@@ -1,0 +1,93 @@
+// Ensembles: each member is the run of its own seed, and the top level holds across-member
+// means with standard errors std/√B.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "backends.hpp"
+#include "rnnlyap/errors.hpp"
+#include "rnnlyap/json.hpp"
+#include "rnnlyap/spectrum.hpp"
+
+namespace rnnlyap {
+namespace {
+
+class Ensemble : public testing::TestWithParam<BackendKind> {};
+
+SpectrumOptions small(BackendKind b) {
+  SpectrumOptions o;
+  o.backend = b;
+  o.n = 40;
+  o.g = 2.5;
+  o.t_warmup = 50;
+  o.t_ons_warmup = 20;
+  o.t_sim = 100;
+  o.seed = 10;
+  o.ensemble = 4;
+  return o;
+}
+
+TEST_P(Ensemble, MembersEqualSeparateRunsWithTheSameSeeds) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  const SpectrumOptions o = small(GetParam());
+  const EnsembleResult e = compute_ensemble(o);
+  ASSERT_EQ(e.members.size(), 4u);
+  for (int m = 0; m < 4; ++m) {
+    SpectrumOptions single = o;
+    single.ensemble = 1;
+    single.seed = o.seed + static_cast<std::uint64_t>(m);
+    const SpectrumResult r = compute_spectrum(single);
+    EXPECT_EQ(e.members[m].options.seed, single.seed);
+    for (std::size_t i = 0; i < r.exponents.size(); ++i)
+      ASSERT_EQ(e.members[m].exponents[i], r.exponents[i]) << "member " << m << ", exponent " << i;
+  }
+}
+
+TEST(EnsembleStatistics, MeansAndStandardErrorsAcrossMembers) {
+  // Three members with λ_1 = 1, 2, 6: mean 3, sample variance 7, standard error √(7/3).
+  std::vector<SpectrumResult> m(3);
+  const double l1[3] = {1, 2, 6};
+  for (int i = 0; i < 3; ++i) {
+    m[i].exponents = {l1[i], -1.0};
+    m[i].summary = summarize(m[i].exponents);
+    m[i].timing.seconds = 1;
+  }
+  const EnsembleResult e = ensemble_statistics(m);
+  EXPECT_DOUBLE_EQ(e.mean_exponents[0], 3.0);
+  EXPECT_DOUBLE_EQ(e.stderr_exponents[0], std::sqrt(7.0 / 3.0));
+  EXPECT_DOUBLE_EQ(e.stderr_exponents[1], 0.0);
+  EXPECT_DOUBLE_EQ(e.mean_summary.max_exponent, 3.0);
+  EXPECT_DOUBLE_EQ(e.mean_n_positive, 1.0);
+  EXPECT_DOUBLE_EQ(e.timing.seconds, 3.0);
+}
+
+TEST(EnsembleJson, HasMembersAndTopLevelMeans) {
+  SpectrumOptions o = small(BackendKind::cpu);
+  o.ensemble = 3;
+  const EnsembleResult e = compute_ensemble(o);
+  const auto j = nlohmann::json::parse(to_json(e));
+  ASSERT_EQ(j["members"].size(), 3u);
+  EXPECT_EQ(j["members"][2]["seed"], 12);
+  EXPECT_EQ(j["params"]["ensemble"], 3);
+  EXPECT_EQ(j["params"]["seed"], 10);
+  EXPECT_TRUE(j.contains("summary_stderr"));
+  const double mean0 = (j["members"][0]["exponents"][0].get<double>() + j["members"][1]["exponents"][0].get<double>() +
+                        j["members"][2]["exponents"][0].get<double>()) /
+                       3;
+  EXPECT_NEAR(j["exponents"][0].get<double>(), mean0, 1e-14);
+}
+
+TEST(EnsembleJson, CheckpointAndTraceAreForSingleRuns) {
+  const SpectrumOptions o = small(BackendKind::cpu);
+  RunControl c;
+  c.checkpoint_path = "/tmp/never-written.ckpt";
+  EXPECT_THROW(compute_ensemble(o, {}, c), InvalidInput);
+  Observers obs;
+  obs.trace = [](double, std::span<const double>) {};
+  EXPECT_THROW(compute_ensemble(o, obs), InvalidInput);
+}
+
+RNNLYAP_INSTANTIATE_FOR_BACKENDS(Ensemble);
+
+}  // namespace
+}  // namespace rnnlyap
