@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -17,6 +19,7 @@
 #include "rnnlyap/info.hpp"
 #include "rnnlyap/json.hpp"
 #include "rnnlyap/spectrum.hpp"
+#include "rnnlyap/sweep.hpp"
 
 namespace {
 
@@ -57,14 +60,10 @@ struct SpectrumArgs {
   int k = 0;
 };
 
-void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
+// Options shared by `spectrum` and `sweep`.
+void add_common_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
   sub.add_option("--model", a.model, "rate | map")->capture_default_str();
   sub.add_option("--integrator", a.integrator, "euler | rk4 (rate model)")->capture_default_str();
-  sub.add_option("--n", o.n, "number of neurons")->capture_default_str();
-  sub.add_option("--g", o.g, "gain")->capture_default_str();
-  sub.add_option("--weights", a.weights, "gaussian | levy | file")->capture_default_str();
-  sub.add_option("--alpha", o.alpha, "tail index of levy weights, (0, 2]")->capture_default_str();
-  sub.add_option("--weights-file", o.weights_file, "square float64/float32 .npy matrix (sets N)");
   sub.add_flag("--zero-diagonal", o.zero_diagonal, "no autapses: J_ii = 0");
   sub.add_option("--k", a.k, "number of exponents (default: N)");
   sub.add_option("--dt", o.dt, "time step in tau (rate model)")->capture_default_str();
@@ -83,9 +82,18 @@ void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
       ->capture_default_str();
   sub.add_option("--ensemble", o.ensemble, "number of networks (seeds seed, seed+1, ...)")
       ->capture_default_str();
+  sub.add_flag("--quiet", a.quiet, "no progress bar and no summary line");
+}
+
+void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
+  add_common_options(sub, o, a);
+  sub.add_option("--n", o.n, "number of neurons")->capture_default_str();
+  sub.add_option("--g", o.g, "gain")->capture_default_str();
+  sub.add_option("--weights", a.weights, "gaussian | levy | file")->capture_default_str();
+  sub.add_option("--alpha", o.alpha, "tail index of levy weights, (0, 2]")->capture_default_str();
+  sub.add_option("--weights-file", o.weights_file, "square float64/float32 .npy matrix (sets N)");
   sub.add_option("--out", a.out, "result JSON (default: standard output)");
   sub.add_option("--trace", a.trace, "CSV of the running estimate at every re-orthonormalisation");
-  sub.add_flag("--quiet", a.quiet, "no progress bar and no summary line");
   sub.add_option("--checkpoint", a.checkpoint,
                  "write a checkpoint here every --checkpoint-every seconds and on SIGINT/SIGTERM");
   sub.add_option("--checkpoint-every", a.checkpoint_every, "seconds between checkpoints")
@@ -214,6 +222,68 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
   return 0;
 }
 
+struct SweepArgs {
+  std::string g = "0.5:3:0.25", alpha, n = "100";
+  std::string out = "sweep.json", csv;
+};
+
+void add_sweep_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a, SweepArgs& w) {
+  add_common_options(sub, o, a);
+  sub.add_option("--g", w.g, "gains: START:STOP:STEP or a list g1,g2,...")->capture_default_str();
+  sub.add_option("--alpha", w.alpha, "tail indices of levy weights, e.g. 1,1.5,2 (default: gaussian)");
+  sub.add_option("--n", w.n, "sizes, e.g. 250,500,1000")->capture_default_str();
+  sub.add_option("--out", w.out, "sweep JSON; finished points are kept in OUT.partial.jsonl until the end")
+      ->capture_default_str();
+  sub.add_option("--csv", w.csv, "the grid as CSV (default: OUT with .csv)");
+}
+
+int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs& w, const CLI::App& sub) {
+  resolve(o, a, sub);
+  SweepSpec spec;
+  spec.g = parse_grid(w.g, "--g");
+  if (!w.alpha.empty()) spec.alpha = parse_grid(w.alpha, "--alpha");
+  for (double v : parse_grid(w.n, "--n")) {
+    if (v != std::floor(v) || v < 1 || v > 1e9) throw InvalidInput("--n: sizes must be whole numbers >= 1");
+    spec.n.push_back(static_cast<int>(v));
+  }
+  if (o.k && *o.k > *std::min_element(spec.n.begin(), spec.n.end()))
+    throw InvalidInput("--k " + std::to_string(*o.k) + " exceeds the smallest N of the sweep");
+  spec.base = o;
+  std::string csv_path = w.csv;
+  if (csv_path.empty()) {
+    const auto dot = w.out.rfind('.');
+    csv_path = (dot == std::string::npos || w.out.find('/', dot) != std::string::npos ? w.out : w.out.substr(0, dot)) + ".csv";
+  }
+  cli::OutputFile json_out(w.out), csv_out(csv_path);
+  const std::string partial = w.out + ".partial.jsonl";
+  g_checkpointing = 1;  // SIGINT/SIGTERM: stop after the current point; the partial file keeps the rest
+  cli::ProgressBar bar(!a.quiet && ::isatty(STDERR_FILENO));
+  const SweepResult r = run_sweep(
+      spec, partial,
+      [&](int done, int total, const std::string& label) { bar.update(label, done, total); },
+      [] { return g_stop_requested != 0; });
+  bar.finish();
+  std::fputs((sweep_json(r) + "\n").c_str(), json_out.get());
+  std::fputs(sweep_csv(r).c_str(), csv_out.get());
+  json_out.commit();
+  csv_out.commit();
+  std::remove(partial.c_str());
+  if (!a.quiet) {
+    std::fprintf(stderr, "rnnlyap: sweep of %zu points written to %s and %s\n", r.grid.size(), w.out.c_str(),
+                 csv_path.c_str());
+    for (const auto& t : r.transitions) {
+      std::fprintf(stderr, "  N=%d%s: ", t.n, t.alpha ? (" alpha=" + std::to_string(*t.alpha).substr(0, 4)).c_str() : "");
+      if (t.g_cross)
+        std::fprintf(stderr, "lambda_max crosses 0 at g = %.4g +- %.2g", *t.g_cross, *t.g_cross_stderr);
+      else
+        std::fprintf(stderr, "lambda_max does not cross 0 in the grid");
+      if (t.g_star_predicted) std::fprintf(stderr, "  (predicted %.4g)", *t.g_star_predicted);
+      std::fprintf(stderr, "\n");
+    }
+  }
+  return 0;
+}
+
 int run_info(bool as_json) {
   const auto devices = cuda_devices();
   if (as_json) {
@@ -257,6 +327,11 @@ int main(int argc, char** argv) {
   SpectrumArgs args;
   CLI::App* spectrum = app.add_subcommand("spectrum", "compute a Lyapunov spectrum");
   add_spectrum_options(*spectrum, opt, args);
+  SpectrumOptions sweep_opt;
+  SpectrumArgs sweep_args;
+  SweepArgs sweep_grid;
+  CLI::App* sweep = app.add_subcommand("sweep", "spectra over a grid of gain, tail index and size");
+  add_sweep_options(*sweep, sweep_opt, sweep_args, sweep_grid);
   bool info_json = false;
   CLI::App* info = app.add_subcommand("info", "version, backends, devices and BLAS");
   info->add_flag("--json", info_json, "machine-readable output");
@@ -279,6 +354,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*info) return run_info(info_json);
+    if (*sweep) return run_sweep_command(sweep_opt, sweep_args, sweep_grid, *sweep);
     return run_spectrum(opt, args, *spectrum);
   } catch (const Interrupted& e) {
     std::fprintf(stderr, "rnnlyap: %s\n", e.what());

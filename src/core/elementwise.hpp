@@ -90,12 +90,50 @@ RNNLYAP_HD double normal_at(std::uint64_t key, std::uint32_t stream, std::uint64
   return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+/// A symmetric α-stable number S_α (β = 0, scale 1 in scipy's default S1 parameterization:
+/// E exp(itX) = exp(−|t|^α)), a pure function of (key, stream, a, b) with the counter layout of
+/// normal_at. α = 2 gives N(0, 2), α = 1 the standard Cauchy. Chambers–Mallows–Stuck (JASA 1976;
+/// Weron 1996): V uniform on (−π/2, π/2), W exponential(1),
+///   X = sin(αV) / cos(V)^{1/α} · (cos(V − αV) / W)^{(1−α)/α},   α = 1: X = tan(V),
+/// evaluated in logarithms. V and W come from one Philox call (two 53-bit uniforms); V lies on a
+/// grid symmetric about 0 that excludes 0 and ±π/2, W ≥ 2^-54, and the magnitude is capped at
+/// e^709 (reached only for α ≲ 0.1), so every counter gives a finite number. Expects 0 < α ≤ 2.
+RNNLYAP_HD double stable_at(std::uint64_t key, std::uint32_t stream, std::uint64_t a,
+                            std::uint32_t b, double alpha) {
+  using std::cos;
+  using std::exp;
+  using std::fmax;
+  using std::fmin;
+  using std::log;
+  using std::sin;
+  using std::sqrt;
+  using std::tan;
+  const Philox4 r = philox4x32_10(
+      Philox4{{static_cast<std::uint32_t>(a), static_cast<std::uint32_t>(a >> 32), b, stream}},
+      key);
+  const std::uint64_t x = (static_cast<std::uint64_t>(r.v[0]) << 32) | r.v[1];
+  const std::uint64_t y = (static_cast<std::uint64_t>(r.v[2]) << 32) | r.v[3];
+  // s = (k − (2^52 − ½)) / 2^52 for k = x >> 11 in [0, 2^53): every step exact, s in (−1, 1),
+  // symmetric about 0 and never 0; |V| ≤ fl(π/2) − 2^-52 < π/2, so cos(V) > 0.
+  const double s = (static_cast<double>(x >> 11) - 4503599627370495.5) * 0x1.0p-52;
+  const double v = 1.5707963267948966 * s;
+  // W = −log(u), u in (0, 1]; u = 1 (W = 0) is moved to W = 2^-54, below every other value.
+  const double u = (static_cast<double>(y >> 11) + 1.0) * 0x1.0p-53;
+  const double w = fmax(-log(u), 0x1.0p-54);
+  if (alpha == 1.0) return tan(v);
+  if (alpha == 2.0) return 2.0 * sin(v) * sqrt(w);  // the α = 2 formula simplified: N(0, 2)
+  const double e =
+      ((1.0 - alpha) / alpha) * (log(cos((1.0 - alpha) * v)) - log(w)) - log(cos(v)) / alpha;
+  return sin(alpha * v) * exp(fmin(e, 709.0));
+}
+
 /// Streams of normal_at, so that weights, initial conditions and noise never share numbers.
 enum RandomStream : std::uint32_t {
   kStreamWeights = 1,
   kStreamInitialState = 2,
   kStreamInitialBasis = 3,
   kStreamNoise = 4,
+  kStreamLevy = 5,  ///< samples of the heavy-tail transition prediction (levy_log_scale_stats)
 };
 
 }  // namespace rnnlyap::detail

@@ -1,6 +1,10 @@
 // Weight generators and loading of a network from the options.
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "elementwise.hpp"
 #include "random.hpp"
@@ -23,8 +27,8 @@ std::vector<double> initial_basis(int n, int k, std::uint64_t seed) {
   const std::uint64_t key = mix_seed(seed);
   for (int c = 0; c < k; ++c)
     for (int r = 0; r < n; ++r)
-      q[static_cast<std::size_t>(c) * n + r] =
-          normal_at(key, kStreamInitialBasis, static_cast<std::uint64_t>(r), static_cast<std::uint32_t>(c));
+      q[static_cast<std::size_t>(c) * n + r] = normal_at(
+          key, kStreamInitialBasis, static_cast<std::uint64_t>(r), static_cast<std::uint32_t>(c));
   return q;
 }
 
@@ -39,9 +43,72 @@ Network gaussian_network(int n, double g, std::uint64_t seed) {
   const std::uint64_t key = detail::mix_seed(seed);
   for (int c = 0; c < n; ++c)
     for (int r = 0; r < n; ++r)
-      net(r, c) = scale * detail::normal_at(key, detail::kStreamWeights, static_cast<std::uint64_t>(r),
-                                            static_cast<std::uint32_t>(c));
+      net(r, c) =
+          scale * detail::normal_at(key, detail::kStreamWeights, static_cast<std::uint64_t>(r),
+                                    static_cast<std::uint32_t>(c));
   return net;
+}
+
+namespace {
+
+void check_alpha(double alpha) {
+  if (!(alpha > 0 && alpha <= 2))
+    throw InvalidInput("levy weights need a tail index alpha in (0, 2], got " +
+                       std::to_string(alpha));
+}
+
+}  // namespace
+
+Network levy_network(int n, double g, double alpha, std::uint64_t seed) {
+  check_alpha(alpha);
+  Network net;
+  net.n = n;
+  net.j.resize(static_cast<std::size_t>(n) * n);
+  net.bias.assign(n, 0.0);
+  const double scale = g * std::pow(static_cast<double>(n), -1.0 / alpha);
+  const std::uint64_t key = detail::mix_seed(seed);
+  for (int c = 0; c < n; ++c)
+    for (int r = 0; r < n; ++r)
+      net(r, c) =
+          scale * detail::stable_at(key, detail::kStreamWeights, static_cast<std::uint64_t>(r),
+                                    static_cast<std::uint32_t>(c), alpha);
+  return net;
+}
+
+std::pair<double, double> levy_log_scale_stats(int n, double alpha, std::uint64_t seed,
+                                               int samples) {
+  check_alpha(alpha);
+  if (n < 1)
+    throw InvalidInput("levy_log_scale_stats: n must be positive, got " + std::to_string(n));
+  if (samples < 1)
+    throw InvalidInput("levy_log_scale_stats: samples must be positive, got " +
+                       std::to_string(samples));
+  const std::uint64_t key = detail::mix_seed(seed);
+  std::vector<double> l(static_cast<std::size_t>(n));
+  double mean = 0, m2 = 0;  // Welford
+  for (int s = 0; s < samples; ++s) {
+    // Ξ = (1/α) ln((1/N) Σ_j |z_j|^α) as a log-sum-exp of α ln|z_j|: no overflow for any tail.
+    double top = -std::numeric_limits<double>::infinity();
+    for (int j = 0; j < n; ++j) {
+      const double z = detail::stable_at(key, detail::kStreamLevy, static_cast<std::uint64_t>(s),
+                                         static_cast<std::uint32_t>(j), alpha);
+      l[static_cast<std::size_t>(j)] = alpha * std::log(std::fabs(z));
+      top = std::max(top, l[static_cast<std::size_t>(j)]);
+    }
+    double sum = 0;
+    for (const double lj : l) sum += std::exp(lj - top);
+    const double xi = (top + std::log(sum / static_cast<double>(n))) / alpha;
+    const double delta = xi - mean;
+    mean += delta / (s + 1);
+    m2 += delta * (xi - mean);
+  }
+  const double se = samples > 1 ? std::sqrt(m2 / (samples - 1) / samples)
+                                : std::numeric_limits<double>::quiet_NaN();
+  return {mean, se};
+}
+
+double levy_transition_gain(int n, double alpha, std::uint64_t seed, int samples) {
+  return std::exp(-levy_log_scale_stats(n, alpha, seed, samples).first);
 }
 
 Network make_network(const SpectrumOptions& opt) {
@@ -51,7 +118,8 @@ Network make_network(const SpectrumOptions& opt) {
       net = gaussian_network(opt.n, opt.g, opt.seed);
       break;
     case WeightKind::levy:
-      throw InvalidInput("--weights levy is not available in this version (planned: heavy-tailed weights)");
+      net = levy_network(opt.n, opt.g, opt.alpha, opt.seed);
+      break;
     case WeightKind::file: {
       NpyMatrix m = read_npy_matrix(opt.weights_file);
       if (m.rows != m.cols)

@@ -1,0 +1,74 @@
+// Parameter sweeps over gain, tail index and size (DESIGN.md §3 "Sweep JSON"), and the
+// transition gain where λ_max crosses zero.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rnnlyap/options.hpp"
+#include "rnnlyap/result.hpp"
+
+namespace rnnlyap {
+
+/// The grid: every combination of g, alpha (empty: gaussian weights) and n; each point is an
+/// ensemble of base.ensemble networks with the other options of `base`.
+struct SweepSpec {
+  SpectrumOptions base;
+  std::vector<double> g;
+  std::vector<double> alpha;
+  std::vector<int> n;
+};
+
+/// One grid point: ensemble means and standard errors (for one network, the run's own standard
+/// error of λ_max and NaN for the others).
+struct SweepPoint {
+  double g = 0;
+  std::optional<double> alpha;
+  int n = 0;
+  int ensemble = 1;
+  double max_exponent = 0, max_exponent_stderr = 0;
+  double ky_dimension = 0, ky_dimension_stderr = 0;
+  double ks_entropy = 0, ks_entropy_stderr = 0;
+  double fraction_positive = 0, fraction_positive_stderr = 0;
+  double mean_exponent = 0, mean_exponent_stderr = 0;
+  double seconds = 0;
+};
+
+/// The gain where λ_max first crosses zero upwards, by linear interpolation between the two grid
+/// points around the crossing; the error bar propagates their standard errors. The prediction is
+/// g* = exp(-<Ξ>) for levy weights (DESIGN.md §1) and the mean-field onset 1 for gaussian weights
+/// without input noise.
+struct Transition {
+  std::optional<double> alpha;
+  int n = 0;
+  std::optional<double> g_cross, g_cross_stderr, g_star_predicted;
+};
+
+struct SweepResult {
+  std::vector<SweepPoint> grid;
+  std::vector<Transition> transitions;
+  SweepSpec spec;
+};
+
+/// Parses "a:b:step" (inclusive of b within step/1000) or "x,y,z". Throws InvalidInput.
+std::vector<double> parse_grid(const std::string& text, const std::string& flag);
+
+/// The summary of one grid point from its ensemble.
+SweepPoint sweep_point(const EnsembleResult& e, double g, std::optional<double> alpha, int n);
+/// Transition gains of a grid (one per alpha and n).
+std::vector<Transition> find_transitions(const std::vector<SweepPoint>& grid, const SpectrumOptions& base);
+
+/// Runs the sweep. Finished points are appended to `partial_path` (JSON lines) as they complete;
+/// when that file exists with the same spec the sweep continues after its last point (a file with
+/// another spec throws InvalidInput). `progress(done, total, label)` is called before each point.
+SweepResult run_sweep(const SweepSpec& spec, const std::string& partial_path,
+                      const std::function<void(int done, int total, const std::string& label)>& progress = {},
+                      const std::function<bool()>& stop_requested = {});
+
+/// The sweep JSON of DESIGN.md §3 (grid, transition, params) and the grid as CSV.
+std::string sweep_json(const SweepResult& r, int indent = 2);
+std::string sweep_csv(const SweepResult& r);
+
+}  // namespace rnnlyap
