@@ -92,6 +92,7 @@ TEST_F(Cli, ResultJsonHasTheContractKeys) {
   EXPECT_EQ(j["params"]["k"], 30);
   EXPECT_EQ(j["backend"], "cpu");
   EXPECT_EQ(j["precision"], "fp64");
+  EXPECT_TRUE(j["warnings"].empty());
   // 50 τ / t_ons = 1 → 50 trace rows after the header, time column 1..50.
   std::istringstream csv(slurp(trace));
   std::string line;

@@ -76,6 +76,23 @@ TEST_P(Consistency, StandardErrorsAreFiniteAndSmall) {
   EXPECT_LT(r.stderr_[0], 0.1 * (r.exponents.front() - r.exponents.back()));
 }
 
+// A basis that collapses between re-orthonormalisations (κ = e^{(λ_1 − λ_k) t_ons} past 1/ε) gives
+// trailing exponents made of rounding noise: the result must say so. A healthy run must not.
+TEST_P(Consistency, CollapsedBasisIsReported) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  SpectrumOptions o = chaotic(GetParam());
+  EXPECT_TRUE(compute_spectrum(o).warnings.empty());
+  o.model = Model::map;
+  o.n = 50;
+  o.g = 50;
+  o.t_ons = 300;
+  o.t_sim = 600;
+  o.t_ons_warmup = 0;
+  const SpectrumResult r = compute_spectrum(o);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("shorten --t-ons"), std::string::npos);
+}
+
 RNNLYAP_INSTANTIATE_FOR_BACKENDS(Consistency);
 
 // φ' = 1/cosh² must stay positive and accurate where 1 - tanh² is already exactly zero.

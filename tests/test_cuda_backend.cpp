@@ -164,7 +164,7 @@ struct StepCase {
 
 TEST(CudaBackend, FirstStepsMatchCpuToRounding) {
   SKIP_WITHOUT_CUDA();
-  const int n = 96, k = 24;
+  const int n = 97, k = 24;  // not a multiple of 16: exercises the row kernels' tail loops
   const std::uint64_t seed = 3;
   const Network net = test_network(n, 2.5, seed);
   const StepCase cases[] = {{"rate euler", Model::rate, Integrator::euler},
@@ -240,6 +240,20 @@ QrResult orthonormalize_once(detail::Backend& b, const std::vector<double>& q, i
   return r;
 }
 
+// Number of columns whose new direction points against the old one: R_cc = q_out_c · q_in_c < 0.
+// CholeskyQR2 gives R_cc > 0 always; Householder QR (LAPACK, cuSOLVER) flips about half the signs,
+// so the signs tell which method ran.
+int negative_diagonals(const std::vector<double>& q_in, const std::vector<double>& q_out, int n, int k) {
+  int neg = 0;
+  for (int c = 0; c < k; ++c) {
+    double dot = 0;
+    for (int r = 0; r < n; ++r)
+      dot += q_in[static_cast<std::size_t>(c) * n + r] * q_out[static_cast<std::size_t>(c) * n + r];
+    neg += dot < 0;
+  }
+  return neg;
+}
+
 void expect_logs_near(const std::vector<double>& got, const std::vector<double>& want, double tol) {
   ASSERT_EQ(got.size(), want.size());
   for (std::size_t i = 0; i < want.size(); ++i)
@@ -260,6 +274,9 @@ TEST(CudaBackend, ReorthonormalizeMatchesCpu) {
       const QrResult b = orthonormalize_once(*gpu, q, n, k);
       expect_logs_near(b.logs, a.logs, tol);
       EXPECT_LT(rel_diff_up_to_column_signs(b.basis, a.basis, n), tol * 10);
+      if (m == QrMethod::cholesky2) {
+        EXPECT_EQ(negative_diagonals(q, b.basis, n, k), 0) << "CholeskyQR2 ran (no fallback) on a well-conditioned basis";
+      }
       for (double v : b.logs_after_take) EXPECT_EQ(v, 0.0) << "take_log_sums must zero the sums";
     }
   }
@@ -282,6 +299,32 @@ TEST(CudaBackend, CholeskyQr2FallsBackToHouseholderLikeCpu) {
     const QrResult got = orthonormalize_once(*gpu, q, n, k);
     expect_logs_near(got.logs, want.logs, 1e-12);
     EXPECT_LT(rel_diff_up_to_column_signs(got.basis, want.basis, n), 1e-11);
+    EXPECT_GT(negative_diagonals(q, got.basis, n, k), 0) << "Householder signs: the fallback ran";
+  }
+}
+
+// Sizes that need several blocks in every kernel: a row tail (n = 1025), more column blocks than one
+// grid row holds, and k > 256 for the diagonal kernels.
+TEST(CudaBackend, LargeShapesMatchCpu) {
+  SKIP_WITHOUT_CUDA();
+  const int n = 1025, k = 450;
+  const Network net = test_network(n, 2.0, 21);
+  for (QrMethod m : {QrMethod::householder, QrMethod::cholesky2}) {
+    SCOPED_TRACE(std::string(to_string(m)));
+    auto cpu = detail::make_cpu_backend(Precision::fp64, m);
+    auto gpu = detail::make_cuda_backend(Precision::fp64, m, 0);
+    detail::Dynamics dyn;
+    dyn.dt = 0.1;
+    for (detail::Backend* b : {cpu.get(), gpu.get()}) {
+      b->upload(net, dyn, k);
+      b->set_state(detail::initial_state(n, 2));
+      b->set_basis(detail::initial_basis(n, k, 2));
+      b->reorthonormalize(false);
+      b->advance_tangent(0, 3);
+      b->reorthonormalize(true);
+    }
+    expect_logs_near(gpu->take_log_sums(), cpu->take_log_sums(), 1e-11);
+    EXPECT_LT(rel_diff_up_to_column_signs(gpu->basis(), cpu->basis(), n), 1e-10);
   }
 }
 

@@ -43,6 +43,7 @@ struct SpectrumResult {
   std::string backend;            ///< "cpu" or "cuda"
   std::string device;             ///< CPU model / GPU name
   Timing timing;
+  std::vector<std::string> warnings;  ///< conditions that make part of the result unreliable
 };
 
 /// B networks with seeds seed, seed+1, …: each member's result, and across-member statistics.

@@ -189,6 +189,10 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     const EnsembleResult e = compute_ensemble(o, obs, control);
     bar.finish();
     json = to_json(e) + "\n";
+    for (const SpectrumResult& m : e.members)
+      for (const std::string& w : m.warnings)
+        std::fprintf(stderr, "rnnlyap: warning: seed %llu: %s\n", static_cast<unsigned long long>(m.options.seed),
+                     w.c_str());
     if (!a.quiet) {
       const auto &m = e.mean_summary, &se = e.stderr_summary;
       std::fprintf(stderr,
@@ -202,6 +206,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     const SpectrumResult r = compute_spectrum(o, obs, control);
     bar.finish();
     json = to_json(r) + "\n";
+    for (const std::string& w : r.warnings) std::fprintf(stderr, "rnnlyap: warning: %s\n", w.c_str());
     if (!a.quiet) {
       const auto& s = r.summary;
       std::fprintf(stderr,

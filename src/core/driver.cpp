@@ -3,6 +3,7 @@
 // average log|R_ii| after the basis warm-up. Standard errors come from batch means.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 
@@ -119,6 +120,18 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
     obs.progress(phase, static_cast<std::int64_t>(done), static_cast<std::int64_t>(work.total));
   };
 
+  // A NaN or +inf log|R_ii| means the basis overflowed or degenerated between re-orthonormalisations
+  // (κ = e^{(λ_1 − λ_k) t_ons} beyond the working precision): say so instead of averaging garbage.
+  // −inf is allowed: an exactly singular tangent map (e.g. a zero column of J) has λ = −∞.
+  auto take_logs = [&] {
+    std::vector<double> logs = backend->take_log_sums();
+    for (double v : logs)
+      if (std::isnan(v) || v == std::numeric_limits<double>::infinity())
+        throw Error("the tangent basis overflowed or degenerated (a non-finite log|R_ii|): shorten --t-ons" +
+                    std::string(opt.precision == Precision::fp32 ? " or use --precision fp64" : ""));
+    return logs;
+  };
+
   // Checkpoints are taken between re-orthonormalisations (or warm-up chunks): the logs so far move
   // from the backend into the current block's host sum, then state and basis are downloaded.
   auto last_checkpoint = std::chrono::steady_clock::now();
@@ -129,7 +142,7 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
                      std::chrono::duration<double>(now - last_checkpoint).count() >= control.checkpoint_every;
     if (!stop && !due) return;
     if (!control.checkpoint_path.empty()) {
-      const std::vector<double> logs = backend->take_log_sums();
+      const std::vector<double> logs = take_logs();
       if (run.ons_warmup_done == sched.ons_warmup && run.basis_started)
         for (int i = 0; i < k; ++i) run.block[i] += logs[i];
       detail::Checkpoint c;
@@ -199,7 +212,7 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
     backend->reorthonormalize(true);
     ++run.ons_done;
     if (obs.trace) {
-      const std::vector<double> logs = backend->take_log_sums();
+      const std::vector<double> logs = take_logs();
       const double t = static_cast<double>(run.ons_done) * ons_time;
       for (int i = 0; i < k; ++i) {
         run.block[i] += logs[i];
@@ -209,7 +222,7 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
     }
     if (run.ons_done == ons_end) {
       if (!obs.trace) {
-        const std::vector<double> logs = backend->take_log_sums();
+        const std::vector<double> logs = take_logs();
         for (int i = 0; i < k; ++i) run.block[i] += logs[i];
       }
       const double bt = static_cast<double>(ons_end - ons_begin) * ons_time;
@@ -245,6 +258,23 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
     }
   }
   res.summary = summarize(res.exponents);
+  // The basis before a re-orthonormalisation has condition κ ≈ e^{(λ_1 − λ_k) t_ons} (DESIGN.md §1);
+  // past ~1/(100 ε) its trailing columns are rounding noise. A collapsed basis compresses the
+  // computed spread, so this estimate is a lower bound and the warning errs on the safe side.
+  if (k > 1) {
+    const auto [lo, hi] = std::minmax_element(res.exponents.begin(), res.exponents.end());
+    const double log_kappa = (*hi - *lo) * ons_time;
+    const double eps = opt.precision == Precision::fp32 ? 1.1920929e-7 : 2.220446049250313e-16;
+    const double limit = std::log(1 / eps) - std::log(100.0);
+    if (log_kappa > limit) {
+      char msg[256];
+      std::snprintf(msg, sizeof msg,
+                    "the basis condition per re-orthonormalisation, e^%.0f, exceeds what %s resolves "
+                    "(e^%.0f): the trailing exponents are unreliable; shorten --t-ons",
+                    log_kappa, opt.precision == Precision::fp32 ? "fp32" : "fp64", limit);
+      res.warnings.emplace_back(msg);
+    }
+  }
   res.options = opt;
   res.schedule = sched;
   res.backend = backend->name();

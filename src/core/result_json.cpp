@@ -41,6 +41,7 @@ std::string to_json(const SpectrumResult& r, int indent) {
       {"precision", to_string(r.options.precision)},
       {"timing", timing_json(r.timing)},
       {"schedule", schedule_json(r.schedule)},
+      {"warnings", r.warnings},
   };
   return j.dump(indent);
 }
@@ -56,6 +57,10 @@ std::string to_json(const EnsembleResult& e, int indent) {
   summary_se["n_positive"] = e.stderr_n_positive;
   summary_se.erase("ky_dimension_is_lower_bound");
   json members = json::array();
+  std::vector<std::string> warnings;
+  for (const SpectrumResult& m : e.members)
+    for (const std::string& w : m.warnings)
+      warnings.push_back("seed " + std::to_string(m.options.seed) + ": " + w);
   for (const SpectrumResult& m : e.members)
     members.push_back({{"seed", m.options.seed},
                        {"exponents", m.exponents},
@@ -74,6 +79,7 @@ std::string to_json(const EnsembleResult& e, int indent) {
       {"timing", timing_json(e.timing)},
       {"schedule", schedule_json(first.schedule)},
       {"members", members},
+      {"warnings", warnings},
   };
   return j.dump(indent);
 }

@@ -98,7 +98,7 @@ class CudaBackend final : public Backend {
         name_(device_name(device)),
         cublas_(stream_.get()),
         cusolver_(stream_.get()),
-        fallback_host_(1) {}
+        status_host_(kStatusSlots - kStickyGeqrf) {}
 
   ~CudaBackend() override {
     RNNLYAP_CUDA_CHECK_NOTHROW(cudaSetDevice(device_));
@@ -192,7 +192,14 @@ class CudaBackend final : public Backend {
                                        cudaMemcpyDeviceToHost, stream()));
     RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
     RNNLYAP_CUDA_CHECK(cudaMemsetAsync(logs_.get(), 0, logs_.bytes(), stream()));
-    // devInfo, checked lazily (the CPU backend throws at the call itself).
+    throw_if_solver_failed(sticky);
+    return out;
+  }
+
+ private:
+  // devInfo, checked lazily (the CPU backend throws at the call itself): the sticky words hold the
+  // first nonzero devInfo of geqrf, orgqr and the second CholeskyQR potrf.
+  static void throw_if_solver_failed(const int sticky[3]) {
     if (sticky[0] != 0)
       throw VendorError("cuSOLVER cusolverDn<t>geqrf", sticky[0],
                         "devInfo: illegal argument (checked lazily)", __FILE__, __LINE__);
@@ -203,10 +210,8 @@ class CudaBackend final : public Backend {
       throw VendorError("cuSOLVER cusolverDn<t>potrf", sticky[2],
                         "devInfo: second CholeskyQR pass not positive definite (checked lazily)",
                         __FILE__, __LINE__);
-    return out;
   }
 
- private:
   // Checks that the run fits, then allocates and initialises every buffer (upload()).
   void allocate(const Network& net, const Dynamics& dyn, int k) {
     n_ = net.n;
@@ -284,6 +289,11 @@ class CudaBackend final : public Backend {
     if (ws > static_cast<std::size_t>(std::numeric_limits<int>::max()))
       throw InvalidInput("the QR workspace of N = " + std::to_string(n_) +
                          ", k = " + std::to_string(k_) + " exceeds cuSOLVER's 32-bit size");
+    // The workspace the real query asked for may exceed the estimate used above: check it too.
+    std::size_t free_now = 0;
+    RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_now, &total_bytes));
+    if (sat_add(sat_mul(ws, sizeof(T)), kLibraryReserve) > free_now)
+      throw_does_not_fit(bytes_needed(ws), free_bytes);
     work_ = DeviceBuffer<T>(std::max<std::size_t>(ws, 1));
     lwork_ = static_cast<int>(std::max<std::size_t>(ws, 1));
   }
@@ -369,10 +379,16 @@ class CudaBackend final : public Backend {
       RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src.data(), src.size() * sizeof(double),
                                          cudaMemcpyHostToDevice, stream()));
     } else {
-      std::vector<T> tmp(src.size());
-      for (std::size_t i = 0; i < src.size(); ++i) tmp[i] = static_cast<T>(src[i]);
-      RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, tmp.data(), tmp.size() * sizeof(T),
-                                         cudaMemcpyHostToDevice, stream()));
+      // Converted in 64 MiB pieces: no second full copy of J in host memory.
+      constexpr std::size_t kChunk = std::size_t{16} << 20;
+      std::vector<T> tmp(std::min(kChunk, src.size()));
+      for (std::size_t at = 0; at < src.size(); at += kChunk) {
+        const std::size_t m = std::min(kChunk, src.size() - at);
+        for (std::size_t i = 0; i < m; ++i) tmp[i] = static_cast<T>(src[at + i]);
+        // From pageable memory the call returns once the data is staged: tmp may be reused.
+        RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst + at, tmp.data(), m * sizeof(T),
+                                           cudaMemcpyHostToDevice, stream()));
+      }
     }
   }
 
@@ -478,11 +494,16 @@ class CudaBackend final : public Backend {
     la::potrf_upper(cusolver_.get(), k_, gram_.get(), k_, work_.get(), lwork_, st + kInfoPotrf1);
     kernels::cholesky_check(k_, gram_.get(), st + kInfoPotrf1, max_cond, diag1_.get(),
                             st + kFallback, stream());
-    // The one synchronisation of a re-orthonormalisation (see the top of this file).
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(fallback_host_.get(), st + kFallback, sizeof(int),
+    // The one synchronisation of a re-orthonormalisation (see the top of this file). It reads the
+    // sticky solver words too, so a failed earlier factorisation is reported here, at most one
+    // re-orthonormalisation late, rather than at the next take_log_sums().
+    static_assert(kFallback - kStickyGeqrf == 3, "sticky words and verdict are contiguous");
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(status_host_.get(), st + kStickyGeqrf,
+                                       (kFallback - kStickyGeqrf + 1) * sizeof(int),
                                        cudaMemcpyDeviceToHost, stream()));
     RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
-    if (*fallback_host_.get() != 0) return false;
+    throw_if_solver_failed(status_host_.get());
+    if (status_host_.get()[kFallback - kStickyGeqrf] != 0) return false;
     la::trsm_right_upper(cublas_.get(), n_, k_, gram_.get(), k_, q_.get(), n_);
 
     la::syrk_t(cublas_.get(), k_, n_, q_.get(), n_, gram_.get(), k_);
@@ -502,7 +523,7 @@ class CudaBackend final : public Backend {
   cuda::Stream stream_;
   cuda::CublasHandle cublas_;
   cuda::CusolverHandle cusolver_;
-  cuda::PinnedBuffer<int> fallback_host_;
+  cuda::PinnedBuffer<int> status_host_;  // the sticky words and the fallback verdict
 
   int n_ = 0, k_ = 0;
   Dynamics dyn_;
