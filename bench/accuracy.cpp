@@ -32,7 +32,8 @@ const Variant kVariants[] = {{"fp64 householder", Precision::fp64, QrMethod::hou
 std::vector<double> exact(const SpectrumOptions& o, const Network& net, double dt) {
   std::vector<double> lam;
   for (const auto& m : test::eigenvalues(net.j, net.n))
-    lam.push_back(o.model == Model::map ? std::log(std::abs(m)) : std::log(std::abs(1.0 - dt + dt * m)) / dt);
+    lam.push_back(o.model == Model::map ? std::log(std::abs(m))
+                                        : std::log(std::abs(1.0 - dt + dt * m)) / dt);
   return test::sorted_desc(lam);
 }
 
@@ -40,7 +41,8 @@ std::vector<double> exact(const SpectrumOptions& o, const Network& net, double d
 void thirds(const std::vector<double>& a, const std::vector<double>& b, double out[3]) {
   const std::size_t n = a.size();
   out[0] = out[1] = out[2] = 0;
-  for (std::size_t i = 0; i < n; ++i) out[3 * i / n] = std::max(out[3 * i / n], std::fabs(a[i] - b[i]));
+  for (std::size_t i = 0; i < n; ++i)
+    out[3 * i / n] = std::max(out[3 * i / n], std::fabs(a[i] - b[i]));
 }
 
 // Each variant against the fp64 Householder run on the same network (and, below onset, against
@@ -56,7 +58,8 @@ void compare(BackendKind b, Model model, int n, double g) {
   o.t_warmup = 300;
   const Network net = gaussian_network(n, g, 7);
   const bool below = g < (model == Model::map ? 1.0 : 1.0);
-  const std::vector<double> truth = below ? exact(o, net, model == Model::map ? 1.0 : o.dt) : std::vector<double>{};
+  const std::vector<double> truth =
+      below ? exact(o, net, model == Model::map ? 1.0 : o.dt) : std::vector<double>{};
   SpectrumResult ref;
   for (const Variant& v : kVariants) {
     o.precision = v.precision;
@@ -68,22 +71,26 @@ void compare(BackendKind b, Model model, int n, double g) {
     if (below) thirds(test::sorted_desc(r.exponents), truth, e);
     double sigma = 0;
     for (double s : ref.stderr_) sigma = std::max(sigma, s);
-    std::printf("| %s N=%d g=%.1f | %s | %.1e / %.1e / %.1e | %s | %.2e | %.4f | %.2f |\n",
-                std::string(to_string(model)).c_str(), n, g, v.name, d[0], d[1], d[2],
-                below ? (std::to_string(e[0]).substr(0, 7) + " / " + std::to_string(e[1]).substr(0, 7) + " / " +
-                         std::to_string(e[2]).substr(0, 7)).c_str()
-                      : "—",
-                sigma, r.summary.max_exponent, r.summary.ky_dimension);
+    std::printf(
+        "| %s N=%d g=%.1f | %s | %.1e / %.1e / %.1e | %s | %.2e | %.4f | %.2f |\n",
+        std::string(to_string(model)).c_str(), n, g, v.name, d[0], d[1], d[2],
+        below ? (std::to_string(e[0]).substr(0, 7) + " / " + std::to_string(e[1]).substr(0, 7) +
+                 " / " + std::to_string(e[2]).substr(0, 7))
+                    .c_str()
+              : "—",
+        sigma, r.summary.max_exponent, r.summary.ky_dimension);
   }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const BackendKind b = argc > 1 && std::string(argv[1]) == "cuda" ? BackendKind::cuda : BackendKind::cpu;
-  std::printf("| case | variant | max abs. difference to fp64 householder (leading / middle / trailing "
-              "third) | max abs. error to the exact spectrum (same thirds) | largest s.e. of the "
-              "reference | λ_max | D_KY |\n");
+  const BackendKind b =
+      argc > 1 && std::string(argv[1]) == "cuda" ? BackendKind::cuda : BackendKind::cpu;
+  std::printf(
+      "| case | variant | max abs. difference to fp64 householder (leading / middle / trailing "
+      "third) | max abs. error to the exact spectrum (same thirds) | largest s.e. of the "
+      "reference | λ_max | D_KY |\n");
   std::printf("|---|---|---|---|---:|---:|---:|\n");
   compare(b, Model::rate, 200, 0.7);
   compare(b, Model::map, 200, 0.5);

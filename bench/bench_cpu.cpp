@@ -24,7 +24,8 @@ void BM_Dgemm(benchmark::State& state) {
     benchmark::DoNotOptimize(c.data());
   }
   const double flops = 2.0 * n * n * n;
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 std::unique_ptr<detail::Backend> ready_backend(int n, int k, Integrator integ) {
@@ -49,11 +50,16 @@ void tangent(benchmark::State& state, Integrator integ) {
   for (auto _ : state) be->advance_tangent(step++, 1);
   const double products = integ == Integrator::rk4 ? 4 : 1;
   const double flops = products * 2.0 * n * n * static_cast<double>(k);
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void BM_TangentStepEuler(benchmark::State& s) { tangent(s, Integrator::euler); }
-void BM_TangentStepRk4(benchmark::State& s) { tangent(s, Integrator::rk4); }
+void BM_TangentStepEuler(benchmark::State& s) {
+  tangent(s, Integrator::euler);
+}
+void BM_TangentStepRk4(benchmark::State& s) {
+  tangent(s, Integrator::rk4);
+}
 
 void BM_Reorthonormalize(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
@@ -61,19 +67,44 @@ void BM_Reorthonormalize(benchmark::State& state) {
   auto be = ready_backend(n, k, Integrator::euler);
   for (auto _ : state) be->reorthonormalize(true);
   // Householder QR of n×k plus forming Q: 2(2nk² - 2k³/3) flops (Golub & Van Loan).
-  const double flops = 2.0 * (2.0 * n * k * static_cast<double>(k) - 2.0 * k * k * static_cast<double>(k) / 3.0);
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  const double flops =
+      2.0 * (2.0 * n * k * static_cast<double>(k) - 2.0 * k * k * static_cast<double>(k) / 3.0);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 }  // namespace
 
-BENCHMARK(BM_Dgemm)->Arg(64)->Arg(250)->Arg(500)->Arg(1000)->Arg(2000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Dgemm)
+    ->Arg(64)
+    ->Arg(250)
+    ->Arg(500)
+    ->Arg(1000)
+    ->Arg(2000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_TangentStepEuler)
-    ->Args({64, 64})->Args({250, 250})->Args({500, 500})->Args({1000, 1000})->Args({2000, 2000})
-    ->Args({1000, 125})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_TangentStepRk4)->Args({64, 64})->Args({500, 500})->Args({1000, 1000})->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Args({64, 64})
+    ->Args({250, 250})
+    ->Args({500, 500})
+    ->Args({1000, 1000})
+    ->Args({2000, 2000})
+    ->Args({1000, 125})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_TangentStepRk4)
+    ->Args({64, 64})
+    ->Args({500, 500})
+    ->Args({1000, 1000})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_Reorthonormalize)
-    ->Args({64, 64})->Args({500, 500})->Args({1000, 1000})->Args({2000, 2000})->Args({1000, 125})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Args({64, 64})
+    ->Args({500, 500})
+    ->Args({1000, 1000})
+    ->Args({2000, 2000})
+    ->Args({1000, 125})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -5,7 +5,8 @@
 //                   [--n 256,512,...] [--max-n N] [--peak-tflops P] [--out scaling.csv]
 // Flops: Euler step 2N²k (one product); Householder QR + forming Q 4Nk² − 4k³/3; CholeskyQR2
 // 2 × (Nk² + k³/3 + Nk²). The fraction of peak uses --peak-tflops, or for CUDA the FP64 tensor-core
-// peak of known cards (H100 SXM/H200 67, H100 PCIe 51), or for the CPU the dgemm rate measured here.
+// peak of known cards (H100 SXM/H200 67, H100 PCIe 51), or for the CPU the dgemm rate measured
+// here.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -25,7 +26,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // Times `op` (which must end with a host synchronisation) until 0.5 s have passed or 3 runs.
 template <class Op>
@@ -44,13 +47,16 @@ double measured_cpu_dgemm_tflops() {
   const int n = 1000;
   const std::vector<double> a = gaussian_network(n, 1, 1).j;
   std::vector<double> c(a.size());
-  const double s = time_per_call([&] { cpu::gemm('N', 'N', n, n, n, 1.0, a.data(), n, a.data(), n, 0.0, c.data(), n); }, 1);
+  const double s = time_per_call(
+      [&] { cpu::gemm('N', 'N', n, n, n, 1.0, a.data(), n, a.data(), n, 0.0, c.data(), n); }, 1);
   return 2.0 * n * n * n / s * 1e-12;
 }
 
 double known_peak_tflops(const std::string& device) {
-  if (device.find("H100") != std::string::npos) return device.find("PCIe") != std::string::npos ? 51.2 : 66.9;
-  if (device.find("H200") != std::string::npos || device.find("GH200") != std::string::npos) return 66.9;
+  if (device.find("H100") != std::string::npos)
+    return device.find("PCIe") != std::string::npos ? 51.2 : 66.9;
+  if (device.find("H200") != std::string::npos || device.find("GH200") != std::string::npos)
+    return 66.9;
   if (device.find("A100") != std::string::npos) return 19.5;
   return 0;
 }
@@ -76,13 +82,20 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const std::string v = i + 1 < argc ? argv[i + 1] : "";
-    if (a == "--backend") backend = v == "cuda" ? BackendKind::cuda : BackendKind::cpu, ++i;
-    else if (a == "--qr") qr = v == "cholesky2" ? QrMethod::cholesky2 : QrMethod::householder, ++i;
-    else if (a == "--precision") precision = v == "fp32" ? Precision::fp32 : Precision::fp64, ++i;
-    else if (a == "--n") sizes = parse_list(v), ++i;
-    else if (a == "--max-n") max_n = std::stoi(v), ++i;
-    else if (a == "--peak-tflops") peak = std::stod(v), ++i;
-    else if (a == "--out") out = v, ++i;
+    if (a == "--backend")
+      backend = v == "cuda" ? BackendKind::cuda : BackendKind::cpu, ++i;
+    else if (a == "--qr")
+      qr = v == "cholesky2" ? QrMethod::cholesky2 : QrMethod::householder, ++i;
+    else if (a == "--precision")
+      precision = v == "fp32" ? Precision::fp32 : Precision::fp64, ++i;
+    else if (a == "--n")
+      sizes = parse_list(v), ++i;
+    else if (a == "--max-n")
+      max_n = std::stoi(v), ++i;
+    else if (a == "--peak-tflops")
+      peak = std::stod(v), ++i;
+    else if (a == "--out")
+      out = v, ++i;
     else {
       std::fprintf(stderr, "rnnlyap_profile: unknown argument %s\n", a.c_str());
       return 2;
@@ -96,7 +109,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::fprintf(csv, "backend,device,precision,qr,n,k,op,seconds,tflops,fraction_of_peak\n");
-  std::printf("%-6s %6s %6s  %-12s %12s %9s %8s\n", "backend", "N", "k", "op", "s/call", "TFLOP/s", "of peak");
+  std::printf("%-6s %6s %6s  %-12s %12s %9s %8s\n", "backend", "N", "k", "op", "s/call", "TFLOP/s",
+              "of peak");
   std::string device;
   for (int n : sizes) {
     if (n > max_n) continue;
@@ -104,7 +118,9 @@ int main(int argc, char** argv) {
       try {
         auto be = detail::make_backend(backend, precision, qr);
         device = be->device();
-        if (peak == 0) peak = backend == BackendKind::cpu ? measured_cpu_dgemm_tflops() : known_peak_tflops(device);
+        if (peak == 0)
+          peak =
+              backend == BackendKind::cpu ? measured_cpu_dgemm_tflops() : known_peak_tflops(device);
         detail::Dynamics dyn;
         dyn.dt = 0.1;
         be->upload(gaussian_network(n, 3.0, 1), dyn, k);
@@ -132,13 +148,15 @@ int main(int argc, char** argv) {
         const double f_step = 2 * nd * nd * kd;
         const double f_qr = qr == QrMethod::cholesky2 ? 2 * (2 * nd * kd * kd + kd * kd * kd / 3)
                                                       : 4 * nd * kd * kd - 4 * kd * kd * kd / 3;
-        for (auto [op, s, f] : {std::tuple{"tangent_step", step_only, f_step}, std::tuple{"reorthonormalize", s_qr, f_qr}}) {
+        for (auto [op, s, f] : {std::tuple{"tangent_step", step_only, f_step},
+                                std::tuple{"reorthonormalize", s_qr, f_qr}}) {
           const double tf = f / s * 1e-12;
-          std::fprintf(csv, "%s,\"%s\",%s,%s,%d,%d,%s,%.6e,%.4f,%.4f\n", be->name().c_str(), device.c_str(),
-                       std::string(to_string(precision)).c_str(), std::string(to_string(qr)).c_str(), n, k, op, s, tf,
+          std::fprintf(csv, "%s,\"%s\",%s,%s,%d,%d,%s,%.6e,%.4f,%.4f\n", be->name().c_str(),
+                       device.c_str(), std::string(to_string(precision)).c_str(),
+                       std::string(to_string(qr)).c_str(), n, k, op, s, tf,
                        peak > 0 ? tf / peak : 0.0);
-          std::printf("%-6s %6d %6d  %-16s %9.3e %9.3f %7.1f%%\n", be->name().c_str(), n, k, op, s, tf,
-                      peak > 0 ? 100 * tf / peak : 0.0);
+          std::printf("%-6s %6d %6d  %-16s %9.3e %9.3f %7.1f%%\n", be->name().c_str(), n, k, op, s,
+                      tf, peak > 0 ? 100 * tf / peak : 0.0);
         }
         std::fflush(stdout);
       } catch (const InvalidInput& e) {
@@ -147,7 +165,7 @@ int main(int argc, char** argv) {
     }
   }
   std::fclose(csv);
-  std::printf("device: %s; peak used for the fraction: %.3f TFLOP/s%s; wrote %s\n", device.c_str(), peak,
-              backend == BackendKind::cpu ? " (measured dgemm)" : "", out.c_str());
+  std::printf("device: %s; peak used for the fraction: %.3f TFLOP/s%s; wrote %s\n", device.c_str(),
+              peak, backend == BackendKind::cpu ? " (measured dgemm)" : "", out.c_str());
   return 0;
 }

@@ -11,7 +11,9 @@
 
 namespace rnnlyap {
 /// Readable parameter in test listings ("cpu", "cuda").
-inline void PrintTo(BackendKind kind, std::ostream* os) { *os << to_string(kind); }
+inline void PrintTo(BackendKind kind, std::ostream* os) {
+  *os << to_string(kind);
+}
 }  // namespace rnnlyap
 
 namespace rnnlyap::test {
@@ -26,15 +28,15 @@ inline bool skip_unless_available(BackendKind kind) {
   return false;
 }
 
-#define RNNLYAP_SKIP_UNLESS_AVAILABLE(kind)                                         \
-  do {                                                                              \
+#define RNNLYAP_SKIP_UNLESS_AVAILABLE(kind)                                             \
+  do {                                                                                  \
     if (::rnnlyap::test::skip_unless_available(kind)) GTEST_SKIP() << "no CUDA device"; \
   } while (0)
 
 #define RNNLYAP_INSTANTIATE_FOR_BACKENDS(suite)                                     \
-  INSTANTIATE_TEST_SUITE_P(Backends, suite,                                          \
-                           ::testing::Values(::rnnlyap::BackendKind::cpu,            \
-                                             ::rnnlyap::BackendKind::cuda),          \
-                           ::rnnlyap::test::backend_name)
+  INSTANTIATE_TEST_SUITE_P(                                                         \
+      Backends, suite,                                                              \
+      ::testing::Values(::rnnlyap::BackendKind::cpu, ::rnnlyap::BackendKind::cuda), \
+      ::rnnlyap::test::backend_name)
 
 }  // namespace rnnlyap::test

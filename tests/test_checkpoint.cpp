@@ -28,9 +28,9 @@ SpectrumOptions small_run() {
   o.n = 40;
   o.g = 3;
   o.input_std = 0.3;
-  o.t_warmup = 20;   // 200 steps in chunks of 1: 200 polls
+  o.t_warmup = 20;  // 200 steps in chunks of 1: 200 polls
   o.t_ons_warmup = 10;
-  o.t_sim = 60;      // 60 re-orthonormalisations in 40 blocks
+  o.t_sim = 60;  // 60 re-orthonormalisations in 40 blocks
   return o;
 }
 
@@ -47,7 +47,8 @@ void expect_same(const SpectrumResult& a, const SpectrumResult& b) {
 }
 
 // Stop at the `stop_at`-th poll, then resume (stopping again at `second_stop` polls, if > 0).
-SpectrumResult interrupted_run(const SpectrumOptions& o, int stop_at, int second_stop, const fs::path& ckpt) {
+SpectrumResult interrupted_run(const SpectrumOptions& o, int stop_at, int second_stop,
+                               const fs::path& ckpt) {
   RunControl c;
   c.checkpoint_path = ckpt.string();
   c.checkpoint_every = 1e9;
@@ -155,7 +156,8 @@ TEST(CheckpointCli, SigintThenResume) {
   const fs::path dir = temp_path("cli");
   fs::create_directories(dir);
   const std::string cli = test::cli_path();
-  const std::string common = " spectrum --n 60 --g 3 --t-sim 3000 --t-ons-warmup 50 --quiet --input-std 0.1";
+  const std::string common =
+      " spectrum --n 60 --g 3 --t-sim 3000 --t-ons-warmup 50 --quiet --input-std 0.1";
   ASSERT_EQ(std::system((cli + common + " --out " + (dir / "whole.json").string()).c_str()), 0);
   const pid_t pid = ::fork();
   if (pid == 0) {
@@ -174,11 +176,12 @@ TEST(CheckpointCli, SigintThenResume) {
   EXPECT_FALSE(fs::exists(dir / "part.json")) << "no half-written result";
   ASSERT_TRUE(fs::exists(dir / "run.ckpt"));
   // Changing the model on resume is refused.
-  EXPECT_EQ(WEXITSTATUS(std::system((cli + " spectrum --quiet --g 2 --resume " + (dir / "run.ckpt").string() +
-                                     " 2>/dev/null >/dev/null").c_str())),
+  EXPECT_EQ(WEXITSTATUS(std::system((cli + " spectrum --quiet --g 2 --resume " +
+                                     (dir / "run.ckpt").string() + " 2>/dev/null >/dev/null")
+                                        .c_str())),
             2);
-  ASSERT_EQ(std::system((cli + " spectrum --quiet --resume " + (dir / "run.ckpt").string() + " --out " +
-                         (dir / "part.json").string())
+  ASSERT_EQ(std::system((cli + " spectrum --quiet --resume " + (dir / "run.ckpt").string() +
+                         " --out " + (dir / "part.json").string())
                             .c_str()),
             0);
   auto load = [](const fs::path& p) {

@@ -32,17 +32,18 @@ std::string slurp(const fs::path& p) {
 class Cli : public testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("rnnlyap_cli_" + std::to_string(::getpid()) + "_" +
-            testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ =
+        fs::temp_directory_path() / ("rnnlyap_cli_" + std::to_string(::getpid()) + "_" +
+                                     testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
   CliRun run(const std::string& args) {
-    const std::string cmd = rnnlyap::test::cli_path() + " " + args + " >" + (dir_ / "stdout").string() +
-                            " 2>" + (dir_ / "stderr").string() + " </dev/null";
+    const std::string cmd = rnnlyap::test::cli_path() + " " + args + " >" +
+                            (dir_ / "stdout").string() + " 2>" + (dir_ / "stderr").string() +
+                            " </dev/null";
     const int raw = std::system(cmd.c_str());
     CliRun r;
     r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
@@ -75,18 +76,22 @@ class Cli : public testing::Test {
 
 TEST_F(Cli, ResultJsonHasTheContractKeys) {
   const fs::path out = dir_ / "r.json", trace = dir_ / "t.csv";
-  const CliRun r = run("spectrum --n 30 --g 3 --t-sim 50 --t-ons-warmup 20 --t-warmup 20 --seed 11 --out " +
-                    out.string() + " --trace " + trace.string());
+  const CliRun r =
+      run("spectrum --n 30 --g 3 --t-sim 50 --t-ons-warmup 20 --t-warmup 20 --seed 11 --out " +
+          out.string() + " --trace " + trace.string());
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(r.out.empty()) << "with --out the JSON goes to the file";
   const auto j = nlohmann::json::parse(slurp(out));
-  for (const char* key : {"exponents", "stderr", "summary", "params", "backend", "device", "precision", "timing"})
+  for (const char* key :
+       {"exponents", "stderr", "summary", "params", "backend", "device", "precision", "timing"})
     EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_EQ(j["exponents"].size(), 30u);
   EXPECT_EQ(j["stderr"].size(), 30u);
-  for (const char* key : {"max_exponent", "mean_exponent", "sum", "n_positive", "ky_dimension", "ks_entropy"})
+  for (const char* key :
+       {"max_exponent", "mean_exponent", "sum", "n_positive", "ky_dimension", "ks_entropy"})
     EXPECT_TRUE(j["summary"].contains(key)) << key;
-  for (const char* key : {"seconds", "tangent_steps", "qr_count"}) EXPECT_TRUE(j["timing"].contains(key)) << key;
+  for (const char* key : {"seconds", "tangent_steps", "qr_count"})
+    EXPECT_TRUE(j["timing"].contains(key)) << key;
   EXPECT_EQ(j["params"]["n"], 30);
   EXPECT_EQ(j["params"]["seed"], 11);
   EXPECT_EQ(j["params"]["k"], 30);
@@ -152,7 +157,8 @@ TEST_F(Cli, BadWeightFilesExitTwoWithOneLine) {
   using rnnlyap::test::make_npy_bytes;
   using rnnlyap::test::write_file;
   expect_rejected("--weights-file " + (dir_ / "missing.npy").string(), "missing.npy");
-  write_file((dir_ / "rect.npy").string(), make_npy_bytes(std::vector<double>(6, 0.1), 2, 3, false, false));
+  write_file((dir_ / "rect.npy").string(),
+             make_npy_bytes(std::vector<double>(6, 0.1), 2, 3, false, false));
   expect_rejected("--weights-file " + (dir_ / "rect.npy").string(), "square");
   std::vector<double> v(9, 0.1);
   v[4] = std::nan("");
@@ -164,7 +170,8 @@ TEST_F(Cli, BadWeightFilesExitTwoWithOneLine) {
   write_file((dir_ / "cut.npy").string(), good.substr(0, good.size() - 5));
   expect_rejected("--weights-file " + (dir_ / "cut.npy").string(), "cut.npy");
   write_file((dir_ / "ok.npy").string(), good);
-  expect_rejected("--weights-file " + (dir_ / "ok.npy").string() + " --n 4", "--n cannot be combined");
+  expect_rejected("--weights-file " + (dir_ / "ok.npy").string() + " --n 4",
+                  "--n cannot be combined");
   expect_rejected("--weights-file " + (dir_ / "ok.npy").string() + " --k 5", "--k 5 exceeds");
 }
 

@@ -46,7 +46,8 @@ TEST_P(Consistency, SameSeedSameExponentsBitForBit) {
   o.input_std = 0.2;
   const SpectrumResult a = compute_spectrum(o);
   const SpectrumResult b = compute_spectrum(o);
-  for (std::size_t i = 0; i < a.exponents.size(); ++i) ASSERT_EQ(a.exponents[i], b.exponents[i]) << i;
+  for (std::size_t i = 0; i < a.exponents.size(); ++i)
+    ASSERT_EQ(a.exponents[i], b.exponents[i]) << i;
   o.seed += 1;
   const SpectrumResult c = compute_spectrum(o);
   EXPECT_NE(a.exponents[0], c.exponents[0]) << "a different seed must give a different network";
@@ -64,7 +65,8 @@ TEST(ConsistencyCpu, OneAndTwoBlasThreadsAgree) {
     ASSERT_NEAR(one.exponents[i], two.exponents[i], 1e-10) << i;
 }
 
-// The batch-means standard errors are finite, non-negative, and small against the spectrum's spread.
+// The batch-means standard errors are finite, non-negative, and small against the spectrum's
+// spread.
 TEST_P(Consistency, StandardErrorsAreFiniteAndSmall) {
   RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
   const SpectrumResult r = compute_spectrum(chaotic(GetParam()));
@@ -98,11 +100,13 @@ RNNLYAP_INSTANTIATE_FOR_BACKENDS(Consistency);
 // φ' = 1/cosh² must stay positive and accurate where 1 - tanh² is already exactly zero.
 TEST(Elementwise, DerivativeDoesNotCancel) {
   for (double x : {0.0, 0.3, -2.0, 10.0, 19.5, -25.0, 100.0, 300.0}) {
-    const long double ref = 1.0L / (std::cosh(static_cast<long double>(x)) * std::cosh(static_cast<long double>(x)));
+    const long double ref =
+        1.0L / (std::cosh(static_cast<long double>(x)) * std::cosh(static_cast<long double>(x)));
     const double d = detail::dphi(x);
     EXPECT_GT(d, 0.0) << x;
     EXPECT_NEAR(d / static_cast<double>(ref), 1.0, 1e-14) << x;
-    EXPECT_NEAR(detail::log_dphi(x), static_cast<double>(std::log(ref)), 1e-12 * (1 + std::fabs(x))) << x;
+    EXPECT_NEAR(detail::log_dphi(x), static_cast<double>(std::log(ref)), 1e-12 * (1 + std::fabs(x)))
+        << x;
   }
   EXPECT_EQ(1.0 - std::tanh(20.0) * std::tanh(20.0), 0.0) << "the cancellation dphi avoids";
 }
@@ -117,9 +121,10 @@ TEST(Elementwise, PhiloxKnownAnswers) {
                  {0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u}));
   EXPECT_TRUE(eq(detail::philox4x32_10(Philox4{{~0u, ~0u, ~0u, ~0u}}, ~0ull),
                  {0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu}));
-  EXPECT_TRUE(eq(detail::philox4x32_10(Philox4{{0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}},
-                                       (0x299f31d0ull << 32) | 0xa4093822ull),
-                 {0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}));
+  EXPECT_TRUE(
+      eq(detail::philox4x32_10(Philox4{{0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}},
+                               (0x299f31d0ull << 32) | 0xa4093822ull),
+         {0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}));
 }
 
 // The normal generator: mean 0, variance 1, kurtosis 3 within 5 standard errors of 10⁵ samples.

@@ -243,7 +243,8 @@ QrResult orthonormalize_once(detail::Backend& b, const std::vector<double>& q, i
 // Number of columns whose new direction points against the old one: R_cc = q_out_c · q_in_c < 0.
 // CholeskyQR2 gives R_cc > 0 always; Householder QR (LAPACK, cuSOLVER) flips about half the signs,
 // so the signs tell which method ran.
-int negative_diagonals(const std::vector<double>& q_in, const std::vector<double>& q_out, int n, int k) {
+int negative_diagonals(const std::vector<double>& q_in, const std::vector<double>& q_out, int n,
+                       int k) {
   int neg = 0;
   for (int c = 0; c < k; ++c) {
     double dot = 0;
@@ -275,7 +276,8 @@ TEST(CudaBackend, ReorthonormalizeMatchesCpu) {
       expect_logs_near(b.logs, a.logs, tol);
       EXPECT_LT(rel_diff_up_to_column_signs(b.basis, a.basis, n), tol * 10);
       if (m == QrMethod::cholesky2) {
-        EXPECT_EQ(negative_diagonals(q, b.basis, n, k), 0) << "CholeskyQR2 ran (no fallback) on a well-conditioned basis";
+        EXPECT_EQ(negative_diagonals(q, b.basis, n, k), 0)
+            << "CholeskyQR2 ran (no fallback) on a well-conditioned basis";
       }
       for (double v : b.logs_after_take) EXPECT_EQ(v, 0.0) << "take_log_sums must zero the sums";
     }
@@ -303,8 +305,8 @@ TEST(CudaBackend, CholeskyQr2FallsBackToHouseholderLikeCpu) {
   }
 }
 
-// Sizes that need several blocks in every kernel: a row tail (n = 1025), more column blocks than one
-// grid row holds, and k > 256 for the diagonal kernels.
+// Sizes that need several blocks in every kernel: a row tail (n = 1025), more column blocks than
+// one grid row holds, and k > 256 for the diagonal kernels.
 TEST(CudaBackend, LargeShapesMatchCpu) {
   SKIP_WITHOUT_CUDA();
   const int n = 1025, k = 450;

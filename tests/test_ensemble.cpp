@@ -71,7 +71,8 @@ TEST(EnsembleJson, HasMembersAndTopLevelMeans) {
   EXPECT_EQ(j["params"]["ensemble"], 3);
   EXPECT_EQ(j["params"]["seed"], 10);
   EXPECT_TRUE(j.contains("summary_stderr"));
-  const double mean0 = (j["members"][0]["exponents"][0].get<double>() + j["members"][1]["exponents"][0].get<double>() +
+  const double mean0 = (j["members"][0]["exponents"][0].get<double>() +
+                        j["members"][1]["exponents"][0].get<double>() +
                         j["members"][2]["exponents"][0].get<double>()) /
                        3;
   EXPECT_NEAR(j["exponents"][0].get<double>(), mean0, 1e-14);

@@ -68,7 +68,8 @@ void check_case(BackendKind backend, const ExactCase& c) {
   // Standard errors follow their exponents through the sort.
   std::vector<std::size_t> idx(got.size());
   for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  std::sort(idx.begin(), idx.end(), [&](auto a, auto b) { return r.exponents[a] > r.exponents[b]; });
+  std::sort(idx.begin(), idx.end(),
+            [&](auto a, auto b) { return r.exponents[a] > r.exponents[b]; });
   const double t = r.schedule.averaged_time();
   double worst = 0;
   for (std::size_t i = 0; i < exact.size(); ++i) {
@@ -79,7 +80,8 @@ void check_case(BackendKind backend, const ExactCase& c) {
                         << ", exact " << exact[i];
   }
   testing::Test::RecordProperty("worst_error_over_tolerance", std::to_string(worst));
-  std::printf("[ info ] %s n=%d g=%.2f: worst error / tolerance = %.3f\n", std::string(to_string(c.model)).c_str(), c.n, c.g, worst);
+  std::printf("[ info ] %s n=%d g=%.2f: worst error / tolerance = %.3f\n",
+              std::string(to_string(c.model)).c_str(), c.n, c.g, worst);
 }
 
 TEST_P(ExactBelowOnset, RateEuler) {

@@ -29,7 +29,8 @@ double condition(const SpectrumResult& r) {
 
 double max_abs_diff(const SpectrumResult& a, const SpectrumResult& b) {
   double d = 0;
-  for (std::size_t i = 0; i < a.exponents.size(); ++i) d = std::max(d, std::fabs(a.exponents[i] - b.exponents[i]));
+  for (std::size_t i = 0; i < a.exponents.size(); ++i)
+    d = std::max(d, std::fabs(a.exponents[i] - b.exponents[i]));
   return d;
 }
 
@@ -106,22 +107,25 @@ TEST_P(PrecisionAndQr, Fp32ChaoticAgreesStatistically) {
   o.precision = Precision::fp32;
   const SpectrumResult f32 = compute_spectrum(o, net);
   for (int i = 0; i < 10; ++i)
-    EXPECT_NEAR(f32.exponents[i], f64.exponents[i], 4 * std::hypot(f32.stderr_[i], f64.stderr_[i])) << i;
+    EXPECT_NEAR(f32.exponents[i], f64.exponents[i], 4 * std::hypot(f32.stderr_[i], f64.stderr_[i]))
+        << i;
   // The mean exponent (−1/τ up to O(1/N) for tanh rate networks) is a trajectory average with a
   // small spread: same 4-σ rule on its batch-means error, estimated from the exponents' errors.
   EXPECT_NEAR(f32.summary.mean_exponent, f64.summary.mean_exponent, 0.01);
 }
 
-// Which QR ran is visible in the signs of R's diagonal: CholeskyQR2 gives R_cc = q_out_c · q_in_c > 0
-// for every column, Householder flips about half. A well-conditioned basis must take the CholeskyQR2
-// path and a basis with columns scaled over 8 decades (R₁ diagonal ratio 1e8 > 1e6) the fallback.
+// Which QR ran is visible in the signs of R's diagonal: CholeskyQR2 gives R_cc = q_out_c · q_in_c >
+// 0 for every column, Householder flips about half. A well-conditioned basis must take the
+// CholeskyQR2 path and a basis with columns scaled over 8 decades (R₁ diagonal ratio 1e8 > 1e6) the
+// fallback.
 TEST_P(PrecisionAndQr, Cholesky2PathIsChosenByConditioning) {
   RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
   const int n = 120, k = 40;
   for (double decades : {0.0, 8.0}) {
     std::vector<double> q = detail::initial_basis(n, k, 13);
     for (int c = 0; c < k; ++c)
-      for (int r = 0; r < n; ++r) q[static_cast<std::size_t>(c) * n + r] *= std::pow(10.0, -decades * c / (k - 1));
+      for (int r = 0; r < n; ++r)
+        q[static_cast<std::size_t>(c) * n + r] *= std::pow(10.0, -decades * c / (k - 1));
     auto be = detail::make_backend(GetParam(), Precision::fp64, QrMethod::cholesky2);
     detail::Dynamics dyn;
     be->upload(gaussian_network(n, 1.0, 1), dyn, k);
@@ -131,7 +135,8 @@ TEST_P(PrecisionAndQr, Cholesky2PathIsChosenByConditioning) {
     int negative = 0;
     for (int c = 0; c < k; ++c) {
       double dot = 0;
-      for (int r = 0; r < n; ++r) dot += q[static_cast<std::size_t>(c) * n + r] * out[static_cast<std::size_t>(c) * n + r];
+      for (int r = 0; r < n; ++r)
+        dot += q[static_cast<std::size_t>(c) * n + r] * out[static_cast<std::size_t>(c) * n + r];
       negative += dot < 0;
     }
     if (decades == 0)

@@ -32,7 +32,8 @@ SweepSpec map_sweep() {
 
 TEST(Sweep, ParsesGrids) {
   EXPECT_EQ(parse_grid("0.5:1:0.25", "--g"), (std::vector<double>{0.5, 0.75, 1.0}));
-  EXPECT_EQ(parse_grid("0.5:3:0.1", "--g").size(), 26u) << "the end point is included despite rounding";
+  EXPECT_EQ(parse_grid("0.5:3:0.1", "--g").size(), 26u)
+      << "the end point is included despite rounding";
   EXPECT_EQ(parse_grid("1,1.5,2", "--alpha"), (std::vector<double>{1, 1.5, 2}));
   EXPECT_THROW(parse_grid("1:0:0.1", "--g"), InvalidInput);
   EXPECT_THROW(parse_grid("0:1:0", "--g"), InvalidInput);
@@ -68,14 +69,16 @@ TEST(Sweep, ResumesWhereItStopped) {
   s.n = {40};
   s.base.t_sim = 100;
   const SweepResult whole = run_sweep(s, "");
-  const fs::path partial = fs::temp_directory_path() / ("rnnlyap_sweep_" + std::to_string(::getpid()) + ".jsonl");
+  const fs::path partial =
+      fs::temp_directory_path() / ("rnnlyap_sweep_" + std::to_string(::getpid()) + ".jsonl");
   fs::remove(partial);
   int polls = 0;
   EXPECT_THROW(run_sweep(s, partial.string(), {}, [&] { return ++polls == 4; }), Interrupted);
   int first_point = -1;
-  const SweepResult resumed = run_sweep(s, partial.string(), [&](int done, int, const std::string&) {
-    if (first_point < 0) first_point = done;
-  });
+  const SweepResult resumed =
+      run_sweep(s, partial.string(), [&](int done, int, const std::string&) {
+        if (first_point < 0) first_point = done;
+      });
   EXPECT_EQ(first_point, 3) << "three points were finished before the stop";
   ASSERT_EQ(resumed.grid.size(), whole.grid.size());
   for (std::size_t i = 0; i < whole.grid.size(); ++i) {
@@ -89,18 +92,20 @@ TEST(Sweep, ResumesWhereItStopped) {
 }
 
 TEST(SweepCli, WritesCsvAndJson) {
-  const fs::path dir = fs::temp_directory_path() / ("rnnlyap_sweepcli_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("rnnlyap_sweepcli_" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  const std::string cmd = test::cli_path() +
-                          " sweep --quiet --model map --g 0.5,1.5 --n 20,30 --ensemble 2 --t-sim 50 --t-warmup 50 "
-                          "--t-ons-warmup 10 --out " +
-                          (dir / "s.json").string();
+  const std::string cmd =
+      test::cli_path() +
+      " sweep --quiet --model map --g 0.5,1.5 --n 20,30 --ensemble 2 --t-sim 50 --t-warmup 50 "
+      "--t-ons-warmup 10 --out " +
+      (dir / "s.json").string();
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::ifstream jf(dir / "s.json");
   const auto j = nlohmann::json::parse(jf);
   ASSERT_EQ(j["grid"].size(), 4u);
-  for (const char* key : {"g", "alpha", "n", "ensemble", "max_exponent", "max_exponent_stderr", "ky_dimension",
-                          "ks_entropy", "fraction_positive", "mean_exponent"})
+  for (const char* key : {"g", "alpha", "n", "ensemble", "max_exponent", "max_exponent_stderr",
+                          "ky_dimension", "ks_entropy", "fraction_positive", "mean_exponent"})
     EXPECT_TRUE(j["grid"][0].contains(key)) << key;
   ASSERT_EQ(j["transition"].size(), 2u);
   for (const char* key : {"alpha", "n", "g_cross", "g_cross_stderr", "g_star_predicted"})
@@ -111,10 +116,11 @@ TEST(SweepCli, WritesCsvAndJson) {
   csv << cf.rdbuf();
   const std::string text = csv.str();
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 5);
-  EXPECT_FALSE(fs::exists(dir / "s.json.partial.jsonl")) << "the partial file is removed at the end";
+  EXPECT_FALSE(fs::exists(dir / "s.json.partial.jsonl"))
+      << "the partial file is removed at the end";
   // Bad grids exit 2.
-  EXPECT_EQ(WEXITSTATUS(std::system((test::cli_path() + " sweep --g 1:0:1 --out " + (dir / "x.json").string() +
-                                     " 2>/dev/null")
+  EXPECT_EQ(WEXITSTATUS(std::system((test::cli_path() + " sweep --g 1:0:1 --out " +
+                                     (dir / "x.json").string() + " 2>/dev/null")
                                         .c_str())),
             2);
   fs::remove_all(dir);

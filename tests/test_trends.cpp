@@ -24,10 +24,13 @@ SpectrumOptions rate(int n, int members) {
   return o;
 }
 
-double combined(double a, double b) { return std::sqrt(a * a + b * b); }
+double combined(double a, double b) {
+  return std::sqrt(a * a + b * b);
+}
 
 // N = 200, 3 networks: measured H 0.37 ± 0.06 → 0.068 ± 0.007 and D 10.1 ± 0.9 → 4.2 ± 0.5 for
-// σ = 0 → 1.5 (each > 5 combined standard errors), mean exponent −1.0607 ± 0.0021 → −1.0593 ± 0.0015.
+// σ = 0 → 1.5 (each > 5 combined standard errors), mean exponent −1.0607 ± 0.0021 → −1.0593 ±
+// 0.0015.
 TEST(Trends, InputLowersEntropyAndDimensionNotTheMeanExponent) {
   SpectrumOptions o = rate(200, 3);
   const EnsembleResult quiet = compute_ensemble(o);
@@ -37,7 +40,8 @@ TEST(Trends, InputLowersEntropyAndDimensionNotTheMeanExponent) {
   const auto &d = driven.mean_summary, &ds = driven.stderr_summary;
   EXPECT_GT(q.ks_entropy - d.ks_entropy, 3 * combined(qs.ks_entropy, ds.ks_entropy));
   EXPECT_GT(q.ky_dimension - d.ky_dimension, 3 * combined(qs.ky_dimension, ds.ky_dimension));
-  EXPECT_LT(std::fabs(q.mean_exponent - d.mean_exponent), 4 * combined(qs.mean_exponent, ds.mean_exponent));
+  EXPECT_LT(std::fabs(q.mean_exponent - d.mean_exponent),
+            4 * combined(qs.mean_exponent, ds.mean_exponent));
 }
 
 // RMS over the middle 80 % of i of λ_i + λ_{N+1-i} − 2 λ̄ (the ends carry the largest finite-N
@@ -91,7 +95,8 @@ TEST(Trends, SpectraCollapseOnIOverN) {
     for (double x = 0.02; x < 0.985; x += 0.02, ++count) {
       const double d = at(runs[r].mean_exponents, x) - at(runs[2].mean_exponents, x);
       const double se = combined(at(runs[r].stderr_exponents, x), at(runs[2].stderr_exponents, x));
-      EXPECT_LE(std::fabs(d), 4 * se) << "N = " << runs[r].members.front().options.n << ", i/N = " << x;
+      EXPECT_LE(std::fabs(d), 4 * se)
+          << "N = " << runs[r].members.front().options.n << ", i/N = " << x;
       rms[r] += d * d;
     }
     rms[r] = std::sqrt(rms[r] / count);

@@ -12,7 +12,8 @@ namespace rnnlyap {
 std::string to_json(const SpectrumResult& result, int indent = 2);
 
 /// An ensemble: the top level holds the means over members (exponents, summary) and their standard
-/// errors (stderr, summary_stderr); "members" lists each member's seed, exponents, stderr and summary.
+/// errors (stderr, summary_stderr); "members" lists each member's seed, exponents, stderr and
+/// summary.
 std::string to_json(const EnsembleResult& result, int indent = 2);
 
 }  // namespace rnnlyap

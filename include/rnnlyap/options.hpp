@@ -25,8 +25,8 @@ enum class QrMethod { householder, cholesky2, auto_select };
 struct SpectrumOptions {
   Model model = Model::rate;
   Integrator integrator = Integrator::euler;
-  int n = 100;                 ///< number of neurons (set by the weights file when one is given)
-  double g = 2.0;              ///< gain
+  int n = 100;     ///< number of neurons (set by the weights file when one is given)
+  double g = 2.0;  ///< gain
   WeightKind weights = WeightKind::gaussian;
   double alpha = 2.0;          ///< tail index for `levy`
   std::string weights_file;    ///< .npy matrix for `file`
@@ -42,8 +42,8 @@ struct SpectrumOptions {
   BackendKind backend = BackendKind::auto_select;
   Precision precision = Precision::fp64;
   QrMethod qr = QrMethod::householder;
-  int threads = 0;             ///< CPU BLAS threads; 0 keeps the library's default
-  int ensemble = 1;            ///< networks computed (seeds seed, seed+1, ...)
+  int threads = 0;   ///< CPU BLAS threads; 0 keeps the library's default
+  int ensemble = 1;  ///< networks computed (seeds seed, seed+1, ...)
 
   /// k as used: the given value, or n.
   int num_exponents() const { return k.value_or(n); }
@@ -53,11 +53,11 @@ struct SpectrumOptions {
 
 /// The schedule of a run in steps, derived from the times (DESIGN.md §3: steps = round(t/dt)).
 struct Schedule {
-  std::int64_t warmup_steps = 0;     ///< state only
-  std::int64_t steps_per_ons = 1;    ///< tangent steps between re-orthonormalisations
-  std::int64_t ons_warmup = 0;       ///< re-orthonormalisations whose logs are discarded
-  std::int64_t ons_sim = 0;          ///< re-orthonormalisations whose logs are averaged
-  double step_time = 0.1;            ///< model time per step
+  std::int64_t warmup_steps = 0;   ///< state only
+  std::int64_t steps_per_ons = 1;  ///< tangent steps between re-orthonormalisations
+  std::int64_t ons_warmup = 0;     ///< re-orthonormalisations whose logs are discarded
+  std::int64_t ons_sim = 0;        ///< re-orthonormalisations whose logs are averaged
+  double step_time = 0.1;          ///< model time per step
   /// Model time covered by the averaged part of the run.
   double averaged_time() const { return static_cast<double>(ons_sim * steps_per_ons) * step_time; }
   std::int64_t tangent_steps() const { return (ons_warmup + ons_sim) * steps_per_ons; }

@@ -16,7 +16,8 @@ struct SpectrumSummary {
   double sum = 0;
   int n_positive = 0;
   /// Kaplan–Yorke dimension j + (Σ_{i≤j} λ_i)/|λ_{j+1}|. When every partial sum of the k computed
-  /// exponents is non-negative it is only known to be ≥ k: then it is k and ky_is_lower_bound is set.
+  /// exponents is non-negative it is only known to be ≥ k: then it is k and ky_is_lower_bound is
+  /// set.
   double ky_dimension = 0;
   bool ky_is_lower_bound = false;
   /// Kolmogorov–Sinai entropy rate by Pesin's identity: the sum of the positive exponents.
@@ -38,10 +39,10 @@ struct SpectrumResult {
   std::vector<double> exponents;  ///< λ_1..λ_k in QR order
   std::vector<double> stderr_;    ///< standard error of each exponent (batch means)
   SpectrumSummary summary;
-  SpectrumOptions options;        ///< as used (n set, k resolved, backend resolved)
+  SpectrumOptions options;  ///< as used (n set, k resolved, backend resolved)
   Schedule schedule;
-  std::string backend;            ///< "cpu" or "cuda"
-  std::string device;             ///< CPU model / GPU name
+  std::string backend;  ///< "cpu" or "cuda"
+  std::string device;   ///< CPU model / GPU name
   Timing timing;
   std::vector<std::string> warnings;  ///< conditions that make part of the result unreliable
 };
@@ -52,10 +53,10 @@ struct EnsembleResult {
   std::vector<double> mean_exponents;    ///< mean of λ_i over members
   std::vector<double> stderr_exponents;  ///< standard error of that mean (std / √B); NaN for B = 1
   SpectrumSummary mean_summary;          ///< mean of each summary quantity over members
-  SpectrumSummary stderr_summary;        ///< standard error of each (n_positive and the flag unused)
-  double stderr_n_positive = 0;          ///< standard error of the mean number of positive exponents
-  double mean_n_positive = 0;            ///< mean number of positive exponents
-  Timing timing;                         ///< summed over members
+  SpectrumSummary stderr_summary;  ///< standard error of each (n_positive and the flag unused)
+  double stderr_n_positive = 0;    ///< standard error of the mean number of positive exponents
+  double mean_n_positive = 0;      ///< mean number of positive exponents
+  Timing timing;                   ///< summed over members
 };
 
 /// Across-member statistics of the members' results (fills everything but `members`).

@@ -58,14 +58,16 @@ std::vector<double> parse_grid(const std::string& text, const std::string& flag)
 /// The summary of one grid point from its ensemble.
 SweepPoint sweep_point(const EnsembleResult& e, double g, std::optional<double> alpha, int n);
 /// Transition gains of a grid (one per alpha and n).
-std::vector<Transition> find_transitions(const std::vector<SweepPoint>& grid, const SpectrumOptions& base);
+std::vector<Transition> find_transitions(const std::vector<SweepPoint>& grid,
+                                         const SpectrumOptions& base);
 
 /// Runs the sweep. Finished points are appended to `partial_path` (JSON lines) as they complete;
 /// when that file exists with the same spec the sweep continues after its last point (a file with
 /// another spec throws InvalidInput). `progress(done, total, label)` is called before each point.
-SweepResult run_sweep(const SweepSpec& spec, const std::string& partial_path,
-                      const std::function<void(int done, int total, const std::string& label)>& progress = {},
-                      const std::function<bool()>& stop_requested = {});
+SweepResult run_sweep(
+    const SweepSpec& spec, const std::string& partial_path,
+    const std::function<void(int done, int total, const std::string& label)>& progress = {},
+    const std::function<bool()>& stop_requested = {});
 
 /// The sweep JSON of DESIGN.md §3 (grid, transition, params) and the grid as CSV.
 std::string sweep_json(const SweepResult& r, int indent = 2);

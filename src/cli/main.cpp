@@ -9,9 +9,9 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <set>
 #include <new>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "output_file.hpp"
 #include "progress.hpp"
@@ -29,7 +29,8 @@ constexpr int kExitInvalid = 2;
 constexpr int kExitFailure = 1;
 
 template <class E>
-E parse_choice(const std::string& flag, const std::string& value, const std::map<std::string, E>& m) {
+E parse_choice(const std::string& flag, const std::string& value,
+               const std::map<std::string, E>& m) {
   if (auto it = m.find(value); it != m.end()) return it->second;
   std::string names;
   for (const auto& [k, v] : m) names += (names.empty() ? "" : "|") + k;
@@ -103,13 +104,15 @@ void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
 
 // On --resume the options come from the checkpoint; only where and how verbosely to run may change.
 void resume_options(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
-  static const std::set<std::string> changeable = {"--resume", "--checkpoint", "--checkpoint-every", "--out",
-                                                   "--trace", "--quiet", "--backend", "--threads"};
+  static const std::set<std::string> changeable = {
+      "--resume", "--checkpoint", "--checkpoint-every", "--out",
+      "--trace",  "--quiet",      "--backend",          "--threads"};
   for (const CLI::Option* opt : sub.get_options()) {
     if (opt->count() == 0) continue;
     const std::string name = opt->get_name();
     if (name.rfind("--", 0) == 0 && changeable.count(name) == 0)
-      throw InvalidInput(name + " cannot be changed when resuming (the run's options are in " + a.resume + ")");
+      throw InvalidInput(name + " cannot be changed when resuming (the run's options are in " +
+                         a.resume + ")");
   }
   SpectrumOptions saved = read_checkpoint_options(a.resume);
   if (sub.count("--backend") > 0) saved.backend = o.backend;
@@ -144,7 +147,8 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
   if (sub.count("--k") > 0) o.k = a.k;
   if (o.model == Model::map) {
     // Map times are in steps: defaults of DESIGN.md §3 apply as step counts.
-    if (sub.count("--dt") > 0) throw InvalidInput("--dt applies to the rate model only (map times are in steps)");
+    if (sub.count("--dt") > 0)
+      throw InvalidInput("--dt applies to the rate model only (map times are in steps)");
   }
 }
 
@@ -191,22 +195,24 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     json = to_json(e) + "\n";
     for (const SpectrumResult& m : e.members)
       for (const std::string& w : m.warnings)
-        std::fprintf(stderr, "rnnlyap: warning: seed %llu: %s\n", static_cast<unsigned long long>(m.options.seed),
-                     w.c_str());
+        std::fprintf(stderr, "rnnlyap: warning: seed %llu: %s\n",
+                     static_cast<unsigned long long>(m.options.seed), w.c_str());
     if (!a.quiet) {
       const auto &m = e.mean_summary, &se = e.stderr_summary;
       std::fprintf(stderr,
                    "rnnlyap: %d networks N=%d k=%d  lambda_max=%.5g +- %.2g  D_KY=%.4g +- %.2g  "
                    "H=%.5g +- %.2g  (%s, %.2f s)\n",
-                   o.ensemble, e.members.front().options.n, e.members.front().options.num_exponents(),
-                   m.max_exponent, se.max_exponent, m.ky_dimension, se.ky_dimension, m.ks_entropy,
-                   se.ks_entropy, e.members.front().backend.c_str(), e.timing.seconds);
+                   o.ensemble, e.members.front().options.n,
+                   e.members.front().options.num_exponents(), m.max_exponent, se.max_exponent,
+                   m.ky_dimension, se.ky_dimension, m.ks_entropy, se.ks_entropy,
+                   e.members.front().backend.c_str(), e.timing.seconds);
     }
   } else {
     const SpectrumResult r = compute_spectrum(o, obs, control);
     bar.finish();
     json = to_json(r) + "\n";
-    for (const std::string& w : r.warnings) std::fprintf(stderr, "rnnlyap: warning: %s\n", w.c_str());
+    for (const std::string& w : r.warnings)
+      std::fprintf(stderr, "rnnlyap: warning: %s\n", w.c_str());
     if (!a.quiet) {
       const auto& s = r.summary;
       std::fprintf(stderr,
@@ -235,20 +241,24 @@ struct SweepArgs {
 void add_sweep_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a, SweepArgs& w) {
   add_common_options(sub, o, a);
   sub.add_option("--g", w.g, "gains: START:STOP:STEP or a list g1,g2,...")->capture_default_str();
-  sub.add_option("--alpha", w.alpha, "tail indices of levy weights, e.g. 1,1.5,2 (default: gaussian)");
+  sub.add_option("--alpha", w.alpha,
+                 "tail indices of levy weights, e.g. 1,1.5,2 (default: gaussian)");
   sub.add_option("--n", w.n, "sizes, e.g. 250,500,1000")->capture_default_str();
-  sub.add_option("--out", w.out, "sweep JSON; finished points are kept in OUT.partial.jsonl until the end")
+  sub.add_option("--out", w.out,
+                 "sweep JSON; finished points are kept in OUT.partial.jsonl until the end")
       ->capture_default_str();
   sub.add_option("--csv", w.csv, "the grid as CSV (default: OUT with .csv)");
 }
 
-int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs& w, const CLI::App& sub) {
+int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs& w,
+                      const CLI::App& sub) {
   resolve(o, a, sub);
   SweepSpec spec;
   spec.g = parse_grid(w.g, "--g");
   if (!w.alpha.empty()) spec.alpha = parse_grid(w.alpha, "--alpha");
   for (double v : parse_grid(w.n, "--n")) {
-    if (v != std::floor(v) || v < 1 || v > 1e9) throw InvalidInput("--n: sizes must be whole numbers >= 1");
+    if (v != std::floor(v) || v < 1 || v > 1e9)
+      throw InvalidInput("--n: sizes must be whole numbers >= 1");
     spec.n.push_back(static_cast<int>(v));
   }
   if (o.k && *o.k > *std::min_element(spec.n.begin(), spec.n.end()))
@@ -257,11 +267,15 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
   std::string csv_path = w.csv;
   if (csv_path.empty()) {
     const auto dot = w.out.rfind('.');
-    csv_path = (dot == std::string::npos || w.out.find('/', dot) != std::string::npos ? w.out : w.out.substr(0, dot)) + ".csv";
+    csv_path = (dot == std::string::npos || w.out.find('/', dot) != std::string::npos
+                    ? w.out
+                    : w.out.substr(0, dot)) +
+               ".csv";
   }
   cli::OutputFile json_out(w.out), csv_out(csv_path);
   const std::string partial = w.out + ".partial.jsonl";
-  g_checkpointing = 1;  // SIGINT/SIGTERM: stop after the current point; the partial file keeps the rest
+  g_checkpointing =
+      1;  // SIGINT/SIGTERM: stop after the current point; the partial file keeps the rest
   cli::ProgressBar bar(!a.quiet && ::isatty(STDERR_FILENO));
   const SweepResult r = run_sweep(
       spec, partial,
@@ -274,12 +288,14 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
   csv_out.commit();
   std::remove(partial.c_str());
   if (!a.quiet) {
-    std::fprintf(stderr, "rnnlyap: sweep of %zu points written to %s and %s\n", r.grid.size(), w.out.c_str(),
-                 csv_path.c_str());
+    std::fprintf(stderr, "rnnlyap: sweep of %zu points written to %s and %s\n", r.grid.size(),
+                 w.out.c_str(), csv_path.c_str());
     for (const auto& t : r.transitions) {
-      std::fprintf(stderr, "  N=%d%s: ", t.n, t.alpha ? (" alpha=" + std::to_string(*t.alpha).substr(0, 4)).c_str() : "");
+      std::fprintf(stderr, "  N=%d%s: ", t.n,
+                   t.alpha ? (" alpha=" + std::to_string(*t.alpha).substr(0, 4)).c_str() : "");
       if (t.g_cross)
-        std::fprintf(stderr, "lambda_max crosses 0 at g = %.4g +- %.2g", *t.g_cross, *t.g_cross_stderr);
+        std::fprintf(stderr, "lambda_max crosses 0 at g = %.4g +- %.2g", *t.g_cross,
+                     *t.g_cross_stderr);
       else
         std::fprintf(stderr, "lambda_max does not cross 0 in the grid");
       if (t.g_star_predicted) std::fprintf(stderr, "  (predicted %.4g)", *t.g_star_predicted);
@@ -292,15 +308,17 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
 int run_info(bool as_json) {
   const auto devices = cuda_devices();
   if (as_json) {
-    nlohmann::json j = {{"version", version()}, {"backends", compiled_backends()}, {"blas", blas_info()}};
+    nlohmann::json j = {
+        {"version", version()}, {"backends", compiled_backends()}, {"blas", blas_info()}};
     j["devices"] = nlohmann::json::array();
     for (const auto& d : devices)
-      j["devices"].push_back({{"index", d.index},
-                              {"name", d.name},
-                              {"compute_capability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
-                              {"total_memory", d.total_memory},
-                              {"free_memory", d.free_memory},
-                              {"multiprocessors", d.multiprocessors}});
+      j["devices"].push_back(
+          {{"index", d.index},
+           {"name", d.name},
+           {"compute_capability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
+           {"total_memory", d.total_memory},
+           {"free_memory", d.free_memory},
+           {"multiprocessors", d.multiprocessors}});
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -368,7 +386,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rnnlyap: error: %s\n", e.what());
     return kExitInvalid;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "rnnlyap: error: out of memory: the run does not fit in this machine's memory\n");
+    std::fprintf(stderr,
+                 "rnnlyap: error: out of memory: the run does not fit in this machine's memory\n");
     return kExitInvalid;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rnnlyap: failed: %s\n", e.what());

@@ -20,7 +20,9 @@ std::string format_duration(double seconds) {
 ProgressBar::ProgressBar(bool enabled)
     : enabled_(enabled), start_(std::chrono::steady_clock::now()), last_(start_) {}
 
-ProgressBar::~ProgressBar() { finish(); }
+ProgressBar::~ProgressBar() {
+  finish();
+}
 
 void ProgressBar::update(const std::string& phase, std::int64_t done, std::int64_t total) {
   if (!enabled_ || total <= 0) return;

@@ -17,8 +17,8 @@ namespace rnnlyap::detail {
 struct Dynamics {
   Model model = Model::rate;
   Integrator integrator = Integrator::euler;
-  double dt = 0.1;          ///< step (rate); 1 for map
-  double input_std = 0;     ///< σ of the white-noise input
+  double dt = 0.1;              ///< step (rate); 1 for map
+  double input_std = 0;         ///< σ of the white-noise input
   std::uint64_t noise_key = 0;  ///< key of the counter-based noise generator
 };
 

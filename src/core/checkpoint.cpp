@@ -28,8 +28,12 @@ std::uint64_t fnv1a(const void* data, std::size_t size, std::uint64_t h = 0xcbf2
   return h;
 }
 
-void put(std::string& out, const void* p, std::size_t size) { out.append(static_cast<const char*>(p), size); }
-void put_doubles(std::string& out, const std::vector<double>& v) { put(out, v.data(), v.size() * sizeof(double)); }
+void put(std::string& out, const void* p, std::size_t size) {
+  out.append(static_cast<const char*>(p), size);
+}
+void put_doubles(std::string& out, const std::vector<double>& v) {
+  put(out, v.data(), v.size() * sizeof(double));
+}
 
 class Reader {
  public:
@@ -40,7 +44,8 @@ class Reader {
     pos_ += size;
   }
   std::vector<double> doubles(std::size_t count) {
-    if (count > (b_.size() - pos_) / sizeof(double)) throw InvalidInput(path_ + ": truncated checkpoint");
+    if (count > (b_.size() - pos_) / sizeof(double))
+      throw InvalidInput(path_ + ": truncated checkpoint");
     std::vector<double> v(count);
     get(v.data(), count * sizeof(double));
     return v;
@@ -128,7 +133,8 @@ Checkpoint read_checkpoint(const std::string& path) {
   std::uint32_t version = 0;
   rd.get(&version, sizeof version);
   if (version != kVersion)
-    throw InvalidInput(path + ": checkpoint format version " + std::to_string(version) + " is not supported");
+    throw InvalidInput(path + ": checkpoint format version " + std::to_string(version) +
+                       " is not supported");
   std::uint64_t len = 0;
   rd.get(&len, sizeof len);
   if (len > body.size()) throw InvalidInput(path + ": truncated checkpoint");

@@ -12,16 +12,16 @@ namespace rnnlyap::detail {
 
 /// Position in the schedule and the accumulated statistics (DESIGN.md §1 algorithm).
 struct RunState {
-  std::int64_t step = 0;             ///< global steps done (the noise counter)
-  std::int64_t warmup_done = 0;      ///< state-only steps done
-  bool basis_started = false;        ///< the initial basis was set and orthonormalised
-  std::int64_t ons_warmup_done = 0;  ///< discarded re-orthonormalisations done
-  std::int64_t ons_done = 0;         ///< averaged re-orthonormalisations done
-  std::vector<double> total;         ///< Σ log|R_ii| over finished blocks
-  std::vector<double> block;         ///< Σ log|R_ii| in the current block so far
+  std::int64_t step = 0;                         ///< global steps done (the noise counter)
+  std::int64_t warmup_done = 0;                  ///< state-only steps done
+  bool basis_started = false;                    ///< the initial basis was set and orthonormalised
+  std::int64_t ons_warmup_done = 0;              ///< discarded re-orthonormalisations done
+  std::int64_t ons_done = 0;                     ///< averaged re-orthonormalisations done
+  std::vector<double> total;                     ///< Σ log|R_ii| over finished blocks
+  std::vector<double> block;                     ///< Σ log|R_ii| in the current block so far
   std::vector<std::vector<double>> block_rates;  ///< λ estimate of every finished block
-  std::vector<double> block_times;   ///< model time of every finished block
-  double seconds = 0;                ///< wall time spent before this process
+  std::vector<double> block_times;               ///< model time of every finished block
+  double seconds = 0;                            ///< wall time spent before this process
 };
 
 struct Checkpoint {

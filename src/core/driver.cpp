@@ -3,8 +3,8 @@
 // average log|R_ii| after the basis warm-up. Standard errors come from batch means.
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include <optional>
@@ -29,11 +29,12 @@ constexpr std::int64_t kMaxBlocks = 40;
 void check_network(const Network& net) {
   if (net.n < 1) throw InvalidInput("network has no neurons");
   if (net.j.size() != static_cast<std::size_t>(net.n) * net.n)
-    throw InvalidInput("weight matrix has " + std::to_string(net.j.size()) + " entries, expected N*N = " +
-                       std::to_string(static_cast<std::size_t>(net.n) * net.n));
+    throw InvalidInput(
+        "weight matrix has " + std::to_string(net.j.size()) +
+        " entries, expected N*N = " + std::to_string(static_cast<std::size_t>(net.n) * net.n));
   if (!net.bias.empty() && net.bias.size() != static_cast<std::size_t>(net.n))
-    throw InvalidInput("bias has " + std::to_string(net.bias.size()) + " entries, expected N = " +
-                       std::to_string(net.n));
+    throw InvalidInput("bias has " + std::to_string(net.bias.size()) +
+                       " entries, expected N = " + std::to_string(net.n));
   for (std::size_t i = 0; i < net.j.size(); ++i)
     if (!std::isfinite(net.j[i]))
       throw InvalidInput("weight matrix entry (" + std::to_string(i % net.n) + ", " +
@@ -64,15 +65,18 @@ Work work_model(const Schedule& s, int n, int k) {
 
 std::string_view to_string(Phase p) {
   switch (p) {
-    case Phase::warmup: return "warm-up";
-    case Phase::ons_warmup: return "basis warm-up";
-    case Phase::averaging: return "averaging";
+    case Phase::warmup:
+      return "warm-up";
+    case Phase::ons_warmup:
+      return "basis warm-up";
+    case Phase::averaging:
+      return "averaging";
   }
   return "?";
 }
 
-SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& net, const Observers& obs,
-                                const RunControl& control) {
+SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& net,
+                                const Observers& obs, const RunControl& control) {
   SpectrumOptions opt = opt_in;
   opt.n = net.n;
   validate(opt);
@@ -89,10 +93,11 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
     resumed = detail::read_checkpoint(control.resume_path);
     if (resumed->network_hash != detail::network_hash(net))
       throw InvalidInput(control.resume_path + ": the checkpoint was written for another network");
-    if (resumed->state.size() != static_cast<std::size_t>(n) || resumed->run.total.size() != static_cast<std::size_t>(k) ||
+    if (resumed->state.size() != static_cast<std::size_t>(n) ||
+        resumed->run.total.size() != static_cast<std::size_t>(k) ||
         (resumed->run.basis_started && resumed->basis.size() != static_cast<std::size_t>(n) * k))
-      throw InvalidInput(control.resume_path + ": checkpoint sizes do not match N = " + std::to_string(n) +
-                         ", k = " + std::to_string(k));
+      throw InvalidInput(control.resume_path + ": checkpoint sizes do not match N = " +
+                         std::to_string(n) + ", k = " + std::to_string(k));
     run = resumed->run;
   } else {
     run.total.assign(k, 0.0);
@@ -120,15 +125,18 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
     obs.progress(phase, static_cast<std::int64_t>(done), static_cast<std::int64_t>(work.total));
   };
 
-  // A NaN or +inf log|R_ii| means the basis overflowed or degenerated between re-orthonormalisations
-  // (κ = e^{(λ_1 − λ_k) t_ons} beyond the working precision): say so instead of averaging garbage.
-  // −inf is allowed: an exactly singular tangent map (e.g. a zero column of J) has λ = −∞.
+  // A NaN or +inf log|R_ii| means the basis overflowed or degenerated between
+  // re-orthonormalisations (κ = e^{(λ_1 − λ_k) t_ons} beyond the working precision): say so instead
+  // of averaging garbage. −inf is allowed: an exactly singular tangent map (e.g. a zero column of
+  // J) has λ = −∞.
   auto take_logs = [&] {
     std::vector<double> logs = backend->take_log_sums();
     for (double v : logs)
       if (std::isnan(v) || v == std::numeric_limits<double>::infinity())
-        throw Error("the tangent basis overflowed or degenerated (a non-finite log|R_ii|): shorten --t-ons" +
-                    std::string(opt.precision == Precision::fp32 ? " or use --precision fp64" : ""));
+        throw Error(
+            "the tangent basis overflowed or degenerated (a non-finite log|R_ii|): shorten "
+            "--t-ons" +
+            std::string(opt.precision == Precision::fp32 ? " or use --precision fp64" : ""));
     return logs;
   };
 
@@ -138,8 +146,9 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
   auto checkpoint_if_due = [&] {
     const bool stop = control.stop_requested && control.stop_requested();
     const auto now = std::chrono::steady_clock::now();
-    const bool due = !control.checkpoint_path.empty() &&
-                     std::chrono::duration<double>(now - last_checkpoint).count() >= control.checkpoint_every;
+    const bool due =
+        !control.checkpoint_path.empty() &&
+        std::chrono::duration<double>(now - last_checkpoint).count() >= control.checkpoint_every;
     if (!stop && !due) return;
     if (!control.checkpoint_path.empty()) {
       const std::vector<double> logs = take_logs();
@@ -162,7 +171,8 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
   };
 
   // 1. State warm-up, in chunks so that progress can be shown.
-  backend->set_state(resumed ? std::vector<double>(resumed->state) : detail::initial_state(n, opt.seed));
+  backend->set_state(resumed ? std::vector<double>(resumed->state)
+                             : detail::initial_state(n, opt.seed));
   const std::int64_t chunk = std::max<std::int64_t>(1, sched.warmup_steps / 200);
   while (run.warmup_done < sched.warmup_steps) {
     const std::int64_t m = std::min(chunk, sched.warmup_steps - run.warmup_done);
@@ -258,8 +268,8 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
     }
   }
   res.summary = summarize(res.exponents);
-  // The basis before a re-orthonormalisation has condition κ ≈ e^{(λ_1 − λ_k) t_ons} (DESIGN.md §1);
-  // past ~1/(100 ε) its trailing columns are rounding noise. A collapsed basis compresses the
+  // The basis before a re-orthonormalisation has condition κ ≈ e^{(λ_1 − λ_k) t_ons} (DESIGN.md
+  // §1); past ~1/(100 ε) its trailing columns are rounding noise. A collapsed basis compresses the
   // computed spread, so this estimate is a lower bound and the warning errs on the safe side.
   if (k > 1) {
     const auto [lo, hi] = std::minmax_element(res.exponents.begin(), res.exponents.end());
@@ -268,10 +278,11 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
     const double limit = std::log(1 / eps) - std::log(100.0);
     if (log_kappa > limit) {
       char msg[256];
-      std::snprintf(msg, sizeof msg,
-                    "the basis condition per re-orthonormalisation, e^%.0f, exceeds what %s resolves "
-                    "(e^%.0f): the trailing exponents are unreliable; shorten --t-ons",
-                    log_kappa, opt.precision == Precision::fp32 ? "fp32" : "fp64", limit);
+      std::snprintf(
+          msg, sizeof msg,
+          "the basis condition per re-orthonormalisation, e^%.0f, exceeds what %s resolves "
+          "(e^%.0f): the trailing exponents are unreliable; shorten --t-ons",
+          log_kappa, opt.precision == Precision::fp32 ? "fp32" : "fp64", limit);
       res.warnings.emplace_back(msg);
     }
   }
@@ -280,7 +291,8 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
   res.backend = backend->name();
   res.device = backend->device();
   res.timing.seconds =
-      run.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+      run.seconds +
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   res.timing.tangent_steps = sched.tangent_steps();
   res.timing.qr_count = sched.ons_warmup + sched.ons_sim + 1;
   return res;
@@ -307,10 +319,11 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Observers& obs
     if (on_cpu) need += scalar * (n * n + n * k * (rk4 ? 4 : 2) + 2 * k * k);
     const double have = static_cast<double>(host_memory_bytes());
     if (have > 0 && need > have)
-      throw InvalidInput("N = " + std::to_string(opt.n) + ", k = " + std::to_string(opt.num_exponents()) +
-                         " needs " + std::to_string(std::llround(need / 1048576)) +
-                         " MiB of memory; this machine has " + std::to_string(std::llround(have / 1048576)) +
-                         " MiB available");
+      throw InvalidInput("N = " + std::to_string(opt.n) +
+                         ", k = " + std::to_string(opt.num_exponents()) + " needs " +
+                         std::to_string(std::llround(need / 1048576)) +
+                         " MiB of memory; this machine has " +
+                         std::to_string(std::llround(have / 1048576)) + " MiB available");
   }
   return compute_spectrum(opt, make_network(opt), observers, control);
 }

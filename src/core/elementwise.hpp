@@ -82,7 +82,8 @@ RNNLYAP_HD Philox4 philox4x32_10(Philox4 c, std::uint64_t key) {
 RNNLYAP_HD double normal_at(std::uint64_t key, std::uint32_t stream, std::uint64_t a,
                             std::uint32_t b) {
   const Philox4 r = philox4x32_10(
-      Philox4{{static_cast<std::uint32_t>(a), static_cast<std::uint32_t>(a >> 32), b, stream}}, key);
+      Philox4{{static_cast<std::uint32_t>(a), static_cast<std::uint32_t>(a >> 32), b, stream}},
+      key);
   const std::uint64_t x = (static_cast<std::uint64_t>(r.v[0]) << 32) | r.v[1];
   const std::uint64_t y = (static_cast<std::uint64_t>(r.v[2]) << 32) | r.v[3];
   const double u1 = (static_cast<double>(x >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]

@@ -42,11 +42,12 @@ EnsembleResult ensemble_statistics(std::vector<SpectrumResult> members) {
   both(&SpectrumSummary::sum);
   both(&SpectrumSummary::ky_dimension);
   both(&SpectrumSummary::ks_entropy);
-  std::tie(e.mean_n_positive, e.stderr_n_positive) =
-      mean_se(e.members, [](const SpectrumResult& r) { return static_cast<double>(r.summary.n_positive); });
+  std::tie(e.mean_n_positive, e.stderr_n_positive) = mean_se(
+      e.members, [](const SpectrumResult& r) { return static_cast<double>(r.summary.n_positive); });
   e.mean_summary.n_positive = static_cast<int>(std::lround(e.mean_n_positive));
   for (const auto& r : e.members) {
-    e.mean_summary.ky_is_lower_bound = e.mean_summary.ky_is_lower_bound || r.summary.ky_is_lower_bound;
+    e.mean_summary.ky_is_lower_bound =
+        e.mean_summary.ky_is_lower_bound || r.summary.ky_is_lower_bound;
     e.timing.seconds += r.timing.seconds;
     e.timing.tangent_steps += r.timing.tangent_steps;
     e.timing.qr_count += r.timing.qr_count;
@@ -54,12 +55,15 @@ EnsembleResult ensemble_statistics(std::vector<SpectrumResult> members) {
   return e;
 }
 
-EnsembleResult compute_ensemble(const SpectrumOptions& opt, const Observers& observers, const RunControl& control) {
+EnsembleResult compute_ensemble(const SpectrumOptions& opt, const Observers& observers,
+                                const RunControl& control) {
   validate(opt);
   const int b = opt.ensemble;
   if (b > 1 && (!control.checkpoint_path.empty() || !control.resume_path.empty()))
-    throw InvalidInput("--checkpoint and --resume are for single runs, not with --ensemble " + std::to_string(b));
-  if (b > 1 && observers.trace) throw InvalidInput("--trace is for single runs, not with --ensemble " + std::to_string(b));
+    throw InvalidInput("--checkpoint and --resume are for single runs, not with --ensemble " +
+                       std::to_string(b));
+  if (b > 1 && observers.trace)
+    throw InvalidInput("--trace is for single runs, not with --ensemble " + std::to_string(b));
   std::vector<SpectrumResult> members;
   members.reserve(static_cast<std::size_t>(b));
   for (int m = 0; m < b; ++m) {
@@ -70,7 +74,8 @@ EnsembleResult compute_ensemble(const SpectrumOptions& opt, const Observers& obs
     if (observers.progress) {
       // Member m's progress, as a fraction of the whole ensemble.
       obs.progress = [&observers, m, b](Phase p, std::int64_t done, std::int64_t total) {
-        observers.progress(p, static_cast<std::int64_t>(m) * total + done, static_cast<std::int64_t>(b) * total);
+        observers.progress(p, static_cast<std::int64_t>(m) * total + done,
+                           static_cast<std::int64_t>(b) * total);
       };
     }
     SpectrumResult r = compute_spectrum(o, obs, control);

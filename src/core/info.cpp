@@ -14,7 +14,9 @@
 
 namespace rnnlyap {
 
-std::string version() { return RNNLYAP_VERSION; }
+std::string version() {
+  return RNNLYAP_VERSION;
+}
 
 std::vector<std::string> compiled_backends() {
 #ifdef RNNLYAP_HAVE_CUDA
@@ -24,7 +26,9 @@ std::vector<std::string> compiled_backends() {
 #endif
 }
 
-std::string blas_info() { return cpu::blas_description(); }
+std::string blas_info() {
+  return cpu::blas_description();
+}
 
 std::size_t host_memory_bytes() {
   // MemAvailable is what a new allocation can get without swapping; fall back to physical pages.
@@ -35,15 +39,18 @@ std::size_t host_memory_bytes() {
   while (f >> key >> value >> unit)
     if (key == "MemAvailable:") return value * 1024;
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(page) : 0;
+  return pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(page)
+                               : 0;
 }
 
 namespace detail {
 
 std::unique_ptr<Backend> make_backend(BackendKind kind, Precision precision, QrMethod qr) {
   switch (kind) {
-    case BackendKind::cpu: return make_cpu_backend(precision, qr);
-    case BackendKind::cuda: return make_cuda_backend(precision, qr, 0);
+    case BackendKind::cpu:
+      return make_cpu_backend(precision, qr);
+    case BackendKind::cuda:
+      return make_cuda_backend(precision, qr, 0);
     case BackendKind::auto_select:
       if (!cuda_devices().empty()) return make_cuda_backend(precision, qr, 0);
       return make_cpu_backend(precision, qr);

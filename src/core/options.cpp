@@ -9,7 +9,9 @@
 namespace rnnlyap {
 namespace {
 
-[[noreturn]] void fail(const std::string& msg) { throw InvalidInput(msg); }
+[[noreturn]] void fail(const std::string& msg) {
+  throw InvalidInput(msg);
+}
 
 std::string fmt(double v) {
   std::ostringstream s;
@@ -18,12 +20,15 @@ std::string fmt(double v) {
 }
 
 void require_finite_nonneg(double v, const char* name) {
-  if (!std::isfinite(v) || v < 0) fail(std::string(name) + " must be a finite number >= 0, got " + fmt(v));
+  if (!std::isfinite(v) || v < 0)
+    fail(std::string(name) + " must be a finite number >= 0, got " + fmt(v));
 }
 
 // Steps for a time t: round(t / step), with the rounding checked so that, e.g., t_ons = 0.25 with
 // dt = 0.1 is not silently turned into 0.2.
-std::int64_t steps_for(double t, double step) { return std::llround(t / step); }
+std::int64_t steps_for(double t, double step) {
+  return std::llround(t / step);
+}
 
 }  // namespace
 
@@ -33,7 +38,8 @@ void validate(const SpectrumOptions& o) {
   }
   if (o.k && *o.k < 1) fail("--k must be at least 1, got " + std::to_string(*o.k));
   if (o.k && o.n > 0 && *o.k > o.n)
-    fail("--k " + std::to_string(*o.k) + " exceeds the number of neurons N = " + std::to_string(o.n));
+    fail("--k " + std::to_string(*o.k) +
+         " exceeds the number of neurons N = " + std::to_string(o.n));
   if (!std::isfinite(o.g) || o.g < 0) fail("--g must be a finite number >= 0, got " + fmt(o.g));
   if (o.weights == WeightKind::levy && !(o.alpha > 0 && o.alpha <= 2))
     fail("--alpha must be in (0, 2], got " + fmt(o.alpha));
@@ -55,10 +61,11 @@ void validate(const SpectrumOptions& o) {
   if (std::fabs(per_ons - o.t_ons) > 1e-9 * o.t_ons)
     fail("--t-ons " + fmt(o.t_ons) + " is not a whole number of steps of " + fmt(step));
   if (o.t_sim < o.t_ons)
-    fail("--t-sim " + fmt(o.t_sim) + " is shorter than one re-orthonormalisation interval --t-ons " +
-         fmt(o.t_ons));
+    fail("--t-sim " + fmt(o.t_sim) +
+         " is shorter than one re-orthonormalisation interval --t-ons " + fmt(o.t_ons));
   const double max_steps = 1e15;
-  if (o.t_warmup / step > max_steps || o.t_sim / step > max_steps || o.t_ons_warmup / step > max_steps)
+  if (o.t_warmup / step > max_steps || o.t_sim / step > max_steps ||
+      o.t_ons_warmup / step > max_steps)
     fail("run length exceeds 1e15 steps");
   if (o.ensemble < 1) fail("--ensemble must be at least 1, got " + std::to_string(o.ensemble));
   if (o.threads < 0) fail("--threads must be >= 0, got " + std::to_string(o.threads));
@@ -75,30 +82,45 @@ Schedule make_schedule(const SpectrumOptions& o) {
   return s;
 }
 
-std::string_view to_string(Model m) { return m == Model::rate ? "rate" : "map"; }
-std::string_view to_string(Integrator i) { return i == Integrator::euler ? "euler" : "rk4"; }
+std::string_view to_string(Model m) {
+  return m == Model::rate ? "rate" : "map";
+}
+std::string_view to_string(Integrator i) {
+  return i == Integrator::euler ? "euler" : "rk4";
+}
 std::string_view to_string(WeightKind w) {
   switch (w) {
-    case WeightKind::gaussian: return "gaussian";
-    case WeightKind::levy: return "levy";
-    case WeightKind::file: return "file";
+    case WeightKind::gaussian:
+      return "gaussian";
+    case WeightKind::levy:
+      return "levy";
+    case WeightKind::file:
+      return "file";
   }
   return "?";
 }
-std::string_view to_string(Precision p) { return p == Precision::fp64 ? "fp64" : "fp32"; }
+std::string_view to_string(Precision p) {
+  return p == Precision::fp64 ? "fp64" : "fp32";
+}
 std::string_view to_string(BackendKind b) {
   switch (b) {
-    case BackendKind::auto_select: return "auto";
-    case BackendKind::cpu: return "cpu";
-    case BackendKind::cuda: return "cuda";
+    case BackendKind::auto_select:
+      return "auto";
+    case BackendKind::cpu:
+      return "cpu";
+    case BackendKind::cuda:
+      return "cuda";
   }
   return "?";
 }
 std::string_view to_string(QrMethod q) {
   switch (q) {
-    case QrMethod::householder: return "householder";
-    case QrMethod::cholesky2: return "cholesky2";
-    case QrMethod::auto_select: return "auto";
+    case QrMethod::householder:
+      return "householder";
+    case QrMethod::cholesky2:
+      return "cholesky2";
+    case QrMethod::auto_select:
+      return "auto";
   }
   return "?";
 }

@@ -51,7 +51,8 @@ SpectrumOptions options_from_json(const nlohmann::json& j) {
     o.integrator = enum_from(j, "integrator", std::array{Integrator::euler, Integrator::rk4});
     o.n = j.at("n").get<int>();
     o.g = j.at("g").get<double>();
-    o.weights = enum_from(j, "weights", std::array{WeightKind::gaussian, WeightKind::levy, WeightKind::file});
+    o.weights = enum_from(j, "weights",
+                          std::array{WeightKind::gaussian, WeightKind::levy, WeightKind::file});
     o.alpha = j.at("alpha").get<double>();
     o.weights_file = j.at("weights_file").get<std::string>();
     o.zero_diagonal = j.at("zero_diagonal").get<bool>();
@@ -63,9 +64,11 @@ SpectrumOptions options_from_json(const nlohmann::json& j) {
     o.t_ons = j.at("t_ons").get<double>();
     o.input_std = j.at("input_std").get<double>();
     o.seed = j.at("seed").get<std::uint64_t>();
-    o.backend = enum_from(j, "backend", std::array{BackendKind::auto_select, BackendKind::cpu, BackendKind::cuda});
+    o.backend = enum_from(
+        j, "backend", std::array{BackendKind::auto_select, BackendKind::cpu, BackendKind::cuda});
     o.precision = enum_from(j, "precision", std::array{Precision::fp64, Precision::fp32});
-    o.qr = enum_from(j, "qr", std::array{QrMethod::householder, QrMethod::cholesky2, QrMethod::auto_select});
+    o.qr = enum_from(j, "qr",
+                     std::array{QrMethod::householder, QrMethod::cholesky2, QrMethod::auto_select});
     o.threads = j.at("threads").get<int>();
     o.ensemble = j.value("ensemble", 1);
     return o;

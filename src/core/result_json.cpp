@@ -11,9 +11,12 @@ using nlohmann::json;
 
 json summary_json(const SpectrumSummary& s) {
   return {
-      {"max_exponent", s.max_exponent},   {"mean_exponent", s.mean_exponent},
-      {"sum", s.sum},                     {"n_positive", s.n_positive},
-      {"ky_dimension", s.ky_dimension},   {"ky_dimension_is_lower_bound", s.ky_is_lower_bound},
+      {"max_exponent", s.max_exponent},
+      {"mean_exponent", s.mean_exponent},
+      {"sum", s.sum},
+      {"n_positive", s.n_positive},
+      {"ky_dimension", s.ky_dimension},
+      {"ky_dimension_is_lower_bound", s.ky_is_lower_bound},
       {"ks_entropy", s.ks_entropy},
   };
 }

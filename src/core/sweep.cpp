@@ -21,11 +21,15 @@ namespace {
 using nlohmann::json;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-json opt_json(std::optional<double> v) { return v ? json(*v) : json(nullptr); }
+json opt_json(std::optional<double> v) {
+  return v ? json(*v) : json(nullptr);
+}
 std::optional<double> opt_from(const json& j) {
   return j.is_null() ? std::nullopt : std::optional<double>(j.get<double>());
 }
-double num(const json& j) { return j.is_null() ? kNaN : j.get<double>(); }
+double num(const json& j) {
+  return j.is_null() ? kNaN : j.get<double>();
+}
 
 json spec_json(const SweepSpec& s) {
   return {{"base", detail::options_to_json(s.base)}, {"g", s.g}, {"alpha", s.alpha}, {"n", s.n}};
@@ -84,7 +88,8 @@ std::vector<SweepPoint> read_partial(const std::string& path, const SweepSpec& s
     throw InvalidInput(path + ": not a partial sweep file; delete it to start over");
   }
   if (!head.contains("spec") || head["spec"] != spec_json(spec))
-    throw InvalidInput(path + ": a partial sweep with other options; delete it or choose another --out");
+    throw InvalidInput(path +
+                       ": a partial sweep with other options; delete it or choose another --out");
   std::vector<SweepPoint> points;
   while (std::getline(f, line)) {
     try {
@@ -117,7 +122,9 @@ std::vector<double> parse_grid(const std::string& text, const std::string& flag)
     std::getline(ss, b, ':');
     std::getline(ss, c, ':');
     const double lo = number(a), hi = number(b), step = number(c);
-    if (!(step > 0) || hi < lo) throw InvalidInput(flag + " " + text + ": expected START:STOP:STEP with STEP > 0 and STOP >= START");
+    if (!(step > 0) || hi < lo)
+      throw InvalidInput(flag + " " + text +
+                         ": expected START:STOP:STEP with STEP > 0 and STOP >= START");
     const double count = std::floor((hi - lo) / step + 1e-3) + 1;
     if (count > 100000) throw InvalidInput(flag + " " + text + ": more than 100000 values");
     for (int i = 0; i < static_cast<int>(count); ++i) v.push_back(lo + i * step);
@@ -144,7 +151,8 @@ SweepPoint sweep_point(const EnsembleResult& e, double g, std::optional<double> 
   // Fraction of positive exponents among those computed.
   double fsum = 0, fss = 0;
   for (const auto& m : e.members) {
-    const double f = static_cast<double>(m.summary.n_positive) / static_cast<double>(m.exponents.size());
+    const double f =
+        static_cast<double>(m.summary.n_positive) / static_cast<double>(m.exponents.size());
     fsum += f;
     fss += f * f;
   }
@@ -163,16 +171,19 @@ SweepPoint sweep_point(const EnsembleResult& e, double g, std::optional<double> 
     for (std::size_t i = 1; i < r.exponents.size(); ++i)
       if (r.exponents[i] > r.exponents[imax]) imax = i;
     p.max_exponent_stderr = r.stderr_[imax];
-    p.ky_dimension_stderr = p.ks_entropy_stderr = p.mean_exponent_stderr = p.fraction_positive_stderr = kNaN;
+    p.ky_dimension_stderr = p.ks_entropy_stderr = p.mean_exponent_stderr =
+        p.fraction_positive_stderr = kNaN;
   }
   return p;
 }
 
-std::vector<Transition> find_transitions(const std::vector<SweepPoint>& grid, const SpectrumOptions& base) {
+std::vector<Transition> find_transitions(const std::vector<SweepPoint>& grid,
+                                         const SpectrumOptions& base) {
   std::vector<Transition> out;
   std::vector<std::pair<std::optional<double>, int>> keys;
   for (const auto& p : grid)
-    if (std::find(keys.begin(), keys.end(), std::pair{p.alpha, p.n}) == keys.end()) keys.emplace_back(p.alpha, p.n);
+    if (std::find(keys.begin(), keys.end(), std::pair{p.alpha, p.n}) == keys.end())
+      keys.emplace_back(p.alpha, p.n);
   for (const auto& [alpha, n] : keys) {
     std::vector<SweepPoint> line;
     for (const auto& p : grid)
@@ -204,7 +215,8 @@ std::vector<Transition> find_transitions(const std::vector<SweepPoint>& grid, co
 SweepResult run_sweep(const SweepSpec& spec, const std::string& partial_path,
                       const std::function<void(int, int, const std::string&)>& progress,
                       const std::function<bool()>& stop_requested) {
-  if (spec.g.empty() || spec.n.empty()) throw InvalidInput("a sweep needs at least one g and one n");
+  if (spec.g.empty() || spec.n.empty())
+    throw InvalidInput("a sweep needs at least one g and one n");
   for (int n : spec.n)
     if (n < 1) throw InvalidInput("--n must be at least 1, got " + std::to_string(n));
   struct Job {
@@ -234,7 +246,8 @@ SweepResult run_sweep(const SweepSpec& spec, const std::string& partial_path,
   SweepResult r;
   r.spec = spec;
   if (!partial_path.empty()) r.grid = read_partial(partial_path, spec);
-  if (r.grid.size() > jobs.size()) throw InvalidInput(partial_path + ": more points than the sweep has");
+  if (r.grid.size() > jobs.size())
+    throw InvalidInput(partial_path + ": more points than the sweep has");
   std::ofstream partial;
   if (!partial_path.empty()) {
     const bool fresh = r.grid.empty();
@@ -244,7 +257,8 @@ SweepResult run_sweep(const SweepSpec& spec, const std::string& partial_path,
   }
   for (std::size_t i = r.grid.size(); i < jobs.size(); ++i) {
     if (stop_requested && stop_requested())
-      throw Interrupted("sweep interrupted after " + std::to_string(i) + " of " + std::to_string(jobs.size()) +
+      throw Interrupted("sweep interrupted after " + std::to_string(i) + " of " +
+                        std::to_string(jobs.size()) +
                         " points; run the same command again to continue");
     const Job& j = jobs[i];
     std::ostringstream label;
@@ -292,11 +306,11 @@ std::string sweep_csv(const SweepResult& r) {
   for (const auto& p : r.grid) {
     s << p.g << ',';
     if (p.alpha) s << *p.alpha;
-    s << ',' << p.n << ',' << p.ensemble << ',' << p.max_exponent << ',' << p.max_exponent_stderr << ','
-      << p.ky_dimension << ',' << p.ky_dimension_stderr << ',' << p.ky_dimension / p.n << ',' << p.ks_entropy << ','
-      << p.ks_entropy_stderr << ',' << p.ks_entropy / p.n << ',' << p.fraction_positive << ','
-      << p.fraction_positive_stderr << ',' << p.mean_exponent << ',' << p.mean_exponent_stderr << ',' << p.seconds
-      << '\n';
+    s << ',' << p.n << ',' << p.ensemble << ',' << p.max_exponent << ',' << p.max_exponent_stderr
+      << ',' << p.ky_dimension << ',' << p.ky_dimension_stderr << ',' << p.ky_dimension / p.n << ','
+      << p.ks_entropy << ',' << p.ks_entropy_stderr << ',' << p.ks_entropy / p.n << ','
+      << p.fraction_positive << ',' << p.fraction_positive_stderr << ',' << p.mean_exponent << ','
+      << p.mean_exponent_stderr << ',' << p.seconds << '\n';
   }
   return s.str();
 }

@@ -10,19 +10,19 @@ extern "C" {
 void dgemm_(const char*, const char*, const int*, const int*, const int*, const double*,
             const double*, const int*, const double*, const int*, const double*, double*,
             const int*, std::size_t, std::size_t);
-void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
-            const int*, const float*, const int*, const float*, float*, const int*, std::size_t,
-            std::size_t);
+void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*,
+            const float*, const int*, const float*, const int*, const float*, float*, const int*,
+            std::size_t, std::size_t);
 void dsyrk_(const char*, const char*, const int*, const int*, const double*, const double*,
             const int*, const double*, double*, const int*, std::size_t, std::size_t);
 void ssyrk_(const char*, const char*, const int*, const int*, const float*, const float*,
             const int*, const float*, float*, const int*, std::size_t, std::size_t);
 void dtrsm_(const char*, const char*, const char*, const char*, const int*, const int*,
-            const double*, const double*, const int*, double*, const int*, std::size_t,
-            std::size_t, std::size_t, std::size_t);
-void strsm_(const char*, const char*, const char*, const char*, const int*, const int*, const float*,
-            const float*, const int*, float*, const int*, std::size_t, std::size_t, std::size_t,
-            std::size_t);
+            const double*, const double*, const int*, double*, const int*, std::size_t, std::size_t,
+            std::size_t, std::size_t);
+void strsm_(const char*, const char*, const char*, const char*, const int*, const int*,
+            const float*, const float*, const int*, float*, const int*, std::size_t, std::size_t,
+            std::size_t, std::size_t);
 void dgeqrf_(const int*, const int*, double*, const int*, double*, double*, const int*, int*);
 void sgeqrf_(const int*, const int*, float*, const int*, float*, float*, const int*, int*);
 void dorgqr_(const int*, const int*, const int*, double*, const int*, const double*, double*,
@@ -45,11 +45,13 @@ inline void gemm(char ta, char tb, int m, int n, int k, float alpha, const float
   sgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc, 1, 1);
 }
 /// C = alpha Aᵀ A + beta C (upper triangle), A is n×k.
-inline void syrk_t(int k, int n, double alpha, const double* a, int lda, double beta, double* c, int ldc) {
+inline void syrk_t(int k, int n, double alpha, const double* a, int lda, double beta, double* c,
+                   int ldc) {
   const char u = 'U', t = 'T';
   dsyrk_(&u, &t, &k, &n, &alpha, a, &lda, &beta, c, &ldc, 1, 1);
 }
-inline void syrk_t(int k, int n, float alpha, const float* a, int lda, float beta, float* c, int ldc) {
+inline void syrk_t(int k, int n, float alpha, const float* a, int lda, float beta, float* c,
+                   int ldc) {
   const char u = 'U', t = 'T';
   ssyrk_(&u, &t, &k, &n, &alpha, a, &lda, &beta, c, &ldc, 1, 1);
 }
@@ -64,14 +66,15 @@ inline void trsm_right_upper(int m, int k, const float* r, int ldr, float* b, in
   const float one = 1;
   strsm_(&s, &u, &n, &d, &m, &k, &one, r, &ldr, b, &ldb, 1, 1, 1, 1);
 }
-inline void geqrf(int m, int n, double* a, int lda, double* tau, double* work, int lwork, int& info) {
+inline void geqrf(int m, int n, double* a, int lda, double* tau, double* work, int lwork,
+                  int& info) {
   dgeqrf_(&m, &n, a, &lda, tau, work, &lwork, &info);
 }
 inline void geqrf(int m, int n, float* a, int lda, float* tau, float* work, int lwork, int& info) {
   sgeqrf_(&m, &n, a, &lda, tau, work, &lwork, &info);
 }
-inline void orgqr(int m, int n, int k, double* a, int lda, const double* tau, double* work, int lwork,
-                  int& info) {
+inline void orgqr(int m, int n, int k, double* a, int lda, const double* tau, double* work,
+                  int lwork, int& info) {
   dorgqr_(&m, &n, &k, a, &lda, tau, work, &lwork, &info);
 }
 inline void orgqr(int m, int n, int k, float* a, int lda, const float* tau, float* work, int lwork,

@@ -47,8 +47,8 @@ class CpuBackend final : public Backend {
         sizeof(T) * (nn + nk * (rk4 ? 4 : 2) + static_cast<std::size_t>(k_) * k_ * 2 + 16 * n_);
     const std::size_t have = host_memory_bytes();
     if (have != 0 && need > have)
-      throw InvalidInput("the run needs " + std::to_string(need >> 20) + " MiB of memory; this machine has " +
-                         std::to_string(have >> 20) + " MiB");
+      throw InvalidInput("the run needs " + std::to_string(need >> 20) +
+                         " MiB of memory; this machine has " + std::to_string(have >> 20) + " MiB");
     j_.assign(net.j.begin(), net.j.end());
     bias_.assign(n_, T(0));
     for (std::size_t i = 0; i < net.bias.size(); ++i) bias_[i] = static_cast<T>(net.bias[i]);
@@ -121,7 +121,8 @@ class CpuBackend final : public Backend {
                                     static_cast<std::uint32_t>(i)));
   }
   T noise_scale() const {
-    return static_cast<T>(dyn_.model == Model::map ? dyn_.input_std : dyn_.input_std * std::sqrt(dyn_.dt));
+    return static_cast<T>(dyn_.model == Model::map ? dyn_.input_std
+                                                   : dyn_.input_std * std::sqrt(dyn_.dt));
   }
 
   // f(y) = -y + J φ(y) + b, the right-hand side of τ dh/dt (rate model).
@@ -136,7 +137,8 @@ class CpuBackend final : public Backend {
     const T dt = static_cast<T>(dyn_.dt);
     const T c[4] = {T(0), dt / 2, dt / 2, dt};
     for (int s = 0; s < 4; ++s) {
-      for (int i = 0; i < n_; ++i) stage_h_[s][i] = s == 0 ? h_[i] : h_[i] + c[s] * stage_f_[s - 1][i];
+      for (int i = 0; i < n_; ++i)
+        stage_h_[s][i] = s == 0 ? h_[i] : h_[i] + c[s] * stage_f_[s - 1][i];
       rate_rhs(stage_h_[s], stage_f_[s]);
     }
     const T sc = noise_scale();
@@ -155,11 +157,13 @@ class CpuBackend final : public Backend {
     matvec(x_, drive_);
     const T sc = noise_scale();
     if (dyn_.model == Model::map) {
-      for (int i = 0; i < n_; ++i) h_[i] = drive_[i] + bias_[i] + (sc != T(0) ? sc * noise(step, i) : T(0));
+      for (int i = 0; i < n_; ++i)
+        h_[i] = drive_[i] + bias_[i] + (sc != T(0) ? sc * noise(step, i) : T(0));
     } else {
       const T dt = static_cast<T>(dyn_.dt);
       for (int i = 0; i < n_; ++i)
-        h_[i] = euler_update(h_[i], drive_[i], bias_[i], dt, sc, sc != T(0) ? noise(step, i) : T(0));
+        h_[i] =
+            euler_update(h_[i], drive_[i], bias_[i], dt, sc, sc != T(0) ? noise(step, i) : T(0));
     }
   }
 
@@ -190,7 +194,8 @@ class CpuBackend final : public Backend {
       if (s < 3)
         for (int i = 0; i < n_; ++i) x_[i] = dphi(stage_h_[s + 1][i]);
       const T cn = s < 3 ? c[s + 1] : T(0);
-      // One pass: K_s = K - Q, Acc += w_s K_s, and the next stage's S = diag(φ'(y_{s+1})) (Q + c K_s).
+      // One pass: K_s = K - Q, Acc += w_s K_s, and the next stage's S = diag(φ'(y_{s+1})) (Q + c
+      // K_s).
       for (int col = 0; col < k_; ++col) {
         const std::size_t o = static_cast<std::size_t>(col) * n_;
         T* kc = kbuf_.data() + o;
@@ -223,7 +228,8 @@ class CpuBackend final : public Backend {
     if (info != 0) throw VendorError("LAPACK geqrf", info, "illegal argument", __FILE__, __LINE__);
     if (accumulate)
       for (int i = 0; i < k_; ++i)
-        logs_[i] += std::log(std::fabs(static_cast<double>(q_[static_cast<std::size_t>(i) * n_ + i])));
+        logs_[i] +=
+            std::log(std::fabs(static_cast<double>(q_[static_cast<std::size_t>(i) * n_ + i])));
     cpu::orgqr(n_, k_, k_, q_.data(), n_, tau_.data(), work_.data(), lwork, info);
     if (info != 0) throw VendorError("LAPACK orgqr", info, "illegal argument", __FILE__, __LINE__);
   }
@@ -241,16 +247,19 @@ class CpuBackend final : public Backend {
       cpu::potrf_upper(k_, gram_.data(), k_, info);
       if (info != 0) {
         if (pass == 0) return false;
-        throw VendorError("LAPACK potrf", info, "second CholeskyQR pass not positive definite", __FILE__,
-                          __LINE__);
+        throw VendorError("LAPACK potrf", info, "second CholeskyQR pass not positive definite",
+                          __FILE__, __LINE__);
       }
       double dmin = INFINITY, dmax = 0;
       for (int i = 0; i < k_; ++i) {
-        const double d = std::fabs(static_cast<double>(gram_[static_cast<std::size_t>(i) * k_ + i]));
+        const double d =
+            std::fabs(static_cast<double>(gram_[static_cast<std::size_t>(i) * k_ + i]));
         dmin = std::min(dmin, d);
         dmax = std::max(dmax, d);
-        if (pass == 0) diag1[i] = d;
-        else if (accumulate) logs_[i] += std::log(diag1[i]) + std::log(d);
+        if (pass == 0)
+          diag1[i] = d;
+        else if (accumulate)
+          logs_[i] += std::log(diag1[i]) + std::log(d);
       }
       if (pass == 0 && !(dmax <= max_cond * dmin)) return false;
       cpu::trsm_right_upper(n_, k_, gram_.data(), k_, q_.data(), n_);

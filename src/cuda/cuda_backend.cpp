@@ -386,8 +386,8 @@ class CudaBackend final : public Backend {
         const std::size_t m = std::min(kChunk, src.size() - at);
         for (std::size_t i = 0; i < m; ++i) tmp[i] = static_cast<T>(src[at + i]);
         // From pageable memory the call returns once the data is staged: tmp may be reused.
-        RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst + at, tmp.data(), m * sizeof(T),
-                                           cudaMemcpyHostToDevice, stream()));
+        RNNLYAP_CUDA_CHECK(
+            cudaMemcpyAsync(dst + at, tmp.data(), m * sizeof(T), cudaMemcpyHostToDevice, stream()));
       }
     }
   }

@@ -6,7 +6,9 @@
 
 namespace rnnlyap {
 
-std::vector<DeviceInfo> cuda_devices() { return {}; }
+std::vector<DeviceInfo> cuda_devices() {
+  return {};
+}
 
 namespace detail {
 
