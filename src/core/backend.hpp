@@ -22,32 +22,30 @@ struct Dynamics {
   std::uint64_t noise_key = 0;  ///< key of the counter-based noise generator
 };
 
-/// Backend primitives. State h (n), basis Q (n×k, column-major) and the log accumulator (k) live
-/// in the backend's memory. Nothing returns to the host except through state(), basis() and
-/// take_log_sums(); a GPU backend does not synchronise with the host anywhere else.
-class Backend {
+/// The primitives of the Benettin loop (src/core/driver.cpp), common to every model. State h (its
+/// own length), basis Q (dim×k, column-major) and the log accumulator (k) live in the backend's
+/// memory. Nothing returns to the host except through state(), basis() and take_log_sums(); a GPU
+/// backend does not synchronise with the host anywhere else.
+class Propagator {
  public:
-  virtual ~Backend() = default;
-  Backend() = default;
-  Backend(const Backend&) = delete;
-  Backend& operator=(const Backend&) = delete;
+  virtual ~Propagator() = default;
+  Propagator() = default;
+  Propagator(const Propagator&) = delete;
+  Propagator& operator=(const Propagator&) = delete;
 
   /// "cpu" or "cuda".
   virtual std::string name() const = 0;
   /// Human-readable device (CPU model or GPU name).
   virtual std::string device() const = 0;
 
-  /// Copies the network and dynamics, allocates state, a basis of k columns and the accumulator
-  /// (zeroed). Throws InvalidInput if the run does not fit in the backend's memory.
-  virtual void upload(const Network& net, const Dynamics& dyn, int k) = 0;
-
   virtual void set_state(std::span<const double> h) = 0;
   virtual std::vector<double> state() = 0;
-  /// Sets Q from n×k column-major values (not necessarily orthonormal).
+  /// Sets Q from dim×k column-major values (not necessarily orthonormal).
   virtual void set_basis(std::span<const double> q) = 0;
   virtual std::vector<double> basis() = 0;
 
-  /// Advances the state only by `steps` steps; the first has global index `step0` (noise counter).
+  /// Advances the state only by `steps` steps; the first has global index `step0` (noise counter,
+  /// input index).
   virtual void advance_state(std::int64_t step0, std::int64_t steps) = 0;
   /// Advances state and basis (Q ← D_t Q before h moves) by `steps` steps from global step `step0`.
   virtual void advance_tangent(std::int64_t step0, std::int64_t steps) = 0;
@@ -55,6 +53,14 @@ class Backend {
   virtual void reorthonormalize(bool accumulate) = 0;
   /// Returns the accumulated Σ log|R_ii| (k values) and zeroes the accumulator.
   virtual std::vector<double> take_log_sums() = 0;
+};
+
+/// A propagator for random and file networks (models rate and map).
+class Backend : public Propagator {
+ public:
+  /// Copies the network and dynamics, allocates state, a basis of k columns and the accumulator
+  /// (zeroed). Throws InvalidInput if the run does not fit in the backend's memory.
+  virtual void upload(const Network& net, const Dynamics& dyn, int k) = 0;
 };
 
 /// Creates the CPU backend (always compiled).

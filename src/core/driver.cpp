@@ -12,6 +12,7 @@
 #include "../cpu/blas_lapack.hpp"
 #include "backend.hpp"
 #include "checkpoint.hpp"
+#include "loop.hpp"
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
@@ -75,25 +76,24 @@ std::string_view to_string(Phase p) {
   return "?";
 }
 
-SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& net,
-                                const Observers& obs, const RunControl& control) {
-  SpectrumOptions opt = opt_in;
-  opt.n = net.n;
-  validate(opt);
-  check_network(net);
-  const int n = net.n;
+namespace detail {
+
+SpectrumResult run_benettin(Propagator& backend_ref, const LoopSetup& setup, const Observers& obs,
+                            const RunControl& control) {
+  Propagator* backend = &backend_ref;
+  SpectrumOptions opt = setup.options;
+  const Schedule& sched = setup.schedule;
+  const int n = setup.dim;
   const int k = opt.num_exponents();
-  opt.k = k;
-  const Schedule sched = make_schedule(opt);
-  const auto t_start = std::chrono::steady_clock::now();
+  const auto t_start = setup.start;
 
   detail::RunState run;
   std::optional<detail::Checkpoint> resumed;
   if (!control.resume_path.empty()) {
     resumed = detail::read_checkpoint(control.resume_path);
-    if (resumed->network_hash != detail::network_hash(net))
+    if (resumed->network_hash != setup.network_hash)
       throw InvalidInput(control.resume_path + ": the checkpoint was written for another network");
-    if (resumed->state.size() != static_cast<std::size_t>(n) ||
+    if (resumed->state.size() != setup.initial_state.size() ||
         resumed->run.total.size() != static_cast<std::size_t>(k) ||
         (resumed->run.basis_started && resumed->basis.size() != static_cast<std::size_t>(n) * k))
       throw InvalidInput(control.resume_path + ": checkpoint sizes do not match N = " +
@@ -103,17 +103,6 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
     run.total.assign(k, 0.0);
     run.block.assign(k, 0.0);
   }
-  if (opt.threads > 0) cpu::set_blas_threads(opt.threads);
-
-  std::unique_ptr<Backend> backend = detail::make_backend(opt.backend, opt.precision, opt.qr);
-  opt.backend = backend->name() == "cuda" ? BackendKind::cuda : BackendKind::cpu;
-  detail::Dynamics dyn;
-  dyn.model = opt.model;
-  dyn.integrator = opt.integrator;
-  dyn.dt = sched.step_time;
-  dyn.input_std = opt.input_std;
-  dyn.noise_key = detail::mix_seed(opt.seed ^ 0x6E6F697365ull);  // distinct from the other streams
-  backend->upload(net, dyn, k);
 
   const Work work = work_model(sched, n, k);
   const double per_ons = static_cast<double>(sched.steps_per_ons) * work.tangent_step + work.qr;
@@ -156,7 +145,7 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
         for (int i = 0; i < k; ++i) run.block[i] += logs[i];
       detail::Checkpoint c;
       c.options = opt;
-      c.network_hash = detail::network_hash(net);
+      c.network_hash = setup.network_hash;
       c.run = run;
       c.run.seconds += std::chrono::duration<double>(now - t_start).count();
       c.state = backend->state();
@@ -171,8 +160,7 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
   };
 
   // 1. State warm-up, in chunks so that progress can be shown.
-  backend->set_state(resumed ? std::vector<double>(resumed->state)
-                             : detail::initial_state(n, opt.seed));
+  backend->set_state(resumed ? std::vector<double>(resumed->state) : setup.initial_state);
   const std::int64_t chunk = std::max<std::int64_t>(1, sched.warmup_steps / 200);
   while (run.warmup_done < sched.warmup_steps) {
     const std::int64_t m = std::min(chunk, sched.warmup_steps - run.warmup_done);
@@ -296,6 +284,38 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
   res.timing.tangent_steps = sched.tangent_steps();
   res.timing.qr_count = sched.ons_warmup + sched.ons_sim + 1;
   return res;
+}
+
+}  // namespace detail
+
+SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& net,
+                                const Observers& obs, const RunControl& control) {
+  detail::LoopSetup setup;
+  SpectrumOptions& opt = setup.options;
+  opt = opt_in;
+  opt.n = net.n;
+  validate(opt);
+  check_network(net);
+  if (opt.model != Model::rate && opt.model != Model::map)
+    throw InvalidInput(std::string("--model ") + std::string(to_string(opt.model)) +
+                       " needs --weights-file W.npz and --inputs X.npy");
+  opt.k = opt.num_exponents();
+  setup.schedule = make_schedule(opt);
+  setup.dim = net.n;
+  setup.initial_state = detail::initial_state(net.n, opt.seed);
+  setup.network_hash = detail::network_hash(net);
+  if (opt.threads > 0) cpu::set_blas_threads(opt.threads);
+
+  std::unique_ptr<Backend> backend = detail::make_backend(opt.backend, opt.precision, opt.qr);
+  opt.backend = backend->name() == "cuda" ? BackendKind::cuda : BackendKind::cpu;
+  detail::Dynamics dyn;
+  dyn.model = opt.model;
+  dyn.integrator = opt.integrator;
+  dyn.dt = setup.schedule.step_time;
+  dyn.input_std = opt.input_std;
+  dyn.noise_key = detail::mix_seed(opt.seed ^ 0x6E6F697365ull);  // distinct from the other streams
+  backend->upload(net, dyn, *opt.k);
+  return detail::run_benettin(*backend, setup, obs, control);
 }
 
 SpectrumOptions read_checkpoint_options(const std::string& path) {

@@ -1,0 +1,29 @@
+// The Benettin loop shared by every model (DESIGN.md §1 "Algorithm"): warm-ups, propagation,
+// re-orthonormalisation, accumulation, batch means, checkpoints. Model-specific code sets up a
+// Propagator and calls run_benettin.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "backend.hpp"
+#include "rnnlyap/spectrum.hpp"
+
+namespace rnnlyap::detail {
+
+struct LoopSetup {
+  SpectrumOptions options;  ///< resolved: k set, backend the one running
+  Schedule schedule;
+  int dim = 0;                        ///< rows of the tangent basis
+  std::vector<double> initial_state;  ///< the state's own length (may differ from dim)
+  std::uint64_t network_hash = 0;     ///< identifies the network (and inputs) in checkpoints
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
+
+/// Runs the schedule on an uploaded propagator and returns the result (its `options` are
+/// setup.options).
+SpectrumResult run_benettin(Propagator& propagator, const LoopSetup& setup, const Observers& obs,
+                            const RunControl& control);
+
+}  // namespace rnnlyap::detail
