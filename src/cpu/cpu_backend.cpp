@@ -11,6 +11,7 @@
 #include "../core/backend.hpp"
 #include "../core/elementwise.hpp"
 #include "blas_lapack.hpp"
+#include "orthonormalize.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 
@@ -61,15 +62,8 @@ class CpuBackend final : public Backend {
     s_.assign(nk, T(0));
     kbuf_.assign(rk4 ? nk : 0, T(0));
     acc_.assign(rk4 ? nk : 0, T(0));
-    tau_.assign(k_, T(0));
     logs_.assign(k_, 0.0);
-    gram_.assign(qr_ == QrMethod::householder ? 0 : static_cast<std::size_t>(k_) * k_, T(0));
-    // LAPACK workspace query for geqrf and orgqr.
-    T q1 = 0, q2 = 0;
-    int info = 0;
-    cpu::geqrf(n_, k_, q_.data(), n_, tau_.data(), &q1, -1, info);
-    cpu::orgqr(n_, k_, k_, q_.data(), n_, tau_.data(), &q2, -1, info);
-    work_.assign(static_cast<std::size_t>(std::max(q1, q2)) + 1, T(0));
+    qr_engine_.resize(n_, k_, qr_);
   }
 
   void set_state(std::span<const double> h) override {
@@ -95,8 +89,7 @@ class CpuBackend final : public Backend {
   }
 
   void reorthonormalize(bool accumulate) override {
-    if (qr_ != QrMethod::householder && cholesky_qr2(accumulate)) return;
-    householder(accumulate);
+    qr_engine_.apply(q_.data(), accumulate, logs_);
   }
 
   std::vector<double> take_log_sums() override {
@@ -221,59 +214,13 @@ class CpuBackend final : public Backend {
     }
   }
 
-  void householder(bool accumulate) {
-    int info = 0;
-    const int lwork = static_cast<int>(work_.size());
-    cpu::geqrf(n_, k_, q_.data(), n_, tau_.data(), work_.data(), lwork, info);
-    if (info != 0) throw VendorError("LAPACK geqrf", info, "illegal argument", __FILE__, __LINE__);
-    if (accumulate)
-      for (int i = 0; i < k_; ++i)
-        logs_[i] +=
-            std::log(std::fabs(static_cast<double>(q_[static_cast<std::size_t>(i) * n_ + i])));
-    cpu::orgqr(n_, k_, k_, q_.data(), n_, tau_.data(), work_.data(), lwork, info);
-    if (info != 0) throw VendorError("LAPACK orgqr", info, "illegal argument", __FILE__, __LINE__);
-  }
-
-  // CholeskyQR2 (Fukaya et al., "CholeskyQR2: a simple and communication-avoiding algorithm for
-  // computing a tall-skinny QR factorization", 2014): Q ← Q R₁⁻¹, then once more; R = R₂R₁.
-  // Returns false, leaving Q untouched, when the first Gram matrix is not safely positive definite
-  // or its Cholesky factor shows Q too ill-conditioned (cond > ~1/√ε loses orthogonality).
-  bool cholesky_qr2(bool accumulate) {
-    const double max_cond = std::is_same_v<T, double> ? 1e6 : 3e2;
-    std::vector<double> diag1(k_);
-    for (int pass = 0; pass < 2; ++pass) {
-      cpu::syrk_t(k_, n_, T(1), q_.data(), n_, T(0), gram_.data(), k_);
-      int info = 0;
-      cpu::potrf_upper(k_, gram_.data(), k_, info);
-      if (info != 0) {
-        if (pass == 0) return false;
-        throw VendorError("LAPACK potrf", info, "second CholeskyQR pass not positive definite",
-                          __FILE__, __LINE__);
-      }
-      double dmin = INFINITY, dmax = 0;
-      for (int i = 0; i < k_; ++i) {
-        const double d =
-            std::fabs(static_cast<double>(gram_[static_cast<std::size_t>(i) * k_ + i]));
-        dmin = std::min(dmin, d);
-        dmax = std::max(dmax, d);
-        if (pass == 0)
-          diag1[i] = d;
-        else if (accumulate)
-          logs_[i] += std::log(diag1[i]) + std::log(d);
-      }
-      if (pass == 0 && !(dmax <= max_cond * dmin)) return false;
-      cpu::trsm_right_upper(n_, k_, gram_.data(), k_, q_.data(), n_);
-    }
-    return true;
-  }
-
   QrMethod qr_;
   int n_ = 0, k_ = 0;
   Dynamics dyn_;
   std::vector<T> j_, bias_, h_, x_, drive_;
   std::vector<T> stage_h_[4], stage_f_[4];
   std::vector<T> q_, s_, kbuf_, acc_;
-  std::vector<T> tau_, work_, gram_;
+  cpu::Orthonormalizer<T> qr_engine_;
   std::vector<double> logs_;
 };
 

@@ -1,0 +1,92 @@
+// Re-orthonormalisation of a tangent basis on the CPU, shared by every CPU propagator:
+// Householder QR (LAPACK geqrf + orgqr) or CholeskyQR2 with a Householder fallback.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include "blas_lapack.hpp"
+#include "rnnlyap/errors.hpp"
+#include "rnnlyap/options.hpp"
+
+namespace rnnlyap::cpu {
+
+template <class T>
+class Orthonormalizer {
+ public:
+  /// Prepares for rows×k bases (LAPACK workspace query). `auto` means Householder on the CPU.
+  void resize(int rows, int k, QrMethod method) {
+    rows_ = rows;
+    k_ = k;
+    cholesky_ = method == QrMethod::cholesky2;
+    tau_.assign(k, T(0));
+    gram_.assign(cholesky_ ? static_cast<std::size_t>(k) * k : 0, T(0));
+    std::vector<T> probe(static_cast<std::size_t>(rows) * k);
+    T q1 = 0, q2 = 0;
+    int info = 0;
+    geqrf(rows, k, probe.data(), rows, tau_.data(), &q1, -1, info);
+    orgqr(rows, k, k, probe.data(), rows, tau_.data(), &q2, -1, info);
+    work_.assign(static_cast<std::size_t>(std::max(q1, q2)) + 1, T(0));
+  }
+
+  /// Q (rows×k, leading dimension rows) ← Q' with Q = Q'R; adds log|R_ii| to logs when accumulate.
+  void apply(T* q, bool accumulate, std::vector<double>& logs) {
+    if (cholesky_ && cholesky_qr2(q, accumulate, logs)) return;
+    householder(q, accumulate, logs);
+  }
+
+ private:
+  void householder(T* q, bool accumulate, std::vector<double>& logs) {
+    int info = 0;
+    const int lwork = static_cast<int>(work_.size());
+    geqrf(rows_, k_, q, rows_, tau_.data(), work_.data(), lwork, info);
+    if (info != 0) throw VendorError("LAPACK geqrf", info, "illegal argument", __FILE__, __LINE__);
+    if (accumulate)
+      for (int i = 0; i < k_; ++i)
+        logs[i] +=
+            std::log(std::fabs(static_cast<double>(q[static_cast<std::size_t>(i) * rows_ + i])));
+    orgqr(rows_, k_, k_, q, rows_, tau_.data(), work_.data(), lwork, info);
+    if (info != 0) throw VendorError("LAPACK orgqr", info, "illegal argument", __FILE__, __LINE__);
+  }
+
+  // CholeskyQR2 (Fukaya et al., "CholeskyQR2: a simple and communication-avoiding algorithm for
+  // computing a tall-skinny QR factorization", 2014): Q ← Q R₁⁻¹, then once more; R = R₂R₁.
+  // Returns false, leaving Q untouched, when the first Gram matrix is not safely positive definite
+  // or its Cholesky factor shows Q too ill-conditioned (cond > ~1/√ε loses orthogonality).
+  bool cholesky_qr2(T* q, bool accumulate, std::vector<double>& logs) {
+    const double max_cond = std::is_same_v<T, double> ? 1e6 : 3e2;
+    std::vector<double> diag1(k_);
+    for (int pass = 0; pass < 2; ++pass) {
+      syrk_t(k_, rows_, T(1), q, rows_, T(0), gram_.data(), k_);
+      int info = 0;
+      potrf_upper(k_, gram_.data(), k_, info);
+      if (info != 0) {
+        if (pass == 0) return false;
+        throw VendorError("LAPACK potrf", info, "second CholeskyQR pass not positive definite",
+                          __FILE__, __LINE__);
+      }
+      double dmin = INFINITY, dmax = 0;
+      for (int i = 0; i < k_; ++i) {
+        const double d =
+            std::fabs(static_cast<double>(gram_[static_cast<std::size_t>(i) * k_ + i]));
+        dmin = std::min(dmin, d);
+        dmax = std::max(dmax, d);
+        if (pass == 0)
+          diag1[i] = d;
+        else if (accumulate)
+          logs[i] += std::log(diag1[i]) + std::log(d);
+      }
+      if (pass == 0 && !(dmax <= max_cond * dmin)) return false;
+      trsm_right_upper(rows_, k_, gram_.data(), k_, q, rows_);
+    }
+    return true;
+  }
+
+  int rows_ = 0, k_ = 0;
+  bool cholesky_ = false;
+  std::vector<T> tau_, work_, gram_;
+};
+
+}  // namespace rnnlyap::cpu
