@@ -4,11 +4,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}
 
 DEB_PACKAGES=(cmake g++ make libopenblas-dev liblapack-dev libcli11-dev nlohmann-json3-dev
-              libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy python3-matplotlib)
+              libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy python3-matplotlib
+              zlib1g-dev)
 
+# install_deps [EXTRA_PACKAGE ...]
 install_deps() {
   local missing=()
-  for p in "${DEB_PACKAGES[@]}"; do
+  for p in "${DEB_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then

@@ -2,7 +2,8 @@
 # One command: install the dependencies, build (CUDA too when nvcc exists) and run every test.
 # Tests that need a GPU skip themselves without one. Fails if no test ran.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-install_deps
+# python3-torch: the test that checks the trained cells against PyTorch's autograd.
+install_deps python3-torch
 configure_and_build
 echo "== ctest"
 cd "$BUILD"

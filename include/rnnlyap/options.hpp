@@ -8,8 +8,14 @@
 
 namespace rnnlyap {
 
-/// The dynamical system whose tangent dynamics are integrated (DESIGN.md §1 table).
-enum class Model { rate, map };
+/// The dynamical system whose tangent dynamics are integrated (DESIGN.md §1 table): random/file
+/// networks (`rate`, `map`) or trained single-layer cells driven by inputs (`rnn`, `gru`, `lstm`,
+/// PyTorch conventions).
+enum class Model { rate, map, rnn, gru, lstm };
+/// True for the trained, input-driven cells.
+inline bool is_cell(Model m) {
+  return m == Model::rnn || m == Model::gru || m == Model::lstm;
+}
 /// Time stepping of the `rate` model; ignored for `map`.
 enum class Integrator { euler, rk4 };
 /// Where the coupling matrix J comes from.
@@ -42,13 +48,15 @@ struct SpectrumOptions {
   BackendKind backend = BackendKind::auto_select;
   Precision precision = Precision::fp64;
   QrMethod qr = QrMethod::householder;
-  int threads = 0;   ///< CPU BLAS threads; 0 keeps the library's default
-  int ensemble = 1;  ///< networks computed (seeds seed, seed+1, ...)
+  int threads = 0;           ///< CPU BLAS threads; 0 keeps the library's default
+  int ensemble = 1;          ///< networks computed (seeds seed, seed+1, ...)
+  std::string inputs_file;   ///< rnn/gru/lstm: .npy input sequence, T×I or B×T×I
+  bool lstm_h_only = false;  ///< lstm: propagate only the h block (N exponents, not 2N)
 
   /// k as used: the given value, or n.
   int num_exponents() const { return k.value_or(n); }
-  /// Integration step in model time units: dt for `rate`, 1 for `map`.
-  double step_time() const { return model == Model::map ? 1.0 : dt; }
+  /// Integration step in model time units: dt for `rate`, 1 for `map` and the cells.
+  double step_time() const { return model == Model::rate ? dt : 1.0; }
 };
 
 /// The schedule of a run in steps, derived from the times (DESIGN.md §3: steps = round(t/dt)).

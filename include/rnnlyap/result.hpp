@@ -45,6 +45,7 @@ struct SpectrumResult {
   std::string device;   ///< CPU model / GPU name
   Timing timing;
   std::vector<std::string> warnings;  ///< conditions that make part of the result unreliable
+  int sequence = -1;  ///< trained networks: index of the input sequence (−1 otherwise)
 };
 
 /// B networks with seeds seed, seed+1, …: each member's result, and across-member statistics.

@@ -20,6 +20,7 @@
 #include "rnnlyap/json.hpp"
 #include "rnnlyap/spectrum.hpp"
 #include "rnnlyap/sweep.hpp"
+#include "rnnlyap/trained.hpp"
 
 namespace {
 
@@ -93,6 +94,10 @@ void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
   sub.add_option("--weights", a.weights, "gaussian | levy | file")->capture_default_str();
   sub.add_option("--alpha", o.alpha, "tail index of levy weights, (0, 2]")->capture_default_str();
   sub.add_option("--weights-file", o.weights_file, "square float64/float32 .npy matrix (sets N)");
+  sub.add_option("--inputs", o.inputs_file,
+                 "rnn/gru/lstm: input sequence(s), T x I or B x T x I .npy");
+  sub.add_flag("--lstm-h-only", o.lstm_h_only,
+               "lstm: propagate only the h block (N exponents; the full (h, c) spectrum has 2N)");
   sub.add_option("--out", a.out, "result JSON (default: standard output)");
   sub.add_option("--trace", a.trace, "CSV of the running estimate at every re-orthonormalisation");
   sub.add_option("--checkpoint", a.checkpoint,
@@ -121,7 +126,12 @@ void resume_options(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& s
 }
 
 void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
-  o.model = parse_choice<Model>("--model", a.model, {{"rate", Model::rate}, {"map", Model::map}});
+  o.model = parse_choice<Model>("--model", a.model,
+                                {{"rate", Model::rate},
+                                 {"map", Model::map},
+                                 {"rnn", Model::rnn},
+                                 {"gru", Model::gru},
+                                 {"lstm", Model::lstm}});
   o.integrator = parse_choice<Integrator>("--integrator", a.integrator,
                                           {{"euler", Integrator::euler}, {"rk4", Integrator::rk4}});
   o.weights = parse_choice<WeightKind>(
@@ -145,6 +155,8 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
     o.n = 0;
   }
   if (sub.count("--k") > 0) o.k = a.k;
+  // Trained models: without --t-sim every input step after the warm-ups is averaged.
+  if (is_cell(o.model) && sub.count("--t-sim") == 0) o.t_sim = 0;
   if (o.model == Model::map) {
     // Map times are in steps: defaults of DESIGN.md §3 apply as step counts.
     if (sub.count("--dt") > 0)
@@ -189,7 +201,25 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     };
   }
   std::string json;
-  if (o.ensemble > 1) {
+  if (is_cell(o.model)) {
+    if (control.checkpoint_path.size() || control.resume_path.size())
+      throw InvalidInput("--checkpoint and --resume are for random networks, not trained models");
+    if (trace) throw InvalidInput("--trace is for random networks, not trained models");
+    const EnsembleResult e = compute_trained_spectra(o, obs);
+    bar.finish();
+    // One sequence: the plain result; a batch: one member per sequence, means at the top level.
+    json = (e.members.size() == 1 ? to_json(e.members.front()) : to_json(e)) + "\n";
+    for (const SpectrumResult& m : e.members)
+      for (const std::string& w : m.warnings)
+        std::fprintf(stderr, "rnnlyap: warning: sequence %d: %s\n", m.sequence, w.c_str());
+    if (!a.quiet)
+      std::fprintf(
+          stderr,
+          "rnnlyap: %s N=%d, %zu sequence(s), k=%d  lambda_max=%.5g  mean=%.5g  (%s, %.2f s)\n",
+          std::string(to_string(o.model)).c_str(), e.members.front().options.n, e.members.size(),
+          e.members.front().options.num_exponents(), e.mean_summary.max_exponent,
+          e.mean_summary.mean_exponent, e.members.front().backend.c_str(), e.timing.seconds);
+  } else if (o.ensemble > 1) {
     const EnsembleResult e = compute_ensemble(o, obs, control);
     bar.finish();
     json = to_json(e) + "\n";

@@ -10,6 +10,7 @@
 
 #include "rnnlyap/network.hpp"
 #include "rnnlyap/options.hpp"
+#include "rnnlyap/trained.hpp"
 
 namespace rnnlyap::detail {
 
@@ -62,6 +63,18 @@ class Backend : public Propagator {
   /// (zeroed). Throws InvalidInput if the run does not fit in the backend's memory.
   virtual void upload(const Network& net, const Dynamics& dyn, int k) = 0;
 };
+
+/// A propagator for trained cells driven by one input sequence (step t reads input t).
+class CellBackend : public Propagator {
+ public:
+  /// Copies the weights and the inputs (steps × input_size, C order); the tangent basis has k
+  /// columns of net.state_size() rows, or net.hidden rows with lstm_h_only.
+  virtual void upload(const CellNetwork& net, std::span<const double> inputs, int steps, int k,
+                      bool lstm_h_only) = 0;
+};
+
+/// Creates the CPU propagator for trained cells.
+std::unique_ptr<CellBackend> make_cpu_cell_backend(Precision precision, QrMethod qr);
 
 /// Creates the CPU backend (always compiled).
 std::unique_ptr<Backend> make_cpu_backend(Precision precision, QrMethod qr);

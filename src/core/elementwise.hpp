@@ -43,6 +43,23 @@ RNNLYAP_HD T log_dphi(T x) {
   return T(1.3862943611198906) - T(2) * a - T(2) * log1p(exp(T(-2) * a));
 }
 
+/// σ(x) = 1/(1 + e^{-x}), evaluated without overflow for either sign.
+template <class T>
+RNNLYAP_HD T sigmoid(T x) {
+  using std::exp;
+  return x >= T(0) ? T(1) / (T(1) + exp(-x)) : exp(x) / (T(1) + exp(x));
+}
+
+/// σ'(x) = σ(x)σ(-x) = e/(1+e)² with e = exp(-|x|): no cancellation in 1 - σ(x).
+template <class T>
+RNNLYAP_HD T dsigmoid(T x) {
+  using std::exp;
+  using std::fabs;
+  const T e = exp(-fabs(x));
+  const T d = T(1) + e;
+  return e / (d * d);
+}
+
 /// Euler step of τ dh/dt = -h + J φ(h) + b plus σ√dt ξ: `drive` is (J φ(h))_i.
 template <class T>
 RNNLYAP_HD T euler_update(T h, T drive, T bias, T dt, T noise_scale, T xi) {

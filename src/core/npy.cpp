@@ -325,13 +325,25 @@ class HeaderParser {
   std::size_t pos_ = 0;
 };
 
+/// Which reader is asking: the matrix reader wants exactly two dimensions and stores the result in
+/// column-major order; the array reader takes any rank of at least one and stores C order.
+enum class Want { kMatrix, kArray };
+
+/// NumPy's own limit on the number of dimensions (NPY_MAXDIMS in NumPy 2).
+constexpr std::size_t kMaxRank = 64;
+
 struct HeaderInfo {
+  Want want = Want::kMatrix;
   bool float32 = false;
   bool fortran = false;
-  std::size_t rows = 0;
-  std::size_t cols = 0;
   std::size_t item = 8;
+  std::vector<std::size_t> shape;
+  std::string shape_text;  ///< the shape as Python prints it, for messages
+  std::size_t count = 0;   ///< number of elements
   std::size_t data_bytes = 0;
+
+  /// "matrix" or "array", as messages call the result.
+  const char* noun() const { return want == Want::kMatrix ? "matrix" : "array"; }
 };
 
 std::string format_int(const PyValue& v) {
@@ -354,7 +366,7 @@ std::string format_shape(const PyValue& shape) {
   return out + ")";
 }
 
-HeaderInfo parse_header(std::string_view header, int major, const std::string& name) {
+HeaderInfo parse_header(std::string_view header, int major, Want want, const std::string& name) {
   if (header.empty() || header.back() != '\n') {
     fail(name, "malformed header: not terminated by a newline");
   }
@@ -381,6 +393,7 @@ HeaderInfo parse_header(std::string_view header, int major, const std::string& n
 
   static const std::string kExpected = "(expected float64 '<f8' or float32 '<f4')";
   HeaderInfo info;
+  info.want = want;
   if (descr->kind == PyValue::Kind::kList) {
     fail(name, "unsupported dtype: structured array " + kExpected);
   }
@@ -410,24 +423,37 @@ HeaderInfo parse_header(std::string_view header, int major, const std::string& n
       fail(name, "malformed header: negative dimension in shape " + shape_text);
     }
   }
-  if (shape->items.size() != 2) {
-    fail(name, "expected a 2-D matrix, got a " + std::to_string(shape->items.size()) +
-                   "-D array of shape " + shape_text);
+  const std::size_t rank = shape->items.size();
+  if (want == Want::kMatrix && rank != 2) {
+    fail(name, "expected a 2-D matrix, got a " + std::to_string(rank) + "-D array of shape " +
+                   shape_text);
   }
-  const PyValue& r = shape->items[0];
-  const PyValue& c = shape->items[1];
+  if (want == Want::kArray && rank == 0) {
+    fail(name, "expected an array of at least one dimension, got a 0-D array of shape ()");
+  }
+  if (rank > kMaxRank) {
+    fail(name, "array of shape " + shape_text + " has " + std::to_string(rank) +
+                   " dimensions (at most " + std::to_string(kMaxRank) + " are supported)");
+  }
+  const std::string too_large =
+      std::string(info.noun()) + " of shape " + shape_text + " is too large";
   constexpr std::uint64_t kMaxSize = std::numeric_limits<std::size_t>::max();
-  if (r.overflow || c.overflow || r.mag > kMaxSize || c.mag > kMaxSize) {
-    fail(name, "matrix of shape " + shape_text + " is too large");
+  for (const PyValue& d : shape->items) {
+    if (d.overflow || d.mag > kMaxSize) fail(name, too_large);
+    info.shape.push_back(static_cast<std::size_t>(d.mag));
   }
-  info.rows = static_cast<std::size_t>(r.mag);
-  info.cols = static_cast<std::size_t>(c.mag);
-  if (info.rows == 0 || info.cols == 0) fail(name, "matrix is empty (shape " + shape_text + ")");
+  if (std::find(info.shape.begin(), info.shape.end(), std::size_t{0}) != info.shape.end()) {
+    fail(name, std::string(info.noun()) + " is empty (shape " + shape_text + ")");
+  }
   constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
-  if (info.rows > kMax / info.cols || info.rows * info.cols > kMax / info.item) {
-    fail(name, "matrix of shape " + shape_text + " is too large");
+  info.count = 1;
+  for (const std::size_t d : info.shape) {
+    if (info.count > kMax / d) fail(name, too_large);
+    info.count *= d;
   }
-  info.data_bytes = info.rows * info.cols * info.item;
+  if (info.count > kMax / info.item) fail(name, too_large);
+  info.data_bytes = info.count * info.item;
+  info.shape_text = shape_text;
   return info;
 }
 
@@ -445,20 +471,17 @@ void check_data_size(const HeaderInfo& h, std::size_t available, const std::stri
   }
 }
 
-NpyMatrix allocate(const HeaderInfo& h, const std::string& name) {
-  NpyMatrix m;
-  m.rows = h.rows;
-  m.cols = h.cols;
+/// The elements, in the order the reader returns them (see Want).
+std::vector<double> allocate(const HeaderInfo& h, const std::string& name) {
+  std::vector<double> data;
   try {
-    m.data.resize(h.rows * h.cols);
+    data.resize(h.count);
   } catch (const std::bad_alloc&) {
-    fail(name, "matrix of shape (" + std::to_string(h.rows) + ", " + std::to_string(h.cols) +
-                   ") does not fit in memory");
+    fail(name, std::string(h.noun()) + " of shape " + h.shape_text + " does not fit in memory");
   } catch (const std::length_error&) {
-    fail(name, "matrix of shape (" + std::to_string(h.rows) + ", " + std::to_string(h.cols) +
-                   ") is too large");
+    fail(name, std::string(h.noun()) + " of shape " + h.shape_text + " is too large");
   }
-  return m;
+  return data;
 }
 
 double load(const unsigned char* p, bool float32) {
@@ -473,38 +496,109 @@ double load(const unsigned char* p, bool float32) {
 }
 
 /// Decodes `count` elements, the elements first .. first+count-1 in the file's storage order,
-/// into the column-major matrix `out`.
+/// into `out`, which is column-major for a matrix and C order for an array.
 void decode(const unsigned char* src, std::size_t first, std::size_t count, const HeaderInfo& h,
             double* out) {
-  if (h.fortran) {  // storage order is column-major already
+  const bool out_fortran = h.want == Want::kMatrix;
+  const std::size_t rank = h.shape.size();
+  if (h.fortran == out_fortran || rank <= 1) {  // same layout: a straight copy
     for (std::size_t k = 0; k < count; ++k) out[first + k] = load(src + k * h.item, h.float32);
     return;
   }
-  std::size_t r = first / h.cols;
-  std::size_t c = first % h.cols;
-  for (std::size_t k = 0; k < count; ++k) {
-    out[r + c * h.rows] = load(src + k * h.item, h.float32);
-    if (++c == h.cols) {
-      c = 0;
-      ++r;
+  // The other layout: walk the storage order with an odometer over the axes, fastest-varying
+  // first, keeping the element's offset in `out` up to date.
+  std::vector<std::size_t> axis(rank);    // axis[k]: the k-th fastest-varying axis in the file
+  std::vector<std::size_t> stride(rank);  // stride[a]: step in `out` along axis a
+  std::size_t step = 1;
+  for (std::size_t k = 0; k < rank; ++k) {
+    axis[k] = h.fortran ? k : rank - 1 - k;
+    const std::size_t a = out_fortran ? k : rank - 1 - k;  // `out` varies fastest along a
+    stride[a] = step;
+    step *= h.shape[a];
+  }
+  std::vector<std::size_t> index(rank);  // index[k]: position along axis[k]
+  std::size_t offset = 0;
+  std::size_t rest = first;
+  for (std::size_t k = 0; k < rank; ++k) {
+    const std::size_t a = axis[k];
+    index[k] = rest % h.shape[a];
+    rest /= h.shape[a];
+    offset += index[k] * stride[a];
+  }
+  for (std::size_t e = 0; e < count; ++e) {
+    out[offset] = load(src + e * h.item, h.float32);
+    for (std::size_t k = 0; k < rank; ++k) {
+      const std::size_t a = axis[k];
+      if (++index[k] < h.shape[a]) {
+        offset += stride[a];
+        break;
+      }
+      index[k] = 0;
+      offset -= stride[a] * (h.shape[a] - 1);
     }
   }
 }
 
-/// Throws if an entry is NaN or infinite, naming the first one in row-major order.
-void check_finite(const NpyMatrix& m, const std::string& name) {
-  const bool all_finite =
-      std::all_of(m.data.begin(), m.data.end(), [](double x) { return std::isfinite(x); });
-  if (all_finite) return;
-  for (std::size_t r = 0; r < m.rows; ++r) {
-    for (std::size_t c = 0; c < m.cols; ++c) {
-      const double x = m.data[r + c * m.rows];
-      if (std::isfinite(x)) continue;
-      const char* what = std::isnan(x) ? "NaN" : x > 0 ? "inf" : "-inf";
-      fail(name, std::string("non-finite value ") + what + " at row " + std::to_string(r) +
-                     ", column " + std::to_string(c) + " (0-based)");
+/// Throws if an element is NaN or infinite, naming the first one in C (row-major) order.
+void check_finite(const std::vector<double>& data, const HeaderInfo& h, const std::string& name) {
+  const auto bad =
+      std::find_if(data.begin(), data.end(), [](double x) { return !std::isfinite(x); });
+  if (bad == data.end()) return;
+  const auto describe = [](double x) { return std::isnan(x) ? "NaN" : x > 0 ? "inf" : "-inf"; };
+  if (h.want == Want::kMatrix) {  // column-major: search again in row-major order
+    const std::size_t rows = h.shape[0];
+    const std::size_t cols = h.shape[1];
+    for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t c = 0; c < cols; ++c) {
+        const double x = data[r + c * rows];
+        if (std::isfinite(x)) continue;
+        fail(name, std::string("non-finite value ") + describe(x) + " at row " + std::to_string(r) +
+                       ", column " + std::to_string(c) + " (0-based)");
+      }
     }
   }
+  // C order: the first one found is the first in row-major order.
+  std::size_t flat = static_cast<std::size_t>(bad - data.begin());
+  std::vector<std::size_t> index(h.shape.size());
+  for (std::size_t a = h.shape.size(); a-- > 0;) {
+    index[a] = flat % h.shape[a];
+    flat /= h.shape[a];
+  }
+  std::string where;
+  if (index.size() == 1) {
+    where = std::to_string(index[0]);
+  } else {
+    where = "(";
+    for (std::size_t a = 0; a < index.size(); ++a) {
+      if (a > 0) where += ", ";
+      where += std::to_string(index[a]);
+    }
+    where += ")";
+  }
+  fail(name,
+       std::string("non-finite value ") + describe(*bad) + " at index " + where + " (0-based)");
+}
+
+/// A decoded .npy: its header and its elements (see Want for their order).
+struct Decoded {
+  HeaderInfo header;
+  std::vector<double> data;
+};
+
+Decoded parse_npy(const std::string& bytes, Want want, const std::string& name) {
+  const std::string_view all(bytes);
+  const Preamble p = parse_preamble(all, name);
+  check_header_fits(p, all.size() - p.prefix_len, name);
+  Decoded d;
+  d.header = parse_header(all.substr(p.prefix_len, p.header_len), p.major, want, name);
+  const HeaderInfo& h = d.header;
+  const std::size_t data_offset = p.prefix_len + p.header_len;
+  check_data_size(h, all.size() - data_offset, name);
+  d.data = allocate(h, name);
+  decode(reinterpret_cast<const unsigned char*>(all.data() + data_offset), 0, h.count, h,
+         d.data.data());
+  check_finite(d.data, h, name);
+  return d;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -549,14 +643,14 @@ void append_up_to(std::FILE* f, std::string& out, std::size_t n, const std::stri
   }
 }
 
-/// Reads the data of a regular file of `file_size` bytes straight into the matrix.
-NpyMatrix read_regular(std::FILE* f, std::size_t file_size, std::size_t data_offset,
-                       const HeaderInfo& h, const std::string& name) {
+/// Reads the data of a regular file of `file_size` bytes straight into the result.
+Decoded read_regular(std::FILE* f, std::size_t file_size, std::size_t data_offset,
+                     const HeaderInfo& h, const std::string& name) {
   check_data_size(h, file_size - data_offset, name);
   if (std::fseek(f, static_cast<long>(data_offset), SEEK_SET) != 0) {
     fail(name, "cannot read: " + errno_text(errno != 0 ? errno : EIO));
   }
-  NpyMatrix m = allocate(h, name);
+  Decoded d{h, allocate(h, name)};
   std::string chunk(std::min(h.data_bytes, kChunk), '\0');
   std::size_t done = 0;
   while (done < h.data_bytes) {
@@ -564,34 +658,18 @@ NpyMatrix read_regular(std::FILE* f, std::size_t file_size, std::size_t data_off
     const std::size_t got = read_some(f, chunk.data(), want, name);
     if (got < want) check_data_size(h, done + got, name);  // the file shrank meanwhile
     decode(reinterpret_cast<const unsigned char*>(chunk.data()), done / h.item, want / h.item, h,
-           m.data.data());
+           d.data.data());
     done += want;
   }
   char extra = 0;
   if (read_some(f, &extra, 1, name) != 0) {  // the file grew meanwhile
     fail(name, "trailing data: expected " + std::to_string(h.data_bytes) + " bytes, found more");
   }
-  check_finite(m, name);
-  return m;
+  check_finite(d.data, h, name);
+  return d;
 }
 
-}  // namespace
-
-NpyMatrix parse_npy_matrix(const std::string& bytes, const std::string& name) {
-  const std::string_view all(bytes);
-  const Preamble p = parse_preamble(all, name);
-  check_header_fits(p, all.size() - p.prefix_len, name);
-  const HeaderInfo h = parse_header(all.substr(p.prefix_len, p.header_len), p.major, name);
-  const std::size_t data_offset = p.prefix_len + p.header_len;
-  check_data_size(h, all.size() - data_offset, name);
-  NpyMatrix m = allocate(h, name);
-  decode(reinterpret_cast<const unsigned char*>(all.data() + data_offset), 0, h.rows * h.cols, h,
-         m.data.data());
-  check_finite(m, name);
-  return m;
-}
-
-NpyMatrix read_npy_matrix(const std::string& path) {
+Decoded read_npy(const std::string& path, Want want) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
@@ -611,7 +689,7 @@ NpyMatrix read_npy_matrix(const std::string& path) {
     if (buf.size() < need) append_up_to(f, buf, need - buf.size(), path);
     check_header_fits(p, buf.size() - p.prefix_len, path);
     const HeaderInfo h =
-        parse_header(std::string_view(buf).substr(p.prefix_len, p.header_len), p.major, path);
+        parse_header(std::string_view(buf).substr(p.prefix_len, p.header_len), p.major, want, path);
 
     if (!ec && fs::is_regular_file(status)) {
       const std::uintmax_t size = fs::file_size(path, ec);
@@ -631,12 +709,45 @@ NpyMatrix read_npy_matrix(const std::string& path) {
       fail(path, "trailing data: expected " + std::to_string(h.data_bytes) +
                      " bytes, found at least " + std::to_string(limit - need));
     }
-    return parse_npy_matrix(buf, path);
+    return parse_npy(buf, want, path);
   } catch (const std::bad_alloc&) {
     fail(path, "file does not fit in memory");
   } catch (const std::length_error&) {
     fail(path, "file does not fit in memory");
   }
+}
+
+NpyMatrix to_matrix(Decoded&& d) {
+  NpyMatrix m;
+  m.rows = d.header.shape[0];
+  m.cols = d.header.shape[1];
+  m.data = std::move(d.data);
+  return m;
+}
+
+NpyArray to_array(Decoded&& d) {
+  NpyArray a;
+  a.shape = std::move(d.header.shape);
+  a.data = std::move(d.data);
+  return a;
+}
+
+}  // namespace
+
+NpyMatrix parse_npy_matrix(const std::string& bytes, const std::string& name) {
+  return to_matrix(parse_npy(bytes, Want::kMatrix, name));
+}
+
+NpyMatrix read_npy_matrix(const std::string& path) {
+  return to_matrix(read_npy(path, Want::kMatrix));
+}
+
+NpyArray parse_npy_array(const std::string& bytes, const std::string& name) {
+  return to_array(parse_npy(bytes, Want::kArray, name));
+}
+
+NpyArray read_npy_array(const std::string& path) {
+  return to_array(read_npy(path, Want::kArray));
 }
 
 }  // namespace rnnlyap

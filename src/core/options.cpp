@@ -37,9 +37,11 @@ void validate(const SpectrumOptions& o) {
     if (o.n < 1) fail("--n must be at least 1, got " + std::to_string(o.n));
   }
   if (o.k && *o.k < 1) fail("--k must be at least 1, got " + std::to_string(*o.k));
-  if (o.k && o.n > 0 && *o.k > o.n)
-    fail("--k " + std::to_string(*o.k) +
-         " exceeds the number of neurons N = " + std::to_string(o.n));
+  // The LSTM's tangent space is (h, c): 2N exponents.
+  const int dim = o.model == Model::lstm && !o.lstm_h_only ? 2 * o.n : o.n;
+  if (o.k && o.n > 0 && *o.k > dim)
+    fail("--k " + std::to_string(*o.k) + " exceeds the " +
+         (dim == o.n ? "number of neurons N = " : "LSTM state size 2N = ") + std::to_string(dim));
   if (!std::isfinite(o.g) || o.g < 0) fail("--g must be a finite number >= 0, got " + fmt(o.g));
   if (o.weights == WeightKind::levy && !(o.alpha > 0 && o.alpha <= 2))
     fail("--alpha must be in (0, 2], got " + fmt(o.alpha));
@@ -60,7 +62,15 @@ void validate(const SpectrumOptions& o) {
   const double per_ons = static_cast<double>(steps_for(o.t_ons, step)) * step;
   if (std::fabs(per_ons - o.t_ons) > 1e-9 * o.t_ons)
     fail("--t-ons " + fmt(o.t_ons) + " is not a whole number of steps of " + fmt(step));
-  if (o.t_sim < o.t_ons)
+  if (is_cell(o.model)) {
+    // The files are checked where they are loaded (compute_trained_spectra): the library also
+    // takes cells and inputs from memory.
+  } else if (!o.inputs_file.empty()) {
+    fail("--inputs applies to the trained models rnn, gru and lstm only");
+  }
+  if (o.lstm_h_only && o.model != Model::lstm) fail("--lstm-h-only applies to --model lstm only");
+  // Trained models: t_sim = 0 means "all the input that is left" (DESIGN.md §3).
+  if (!(is_cell(o.model) && o.t_sim == 0) && o.t_sim < o.t_ons)
     fail("--t-sim " + fmt(o.t_sim) +
          " is shorter than one re-orthonormalisation interval --t-ons " + fmt(o.t_ons));
   const double max_steps = 1e15;
@@ -83,7 +93,19 @@ Schedule make_schedule(const SpectrumOptions& o) {
 }
 
 std::string_view to_string(Model m) {
-  return m == Model::rate ? "rate" : "map";
+  switch (m) {
+    case Model::rate:
+      return "rate";
+    case Model::map:
+      return "map";
+    case Model::rnn:
+      return "rnn";
+    case Model::gru:
+      return "gru";
+    case Model::lstm:
+      return "lstm";
+  }
+  return "?";
 }
 std::string_view to_string(Integrator i) {
   return i == Integrator::euler ? "euler" : "rk4";

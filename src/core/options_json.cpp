@@ -29,7 +29,7 @@ nlohmann::json options_to_json(const SpectrumOptions& o) {
       {"weights_file", o.weights_file},
       {"zero_diagonal", o.zero_diagonal},
       {"k", o.num_exponents()},
-      {"dt", o.model == Model::map ? 1.0 : o.dt},
+      {"dt", o.step_time()},
       {"t_warmup", o.t_warmup},
       {"t_ons_warmup", o.t_ons_warmup},
       {"t_sim", o.t_sim},
@@ -41,13 +41,16 @@ nlohmann::json options_to_json(const SpectrumOptions& o) {
       {"qr", to_string(o.qr)},
       {"threads", o.threads},
       {"ensemble", o.ensemble},
+      {"inputs_file", o.inputs_file},
+      {"lstm_h_only", o.lstm_h_only},
   };
 }
 
 SpectrumOptions options_from_json(const nlohmann::json& j) {
   try {
     SpectrumOptions o;
-    o.model = enum_from(j, "model", std::array{Model::rate, Model::map});
+    o.model = enum_from(j, "model",
+                        std::array{Model::rate, Model::map, Model::rnn, Model::gru, Model::lstm});
     o.integrator = enum_from(j, "integrator", std::array{Integrator::euler, Integrator::rk4});
     o.n = j.at("n").get<int>();
     o.g = j.at("g").get<double>();
@@ -71,6 +74,8 @@ SpectrumOptions options_from_json(const nlohmann::json& j) {
                      std::array{QrMethod::householder, QrMethod::cholesky2, QrMethod::auto_select});
     o.threads = j.at("threads").get<int>();
     o.ensemble = j.value("ensemble", 1);
+    o.inputs_file = j.value("inputs_file", std::string());
+    o.lstm_h_only = j.value("lstm_h_only", false);
     return o;
   } catch (const nlohmann::json::exception& e) {
     throw InvalidInput(std::string("malformed options: ") + e.what());

@@ -64,12 +64,15 @@ std::string to_json(const EnsembleResult& e, int indent) {
   for (const SpectrumResult& m : e.members)
     for (const std::string& w : m.warnings)
       warnings.push_back("seed " + std::to_string(m.options.seed) + ": " + w);
-  for (const SpectrumResult& m : e.members)
-    members.push_back({{"seed", m.options.seed},
-                       {"exponents", m.exponents},
-                       {"stderr", m.stderr_},
-                       {"summary", summary_json(m.summary)},
-                       {"seconds", m.timing.seconds}});
+  for (const SpectrumResult& m : e.members) {
+    json member = {{"seed", m.options.seed},
+                   {"exponents", m.exponents},
+                   {"stderr", m.stderr_},
+                   {"summary", summary_json(m.summary)},
+                   {"seconds", m.timing.seconds}};
+    if (m.sequence >= 0) member["sequence"] = m.sequence;
+    members.push_back(member);
+  }
   const json j = {
       {"exponents", e.mean_exponents},
       {"stderr", e.stderr_exponents},

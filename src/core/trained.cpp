@@ -1,0 +1,236 @@
+// Trained cells: loading PyTorch state_dicts and input sequences, the reference cell step, and one
+// Benettin run per input sequence through the shared loop.
+#include "rnnlyap/trained.hpp"
+
+#include <cmath>
+
+#include "backend.hpp"
+#include "checkpoint.hpp"
+#include "elementwise.hpp"
+#include "loop.hpp"
+#include "random.hpp"
+#include "rnnlyap/errors.hpp"
+
+namespace rnnlyap {
+namespace {
+
+std::string shape_text(const std::vector<std::size_t>& s) {
+  std::string t = "(";
+  for (std::size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
+  return t + (s.size() == 1 ? ",)" : ")");
+}
+
+// The array whose key is `key` or ends in "." + key (a module prefix); InvalidInput if ambiguous.
+const NpyArray* find_key(const std::map<std::string, NpyArray>& a, const std::string& key,
+                         const std::string& name) {
+  const NpyArray* found = nullptr;
+  std::string which;
+  for (const auto& [k, v] : a) {
+    if (k == key || (k.size() > key.size() &&
+                     k.compare(k.size() - key.size() - 1, std::string::npos, "." + key) == 0)) {
+      if (found) throw InvalidInput(name + ": both '" + which + "' and '" + k + "' match " + key);
+      found = &v;
+      which = k;
+    }
+  }
+  return found;
+}
+
+std::uint64_t fnv(const std::vector<double>& v, std::uint64_t h) {
+  const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+  for (std::size_t i = 0; i < v.size() * sizeof(double); ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
+}  // namespace
+
+CellNetwork cell_from_arrays(Model type, const std::map<std::string, NpyArray>& arrays,
+                             const std::string& name) {
+  if (!is_cell(type)) throw InvalidInput("cell_from_arrays: model must be rnn, gru or lstm");
+  CellNetwork net;
+  net.type = type;
+  const int g = net.gates();
+  const std::string model(to_string(type));
+  const NpyArray* wih = find_key(arrays, "weight_ih_l0", name);
+  const NpyArray* whh = find_key(arrays, "weight_hh_l0", name);
+  const NpyArray* bih = find_key(arrays, "bias_ih_l0", name);
+  const NpyArray* bhh = find_key(arrays, "bias_hh_l0", name);
+  for (const auto& [k, v] : arrays)
+    if (k.find("_l1") != std::string::npos)
+      throw InvalidInput(name + ": '" + k +
+                         "' belongs to a second layer; only single-layer networks are supported");
+  if (!wih || !whh)
+    throw InvalidInput(
+        name + ": missing " + std::string(!wih ? "weight_ih_l0" : "weight_hh_l0") +
+        " (expected PyTorch state_dict keys weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0)");
+  if (!bih != !bhh)
+    throw InvalidInput(name + ": missing " + std::string(!bih ? "bias_ih_l0" : "bias_hh_l0") +
+                       " (both biases or neither, as with bias=False)");
+  if (whh->shape.size() != 2 || whh->shape[0] % static_cast<std::size_t>(g) != 0 ||
+      whh->shape[0] != static_cast<std::size_t>(g) * whh->shape[1])
+    throw InvalidInput(name + ": weight_hh_l0 has shape " + shape_text(whh->shape) +
+                       ", expected (" + std::to_string(g) + "*N, N) for " + model);
+  net.hidden = static_cast<int>(whh->shape[1]);
+  const std::size_t gn = static_cast<std::size_t>(g) * net.hidden;
+  if (wih->shape.size() != 2 || wih->shape[0] != gn || wih->shape[1] < 1)
+    throw InvalidInput(name + ": weight_ih_l0 has shape " + shape_text(wih->shape) +
+                       ", expected (" + std::to_string(gn) + ", input_size) for " + model +
+                       " with N = " + std::to_string(net.hidden));
+  net.input_size = static_cast<int>(wih->shape[1]);
+  for (const NpyArray* b : {bih, bhh})
+    if (b && (b->shape.size() != 1 || b->shape[0] != gn))
+      throw InvalidInput(name + ": a bias has shape " + shape_text(b->shape) + ", expected (" +
+                         std::to_string(gn) + ",)");
+  net.w_ih = wih->data;
+  net.w_hh = whh->data;
+  if (bih) {
+    net.b_ih = bih->data;
+    net.b_hh = bhh->data;
+  }
+  for (const auto* v : {&net.w_ih, &net.w_hh, &net.b_ih, &net.b_hh})
+    for (double x : *v)
+      if (!std::isfinite(x)) throw InvalidInput(name + ": non-finite weight");
+  return net;
+}
+
+CellNetwork load_cell_network(Model type, const std::string& npz_path) {
+  return cell_from_arrays(type, read_npz(npz_path), npz_path);
+}
+
+InputSequences load_inputs(const std::string& npy_path) {
+  NpyArray a = read_npy_array(npy_path);
+  InputSequences x;
+  if (a.shape.size() == 2) {
+    x.batch = 1;
+    x.steps = static_cast<int>(a.shape[0]);
+    x.input_size = static_cast<int>(a.shape[1]);
+  } else if (a.shape.size() == 3) {
+    x.batch = static_cast<int>(a.shape[0]);
+    x.steps = static_cast<int>(a.shape[1]);
+    x.input_size = static_cast<int>(a.shape[2]);
+  } else {
+    throw InvalidInput(npy_path +
+                       ": inputs must be T x input_size or B x T x input_size, got shape " +
+                       shape_text(a.shape));
+  }
+  for (double v : a.data)
+    if (!std::isfinite(v)) throw InvalidInput(npy_path + ": non-finite input");
+  x.data = std::move(a.data);
+  return x;
+}
+
+std::vector<double> cell_step(const CellNetwork& net, std::span<const double> state,
+                              std::span<const double> x) {
+  using detail::dsigmoid;
+  using detail::phi;
+  using detail::sigmoid;
+  const int n = net.hidden, gn = net.gates() * n, in = net.input_size;
+  std::vector<double> gi(gn), gh(gn);
+  for (int r = 0; r < gn; ++r) {
+    double a = net.b_ih.empty() ? 0 : net.b_ih[r], b = net.b_hh.empty() ? 0 : net.b_hh[r];
+    for (int j = 0; j < in; ++j) a += net.w_ih[static_cast<std::size_t>(r) * in + j] * x[j];
+    for (int j = 0; j < n; ++j) b += net.w_hh[static_cast<std::size_t>(r) * n + j] * state[j];
+    gi[r] = a;
+    gh[r] = b;
+  }
+  std::vector<double> out(state.begin(), state.end());
+  for (int i = 0; i < n; ++i) {
+    if (net.type == Model::rnn) {
+      out[i] = phi(gi[i] + gh[i]);
+    } else if (net.type == Model::gru) {
+      const double r = sigmoid(gi[i] + gh[i]), z = sigmoid(gi[n + i] + gh[n + i]);
+      const double nn = phi(gi[2 * n + i] + r * gh[2 * n + i]);
+      out[i] = (1 - z) * nn + z * state[i];
+    } else {
+      const double ig = sigmoid(gi[i] + gh[i]), fg = sigmoid(gi[n + i] + gh[n + i]);
+      const double gg = phi(gi[2 * n + i] + gh[2 * n + i]),
+                   og = sigmoid(gi[3 * n + i] + gh[3 * n + i]);
+      out[n + i] = fg * state[n + i] + ig * gg;
+      out[i] = og * phi(out[n + i]);
+    }
+  }
+  return out;
+}
+
+Schedule cell_schedule(const SpectrumOptions& opt, int steps) {
+  Schedule s;
+  s.step_time = 1;
+  s.warmup_steps = std::llround(opt.t_warmup);
+  s.steps_per_ons = std::max<std::int64_t>(1, std::llround(opt.t_ons));
+  s.ons_warmup = std::llround(opt.t_ons_warmup / static_cast<double>(s.steps_per_ons));
+  const std::int64_t used = s.warmup_steps + s.ons_warmup * s.steps_per_ons;
+  s.ons_sim = opt.t_sim > 0 ? std::llround(opt.t_sim / static_cast<double>(s.steps_per_ons))
+                            : (steps - used) / s.steps_per_ons;
+  const std::int64_t need = used + s.ons_sim * s.steps_per_ons;
+  if (s.ons_sim < 1 || need > steps)
+    throw InvalidInput(
+        "the input sequence has " + std::to_string(steps) + " steps but the schedule needs " +
+        std::to_string(std::max(need, used + s.steps_per_ons)) + " (warm-up " +
+        std::to_string(s.warmup_steps) + ", basis warm-up " +
+        std::to_string(s.ons_warmup * s.steps_per_ons) + ", averaging at least one t_ons of " +
+        std::to_string(s.steps_per_ons) + "); lower --t-warmup/--t-ons-warmup/--t-sim");
+  return s;
+}
+
+EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const CellNetwork& net,
+                                       const InputSequences& inputs, const Observers& observers) {
+  SpectrumOptions opt = opt_in;
+  opt.model = net.type;
+  opt.n = net.hidden;
+  validate(opt);
+  if (inputs.input_size != net.input_size)
+    throw InvalidInput("the inputs have " + std::to_string(inputs.input_size) +
+                       " features per step but the " + std::string(to_string(net.type)) +
+                       " expects input_size " + std::to_string(net.input_size));
+  const int dim = (net.type == Model::lstm && !opt.lstm_h_only) ? 2 * net.hidden : net.hidden;
+  const int k = opt.k.value_or(dim);
+  if (k < 1 || k > dim)
+    throw InvalidInput("--k " + std::to_string(k) + " must be in [1, " + std::to_string(dim) +
+                       "] for this " + std::string(to_string(net.type)));
+  opt.k = k;
+  if (opt.backend == BackendKind::cuda)
+    throw BackendUnavailable(
+        "--backend cuda: trained rnn/gru/lstm networks run on the CPU in this version");
+  opt.backend = BackendKind::cpu;
+  const Schedule sched = cell_schedule(opt, inputs.steps);
+  std::uint64_t weights_hash = 0xcbf29ce484222325ull;
+  for (const auto* v : {&net.w_ih, &net.w_hh, &net.b_ih, &net.b_hh})
+    weights_hash = fnv(*v, weights_hash);
+
+  std::vector<SpectrumResult> members;
+  for (int b = 0; b < inputs.batch; ++b) {
+    auto backend = detail::make_cpu_cell_backend(opt.precision, opt.qr);
+    backend->upload(net, inputs.sequence(b), inputs.steps, k, opt.lstm_h_only);
+    detail::LoopSetup setup;
+    setup.options = opt;
+    setup.schedule = sched;
+    setup.dim = dim;
+    setup.initial_state.assign(static_cast<std::size_t>(net.state_size()), 0.0);
+    const std::span<const double> seq = inputs.sequence(b);
+    setup.network_hash = fnv(std::vector<double>(seq.begin(), seq.end()), weights_hash);
+    Observers obs = observers;
+    if (observers.progress)
+      obs.progress = [&observers, b, &inputs](Phase p, std::int64_t done, std::int64_t total) {
+        observers.progress(p, static_cast<std::int64_t>(b) * total + done,
+                           static_cast<std::int64_t>(inputs.batch) * total);
+      };
+    SpectrumResult r = detail::run_benettin(*backend, setup, obs, {});
+    r.sequence = b;
+    members.push_back(std::move(r));
+  }
+  return ensemble_statistics(std::move(members));
+}
+
+EnsembleResult compute_trained_spectra(const SpectrumOptions& opt, const Observers& observers) {
+  validate(opt);
+  const std::string model(to_string(opt.model));
+  if (!is_cell(opt.model))
+    throw InvalidInput("compute_trained_spectra needs --model rnn, gru or lstm");
+  if (opt.weights_file.empty())
+    throw InvalidInput("--model " + model + " needs --weights-file W.npz");
+  if (opt.inputs_file.empty()) throw InvalidInput("--model " + model + " needs --inputs X.npy");
+  return compute_trained_spectra(opt, load_cell_network(opt.model, opt.weights_file),
+                                 load_inputs(opt.inputs_file), observers);
+}
+
+}  // namespace rnnlyap

@@ -1,0 +1,211 @@
+// CPU propagator for trained cells (vanilla RNN, GRU, LSTM; PyTorch conventions). The tangent map
+// is applied analytically: one product G = W_hh Q_h (G·N × k) per step, then one element-wise pass
+// through the gate derivatives — the dense G·N × N Jacobian is never formed.
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/backend.hpp"
+#include "../core/elementwise.hpp"
+#include "blas_lapack.hpp"
+#include "orthonormalize.hpp"
+#include "rnnlyap/errors.hpp"
+#include "rnnlyap/info.hpp"
+
+namespace rnnlyap::detail {
+namespace {
+
+template <class T>
+class CpuCellBackend final : public CellBackend {
+ public:
+  explicit CpuCellBackend(QrMethod qr) : qr_(qr) {}
+
+  std::string name() const override { return "cpu"; }
+  std::string device() const override { return "CPU"; }
+
+  void upload(const CellNetwork& net, std::span<const double> inputs, int steps, int k,
+              bool lstm_h_only) override {
+    type_ = net.type;
+    n_ = net.hidden;
+    gn_ = net.gates() * n_;
+    steps_ = steps;
+    h_only_ = lstm_h_only;
+    dim_ = (type_ == Model::lstm && !h_only_) ? 2 * n_ : n_;
+    k_ = k;
+    const std::size_t gn = static_cast<std::size_t>(gn_), n = static_cast<std::size_t>(n_);
+    const std::size_t need = sizeof(T) * (gn * n + gn * static_cast<std::size_t>(steps) + gn * k +
+                                          2 * static_cast<std::size_t>(dim_) * k);
+    const std::size_t have = host_memory_bytes();
+    if (have != 0 && need > have)
+      throw InvalidInput("the run needs " + std::to_string(need >> 20) +
+                         " MiB of memory; this machine has " + std::to_string(have >> 20) + " MiB");
+    // W_hh column-major (G·N × N) for BLAS; the input drive W_ih x_t + b_ih for every step at once.
+    whh_.assign(gn * n, T(0));
+    for (std::size_t r = 0; r < gn; ++r)
+      for (std::size_t c = 0; c < n; ++c) whh_[c * gn + r] = static_cast<T>(net.w_hh[r * n + c]);
+    bhh_.assign(gn, T(0));
+    for (std::size_t r = 0; r < net.b_hh.size(); ++r) bhh_[r] = static_cast<T>(net.b_hh[r]);
+    const std::size_t in = static_cast<std::size_t>(net.input_size);
+    drive_in_.assign(gn * static_cast<std::size_t>(steps), T(0));
+    for (std::size_t t = 0; t < static_cast<std::size_t>(steps); ++t)
+      for (std::size_t r = 0; r < gn; ++r) {
+        double a = net.b_ih.empty() ? 0.0 : net.b_ih[r];
+        for (std::size_t j = 0; j < in; ++j) a += net.w_ih[r * in + j] * inputs[t * in + j];
+        drive_in_[t * gn + r] = static_cast<T>(a);
+      }
+    h_.assign(n, T(0));
+    c_.assign(type_ == Model::lstm ? n : 0, T(0));
+    gh_.assign(gn, T(0));
+    q_.assign(static_cast<std::size_t>(dim_) * k, T(0));
+    qn_ = q_;
+    g_.assign(gn * k, T(0));
+    logs_.assign(k, 0.0);
+    qr_engine_.resize(dim_, k, qr_);
+  }
+
+  void set_state(std::span<const double> s) override {
+    for (int i = 0; i < n_; ++i) h_[i] = static_cast<T>(s[i]);
+    for (std::size_t i = 0; i < c_.size(); ++i) c_[i] = static_cast<T>(s[n_ + i]);
+  }
+  std::vector<double> state() override {
+    std::vector<double> s(h_.begin(), h_.end());
+    s.insert(s.end(), c_.begin(), c_.end());
+    return s;
+  }
+  void set_basis(std::span<const double> q) override {
+    for (std::size_t i = 0; i < q_.size(); ++i) q_[i] = static_cast<T>(q[i]);
+  }
+  std::vector<double> basis() override { return {q_.begin(), q_.end()}; }
+
+  void advance_state(std::int64_t step0, std::int64_t steps) override {
+    for (std::int64_t s = 0; s < steps; ++s) {
+      gates(step0 + s);
+      update_state();
+    }
+  }
+
+  void advance_tangent(std::int64_t step0, std::int64_t steps) override {
+    for (std::int64_t s = 0; s < steps; ++s) {
+      gates(step0 + s);
+      // G = W_hh Q_h: the h rows of the basis (the first N of each column).
+      cpu::gemm('N', 'N', gn_, k_, n_, T(1), whh_.data(), gn_, q_.data(), dim_, T(0), g_.data(),
+                gn_);
+      tangent();
+      std::swap(q_, qn_);
+      update_state();
+    }
+  }
+
+  void reorthonormalize(bool accumulate) override {
+    qr_engine_.apply(q_.data(), accumulate, logs_);
+  }
+
+  std::vector<double> take_log_sums() override {
+    std::vector<double> out(k_, 0.0);
+    std::swap(out, logs_);
+    return out;
+  }
+
+ private:
+  // gh = W_hh h + b_hh (fixed summation order), and the pre-activations of this step.
+  void gates(std::int64_t step) {
+    if (step < 0 || step >= steps_) throw Error("cell propagator: step beyond the input sequence");
+    std::copy(bhh_.begin(), bhh_.end(), gh_.begin());
+    for (int c = 0; c < n_; ++c) {
+      const T hc = h_[c];
+      const T* col = whh_.data() + static_cast<std::size_t>(c) * gn_;
+      for (int r = 0; r < gn_; ++r) gh_[r] += col[r] * hc;
+    }
+    gi_ = drive_in_.data() + static_cast<std::size_t>(step) * gn_;
+  }
+
+  void update_state() {
+    const int n = n_;
+    switch (type_) {
+      case Model::rnn:
+        for (int i = 0; i < n; ++i) h_[i] = phi(gi_[i] + gh_[i]);
+        break;
+      case Model::gru:
+        for (int i = 0; i < n; ++i) {
+          const T r = sigmoid(gi_[i] + gh_[i]);
+          const T z = sigmoid(gi_[n + i] + gh_[n + i]);
+          const T nn = phi(gi_[2 * n + i] + r * gh_[2 * n + i]);
+          h_[i] = (T(1) - z) * nn + z * h_[i];
+        }
+        break;
+      default:  // lstm
+        for (int i = 0; i < n; ++i) {
+          const T ig = sigmoid(gi_[i] + gh_[i]);
+          const T fg = sigmoid(gi_[n + i] + gh_[n + i]);
+          const T gg = phi(gi_[2 * n + i] + gh_[2 * n + i]);
+          const T og = sigmoid(gi_[3 * n + i] + gh_[3 * n + i]);
+          c_[i] = fg * c_[i] + ig * gg;
+          h_[i] = og * phi(c_[i]);
+        }
+    }
+  }
+
+  // qn = D_t q from G = W_hh q_h and the gates of the current (not yet updated) state.
+  void tangent() {
+    const int n = n_;
+    for (int col = 0; col < k_; ++col) {
+      const T* g = g_.data() + static_cast<std::size_t>(col) * gn_;
+      const T* q = q_.data() + static_cast<std::size_t>(col) * dim_;
+      T* out = qn_.data() + static_cast<std::size_t>(col) * dim_;
+      switch (type_) {
+        case Model::rnn:
+          // h' = tanh(a): dh' = φ'(a) ⊙ (W_hh dh)
+          for (int i = 0; i < n; ++i) out[i] = dphi(gi_[i] + gh_[i]) * g[i];
+          break;
+        case Model::gru:
+          // dr = σ'(a_r) W_hr dh, dz = σ'(a_z) W_hz dh, dn = φ'(a_n) (dr ⊙ gh_n + r ⊙ W_hn dh),
+          // dh' = dz ⊙ (h − n) + (1 − z) ⊙ dn + z ⊙ dh
+          for (int i = 0; i < n; ++i) {
+            const T ar = gi_[i] + gh_[i], az = gi_[n + i] + gh_[n + i];
+            const T r = sigmoid(ar), z = sigmoid(az);
+            const T an = gi_[2 * n + i] + r * gh_[2 * n + i];
+            const T nn = phi(an);
+            const T dr = dsigmoid(ar) * g[i];
+            const T dz = dsigmoid(az) * g[n + i];
+            const T dn = dphi(an) * (dr * gh_[2 * n + i] + r * g[2 * n + i]);
+            out[i] = dz * (h_[i] - nn) + (T(1) - z) * dn + z * q[i];
+          }
+          break;
+        default:  // lstm: state (h, c)
+          // dc' = df ⊙ c + f ⊙ dc + di ⊙ g + i ⊙ dg, dh' = do ⊙ tanh(c') + o ⊙ φ'(c') ⊙ dc';
+          // with lstm_h_only dc = 0 and only dh' is kept.
+          for (int i = 0; i < n; ++i) {
+            const T ai = gi_[i] + gh_[i], af = gi_[n + i] + gh_[n + i];
+            const T ag = gi_[2 * n + i] + gh_[2 * n + i], ao = gi_[3 * n + i] + gh_[3 * n + i];
+            const T ig = sigmoid(ai), fg = sigmoid(af), gg = phi(ag), og = sigmoid(ao);
+            const T cn = fg * c_[i] + ig * gg;
+            const T dc_in = h_only_ ? T(0) : q[n + i];
+            const T dcn = dsigmoid(af) * g[n + i] * c_[i] + fg * dc_in + dsigmoid(ai) * g[i] * gg +
+                          ig * dphi(ag) * g[2 * n + i];
+            out[i] = dsigmoid(ao) * g[3 * n + i] * phi(cn) + og * dphi(cn) * dcn;
+            if (!h_only_) out[n + i] = dcn;
+          }
+      }
+    }
+  }
+
+  QrMethod qr_;
+  Model type_ = Model::rnn;
+  int n_ = 0, gn_ = 0, dim_ = 0, k_ = 0, steps_ = 0;
+  bool h_only_ = false;
+  std::vector<T> whh_, bhh_, drive_in_, h_, c_, gh_, q_, qn_, g_;
+  const T* gi_ = nullptr;
+  cpu::Orthonormalizer<T> qr_engine_;
+  std::vector<double> logs_;
+};
+
+}  // namespace
+
+std::unique_ptr<CellBackend> make_cpu_cell_backend(Precision precision, QrMethod qr) {
+  const QrMethod m = qr == QrMethod::auto_select ? QrMethod::householder : qr;
+  if (precision == Precision::fp32) return std::make_unique<CpuCellBackend<float>>(m);
+  return std::make_unique<CpuCellBackend<double>>(m);
+}
+
+}  // namespace rnnlyap::detail

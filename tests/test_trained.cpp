@@ -1,0 +1,252 @@
+// Trained cells (PyTorch conventions) against independent truth:
+// - the analytic tangent map of the CPU propagator against central finite differences of the
+//   reference cell step, for rnn, gru, lstm (full (h, c) and the h block alone);
+// - exact spectra at the zero fixed point (zero input and biases), where each cell's Jacobian is a
+//   known matrix: rnn W_hh; gru ½I + ¼W_hn; lstm [[¼W_hg, ¼I], [½W_hg, ½I]] ((h, c) order);
+// - PyTorch's own cells and autograd Jacobians (when /usr/bin/python3 has torch);
+// - bad inputs.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <complex>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "core/backend.hpp"
+#include "linalg_truth.hpp"
+#include "rnnlyap/errors.hpp"
+#include "rnnlyap/trained.hpp"
+
+namespace fs = std::filesystem;
+
+namespace rnnlyap {
+namespace {
+
+CellNetwork random_cell(Model type, int n, int in, double scale, std::uint64_t seed,
+                        bool biases = true) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> N01(0, 1);
+  CellNetwork net;
+  net.type = type;
+  net.hidden = n;
+  net.input_size = in;
+  const int gn = net.gates() * n;
+  net.w_ih.resize(static_cast<std::size_t>(gn) * in);
+  net.w_hh.resize(static_cast<std::size_t>(gn) * n);
+  for (double& w : net.w_ih) w = N01(rng) / std::sqrt(in);
+  for (double& w : net.w_hh) w = scale * N01(rng) / std::sqrt(n);
+  if (biases) {
+    net.b_ih.resize(gn);
+    net.b_hh.resize(gn);
+    for (double& b : net.b_ih) b = 0.3 * N01(rng);
+    for (double& b : net.b_hh) b = 0.3 * N01(rng);
+  }
+  return net;
+}
+
+// D·Q from the propagator, one step from `state` with input x; Q = identity (dim × dim).
+std::vector<double> propagated_identity(const CellNetwork& net, const std::vector<double>& state,
+                                        const std::vector<double>& x, bool h_only) {
+  const int dim = net.type == Model::lstm && !h_only ? 2 * net.hidden : net.hidden;
+  auto be = detail::make_cpu_cell_backend(Precision::fp64, QrMethod::householder);
+  be->upload(net, x, 1, dim, h_only);
+  be->set_state(state);
+  std::vector<double> eye(static_cast<std::size_t>(dim) * dim, 0.0);
+  for (int i = 0; i < dim; ++i) eye[static_cast<std::size_t>(i) * dim + i] = 1;
+  be->set_basis(eye);
+  be->advance_tangent(0, 1);
+  return be->basis();
+}
+
+class TrainedJacobian : public testing::TestWithParam<std::pair<Model, bool>> {};
+
+// Central differences with step ε have error O(ε² f''') ≈ 1e-10 here and rounding O(u/ε) ≈ 1e-11:
+// 1e-7 absolute on entries of order 0.1–1 is a safe and still sharp bound.
+TEST_P(TrainedJacobian, MatchesFiniteDifferences) {
+  const auto [type, h_only] = GetParam();
+  const int n = 12, in = 3;
+  const CellNetwork net = random_cell(type, n, in, 1.5, 42);
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> N01(0, 1);
+  std::vector<double> state(static_cast<std::size_t>(net.state_size())), x(in);
+  for (double& v : state) v = 0.8 * N01(rng);
+  for (double& v : x) v = N01(rng);
+  const int dim = type == Model::lstm && !h_only ? 2 * n : n;
+  const std::vector<double> d = propagated_identity(net, state, x, h_only);
+  const double eps = 1e-5;
+  for (int j = 0; j < dim; ++j) {
+    std::vector<double> plus = state, minus = state;
+    plus[j] += eps;
+    minus[j] -= eps;
+    const std::vector<double> fp = cell_step(net, plus, x), fm = cell_step(net, minus, x);
+    for (int i = 0; i < dim; ++i) {
+      const double fd = (fp[i] - fm[i]) / (2 * eps);
+      EXPECT_NEAR(d[static_cast<std::size_t>(j) * dim + i], fd, 1e-7)
+          << "entry (" << i << ", " << j << ")";
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cells, TrainedJacobian,
+                         testing::Values(std::pair{Model::rnn, false}, std::pair{Model::gru, false},
+                                         std::pair{Model::lstm, false},
+                                         std::pair{Model::lstm, true}),
+                         [](const auto& p) {
+                           return std::string(to_string(p.param.first)) +
+                                  (p.param.second ? "_h_only" : "");
+                         });
+
+// Zero input, zero biases: the state stays at 0 and the tangent map is constant (see the top).
+TEST(TrainedExact, ZeroFixedPointSpectra) {
+  const int n = 20, in = 2, steps = 1200;
+  for (Model type : {Model::rnn, Model::gru, Model::lstm}) {
+    SCOPED_TRACE(std::string(to_string(type)));
+    const CellNetwork net = random_cell(type, n, in, 0.6, 11, false);
+    const int dim = net.state_size();
+    std::vector<double> jac(static_cast<std::size_t>(dim) * dim, 0.0);  // column-major
+    auto w = [&](int gate, int r, int c) {
+      return net.w_hh[static_cast<std::size_t>(gate * n + r) * n + c];
+    };
+    for (int r = 0; r < n; ++r)
+      for (int c = 0; c < n; ++c) {
+        if (type == Model::rnn) jac[static_cast<std::size_t>(c) * dim + r] = w(0, r, c);
+        if (type == Model::gru)
+          jac[static_cast<std::size_t>(c) * dim + r] = 0.25 * w(2, r, c) + (r == c ? 0.5 : 0);
+        if (type == Model::lstm) {
+          jac[static_cast<std::size_t>(c) * dim + r] = 0.25 * w(2, r, c);
+          jac[static_cast<std::size_t>(c) * dim + n + r] = 0.5 * w(2, r, c);
+          jac[static_cast<std::size_t>(n + c) * dim + r] = r == c ? 0.25 : 0;
+          jac[static_cast<std::size_t>(n + c) * dim + n + r] = r == c ? 0.5 : 0;
+        }
+      }
+    std::vector<double> exact;
+    for (const auto& mu : test::eigenvalues(jac, dim)) exact.push_back(std::log(std::abs(mu)));
+    exact = test::sorted_desc(exact);
+    InputSequences x;
+    x.batch = 1;
+    x.steps = steps;
+    x.input_size = in;
+    x.data.assign(static_cast<std::size_t>(steps) * in, 0.0);
+    SpectrumOptions o;
+    o.t_warmup = 10;
+    o.t_ons_warmup = 100;
+    o.t_sim = 0;  // the rest: 1090 steps
+    const EnsembleResult e = compute_trained_spectra(o, net, x);
+    const SpectrumResult& r = e.members.front();
+    ASSERT_EQ(r.exponents.size(), static_cast<std::size_t>(dim));
+    const std::vector<double> got = test::sorted_desc(r.exponents);
+    // As for the random networks below onset: 4 standard errors + 10/T. The LSTM's Jacobian here
+    // has rank N (its two block rows are proportional): N exponents are −∞, which both dgeev and
+    // the propagation resolve only as rounding-level values near log ε ≈ −36.
+    const double t = r.schedule.averaged_time();
+    double se = 0;
+    for (double s : r.stderr_) se = std::max(se, s);
+    for (int i = 0; i < dim; ++i) {
+      if (exact[i] < -20)
+        EXPECT_LT(got[i], -20.0) << "exponent " << i << " is -inf";
+      else
+        EXPECT_NEAR(got[i], exact[i], 4 * se + 10.0 / t) << "exponent " << i;
+    }
+  }
+}
+
+// PyTorch's nn.RNN/GRU/LSTM (float64) and torch.autograd.functional.jacobian of one step, written
+// by a Python script into an .npz; our cell step and tangent map must reproduce them.
+TEST(TrainedTorch, MatchesPyTorchCellsAndAutograd) {
+  if (std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "/usr/bin/python3 has no torch (apt-get install python3-torch)";
+  const fs::path dir = fs::temp_directory_path() / ("rnnlyap_torch_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string script = R"PY(
+import sys, numpy as np, torch
+torch.manual_seed(3); torch.set_default_dtype(torch.float64)
+out = sys.argv[1]
+for kind, cls in [("rnn", torch.nn.RNN), ("gru", torch.nn.GRU), ("lstm", torch.nn.LSTM)]:
+    m = cls(input_size=4, hidden_size=10)
+    with torch.no_grad():
+        for p in m.parameters(): p.mul_(2.0)
+    sd = {k: v.detach().numpy() for k, v in m.state_dict().items()}
+    x = torch.randn(4); h = 0.5 * torch.randn(10); c = 0.5 * torch.randn(10)
+    if kind == "lstm":
+        cell = torch.nn.LSTMCell(4, 10); cell.load_state_dict({k[:-3]: v for k, v in m.state_dict().items()})
+        def f(s): h1, c1 = cell(x[None], (s[None, :10], s[None, 10:])); return torch.cat([h1[0], c1[0]])
+        s0 = torch.cat([h, c])
+    else:
+        cell = (torch.nn.RNNCell if kind == "rnn" else torch.nn.GRUCell)(4, 10)
+        cell.load_state_dict({k[:-3]: v for k, v in m.state_dict().items()})
+        def f(s): return cell(x[None], s[None])[0]
+        s0 = h
+    # The full layer on a 1-step sequence must agree with the cell (PyTorch's own consistency).
+    sd.update({"x": x.numpy(), "state": s0.detach().numpy(), "next": f(s0).detach().numpy(),
+               "jacobian": torch.autograd.functional.jacobian(f, s0).numpy()})
+    np.savez(f"{out}/{kind}.npz", **sd)
+)PY";
+  std::ofstream(dir / "gen.py") << script;
+  ASSERT_EQ(
+      std::system(("/usr/bin/python3 " + (dir / "gen.py").string() + " " + dir.string()).c_str()),
+      0);
+  for (Model type : {Model::rnn, Model::gru, Model::lstm}) {
+    SCOPED_TRACE(std::string(to_string(type)));
+    const auto arrays = read_npz((dir / (std::string(to_string(type)) + ".npz")).string());
+    const CellNetwork net = cell_from_arrays(type, arrays, "torch");
+    const std::vector<double>& x = arrays.at("x").data;
+    const std::vector<double>& s = arrays.at("state").data;
+    const std::vector<double> next = cell_step(net, s, x);
+    const std::vector<double>& want = arrays.at("next").data;
+    for (std::size_t i = 0; i < want.size(); ++i)
+      EXPECT_NEAR(next[i], want[i], 1e-12) << "state " << i;
+    const std::vector<double> d = propagated_identity(net, s, x, false);
+    const std::vector<double>& jac =
+        arrays.at("jacobian").data;  // row-major: jac[i*dim + j] = ∂next_i/∂s_j
+    const std::size_t dim = want.size();
+    for (std::size_t i = 0; i < dim; ++i)
+      for (std::size_t j = 0; j < dim; ++j)
+        EXPECT_NEAR(d[j * dim + i], jac[i * dim + j], 1e-12) << "(" << i << ", " << j << ")";
+  }
+  fs::remove_all(dir);
+}
+
+TEST(TrainedInputs, BadWeightsAndInputsAreInvalidInput) {
+  CellNetwork good = random_cell(Model::lstm, 6, 2, 1.0, 1);
+  auto arrays_of = [](const CellNetwork& c) {
+    std::map<std::string, NpyArray> a;
+    const std::size_t gn = static_cast<std::size_t>(c.gates() * c.hidden);
+    a["lstm.weight_ih_l0"] = {{gn, static_cast<std::size_t>(c.input_size)}, c.w_ih};
+    a["lstm.weight_hh_l0"] = {{gn, static_cast<std::size_t>(c.hidden)}, c.w_hh};
+    a["lstm.bias_ih_l0"] = {{gn}, c.b_ih};
+    a["lstm.bias_hh_l0"] = {{gn}, c.b_hh};
+    return a;
+  };
+  auto a = arrays_of(good);
+  EXPECT_EQ(cell_from_arrays(Model::lstm, a, "W.npz").hidden, 6) << "a module prefix is accepted";
+  EXPECT_THROW(cell_from_arrays(Model::gru, a, "W.npz"), InvalidInput) << "4N rows are not a GRU";
+  auto missing = a;
+  missing.erase("lstm.weight_hh_l0");
+  EXPECT_THROW(cell_from_arrays(Model::lstm, missing, "W.npz"), InvalidInput);
+  auto one_bias = a;
+  one_bias.erase("lstm.bias_ih_l0");
+  EXPECT_THROW(cell_from_arrays(Model::lstm, one_bias, "W.npz"), InvalidInput);
+  auto layer2 = a;
+  layer2["lstm.weight_ih_l1"] = a["lstm.weight_ih_l0"];
+  EXPECT_THROW(cell_from_arrays(Model::lstm, layer2, "W.npz"), InvalidInput);
+  auto nan = a;
+  nan["lstm.weight_hh_l0"].data[3] = std::nan("");
+  EXPECT_THROW(cell_from_arrays(Model::lstm, nan, "W.npz"), InvalidInput);
+  InputSequences x;
+  x.batch = 1;
+  x.steps = 400;
+  x.input_size = 3;  // the cell expects 2
+  x.data.assign(1200, 0.0);
+  SpectrumOptions o;
+  o.t_sim = 0;
+  EXPECT_THROW(compute_trained_spectra(o, good, x), InvalidInput);
+  x.input_size = 2;
+  x.steps = 150;  // shorter than the default warm-ups (100 + 100)
+  x.data.assign(300, 0.0);
+  EXPECT_THROW(compute_trained_spectra(o, good, x), InvalidInput);
+}
+
+}  // namespace
+}  // namespace rnnlyap
