@@ -5,7 +5,7 @@ BUILD=${BUILD_DIR:-$ROOT/build}
 
 DEB_PACKAGES=(cmake g++ make libopenblas-dev liblapack-dev libcli11-dev nlohmann-json3-dev
               libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy python3-matplotlib
-              zlib1g-dev)
+              zlib1g-dev pybind11-dev python3-dev)
 
 # install_deps [EXTRA_PACKAGE ...]
 install_deps() {
@@ -36,10 +36,14 @@ configure_and_build() {
   if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
     export CUDACXX=/usr/local/cuda/bin/nvcc
   fi
+  # The Python module and its test use the Debian python3, which carries numpy (another python3 may
+  # come first on PATH).
+  local py=()
+  [ -x /usr/bin/python3 ] && py=(-DPython_EXECUTABLE=/usr/bin/python3)
   echo "== configuring in $BUILD"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-Release} "$@" >"$ROOT/.cmake-configure.log" 2>&1 ||
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-Release} "${py[@]}" "$@" >"$ROOT/.cmake-configure.log" 2>&1 ||
     { cat "$ROOT/.cmake-configure.log"; exit 1; }
-  grep -E "rnnlyap: CUDA backend" "$ROOT/.cmake-configure.log" || true
+  grep -E "rnnlyap: (CUDA backend|Python module)" "$ROOT/.cmake-configure.log" || true
   echo "== building"
   cmake --build "$BUILD" -j"$(nproc)"
 }
