@@ -46,6 +46,7 @@
 #include <utility>
 #include <vector>
 
+#include "file_errors.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/npy.hpp"
 
@@ -84,29 +85,8 @@ constexpr std::uint16_t kMethodDeflate = 8;
 /// `s` with control characters (and, with `ascii_only`, bytes above 0x7E) escaped as \xNN, so
 /// that a message stays on one line; at most `max_len` bytes of `s` are shown. (The .npy reader
 /// escapes names the same way.)
-std::string printable(std::string_view s,
-                      std::size_t max_len = std::numeric_limits<std::size_t>::max(),
-                      bool ascii_only = false) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  const std::size_t n = std::min(s.size(), max_len);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto ch = static_cast<unsigned char>(s[i]);
-    if (ch < 0x20 || ch == 0x7F || (ascii_only && ch > 0x7F)) {
-      out += "\\x";
-      out += kHex[ch >> 4];
-      out += kHex[ch & 0xF];
-    } else {
-      out += s[i];
-    }
-  }
-  if (s.size() > n) out += "...";
-  return out;
-}
-
-[[noreturn]] void fail(const std::string& name, const std::string& message) {
-  throw InvalidInput(printable(name) + ": " + message);
-}
+using detail::fail;
+using detail::printable;
 
 std::string hex32(std::uint32_t v) {
   static constexpr char kHex[] = "0123456789ABCDEF";

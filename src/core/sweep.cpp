@@ -231,8 +231,7 @@ SweepResult run_sweep(const SweepSpec& spec, const std::string& partial_path,
   for (const auto& a : alphas)
     for (int n : spec.n)
       for (double g : spec.g) jobs.push_back({g, a, n});
-  // Validate every grid point before running any.
-  for (const Job& j : jobs) {
+  auto options_for = [&spec](const Job& j) {
     SpectrumOptions o = spec.base;
     o.g = j.g;
     o.n = j.n;
@@ -240,8 +239,10 @@ SweepResult run_sweep(const SweepSpec& spec, const std::string& partial_path,
       o.weights = WeightKind::levy;
       o.alpha = *j.alpha;
     }
-    validate(o);
-  }
+    return o;
+  };
+  // Validate every grid point before running any.
+  for (const Job& j : jobs) validate(options_for(j));
 
   SweepResult r;
   r.spec = spec;
@@ -265,14 +266,7 @@ SweepResult run_sweep(const SweepSpec& spec, const std::string& partial_path,
     label << "g=" << j.g << " N=" << j.n;
     if (j.alpha) label << " alpha=" << *j.alpha;
     if (progress) progress(static_cast<int>(i), static_cast<int>(jobs.size()), label.str());
-    SpectrumOptions o = spec.base;
-    o.g = j.g;
-    o.n = j.n;
-    if (j.alpha) {
-      o.weights = WeightKind::levy;
-      o.alpha = *j.alpha;
-    }
-    const SweepPoint p = sweep_point(compute_ensemble(o), j.g, j.alpha, j.n);
+    const SweepPoint p = sweep_point(compute_ensemble(options_for(j)), j.g, j.alpha, j.n);
     r.grid.push_back(p);
     if (partial.is_open()) partial << point_json(p).dump() << "\n" << std::flush;
   }
