@@ -146,45 +146,78 @@ class CpuCellBackend final : public CellBackend {
     }
   }
 
-  // qn = D_t q from G = W_hh q_h and the gates of the current (not yet updated) state.
+  // qn = D_t q from G = W_hh q_h and the gates of the current (not yet updated) state. The gate
+  // derivatives depend on the row only: they are computed once per step into per-row coefficients,
+  // so the pass over the k columns is multiply-adds.
   void tangent() {
     const int n = n_;
+    coef_.resize(static_cast<std::size_t>(6) * n);
+    T* c0 = coef_.data();
+    T* c1 = c0 + n;
+    T* c2 = c1 + n;
+    T* c3 = c2 + n;
+    T* c4 = c3 + n;
+    T* c5 = c4 + n;
+    switch (type_) {
+      case Model::rnn:
+        // h' = tanh(a): dh' = φ'(a) (W_hh dh)
+        for (int i = 0; i < n; ++i) c0[i] = dphi(gi_[i] + gh_[i]);
+        break;
+      case Model::gru:
+        // dr = σ'(a_r) W_hr dh, dz = σ'(a_z) W_hz dh, dn = φ'(a_n) (dr gh_n + r W_hn dh),
+        // dh' = dz (h − n) + (1 − z) dn + z dh
+        //     = c0 (W_hr dh) + c1 (W_hz dh) + c2 (W_hn dh) + c3 dh
+        for (int i = 0; i < n; ++i) {
+          const T ar = gi_[i] + gh_[i], az = gi_[n + i] + gh_[n + i];
+          const T r = sigmoid(ar), z = sigmoid(az);
+          const T an = gi_[2 * n + i] + r * gh_[2 * n + i];
+          const T dn = dphi(an) * (T(1) - z);
+          c0[i] = dn * dsigmoid(ar) * gh_[2 * n + i];
+          c1[i] = dsigmoid(az) * (h_[i] - phi(an));
+          c2[i] = dn * r;
+          c3[i] = z;
+        }
+        break;
+      default:  // lstm: dc' = df c + f dc + di g + i dg, dh' = do tanh(c') + o φ'(c') dc'
+        // dc' = c0 (W_hi dh) + c1 (W_hf dh) + c2 (W_hg dh) + c3 dc;  dh' = c4 (W_ho dh) + c5 dc'
+        for (int i = 0; i < n; ++i) {
+          const T ai = gi_[i] + gh_[i], af = gi_[n + i] + gh_[n + i];
+          const T ag = gi_[2 * n + i] + gh_[2 * n + i], ao = gi_[3 * n + i] + gh_[3 * n + i];
+          const T ig = sigmoid(ai), fg = sigmoid(af), gg = phi(ag), og = sigmoid(ao);
+          const T cn = fg * c_[i] + ig * gg;
+          c0[i] = dsigmoid(ai) * gg;
+          c1[i] = dsigmoid(af) * c_[i];
+          c2[i] = ig * dphi(ag);
+          c3[i] = fg;
+          c4[i] = dsigmoid(ao) * phi(cn);
+          c5[i] = og * dphi(cn);
+        }
+    }
     for (int col = 0; col < k_; ++col) {
       const T* g = g_.data() + static_cast<std::size_t>(col) * gn_;
       const T* q = q_.data() + static_cast<std::size_t>(col) * dim_;
       T* out = qn_.data() + static_cast<std::size_t>(col) * dim_;
       switch (type_) {
         case Model::rnn:
-          // h' = tanh(a): dh' = φ'(a) ⊙ (W_hh dh)
-          for (int i = 0; i < n; ++i) out[i] = dphi(gi_[i] + gh_[i]) * g[i];
+          for (int i = 0; i < n; ++i) out[i] = c0[i] * g[i];
           break;
         case Model::gru:
-          // dr = σ'(a_r) W_hr dh, dz = σ'(a_z) W_hz dh, dn = φ'(a_n) (dr ⊙ gh_n + r ⊙ W_hn dh),
-          // dh' = dz ⊙ (h − n) + (1 − z) ⊙ dn + z ⊙ dh
-          for (int i = 0; i < n; ++i) {
-            const T ar = gi_[i] + gh_[i], az = gi_[n + i] + gh_[n + i];
-            const T r = sigmoid(ar), z = sigmoid(az);
-            const T an = gi_[2 * n + i] + r * gh_[2 * n + i];
-            const T nn = phi(an);
-            const T dr = dsigmoid(ar) * g[i];
-            const T dz = dsigmoid(az) * g[n + i];
-            const T dn = dphi(an) * (dr * gh_[2 * n + i] + r * g[2 * n + i]);
-            out[i] = dz * (h_[i] - nn) + (T(1) - z) * dn + z * q[i];
-          }
+          for (int i = 0; i < n; ++i)
+            out[i] = c0[i] * g[i] + c1[i] * g[n + i] + c2[i] * g[2 * n + i] + c3[i] * q[i];
           break;
-        default:  // lstm: state (h, c)
-          // dc' = df ⊙ c + f ⊙ dc + di ⊙ g + i ⊙ dg, dh' = do ⊙ tanh(c') + o ⊙ φ'(c') ⊙ dc';
-          // with lstm_h_only dc = 0 and only dh' is kept.
-          for (int i = 0; i < n; ++i) {
-            const T ai = gi_[i] + gh_[i], af = gi_[n + i] + gh_[n + i];
-            const T ag = gi_[2 * n + i] + gh_[2 * n + i], ao = gi_[3 * n + i] + gh_[3 * n + i];
-            const T ig = sigmoid(ai), fg = sigmoid(af), gg = phi(ag), og = sigmoid(ao);
-            const T cn = fg * c_[i] + ig * gg;
-            const T dc_in = h_only_ ? T(0) : q[n + i];
-            const T dcn = dsigmoid(af) * g[n + i] * c_[i] + fg * dc_in + dsigmoid(ai) * g[i] * gg +
-                          ig * dphi(ag) * g[2 * n + i];
-            out[i] = dsigmoid(ao) * g[3 * n + i] * phi(cn) + og * dphi(cn) * dcn;
-            if (!h_only_) out[n + i] = dcn;
+        default:
+          if (h_only_) {  // dc = 0: only the h block, c held fixed
+            for (int i = 0; i < n; ++i) {
+              const T dcn = c0[i] * g[i] + c1[i] * g[n + i] + c2[i] * g[2 * n + i];
+              out[i] = c4[i] * g[3 * n + i] + c5[i] * dcn;
+            }
+          } else {
+            for (int i = 0; i < n; ++i) {
+              const T dcn =
+                  c0[i] * g[i] + c1[i] * g[n + i] + c2[i] * g[2 * n + i] + c3[i] * q[n + i];
+              out[i] = c4[i] * g[3 * n + i] + c5[i] * dcn;
+              out[n + i] = dcn;
+            }
           }
       }
     }
@@ -194,7 +227,7 @@ class CpuCellBackend final : public CellBackend {
   Model type_ = Model::rnn;
   int n_ = 0, gn_ = 0, dim_ = 0, k_ = 0, steps_ = 0;
   bool h_only_ = false;
-  std::vector<T> whh_, bhh_, drive_in_, h_, c_, gh_, q_, qn_, g_;
+  std::vector<T> whh_, bhh_, drive_in_, h_, c_, gh_, q_, qn_, g_, coef_;
   const T* gi_ = nullptr;
   cpu::Orthonormalizer<T> qr_engine_;
   std::vector<double> logs_;
