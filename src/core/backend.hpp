@@ -64,6 +64,22 @@ class Backend : public Propagator {
   virtual void upload(const Network& net, const Dynamics& dyn, int k) = 0;
 };
 
+/// A batch of B networks of the same size, run in lockstep as one block-diagonal system: the state
+/// is the B states one after another (B·n), the basis the B bases one after another (B blocks of
+/// n×k, each column-major with leading dimension n), and the logs B·k values (member-major). Each
+/// block is re-orthonormalised on its own. Member b uses noise key dyn_keys[b].
+class BatchBackend : public Propagator {
+ public:
+  virtual void upload(const std::vector<Network>& nets, const Dynamics& dyn,
+                      const std::vector<std::uint64_t>& noise_keys, int k) = 0;
+};
+
+/// The CPU batch: B CPU backends behind one propagator (used to test the batched driver path).
+std::unique_ptr<BatchBackend> make_cpu_batch_backend(Precision precision, QrMethod qr);
+/// The CUDA batch: strided-batched products and QRs for many small networks; throws
+/// BackendUnavailable without CUDA or a device.
+std::unique_ptr<BatchBackend> make_cuda_batch_backend(Precision precision, QrMethod qr, int device);
+
 /// A propagator for trained cells driven by one input sequence (step t reads input t).
 class CellBackend : public Propagator {
  public:

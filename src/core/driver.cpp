@@ -78,6 +78,28 @@ std::string_view to_string(Phase p) {
 
 namespace detail {
 
+// The basis before a re-orthonormalisation has condition κ ≈ e^{(λ_1 − λ_k) t_ons} (DESIGN.md §1);
+// past ~1/(100 ε) its trailing columns are rounding noise. A collapsed basis compresses the
+// computed spread, so this estimate is a lower bound and the warning errs on the safe side.
+std::vector<std::string> basis_warnings(const std::vector<double>& exponents, double ons_time,
+                                        Precision precision) {
+  std::vector<std::string> w;
+  if (exponents.size() < 2) return w;
+  const auto [lo, hi] = std::minmax_element(exponents.begin(), exponents.end());
+  const double log_kappa = (*hi - *lo) * ons_time;
+  const double eps = precision == Precision::fp32 ? 1.1920929e-7 : 2.220446049250313e-16;
+  const double limit = std::log(1 / eps) - std::log(100.0);
+  if (log_kappa > limit) {
+    char msg[256];
+    std::snprintf(msg, sizeof msg,
+                  "the basis condition per re-orthonormalisation, e^%.0f, exceeds what %s resolves "
+                  "(e^%.0f): the trailing exponents are unreliable; shorten --t-ons",
+                  log_kappa, precision == Precision::fp32 ? "fp32" : "fp64", limit);
+    w.emplace_back(msg);
+  }
+  return w;
+}
+
 SpectrumResult run_benettin(Propagator& backend_ref, const LoopSetup& setup, const Observers& obs,
                             const RunControl& control) {
   Propagator* backend = &backend_ref;
@@ -175,7 +197,8 @@ SpectrumResult run_benettin(Propagator& backend_ref, const LoopSetup& setup, con
   if (run.basis_started) {
     backend->set_basis(resumed->basis);  // saved right after a re-orthonormalisation
   } else {
-    backend->set_basis(detail::initial_basis(n, k, opt.seed));
+    backend->set_basis(setup.initial_basis.empty() ? detail::initial_basis(n, k, opt.seed)
+                                                   : setup.initial_basis);
     backend->reorthonormalize(false);
     run.basis_started = true;
     report(Phase::ons_warmup);
@@ -256,24 +279,7 @@ SpectrumResult run_benettin(Propagator& backend_ref, const LoopSetup& setup, con
     }
   }
   res.summary = summarize(res.exponents);
-  // The basis before a re-orthonormalisation has condition κ ≈ e^{(λ_1 − λ_k) t_ons} (DESIGN.md
-  // §1); past ~1/(100 ε) its trailing columns are rounding noise. A collapsed basis compresses the
-  // computed spread, so this estimate is a lower bound and the warning errs on the safe side.
-  if (k > 1) {
-    const auto [lo, hi] = std::minmax_element(res.exponents.begin(), res.exponents.end());
-    const double log_kappa = (*hi - *lo) * ons_time;
-    const double eps = opt.precision == Precision::fp32 ? 1.1920929e-7 : 2.220446049250313e-16;
-    const double limit = std::log(1 / eps) - std::log(100.0);
-    if (log_kappa > limit) {
-      char msg[256];
-      std::snprintf(
-          msg, sizeof msg,
-          "the basis condition per re-orthonormalisation, e^%.0f, exceeds what %s resolves "
-          "(e^%.0f): the trailing exponents are unreliable; shorten --t-ons",
-          log_kappa, opt.precision == Precision::fp32 ? "fp32" : "fp64", limit);
-      res.warnings.emplace_back(msg);
-    }
-  }
+  res.warnings = basis_warnings(res.exponents, ons_time, opt.precision);
   res.options = opt;
   res.schedule = sched;
   res.backend = backend->name();
@@ -313,7 +319,7 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
   dyn.integrator = opt.integrator;
   dyn.dt = setup.schedule.step_time;
   dyn.input_std = opt.input_std;
-  dyn.noise_key = detail::mix_seed(opt.seed ^ 0x6E6F697365ull);  // distinct from the other streams
+  dyn.noise_key = detail::noise_key(opt.seed);
   backend->upload(net, dyn, *opt.k);
   return detail::run_benettin(*backend, setup, obs, control);
 }

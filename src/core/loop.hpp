@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "backend.hpp"
@@ -17,6 +18,7 @@ struct LoopSetup {
   Schedule schedule;
   int dim = 0;                        ///< rows of the tangent basis
   std::vector<double> initial_state;  ///< the state's own length (may differ from dim)
+  std::vector<double> initial_basis;  ///< dim×k (or a batch's blocks); empty: drawn from the seed
   std::uint64_t network_hash = 0;     ///< identifies the network (and inputs) in checkpoints
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };
@@ -25,5 +27,14 @@ struct LoopSetup {
 /// setup.options).
 SpectrumResult run_benettin(Propagator& propagator, const LoopSetup& setup, const Observers& obs,
                             const RunControl& control);
+
+/// Warnings about a spectrum's reliability (the basis condition per re-orthonormalisation).
+std::vector<std::string> basis_warnings(const std::vector<double>& exponents, double ons_time,
+                                        Precision precision);
+
+/// An ensemble run as one batch on `batch` (B = opt.ensemble networks of the same size in
+/// lockstep); the result is split into members exactly as compute_ensemble's would be.
+EnsembleResult run_ensemble_batched(const SpectrumOptions& opt, BatchBackend& batch,
+                                    const Observers& obs);
 
 }  // namespace rnnlyap::detail

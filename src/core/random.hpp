@@ -14,6 +14,11 @@ inline std::uint64_t mix_seed(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
+/// The key of the input noise of the network with this seed (distinct from the other streams).
+inline std::uint64_t noise_key(std::uint64_t seed) {
+  return mix_seed(seed ^ 0x6E6F697365ull);
+}
+
 /// h_i(0) ~ N(0, 1).
 std::vector<double> initial_state(int n, std::uint64_t seed);
 /// Q_ij ~ N(0, 1), n×k column-major; column j does not depend on k, so a partial spectrum starts
