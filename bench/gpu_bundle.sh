@@ -15,6 +15,7 @@ cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTUR
 cmake --build "$BUILD" -j"$(nproc)"
 rm -rf "$ROOT/.gpu"
 "$BUNDLER" "$ROOT/.gpu" "$BUILD/src/cli/rnnlyap" "$BUILD/tests/rnnlyap_tests" \
-  "$BUILD/bench/rnnlyap_profile" "$BUILD/bench/rnnlyap_accuracy" "$BUILD/bench/rnnlyap_bench_cpu"
+  "$BUILD/bench/rnnlyap_profile" "$BUILD/bench/rnnlyap_accuracy" "$BUILD/bench/rnnlyap_bench_cpu" \
+  "$BUILD/bench/rnnlyap_ensemble_bench"
 grep -qx '/.gpu/' "$ROOT/.git/info/exclude" 2>/dev/null || echo '/.gpu/' >>"$ROOT/.git/info/exclude"
 echo "gpu_bundle: done; on the GPU machine: source .gpu/env.sh && bash bench/gpu_check.sh"

@@ -104,6 +104,11 @@ if [ "${GPU_CHECK_QUICK:-0}" != 1 ]; then
     timeout 100 "$PROFILE" --backend cuda --qr cholesky2 --out "$OUT/scaling_cholesky2.csv" | tee "$OUT/scaling_cholesky2.txt"
     "$PY" "$ROOT/bench/plot_scaling.py" "$OUT"/scaling_*.csv --out "$OUT/scaling.png" 2>/dev/null || true
   fi
+  ENSEMBLE=$(find_bin rnnlyap_ensemble_bench)
+  if [ -n "$ENSEMBLE" ]; then
+    echo "== ensemble throughput: 1000 networks of N = 100 batched vs separate runs"
+    timeout 150 "$ENSEMBLE" --backend cuda --n 100 --ensemble 1000 --separate 20 | tee "$OUT/ensemble.txt"
+  fi
   if [ -n "$ACCURACY" ]; then
     echo "== accuracy of fp32 and CholeskyQR2 on the GPU"
     timeout 120 "$ACCURACY" cuda | tee "$OUT/accuracy_cuda.md"
