@@ -89,6 +89,10 @@ class CellBackend : public Propagator {
                       bool lstm_h_only) = 0;
 };
 
+/// Creates the CUDA propagator for trained cells; throws BackendUnavailable without CUDA or a
+/// device.
+std::unique_ptr<CellBackend> make_cuda_cell_backend(Precision precision, QrMethod qr, int device);
+
 /// Creates the CPU propagator for trained cells.
 std::unique_ptr<CellBackend> make_cpu_cell_backend(Precision precision, QrMethod qr);
 

@@ -10,6 +10,7 @@
 #include "loop.hpp"
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/info.hpp"
 
 namespace rnnlyap {
 namespace {
@@ -199,10 +200,11 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
 
   std::vector<SpectrumResult> members;
   for (int b = 0; b < inputs.batch; ++b) {
-    auto backend = detail::make_cpu_cell_backend(opt.precision, opt.qr);
+    auto backend = make_backend();
     backend->upload(net, inputs.sequence(b), inputs.steps, k, opt.lstm_h_only);
     detail::LoopSetup setup;
     setup.options = opt;
+    setup.options.backend = backend->name() == "cuda" ? BackendKind::cuda : BackendKind::cpu;
     setup.schedule = sched;
     setup.dim = dim;
     setup.initial_state.assign(static_cast<std::size_t>(net.state_size()), 0.0);

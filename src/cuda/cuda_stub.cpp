@@ -24,5 +24,11 @@ std::unique_ptr<BatchBackend> make_cuda_batch_backend(Precision, QrMethod, int) 
       "time); rebuild with nvcc on the PATH or use --backend cpu");
 }
 
+std::unique_ptr<CellBackend> make_cuda_cell_backend(Precision, QrMethod, int) {
+  throw BackendUnavailable(
+      "--backend cuda: this rnnlyap was built without CUDA (no CUDA compiler found at configure "
+      "time); rebuild with nvcc on the PATH or use --backend cpu");
+}
+
 }  // namespace detail
 }  // namespace rnnlyap
