@@ -189,10 +189,20 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
     throw InvalidInput("--k " + std::to_string(k) + " must be in [1, " + std::to_string(dim) +
                        "] for this " + std::string(to_string(net.type)));
   opt.k = k;
-  if (opt.backend == BackendKind::cuda)
-    throw BackendUnavailable(
-        "--backend cuda: trained rnn/gru/lstm networks run on the CPU in this version");
-  opt.backend = BackendKind::cpu;
+  // The GPU when asked for (or `auto` with a device); `auto` falls back to the CPU when this build
+  // has no CUDA cell propagator.
+  const bool want_gpu = opt.backend == BackendKind::cuda ||
+                        (opt.backend == BackendKind::auto_select && !cuda_devices().empty());
+  auto make_backend = [&]() -> std::unique_ptr<detail::CellBackend> {
+    if (want_gpu) {
+      try {
+        return detail::make_cuda_cell_backend(opt.precision, opt.qr, 0);
+      } catch (const BackendUnavailable&) {
+        if (opt.backend == BackendKind::cuda) throw;
+      }
+    }
+    return detail::make_cpu_cell_backend(opt.precision, opt.qr);
+  };
   const Schedule sched = cell_schedule(opt, inputs.steps);
   std::uint64_t weights_hash = 0xcbf29ce484222325ull;
   for (const auto* v : {&net.w_ih, &net.w_hh, &net.b_ih, &net.b_hh})
