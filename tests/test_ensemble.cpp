@@ -41,7 +41,15 @@ TEST_P(Ensemble, MembersEqualSeparateRunsWithTheSameSeeds) {
     const SpectrumResult r = compute_spectrum(single);
     EXPECT_EQ(e.members[m].options.seed, single.seed);
     for (std::size_t i = 0; i < r.exponents.size(); ++i)
-      ASSERT_EQ(e.members[m].exponents[i], r.exponents[i]) << "member " << m << ", exponent " << i;
+      // On the CPU the members run one by one: bit for bit. On a GPU small networks run as one
+      // batch (strided-batched products, a batched QR): the states agree bit for bit, the QR to
+      // rounding.
+      if (GetParam() == BackendKind::cpu)
+        ASSERT_EQ(e.members[m].exponents[i], r.exponents[i])
+            << "member " << m << ", exponent " << i;
+      else
+        ASSERT_NEAR(e.members[m].exponents[i], r.exponents[i], 1e-9)
+            << "member " << m << ", exponent " << i;
   }
 }
 

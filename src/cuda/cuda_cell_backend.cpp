@@ -1,12 +1,544 @@
-// CUDA propagator for trained cells: placeholder until the implementation lands.
+// CUDA propagator for trained cells (vanilla RNN, GRU, LSTM; PyTorch conventions). It does the CPU
+// propagator's arithmetic (src/cpu/cell_backend.cpp, the reference) in the CPU's order, so both
+// trajectories agree to rounding: the input drive W_ih x_t + b_ih of every step is formed once in
+// upload() (fp64, rounded once to T); each step forms gh = W_hh h + b_hh with a fixed-order sum,
+// the gates and the per-row coefficients c0..c5 of the tangent map; the tangent map is one GEMM
+// G = W_hh Q_h (G·N × k) followed by one element-wise pass — the dense Jacobian is never formed.
+//
+// Everything lives on the device for the whole run: W_hh, b_hh, the drive of every step, h (two
+// buffers, ping-pong) and c, the per-row coefficients, the basis Q and its successor Q', G, the QR
+// workspace and the fp64 log accumulator. All work goes to one non-blocking stream, to which the
+// cuBLAS and cuSOLVER handles are bound.
+//
+// Launches per step:
+//   advance_state:   1 — kernels::cell_step (gh, gates, state update h_in → h_out, c in place);
+//   advance_tangent: 3 — cell_step (also writing the coefficients), the GEMM G = W_hh Q_h, and
+//                        kernels::cell_tangent (Q' from the coefficients, G and Q); then Q ↔ Q'
+//                        (a pointer swap on the host).
+// The state update is fused into the first kernel: it needs only its own unit's gates, and the
+// ping-pong h keeps the other blocks' reads of the old h intact. The coefficients depend on the
+// old state only, so updating it before the product and the pass changes nothing.
+//
+// Re-orthonormalisation is Householder QR (cuSOLVER geqrf + orgqr, kernels::householder_logs
+// reading log|R_ii| off geqrf's diagonal before orgqr), for every QrMethod: `cholesky2` and `auto`
+// run Householder too. CholeskyQR2 would need a host round trip per re-orthonormalisation for its
+// fallback decision (see cuda_backend.cpp), and it is the CPU propagator's `auto` choice as well,
+// so both backends factor the same way. Trained cells have modest dim (2N ≤ a few thousand), where
+// geqrf/orgqr of the dim × k basis costs about as much as a few tangent steps.
+//
+// Device memory of one upload (checked against cudaMemGetInfo before anything is allocated; the
+// InvalidInput names what the run needs and what the device has free):
+//   sizeof(T)·(G·N·N + G·N·(steps + k + 1) + N·(2 + [lstm] + 6) + 2·dim·k + k + lwork)
+//   + 8·(G·N·I + G·N + steps·I + k) + 4·4 + 64 MiB kept for cuBLAS/cuSOLVER,
+// the fp64 terms with I being the staging buffers of the drive (freed at the end of upload()).
+//
+// The host waits for the device only
+//   - in state(), basis() and take_log_sums(), which read results back;
+//   - in upload(), which synchronises before freeing an earlier upload's buffers and before
+//     freeing the fp64 staging buffers of the drive, and whose copies — like those of
+//     set_state()/set_basis() — come from pageable host memory (cudaMemcpyAsync returns once the
+//     data is staged).
+// cuSOLVER's devInfo values stay on the device, folded into sticky status words that
+// take_log_sums() reads back and turns into VendorError.
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
 #include "../core/backend.hpp"
+#include "cuda_check.hpp"
+#include "cuda_linalg.hpp"
+#include "cuda_resources.hpp"
+#include "launch.cuh"
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/info.hpp"
 
 namespace rnnlyap::detail {
+namespace {
 
-std::unique_ptr<CellBackend> make_cuda_cell_backend(Precision, QrMethod, int) {
-  throw BackendUnavailable(
-      "--backend cuda: trained rnn/gru/lstm networks have no CUDA path in this build yet");
+using cuda::DeviceBuffer;
+namespace kernels = cuda::kernels;
+namespace la = cuda::la;
+
+constexpr std::size_t kMiB = std::size_t{1} << 20;
+// cuBLAS and cuSOLVER allocate workspaces of their own on first use (cuBLAS up to 32 MiB per
+// stream on Hopper); this much is kept free on top of the buffers counted below.
+constexpr std::size_t kLibraryReserve = 64 * kMiB;
+// Coefficient rows of the tangent pass: c0..c5 (the LSTM uses all six).
+constexpr std::size_t kCoefficients = 6;
+
+// Slots of the small int buffer on the device.
+enum StatusSlot : int {
+  kInfoGeqrf = 0,  // devInfo of the last geqrf
+  kInfoOrgqr,      // devInfo of the last orgqr
+  kStickyGeqrf,    // first nonzero devInfo seen, per call site (read in take_log_sums)
+  kStickyOrgqr,
+  kStatusSlots
+};
+
+// Saturating size arithmetic: a size that does not fit in size_t certainly does not fit on a GPU.
+std::size_t sat_mul(std::size_t a, std::size_t b) {
+  if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a)
+    return std::numeric_limits<std::size_t>::max();
+  return a * b;
+}
+std::size_t sat_add(std::size_t a, std::size_t b) {
+  return b > std::numeric_limits<std::size_t>::max() - a ? std::numeric_limits<std::size_t>::max()
+                                                         : a + b;
+}
+std::size_t mib_ceil(std::size_t bytes) {
+  return bytes / kMiB + (bytes % kMiB != 0 ? 1 : 0);
+}
+
+std::string device_name(int device) {
+  cudaDeviceProp prop{};
+  RNNLYAP_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  return prop.name;
+}
+
+// Makes `device` current; a member so that it runs before the stream and handles are created.
+struct SelectDevice {
+  explicit SelectDevice(int device) { RNNLYAP_CUDA_CHECK(cudaSetDevice(device)); }
+};
+
+kernels::CellKind cell_kind(Model m) {
+  switch (m) {
+    case Model::rnn:
+      return kernels::CellKind::rnn;
+    case Model::gru:
+      return kernels::CellKind::gru;
+    case Model::lstm:
+      return kernels::CellKind::lstm;
+    default:
+      throw InvalidInput("the CUDA cell propagator needs an rnn, gru or lstm network");
+  }
+}
+
+// The sizes of one upload, checked and widened once.
+struct CellShape {
+  std::size_t n = 0, gn = 0, in = 0, steps = 0, dim = 0, k = 0;
+};
+
+template <class T>
+class CudaCellBackend final : public CellBackend {
+ public:
+  explicit CudaCellBackend(int device)
+      : device_(device),
+        select_(device),
+        name_(device_name(device)),
+        cublas_(stream_.get()),
+        cusolver_(stream_.get()) {}
+
+  ~CudaCellBackend() override {
+    RNNLYAP_CUDA_CHECK_NOTHROW(cudaSetDevice(device_));
+    RNNLYAP_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(stream_.get()));
+  }
+
+  std::string name() const override { return "cuda"; }
+  std::string device() const override { return name_; }
+
+  void upload(const CellNetwork& net, std::span<const double> inputs, int steps, int k,
+              bool lstm_h_only) override {
+    use_device();
+    const CellShape s = validate(net, inputs, steps, k, lstm_h_only);
+    // Free what an earlier upload holds, so that the free memory below counts it.
+    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    release();
+    try {
+      allocate(net, inputs, s, lstm_h_only);
+    } catch (...) {
+      release();  // n_ = 0 again: no half-built propagator is left behind
+      throw;
+    }
+  }
+
+  void set_state(std::span<const double> s) override {
+    use_device();
+    require_uploaded();
+    const std::size_t n = static_cast<std::size_t>(n_);
+    if (s.size() != n + c_.size())
+      throw InvalidInput("state has " + std::to_string(s.size()) + " entries, expected " +
+                         std::to_string(n + c_.size()) + (c_.size() != 0 ? " (h, then c)" : ""));
+    copy_to_device(h_[cur_].get(), s.first(n));
+    if (c_.size() != 0) copy_to_device(c_.get(), s.subspan(n));
+  }
+
+  std::vector<double> state() override {
+    use_device();
+    require_uploaded();
+    const std::size_t n = static_cast<std::size_t>(n_);
+    std::vector<T> tmp(n + c_.size());
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(tmp.data(), h_[cur_].get(), n * sizeof(T),
+                                       cudaMemcpyDeviceToHost, stream()));
+    if (c_.size() != 0)
+      RNNLYAP_CUDA_CHECK(
+          cudaMemcpyAsync(tmp.data() + n, c_.get(), c_.bytes(), cudaMemcpyDeviceToHost, stream()));
+    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    return {tmp.begin(), tmp.end()};
+  }
+
+  void set_basis(std::span<const double> q) override {
+    use_device();
+    require_uploaded();
+    if (q.size() != q_.size())
+      throw InvalidInput("basis has " + std::to_string(q.size()) +
+                         " entries, expected dim*k = " + std::to_string(q_.size()));
+    copy_to_device(q_.get(), q);
+  }
+
+  std::vector<double> basis() override {
+    use_device();
+    require_uploaded();
+    std::vector<T> tmp(q_.size());
+    RNNLYAP_CUDA_CHECK(
+        cudaMemcpyAsync(tmp.data(), q_.get(), q_.bytes(), cudaMemcpyDeviceToHost, stream()));
+    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    return {tmp.begin(), tmp.end()};
+  }
+
+  void advance_state(std::int64_t step0, std::int64_t steps) override {
+    use_device();
+    require_uploaded();
+    for (std::int64_t s = 0; s < steps; ++s) step(step0 + s, nullptr);
+  }
+
+  void advance_tangent(std::int64_t step0, std::int64_t steps) override {
+    use_device();
+    require_uploaded();
+    for (std::int64_t s = 0; s < steps; ++s) {
+      step(step0 + s, coef_.get());  // coefficients from the old state, then the state moves
+      // G = W_hh Q_h: the h rows of the basis (the first N of each column, leading dimension dim).
+      la::gemm(cublas_.get(), gn_, k_, n_, T(1), whh_.get(), gn_, q_.get(), dim_, T(0), g_.get(),
+               gn_);
+      kernels::cell_tangent(kind_, h_only_, n_, dim_, k_, coef_.get(), g_.get(), q_.get(),
+                            qn_.get(), stream());
+      swap(q_, qn_);
+    }
+  }
+
+  // Householder QR (cuSOLVER geqrf + orgqr), log|R_ii| from geqrf's diagonal.
+  void reorthonormalize(bool accumulate) override {
+    use_device();
+    require_uploaded();
+    int* st = status_.get();
+    la::geqrf(cusolver_.get(), dim_, k_, q_.get(), dim_, tau_.get(), work_.get(), lwork_,
+              st + kInfoGeqrf);
+    kernels::householder_logs(dim_, k_, q_.get(), accumulate, logs_.get(), st + kInfoGeqrf,
+                              st + kStickyGeqrf, stream());
+    la::orgqr(cusolver_.get(), dim_, k_, k_, q_.get(), dim_, tau_.get(), work_.get(), lwork_,
+              st + kInfoOrgqr);
+    kernels::record_info(st + kInfoOrgqr, st + kStickyOrgqr, stream());
+  }
+
+  std::vector<double> take_log_sums() override {
+    use_device();
+    require_uploaded();
+    std::vector<double> out(static_cast<std::size_t>(k_));
+    int sticky[2] = {0, 0};
+    RNNLYAP_CUDA_CHECK(
+        cudaMemcpyAsync(out.data(), logs_.get(), logs_.bytes(), cudaMemcpyDeviceToHost, stream()));
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(sticky, status_.get() + kStickyGeqrf, sizeof(sticky),
+                                       cudaMemcpyDeviceToHost, stream()));
+    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    RNNLYAP_CUDA_CHECK(cudaMemsetAsync(logs_.get(), 0, logs_.bytes(), stream()));
+    if (sticky[0] != 0)
+      throw VendorError("cuSOLVER cusolverDn<t>geqrf", sticky[0],
+                        "devInfo: illegal argument (checked lazily)", __FILE__, __LINE__);
+    if (sticky[1] != 0)
+      throw VendorError("cuSOLVER cusolverDn<t>orgqr", sticky[1],
+                        "devInfo: illegal argument (checked lazily)", __FILE__, __LINE__);
+    return out;
+  }
+
+ private:
+  // Host-side checks of an upload, before anything on the device is touched.
+  static CellShape validate(const CellNetwork& net, std::span<const double> inputs, int steps,
+                            int k, bool h_only) {
+    cell_kind(net.type);
+    if (net.hidden < 1) throw InvalidInput("the cell has no hidden units");
+    if (net.input_size < 0) throw InvalidInput("the cell has a negative input_size");
+    if (steps < 0) throw InvalidInput("the input sequence has a negative number of steps");
+    CellShape s;
+    s.n = static_cast<std::size_t>(net.hidden);
+    s.gn = static_cast<std::size_t>(net.gates()) * s.n;
+    s.in = static_cast<std::size_t>(net.input_size);
+    s.steps = static_cast<std::size_t>(steps);
+    s.dim = (net.type == Model::lstm && !h_only) ? 2 * s.n : s.n;
+    if (s.gn > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+      throw InvalidInput("G*N = " + std::to_string(s.gn) + " exceeds cuBLAS's 32-bit sizes");
+    if (k < 1 || static_cast<std::size_t>(k) > s.dim)
+      throw InvalidInput("k = " + std::to_string(k) + " must be in [1, " + std::to_string(s.dim) +
+                         "]");
+    s.k = static_cast<std::size_t>(k);
+    auto expect = [](const std::vector<double>& v, std::size_t size, const char* what,
+                     bool may_be_empty) {
+      if (v.size() != size && !(may_be_empty && v.empty()))
+        throw InvalidInput(std::string(what) + " has " + std::to_string(v.size()) +
+                           " entries, expected " + std::to_string(size));
+    };
+    expect(net.w_hh, sat_mul(s.gn, s.n), "weight_hh", false);
+    expect(net.w_ih, sat_mul(s.gn, s.in), "weight_ih", false);
+    expect(net.b_ih, s.gn, "bias_ih", true);
+    expect(net.b_hh, s.gn, "bias_hh", true);
+    if (inputs.size() < sat_mul(s.steps, s.in))
+      throw InvalidInput("the inputs have " + std::to_string(inputs.size()) + " values, expected " +
+                         std::to_string(s.steps) + " steps x " + std::to_string(s.in) +
+                         " features");
+    return s;
+  }
+
+  // Bytes of one upload: the persistent buffers (T: W_hh, b_hh, the drive, h twice, c, the
+  // coefficients, Q and Q', G, tau and `ws` workspace elements; fp64: the logs; the status words)
+  // plus the fp64 staging buffers of the drive that coexist with them during upload() (W_ih, b_ih,
+  // the inputs), plus the libraries' own workspaces:
+  //   sizeof(T)·(G·N·N + G·N·(steps + k + 1) + N·(2 + [lstm] + 6) + 2·dim·k + k + ws)
+  //   + 8·(G·N·I + G·N + steps·I + k) + 4·kStatusSlots + 64 MiB.
+  static std::size_t bytes_needed(const CellShape& s, bool lstm, std::size_t ws) {
+    std::size_t elems = sat_mul(s.gn, s.n);
+    elems = sat_add(elems, sat_mul(s.gn, sat_add(sat_add(s.steps, s.k), 1)));
+    elems = sat_add(elems, sat_mul(s.n, 2 + (lstm ? 1 : 0) + kCoefficients));
+    elems = sat_add(elems, sat_mul(sat_mul(s.dim, s.k), 2));
+    elems = sat_add(elems, sat_add(s.k, ws));
+    std::size_t doubles = sat_add(sat_mul(s.gn, s.in), s.gn);
+    doubles = sat_add(doubles, sat_add(sat_mul(s.steps, s.in), s.k));
+    std::size_t bytes = sat_add(sat_mul(elems, sizeof(T)), sat_mul(doubles, sizeof(double)));
+    bytes = sat_add(bytes, kStatusSlots * sizeof(int));
+    return sat_add(bytes, kLibraryReserve);
+  }
+
+  [[noreturn]] void throw_does_not_fit(const CellShape& s, std::size_t need,
+                                       std::size_t free_bytes) const {
+    throw InvalidInput("the run needs " + std::to_string(mib_ceil(need)) + " MiB of GPU memory; " +
+                       name_ + " has " + std::to_string(free_bytes / kMiB) +
+                       " MiB free (N = " + std::to_string(s.n) + ", k = " + std::to_string(s.k) +
+                       ", " + std::to_string(s.steps) + " input steps, " +
+                       (std::is_same_v<T, double> ? "fp64" : "fp32") + ")");
+  }
+
+  // Largest workspace (elements) of geqrf and orgqr of the dim × k basis.
+  cusolverStatus_t query_workspace(int dim, int k, T* q, T* tau, std::size_t& elems) const {
+    int a = 0, b = 0;
+    cusolverStatus_t st = la::geqrf_lwork(cusolver_.get(), dim, k, q, dim, a);
+    if (st != CUSOLVER_STATUS_SUCCESS) return st;
+    st = la::orgqr_lwork(cusolver_.get(), dim, k, k, q, dim, tau, b);
+    if (st != CUSOLVER_STATUS_SUCCESS) return st;
+    elems = static_cast<std::size_t>(std::max({a, b, 0}));
+    return CUSOLVER_STATUS_SUCCESS;
+  }
+
+  // Checks that the run fits, then allocates and initialises every buffer (upload()).
+  void allocate(const CellNetwork& net, std::span<const double> inputs, const CellShape& s,
+                bool h_only) {
+    const bool lstm = net.type == Model::lstm;
+    const int dim = static_cast<int>(s.dim), k = static_cast<int>(s.k);
+
+    // Does the run fit? First without the QR workspace (whose query may refuse null buffers: then
+    // an estimate), then with the workspace the real query asks for.
+    std::size_t free_bytes = 0, total_bytes = 0;
+    RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    if (bytes_needed(s, lstm, 0) > free_bytes)
+      throw_does_not_fit(s, bytes_needed(s, lstm, 0), free_bytes);
+    std::size_t ws = 0;
+    if (query_workspace(dim, k, nullptr, nullptr, ws) != CUSOLVER_STATUS_SUCCESS)
+      ws = sat_mul(s.dim + s.k, 256);
+    if (bytes_needed(s, lstm, ws) > free_bytes)
+      throw_does_not_fit(s, bytes_needed(s, lstm, ws), free_bytes);
+
+    kind_ = cell_kind(net.type);
+    h_only_ = h_only;
+    n_ = net.hidden;
+    gn_ = static_cast<int>(s.gn);
+    dim_ = dim;
+    k_ = k;
+    steps_ = static_cast<std::int64_t>(s.steps);
+
+    // W_hh column-major (G·N × N) for the GEMM and for coalesced row sums.
+    whh_ = DeviceBuffer<T>(s.gn * s.n);
+    {
+      std::vector<T> col_major(s.gn * s.n);
+      for (std::size_t r = 0; r < s.gn; ++r)
+        for (std::size_t c = 0; c < s.n; ++c)
+          col_major[c * s.gn + r] = static_cast<T>(net.w_hh[r * s.n + c]);
+      // From pageable memory the copy returns once the data is staged: col_major may go.
+      RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(whh_.get(), col_major.data(), whh_.bytes(),
+                                         cudaMemcpyHostToDevice, stream()));
+    }
+    bhh_ = DeviceBuffer<T>(s.gn);
+    if (net.b_hh.empty())
+      zero(bhh_);
+    else
+      copy_to_device(bhh_.get(), net.b_hh);
+    upload_drive(net, inputs, s);
+
+    for (auto& h : h_) {
+      h = DeviceBuffer<T>(s.n);
+      zero(h);
+    }
+    cur_ = 0;
+    if (lstm) {
+      c_ = DeviceBuffer<T>(s.n);
+      zero(c_);
+    }
+    coef_ = DeviceBuffer<T>(kCoefficients * s.n);
+    zero(coef_);
+    q_ = DeviceBuffer<T>(s.dim * s.k);
+    qn_ = DeviceBuffer<T>(s.dim * s.k);
+    g_ = DeviceBuffer<T>(s.gn * s.k);
+    zero(q_);
+    zero(qn_);
+    zero(g_);
+    tau_ = DeviceBuffer<T>(s.k);
+    logs_ = DeviceBuffer<double>(s.k);
+    zero(logs_);
+    status_ = DeviceBuffer<int>(kStatusSlots);
+    zero(status_);
+
+    // The workspace query with the real buffers.
+    const cusolverStatus_t st = query_workspace(dim_, k_, q_.get(), tau_.get(), ws);
+    if (st != CUSOLVER_STATUS_SUCCESS)
+      cuda::throw_cusolver(st, "cusolverDn geqrf/orgqr _bufferSize", __FILE__, __LINE__);
+    if (ws > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+      throw InvalidInput("the QR workspace of dim = " + std::to_string(dim_) +
+                         ", k = " + std::to_string(k_) + " exceeds cuSOLVER's 32-bit size");
+    // The workspace the real query asked for may exceed the estimate used above: check it too.
+    std::size_t free_now = 0;
+    RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_now, &total_bytes));
+    if (sat_add(sat_mul(ws, sizeof(T)), kLibraryReserve) > free_now)
+      throw_does_not_fit(s, bytes_needed(s, lstm, ws), free_bytes);
+    work_ = DeviceBuffer<T>(std::max<std::size_t>(ws, 1));
+    lwork_ = static_cast<int>(std::max<std::size_t>(ws, 1));
+  }
+
+  // The drive W_ih x_t + b_ih of every step, formed on the device in fp64 from staged copies of
+  // W_ih (transposed), b_ih and the inputs, which are freed afterwards.
+  void upload_drive(const CellNetwork& net, std::span<const double> inputs, const CellShape& s) {
+    drive_ = DeviceBuffer<T>(s.gn * s.steps);
+    if (s.steps == 0) return;
+    DeviceBuffer<double> w_t(s.gn * s.in), b_ih(net.b_ih.size()), x(s.steps * s.in);
+    if (s.in != 0) {
+      std::vector<double> t(s.gn * s.in);
+      for (std::size_t r = 0; r < s.gn; ++r)
+        for (std::size_t j = 0; j < s.in; ++j) t[j * s.gn + r] = net.w_ih[r * s.in + j];
+      RNNLYAP_CUDA_CHECK(
+          cudaMemcpyAsync(w_t.get(), t.data(), w_t.bytes(), cudaMemcpyHostToDevice, stream()));
+      RNNLYAP_CUDA_CHECK(
+          cudaMemcpyAsync(x.get(), inputs.data(), x.bytes(), cudaMemcpyHostToDevice, stream()));
+    }
+    if (b_ih.size() != 0)
+      RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(b_ih.get(), net.b_ih.data(), b_ih.bytes(),
+                                         cudaMemcpyHostToDevice, stream()));
+    kernels::cell_input_drive(gn_, static_cast<int>(s.in), static_cast<long long>(s.steps),
+                              w_t.get(), b_ih.get(), x.get(), drive_.get(), stream());
+    // The staging buffers are freed on return: wait for the kernel that reads them (set-up only).
+    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
+  }
+
+  // One step from global index t (the CPU's check, step by step): gates, the coefficients (when
+  // coef is not null) and the state update h_[cur_] → h_[1 - cur_].
+  void step(std::int64_t t, T* coef) {
+    if (t < 0 || t >= steps_) throw Error("cell propagator: step beyond the input sequence");
+    const T* gi = drive_.get() + static_cast<std::size_t>(t) * static_cast<std::size_t>(gn_);
+    kernels::cell_step(kind_, n_, whh_.get(), bhh_.get(), gi, h_[cur_].get(), h_[1 - cur_].get(),
+                       c_.get(), coef, stream());
+    cur_ = 1 - cur_;
+  }
+
+  cudaStream_t stream() const { return stream_.get(); }
+  void use_device() const { RNNLYAP_CUDA_CHECK(cudaSetDevice(device_)); }
+  void require_uploaded() const {
+    if (n_ == 0) throw Error("CUDA cell propagator: upload() must be called first");
+  }
+
+  void release() {
+    whh_.reset();
+    bhh_.reset();
+    drive_.reset();
+    for (auto& h : h_) h.reset();
+    c_.reset();
+    coef_.reset();
+    q_.reset();
+    qn_.reset();
+    g_.reset();
+    tau_.reset();
+    work_.reset();
+    logs_.reset();
+    status_.reset();
+    n_ = gn_ = dim_ = k_ = 0;
+    steps_ = 0;
+    cur_ = 0;
+    lwork_ = 0;
+  }
+
+  template <class U>
+  void zero(DeviceBuffer<U>& b) {
+    if (b.size() != 0) RNNLYAP_CUDA_CHECK(cudaMemsetAsync(b.get(), 0, b.bytes(), stream()));
+  }
+
+  // Host doubles → device T. The source is pageable: cudaMemcpyAsync returns once it is staged, so
+  // the temporary of the fp32 conversion may go out of scope right after.
+  void copy_to_device(T* dst, std::span<const double> src) {
+    if (src.empty()) return;
+    if constexpr (std::is_same_v<T, double>) {
+      RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src.data(), src.size() * sizeof(double),
+                                         cudaMemcpyHostToDevice, stream()));
+    } else {
+      const std::vector<T> tmp(src.begin(), src.end());
+      RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, tmp.data(), tmp.size() * sizeof(T),
+                                         cudaMemcpyHostToDevice, stream()));
+    }
+  }
+
+  // Declaration order is construction order: device first, then stream, then the handles bound
+  // to it; buffers are freed (in reverse) before the handles and the stream.
+  int device_;
+  SelectDevice select_;
+  std::string name_;
+  cuda::Stream stream_;
+  cuda::CublasHandle cublas_;
+  cuda::CusolverHandle cusolver_;
+
+  kernels::CellKind kind_ = kernels::CellKind::rnn;
+  bool h_only_ = false;
+  int n_ = 0, gn_ = 0, dim_ = 0, k_ = 0;
+  std::int64_t steps_ = 0;
+  int cur_ = 0;  // h_[cur_] is the state
+  DeviceBuffer<T> whh_, bhh_, drive_;
+  DeviceBuffer<T> h_[2], c_, coef_;
+  DeviceBuffer<T> q_, qn_, g_;
+  DeviceBuffer<T> tau_, work_;
+  int lwork_ = 0;
+  DeviceBuffer<double> logs_;
+  DeviceBuffer<int> status_;
+};
+
+}  // namespace
+
+std::unique_ptr<CellBackend> make_cuda_cell_backend(Precision precision, QrMethod /*qr*/,
+                                                    int device) {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    throw BackendUnavailable(std::string("--backend cuda: no CUDA device found (") +
+                             cudaGetErrorName(err) + ": " + cudaGetErrorString(err) + ")");
+  }
+  if (count == 0)
+    throw BackendUnavailable(
+        "--backend cuda: no CUDA device found (the CUDA runtime reports 0 devices)");
+  if (device < 0 || device >= count)
+    throw BackendUnavailable("--backend cuda: no CUDA device found (device " +
+                             std::to_string(device) + " requested, " + std::to_string(count) +
+                             " present)");
+  // Every QrMethod runs Householder QR here (see the top of this file).
+  if (precision == Precision::fp32) return std::make_unique<CudaCellBackend<float>>(device);
+  return std::make_unique<CudaCellBackend<double>>(device);
 }
 
 }  // namespace rnnlyap::detail
