@@ -8,7 +8,9 @@
 #   4. N = 16384, full spectrum, a short schedule: seconds per step and peak GPU memory;
 #   5. the scaling profiler (N = 256 … 16384, k = N and N/8, both QRs) and the accuracy report of
 #      fp32 and CholeskyQR2 on the GPU.
-# Steps 4–5 are skipped with GPU_CHECK_QUICK=1.
+# Steps 4–5 are skipped with GPU_CHECK_QUICK=1. Everything together can exceed one 10-minute device
+# call: `bash bench/gpu_check.sh tests`, `... timing` and `... extra` run the parts separately
+# (default: all).
 # Logs and results go to $OUT; a summary table is printed last. Run from the repository root:
 #   source .gpu/env.sh && bash bench/gpu_check.sh
 # Binaries come from $RNNLYAP_BIN (default .gpu/bin), else from PATH. Exit status: 0 when the
@@ -30,6 +32,8 @@ PY=${PYTHON:-python3}
 # machine's).
 export RNNLYAP_CLI_PATH="$RNNLYAP"
 
+PART=${1:-all}
+want() { [ "$PART" = all ] || [ "$PART" = "$1" ]; }
 status=0
 stamp() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
@@ -47,7 +51,10 @@ echo "== rnnlyap info"
 echo "== test suite (log: $OUT/tests.log)"
 t0=$(stamp)
 tests_rc=127
-if [ -n "$TESTS" ]; then
+if ! want tests; then
+  tests_rc=0
+  echo "(skipped: part $PART)"
+elif [ -n "$TESTS" ]; then
   timeout 300 "$TESTS" --gtest_output=xml:"$OUT/tests.xml" >"$OUT/tests.log" 2>&1
   tests_rc=$?
   # The totals and the failures (skipped tests are listed in the log).
@@ -61,6 +68,8 @@ tests_s=$(elapsed "$t0" "$(stamp)")
 
 # The timing target (DESIGN.md §1 schedule; t_warmup is the default 100 τ).
 SCHED=(--n 4096 --g 3 --dt 0.25 --t-ons 0.5 --t-warmup 100 --t-ons-warmup 200 --t-sim 2000)
+rnn_rc=0; rnn_wall=0; torch_rc=127
+if want timing; then
 echo "== rnnlyap spectrum --backend cuda ${SCHED[*]}"
 t0=$(stamp)
 timeout 240 "$RNNLYAP" spectrum --backend cuda "${SCHED[@]}" --quiet --out "$OUT/n4096.json" \
@@ -86,7 +95,9 @@ else
   echo "torch with CUDA not importable by $PY: baseline skipped" | tee "$OUT/torch_n4096.log"
 fi
 
-if [ "${GPU_CHECK_QUICK:-0}" != 1 ]; then
+fi  # timing
+
+if want extra && [ "${GPU_CHECK_QUICK:-0}" != 1 ]; then
   echo "== N = 16384 full spectrum, short schedule (memory sampled every 0.5 s)"
   (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; done) >"$OUT/mem16384.txt" 2>/dev/null &
   sampler=$!
@@ -108,6 +119,21 @@ if [ "${GPU_CHECK_QUICK:-0}" != 1 ]; then
   if [ -n "$ENSEMBLE" ]; then
     echo "== ensemble throughput: 1000 networks of N = 100 batched vs separate runs"
     timeout 150 "$ENSEMBLE" --backend cuda --n 100 --ensemble 1000 --separate 20 | tee "$OUT/ensemble.txt"
+  fi
+  echo "== trained LSTM, N = 512, 1000 steps, 10 sequences, full spectrum, QR every step (issue 5 target)"
+  if "$PY" -c "import torch, numpy" 2>/dev/null; then
+    "$PY" - "$OUT" <<'PY'
+import sys, numpy as np, torch
+torch.manual_seed(0)
+m = torch.nn.LSTM(4, 512, batch_first=True)
+np.savez(f"{sys.argv[1]}/lstm_W.npz", **{k: v.detach().double().numpy() for k, v in m.state_dict().items()})
+np.save(f"{sys.argv[1]}/lstm_X.npy", np.random.default_rng(0).standard_normal((10, 1000, 4)))
+PY
+    timeout 200 "$RNNLYAP" spectrum --model lstm --backend cuda --weights-file "$OUT/lstm_W.npz" \
+      --inputs "$OUT/lstm_X.npy" --quiet --out "$OUT/lstm.json" || status=1
+    timeout 200 "$PY" "$ROOT/bench/torch_lstm_baseline.py" --weights "$OUT/lstm_W.npz" --inputs "$OUT/lstm_X.npy" \
+      --jacobian analytic --device cuda >"$OUT/torch_lstm.json" || true
+    "$PY" -c "import json; r=json.load(open('$OUT/lstm.json')); t=json.load(open('$OUT/torch_lstm.json')); print(f\"rnnlyap {r['timing']['seconds']:.1f} s, torch {t['seconds']:.1f} s, torch/rnnlyap {t['seconds']/r['timing']['seconds']:.1f}x\")" || true
   fi
   if [ -n "$ACCURACY" ]; then
     echo "== accuracy of fp32 and CholeskyQR2 on the GPU"
