@@ -31,6 +31,7 @@
 
 #include "../core/backend.hpp"
 #include "cuda_check.hpp"
+#include "cuda_common.hpp"
 #include "cuda_linalg.hpp"
 #include "cuda_resources.hpp"
 #include "launch.cuh"
@@ -41,14 +42,17 @@ namespace rnnlyap {
 namespace detail {
 namespace {
 
+using cuda::device_name;
+using cuda::kLibraryReserve;
+using cuda::kMiB;
+using cuda::mib_ceil;
+using cuda::sat_add;
+using cuda::sat_mul;
+using cuda::SelectDevice;
+
 using cuda::DeviceBuffer;
 namespace kernels = cuda::kernels;
 namespace la = cuda::la;
-
-constexpr std::size_t kMiB = std::size_t{1} << 20;
-// cuBLAS and cuSOLVER allocate workspaces of their own on first use (cuBLAS up to 32 MiB per
-// stream on Hopper); this much is kept free on top of the buffers counted below.
-constexpr std::size_t kLibraryReserve = 64 * kMiB;
 
 // Slots of the small int buffer on the device.
 enum StatusSlot : int {
@@ -61,31 +65,6 @@ enum StatusSlot : int {
   kStickyPotrf2,
   kFallback,  // 1 when the current CholeskyQR2 must fall back to Householder
   kStatusSlots
-};
-
-// Saturating size arithmetic: a size that does not fit in size_t certainly does not fit on a GPU.
-std::size_t sat_mul(std::size_t a, std::size_t b) {
-  if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a)
-    return std::numeric_limits<std::size_t>::max();
-  return a * b;
-}
-std::size_t sat_add(std::size_t a, std::size_t b) {
-  return b > std::numeric_limits<std::size_t>::max() - a ? std::numeric_limits<std::size_t>::max()
-                                                         : a + b;
-}
-std::size_t mib_ceil(std::size_t bytes) {
-  return bytes / kMiB + (bytes % kMiB != 0 ? 1 : 0);
-}
-
-std::string device_name(int device) {
-  cudaDeviceProp prop{};
-  RNNLYAP_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
-  return prop.name;
-}
-
-// Makes `device` current; a member so that it runs before the stream and handles are created.
-struct SelectDevice {
-  explicit SelectDevice(int device) { RNNLYAP_CUDA_CHECK(cudaSetDevice(device)); }
 };
 
 template <class T>
@@ -368,43 +347,15 @@ class CudaBackend final : public Backend {
 
   template <class U>
   void zero(DeviceBuffer<U>& b) {
-    if (b.size() != 0) RNNLYAP_CUDA_CHECK(cudaMemsetAsync(b.get(), 0, b.bytes(), stream()));
+    cuda::zero_async(b, stream());
   }
 
-  // Host doubles → device T. The source is pageable: cudaMemcpyAsync returns once it is staged, so
-  // the temporary of the fp32 conversion may go out of scope right after.
   void copy_to_device(T* dst, std::span<const double> src) {
-    if (src.empty()) return;
-    if constexpr (std::is_same_v<T, double>) {
-      RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src.data(), src.size() * sizeof(double),
-                                         cudaMemcpyHostToDevice, stream()));
-    } else {
-      // Converted in 64 MiB pieces: no second full copy of J in host memory.
-      constexpr std::size_t kChunk = std::size_t{16} << 20;
-      std::vector<T> tmp(std::min(kChunk, src.size()));
-      for (std::size_t at = 0; at < src.size(); at += kChunk) {
-        const std::size_t m = std::min(kChunk, src.size() - at);
-        for (std::size_t i = 0; i < m; ++i) tmp[i] = static_cast<T>(src[at + i]);
-        // From pageable memory the call returns once the data is staged: tmp may be reused.
-        RNNLYAP_CUDA_CHECK(
-            cudaMemcpyAsync(dst + at, tmp.data(), m * sizeof(T), cudaMemcpyHostToDevice, stream()));
-      }
-    }
+    cuda::upload_async(dst, src, stream());
   }
 
-  // Device T → host doubles, after everything queued before (a read-back: synchronises).
   std::vector<double> copy_to_host(const T* src, std::size_t count) {
-    std::vector<T> tmp(count);
-    RNNLYAP_CUDA_CHECK(
-        cudaMemcpyAsync(tmp.data(), src, count * sizeof(T), cudaMemcpyDeviceToHost, stream()));
-    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
-    if constexpr (std::is_same_v<T, double>) {
-      return tmp;
-    } else {
-      std::vector<double> out(count);
-      for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<double>(tmp[i]);
-      return out;
-    }
+    return cuda::download(src, count, stream());
   }
 
   T noise_scale() const {
@@ -541,20 +492,7 @@ class CudaBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_cuda_backend(Precision precision, QrMethod qr, int device) {
-  int count = 0;
-  const cudaError_t err = cudaGetDeviceCount(&count);
-  if (err != cudaSuccess) {
-    (void)cudaGetLastError();
-    throw BackendUnavailable(std::string("--backend cuda: no CUDA device found (") +
-                             cudaGetErrorName(err) + ": " + cudaGetErrorString(err) + ")");
-  }
-  if (count == 0)
-    throw BackendUnavailable(
-        "--backend cuda: no CUDA device found (the CUDA runtime reports 0 devices)");
-  if (device < 0 || device >= count)
-    throw BackendUnavailable("--backend cuda: no CUDA device found (device " +
-                             std::to_string(device) + " requested, " + std::to_string(count) +
-                             " present)");
+  cuda::require_device(device);
   // On the GPU CholeskyQR2 (three BLAS-3 calls) is much faster than Householder QR: `auto` means
   // CholeskyQR2 with the Householder fallback.
   const QrMethod m = qr == QrMethod::auto_select ? QrMethod::cholesky2 : qr;

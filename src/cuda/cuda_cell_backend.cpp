@@ -54,6 +54,7 @@
 
 #include "../core/backend.hpp"
 #include "cuda_check.hpp"
+#include "cuda_common.hpp"
 #include "cuda_linalg.hpp"
 #include "cuda_resources.hpp"
 #include "launch.cuh"
@@ -63,14 +64,18 @@
 namespace rnnlyap::detail {
 namespace {
 
+using cuda::device_name;
+using cuda::kLibraryReserve;
+using cuda::kMiB;
+using cuda::mib_ceil;
+using cuda::sat_add;
+using cuda::sat_mul;
+using cuda::SelectDevice;
+
 using cuda::DeviceBuffer;
 namespace kernels = cuda::kernels;
 namespace la = cuda::la;
 
-constexpr std::size_t kMiB = std::size_t{1} << 20;
-// cuBLAS and cuSOLVER allocate workspaces of their own on first use (cuBLAS up to 32 MiB per
-// stream on Hopper); this much is kept free on top of the buffers counted below.
-constexpr std::size_t kLibraryReserve = 64 * kMiB;
 // Coefficient rows of the tangent pass: c0..c5 (the LSTM uses all six).
 constexpr std::size_t kCoefficients = 6;
 
@@ -81,31 +86,6 @@ enum StatusSlot : int {
   kStickyGeqrf,    // first nonzero devInfo seen, per call site (read in take_log_sums)
   kStickyOrgqr,
   kStatusSlots
-};
-
-// Saturating size arithmetic: a size that does not fit in size_t certainly does not fit on a GPU.
-std::size_t sat_mul(std::size_t a, std::size_t b) {
-  if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a)
-    return std::numeric_limits<std::size_t>::max();
-  return a * b;
-}
-std::size_t sat_add(std::size_t a, std::size_t b) {
-  return b > std::numeric_limits<std::size_t>::max() - a ? std::numeric_limits<std::size_t>::max()
-                                                         : a + b;
-}
-std::size_t mib_ceil(std::size_t bytes) {
-  return bytes / kMiB + (bytes % kMiB != 0 ? 1 : 0);
-}
-
-std::string device_name(int device) {
-  cudaDeviceProp prop{};
-  RNNLYAP_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
-  return prop.name;
-}
-
-// Makes `device` current; a member so that it runs before the stream and handles are created.
-struct SelectDevice {
-  explicit SelectDevice(int device) { RNNLYAP_CUDA_CHECK(cudaSetDevice(device)); }
 };
 
 kernels::CellKind cell_kind(Model m) {
@@ -478,21 +458,11 @@ class CudaCellBackend final : public CellBackend {
 
   template <class U>
   void zero(DeviceBuffer<U>& b) {
-    if (b.size() != 0) RNNLYAP_CUDA_CHECK(cudaMemsetAsync(b.get(), 0, b.bytes(), stream()));
+    cuda::zero_async(b, stream());
   }
 
-  // Host doubles → device T. The source is pageable: cudaMemcpyAsync returns once it is staged, so
-  // the temporary of the fp32 conversion may go out of scope right after.
   void copy_to_device(T* dst, std::span<const double> src) {
-    if (src.empty()) return;
-    if constexpr (std::is_same_v<T, double>) {
-      RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src.data(), src.size() * sizeof(double),
-                                         cudaMemcpyHostToDevice, stream()));
-    } else {
-      const std::vector<T> tmp(src.begin(), src.end());
-      RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, tmp.data(), tmp.size() * sizeof(T),
-                                         cudaMemcpyHostToDevice, stream()));
-    }
+    cuda::upload_async(dst, src, stream());
   }
 
   // Declaration order is construction order: device first, then stream, then the handles bound
@@ -522,20 +492,7 @@ class CudaCellBackend final : public CellBackend {
 
 std::unique_ptr<CellBackend> make_cuda_cell_backend(Precision precision, QrMethod /*qr*/,
                                                     int device) {
-  int count = 0;
-  const cudaError_t err = cudaGetDeviceCount(&count);
-  if (err != cudaSuccess) {
-    (void)cudaGetLastError();
-    throw BackendUnavailable(std::string("--backend cuda: no CUDA device found (") +
-                             cudaGetErrorName(err) + ": " + cudaGetErrorString(err) + ")");
-  }
-  if (count == 0)
-    throw BackendUnavailable(
-        "--backend cuda: no CUDA device found (the CUDA runtime reports 0 devices)");
-  if (device < 0 || device >= count)
-    throw BackendUnavailable("--backend cuda: no CUDA device found (device " +
-                             std::to_string(device) + " requested, " + std::to_string(count) +
-                             " present)");
+  cuda::require_device(device);
   // Every QrMethod runs Householder QR here (see the top of this file).
   if (precision == Precision::fp32) return std::make_unique<CudaCellBackend<float>>(device);
   return std::make_unique<CudaCellBackend<double>>(device);

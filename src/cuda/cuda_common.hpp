@@ -1,0 +1,108 @@
+// Pieces every CUDA propagator shares: size arithmetic for the memory checks, device selection and
+// description, the device-availability check, and host↔device copies with fp32 conversion.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <limits>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "cuda_check.hpp"
+#include "cuda_resources.hpp"
+#include "rnnlyap/errors.hpp"
+
+namespace rnnlyap::cuda {
+
+inline constexpr std::size_t kMiB = std::size_t{1} << 20;
+// cuBLAS and cuSOLVER allocate workspaces of their own on first use (cuBLAS up to 32 MiB per
+// stream on Hopper); this much is kept free on top of the buffers a memory check counts.
+inline constexpr std::size_t kLibraryReserve = 64 * kMiB;
+
+// Saturating size arithmetic: a size that does not fit in size_t certainly does not fit on a GPU.
+inline std::size_t sat_mul(std::size_t a, std::size_t b) {
+  if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a)
+    return std::numeric_limits<std::size_t>::max();
+  return a * b;
+}
+inline std::size_t sat_add(std::size_t a, std::size_t b) {
+  return b > std::numeric_limits<std::size_t>::max() - a ? std::numeric_limits<std::size_t>::max()
+                                                         : a + b;
+}
+inline std::size_t mib_ceil(std::size_t bytes) {
+  return bytes / kMiB + (bytes % kMiB != 0 ? 1 : 0);
+}
+
+inline std::string device_name(int device) {
+  cudaDeviceProp prop{};
+  RNNLYAP_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  return prop.name;
+}
+
+// Makes `device` current; a member so that it runs before the stream and handles are created.
+struct SelectDevice {
+  explicit SelectDevice(int device) { RNNLYAP_CUDA_CHECK(cudaSetDevice(device)); }
+};
+
+/// Throws BackendUnavailable (exit 2) unless `device` exists.
+inline void require_device(int device) {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    throw BackendUnavailable(std::string("--backend cuda: no CUDA device found (") +
+                             cudaGetErrorName(err) + ": " + cudaGetErrorString(err) + ")");
+  }
+  if (count == 0)
+    throw BackendUnavailable(
+        "--backend cuda: no CUDA device found (the CUDA runtime reports 0 devices)");
+  if (device < 0 || device >= count)
+    throw BackendUnavailable("--backend cuda: no CUDA device found (device " +
+                             std::to_string(device) + " requested, " + std::to_string(count) +
+                             " present)");
+}
+
+template <class U>
+void zero_async(DeviceBuffer<U>& b, cudaStream_t stream) {
+  if (b.size() != 0) RNNLYAP_CUDA_CHECK(cudaMemsetAsync(b.get(), 0, b.bytes(), stream));
+}
+
+/// Host doubles → device T on `stream`. The source is pageable, so cudaMemcpyAsync returns once
+/// the data is staged: the fp32 conversion buffer (64 MiB pieces, never a second full copy) may be
+/// reused right after.
+template <class T>
+void upload_async(T* dst, std::span<const double> src, cudaStream_t stream) {
+  if (src.empty()) return;
+  if constexpr (std::is_same_v<T, double>) {
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src.data(), src.size() * sizeof(double),
+                                       cudaMemcpyHostToDevice, stream));
+  } else {
+    constexpr std::size_t kChunk = std::size_t{16} << 20;
+    std::vector<T> tmp(std::min(kChunk, src.size()));
+    for (std::size_t at = 0; at < src.size(); at += kChunk) {
+      const std::size_t m = std::min(kChunk, src.size() - at);
+      for (std::size_t i = 0; i < m; ++i) tmp[i] = static_cast<T>(src[at + i]);
+      RNNLYAP_CUDA_CHECK(
+          cudaMemcpyAsync(dst + at, tmp.data(), m * sizeof(T), cudaMemcpyHostToDevice, stream));
+    }
+  }
+}
+
+/// Device T → host doubles after everything queued on `stream` before (a read-back: synchronises).
+template <class T>
+std::vector<double> download(const T* src, std::size_t count, cudaStream_t stream) {
+  std::vector<T> tmp(count);
+  RNNLYAP_CUDA_CHECK(
+      cudaMemcpyAsync(tmp.data(), src, count * sizeof(T), cudaMemcpyDeviceToHost, stream));
+  RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream));
+  if constexpr (std::is_same_v<T, double>)
+    return tmp;
+  else
+    return std::vector<double>(tmp.begin(), tmp.end());
+}
+
+}  // namespace rnnlyap::cuda
