@@ -52,21 +52,7 @@ __global__ void cell_drive_kernel(int gn, int in, long long steps, const double*
 template <class T>
 __device__ __forceinline__ T gate_row(int n, int gn, const T* __restrict__ whh, T bias,
                                       const T* __restrict__ h, int r) {
-  constexpr int kChunk = 16;
-  const std::size_t ld = static_cast<std::size_t>(gn);
-  const T* col = whh + r;
-  T acc = bias;
-  int c = 0;
-  for (; c + kChunk <= n; c += kChunk) {
-    T a[kChunk];
-#pragma unroll
-    for (int u = 0; u < kChunk; ++u) a[u] = __ldg(col + static_cast<std::size_t>(c + u) * ld);
-#pragma unroll
-    for (int u = 0; u < kChunk; ++u) acc = add_rn(acc, mul_rn(a[u], __ldg(h + c + u)));
-  }
-  for (; c < n; ++c)
-    acc = add_rn(acc, mul_rn(__ldg(col + static_cast<std::size_t>(c) * ld), __ldg(h + c)));
-  return acc;
+  return strided_row_dot(n, static_cast<std::size_t>(gn), whh, h, r, bias);
 }
 
 // One step of the cell, fused: gh = W_hh h_in + b_hh (all G·N rows), then for each unit i the

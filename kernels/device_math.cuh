@@ -28,17 +28,16 @@ __device__ __forceinline__ float add_rn(float a, float b) {
   return __fadd_rn(a, b);
 }
 
-/// (J x)_r = Σ_c J[r + c n] x[c], summed in the fixed order c = 0, 1, ..., n-1 as
-/// CpuBackend::matvec does, so the state trajectory never depends on k or on the launch geometry.
+/// init + Σ_c mat[r + c ld] x[c], summed in the fixed order c = 0, 1, ..., n-1 starting from init,
+/// as the CPU propagators' loops do, so a trajectory never depends on k or on the launch geometry.
 /// Threads of a warp hold consecutive rows: each load of a column segment is coalesced, x[c] is a
 /// broadcast. The loads of a chunk are issued before its (sequentially dependent) additions.
 template <class T>
-__device__ __forceinline__ T row_dot(int n, const T* __restrict__ j, const T* __restrict__ x,
-                                     int r) {
+__device__ __forceinline__ T strided_row_dot(int n, std::size_t ld, const T* __restrict__ mat,
+                                             const T* __restrict__ x, int r, T init) {
   constexpr int kChunk = 16;
-  const std::size_t ld = static_cast<std::size_t>(n);
-  const T* col = j + r;
-  T acc = T(0);
+  const T* col = mat + r;
+  T acc = init;
   int c = 0;
   for (; c + kChunk <= n; c += kChunk) {
     T a[kChunk];
@@ -50,6 +49,13 @@ __device__ __forceinline__ T row_dot(int n, const T* __restrict__ j, const T* __
   for (; c < n; ++c)
     acc = add_rn(acc, mul_rn(__ldg(col + static_cast<std::size_t>(c) * ld), __ldg(x + c)));
   return acc;
+}
+
+/// (J x)_r = Σ_c J[r + c n] x[c] for the square n×n J (CpuBackend::matvec's order).
+template <class T>
+__device__ __forceinline__ T row_dot(int n, const T* __restrict__ j, const T* __restrict__ x,
+                                     int r) {
+  return strided_row_dot(n, static_cast<std::size_t>(n), j, x, r, T(0));
 }
 
 /// ξ for neuron i at global step `step`: the same counter-based number the CPU draws.
