@@ -17,6 +17,7 @@
 #include "npy_test_util.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/npy.hpp"
+#include "scratch_dir.hpp"
 
 namespace rnnlyap {
 namespace {
@@ -29,22 +30,9 @@ using test::npy_header_dict;
 using test::write_file;
 
 /// A scratch directory, removed at the end of each test.
-class NpyTest : public ::testing::Test {
+class NpyTest : public test::ScratchDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("rnnlyap_npy_" + std::to_string(::getpid()) + "_" +
-                                        info->test_suite_name() + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& file) const { return (dir_ / file).string(); }
-
-  fs::path dir_;
+  NpyTest() : ScratchDirTest("rnnlyap_npy") {}
 };
 
 /// Distinct values, exactly representable in float32, that identify their (row, col).

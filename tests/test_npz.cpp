@@ -19,6 +19,7 @@
 #include "npy_test_util.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/npy.hpp"
+#include "scratch_dir.hpp"
 
 namespace rnnlyap {
 namespace {
@@ -37,22 +38,9 @@ using test::ZipMember;
 using test::ZipOptions;
 
 /// A scratch directory, removed at the end of each test.
-class NpzTest : public ::testing::Test {
+class NpzTest : public test::ScratchDirTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("rnnlyap_npz_" + std::to_string(::getpid()) + "_" +
-                                        info->test_suite_name() + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& file) const { return (dir_ / file).string(); }
-
-  fs::path dir_;
+  NpzTest() : ScratchDirTest("rnnlyap_npz") {}
 };
 
 std::size_t product(const std::vector<std::size_t>& shape) {

@@ -163,34 +163,10 @@ class CudaBackend final : public Backend {
   std::vector<double> take_log_sums() override {
     use_device();
     require_uploaded();
-    std::vector<double> out(static_cast<std::size_t>(k_));
-    int sticky[3] = {0, 0, 0};
-    RNNLYAP_CUDA_CHECK(
-        cudaMemcpyAsync(out.data(), logs_.get(), logs_.bytes(), cudaMemcpyDeviceToHost, stream()));
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(sticky, status_.get() + kStickyGeqrf, sizeof(sticky),
-                                       cudaMemcpyDeviceToHost, stream()));
-    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
-    RNNLYAP_CUDA_CHECK(cudaMemsetAsync(logs_.get(), 0, logs_.bytes(), stream()));
-    throw_if_solver_failed(sticky);
-    return out;
+    return cuda::take_logs(logs_, status_.get() + kStickyGeqrf, 3, stream());
   }
 
  private:
-  // devInfo, checked lazily (the CPU backend throws at the call itself): the sticky words hold the
-  // first nonzero devInfo of geqrf, orgqr and the second CholeskyQR potrf.
-  static void throw_if_solver_failed(const int sticky[3]) {
-    if (sticky[0] != 0)
-      throw VendorError("cuSOLVER cusolverDn<t>geqrf", sticky[0],
-                        "devInfo: illegal argument (checked lazily)", __FILE__, __LINE__);
-    if (sticky[1] != 0)
-      throw VendorError("cuSOLVER cusolverDn<t>orgqr", sticky[1],
-                        "devInfo: illegal argument (checked lazily)", __FILE__, __LINE__);
-    if (sticky[2] != 0)
-      throw VendorError("cuSOLVER cusolverDn<t>potrf", sticky[2],
-                        "devInfo: second CholeskyQR pass not positive definite (checked lazily)",
-                        __FILE__, __LINE__);
-  }
-
   // Checks that the run fits, then allocates and initialises every buffer (upload()).
   void allocate(const Network& net, const Dynamics& dyn, int k) {
     n_ = net.n;
@@ -453,7 +429,7 @@ class CudaBackend final : public Backend {
                                        (kFallback - kStickyGeqrf + 1) * sizeof(int),
                                        cudaMemcpyDeviceToHost, stream()));
     RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
-    throw_if_solver_failed(status_host_.get());
+    cuda::throw_if_solver_failed(status_host_.get(), 3);
     if (status_host_.get()[kFallback - kStickyGeqrf] != 0) return false;
     la::trsm_right_upper(cublas_.get(), n_, k_, gram_.get(), k_, q_.get(), n_);
 

@@ -213,21 +213,7 @@ class CudaBatchBackend final : public BatchBackend {
   std::vector<double> take_log_sums() override {
     use_device();
     require_uploaded();
-    std::vector<double> out(logs_.size());
-    int sticky[2] = {0, 0};
-    RNNLYAP_CUDA_CHECK(
-        cudaMemcpyAsync(out.data(), logs_.get(), logs_.bytes(), cudaMemcpyDeviceToHost, stream()));
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(sticky, status_.get() + kStickyGeqrf, sizeof(sticky),
-                                       cudaMemcpyDeviceToHost, stream()));
-    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
-    RNNLYAP_CUDA_CHECK(cudaMemsetAsync(logs_.get(), 0, logs_.bytes(), stream()));
-    if (sticky[0] != 0)
-      throw VendorError("cuSOLVER cusolverDn<t>geqrf", sticky[0],
-                        "devInfo: illegal argument (checked lazily)", __FILE__, __LINE__);
-    if (sticky[1] != 0)
-      throw VendorError("cuSOLVER cusolverDn<t>orgqr", sticky[1],
-                        "devInfo: illegal argument (checked lazily)", __FILE__, __LINE__);
-    return out;
+    return cuda::take_logs(logs_, status_.get() + kStickyGeqrf, 2, stream());
   }
 
  private:

@@ -105,4 +105,36 @@ std::vector<double> download(const T* src, std::size_t count, cudaStream_t strea
     return std::vector<double>(tmp.begin(), tmp.end());
 }
 
+/// cuSOLVER's devInfo, checked lazily (the CPU backend throws at the call itself): `sticky` holds
+/// the first nonzero devInfo of geqrf, orgqr and (count = 3) the second CholeskyQR potrf.
+inline void throw_if_solver_failed(const int* sticky, int count) {
+  if (sticky[0] != 0)
+    throw VendorError("cuSOLVER cusolverDn<t>geqrf", sticky[0],
+                      "devInfo: illegal argument (checked lazily)", __FILE__, __LINE__);
+  if (count > 1 && sticky[1] != 0)
+    throw VendorError("cuSOLVER cusolverDn<t>orgqr", sticky[1],
+                      "devInfo: illegal argument (checked lazily)", __FILE__, __LINE__);
+  if (count > 2 && sticky[2] != 0)
+    throw VendorError("cuSOLVER cusolverDn<t>potrf", sticky[2],
+                      "devInfo: second CholeskyQR pass not positive definite (checked lazily)",
+                      __FILE__, __LINE__);
+}
+
+/// take_log_sums() of every CUDA propagator: reads the fp64 log sums and the `count` sticky solver
+/// words starting at `sticky_dev` (one synchronisation), zeroes the sums, and throws on a failure.
+inline std::vector<double> take_logs(DeviceBuffer<double>& logs, const int* sticky_dev, int count,
+                                     cudaStream_t stream) {
+  std::vector<double> out(logs.size());
+  int sticky[3] = {0, 0, 0};
+  RNNLYAP_CUDA_CHECK(
+      cudaMemcpyAsync(out.data(), logs.get(), logs.bytes(), cudaMemcpyDeviceToHost, stream));
+  RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(sticky, sticky_dev,
+                                     static_cast<std::size_t>(count) * sizeof(int),
+                                     cudaMemcpyDeviceToHost, stream));
+  RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream));
+  RNNLYAP_CUDA_CHECK(cudaMemsetAsync(logs.get(), 0, logs.bytes(), stream));
+  throw_if_solver_failed(sticky, count);
+  return out;
+}
+
 }  // namespace rnnlyap::cuda
