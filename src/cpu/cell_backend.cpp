@@ -1,6 +1,13 @@
 // CPU propagator for trained cells (vanilla RNN, GRU, LSTM; PyTorch conventions). The tangent map
-// is applied analytically: one product G = W_hh Q_h (G·N × k) per step, then one element-wise pass
-// through the gate derivatives — the dense G·N × N Jacobian is never formed.
+// is applied analytically through its structure. Every gate derivative is a per-row factor, so the
+// parts of the Jacobian that act on δh collapse, in O(G·N²) per step, into one dim × N matrix
+//   rnn:  E = diag(c0) W_hh
+//   gru:  E = diag(c0) W_hr + diag(c1) W_hz + diag(c2) W_hn                  (+ diag(z) on δh)
+//   lstm: M = diag(c0) W_hi + diag(c1) W_hf + diag(c2) W_hg, P = diag(c4) W_ho + diag(c5) M,
+//         E = [P; M]                                       (+ diag(c5 f; f) on δc; h-only: E = P)
+// and the step is Q' = E Q_h + D Q: one GEMM of 2·dim·N·k flops. Against the product W_hh Q_h
+// (2·G·N²·k) that is 3× fewer flops for the GRU and 2× fewer for the full LSTM; the dense
+// dim × dim Jacobian (what a dense-Jacobian loop multiplies, 2·dim²·k) is never formed.
 #include <cmath>
 #include <memory>
 #include <string>
@@ -34,8 +41,9 @@ class CpuCellBackend final : public CellBackend {
     dim_ = (type_ == Model::lstm && !h_only_) ? 2 * n_ : n_;
     k_ = k;
     const std::size_t gn = static_cast<std::size_t>(gn_), n = static_cast<std::size_t>(n_);
-    const std::size_t need = sizeof(T) * (gn * n + gn * static_cast<std::size_t>(steps) + gn * k +
-                                          2 * static_cast<std::size_t>(dim_) * k);
+    const std::size_t need =
+        sizeof(T) * (gn * n + gn * static_cast<std::size_t>(steps) +
+                     static_cast<std::size_t>(dim_) * n + 2 * static_cast<std::size_t>(dim_) * k);
     const std::size_t have = host_memory_bytes();
     if (have != 0 && need > have)
       throw InvalidInput("the run needs " + std::to_string(need >> 20) +
@@ -59,7 +67,7 @@ class CpuCellBackend final : public CellBackend {
     gh_.assign(gn, T(0));
     q_.assign(static_cast<std::size_t>(dim_) * k, T(0));
     qn_ = q_;
-    g_.assign(gn * k, T(0));
+    e_.assign(static_cast<std::size_t>(dim_) * n, T(0));
     logs_.assign(k, 0.0);
     qr_engine_.resize(dim_, k, qr_);
   }
@@ -88,9 +96,6 @@ class CpuCellBackend final : public CellBackend {
   void advance_tangent(std::int64_t step0, std::int64_t steps) override {
     for (std::int64_t s = 0; s < steps; ++s) {
       gates(step0 + s);
-      // G = W_hh Q_h: the h rows of the basis (the first N of each column).
-      cpu::gemm('N', 'N', gn_, k_, n_, T(1), whh_.data(), gn_, q_.data(), dim_, T(0), g_.data(),
-                gn_);
       tangent();
       std::swap(q_, qn_);
       update_state();
@@ -146,9 +151,9 @@ class CpuCellBackend final : public CellBackend {
     }
   }
 
-  // qn = D_t q from G = W_hh q_h and the gates of the current (not yet updated) state. The gate
-  // derivatives depend on the row only: they are computed once per step into per-row coefficients,
-  // so the pass over the k columns is multiply-adds.
+  // qn = D_t q from the gates of the current (not yet updated) state. The gate derivatives depend
+  // on the row only: they are computed once per step into per-row coefficients c0..c5, which
+  // form E and D (see the top).
   void tangent() {
     const int n = n_;
     coef_.resize(static_cast<std::size_t>(6) * n);
@@ -193,31 +198,48 @@ class CpuCellBackend final : public CellBackend {
           c5[i] = og * dphi(cn);
         }
     }
+    form_e();
+    // Q' = D Q (the diagonal parts), then Q' += E Q_h (the h rows: the first N of each column).
+    T beta = T(1);
     for (int col = 0; col < k_; ++col) {
-      const T* g = g_.data() + static_cast<std::size_t>(col) * gn_;
       const T* q = q_.data() + static_cast<std::size_t>(col) * dim_;
       T* out = qn_.data() + static_cast<std::size_t>(col) * dim_;
+      if (type_ == Model::gru) {
+        for (int i = 0; i < n; ++i) out[i] = c3[i] * q[i];
+      } else if (type_ == Model::lstm && !h_only_) {
+        for (int i = 0; i < n; ++i) {
+          out[i] = c5[i] * c3[i] * q[n + i];
+          out[n + i] = c3[i] * q[n + i];
+        }
+      } else {
+        beta = T(0);  // rnn, h-only lstm: no diagonal part
+        break;
+      }
+    }
+    cpu::gemm('N', 'N', dim_, k_, n_, T(1), e_.data(), dim_, q_.data(), dim_, beta, qn_.data(),
+              dim_);
+  }
+
+  // E (dim × N, column-major) from W_hh and the coefficients of this step (see the top).
+  void form_e() {
+    const int n = n_;
+    const T* c0 = coef_.data();
+    const T *c1 = c0 + n, *c2 = c1 + n, *c4 = c2 + 2 * n, *c5 = c4 + n;
+    for (int col = 0; col < n; ++col) {
+      const T* w = whh_.data() + static_cast<std::size_t>(col) * gn_;
+      T* e = e_.data() + static_cast<std::size_t>(col) * dim_;
       switch (type_) {
         case Model::rnn:
-          for (int i = 0; i < n; ++i) out[i] = c0[i] * g[i];
+          for (int i = 0; i < n; ++i) e[i] = c0[i] * w[i];
           break;
         case Model::gru:
-          for (int i = 0; i < n; ++i)
-            out[i] = c0[i] * g[i] + c1[i] * g[n + i] + c2[i] * g[2 * n + i] + c3[i] * q[i];
+          for (int i = 0; i < n; ++i) e[i] = c0[i] * w[i] + c1[i] * w[n + i] + c2[i] * w[2 * n + i];
           break;
         default:
-          if (h_only_) {  // dc = 0: only the h block, c held fixed
-            for (int i = 0; i < n; ++i) {
-              const T dcn = c0[i] * g[i] + c1[i] * g[n + i] + c2[i] * g[2 * n + i];
-              out[i] = c4[i] * g[3 * n + i] + c5[i] * dcn;
-            }
-          } else {
-            for (int i = 0; i < n; ++i) {
-              const T dcn =
-                  c0[i] * g[i] + c1[i] * g[n + i] + c2[i] * g[2 * n + i] + c3[i] * q[n + i];
-              out[i] = c4[i] * g[3 * n + i] + c5[i] * dcn;
-              out[n + i] = dcn;
-            }
+          for (int i = 0; i < n; ++i) {
+            const T m = c0[i] * w[i] + c1[i] * w[n + i] + c2[i] * w[2 * n + i];
+            e[i] = c4[i] * w[3 * n + i] + c5[i] * m;
+            if (!h_only_) e[n + i] = m;
           }
       }
     }
@@ -227,7 +249,7 @@ class CpuCellBackend final : public CellBackend {
   Model type_ = Model::rnn;
   int n_ = 0, gn_ = 0, dim_ = 0, k_ = 0, steps_ = 0;
   bool h_only_ = false;
-  std::vector<T> whh_, bhh_, drive_in_, h_, c_, gh_, q_, qn_, g_, coef_;
+  std::vector<T> whh_, bhh_, drive_in_, h_, c_, gh_, q_, qn_, e_, coef_;
   const T* gi_ = nullptr;
   cpu::Orthonormalizer<T> qr_engine_;
   std::vector<double> logs_;
