@@ -4,6 +4,7 @@
 // - exact spectra at the zero fixed point (zero input and biases), where each cell's Jacobian is a
 //   known matrix: rnn W_hh; gru ½I + ¼W_hn; lstm [[¼W_hg, ¼I], [½W_hg, ½I]] ((h, c) order);
 // - PyTorch's own cells and autograd Jacobians (when /usr/bin/python3 has torch);
+// - a lockstep batch of sequences (the GPU's path) against separate runs, bit for bit on the CPU;
 // - bad inputs.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <random>
 
 #include "core/backend.hpp"
+#include "core/loop.hpp"
 #include "linalg_truth.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/trained.hpp"
@@ -149,6 +151,54 @@ TEST(TrainedExact, ZeroFixedPointSpectra) {
       else
         EXPECT_NEAR(got[i], exact[i], 4 * se + 10.0 / t) << "exponent " << i;
     }
+  }
+}
+
+// The sequences of a batch in lockstep (the path a GPU takes: one loop over B·k exponents, split
+// afterwards) do each sequence's arithmetic exactly as a batch of one: on the CPU the members are
+// bit-identical to compute_trained_spectra's one-by-one runs, including their standard errors.
+TEST(TrainedBatch, LockstepSequencesEqualSeparateRuns) {
+  for (bool h_only : {false, true}) {
+    SCOPED_TRACE(h_only ? "lstm h-only" : "lstm");
+    const CellNetwork net = random_cell(Model::lstm, 12, 3, 1.8, 5);
+    InputSequences x;
+    x.batch = 3;
+    x.steps = 300;
+    x.input_size = 3;
+    std::mt19937_64 rng(8);
+    std::normal_distribution<double> N01(0, 1);
+    for (int i = 0; i < x.batch * x.steps * x.input_size; ++i) x.data.push_back(N01(rng));
+    SpectrumOptions o;
+    o.t_warmup = 20;
+    o.t_ons_warmup = 30;
+    o.t_ons = 2;
+    o.t_sim = 0;  // the rest: 250 steps
+    o.lstm_h_only = h_only;
+    o.k = 7;
+    const EnsembleResult one_by_one = compute_trained_spectra(o, net, x);
+    o.model = Model::lstm;
+    o.n = net.hidden;
+    std::vector<std::unique_ptr<detail::CellBackend>> members;
+    for (int b = 0; b < 2; ++b) {  // sequences 1 and 2
+      members.push_back(detail::make_cpu_cell_backend(o.precision, o.qr));
+      members.back()->upload(net, x.sequence(1 + b), x.steps, 7, h_only);
+    }
+    const std::vector<SpectrumResult> batch =
+        detail::run_sequences(o, cell_schedule(o, x.steps), net, x, 1, std::move(members), {});
+    ASSERT_EQ(one_by_one.members.size(), 3u);
+    ASSERT_EQ(batch.size(), 2u);
+    for (int b = 0; b < 2; ++b) {
+      const SpectrumResult& want = one_by_one.members[1 + b];
+      EXPECT_EQ(batch[b].sequence, 1 + b);
+      ASSERT_EQ(batch[b].exponents.size(), 7u);
+      for (int i = 0; i < 7; ++i) {
+        ASSERT_EQ(batch[b].exponents[i], want.exponents[i]) << b << ", " << i;
+        ASSERT_EQ(batch[b].stderr_[i], want.stderr_[i]) << b << ", " << i;
+      }
+      EXPECT_EQ(batch[b].summary.max_exponent, want.summary.max_exponent);
+    }
+    // The sequences differ, so equal members would mean the batch ran one sequence twice.
+    EXPECT_NE(batch[0].exponents[0], batch[1].exponents[0]);
   }
 }
 

@@ -100,6 +100,28 @@ std::vector<std::string> basis_warnings(const std::vector<double>& exponents, do
   return w;
 }
 
+std::vector<SpectrumResult> split_batch(const SpectrumResult& all, int batch, int k) {
+  const double ons_time = static_cast<double>(all.schedule.steps_per_ons) * all.schedule.step_time;
+  std::vector<SpectrumResult> members(static_cast<std::size_t>(batch));
+  for (int m = 0; m < batch; ++m) {
+    SpectrumResult& r = members[m];
+    const auto from = all.exponents.begin() + static_cast<std::ptrdiff_t>(m) * k;
+    const auto se = all.stderr_.begin() + static_cast<std::ptrdiff_t>(m) * k;
+    r.exponents.assign(from, from + k);
+    r.stderr_.assign(se, se + k);
+    r.summary = summarize(r.exponents);
+    r.options = all.options;
+    r.options.k = k;
+    r.schedule = all.schedule;
+    r.backend = all.backend;
+    r.device = all.device;
+    r.timing = all.timing;
+    r.timing.seconds = all.timing.seconds / batch;  // the batch's time, shared
+    r.warnings = basis_warnings(r.exponents, ons_time, r.options.precision);
+  }
+  return members;
+}
+
 SpectrumResult run_benettin(Propagator& backend_ref, const LoopSetup& setup, const Observers& obs,
                             const RunControl& control) {
   Propagator* backend = &backend_ref;

@@ -101,24 +101,10 @@ EnsembleResult run_ensemble_batched(const SpectrumOptions& opt_in, BatchBackend&
   batch.upload(nets, dyn, keys, k);
   const SpectrumResult all = run_benettin(batch, setup, obs, {});
 
-  const double ons_time =
-      static_cast<double>(setup.schedule.steps_per_ons) * setup.schedule.step_time;
-  std::vector<SpectrumResult> members(static_cast<std::size_t>(b));
+  std::vector<SpectrumResult> members = split_batch(all, b, k);
   for (int m = 0; m < b; ++m) {
-    SpectrumResult& r = members[m];
-    const auto from = all.exponents.begin() + static_cast<std::ptrdiff_t>(m) * k;
-    const auto se = all.stderr_.begin() + static_cast<std::ptrdiff_t>(m) * k;
-    r.exponents.assign(from, from + k);
-    r.stderr_.assign(se, se + k);
-    r.summary = summarize(r.exponents);
-    r.options = opt;
-    r.options.seed = opt.seed + static_cast<std::uint64_t>(m);
-    r.schedule = all.schedule;
-    r.backend = all.backend;
-    r.device = all.device;
-    r.timing = all.timing;
-    r.timing.seconds = all.timing.seconds / b;  // the batch's time, shared
-    r.warnings = basis_warnings(r.exponents, ons_time, opt.precision);
+    members[m].options = opt;
+    members[m].options.seed = opt.seed + static_cast<std::uint64_t>(m);
   }
   return ensemble_statistics(std::move(members));
 }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,20 @@ SpectrumResult run_benettin(Propagator& propagator, const LoopSetup& setup, cons
 /// Warnings about a spectrum's reliability (the basis condition per re-orthonormalisation).
 std::vector<std::string> basis_warnings(const std::vector<double>& exponents, double ons_time,
                                         Precision precision);
+
+/// Splits the result of a lockstep batch (B·k exponents, member-major) into B results of k
+/// exponents, each with its own summary and warnings; the batch's time is shared equally.
+std::vector<SpectrumResult> split_batch(const SpectrumResult& all, int batch, int k);
+
+/// The spectra of sequences first … first + B − 1 of `inputs` as one lockstep batch: members[b]
+/// (uploaded with sequence first + b) runs it. Each result equals that of a batch of one. `obs`
+/// sees progress as a fraction of all inputs.batch sequences; trace and state observers need
+/// B = 1.
+std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Schedule& schedule,
+                                          const CellNetwork& net, const InputSequences& inputs,
+                                          int first,
+                                          std::vector<std::unique_ptr<CellBackend>> members,
+                                          const Observers& obs);
 
 /// An ensemble run as one batch on `batch` (B = opt.ensemble networks of the same size in
 /// lockstep); the result is split into members exactly as compute_ensemble's would be.

@@ -173,6 +173,116 @@ Schedule cell_schedule(const SpectrumOptions& opt, int steps) {
   return s;
 }
 
+namespace detail {
+namespace {
+
+// Most sequences run as one lockstep batch on a GPU. Each has its own propagator (stream, cuBLAS
+// and cuSOLVER handles, a copy of the weights), so the batch is bounded by device memory too:
+// compute_trained_spectra stops adding members at the first one that does not fit.
+constexpr int kMaxSequenceBatch = 16;
+
+// B single-sequence propagators behind one, in the member-major layout of BatchBackend: states one
+// after another, bases B blocks of dim × k, logs B·k. Every call goes to each member in turn; a
+// CUDA member only queues work on its own stream, so the members' kernels overlap on the device.
+class CellBatch final : public Propagator {
+ public:
+  CellBatch(std::vector<std::unique_ptr<CellBackend>> members, std::size_t state_size,
+            std::size_t basis_size)
+      : members_(std::move(members)), state_size_(state_size), basis_size_(basis_size) {}
+
+  std::string name() const override { return members_.front()->name(); }
+  std::string device() const override { return members_.front()->device(); }
+  void set_state(std::span<const double> h) override {
+    scatter(h, state_size_, &Propagator::set_state);
+  }
+  std::vector<double> state() override { return gather(&Propagator::state); }
+  void set_basis(std::span<const double> q) override {
+    scatter(q, basis_size_, &Propagator::set_basis);
+  }
+  std::vector<double> basis() override { return gather(&Propagator::basis); }
+  void advance_state(std::int64_t step0, std::int64_t steps) override {
+    for (auto& m : members_) m->advance_state(step0, steps);
+  }
+  void advance_tangent(std::int64_t step0, std::int64_t steps) override {
+    for (auto& m : members_) m->advance_tangent(step0, steps);
+  }
+  void reorthonormalize(bool accumulate) override {
+    for (auto& m : members_) m->reorthonormalize(accumulate);
+  }
+  std::vector<double> take_log_sums() override { return gather(&Propagator::take_log_sums); }
+
+ private:
+  void scatter(std::span<const double> all, std::size_t per,
+               void (Propagator::*set)(std::span<const double>)) {
+    if (all.size() != per * members_.size()) throw Error("cell batch: array of the wrong size");
+    for (std::size_t b = 0; b < members_.size(); ++b)
+      ((*members_[b]).*set)(all.subspan(b * per, per));
+  }
+  std::vector<double> gather(std::vector<double> (Propagator::*get)()) {
+    std::vector<double> all;
+    for (auto& m : members_) {
+      const std::vector<double> part = ((*m).*get)();
+      all.insert(all.end(), part.begin(), part.end());
+    }
+    return all;
+  }
+
+  std::vector<std::unique_ptr<CellBackend>> members_;
+  std::size_t state_size_, basis_size_;
+};
+
+}  // namespace
+
+std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Schedule& schedule,
+                                          const CellNetwork& net, const InputSequences& inputs,
+                                          int first,
+                                          std::vector<std::unique_ptr<CellBackend>> members,
+                                          const Observers& observers) {
+  const int count = static_cast<int>(members.size());
+  if (count < 1 || first < 0 || first + count > inputs.batch)
+    throw Error("run_sequences: members do not match the sequences");
+  if (count > 1 && (observers.trace || observers.state))
+    throw InvalidInput("a batch of sequences has no trace or state observers");
+  const int k = *opt.k;
+  const int dim = (net.type == Model::lstm && !opt.lstm_h_only) ? 2 * net.hidden : net.hidden;
+  const std::string name = members.front()->name();
+  LoopSetup setup;
+  setup.options = opt;
+  setup.options.backend = name == "cuda" ? BackendKind::cuda : BackendKind::cpu;
+  setup.options.k = count * k;  // the loop sees one vector of B·k exponents
+  setup.schedule = schedule;
+  setup.dim = dim;
+  const std::vector<double> q0 = initial_basis(dim, k, opt.seed);
+  for (int b = 0; b < count; ++b) {
+    setup.initial_state.resize(setup.initial_state.size() + net.state_size(), 0.0);
+    setup.initial_basis.insert(setup.initial_basis.end(), q0.begin(), q0.end());
+  }
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  for (const auto* v : {&net.w_ih, &net.w_hh, &net.b_ih, &net.b_hh}) hash = fnv(*v, hash);
+  for (int b = first; b < first + count; ++b) {
+    const std::span<const double> seq = inputs.sequence(b);
+    hash = fnv(std::vector<double>(seq.begin(), seq.end()), hash);
+  }
+  setup.network_hash = hash;
+  Observers obs = observers;
+  if (observers.progress)
+    obs.progress = [&observers, first, count, &inputs](Phase p, std::int64_t done,
+                                                       std::int64_t total) {
+      observers.progress(p, static_cast<std::int64_t>(first) * total + count * done,
+                         static_cast<std::int64_t>(inputs.batch) * total);
+    };
+  CellBatch batch(std::move(members), static_cast<std::size_t>(net.state_size()),
+                  static_cast<std::size_t>(dim) * k);
+  std::vector<SpectrumResult> out = split_batch(run_benettin(batch, setup, obs, {}), count, k);
+  for (int b = 0; b < count; ++b) {
+    out[b].options.backend = setup.options.backend;
+    out[b].sequence = first + b;
+  }
+  return out;
+}
+
+}  // namespace detail
+
 EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const CellNetwork& net,
                                        const InputSequences& inputs, const Observers& observers) {
   SpectrumOptions opt = opt_in;
@@ -204,31 +314,30 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
     return detail::make_cpu_cell_backend(opt.precision, opt.qr);
   };
   const Schedule sched = cell_schedule(opt, inputs.steps);
-  std::uint64_t weights_hash = 0xcbf29ce484222325ull;
-  for (const auto* v : {&net.w_ih, &net.w_hh, &net.b_ih, &net.b_hh})
-    weights_hash = fnv(*v, weights_hash);
 
+  // On a GPU the sequences run in lockstep batches (one device would idle on one sequence); on
+  // the CPU one after another, which is as fast and needs one basis in memory, not B.
   std::vector<SpectrumResult> members;
-  for (int b = 0; b < inputs.batch; ++b) {
-    auto backend = make_backend();
-    backend->upload(net, inputs.sequence(b), inputs.steps, k, opt.lstm_h_only);
-    detail::LoopSetup setup;
-    setup.options = opt;
-    setup.options.backend = backend->name() == "cuda" ? BackendKind::cuda : BackendKind::cpu;
-    setup.schedule = sched;
-    setup.dim = dim;
-    setup.initial_state.assign(static_cast<std::size_t>(net.state_size()), 0.0);
-    const std::span<const double> seq = inputs.sequence(b);
-    setup.network_hash = fnv(std::vector<double>(seq.begin(), seq.end()), weights_hash);
-    Observers obs = observers;
-    if (observers.progress)
-      obs.progress = [&observers, b, &inputs](Phase p, std::int64_t done, std::int64_t total) {
-        observers.progress(p, static_cast<std::int64_t>(b) * total + done,
-                           static_cast<std::int64_t>(inputs.batch) * total);
-      };
-    SpectrumResult r = detail::run_benettin(*backend, setup, obs, {});
-    r.sequence = b;
-    members.push_back(std::move(r));
+  for (int first = 0; first < inputs.batch;) {
+    std::vector<std::unique_ptr<detail::CellBackend>> batch;
+    int want = 1;
+    for (int b = 0; b < want; ++b) {
+      auto backend = make_backend();
+      if (b == 0 && backend->name() == "cuda")
+        want = std::min(detail::kMaxSequenceBatch, inputs.batch - first);
+      try {
+        backend->upload(net, inputs.sequence(first + b), inputs.steps, k, opt.lstm_h_only);
+      } catch (const InvalidInput&) {
+        if (b == 0) throw;  // the first does not fit (or is invalid): say so
+        break;              // the device is full: run the members that fit
+      }
+      batch.push_back(std::move(backend));
+    }
+    const int count = static_cast<int>(batch.size());
+    for (SpectrumResult& r :
+         detail::run_sequences(opt, sched, net, inputs, first, std::move(batch), observers))
+      members.push_back(std::move(r));
+    first += count;
   }
   return ensemble_statistics(std::move(members));
 }
