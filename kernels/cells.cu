@@ -1,8 +1,9 @@
 // Kernels of the trained-cell propagator (src/cuda/cuda_cell_backend.cpp): the input drive of
-// every step, the fused gate/coefficient/state step, and the element-wise tangent pass after the
-// product G = W_hh Q_h. Each does CpuCellBackend's arithmetic (src/cpu/cell_backend.cpp) element
-// for element, in the same order: sums are formed with explicitly rounded products and additions,
-// and the per-element formulas are the CPU's expressions verbatim (this target is compiled with
+// every step, the fused gate/coefficient/state step, and the two passes of the tangent step
+// Q' = E Q_h + D Q: forming the per-step matrix E (dim × N) and the diagonal part D Q. Each does
+// CpuCellBackend's arithmetic (src/cpu/cell_backend.cpp) element for element, in the same order:
+// sums are formed with explicitly rounded products and additions, and the per-element formulas are
+// the CPU's expressions verbatim (this target is compiled with
 // --fmad=false, so nvcc contracts none of them into an FMA). Only the transcendental functions
 // (exp, tanh) may differ from the host's libm by an ulp.
 #include <algorithm>
@@ -111,46 +112,54 @@ __global__ void __launch_bounds__(kUnits* static_cast<int>(K))
   }
 }
 
-// qn = D_t q, column by column (CpuCellBackend::tangent's second loop): one thread per unit i,
-// its coefficients held in registers, walking the columns blockIdx.y, blockIdx.y + gridDim.y, …
-// g is G·N × k (leading dimension G·N), q and qn dim × k (leading dimension dim).
+// E (dim × N, leading dimension dim) from W_hh and this step's coefficients
+// (CpuCellBackend::form_e): one thread per unit i, walking the columns blockIdx.y,
+// blockIdx.y + gridDim.y, …; rnn E = c0 W_hh, gru E = c0 W_hr + c1 W_hz + c2 W_hn, lstm
+// M = c0 W_hi + c1 W_hf + c2 W_hg, E = [c4 W_ho + c5 M; M] (h-only: the first block), every
+// product a row scaling.
 template <class T, CellKind K, bool kHOnly>
-__global__ void cell_tangent_kernel(int n, int dim, int k, const T* __restrict__ coef,
-                                    const T* __restrict__ g, const T* __restrict__ q,
-                                    T* __restrict__ qn) {
+__global__ void cell_form_e_kernel(int n, int dim, const T* __restrict__ coef,
+                                   const T* __restrict__ whh, T* __restrict__ e) {
   const int i = global_row();
   if (i >= n) return;
   constexpr int G = static_cast<int>(K);
   const std::size_t un = static_cast<std::size_t>(n);
   const std::size_t gn = static_cast<std::size_t>(G) * un;
   const std::size_t ld = static_cast<std::size_t>(dim);
-  if constexpr (K == CellKind::rnn) {
-    const T c0 = coef[i];
-    for (int col = static_cast<int>(blockIdx.y); col < k; col += static_cast<int>(gridDim.y))
-      qn[static_cast<std::size_t>(col) * ld + i] = c0 * g[static_cast<std::size_t>(col) * gn + i];
-  } else if constexpr (K == CellKind::gru) {
-    const T c0 = coef[i], c1 = coef[un + i], c2 = coef[2 * un + i], c3 = coef[3 * un + i];
-    for (int col = static_cast<int>(blockIdx.y); col < k; col += static_cast<int>(gridDim.y)) {
-      const T* gc = g + static_cast<std::size_t>(col) * gn;
-      const std::size_t o = static_cast<std::size_t>(col) * ld + i;
-      qn[o] = c0 * gc[i] + c1 * gc[un + i] + c2 * gc[2 * un + i] + c3 * q[o];
+  const T c0 = coef[i];
+  for (int col = static_cast<int>(blockIdx.y); col < n; col += static_cast<int>(gridDim.y)) {
+    const T* w = whh + static_cast<std::size_t>(col) * gn;
+    T* ec = e + static_cast<std::size_t>(col) * ld;
+    if constexpr (K == CellKind::rnn) {
+      ec[i] = c0 * w[i];
+    } else if constexpr (K == CellKind::gru) {
+      ec[i] = c0 * w[i] + coef[un + i] * w[un + i] + coef[2 * un + i] * w[2 * un + i];
+    } else {  // lstm
+      const T m = c0 * w[i] + coef[un + i] * w[un + i] + coef[2 * un + i] * w[2 * un + i];
+      ec[i] = coef[4 * un + i] * w[3 * un + i] + coef[5 * un + i] * m;
+      if constexpr (!kHOnly) ec[un + i] = m;
     }
-  } else {  // lstm
-    const T c0 = coef[i], c1 = coef[un + i], c2 = coef[2 * un + i], c4 = coef[4 * un + i],
-            c5 = coef[5 * un + i];
-    const T c3 = coef[3 * un + i];  // written by the step kernel for every LSTM
-    for (int col = static_cast<int>(blockIdx.y); col < k; col += static_cast<int>(gridDim.y)) {
-      const T* gc = g + static_cast<std::size_t>(col) * gn;
-      const std::size_t o = static_cast<std::size_t>(col) * ld + i;
-      if constexpr (kHOnly) {  // dc = 0: only the h block, c held fixed
-        static_cast<void>(c3);
-        const T dcn = c0 * gc[i] + c1 * gc[un + i] + c2 * gc[2 * un + i];
-        qn[o] = c4 * gc[3 * un + i] + c5 * dcn;
-      } else {
-        const T dcn = c0 * gc[i] + c1 * gc[un + i] + c2 * gc[2 * un + i] + c3 * q[o + un];
-        qn[o] = c4 * gc[3 * un + i] + c5 * dcn;
-        qn[o + un] = dcn;
-      }
+  }
+}
+
+// qn = D q, the diagonal part of the tangent step (CpuCellBackend::tangent's column loop): gru
+// qn_h = z q_h; full lstm qn_h = c5 f q_c, qn_c = f q_c (f = c3). One thread per unit i.
+template <class T, CellKind K>
+__global__ void cell_diagonal_kernel(int n, int dim, int k, const T* __restrict__ coef,
+                                     const T* __restrict__ q, T* __restrict__ qn) {
+  const int i = global_row();
+  if (i >= n) return;
+  const std::size_t un = static_cast<std::size_t>(n);
+  const std::size_t ld = static_cast<std::size_t>(dim);
+  const T c3 = coef[3 * un + i];
+  for (int col = static_cast<int>(blockIdx.y); col < k; col += static_cast<int>(gridDim.y)) {
+    const std::size_t o = static_cast<std::size_t>(col) * ld + i;
+    if constexpr (K == CellKind::gru) {
+      qn[o] = c3 * q[o];
+    } else {
+      const T c5 = coef[5 * un + i];
+      qn[o] = c5 * c3 * q[o + un];
+      qn[o + un] = c3 * q[o + un];
     }
   }
 }
@@ -214,39 +223,56 @@ void cell_step(CellKind kind, int n, const T* whh, const T* bhh, const T* gi, co
 }
 
 template <class T>
-void cell_tangent(CellKind kind, bool h_only, int n, int dim, int k, const T* coef, const T* g,
-                  const T* q, T* qn, cudaStream_t stream) {
-  const Geometry geo = matrix_geometry(n, k);
+void cell_form_e(CellKind kind, bool h_only, int n, int dim, const T* coef, const T* whh, T* e,
+                 cudaStream_t stream) {
+  const Geometry geo = matrix_geometry(n, n);
   switch (kind) {
     case CellKind::rnn:
-      cell_tangent_kernel<T, CellKind::rnn, false>
-          <<<geo.grid, geo.block, 0, stream>>>(n, dim, k, coef, g, q, qn);
+      cell_form_e_kernel<T, CellKind::rnn, false>
+          <<<geo.grid, geo.block, 0, stream>>>(n, dim, coef, whh, e);
       break;
     case CellKind::gru:
-      cell_tangent_kernel<T, CellKind::gru, false>
-          <<<geo.grid, geo.block, 0, stream>>>(n, dim, k, coef, g, q, qn);
+      cell_form_e_kernel<T, CellKind::gru, false>
+          <<<geo.grid, geo.block, 0, stream>>>(n, dim, coef, whh, e);
       break;
     case CellKind::lstm:
       if (h_only)
-        cell_tangent_kernel<T, CellKind::lstm, true>
-            <<<geo.grid, geo.block, 0, stream>>>(n, dim, k, coef, g, q, qn);
+        cell_form_e_kernel<T, CellKind::lstm, true>
+            <<<geo.grid, geo.block, 0, stream>>>(n, dim, coef, whh, e);
       else
-        cell_tangent_kernel<T, CellKind::lstm, false>
-            <<<geo.grid, geo.block, 0, stream>>>(n, dim, k, coef, g, q, qn);
+        cell_form_e_kernel<T, CellKind::lstm, false>
+            <<<geo.grid, geo.block, 0, stream>>>(n, dim, coef, whh, e);
       break;
     default:
-      throw Error("cell_tangent: unknown cell kind " + std::to_string(static_cast<int>(kind)));
+      throw Error("cell_form_e: unknown cell kind " + std::to_string(static_cast<int>(kind)));
   }
-  RNNLYAP_CUDA_CHECK_LAUNCH(cell_tangent_kernel);
+  RNNLYAP_CUDA_CHECK_LAUNCH(cell_form_e_kernel);
 }
 
-#define RNNLYAP_INSTANTIATE(T)                                                                   \
-  template void cell_input_drive<T>(int, int, long long, const double*, const double*,           \
-                                    const double*, T*, cudaStream_t);                            \
-  template void cell_step<T>(CellKind, int, const T*, const T*, const T*, const T*, T*, T*, T*,  \
-                             cudaStream_t);                                                      \
-  template void cell_tangent<T>(CellKind, bool, int, int, int, const T*, const T*, const T*, T*, \
-                                cudaStream_t);
+template <class T>
+bool cell_diagonal(CellKind kind, bool h_only, int n, int dim, int k, const T* coef, const T* q,
+                   T* qn, cudaStream_t stream) {
+  const Geometry geo = matrix_geometry(n, k);
+  if (kind == CellKind::gru)
+    cell_diagonal_kernel<T, CellKind::gru>
+        <<<geo.grid, geo.block, 0, stream>>>(n, dim, k, coef, q, qn);
+  else if (kind == CellKind::lstm && !h_only)
+    cell_diagonal_kernel<T, CellKind::lstm>
+        <<<geo.grid, geo.block, 0, stream>>>(n, dim, k, coef, q, qn);
+  else
+    return false;  // rnn, h-only lstm: no diagonal part
+  RNNLYAP_CUDA_CHECK_LAUNCH(cell_diagonal_kernel);
+  return true;
+}
+
+#define RNNLYAP_INSTANTIATE(T)                                                                  \
+  template void cell_input_drive<T>(int, int, long long, const double*, const double*,          \
+                                    const double*, T*, cudaStream_t);                           \
+  template void cell_step<T>(CellKind, int, const T*, const T*, const T*, const T*, T*, T*, T*, \
+                             cudaStream_t);                                                     \
+  template void cell_form_e<T>(CellKind, bool, int, int, const T*, const T*, T*, cudaStream_t); \
+  template bool cell_diagonal<T>(CellKind, bool, int, int, int, const T*, const T*, T*,         \
+                                 cudaStream_t);
 RNNLYAP_INSTANTIATE(float)
 RNNLYAP_INSTANTIATE(double)
 #undef RNNLYAP_INSTANTIATE

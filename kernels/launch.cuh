@@ -174,19 +174,28 @@ template <class T>
 void cell_step(CellKind kind, int n, const T* whh, const T* bhh, const T* gi, const T* h_in,
                T* h_out, T* c, T* coef, cudaStream_t stream);
 
-/// qn = D_t q from the coefficients of cell_step and g = W_hh q_h (G·N × k, leading dimension
-/// G·N); q and qn are dim × k (leading dimension dim; dim = 2N for the full LSTM, else N).
+/// The tangent step is Q' = E Q_h + D Q (src/cpu/cell_backend.cpp). This forms E (dim × N,
+/// leading dimension dim; dim = 2N for the full LSTM, else N) from the coefficients of cell_step
+/// and W_hh.
 template <class T>
-void cell_tangent(CellKind kind, bool h_only, int n, int dim, int k, const T* coef, const T* g,
-                  const T* q, T* qn, cudaStream_t stream);
+void cell_form_e(CellKind kind, bool h_only, int n, int dim, const T* coef, const T* whh, T* e,
+                 cudaStream_t stream);
+
+/// qn = D q, the diagonal part (q and qn dim × k, leading dimension dim). Returns false, launching
+/// nothing, when the cell has none (rnn, h-only lstm): then the product must overwrite qn.
+template <class T>
+bool cell_diagonal(CellKind kind, bool h_only, int n, int dim, int k, const T* coef, const T* q,
+                   T* qn, cudaStream_t stream);
 
 #define RNNLYAP_CELL_KERNELS_EXTERN(T)                                                             \
   extern template void cell_input_drive<T>(int, int, long long, const double*, const double*,      \
                                            const double*, T*, cudaStream_t);                       \
   extern template void cell_step<T>(CellKind, int, const T*, const T*, const T*, const T*, T*, T*, \
                                     T*, cudaStream_t);                                             \
-  extern template void cell_tangent<T>(CellKind, bool, int, int, int, const T*, const T*,          \
-                                       const T*, T*, cudaStream_t);
+  extern template void cell_form_e<T>(CellKind, bool, int, int, const T*, const T*, T*,            \
+                                      cudaStream_t);                                               \
+  extern template bool cell_diagonal<T>(CellKind, bool, int, int, int, const T*, const T*, T*,     \
+                                        cudaStream_t);
 RNNLYAP_CELL_KERNELS_EXTERN(float)
 RNNLYAP_CELL_KERNELS_EXTERN(double)
 #undef RNNLYAP_CELL_KERNELS_EXTERN

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "core/backend.hpp"
+#include "core/loop.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 #include "rnnlyap/options.hpp"
@@ -166,9 +167,7 @@ void PrintTo(const CellCase& c, std::ostream* os) {
 
 class CudaCellAgreement : public testing::TestWithParam<CellCase> {};
 
-TEST_P(CudaCellAgreement, StepsAndReorthonormalisationsMatchTheCpuPropagator) {
-  SKIP_WITHOUT_CUDA();
-  const CellCase& c = GetParam();
+void check_agreement(const CellCase& c, QrMethod qr) {
   const Tolerance tol = tolerance(c.precision);
   const CellNetwork net = random_cell(c.type, kHidden, kInputs, 101);
   std::mt19937_64 rng(202);
@@ -179,8 +178,8 @@ TEST_P(CudaCellAgreement, StepsAndReorthonormalisationsMatchTheCpuPropagator) {
   const std::vector<double> q0 =
       gaussian(static_cast<std::size_t>(dim) * static_cast<std::size_t>(k), 1.0, rng);
 
-  auto ref = detail::make_cpu_cell_backend(c.precision, QrMethod::auto_select);
-  auto got = detail::make_cuda_cell_backend(c.precision, QrMethod::auto_select, 0);
+  auto ref = detail::make_cpu_cell_backend(c.precision, qr);
+  auto got = detail::make_cuda_cell_backend(c.precision, qr, 0);
   EXPECT_EQ(got->name(), "cuda");
   EXPECT_FALSE(got->device().empty());
   for (detail::CellBackend* b : {ref.get(), got.get()}) {
@@ -222,6 +221,15 @@ TEST_P(CudaCellAgreement, StepsAndReorthonormalisationsMatchTheCpuPropagator) {
   }
   expect_qr_agrees(*ref, *got, rec, dim, tol, "10 steps, QR after each");
   EXPECT_LT(rel_diff(got->state(), ref->state()), tol.floor) << "state after 25 steps";
+}
+
+TEST_P(CudaCellAgreement, StepsAndReorthonormalisationsMatchTheCpuPropagator) {
+  SKIP_WITHOUT_CUDA();
+  // Both QRs on both sides: Householder (geqrf/orgqr) and CholeskyQR2 (the GPU's `auto`).
+  for (const QrMethod qr : {QrMethod::householder, QrMethod::cholesky2}) {
+    SCOPED_TRACE(qr == QrMethod::householder ? "householder" : "cholesky2");
+    check_agreement(GetParam(), qr);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -350,6 +358,46 @@ TEST(CudaCellSpectra, AgreeWithTheCpuWithinStandardErrors) {
       }
     }
   }
+}
+
+// A batch of sequences runs in lockstep on the GPU, each sequence on its own propagator and stream:
+// every member must equal the run of that sequence alone on the same device (same arithmetic; the
+// 1e-12 relative margin only allows for a library choosing another kernel under concurrency).
+TEST(CudaCellSpectra, ABatchOfSequencesEqualsOneByOneRuns) {
+  SKIP_WITHOUT_CUDA();
+  const CellNetwork net = random_cell(Model::lstm, kHidden, kInputs, 41);
+  std::mt19937_64 rng(42);
+  InputSequences x;
+  x.batch = 3;
+  x.steps = 400;
+  x.input_size = kInputs;
+  x.data = gaussian(static_cast<std::size_t>(x.batch) * x.steps * kInputs, 1.0, rng);
+  SpectrumOptions o;
+  o.backend = BackendKind::cuda;
+  o.t_warmup = 50;
+  o.t_ons_warmup = 50;
+  o.t_sim = 0;
+  const EnsembleResult batch = compute_trained_spectra(o, net, x);  // one batch of 3
+  ASSERT_EQ(batch.members.size(), 3u);
+  o.model = Model::lstm;
+  o.n = kHidden;
+  o.k = 2 * kHidden;
+  for (int b = 0; b < 3; ++b) {
+    std::vector<std::unique_ptr<detail::CellBackend>> one;
+    one.push_back(detail::make_cuda_cell_backend(o.precision, o.qr, 0));
+    one.back()->upload(net, x.sequence(b), x.steps, 2 * kHidden, false);
+    const std::vector<SpectrumResult> alone =
+        detail::run_sequences(o, cell_schedule(o, x.steps), net, x, b, std::move(one), {});
+    const SpectrumResult& m = batch.members[b];
+    EXPECT_EQ(m.backend, "cuda");
+    EXPECT_EQ(m.sequence, b);
+    ASSERT_EQ(m.exponents.size(), alone[0].exponents.size());
+    for (std::size_t i = 0; i < m.exponents.size(); ++i)
+      EXPECT_NEAR(m.exponents[i], alone[0].exponents[i],
+                  1e-12 * std::max(1.0, std::fabs(alone[0].exponents[i])))
+          << "sequence " << b << ", exponent " << i;
+  }
+  EXPECT_NE(batch.members[0].exponents[0], batch.members[1].exponents[0]);
 }
 
 }  // namespace

@@ -7,15 +7,11 @@
 // log accumulator. All work goes to one non-blocking stream, to which the cuBLAS and cuSOLVER
 // handles are bound. The host waits for the device only
 //   - in state(), basis() and take_log_sums(), which read results back;
-//   - once per CholeskyQR2 re-orthonormalisation, after the first Cholesky factorisation: whether
-//     to fall back to Householder QR (potrf failed, or R1 too ill-conditioned) is decided on the
-//     host, which needs the 4-byte verdict (kernels::cholesky_check). The alternative — always
-//     running both factorisations, or device-side conditional graph nodes — costs more than one
-//     short stall per t_ons;
+//   - once per CholeskyQR2 re-orthonormalisation, for the fallback verdict
+//   (cuda_orthonormalize.hpp);
 //   - implicitly, in upload()/set_state()/set_basis(), whose copies come from pageable host memory
 //     (set-up only; cudaMemcpyAsync returns once the data is staged).
-// cuSOLVER's devInfo values stay on the device: small kernels fold them into sticky status words
-// that take_log_sums() reads back and turns into VendorError.
+// The QR's buffers, the log accumulator and cuSOLVER's status words live in cuda::Orthonormalizer.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -33,6 +29,7 @@
 #include "cuda_check.hpp"
 #include "cuda_common.hpp"
 #include "cuda_linalg.hpp"
+#include "cuda_orthonormalize.hpp"
 #include "cuda_resources.hpp"
 #include "launch.cuh"
 #include "rnnlyap/errors.hpp"
@@ -54,19 +51,6 @@ using cuda::DeviceBuffer;
 namespace kernels = cuda::kernels;
 namespace la = cuda::la;
 
-// Slots of the small int buffer on the device.
-enum StatusSlot : int {
-  kInfoGeqrf = 0,  // devInfo of the last geqrf
-  kInfoOrgqr,      // devInfo of the last orgqr
-  kInfoPotrf1,     // devInfo of the first CholeskyQR potrf (feeds the fallback test)
-  kInfoPotrf2,     // devInfo of the second CholeskyQR potrf
-  kStickyGeqrf,    // first nonzero devInfo seen, per call site (read in take_log_sums)
-  kStickyOrgqr,
-  kStickyPotrf2,
-  kFallback,  // 1 when the current CholeskyQR2 must fall back to Householder
-  kStatusSlots
-};
-
 template <class T>
 class CudaBackend final : public Backend {
  public:
@@ -76,8 +60,7 @@ class CudaBackend final : public Backend {
         select_(device),
         name_(device_name(device)),
         cublas_(stream_.get()),
-        cusolver_(stream_.get()),
-        status_host_(kStatusSlots - kStickyGeqrf) {}
+        cusolver_(stream_.get()) {}
 
   ~CudaBackend() override {
     RNNLYAP_CUDA_CHECK_NOTHROW(cudaSetDevice(device_));
@@ -156,14 +139,13 @@ class CudaBackend final : public Backend {
   void reorthonormalize(bool accumulate) override {
     use_device();
     require_uploaded();
-    if (cholesky_ && cholesky_qr2(accumulate)) return;
-    householder(accumulate);
+    qr_engine_.apply(cublas_.get(), cusolver_.get(), q_.get(), accumulate, stream());
   }
 
   std::vector<double> take_log_sums() override {
     use_device();
     require_uploaded();
-    return cuda::take_logs(logs_, status_.get() + kStickyGeqrf, 3, stream());
+    return qr_engine_.take_logs(stream());
   }
 
  private:
@@ -182,7 +164,8 @@ class CudaBackend final : public Backend {
     RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
     if (bytes_needed(0) > free_bytes) throw_does_not_fit(bytes_needed(0), free_bytes);
     std::size_t ws = 0;
-    if (query_workspace(nullptr, nullptr, nullptr, ws) != CUSOLVER_STATUS_SUCCESS)
+    if (cuda::Orthonormalizer<T>::query_workspace(cusolver_.get(), n_, k_, cholesky_, nullptr,
+                                                  nullptr, nullptr, ws) != CUSOLVER_STATUS_SUCCESS)
       ws = sat_mul(static_cast<std::size_t>(n_) + static_cast<std::size_t>(k_), 256);
     if (bytes_needed(ws) > free_bytes) throw_does_not_fit(bytes_needed(ws), free_bytes);
 
@@ -227,18 +210,10 @@ class CudaBackend final : public Backend {
       zero(kbuf_);
       zero(acc_);
     }
-    tau_ = DeviceBuffer<T>(static_cast<std::size_t>(k_));
-    if (cholesky_) {
-      gram_ = DeviceBuffer<T>(static_cast<std::size_t>(k_) * static_cast<std::size_t>(k_));
-      diag1_ = DeviceBuffer<double>(static_cast<std::size_t>(k_));
-    }
-    logs_ = DeviceBuffer<double>(static_cast<std::size_t>(k_));
-    zero(logs_);
-    status_ = DeviceBuffer<int>(kStatusSlots);
-    zero(status_);
+    qr_engine_.allocate(n_, k_, cholesky_, stream());
 
     // The workspace query with the real buffers; one workspace serves geqrf, orgqr and potrf.
-    const cusolverStatus_t st = query_workspace(q_.get(), tau_.get(), gram_.get(), ws);
+    const cusolverStatus_t st = qr_engine_.query(cusolver_.get(), q_.get(), ws);
     if (st != CUSOLVER_STATUS_SUCCESS)
       cuda::throw_cusolver(st, "cusolverDn geqrf/orgqr/potrf _bufferSize", __FILE__, __LINE__);
     if (ws > static_cast<std::size_t>(std::numeric_limits<int>::max()))
@@ -249,8 +224,7 @@ class CudaBackend final : public Backend {
     RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_now, &total_bytes));
     if (sat_add(sat_mul(ws, sizeof(T)), kLibraryReserve) > free_now)
       throw_does_not_fit(bytes_needed(ws), free_bytes);
-    work_ = DeviceBuffer<T>(std::max<std::size_t>(ws, 1));
-    lwork_ = static_cast<int>(std::max<std::size_t>(ws, 1));
+    qr_engine_.workspace(ws);
   }
 
   cudaStream_t stream() const { return stream_.get(); }
@@ -259,21 +233,16 @@ class CudaBackend final : public Backend {
     if (n_ == 0) throw Error("CUDA backend: upload() must be called first");
   }
 
-  // Bytes the run needs on the device besides `ws` workspace elements: J; the basis buffers (Q and
-  // S, plus K and the RK4 accumulator); the Gram matrix and R1's diagonal (CholeskyQR2); tau; the
-  // n-vectors (bias, h, x[2 or 4], RK4 stage points and slopes); the fp64 logs; the status words;
-  // the libraries' own workspaces.
+  // Bytes the run needs on the device with `ws` QR workspace elements: J; the basis buffers (Q and
+  // S, plus K and the RK4 accumulator); the n-vectors (bias, h, x[2 or 4], RK4 stage points and
+  // slopes); the QR's own (cuda::Orthonormalizer::bytes); the libraries' own workspaces.
   std::size_t bytes_needed(std::size_t ws) const {
     const std::size_t n = static_cast<std::size_t>(n_), k = static_cast<std::size_t>(k_);
     std::size_t elems = sat_mul(n, n);
     elems = sat_add(elems, sat_mul(sat_mul(n, k), rk4_ ? 4 : 2));
-    if (cholesky_) elems = sat_add(elems, sat_mul(k, k));
-    elems = sat_add(elems, k);
     elems = sat_add(elems, sat_mul(n, rk4_ ? 2 + 4 + 4 + 4 : 2 + 2));
-    elems = sat_add(elems, ws);
     std::size_t bytes = sat_mul(elems, sizeof(T));
-    bytes = sat_add(bytes, sat_mul(k, sizeof(double) * (cholesky_ ? 2 : 1)));
-    bytes = sat_add(bytes, kStatusSlots * sizeof(int));
+    bytes = sat_add(bytes, cuda::Orthonormalizer<T>::bytes(k, cholesky_, ws));
     return sat_add(bytes, kLibraryReserve);
   }
 
@@ -282,21 +251,6 @@ class CudaBackend final : public Backend {
                        name_ + " has " + std::to_string(free_bytes / kMiB) +
                        " MiB free (N = " + std::to_string(n_) + ", k = " + std::to_string(k_) +
                        ", " + (std::is_same_v<T, double> ? "fp64" : "fp32") + ")");
-  }
-
-  // Largest workspace (elements) of geqrf, orgqr and (CholeskyQR2) potrf.
-  cusolverStatus_t query_workspace(T* q, T* tau, T* gram, std::size_t& elems) const {
-    int a = 0, b = 0, c = 0;
-    cusolverStatus_t st = la::geqrf_lwork(cusolver_.get(), n_, k_, q, n_, a);
-    if (st != CUSOLVER_STATUS_SUCCESS) return st;
-    st = la::orgqr_lwork(cusolver_.get(), n_, k_, k_, q, n_, tau, b);
-    if (st != CUSOLVER_STATUS_SUCCESS) return st;
-    if (cholesky_) {
-      st = la::potrf_lwork(cusolver_.get(), k_, gram, k_, c);
-      if (st != CUSOLVER_STATUS_SUCCESS) return st;
-    }
-    elems = static_cast<std::size_t>(std::max({a, b, c, 0}));
-    return CUSOLVER_STATUS_SUCCESS;
   }
 
   void release() {
@@ -312,12 +266,7 @@ class CudaBackend final : public Backend {
     s_.reset();
     kbuf_.reset();
     acc_.reset();
-    tau_.reset();
-    gram_.reset();
-    work_.reset();
-    diag1_.reset();
-    logs_.reset();
-    status_.reset();
+    qr_engine_.release();
     n_ = k_ = 0;
   }
 
@@ -396,51 +345,6 @@ class CudaBackend final : public Backend {
     swap(q_, acc_);
   }
 
-  // Householder QR (cuSOLVER geqrf + orgqr), log|R_ii| from geqrf's diagonal.
-  void householder(bool accumulate) {
-    int* st = status_.get();
-    la::geqrf(cusolver_.get(), n_, k_, q_.get(), n_, tau_.get(), work_.get(), lwork_,
-              st + kInfoGeqrf);
-    kernels::householder_logs(n_, k_, q_.get(), accumulate, logs_.get(), st + kInfoGeqrf,
-                              st + kStickyGeqrf, stream());
-    la::orgqr(cusolver_.get(), n_, k_, k_, q_.get(), n_, tau_.get(), work_.get(), lwork_,
-              st + kInfoOrgqr);
-    kernels::record_info(st + kInfoOrgqr, st + kStickyOrgqr, stream());
-  }
-
-  // CholeskyQR2 (Fukaya, Nakatsukasa, Yanagisawa & Yamamoto, "CholeskyQR2: a simple and
-  // communication-avoiding algorithm for computing a tall-skinny QR factorization", ScalA 2014):
-  // G = QᵀQ = R₁ᵀR₁, Q ← Q R₁⁻¹, then once more; R = R₂R₁, so log|R_ii| = log R₁_ii + log R₂_ii.
-  // Returns false, leaving Q untouched, when the first Cholesky fails or max/min diag R₁ exceeds
-  // 1e6 (fp64) / 3e2 (fp32): beyond cond ~ ε^(-1/2) one pass loses orthogonality (Yamamoto et al.
-  // 2015); the caller then runs Householder QR. Mirrors CpuBackend::cholesky_qr2.
-  bool cholesky_qr2(bool accumulate) {
-    const double max_cond = std::is_same_v<T, double> ? 1e6 : 3e2;
-    int* st = status_.get();
-    la::syrk_t(cublas_.get(), k_, n_, q_.get(), n_, gram_.get(), k_);
-    la::potrf_upper(cusolver_.get(), k_, gram_.get(), k_, work_.get(), lwork_, st + kInfoPotrf1);
-    kernels::cholesky_check(k_, gram_.get(), st + kInfoPotrf1, max_cond, diag1_.get(),
-                            st + kFallback, stream());
-    // The one synchronisation of a re-orthonormalisation (see the top of this file). It reads the
-    // sticky solver words too, so a failed earlier factorisation is reported here, at most one
-    // re-orthonormalisation late, rather than at the next take_log_sums().
-    static_assert(kFallback - kStickyGeqrf == 3, "sticky words and verdict are contiguous");
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(status_host_.get(), st + kStickyGeqrf,
-                                       (kFallback - kStickyGeqrf + 1) * sizeof(int),
-                                       cudaMemcpyDeviceToHost, stream()));
-    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream()));
-    cuda::throw_if_solver_failed(status_host_.get(), 3);
-    if (status_host_.get()[kFallback - kStickyGeqrf] != 0) return false;
-    la::trsm_right_upper(cublas_.get(), n_, k_, gram_.get(), k_, q_.get(), n_);
-
-    la::syrk_t(cublas_.get(), k_, n_, q_.get(), n_, gram_.get(), k_);
-    la::potrf_upper(cusolver_.get(), k_, gram_.get(), k_, work_.get(), lwork_, st + kInfoPotrf2);
-    kernels::cholesky_logs(k_, gram_.get(), st + kInfoPotrf2, diag1_.get(), accumulate, logs_.get(),
-                           st + kStickyPotrf2, stream());
-    la::trsm_right_upper(cublas_.get(), n_, k_, gram_.get(), k_, q_.get(), n_);
-    return true;
-  }
-
   // Declaration order is construction order: device first, then stream, then the handles bound
   // to it; buffers are freed (in reverse) before the handles and the stream.
   QrMethod qr_;
@@ -450,7 +354,6 @@ class CudaBackend final : public Backend {
   cuda::Stream stream_;
   cuda::CublasHandle cublas_;
   cuda::CusolverHandle cusolver_;
-  cuda::PinnedBuffer<int> status_host_;  // the sticky words and the fallback verdict
 
   int n_ = 0, k_ = 0;
   Dynamics dyn_;
@@ -459,10 +362,7 @@ class CudaBackend final : public Backend {
   DeviceBuffer<T> x_[4], y_[4], f_[4];
   int x_cur_ = 0;  // Euler/map: x_[x_cur_] = φ(h)
   DeviceBuffer<T> q_, s_, kbuf_, acc_;
-  DeviceBuffer<T> tau_, gram_, work_;
-  int lwork_ = 0;
-  DeviceBuffer<double> diag1_, logs_;
-  DeviceBuffer<int> status_;
+  cuda::Orthonormalizer<T> qr_engine_;
 };
 
 }  // namespace

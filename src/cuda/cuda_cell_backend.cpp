@@ -2,44 +2,42 @@
 // propagator's arithmetic (src/cpu/cell_backend.cpp, the reference) in the CPU's order, so both
 // trajectories agree to rounding: the input drive W_ih x_t + b_ih of every step is formed once in
 // upload() (fp64, rounded once to T); each step forms gh = W_hh h + b_hh with a fixed-order sum,
-// the gates and the per-row coefficients c0..c5 of the tangent map; the tangent map is one GEMM
-// G = W_hh Q_h (G·N × k) followed by one element-wise pass — the dense Jacobian is never formed.
+// the gates and the per-row coefficients c0..c5; the tangent step is Q' = E Q_h + D Q with the
+// per-step matrix E (dim × N) formed from W_hh and the coefficients — one GEMM of 2·dim·N·k flops,
+// half of W_hh Q_h's for the LSTM, a third for the GRU; the dense Jacobian is never formed.
 //
 // Everything lives on the device for the whole run: W_hh, b_hh, the drive of every step, h (two
-// buffers, ping-pong) and c, the per-row coefficients, the basis Q and its successor Q', G, the QR
-// workspace and the fp64 log accumulator. All work goes to one non-blocking stream, to which the
-// cuBLAS and cuSOLVER handles are bound.
+// buffers, ping-pong) and c, the per-row coefficients, E, the basis Q and its successor Q', and
+// the QR's buffers (cuda::Orthonormalizer). All work goes to one non-blocking stream, to which the
+// cuBLAS and cuSOLVER handles are bound; several propagators (a batch of sequences) overlap on the
+// device through their own streams.
 //
 // Launches per step:
 //   advance_state:   1 — kernels::cell_step (gh, gates, state update h_in → h_out, c in place);
-//   advance_tangent: 3 — cell_step (also writing the coefficients), the GEMM G = W_hh Q_h, and
-//                        kernels::cell_tangent (Q' from the coefficients, G and Q); then Q ↔ Q'
-//                        (a pointer swap on the host).
+//   advance_tangent: 4 (3 for rnn and the h-only LSTM) — cell_step (also writing the
+//                    coefficients), kernels::cell_form_e, kernels::cell_diagonal (Q' = D Q) and the
+//                    GEMM Q' = E Q_h + β Q'; then Q ↔ Q' (a pointer swap on the host).
 // The state update is fused into the first kernel: it needs only its own unit's gates, and the
 // ping-pong h keeps the other blocks' reads of the old h intact. The coefficients depend on the
-// old state only, so updating it before the product and the pass changes nothing.
+// old state only, so updating it before E is formed changes nothing.
 //
-// Re-orthonormalisation is Householder QR (cuSOLVER geqrf + orgqr, kernels::householder_logs
-// reading log|R_ii| off geqrf's diagonal before orgqr), for every QrMethod: `cholesky2` and `auto`
-// run Householder too. CholeskyQR2 would need a host round trip per re-orthonormalisation for its
-// fallback decision (see cuda_backend.cpp), and it is the CPU propagator's `auto` choice as well,
-// so both backends factor the same way. Trained cells have modest dim (2N ≤ a few thousand), where
-// geqrf/orgqr of the dim × k basis costs about as much as a few tangent steps.
+// Re-orthonormalisation: cuda::Orthonormalizer — CholeskyQR2 with the Householder fallback for
+// `cholesky2` and `auto` (three BLAS-3 calls, far faster than cuSOLVER's geqrf + orgqr of a square
+// basis on a GPU; one synchronisation for the fallback verdict), Householder QR for `householder`.
 //
 // Device memory of one upload (checked against cudaMemGetInfo before anything is allocated; the
 // InvalidInput names what the run needs and what the device has free):
-//   sizeof(T)·(G·N·N + G·N·(steps + k + 1) + N·(2 + [lstm] + 6) + 2·dim·k + k + lwork)
-//   + 8·(G·N·I + G·N + steps·I + k) + 4·4 + 64 MiB kept for cuBLAS/cuSOLVER,
+//   sizeof(T)·(G·N·N + G·N·(steps + 1) + dim·N + N·(2 + [lstm] + 6) + 2·dim·k)
+//   + cuda::Orthonormalizer::bytes + 8·(G·N·I + G·N + steps·I) + 64 MiB kept for cuBLAS/cuSOLVER,
 // the fp64 terms with I being the staging buffers of the drive (freed at the end of upload()).
 //
 // The host waits for the device only
 //   - in state(), basis() and take_log_sums(), which read results back;
+//   - once per CholeskyQR2 re-orthonormalisation (the fallback verdict);
 //   - in upload(), which synchronises before freeing an earlier upload's buffers and before
 //     freeing the fp64 staging buffers of the drive, and whose copies — like those of
 //     set_state()/set_basis() — come from pageable host memory (cudaMemcpyAsync returns once the
 //     data is staged).
-// cuSOLVER's devInfo values stay on the device, folded into sticky status words that
-// take_log_sums() reads back and turns into VendorError.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -56,6 +54,7 @@
 #include "cuda_check.hpp"
 #include "cuda_common.hpp"
 #include "cuda_linalg.hpp"
+#include "cuda_orthonormalize.hpp"
 #include "cuda_resources.hpp"
 #include "launch.cuh"
 #include "rnnlyap/errors.hpp"
@@ -79,15 +78,6 @@ namespace la = cuda::la;
 // Coefficient rows of the tangent pass: c0..c5 (the LSTM uses all six).
 constexpr std::size_t kCoefficients = 6;
 
-// Slots of the small int buffer on the device.
-enum StatusSlot : int {
-  kInfoGeqrf = 0,  // devInfo of the last geqrf
-  kInfoOrgqr,      // devInfo of the last orgqr
-  kStickyGeqrf,    // first nonzero devInfo seen, per call site (read in take_log_sums)
-  kStickyOrgqr,
-  kStatusSlots
-};
-
 kernels::CellKind cell_kind(Model m) {
   switch (m) {
     case Model::rnn:
@@ -109,8 +99,9 @@ struct CellShape {
 template <class T>
 class CudaCellBackend final : public CellBackend {
  public:
-  explicit CudaCellBackend(int device)
-      : device_(device),
+  CudaCellBackend(QrMethod qr, int device)
+      : cholesky_(qr != QrMethod::householder),
+        device_(device),
         select_(device),
         name_(device_name(device)),
         cublas_(stream_.get()),
@@ -194,33 +185,26 @@ class CudaCellBackend final : public CellBackend {
     require_uploaded();
     for (std::int64_t s = 0; s < steps; ++s) {
       step(step0 + s, coef_.get());  // coefficients from the old state, then the state moves
-      // G = W_hh Q_h: the h rows of the basis (the first N of each column, leading dimension dim).
-      la::gemm(cublas_.get(), gn_, k_, n_, T(1), whh_.get(), gn_, q_.get(), dim_, T(0), g_.get(),
-               gn_);
-      kernels::cell_tangent(kind_, h_only_, n_, dim_, k_, coef_.get(), g_.get(), q_.get(),
-                            qn_.get(), stream());
+      kernels::cell_form_e(kind_, h_only_, n_, dim_, coef_.get(), whh_.get(), e_.get(), stream());
+      const bool diagonal = kernels::cell_diagonal(kind_, h_only_, n_, dim_, k_, coef_.get(),
+                                                   q_.get(), qn_.get(), stream());
+      // Q' = E Q_h + β Q': Q_h are the first N rows of each column (leading dimension dim).
+      la::gemm(cublas_.get(), dim_, k_, n_, T(1), e_.get(), dim_, q_.get(), dim_,
+               diagonal ? T(1) : T(0), qn_.get(), dim_);
       swap(q_, qn_);
     }
   }
 
-  // Householder QR (cuSOLVER geqrf + orgqr), log|R_ii| from geqrf's diagonal.
   void reorthonormalize(bool accumulate) override {
     use_device();
     require_uploaded();
-    int* st = status_.get();
-    la::geqrf(cusolver_.get(), dim_, k_, q_.get(), dim_, tau_.get(), work_.get(), lwork_,
-              st + kInfoGeqrf);
-    kernels::householder_logs(dim_, k_, q_.get(), accumulate, logs_.get(), st + kInfoGeqrf,
-                              st + kStickyGeqrf, stream());
-    la::orgqr(cusolver_.get(), dim_, k_, k_, q_.get(), dim_, tau_.get(), work_.get(), lwork_,
-              st + kInfoOrgqr);
-    kernels::record_info(st + kInfoOrgqr, st + kStickyOrgqr, stream());
+    qr_engine_.apply(cublas_.get(), cusolver_.get(), q_.get(), accumulate, stream());
   }
 
   std::vector<double> take_log_sums() override {
     use_device();
     require_uploaded();
-    return cuda::take_logs(logs_, status_.get() + kStickyGeqrf, 2, stream());
+    return qr_engine_.take_logs(stream());
   }
 
  private:
@@ -261,21 +245,21 @@ class CudaCellBackend final : public CellBackend {
   }
 
   // Bytes of one upload: the persistent buffers (T: W_hh, b_hh, the drive, h twice, c, the
-  // coefficients, Q and Q', G, tau and `ws` workspace elements; fp64: the logs; the status words)
-  // plus the fp64 staging buffers of the drive that coexist with them during upload() (W_ih, b_ih,
-  // the inputs), plus the libraries' own workspaces:
-  //   sizeof(T)·(G·N·N + G·N·(steps + k + 1) + N·(2 + [lstm] + 6) + 2·dim·k + k + ws)
-  //   + 8·(G·N·I + G·N + steps·I + k) + 4·kStatusSlots + 64 MiB.
-  static std::size_t bytes_needed(const CellShape& s, bool lstm, std::size_t ws) {
+  // coefficients, E, Q and Q'; the QR's own, with `ws` workspace elements) plus the fp64 staging
+  // buffers of the drive that coexist with them during upload() (W_ih, b_ih, the inputs), plus
+  // the libraries' own workspaces:
+  //   sizeof(T)·(G·N·N + G·N·(steps + 1) + dim·N + N·(2 + [lstm] + 6) + 2·dim·k)
+  //   + cuda::Orthonormalizer::bytes + 8·(G·N·I + G·N + steps·I) + 64 MiB.
+  std::size_t bytes_needed(const CellShape& s, bool lstm, std::size_t ws) const {
     std::size_t elems = sat_mul(s.gn, s.n);
-    elems = sat_add(elems, sat_mul(s.gn, sat_add(sat_add(s.steps, s.k), 1)));
+    elems = sat_add(elems, sat_mul(s.gn, sat_add(s.steps, 1)));
+    elems = sat_add(elems, sat_mul(s.dim, s.n));
     elems = sat_add(elems, sat_mul(s.n, 2 + (lstm ? 1 : 0) + kCoefficients));
     elems = sat_add(elems, sat_mul(sat_mul(s.dim, s.k), 2));
-    elems = sat_add(elems, sat_add(s.k, ws));
     std::size_t doubles = sat_add(sat_mul(s.gn, s.in), s.gn);
-    doubles = sat_add(doubles, sat_add(sat_mul(s.steps, s.in), s.k));
+    doubles = sat_add(doubles, sat_mul(s.steps, s.in));
     std::size_t bytes = sat_add(sat_mul(elems, sizeof(T)), sat_mul(doubles, sizeof(double)));
-    bytes = sat_add(bytes, kStatusSlots * sizeof(int));
+    bytes = sat_add(bytes, cuda::Orthonormalizer<T>::bytes(s.k, cholesky_, ws));
     return sat_add(bytes, kLibraryReserve);
   }
 
@@ -286,17 +270,6 @@ class CudaCellBackend final : public CellBackend {
                        " MiB free (N = " + std::to_string(s.n) + ", k = " + std::to_string(s.k) +
                        ", " + std::to_string(s.steps) + " input steps, " +
                        (std::is_same_v<T, double> ? "fp64" : "fp32") + ")");
-  }
-
-  // Largest workspace (elements) of geqrf and orgqr of the dim × k basis.
-  cusolverStatus_t query_workspace(int dim, int k, T* q, T* tau, std::size_t& elems) const {
-    int a = 0, b = 0;
-    cusolverStatus_t st = la::geqrf_lwork(cusolver_.get(), dim, k, q, dim, a);
-    if (st != CUSOLVER_STATUS_SUCCESS) return st;
-    st = la::orgqr_lwork(cusolver_.get(), dim, k, k, q, dim, tau, b);
-    if (st != CUSOLVER_STATUS_SUCCESS) return st;
-    elems = static_cast<std::size_t>(std::max({a, b, 0}));
-    return CUSOLVER_STATUS_SUCCESS;
   }
 
   // Checks that the run fits, then allocates and initialises every buffer (upload()).
@@ -312,7 +285,8 @@ class CudaCellBackend final : public CellBackend {
     if (bytes_needed(s, lstm, 0) > free_bytes)
       throw_does_not_fit(s, bytes_needed(s, lstm, 0), free_bytes);
     std::size_t ws = 0;
-    if (query_workspace(dim, k, nullptr, nullptr, ws) != CUSOLVER_STATUS_SUCCESS)
+    if (cuda::Orthonormalizer<T>::query_workspace(cusolver_.get(), dim, k, cholesky_, nullptr,
+                                                  nullptr, nullptr, ws) != CUSOLVER_STATUS_SUCCESS)
       ws = sat_mul(s.dim + s.k, 256);
     if (bytes_needed(s, lstm, ws) > free_bytes)
       throw_does_not_fit(s, bytes_needed(s, lstm, ws), free_bytes);
@@ -354,22 +328,18 @@ class CudaCellBackend final : public CellBackend {
     }
     coef_ = DeviceBuffer<T>(kCoefficients * s.n);
     zero(coef_);
+    e_ = DeviceBuffer<T>(s.dim * s.n);
     q_ = DeviceBuffer<T>(s.dim * s.k);
     qn_ = DeviceBuffer<T>(s.dim * s.k);
-    g_ = DeviceBuffer<T>(s.gn * s.k);
+    zero(e_);
     zero(q_);
     zero(qn_);
-    zero(g_);
-    tau_ = DeviceBuffer<T>(s.k);
-    logs_ = DeviceBuffer<double>(s.k);
-    zero(logs_);
-    status_ = DeviceBuffer<int>(kStatusSlots);
-    zero(status_);
+    qr_engine_.allocate(dim_, k_, cholesky_, stream());
 
-    // The workspace query with the real buffers.
-    const cusolverStatus_t st = query_workspace(dim_, k_, q_.get(), tau_.get(), ws);
+    // The workspace query with the real buffers; one workspace serves geqrf, orgqr and potrf.
+    const cusolverStatus_t st = qr_engine_.query(cusolver_.get(), q_.get(), ws);
     if (st != CUSOLVER_STATUS_SUCCESS)
-      cuda::throw_cusolver(st, "cusolverDn geqrf/orgqr _bufferSize", __FILE__, __LINE__);
+      cuda::throw_cusolver(st, "cusolverDn geqrf/orgqr/potrf _bufferSize", __FILE__, __LINE__);
     if (ws > static_cast<std::size_t>(std::numeric_limits<int>::max()))
       throw InvalidInput("the QR workspace of dim = " + std::to_string(dim_) +
                          ", k = " + std::to_string(k_) + " exceeds cuSOLVER's 32-bit size");
@@ -378,8 +348,7 @@ class CudaCellBackend final : public CellBackend {
     RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_now, &total_bytes));
     if (sat_add(sat_mul(ws, sizeof(T)), kLibraryReserve) > free_now)
       throw_does_not_fit(s, bytes_needed(s, lstm, ws), free_bytes);
-    work_ = DeviceBuffer<T>(std::max<std::size_t>(ws, 1));
-    lwork_ = static_cast<int>(std::max<std::size_t>(ws, 1));
+    qr_engine_.workspace(ws);
   }
 
   // The drive W_ih x_t + b_ih of every step, formed on the device in fp64 from staged copies of
@@ -429,17 +398,13 @@ class CudaCellBackend final : public CellBackend {
     for (auto& h : h_) h.reset();
     c_.reset();
     coef_.reset();
+    e_.reset();
     q_.reset();
     qn_.reset();
-    g_.reset();
-    tau_.reset();
-    work_.reset();
-    logs_.reset();
-    status_.reset();
+    qr_engine_.release();
     n_ = gn_ = dim_ = k_ = 0;
     steps_ = 0;
     cur_ = 0;
-    lwork_ = 0;
   }
 
   template <class U>
@@ -453,6 +418,7 @@ class CudaCellBackend final : public CellBackend {
 
   // Declaration order is construction order: device first, then stream, then the handles bound
   // to it; buffers are freed (in reverse) before the handles and the stream.
+  bool cholesky_;
   int device_;
   SelectDevice select_;
   std::string name_;
@@ -467,21 +433,17 @@ class CudaCellBackend final : public CellBackend {
   int cur_ = 0;  // h_[cur_] is the state
   DeviceBuffer<T> whh_, bhh_, drive_;
   DeviceBuffer<T> h_[2], c_, coef_;
-  DeviceBuffer<T> q_, qn_, g_;
-  DeviceBuffer<T> tau_, work_;
-  int lwork_ = 0;
-  DeviceBuffer<double> logs_;
-  DeviceBuffer<int> status_;
+  DeviceBuffer<T> e_, q_, qn_;
+  cuda::Orthonormalizer<T> qr_engine_;
 };
 
 }  // namespace
 
-std::unique_ptr<CellBackend> make_cuda_cell_backend(Precision precision, QrMethod /*qr*/,
-                                                    int device) {
+std::unique_ptr<CellBackend> make_cuda_cell_backend(Precision precision, QrMethod qr, int device) {
   cuda::require_device(device);
-  // Every QrMethod runs Householder QR here (see the top of this file).
-  if (precision == Precision::fp32) return std::make_unique<CudaCellBackend<float>>(device);
-  return std::make_unique<CudaCellBackend<double>>(device);
+  // `auto` is CholeskyQR2 with the Householder fallback, as for the single-network backend.
+  if (precision == Precision::fp32) return std::make_unique<CudaCellBackend<float>>(qr, device);
+  return std::make_unique<CudaCellBackend<double>>(qr, device);
 }
 
 }  // namespace rnnlyap::detail
