@@ -8,9 +8,13 @@
 #   4. N = 16384, full spectrum, a short schedule: seconds per step and peak GPU memory;
 #   5. the scaling profiler (N = 256 … 16384, k = N and N/8, both QRs) and the accuracy report of
 #      fp32 and CholeskyQR2 on the GPU.
-# Steps 4–5 are skipped with GPU_CHECK_QUICK=1. Everything together can exceed one 10-minute device
-# call: `bash bench/gpu_check.sh tests`, `... timing` and `... extra` run the parts separately
-# (default: all).
+#   6. the trained-network target (issue 5): full (h, c) spectrum of an N = 512 LSTM over 1000 input
+#      steps for 10 sequences, QR every step — rnnlyap (a lockstep batch, CholeskyQR2, and with
+#      Householder QR) against bench/torch_lstm_baseline.py on the GPU (dense Jacobians, one sequence
+#      at a time and all 10 batched).
+# Steps 4–5 are skipped with GPU_CHECK_QUICK=1. Everything together exceeds one 10-minute device
+# call: `bash bench/gpu_check.sh tests`, `... timing`, `... extra` and `... trained` run the parts
+# separately (default: all).
 # Logs and results go to $OUT; a summary table is printed last. Run from the repository root:
 #   source .gpu/env.sh && bash bench/gpu_check.sh
 # Binaries come from $RNNLYAP_BIN (default .gpu/bin), else from PATH. Exit status: 0 when the
@@ -120,7 +124,14 @@ if want extra && [ "${GPU_CHECK_QUICK:-0}" != 1 ]; then
     echo "== ensemble throughput: 1000 networks of N = 100 batched vs separate runs"
     timeout 150 "$ENSEMBLE" --backend cuda --n 100 --ensemble 1000 --separate 20 | tee "$OUT/ensemble.txt"
   fi
-  echo "== trained LSTM, N = 512, 1000 steps, 10 sequences, full spectrum, QR every step (issue 5 target)"
+  if [ -n "$ACCURACY" ]; then
+    echo "== accuracy of fp32 and CholeskyQR2 on the GPU"
+    timeout 120 "$ACCURACY" cuda | tee "$OUT/accuracy_cuda.md"
+  fi
+fi
+
+if want trained; then
+  echo "== trained LSTM, N = 512, 1000 steps, 10 sequences, full spectrum, QR every step (issue 5)"
   if "$PY" -c "import torch, numpy" 2>/dev/null; then
     "$PY" - "$OUT" <<'PY'
 import sys, numpy as np, torch
@@ -129,15 +140,40 @@ m = torch.nn.LSTM(4, 512, batch_first=True)
 np.savez(f"{sys.argv[1]}/lstm_W.npz", **{k: v.detach().double().numpy() for k, v in m.state_dict().items()})
 np.save(f"{sys.argv[1]}/lstm_X.npy", np.random.default_rng(0).standard_normal((10, 1000, 4)))
 PY
-    timeout 200 "$RNNLYAP" spectrum --model lstm --backend cuda --weights-file "$OUT/lstm_W.npz" \
-      --inputs "$OUT/lstm_X.npy" --quiet --out "$OUT/lstm.json" || status=1
-    timeout 200 "$PY" "$ROOT/bench/torch_lstm_baseline.py" --weights "$OUT/lstm_W.npz" --inputs "$OUT/lstm_X.npy" \
+    LSTM=(--model lstm --weights-file "$OUT/lstm_W.npz" --inputs "$OUT/lstm_X.npy" --t-warmup 100 --t-ons-warmup 100)
+    timeout 150 "$RNNLYAP" spectrum --backend cuda "${LSTM[@]}" --quiet --out "$OUT/lstm.json" || status=1
+    timeout 150 "$RNNLYAP" spectrum --backend cuda --qr householder "${LSTM[@]}" --quiet \
+      --out "$OUT/lstm_householder.json" || status=1
+    timeout 150 "$PY" "$ROOT/bench/torch_lstm_baseline.py" --weights "$OUT/lstm_W.npz" --inputs "$OUT/lstm_X.npy" \
       --jacobian analytic --device cuda >"$OUT/torch_lstm.json" || true
-    "$PY" -c "import json; r=json.load(open('$OUT/lstm.json')); t=json.load(open('$OUT/torch_lstm.json')); print(f\"rnnlyap {r['timing']['seconds']:.1f} s, torch {t['seconds']:.1f} s, torch/rnnlyap {t['seconds']/r['timing']['seconds']:.1f}x\")" || true
-  fi
-  if [ -n "$ACCURACY" ]; then
-    echo "== accuracy of fp32 and CholeskyQR2 on the GPU"
-    timeout 120 "$ACCURACY" cuda | tee "$OUT/accuracy_cuda.md"
+    timeout 150 "$PY" "$ROOT/bench/torch_lstm_baseline.py" --weights "$OUT/lstm_W.npz" --inputs "$OUT/lstm_X.npy" \
+      --jacobian analytic --batched --device cuda >"$OUT/torch_lstm_batched.json" || true
+    "$PY" - "$OUT" <<'PY'
+import json, sys
+out = sys.argv[1]
+def load(name):
+    try:
+        return json.load(open(f"{out}/{name}"))
+    except Exception:
+        return None
+runs = [(f, load(f)) for f in ("lstm.json", "lstm_householder.json")]
+base = [(f, load(f)) for f in ("torch_lstm.json", "torch_lstm_batched.json")]
+for f, r in runs:
+    if r:
+        print(f"  rnnlyap {f:<24} {r['timing']['seconds']:8.2f} s  lambda_max {r['summary']['max_exponent']:+.5f}")
+    else:
+        print(f"  rnnlyap {f:<24} failed")
+for f, t in base:
+    if not t:
+        print(f"  torch   {f:<24} failed")
+        continue
+    line = f"  torch   {f:<24} {t['seconds']:8.2f} s  lambda_max {t['max_exponent']:+.5f}"
+    if runs[0][1]:
+        line += f"   torch / rnnlyap = {t['seconds'] / runs[0][1]['timing']['seconds']:.1f}x"
+    print(line)
+PY
+  else
+    echo "torch or numpy not importable by $PY: trained target skipped"
   fi
 fi
 

@@ -23,13 +23,15 @@ for jac in analytic autograd; do
   "$PY" "$ROOT/bench/torch_lstm_baseline.py" --weights "$OUT/W.npz" --inputs "$OUT/X.npy" --jacobian $jac \
     >"$OUT/torch_$jac.json"
 done
+"$PY" "$ROOT/bench/torch_lstm_baseline.py" --weights "$OUT/W.npz" --inputs "$OUT/X.npy" --jacobian analytic \
+  --batched >"$OUT/torch_batched.json"
 "$PY" - "$OUT" <<'PY'
 import json, sys
 out = sys.argv[1]
 r = json.load(open(f"{out}/rnnlyap.json"))
 s = r["timing"]["seconds"]
 print(f"  rnnlyap           {s:8.2f} s  lambda_max {r['summary']['max_exponent']:+.5f}  mean {r['summary']['mean_exponent']:+.5f}")
-for jac in ("analytic", "autograd"):
+for jac in ("analytic", "autograd", "batched"):
     t = json.load(open(f"{out}/torch_{jac}.json"))
     print(f"  torch {jac:<10}  {t['seconds']:8.2f} s  lambda_max {t['max_exponent']:+.5f}  mean {t['mean_exponent']:+.5f}"
           f"   torch/rnnlyap = {t['seconds'] / s:.1f}x")

@@ -63,7 +63,9 @@ std::string to_json(const EnsembleResult& e, int indent) {
   std::vector<std::string> warnings;
   for (const SpectrumResult& m : e.members)
     for (const std::string& w : m.warnings)
-      warnings.push_back("seed " + std::to_string(m.options.seed) + ": " + w);
+      warnings.push_back((m.sequence >= 0 ? "sequence " + std::to_string(m.sequence)
+                                          : "seed " + std::to_string(m.options.seed)) +
+                         ": " + w);
   for (const SpectrumResult& m : e.members) {
     json member = {{"seed", m.options.seed},
                    {"exponents", m.exponents},

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "../cpu/blas_lapack.hpp"
 #include "backend.hpp"
 #include "checkpoint.hpp"
 #include "elementwise.hpp"
@@ -314,6 +315,7 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
     return detail::make_cpu_cell_backend(opt.precision, opt.qr);
   };
   const Schedule sched = cell_schedule(opt, inputs.steps);
+  if (opt.threads > 0) cpu::set_blas_threads(opt.threads);
 
   // On a GPU the sequences run in lockstep batches (one device would idle on one sequence); on
   // the CPU one after another, which is as fast and needs one basis in memory, not B.
