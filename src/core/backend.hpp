@@ -87,6 +87,12 @@ class CellBackend : public Propagator {
   /// columns of net.state_size() rows, or net.hidden rows with lstm_h_only.
   virtual void upload(const CellNetwork& net, std::span<const double> inputs, int steps, int k,
                       bool lstm_h_only) = 0;
+  /// reorthonormalize() in two halves, so that a batch of propagators can queue every member's
+  /// QR before it waits on any (a GPU propagator's CholeskyQR2 waits once, for its fallback
+  /// verdict). begin queues, and may complete, the QR; end completes it. By default begin does it
+  /// all.
+  virtual void reorthonormalize_begin(bool accumulate) { reorthonormalize(accumulate); }
+  virtual void reorthonormalize_end() {}
 };
 
 /// Creates the CUDA propagator for trained cells; throws BackendUnavailable without CUDA or a

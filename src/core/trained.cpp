@@ -207,8 +207,10 @@ class CellBatch final : public Propagator {
   void advance_tangent(std::int64_t step0, std::int64_t steps) override {
     for (auto& m : members_) m->advance_tangent(step0, steps);
   }
+  // Every member's first half is queued before any member waits (see CellBackend).
   void reorthonormalize(bool accumulate) override {
-    for (auto& m : members_) m->reorthonormalize(accumulate);
+    for (auto& m : members_) m->reorthonormalize_begin(accumulate);
+    for (auto& m : members_) m->reorthonormalize_end();
   }
   std::vector<double> take_log_sums() override { return gather(&Propagator::take_log_sums); }
 
@@ -244,6 +246,7 @@ std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Sche
     throw Error("run_sequences: members do not match the sequences");
   if (count > 1 && (observers.trace || observers.state))
     throw InvalidInput("a batch of sequences has no trace or state observers");
+  if (!opt.k) throw Error("run_sequences: k must be resolved");
   const int k = *opt.k;
   const int dim = (net.type == Model::lstm && !opt.lstm_h_only) ? 2 * net.hidden : net.hidden;
   const std::string name = members.front()->name();
@@ -324,14 +327,19 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
     std::vector<std::unique_ptr<detail::CellBackend>> batch;
     int want = 1;
     for (int b = 0; b < want; ++b) {
-      auto backend = make_backend();
-      if (b == 0 && backend->name() == "cuda")
-        want = std::min(detail::kMaxSequenceBatch, inputs.batch - first);
+      std::unique_ptr<detail::CellBackend> backend;
       try {
+        backend = make_backend();
+        if (b == 0 && backend->name() == "cuda")
+          want = std::min(detail::kMaxSequenceBatch, inputs.batch - first);
         backend->upload(net, inputs.sequence(first + b), inputs.steps, k, opt.lstm_h_only);
-      } catch (const InvalidInput&) {
-        if (b == 0) throw;  // the first does not fit (or is invalid): say so
-        break;              // the device is full: run the members that fit
+      } catch (const Error&) {
+        // The first member's failure is the run's (it does not fit, or is invalid): say so. A
+        // later one's means the device is full (its memory check, or its stream's handles that
+        // could not be created): run the members that fit; anything else recurs as the next
+        // batch's first member and is reported there.
+        if (b == 0) throw;
+        break;
       }
       batch.push_back(std::move(backend));
     }

@@ -33,7 +33,8 @@
 //
 // The host waits for the device only
 //   - in state(), basis() and take_log_sums(), which read results back;
-//   - once per CholeskyQR2 re-orthonormalisation (the fallback verdict);
+//   - once per CholeskyQR2 re-orthonormalisation (the fallback verdict), in its second half
+//     (reorthonormalize_end), so that a batch queues every member's first half before waiting;
 //   - in upload(), which synchronises before freeing an earlier upload's buffers and before
 //     freeing the fp64 staging buffers of the drive, and whose copies — like those of
 //     set_state()/set_basis() — come from pageable host memory (cudaMemcpyAsync returns once the
@@ -196,9 +197,20 @@ class CudaCellBackend final : public CellBackend {
   }
 
   void reorthonormalize(bool accumulate) override {
+    reorthonormalize_begin(accumulate);
+    reorthonormalize_end();
+  }
+
+  void reorthonormalize_begin(bool accumulate) override {
     use_device();
     require_uploaded();
-    qr_engine_.apply(cublas_.get(), cusolver_.get(), q_.get(), accumulate, stream());
+    qr_engine_.begin(cublas_.get(), cusolver_.get(), q_.get(), accumulate, stream());
+  }
+
+  void reorthonormalize_end() override {
+    use_device();
+    require_uploaded();
+    qr_engine_.finish(cublas_.get(), cusolver_.get(), q_.get(), stream());
   }
 
   std::vector<double> take_log_sums() override {

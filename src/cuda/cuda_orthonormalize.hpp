@@ -91,8 +91,60 @@ class Orthonormalizer {
   /// when `accumulate`.
   void apply(cublasHandle_t blas, cusolverDnHandle_t solver, T* q, bool accumulate,
              cudaStream_t stream) {
-    if (cholesky_ && cholesky_qr2(blas, solver, q, accumulate, stream)) return;
-    householder(solver, q, accumulate, stream);
+    begin(blas, solver, q, accumulate, stream);
+    finish(blas, solver, q, stream);
+  }
+
+  // CholeskyQR2 (Fukaya, Nakatsukasa, Yanagisawa & Yamamoto, "CholeskyQR2: a simple and
+  // communication-avoiding algorithm for computing a tall-skinny QR factorization", ScalA 2014):
+  // G = QᵀQ = R₁ᵀR₁, Q ← Q R₁⁻¹, then once more; R = R₂R₁, so log|R_ii| = log R₁_ii + log R₂_ii.
+  // Householder QR replaces it, Q untouched, when the first Cholesky fails or max/min diag R₁
+  // exceeds 1e6 (fp64) / 3e2 (fp32): beyond cond ~ ε^(-1/2) one pass loses orthogonality
+  // (Yamamoto et al. 2015). Mirrors cpu::Orthonormalizer::cholesky_qr2.
+
+  /// apply() in two halves, so that several propagators can queue their first halves before any
+  /// waits. begin() queues Householder QR whole, or CholeskyQR2's first Gram matrix, its Cholesky
+  /// factor and the copy of the fallback verdict to the host, and returns without waiting.
+  void begin(cublasHandle_t blas, cusolverDnHandle_t solver, T* q, bool accumulate,
+             cudaStream_t stream) {
+    if (!cholesky_) {
+      householder(solver, q, accumulate, stream);
+      return;
+    }
+    const double max_cond = std::is_same_v<T, double> ? 1e6 : 3e2;
+    int* st = status_.get();
+    la::syrk_t(blas, k_, rows_, q, rows_, gram_.get(), k_);
+    la::potrf_upper(solver, k_, gram_.get(), k_, work_.get(), lwork_, st + kInfoPotrf1);
+    kernels::cholesky_check(k_, gram_.get(), st + kInfoPotrf1, max_cond, diag1_.get(),
+                            st + kFallback, stream);
+    // The verdict and the sticky solver words, so that a failed earlier factorisation is reported
+    // at the next finish(), at most one re-orthonormalisation late, rather than at take_logs().
+    static_assert(kFallback - kStickyGeqrf == 3, "sticky words and verdict are contiguous");
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(status_host_.get(), st + kStickyGeqrf,
+                                       (kFallback - kStickyGeqrf + 1) * sizeof(int),
+                                       cudaMemcpyDeviceToHost, stream));
+    pending_ = true;
+    accumulate_ = accumulate;
+  }
+
+  /// The second half: for CholeskyQR2, waits for the verdict (the one synchronisation), then
+  /// either finishes it or, leaving Q as it was, runs Householder QR instead.
+  void finish(cublasHandle_t blas, cusolverDnHandle_t solver, T* q, cudaStream_t stream) {
+    if (!pending_) return;
+    pending_ = false;
+    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream));
+    throw_if_solver_failed(status_host_.get(), 3);
+    if (status_host_.get()[kFallback - kStickyGeqrf] != 0) {
+      householder(solver, q, accumulate_, stream);
+      return;
+    }
+    int* st = status_.get();
+    la::trsm_right_upper(blas, rows_, k_, gram_.get(), k_, q, rows_);
+    la::syrk_t(blas, k_, rows_, q, rows_, gram_.get(), k_);
+    la::potrf_upper(solver, k_, gram_.get(), k_, work_.get(), lwork_, st + kInfoPotrf2);
+    kernels::cholesky_logs(k_, gram_.get(), st + kInfoPotrf2, diag1_.get(), accumulate_,
+                           logs_.get(), st + kStickyPotrf2, stream);
+    la::trsm_right_upper(blas, rows_, k_, gram_.get(), k_, q, rows_);
   }
 
   /// The accumulated Σ log|R_ii| (k values; one synchronisation), zeroed; throws on a failed
@@ -109,6 +161,7 @@ class Orthonormalizer {
     logs_.reset();
     status_.reset();
     rows_ = k_ = lwork_ = 0;
+    pending_ = false;
   }
 
  private:
@@ -135,42 +188,10 @@ class Orthonormalizer {
     kernels::record_info(st + kInfoOrgqr, st + kStickyOrgqr, stream);
   }
 
-  // CholeskyQR2 (Fukaya, Nakatsukasa, Yanagisawa & Yamamoto, "CholeskyQR2: a simple and
-  // communication-avoiding algorithm for computing a tall-skinny QR factorization", ScalA 2014):
-  // G = QᵀQ = R₁ᵀR₁, Q ← Q R₁⁻¹, then once more; R = R₂R₁, so log|R_ii| = log R₁_ii + log R₂_ii.
-  // Returns false, leaving Q untouched, when the first Cholesky fails or max/min diag R₁ exceeds
-  // 1e6 (fp64) / 3e2 (fp32): beyond cond ~ ε^(-1/2) one pass loses orthogonality (Yamamoto et al.
-  // 2015); the caller then runs Householder QR. Mirrors cpu::Orthonormalizer::cholesky_qr2.
-  bool cholesky_qr2(cublasHandle_t blas, cusolverDnHandle_t solver, T* q, bool accumulate,
-                    cudaStream_t stream) {
-    const double max_cond = std::is_same_v<T, double> ? 1e6 : 3e2;
-    int* st = status_.get();
-    la::syrk_t(blas, k_, rows_, q, rows_, gram_.get(), k_);
-    la::potrf_upper(solver, k_, gram_.get(), k_, work_.get(), lwork_, st + kInfoPotrf1);
-    kernels::cholesky_check(k_, gram_.get(), st + kInfoPotrf1, max_cond, diag1_.get(),
-                            st + kFallback, stream);
-    // The one synchronisation of a re-orthonormalisation (see the top of this file). It reads the
-    // sticky solver words too, so a failed earlier factorisation is reported here, at most one
-    // re-orthonormalisation late, rather than at the next take_logs().
-    static_assert(kFallback - kStickyGeqrf == 3, "sticky words and verdict are contiguous");
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(status_host_.get(), st + kStickyGeqrf,
-                                       (kFallback - kStickyGeqrf + 1) * sizeof(int),
-                                       cudaMemcpyDeviceToHost, stream));
-    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream));
-    throw_if_solver_failed(status_host_.get(), 3);
-    if (status_host_.get()[kFallback - kStickyGeqrf] != 0) return false;
-    la::trsm_right_upper(blas, rows_, k_, gram_.get(), k_, q, rows_);
-
-    la::syrk_t(blas, k_, rows_, q, rows_, gram_.get(), k_);
-    la::potrf_upper(solver, k_, gram_.get(), k_, work_.get(), lwork_, st + kInfoPotrf2);
-    kernels::cholesky_logs(k_, gram_.get(), st + kInfoPotrf2, diag1_.get(), accumulate, logs_.get(),
-                           st + kStickyPotrf2, stream);
-    la::trsm_right_upper(blas, rows_, k_, gram_.get(), k_, q, rows_);
-    return true;
-  }
-
   int rows_ = 0, k_ = 0, lwork_ = 0;
   bool cholesky_ = false;
+  bool pending_ = false;     // a CholeskyQR2 begun and not yet finished
+  bool accumulate_ = false;  // its `accumulate`
   DeviceBuffer<T> tau_, gram_, work_;
   DeviceBuffer<double> diag1_, logs_;
   DeviceBuffer<int> status_;
