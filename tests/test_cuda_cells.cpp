@@ -81,6 +81,17 @@ std::vector<double> gaussian(std::size_t count, double scale, std::mt19937_64& r
   return v;
 }
 
+// `batch` sequences of `steps` standard-normal inputs of kInputs features.
+InputSequences random_inputs(int batch, int steps, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  InputSequences x;
+  x.batch = batch;
+  x.steps = steps;
+  x.input_size = kInputs;
+  x.data = gaussian(static_cast<std::size_t>(batch) * steps * kInputs, 1.0, rng);
+  return x;
+}
+
 int basis_rows(Model type, bool h_only) {
   return type == Model::lstm && !h_only ? 2 * kHidden : kHidden;
 }
@@ -322,12 +333,7 @@ TEST(CudaCellSpectra, AgreeWithTheCpuWithinStandardErrors) {
       const std::string what = std::string(to_string(run.type)) + (run.h_only ? " h-only" : "") +
                                (precision == Precision::fp64 ? " fp64" : " fp32");
       const CellNetwork net = random_cell(run.type, kHidden, kInputs, 31);
-      std::mt19937_64 rng(32);
-      InputSequences x;
-      x.batch = 2;
-      x.steps = 1200;
-      x.input_size = kInputs;
-      x.data = gaussian(static_cast<std::size_t>(x.batch) * x.steps * kInputs, 1.0, rng);
+      const InputSequences x = random_inputs(2, 1200, 32);
       SpectrumOptions o;
       o.precision = precision;
       o.lstm_h_only = run.h_only;
@@ -366,12 +372,7 @@ TEST(CudaCellSpectra, AgreeWithTheCpuWithinStandardErrors) {
 TEST(CudaCellSpectra, ABatchOfSequencesEqualsOneByOneRuns) {
   SKIP_WITHOUT_CUDA();
   const CellNetwork net = random_cell(Model::lstm, kHidden, kInputs, 41);
-  std::mt19937_64 rng(42);
-  InputSequences x;
-  x.batch = 3;
-  x.steps = 400;
-  x.input_size = kInputs;
-  x.data = gaussian(static_cast<std::size_t>(x.batch) * x.steps * kInputs, 1.0, rng);
+  const InputSequences x = random_inputs(3, 400, 42);
   SpectrumOptions o;
   o.backend = BackendKind::cuda;
   o.t_warmup = 50;

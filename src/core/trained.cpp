@@ -9,6 +9,7 @@
 #include "checkpoint.hpp"
 #include "elementwise.hpp"
 #include "loop.hpp"
+#include "member_batch.hpp"
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
@@ -182,56 +183,18 @@ namespace {
 // compute_trained_spectra stops adding members at the first one that does not fit.
 constexpr int kMaxSequenceBatch = 16;
 
-// B single-sequence propagators behind one, in the member-major layout of BatchBackend: states one
-// after another, bases B blocks of dim × k, logs B·k. Every call goes to each member in turn; a
-// CUDA member only queues work on its own stream, so the members' kernels overlap on the device.
-class CellBatch final : public Propagator {
+// B single-sequence propagators behind one (member_batch.hpp).
+class CellBatch final : public MemberBatch<Propagator, CellBackend> {
  public:
   CellBatch(std::vector<std::unique_ptr<CellBackend>> members, std::size_t state_size,
-            std::size_t basis_size)
-      : members_(std::move(members)), state_size_(state_size), basis_size_(basis_size) {}
-
-  std::string name() const override { return members_.front()->name(); }
-  std::string device() const override { return members_.front()->device(); }
-  void set_state(std::span<const double> h) override {
-    scatter(h, state_size_, &Propagator::set_state);
-  }
-  std::vector<double> state() override { return gather(&Propagator::state); }
-  void set_basis(std::span<const double> q) override {
-    scatter(q, basis_size_, &Propagator::set_basis);
-  }
-  std::vector<double> basis() override { return gather(&Propagator::basis); }
-  void advance_state(std::int64_t step0, std::int64_t steps) override {
-    for (auto& m : members_) m->advance_state(step0, steps);
-  }
-  void advance_tangent(std::int64_t step0, std::int64_t steps) override {
-    for (auto& m : members_) m->advance_tangent(step0, steps);
+            std::size_t basis_size) {
+    assign(std::move(members), state_size, basis_size);
   }
   // Every member's first half is queued before any member waits (see CellBackend).
   void reorthonormalize(bool accumulate) override {
     for (auto& m : members_) m->reorthonormalize_begin(accumulate);
     for (auto& m : members_) m->reorthonormalize_end();
   }
-  std::vector<double> take_log_sums() override { return gather(&Propagator::take_log_sums); }
-
- private:
-  void scatter(std::span<const double> all, std::size_t per,
-               void (Propagator::*set)(std::span<const double>)) {
-    if (all.size() != per * members_.size()) throw Error("cell batch: array of the wrong size");
-    for (std::size_t b = 0; b < members_.size(); ++b)
-      ((*members_[b]).*set)(all.subspan(b * per, per));
-  }
-  std::vector<double> gather(std::vector<double> (Propagator::*get)()) {
-    std::vector<double> all;
-    for (auto& m : members_) {
-      const std::vector<double> part = ((*m).*get)();
-      all.insert(all.end(), part.begin(), part.end());
-    }
-    return all;
-  }
-
-  std::vector<std::unique_ptr<CellBackend>> members_;
-  std::size_t state_size_, basis_size_;
 };
 
 }  // namespace
