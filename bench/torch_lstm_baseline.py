@@ -28,6 +28,8 @@ def main():
     ap.add_argument("--jacobian", choices=["autograd", "analytic"], default="autograd")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batched", action="store_true", help="all sequences at once (analytic)")
+    ap.add_argument("--sequences", type=int, default=0,
+                    help="only the first S sequences (0: all); `seconds` is then for S of them")
     a = ap.parse_args()
     if a.batched and a.jacobian != "analytic":
         ap.error("--batched needs --jacobian analytic")
@@ -35,6 +37,10 @@ def main():
     dev = torch.device(a.device)
     sd = {k: torch.tensor(v, device=dev) for k, v in np.load(a.weights).items()}
     x_all = torch.tensor(np.load(a.inputs), device=dev)
+    if x_all.dim() == 2:
+        x_all = x_all[None]
+    if a.sequences > 0:
+        x_all = x_all[: a.sequences]
     n = sd["weight_hh_l0"].shape[1]
     cell = torch.nn.LSTMCell(x_all.shape[2], n).to(dev)
     cell.load_state_dict({k[:-3]: v for k, v in sd.items()})
