@@ -17,6 +17,7 @@
 
 #include "core/backend.hpp"
 #include "core/loop.hpp"
+#include "cpu/blas_lapack.hpp"
 #include "linalg_truth.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/trained.hpp"
@@ -199,6 +200,56 @@ TEST(TrainedBatch, LockstepSequencesEqualSeparateRuns) {
     }
     // The sequences differ, so equal members would mean the batch ran one sequence twice.
     EXPECT_NE(batch[0].exponents[0], batch[1].exponents[0]);
+  }
+}
+
+// On the CPU, with at least as many sequences as threads, threads take whole sequences with a
+// single-threaded BLAS: each member must equal the one-by-one run with one BLAS thread bit for bit
+// (same arithmetic, whichever thread ran it), come back in sequence order, and the progress must
+// add up to the whole run. The BLAS thread count is restored afterwards.
+TEST(TrainedBatch, CpuThreadsTakeWholeSequencesAndMatchSerialRuns) {
+  const CellNetwork net = random_cell(Model::gru, 40, 3, 1.8, 6);
+  InputSequences x;
+  x.batch = 5;
+  x.steps = 300;
+  x.input_size = 3;
+  std::mt19937_64 rng(9);
+  std::normal_distribution<double> N01(0, 1);
+  for (int i = 0; i < x.batch * x.steps * x.input_size; ++i) x.data.push_back(N01(rng));
+  SpectrumOptions o;
+  o.backend = BackendKind::cpu;
+  o.t_warmup = 20;
+  o.t_ons_warmup = 30;
+  o.t_sim = 0;
+  o.threads = 1;  // one thread: the sequences one after another
+  const EnsembleResult serial = compute_trained_spectra(o, net, x);
+  o.threads = 2;  // two threads, five sequences: the threads take whole sequences
+  std::int64_t last_done = -1, last_total = 0;
+  bool monotone = true;
+  Observers obs;
+  obs.progress = [&](Phase, std::int64_t done, std::int64_t total) {
+    monotone = monotone && done >= last_done && done <= total;
+    last_done = done;
+    last_total = total;
+  };
+  const EnsembleResult threaded = compute_trained_spectra(o, net, x, obs);
+  ASSERT_EQ(threaded.members.size(), 5u);
+  for (int b = 0; b < 5; ++b) {
+    const SpectrumResult& got = threaded.members[b];
+    const SpectrumResult& want = serial.members[b];
+    EXPECT_EQ(got.sequence, b);
+    ASSERT_EQ(got.exponents.size(), want.exponents.size());
+    for (std::size_t i = 0; i < want.exponents.size(); ++i) {
+      ASSERT_EQ(got.exponents[i], want.exponents[i]) << b << ", " << i;
+      ASSERT_EQ(got.stderr_[i], want.stderr_[i]) << b << ", " << i;
+    }
+  }
+  EXPECT_NE(threaded.members[0].exponents[0], threaded.members[1].exponents[0]);
+  EXPECT_TRUE(monotone);
+  EXPECT_GT(last_total, 0);
+  EXPECT_EQ(last_done, last_total);
+  if (cpu::blas_threads() != 0) {
+    EXPECT_EQ(cpu::blas_threads(), 2);
   }
 }
 

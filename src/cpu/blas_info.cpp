@@ -29,6 +29,14 @@ bool set_blas_threads(int threads) {
   return false;
 }
 
+int blas_threads() {
+  using GetFn = int (*)();
+  for (const char* name :
+       {"openblas_get_num_threads", "MKL_Get_Max_Threads", "bli_thread_get_num_threads"})
+    if (auto f = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, name))) return f();
+  return 0;
+}
+
 std::string blas_description() {
   std::string s = RNNLYAP_BLAS_VENDOR;
   using ConfigFn = char* (*)();
