@@ -41,9 +41,10 @@ TEST_P(Ensemble, MembersEqualSeparateRunsWithTheSameSeeds) {
     const SpectrumResult r = compute_spectrum(single);
     EXPECT_EQ(e.members[m].options.seed, single.seed);
     for (std::size_t i = 0; i < r.exponents.size(); ++i)
-      // On the CPU the members run one by one: bit for bit. On a GPU small networks run as one
-      // batch (strided-batched products, a batched QR): the states agree bit for bit, the QR to
-      // rounding.
+      // On the CPU bit for bit (N = 40 is below OpenBLAS's threading threshold, so the members
+      // that threads take with a single-threaded BLAS do a separate run's arithmetic). On a GPU
+      // small networks run as one batch (strided-batched products, a batched QR): the states agree
+      // bit for bit, the QR to rounding.
       if (GetParam() == BackendKind::cpu)
         ASSERT_EQ(e.members[m].exponents[i], r.exponents[i])
             << "member " << m << ", exponent " << i;
@@ -51,6 +52,43 @@ TEST_P(Ensemble, MembersEqualSeparateRunsWithTheSameSeeds) {
         ASSERT_NEAR(e.members[m].exponents[i], r.exponents[i], 1e-9)
             << "member " << m << ", exponent " << i;
   }
+}
+
+// With at least as many members as threads, CPU threads take whole members with a
+// single-threaded BLAS: each member equals its separate run with one BLAS thread bit for bit, at a
+// size where OpenBLAS does split products over threads; progress adds up to the whole ensemble.
+TEST(EnsembleCpuThreads, MembersEqualSingleThreadedSeparateRuns) {
+  SpectrumOptions o = small(BackendKind::cpu);
+  o.n = 300;
+  o.k = 40;
+  o.t_warmup = 10;
+  o.t_ons_warmup = 5;
+  o.t_sim = 20;
+  o.ensemble = 3;
+  o.threads = 2;
+  std::int64_t last_done = -1, last_total = 0;
+  Observers obs;
+  obs.progress = [&](Phase, std::int64_t done, std::int64_t total) {
+    EXPECT_GE(done, last_done);
+    last_done = done;
+    last_total = total;
+  };
+  const EnsembleResult e = compute_ensemble(o, obs);
+  ASSERT_EQ(e.members.size(), 3u);
+  EXPECT_EQ(last_done, last_total);
+  for (int m = 0; m < 3; ++m) {
+    SpectrumOptions single = o;
+    single.ensemble = 1;
+    single.threads = 1;
+    single.seed = o.seed + static_cast<std::uint64_t>(m);
+    const SpectrumResult r = compute_spectrum(single);
+    EXPECT_EQ(e.members[m].options.seed, single.seed);
+    EXPECT_EQ(e.members[m].options.threads, 2);
+    ASSERT_EQ(e.members[m].exponents.size(), 40u);
+    for (std::size_t i = 0; i < r.exponents.size(); ++i)
+      ASSERT_EQ(e.members[m].exponents[i], r.exponents[i]) << "member " << m << ", exponent " << i;
+  }
+  EXPECT_NE(e.members[0].exponents[0], e.members[1].exponents[0]);
 }
 
 TEST(EnsembleStatistics, MeansAndStandardErrorsAcrossMembers) {

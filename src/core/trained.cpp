@@ -2,12 +2,8 @@
 // Benettin run per input sequence through the shared loop.
 #include "rnnlyap/trained.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <exception>
-#include <mutex>
-#include <thread>
 
 #include "../cpu/blas_lapack.hpp"
 #include "backend.hpp"
@@ -15,6 +11,7 @@
 #include "elementwise.hpp"
 #include "loop.hpp"
 #include "member_batch.hpp"
+#include "parallel.hpp"
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
@@ -183,69 +180,6 @@ Schedule cell_schedule(const SpectrumOptions& opt, int steps) {
 namespace detail {
 namespace {
 
-// Most CPU threads that run whole sequences at once (each with a single-threaded BLAS; OpenBLAS
-// keeps a fixed number of buffers for concurrent callers).
-constexpr int kMaxSequenceThreads = 16;
-
-// The sequences spread over `threads` CPU threads, each running whole sequences with the BLAS
-// library set to one thread: independent sequences parallelise perfectly, one sequence's BLAS and
-// LAPACK calls do not (two threads made a 2N = 512 LSTM run only 1.3× faster here). Results, in
-// sequence order, equal those of one-by-one runs with a single-threaded BLAS; their `seconds` are
-// each sequence's own time.
-std::vector<SpectrumResult> run_sequences_in_threads(const SpectrumOptions& opt,
-                                                     const Schedule& sched, const CellNetwork& net,
-                                                     const InputSequences& inputs, int threads,
-                                                     const Observers& observers) {
-  const int previous = cpu::blas_threads();
-  cpu::set_blas_threads(1);
-  struct Restore {
-    int threads;
-    ~Restore() {
-      if (threads > 0) cpu::set_blas_threads(threads);
-    }
-  } restore{previous};
-
-  const int batch = inputs.batch;
-  std::vector<SpectrumResult> out(static_cast<std::size_t>(batch));
-  std::atomic<int> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex mutex;  // guards error, done and the progress observer
-  std::exception_ptr error;
-  std::vector<std::int64_t> done(static_cast<std::size_t>(batch), 0);
-  std::int64_t done_sum = 0;
-  auto work = [&]() {
-    try {
-      for (int b = next++; b < batch && !failed; b = next++) {
-        std::vector<std::unique_ptr<CellBackend>> one;
-        one.push_back(make_cpu_cell_backend(opt.precision, opt.qr));
-        one.back()->upload(net, inputs.sequence(b), inputs.steps, *opt.k, opt.lstm_h_only);
-        Observers obs;
-        if (observers.progress)
-          // run_sequences reports b·total + done out of B·total: keep each sequence's own
-          // `done` and report their sum.
-          obs.progress = [&, b](Phase p, std::int64_t at, std::int64_t all) {
-            const std::int64_t total = all / batch;
-            const std::lock_guard<std::mutex> lock(mutex);
-            done_sum += (at - b * total) - done[b];
-            done[b] = at - b * total;
-            observers.progress(p, done_sum, all);
-          };
-        out[b] = std::move(run_sequences(opt, sched, net, inputs, b, std::move(one), obs)[0]);
-      }
-    } catch (...) {
-      const std::lock_guard<std::mutex> lock(mutex);
-      if (!error) error = std::current_exception();
-      failed = true;
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (std::thread& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
-  return out;
-}
-
 // Most sequences run as one lockstep batch on a GPU. Each has its own propagator (stream, cuBLAS
 // and cuSOLVER handles, a copy of the weights), so the batch is bounded by device memory too:
 // compute_trained_spectra stops adding members at the first one that does not fit.
@@ -351,16 +285,27 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
   const Schedule sched = cell_schedule(opt, inputs.steps);
   if (opt.threads > 0) cpu::set_blas_threads(opt.threads);
 
-  // On the CPU, with at least as many sequences as threads (--threads, else the BLAS library's
-  // count), the threads take whole sequences; the result's time is then the wall time.
+  // On the CPU, with at least as many sequences as threads, the threads take whole sequences
+  // (parallel.hpp); the result's time is then the wall time.
   if (!want_gpu && !observers.trace && !observers.state) {
-    int threads = opt.threads > 0 ? opt.threads : cpu::blas_threads();
-    if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
-    threads = std::min(threads, detail::kMaxSequenceThreads);
+    const int threads = detail::cpu_run_threads(opt.threads);
     if (threads >= 2 && inputs.batch >= threads) {
       const auto t0 = std::chrono::steady_clock::now();
-      EnsembleResult e = ensemble_statistics(
-          detail::run_sequences_in_threads(opt, sched, net, inputs, threads, observers));
+      const int batch = inputs.batch;
+      EnsembleResult e = ensemble_statistics(detail::run_in_threads<SpectrumResult>(
+          batch, threads, observers, [&](int b, const Observers& own) {
+            std::vector<std::unique_ptr<detail::CellBackend>> one;
+            one.push_back(detail::make_cpu_cell_backend(opt.precision, opt.qr));
+            one.back()->upload(net, inputs.sequence(b), inputs.steps, k, opt.lstm_h_only);
+            Observers obs;  // run_sequences reports b·total + done out of B·total
+            if (own.progress)
+              obs.progress = [&own, b, batch](Phase p, std::int64_t at, std::int64_t all) {
+                const std::int64_t total = all / batch;
+                own.progress(p, at - b * total, total);
+              };
+            return std::move(
+                detail::run_sequences(opt, sched, net, inputs, b, std::move(one), obs)[0]);
+          }));
       e.timing.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       return e;

@@ -1,0 +1,81 @@
+// Independent runs spread over CPU threads (DESIGN.md §2: the driver's scheduling, not a backend
+// primitive). Each thread takes whole runs with the BLAS library set to one thread: independent
+// runs parallelise perfectly, one run's BLAS and LAPACK calls on small or square matrices do not
+// (two BLAS threads made a 2N = 512 LSTM run only 1.3× faster on a 2-core machine;
+// bench/RESULTS.md). A run's arithmetic is then that of a serial run with a single-threaded BLAS,
+// bit for bit.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "../cpu/blas_lapack.hpp"
+#include "rnnlyap/spectrum.hpp"
+
+namespace rnnlyap::detail {
+
+/// Most threads for independent runs (OpenBLAS keeps a fixed number of buffers for concurrent
+/// callers).
+constexpr int kMaxRunThreads = 16;
+
+/// Threads for independent CPU runs: `requested` (--threads) when positive, else the BLAS
+/// library's count, else the hardware's; at most kMaxRunThreads.
+inline int cpu_run_threads(int requested) {
+  int t = requested > 0 ? requested : cpu::blas_threads();
+  if (t <= 0) t = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(t, 1, kMaxRunThreads);
+}
+
+/// Runs fn(i, observers_i) for i < count on `threads` threads (the caller's among them), the BLAS
+/// library set to one thread meanwhile, and returns the results in order. observers_i.progress
+/// takes run i's own (done, total); `observers.progress` sees their sum out of count·total, from
+/// one thread at a time. The first exception stops the remaining runs and is rethrown.
+template <class R, class F>
+std::vector<R> run_in_threads(int count, int threads, const Observers& observers, F fn) {
+  struct BlasThreads {
+    int previous = cpu::blas_threads();
+    BlasThreads() { cpu::set_blas_threads(1); }
+    ~BlasThreads() {
+      if (previous > 0) cpu::set_blas_threads(previous);
+    }
+  } blas;
+  std::vector<R> out(static_cast<std::size_t>(count));
+  std::atomic<int> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mutex;  // guards error, done and the progress observer
+  std::exception_ptr error;
+  std::vector<std::int64_t> done(static_cast<std::size_t>(count), 0);
+  std::int64_t done_sum = 0;
+  auto work = [&]() {
+    try {
+      for (int i = next++; i < count && !failed; i = next++) {
+        Observers obs;
+        if (observers.progress)
+          obs.progress = [&, i](Phase p, std::int64_t d, std::int64_t total) {
+            const std::lock_guard<std::mutex> lock(mutex);
+            done_sum += d - done[i];
+            done[i] = d;
+            observers.progress(p, done_sum, static_cast<std::int64_t>(count) * total);
+          };
+        out[i] = fn(i, obs);
+      }
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(mutex);
+      if (!error) error = std::current_exception();
+      failed = true;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < std::min(threads, count); ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  return out;
+}
+
+}  // namespace rnnlyap::detail
