@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "cell_test_util.hpp"
 #include "core/backend.hpp"
 #include "core/loop.hpp"
 #include "rnnlyap/errors.hpp"
@@ -54,26 +55,6 @@ constexpr int kSteps = 50;
 // Rounding of the products and QRs of one step, in units of u per unit of conditioning, per row.
 constexpr double kRoundingPerRow = 16;
 
-// PyTorch-layout weights with scale 1/√fan-in, biases on both sides.
-CellNetwork random_cell(Model type, int n, int in, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> n01(0, 1);
-  CellNetwork net;
-  net.type = type;
-  net.hidden = n;
-  net.input_size = in;
-  const std::size_t gn = static_cast<std::size_t>(net.gates()) * static_cast<std::size_t>(n);
-  net.w_ih.resize(gn * static_cast<std::size_t>(in));
-  net.w_hh.resize(gn * static_cast<std::size_t>(n));
-  for (double& w : net.w_ih) w = n01(rng) / std::sqrt(static_cast<double>(in));
-  for (double& w : net.w_hh) w = n01(rng) / std::sqrt(static_cast<double>(n));
-  net.b_ih.resize(gn);
-  net.b_hh.resize(gn);
-  for (double& b : net.b_ih) b = 0.3 * n01(rng);
-  for (double& b : net.b_hh) b = 0.3 * n01(rng);
-  return net;
-}
-
 std::vector<double> gaussian(std::size_t count, double scale, std::mt19937_64& rng) {
   std::normal_distribution<double> n01(0, 1);
   std::vector<double> v(count);
@@ -81,15 +62,13 @@ std::vector<double> gaussian(std::size_t count, double scale, std::mt19937_64& r
   return v;
 }
 
-// `batch` sequences of `steps` standard-normal inputs of kInputs features.
+// Weights as PyTorch initialises their scale (1/√fan-in), biases on both sides.
+CellNetwork random_cell(Model type, int n, int in, std::uint64_t seed) {
+  return test::random_cell(type, n, in, 1.0, seed);
+}
+
 InputSequences random_inputs(int batch, int steps, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  InputSequences x;
-  x.batch = batch;
-  x.steps = steps;
-  x.input_size = kInputs;
-  x.data = gaussian(static_cast<std::size_t>(batch) * steps * kInputs, 1.0, rng);
-  return x;
+  return test::random_inputs(batch, steps, kInputs, seed);
 }
 
 int basis_rows(Model type, bool h_only) {

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <random>
 
+#include "cell_test_util.hpp"
 #include "core/backend.hpp"
 #include "core/loop.hpp"
 #include "cpu/blas_lapack.hpp"
@@ -27,27 +28,8 @@ namespace fs = std::filesystem;
 namespace rnnlyap {
 namespace {
 
-CellNetwork random_cell(Model type, int n, int in, double scale, std::uint64_t seed,
-                        bool biases = true) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> N01(0, 1);
-  CellNetwork net;
-  net.type = type;
-  net.hidden = n;
-  net.input_size = in;
-  const int gn = net.gates() * n;
-  net.w_ih.resize(static_cast<std::size_t>(gn) * in);
-  net.w_hh.resize(static_cast<std::size_t>(gn) * n);
-  for (double& w : net.w_ih) w = N01(rng) / std::sqrt(in);
-  for (double& w : net.w_hh) w = scale * N01(rng) / std::sqrt(n);
-  if (biases) {
-    net.b_ih.resize(gn);
-    net.b_hh.resize(gn);
-    for (double& b : net.b_ih) b = 0.3 * N01(rng);
-    for (double& b : net.b_hh) b = 0.3 * N01(rng);
-  }
-  return net;
-}
+using test::random_cell;
+using test::random_inputs;
 
 // D·Q from the propagator, one step from `state` with input x; Q = identity (dim × dim).
 std::vector<double> propagated_identity(const CellNetwork& net, const std::vector<double>& state,
@@ -162,13 +144,7 @@ TEST(TrainedBatch, LockstepSequencesEqualSeparateRuns) {
   for (bool h_only : {false, true}) {
     SCOPED_TRACE(h_only ? "lstm h-only" : "lstm");
     const CellNetwork net = random_cell(Model::lstm, 12, 3, 1.8, 5);
-    InputSequences x;
-    x.batch = 3;
-    x.steps = 300;
-    x.input_size = 3;
-    std::mt19937_64 rng(8);
-    std::normal_distribution<double> N01(0, 1);
-    for (int i = 0; i < x.batch * x.steps * x.input_size; ++i) x.data.push_back(N01(rng));
+    const InputSequences x = random_inputs(3, 300, 3, 8);
     SpectrumOptions o;
     o.t_warmup = 20;
     o.t_ons_warmup = 30;
@@ -209,13 +185,7 @@ TEST(TrainedBatch, LockstepSequencesEqualSeparateRuns) {
 // add up to the whole run. The BLAS thread count is restored afterwards.
 TEST(TrainedBatch, CpuThreadsTakeWholeSequencesAndMatchSerialRuns) {
   const CellNetwork net = random_cell(Model::gru, 40, 3, 1.8, 6);
-  InputSequences x;
-  x.batch = 5;
-  x.steps = 300;
-  x.input_size = 3;
-  std::mt19937_64 rng(9);
-  std::normal_distribution<double> N01(0, 1);
-  for (int i = 0; i < x.batch * x.steps * x.input_size; ++i) x.data.push_back(N01(rng));
+  const InputSequences x = random_inputs(5, 300, 3, 9);
   SpectrumOptions o;
   o.backend = BackendKind::cpu;
   o.t_warmup = 20;
