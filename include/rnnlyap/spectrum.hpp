@@ -17,7 +17,9 @@ namespace rnnlyap {
 enum class Phase { warmup, ons_warmup, averaging };
 std::string_view to_string(Phase p);
 
-/// Optional observers of a run. All are called on the calling thread.
+/// Optional observers of a run, called on the calling thread — except `progress` of an ensemble
+/// or a batch of sequences whose runs CPU threads share: it may then come from any of those
+/// threads, but never from two at once.
 struct Observers {
   /// Progress: `done` of `total` units of work (tangent-step equivalents) in the given phase.
   std::function<void(Phase phase, std::int64_t done, std::int64_t total)> progress;

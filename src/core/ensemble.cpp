@@ -148,12 +148,17 @@ EnsembleResult compute_ensemble(const SpectrumOptions& opt, const Observers& obs
       (host == 0 || threads * run_bytes < host / 2)) {
     const auto t0 = std::chrono::steady_clock::now();
     EnsembleResult e = ensemble_statistics(detail::run_in_threads<SpectrumResult>(
-        b, threads, observers, [&](int m, const Observers& own) {
+        b, threads, observers,
+        [&](int m, const Observers& own, const std::function<bool()>& stopped) {
           SpectrumOptions o = opt;
           o.seed = opt.seed + static_cast<std::uint64_t>(m);
           o.ensemble = 1;
-          o.threads = 0;  // keep the single-threaded BLAS of run_in_threads
-          SpectrumResult r = compute_spectrum(o, own, control);
+          o.threads = 0;           // keep the single-threaded BLAS of run_in_threads
+          RunControl c = control;  // give up early once another member has failed
+          c.stop_requested = [&control, &stopped] {
+            return stopped() || (control.stop_requested && control.stop_requested());
+          };
+          SpectrumResult r = compute_spectrum(o, own, c);
           r.options.threads = opt.threads;
           r.options.ensemble = b;
           return r;

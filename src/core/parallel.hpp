@@ -10,7 +10,9 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -31,19 +33,49 @@ inline int cpu_run_threads(int requested) {
   return std::clamp(t, 1, kMaxRunThreads);
 }
 
-/// Runs fn(i, observers_i) for i < count on `threads` threads (the caller's among them), the BLAS
-/// library set to one thread meanwhile, and returns the results in order. observers_i.progress
-/// takes run i's own (done, total); `observers.progress` sees their sum out of count·total, from
-/// one thread at a time. The first exception stops the remaining runs and is rethrown.
+/// The BLAS library held at one thread while any run_in_threads is active in this process (the
+/// Python module releases the GIL, so two may overlap): the first to start saves the count, the
+/// last to finish restores it. A library whose count cannot be read (or is 1) is left alone.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() {
+    const std::lock_guard<std::mutex> lock(mutex());
+    if (depth()++ == 0) {
+      saved() = cpu::blas_threads();
+      if (saved() > 1) cpu::set_blas_threads(1);
+    }
+  }
+  ~SingleThreadedBlas() {
+    const std::lock_guard<std::mutex> lock(mutex());
+    if (--depth() == 0 && saved() > 1) cpu::set_blas_threads(saved());
+  }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static int& depth() {
+    static int d = 0;
+    return d;
+  }
+  static int& saved() {
+    static int s = 0;
+    return s;
+  }
+};
+
+/// Runs fn(i, observers_i, stopped) for i < count on up to `threads` threads (the caller's among
+/// them), the BLAS library single-threaded meanwhile, and returns the results in order.
+/// observers_i.progress takes run i's own (done, total); `observers.progress` sees their sum out
+/// of count·total, from one thread at a time. `stopped()` turns true once a run has failed, so
+/// that long runs can give up early; the first exception is rethrown after every thread is done.
+/// If a thread cannot be started, the ones that did (and the caller) do all the runs.
 template <class R, class F>
 std::vector<R> run_in_threads(int count, int threads, const Observers& observers, F fn) {
-  struct BlasThreads {
-    int previous = cpu::blas_threads();
-    BlasThreads() { cpu::set_blas_threads(1); }
-    ~BlasThreads() {
-      if (previous > 0) cpu::set_blas_threads(previous);
-    }
-  } blas;
+  const SingleThreadedBlas blas;
   std::vector<R> out(static_cast<std::size_t>(count));
   std::atomic<int> next{0};
   std::atomic<bool> failed{false};
@@ -51,6 +83,7 @@ std::vector<R> run_in_threads(int count, int threads, const Observers& observers
   std::exception_ptr error;
   std::vector<std::int64_t> done(static_cast<std::size_t>(count), 0);
   std::int64_t done_sum = 0;
+  const std::function<bool()> stopped = [&failed] { return failed.load(); };
   auto work = [&]() {
     try {
       for (int i = next++; i < count && !failed; i = next++) {
@@ -62,7 +95,7 @@ std::vector<R> run_in_threads(int count, int threads, const Observers& observers
             done[i] = d;
             observers.progress(p, done_sum, static_cast<std::int64_t>(count) * total);
           };
-        out[i] = fn(i, obs);
+        out[i] = fn(i, obs, stopped);
       }
     } catch (...) {
       const std::lock_guard<std::mutex> lock(mutex);
@@ -71,7 +104,13 @@ std::vector<R> run_in_threads(int count, int threads, const Observers& observers
     }
   };
   std::vector<std::thread> pool;
-  for (int t = 1; t < std::min(threads, count); ++t) pool.emplace_back(work);
+  for (int t = 1; t < std::min(threads, count); ++t) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had: those running (and this one) share the runs
+    }
+  }
   work();
   for (std::thread& t : pool) t.join();
   if (error) std::rethrow_exception(error);

@@ -288,12 +288,17 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
   // On the CPU, with at least as many sequences as threads, the threads take whole sequences
   // (parallel.hpp); the result's time is then the wall time.
   if (!want_gpu && !observers.trace && !observers.state) {
+    // Each thread holds a run's drive (G·N per step), weights and two bases: that many at once
+    // must fit comfortably in memory.
     const int threads = detail::cpu_run_threads(opt.threads);
-    if (threads >= 2 && inputs.batch >= threads) {
+    const double gn = static_cast<double>(net.gates()) * net.hidden;
+    const double run_bytes = 8 * (gn * (net.hidden + inputs.steps) + 2.0 * dim * k);
+    const double host = static_cast<double>(host_memory_bytes());
+    if (threads >= 2 && inputs.batch >= threads && (host == 0 || threads * run_bytes < host / 2)) {
       const auto t0 = std::chrono::steady_clock::now();
       const int batch = inputs.batch;
       EnsembleResult e = ensemble_statistics(detail::run_in_threads<SpectrumResult>(
-          batch, threads, observers, [&](int b, const Observers& own) {
+          batch, threads, observers, [&](int b, const Observers& own, const auto&) {
             std::vector<std::unique_ptr<detail::CellBackend>> one;
             one.push_back(detail::make_cpu_cell_backend(opt.precision, opt.qr));
             one.back()->upload(net, inputs.sequence(b), inputs.steps, k, opt.lstm_h_only);
