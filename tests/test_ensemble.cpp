@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "backends.hpp"
 #include "core/backend.hpp"
 #include "core/loop.hpp"
+#include "cpu/blas_lapack.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/json.hpp"
 #include "rnnlyap/spectrum.hpp"
@@ -89,6 +91,25 @@ TEST(EnsembleCpuThreads, MembersEqualSingleThreadedSeparateRuns) {
       ASSERT_EQ(e.members[m].exponents[i], r.exponents[i]) << "member " << m << ", exponent " << i;
   }
   EXPECT_NE(e.members[0].exponents[0], e.members[1].exponents[0]);
+}
+
+// Two ensembles at once from two caller threads (as from Python with the GIL released): each is
+// its serial self, and the BLAS thread count the callers found is restored when both are done.
+TEST(EnsembleCpuThreads, OverlappingCallersRestoreTheBlasThreadCount) {
+  if (cpu::blas_threads() <= 0) GTEST_SKIP() << "the BLAS library does not report its threads";
+  cpu::set_blas_threads(2);
+  SpectrumOptions o = small(BackendKind::cpu);
+  o.ensemble = 4;
+  const EnsembleResult want = compute_ensemble(o);
+  EnsembleResult got[2];
+  std::thread other([&] { got[1] = compute_ensemble(o); });
+  got[0] = compute_ensemble(o);
+  other.join();
+  EXPECT_EQ(cpu::blas_threads(), 2);
+  for (const EnsembleResult& g : got) {
+    ASSERT_EQ(g.members.size(), 4u);
+    for (int m = 0; m < 4; ++m) EXPECT_EQ(g.members[m].exponents, want.members[m].exponents);
+  }
 }
 
 TEST(EnsembleStatistics, MeansAndStandardErrorsAcrossMembers) {
