@@ -39,8 +39,7 @@ std::vector<SpectrumResult> split_batch(const SpectrumResult& all, int batch, in
 
 /// The spectra of sequences first … first + B − 1 of `inputs` as one lockstep batch: members[b]
 /// (uploaded with sequence first + b) runs it. Each result equals that of a batch of one. `obs`
-/// sees progress as a fraction of all inputs.batch sequences; trace and state observers need
-/// B = 1.
+/// sees this batch's own progress; trace and state observers need B = 1.
 std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Schedule& schedule,
                                           const CellNetwork& net, const InputSequences& inputs,
                                           int first,

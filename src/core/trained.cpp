@@ -41,12 +41,6 @@ const NpyArray* find_key(const std::map<std::string, NpyArray>& a, const std::st
   return found;
 }
 
-std::uint64_t fnv(const std::vector<double>& v, std::uint64_t h) {
-  const auto* p = reinterpret_cast<const unsigned char*>(v.data());
-  for (std::size_t i = 0; i < v.size() * sizeof(double); ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  return h;
-}
-
 }  // namespace
 
 CellNetwork cell_from_arrays(Model type, const std::map<std::string, NpyArray>& arrays,
@@ -226,23 +220,11 @@ std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Sche
     setup.initial_state.resize(setup.initial_state.size() + net.state_size(), 0.0);
     setup.initial_basis.insert(setup.initial_basis.end(), q0.begin(), q0.end());
   }
-  std::uint64_t hash = 0xcbf29ce484222325ull;
-  for (const auto* v : {&net.w_ih, &net.w_hh, &net.b_ih, &net.b_hh}) hash = fnv(*v, hash);
-  for (int b = first; b < first + count; ++b) {
-    const std::span<const double> seq = inputs.sequence(b);
-    hash = fnv(std::vector<double>(seq.begin(), seq.end()), hash);
-  }
-  setup.network_hash = hash;
-  Observers obs = observers;
-  if (observers.progress)
-    obs.progress = [&observers, first, count, &inputs](Phase p, std::int64_t done,
-                                                       std::int64_t total) {
-      observers.progress(p, static_cast<std::int64_t>(first) * total + count * done,
-                         static_cast<std::int64_t>(inputs.batch) * total);
-    };
+  // No checkpoints here, so no network_hash: the loop reads it only when resuming.
   CellBatch batch(std::move(members), static_cast<std::size_t>(net.state_size()),
                   static_cast<std::size_t>(dim) * k);
-  std::vector<SpectrumResult> out = split_batch(run_benettin(batch, setup, obs, {}), count, k);
+  std::vector<SpectrumResult> out =
+      split_batch(run_benettin(batch, setup, observers, {}), count, k);
   for (int b = 0; b < count; ++b) {
     out[b].options.backend = setup.options.backend;
     out[b].sequence = first + b;
@@ -302,14 +284,8 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
             std::vector<std::unique_ptr<detail::CellBackend>> one;
             one.push_back(detail::make_cpu_cell_backend(opt.precision, opt.qr));
             one.back()->upload(net, inputs.sequence(b), inputs.steps, k, opt.lstm_h_only);
-            Observers obs;  // run_sequences reports b·total + done out of B·total
-            if (own.progress)
-              obs.progress = [&own, b, batch](Phase p, std::int64_t at, std::int64_t all) {
-                const std::int64_t total = all / batch;
-                own.progress(p, at - b * total, total);
-              };
             return std::move(
-                detail::run_sequences(opt, sched, net, inputs, b, std::move(one), obs)[0]);
+                detail::run_sequences(opt, sched, net, inputs, b, std::move(one), own)[0]);
           }));
       e.timing.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -341,8 +317,15 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
       batch.push_back(std::move(backend));
     }
     const int count = static_cast<int>(batch.size());
+    Observers obs = observers;  // this batch's progress, as a fraction of all the sequences
+    if (observers.progress)
+      obs.progress = [&observers, first, count, &inputs](Phase p, std::int64_t done,
+                                                         std::int64_t total) {
+        observers.progress(p, static_cast<std::int64_t>(first) * total + count * done,
+                           static_cast<std::int64_t>(inputs.batch) * total);
+      };
     for (SpectrumResult& r :
-         detail::run_sequences(opt, sched, net, inputs, first, std::move(batch), observers))
+         detail::run_sequences(opt, sched, net, inputs, first, std::move(batch), obs))
       members.push_back(std::move(r));
     first += count;
   }

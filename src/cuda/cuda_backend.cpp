@@ -39,32 +39,23 @@ namespace rnnlyap {
 namespace detail {
 namespace {
 
-using cuda::device_name;
 using cuda::kLibraryReserve;
 using cuda::kMiB;
 using cuda::mib_ceil;
 using cuda::sat_add;
 using cuda::sat_mul;
-using cuda::SelectDevice;
 
 using cuda::DeviceBuffer;
 namespace kernels = cuda::kernels;
 namespace la = cuda::la;
 
 template <class T>
-class CudaBackend final : public Backend {
+class CudaBackend final : public Backend, private cuda::DeviceContext {
  public:
-  CudaBackend(QrMethod qr, int device)
-      : qr_(qr),
-        device_(device),
-        select_(device),
-        name_(device_name(device)),
-        cublas_(stream_.get()),
-        cusolver_(stream_.get()) {}
+  CudaBackend(QrMethod qr, int device) : cuda::DeviceContext(device), qr_(qr) {}
 
   ~CudaBackend() override {
-    RNNLYAP_CUDA_CHECK_NOTHROW(cudaSetDevice(device_));
-    RNNLYAP_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(stream_.get()));
+    quiesce();  // before the buffers go; the stream and handles are the base's
   }
 
   std::string name() const override { return "cuda"; }
@@ -163,10 +154,8 @@ class CudaBackend final : public Backend {
     std::size_t free_bytes = 0, total_bytes = 0;
     RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
     if (bytes_needed(0) > free_bytes) throw_does_not_fit(bytes_needed(0), free_bytes);
-    std::size_t ws = 0;
-    if (cuda::Orthonormalizer<T>::query_workspace(cusolver_.get(), n_, k_, cholesky_, nullptr,
-                                                  nullptr, nullptr, ws) != CUSOLVER_STATUS_SUCCESS)
-      ws = sat_mul(static_cast<std::size_t>(n_) + static_cast<std::size_t>(k_), 256);
+    const std::size_t ws =
+        cuda::Orthonormalizer<T>::estimate_workspace(cusolver_.get(), n_, k_, cholesky_);
     if (bytes_needed(ws) > free_bytes) throw_does_not_fit(bytes_needed(ws), free_bytes);
 
     const std::size_t n = static_cast<std::size_t>(n_);
@@ -211,24 +200,11 @@ class CudaBackend final : public Backend {
       zero(acc_);
     }
     qr_engine_.allocate(n_, k_, cholesky_, stream());
-
-    // The workspace query with the real buffers; one workspace serves geqrf, orgqr and potrf.
-    const cusolverStatus_t st = qr_engine_.query(cusolver_.get(), q_.get(), ws);
-    if (st != CUSOLVER_STATUS_SUCCESS)
-      cuda::throw_cusolver(st, "cusolverDn geqrf/orgqr/potrf _bufferSize", __FILE__, __LINE__);
-    if (ws > static_cast<std::size_t>(std::numeric_limits<int>::max()))
-      throw InvalidInput("the QR workspace of N = " + std::to_string(n_) +
-                         ", k = " + std::to_string(k_) + " exceeds cuSOLVER's 32-bit size");
-    // The workspace the real query asked for may exceed the estimate used above: check it too.
-    std::size_t free_now = 0;
-    RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_now, &total_bytes));
-    if (sat_add(sat_mul(ws, sizeof(T)), kLibraryReserve) > free_now)
-      throw_does_not_fit(bytes_needed(ws), free_bytes);
-    qr_engine_.workspace(ws);
+    qr_engine_.reserve_workspace(cusolver_.get(), q_.get(), [&](std::size_t real_ws) {
+      throw_does_not_fit(bytes_needed(real_ws), free_bytes);
+    });
   }
 
-  cudaStream_t stream() const { return stream_.get(); }
-  void use_device() const { RNNLYAP_CUDA_CHECK(cudaSetDevice(device_)); }
   void require_uploaded() const {
     if (n_ == 0) throw Error("CUDA backend: upload() must be called first");
   }
@@ -268,19 +244,6 @@ class CudaBackend final : public Backend {
     acc_.reset();
     qr_engine_.release();
     n_ = k_ = 0;
-  }
-
-  template <class U>
-  void zero(DeviceBuffer<U>& b) {
-    cuda::zero_async(b, stream());
-  }
-
-  void copy_to_device(T* dst, std::span<const double> src) {
-    cuda::upload_async(dst, src, stream());
-  }
-
-  std::vector<double> copy_to_host(const T* src, std::size_t count) {
-    return cuda::download(src, count, stream());
   }
 
   T noise_scale() const {
@@ -345,15 +308,7 @@ class CudaBackend final : public Backend {
     swap(q_, acc_);
   }
 
-  // Declaration order is construction order: device first, then stream, then the handles bound
-  // to it; buffers are freed (in reverse) before the handles and the stream.
   QrMethod qr_;
-  int device_;
-  SelectDevice select_;
-  std::string name_;
-  cuda::Stream stream_;
-  cuda::CublasHandle cublas_;
-  cuda::CusolverHandle cusolver_;
 
   int n_ = 0, k_ = 0;
   Dynamics dyn_;

@@ -52,13 +52,11 @@
 namespace rnnlyap::detail {
 namespace {
 
-using cuda::device_name;
 using cuda::kLibraryReserve;
 using cuda::kMiB;
 using cuda::mib_ceil;
 using cuda::sat_add;
 using cuda::sat_mul;
-using cuda::SelectDevice;
 
 using cuda::DeviceBuffer;
 namespace kernels = cuda::kernels;
@@ -105,18 +103,12 @@ void geqrf_batched(cublasHandle_t h, int m, int n, float* const a[], int lda, fl
 }
 
 template <class T>
-class CudaBatchBackend final : public BatchBackend {
+class CudaBatchBackend final : public BatchBackend, private cuda::DeviceContext {
  public:
-  explicit CudaBatchBackend(int device)
-      : device_(device),
-        select_(device),
-        name_(device_name(device)),
-        cublas_(stream_.get()),
-        cusolver_(stream_.get()) {}
+  explicit CudaBatchBackend(int device) : cuda::DeviceContext(device) {}
 
   ~CudaBatchBackend() override {
-    RNNLYAP_CUDA_CHECK_NOTHROW(cudaSetDevice(device_));
-    RNNLYAP_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(stream_.get()));
+    quiesce();  // before the buffers go; the stream and handles are the base's
   }
 
   std::string name() const override { return "cuda"; }
@@ -340,8 +332,6 @@ class CudaBatchBackend final : public BatchBackend {
   }
   T** tau_ptrs() const { return ptrs_.get() + 2 * static_cast<std::size_t>(batch_); }
 
-  cudaStream_t stream() const { return stream_.get(); }
-  void use_device() const { RNNLYAP_CUDA_CHECK(cudaSetDevice(device_)); }
   void require_uploaded() const {
     if (n_ == 0) throw Error("CUDA batch backend: upload() must be called first");
   }
@@ -409,19 +399,6 @@ class CudaBatchBackend final : public BatchBackend {
     status_.reset();
     batch_ = n_ = k_ = 0;
     q_cur_ = x_cur_ = 0;
-  }
-
-  template <class U>
-  void zero(DeviceBuffer<U>& b) {
-    cuda::zero_async(b, stream());
-  }
-
-  void copy_to_device(T* dst, std::span<const double> src) {
-    cuda::upload_async(dst, src, stream());
-  }
-
-  std::vector<double> copy_to_host(const T* src, std::size_t count) {
-    return cuda::download(src, count, stream());
   }
 
   T noise_scale() const {
@@ -524,15 +501,6 @@ class CudaBatchBackend final : public BatchBackend {
       kernels::record_info(st + kInfoOrgqr, st + kStickyOrgqr, stream());
     }
   }
-
-  // Declaration order is construction order: device first, then stream, then the handles bound
-  // to it; buffers are freed (in reverse) before the handles and the stream.
-  int device_;
-  SelectDevice select_;
-  std::string name_;
-  cuda::Stream stream_;
-  cuda::CublasHandle cublas_;
-  cuda::CusolverHandle cusolver_;
 
   int batch_ = 0, n_ = 0, k_ = 0;
   Dynamics dyn_;

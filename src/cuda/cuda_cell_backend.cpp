@@ -64,13 +64,11 @@
 namespace rnnlyap::detail {
 namespace {
 
-using cuda::device_name;
 using cuda::kLibraryReserve;
 using cuda::kMiB;
 using cuda::mib_ceil;
 using cuda::sat_add;
 using cuda::sat_mul;
-using cuda::SelectDevice;
 
 using cuda::DeviceBuffer;
 namespace kernels = cuda::kernels;
@@ -98,19 +96,13 @@ struct CellShape {
 };
 
 template <class T>
-class CudaCellBackend final : public CellBackend {
+class CudaCellBackend final : public CellBackend, private cuda::DeviceContext {
  public:
   CudaCellBackend(QrMethod qr, int device)
-      : cholesky_(qr != QrMethod::householder),
-        device_(device),
-        select_(device),
-        name_(device_name(device)),
-        cublas_(stream_.get()),
-        cusolver_(stream_.get()) {}
+      : cuda::DeviceContext(device), cholesky_(qr != QrMethod::householder) {}
 
   ~CudaCellBackend() override {
-    RNNLYAP_CUDA_CHECK_NOTHROW(cudaSetDevice(device_));
-    RNNLYAP_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(stream_.get()));
+    quiesce();  // before the buffers go; the stream and handles are the base's
   }
 
   std::string name() const override { return "cuda"; }
@@ -296,10 +288,8 @@ class CudaCellBackend final : public CellBackend {
     RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
     if (bytes_needed(s, lstm, 0) > free_bytes)
       throw_does_not_fit(s, bytes_needed(s, lstm, 0), free_bytes);
-    std::size_t ws = 0;
-    if (cuda::Orthonormalizer<T>::query_workspace(cusolver_.get(), dim, k, cholesky_, nullptr,
-                                                  nullptr, nullptr, ws) != CUSOLVER_STATUS_SUCCESS)
-      ws = sat_mul(s.dim + s.k, 256);
+    const std::size_t ws =
+        cuda::Orthonormalizer<T>::estimate_workspace(cusolver_.get(), dim, k, cholesky_);
     if (bytes_needed(s, lstm, ws) > free_bytes)
       throw_does_not_fit(s, bytes_needed(s, lstm, ws), free_bytes);
 
@@ -347,20 +337,9 @@ class CudaCellBackend final : public CellBackend {
     zero(q_);
     zero(qn_);
     qr_engine_.allocate(dim_, k_, cholesky_, stream());
-
-    // The workspace query with the real buffers; one workspace serves geqrf, orgqr and potrf.
-    const cusolverStatus_t st = qr_engine_.query(cusolver_.get(), q_.get(), ws);
-    if (st != CUSOLVER_STATUS_SUCCESS)
-      cuda::throw_cusolver(st, "cusolverDn geqrf/orgqr/potrf _bufferSize", __FILE__, __LINE__);
-    if (ws > static_cast<std::size_t>(std::numeric_limits<int>::max()))
-      throw InvalidInput("the QR workspace of dim = " + std::to_string(dim_) +
-                         ", k = " + std::to_string(k_) + " exceeds cuSOLVER's 32-bit size");
-    // The workspace the real query asked for may exceed the estimate used above: check it too.
-    std::size_t free_now = 0;
-    RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_now, &total_bytes));
-    if (sat_add(sat_mul(ws, sizeof(T)), kLibraryReserve) > free_now)
-      throw_does_not_fit(s, bytes_needed(s, lstm, ws), free_bytes);
-    qr_engine_.workspace(ws);
+    qr_engine_.reserve_workspace(cusolver_.get(), q_.get(), [&](std::size_t real_ws) {
+      throw_does_not_fit(s, bytes_needed(s, lstm, real_ws), free_bytes);
+    });
   }
 
   // The drive W_ih x_t + b_ih of every step, formed on the device in fp64 from staged copies of
@@ -397,8 +376,6 @@ class CudaCellBackend final : public CellBackend {
     cur_ = 1 - cur_;
   }
 
-  cudaStream_t stream() const { return stream_.get(); }
-  void use_device() const { RNNLYAP_CUDA_CHECK(cudaSetDevice(device_)); }
   void require_uploaded() const {
     if (n_ == 0) throw Error("CUDA cell propagator: upload() must be called first");
   }
@@ -419,24 +396,7 @@ class CudaCellBackend final : public CellBackend {
     cur_ = 0;
   }
 
-  template <class U>
-  void zero(DeviceBuffer<U>& b) {
-    cuda::zero_async(b, stream());
-  }
-
-  void copy_to_device(T* dst, std::span<const double> src) {
-    cuda::upload_async(dst, src, stream());
-  }
-
-  // Declaration order is construction order: device first, then stream, then the handles bound
-  // to it; buffers are freed (in reverse) before the handles and the stream.
   bool cholesky_;
-  int device_;
-  SelectDevice select_;
-  std::string name_;
-  cuda::Stream stream_;
-  cuda::CublasHandle cublas_;
-  cuda::CusolverHandle cusolver_;
 
   kernels::CellKind kind_ = kernels::CellKind::rnn;
   bool h_only_ = false;

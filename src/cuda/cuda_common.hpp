@@ -1,5 +1,6 @@
 // Pieces every CUDA propagator shares: size arithmetic for the memory checks, device selection and
-// description, the device-availability check, and host↔device copies with fp32 conversion.
+// description, the device-availability check, host↔device copies with fp32 conversion, and the
+// device context (stream, library handles) each propagator derives from.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -136,5 +137,48 @@ inline std::vector<double> take_logs(DeviceBuffer<double>& logs, const int* stic
   throw_if_solver_failed(sticky, count);
   return out;
 }
+
+/// What every CUDA propagator holds: its device (made current first), the device's name, one
+/// non-blocking stream with the cuBLAS and cuSOLVER handles bound to it, and the copies and fills
+/// on that stream. Propagators derive from it privately: as a base it is built before their
+/// device buffers and destroyed after them.
+class DeviceContext {
+ protected:
+  explicit DeviceContext(int device)
+      : device_(device),
+        select_(device),
+        name_(device_name(device)),
+        cublas_(stream_.get()),
+        cusolver_(stream_.get()) {}
+
+  /// Waits for the stream: a propagator's destructor calls it before its buffers go.
+  void quiesce() const noexcept {
+    RNNLYAP_CUDA_CHECK_NOTHROW(cudaSetDevice(device_));
+    RNNLYAP_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(stream_.get()));
+  }
+  cudaStream_t stream() const { return stream_.get(); }
+  void use_device() const { RNNLYAP_CUDA_CHECK(cudaSetDevice(device_)); }
+  template <class U>
+  void zero(DeviceBuffer<U>& b) const {
+    zero_async(b, stream());
+  }
+  template <class T>
+  void copy_to_device(T* dst, std::span<const double> src) const {
+    upload_async(dst, src, stream());
+  }
+  template <class T>
+  std::vector<double> copy_to_host(const T* src, std::size_t count) const {
+    return download(src, count, stream());
+  }
+
+  // Declaration order is construction order: device first, then stream, then the handles bound
+  // to it.
+  int device_;
+  SelectDevice select_;
+  std::string name_;
+  Stream stream_;
+  CublasHandle cublas_;
+  CusolverHandle cusolver_;
+};
 
 }  // namespace rnnlyap::cuda

@@ -16,6 +16,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <limits>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -24,6 +26,7 @@
 #include "cuda_linalg.hpp"
 #include "cuda_resources.hpp"
 #include "launch.cuh"
+#include "rnnlyap/errors.hpp"
 
 namespace rnnlyap::cuda {
 
@@ -57,8 +60,18 @@ class Orthonormalizer {
     return CUSOLVER_STATUS_SUCCESS;
   }
 
+  /// The workspace (elements) of a rows × k basis before anything is allocated, for the caller's
+  /// first memory check: the query without buffers, or an estimate where cuSOLVER refuses it.
+  static std::size_t estimate_workspace(cusolverDnHandle_t h, int rows, int k, bool cholesky) {
+    std::size_t ws = 0;
+    if (query_workspace(h, rows, k, cholesky, nullptr, nullptr, nullptr, ws) !=
+        CUSOLVER_STATUS_SUCCESS)
+      ws = sat_mul(static_cast<std::size_t>(rows) + static_cast<std::size_t>(k), 256);
+    return ws;
+  }
+
   /// Allocates the buffers for rows × k bases (logs and status words zeroed on `stream`); then
-  /// workspace() with the real query.
+  /// reserve_workspace().
   void allocate(int rows, int k, bool cholesky, cudaStream_t stream) {
     rows_ = rows;
     k_ = k;
@@ -76,15 +89,25 @@ class Orthonormalizer {
     zero_async(status_, stream);
   }
 
-  /// The workspace query with the allocated buffers and the basis q (rows × k).
-  cusolverStatus_t query(cusolverDnHandle_t h, T* q, std::size_t& elems) const {
-    return query_workspace(h, rows_, k_, cholesky_, q, tau_.get(), gram_.get(), elems);
-  }
-
-  /// Allocates the workspace (at least one element).
-  void workspace(std::size_t elems) {
-    work_ = DeviceBuffer<T>(std::max<std::size_t>(elems, 1));
-    lwork_ = static_cast<int>(std::max<std::size_t>(elems, 1));
+  /// The workspace query with the allocated buffers and the basis q (rows × k; one workspace
+  /// serves geqrf, orgqr and potrf), its 32-bit check, a second look at the free memory (the real
+  /// query may ask for more than the estimate the caller checked), then the workspace itself.
+  /// `does_not_fit(ws)` throws the caller's message when the device cannot hold it.
+  template <class F>
+  void reserve_workspace(cusolverDnHandle_t h, T* q, F does_not_fit) {
+    std::size_t ws = 0;
+    const cusolverStatus_t st =
+        query_workspace(h, rows_, k_, cholesky_, q, tau_.get(), gram_.get(), ws);
+    if (st != CUSOLVER_STATUS_SUCCESS)
+      throw_cusolver(st, "cusolverDn geqrf/orgqr/potrf _bufferSize", __FILE__, __LINE__);
+    if (ws > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+      throw InvalidInput("the QR workspace of a " + std::to_string(rows_) + " x " +
+                         std::to_string(k_) + " basis exceeds cuSOLVER's 32-bit size");
+    std::size_t free_now = 0, total = 0;
+    RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_now, &total));
+    if (sat_add(sat_mul(ws, sizeof(T)), kLibraryReserve) > free_now) does_not_fit(ws);
+    work_ = DeviceBuffer<T>(std::max<std::size_t>(ws, 1));
+    lwork_ = static_cast<int>(std::max<std::size_t>(ws, 1));
   }
 
   /// Q (rows × k, leading dimension rows) ← Q' with Q = Q'R; adds log|R_ii| to the accumulator
