@@ -46,6 +46,7 @@ struct SpectrumOptions {
   double input_std = 0;        ///< σ of the white-noise input
   std::uint64_t seed = 1;
   BackendKind backend = BackendKind::auto_select;
+  int device = 0;  ///< CUDA device index (`--device`)
   Precision precision = Precision::fp64;
   QrMethod qr = QrMethod::householder;
   int threads = 0;           ///< CPU BLAS threads; 0 keeps the library's default

@@ -9,9 +9,8 @@
 
 #include <optional>
 
-#include "../cpu/blas_lapack.hpp"
-#include "backend.hpp"
 #include "checkpoint.hpp"
+#include "executor.hpp"
 #include "loop.hpp"
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
@@ -20,8 +19,6 @@
 
 namespace rnnlyap {
 namespace {
-
-using detail::Backend;
 
 // Blocks for the batch-means standard error: long enough to decorrelate (≥ tens of τ with the
 // default schedule), many enough for a usable variance estimate.
@@ -100,36 +97,21 @@ std::vector<std::string> basis_warnings(const std::vector<double>& exponents, do
   return w;
 }
 
-std::vector<SpectrumResult> split_batch(const SpectrumResult& all, int batch, int k) {
-  const double ons_time = static_cast<double>(all.schedule.steps_per_ons) * all.schedule.step_time;
-  std::vector<SpectrumResult> members(static_cast<std::size_t>(batch));
-  for (int m = 0; m < batch; ++m) {
-    SpectrumResult& r = members[m];
-    const auto from = all.exponents.begin() + static_cast<std::ptrdiff_t>(m) * k;
-    const auto se = all.stderr_.begin() + static_cast<std::ptrdiff_t>(m) * k;
-    r.exponents.assign(from, from + k);
-    r.stderr_.assign(se, se + k);
-    r.summary = summarize(r.exponents);
-    r.options = all.options;
-    r.options.k = k;
-    r.schedule = all.schedule;
-    r.backend = all.backend;
-    r.device = all.device;
-    r.timing = all.timing;
-    r.timing.seconds = all.timing.seconds / batch;  // the batch's time, shared
-    r.warnings = basis_warnings(r.exponents, ons_time, r.options.precision);
-  }
-  return members;
-}
-
-SpectrumResult run_benettin(Propagator& backend_ref, const LoopSetup& setup, const Observers& obs,
-                            const RunControl& control) {
+std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetup& setup,
+                                         const Observers& obs, const RunControl& control) {
   Propagator* backend = &backend_ref;
   SpectrumOptions opt = setup.options;
   const Schedule& sched = setup.schedule;
   const int n = setup.dim;
-  const int k = opt.num_exponents();
+  const int batch = setup.batch;
+  const int per = opt.num_exponents();  // exponents per member
+  const int k = batch * per;            // the logs of all members, member-major
   const auto t_start = setup.start;
+  if (backend->batch() != batch) throw Error("run_benettin: the propagator has another batch");
+  if (batch > 1 && (!control.checkpoint_path.empty() || !control.resume_path.empty()))
+    throw InvalidInput("--checkpoint and --resume are for single runs, not batches");
+  if (batch > 1 && (obs.trace || obs.state))
+    throw InvalidInput("a batch of runs has no trace or state observers");
 
   detail::RunState run;
   std::optional<detail::Checkpoint> resumed;
@@ -148,7 +130,7 @@ SpectrumResult run_benettin(Propagator& backend_ref, const LoopSetup& setup, con
     run.block.assign(k, 0.0);
   }
 
-  const Work work = work_model(sched, n, k);
+  const Work work = work_model(sched, n, per);
   const double per_ons = static_cast<double>(sched.steps_per_ons) * work.tangent_step + work.qr;
   auto report = [&](Phase phase) {
     if (!obs.progress) return;
@@ -163,7 +145,7 @@ SpectrumResult run_benettin(Propagator& backend_ref, const LoopSetup& setup, con
   // of averaging garbage. −inf is allowed: an exactly singular tangent map (e.g. a zero column of
   // J) has λ = −∞.
   auto take_logs = [&] {
-    std::vector<double> logs = backend->take_log_sums();
+    std::vector<double> logs = backend->take_log_sums_blocking();
     for (double v : logs)
       if (std::isnan(v) || v == std::numeric_limits<double>::infinity())
         throw Error(
@@ -192,8 +174,8 @@ SpectrumResult run_benettin(Propagator& backend_ref, const LoopSetup& setup, con
       c.network_hash = setup.network_hash;
       c.run = run;
       c.run.seconds += std::chrono::duration<double>(now - t_start).count();
-      c.state = backend->state();
-      if (run.basis_started) c.basis = backend->basis();
+      c.state = backend->state_blocking();
+      if (run.basis_started) c.basis = backend->basis_blocking();
       detail::write_checkpoint(control.checkpoint_path, c);
       last_checkpoint = now;
     }
@@ -219,7 +201,7 @@ SpectrumResult run_benettin(Propagator& backend_ref, const LoopSetup& setup, con
   if (run.basis_started) {
     backend->set_basis(resumed->basis);  // saved right after a re-orthonormalisation
   } else {
-    backend->set_basis(setup.initial_basis.empty() ? detail::initial_basis(n, k, opt.seed)
+    backend->set_basis(setup.initial_basis.empty() ? detail::initial_basis(n, per, opt.seed)
                                                    : setup.initial_basis);
     backend->reorthonormalize(false);
     run.basis_started = true;
@@ -244,7 +226,7 @@ SpectrumResult run_benettin(Propagator& backend_ref, const LoopSetup& setup, con
     const std::int64_t ons_end = sched.ons_sim * (b + 1) / n_blocks;
     if (obs.state) {
       for (std::int64_t s = 0; s < sched.steps_per_ons; ++s, ++run.step) {
-        const std::vector<double> h = backend->state();
+        const std::vector<double> h = backend->state_blocking();
         obs.state(run.step, h);
         backend->advance_tangent(run.step, 1);
       }
@@ -282,36 +264,41 @@ SpectrumResult run_benettin(Propagator& backend_ref, const LoopSetup& setup, con
     if (run.ons_done < sched.ons_sim) checkpoint_if_due();
   }
 
-  SpectrumResult res;
+  // One result per member: its exponents, batch-means standard errors, summary and warnings.
   const double t_avg = sched.averaged_time();
-  res.exponents.resize(k);
-  res.stderr_.assign(k, std::numeric_limits<double>::quiet_NaN());
-  for (int i = 0; i < k; ++i) res.exponents[i] = run.total[i] / t_avg;
-  if (n_blocks >= 2) {
-    // Weighted batch means: var(λ̂) = B/(B-1) Σ_b w_b² (λ_b - λ̂)², w_b = T_b / T.
-    const double nb = static_cast<double>(n_blocks);
-    for (int i = 0; i < k; ++i) {
-      double v = 0;
-      for (std::size_t b = 0; b < run.block_rates.size(); ++b) {
-        const double w = run.block_times[b] / t_avg;
-        const double d = run.block_rates[b][i] - res.exponents[i];
-        v += w * w * d * d;
-      }
-      res.stderr_[i] = std::sqrt(v * nb / (nb - 1));
-    }
-  }
-  res.summary = summarize(res.exponents);
-  res.warnings = basis_warnings(res.exponents, ons_time, opt.precision);
-  res.options = opt;
-  res.schedule = sched;
-  res.backend = backend->name();
-  res.device = backend->device();
-  res.timing.seconds =
+  const double seconds =
       run.seconds +
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-  res.timing.tangent_steps = sched.tangent_steps();
-  res.timing.qr_count = sched.ons_warmup + sched.ons_sim + 1;
-  return res;
+  std::vector<SpectrumResult> out(static_cast<std::size_t>(batch));
+  for (int m = 0; m < batch; ++m) {
+    SpectrumResult& res = out[static_cast<std::size_t>(m)];
+    res.exponents.resize(per);
+    res.stderr_.assign(per, std::numeric_limits<double>::quiet_NaN());
+    for (int i = 0; i < per; ++i) res.exponents[i] = run.total[m * per + i] / t_avg;
+    if (n_blocks >= 2) {
+      // Weighted batch means: var(λ̂) = B/(B-1) Σ_b w_b² (λ_b - λ̂)², w_b = T_b / T.
+      const double nb = static_cast<double>(n_blocks);
+      for (int i = 0; i < per; ++i) {
+        double v = 0;
+        for (std::size_t b = 0; b < run.block_rates.size(); ++b) {
+          const double w = run.block_times[b] / t_avg;
+          const double d = run.block_rates[b][m * per + i] - res.exponents[i];
+          v += w * w * d * d;
+        }
+        res.stderr_[i] = std::sqrt(v * nb / (nb - 1));
+      }
+    }
+    res.summary = summarize(res.exponents);
+    res.warnings = basis_warnings(res.exponents, ons_time, opt.precision);
+    res.options = opt;
+    res.schedule = sched;
+    res.backend = backend->name();
+    res.device = backend->device();
+    res.timing.seconds = seconds / batch;  // the batch's time, shared
+    res.timing.tangent_steps = sched.tangent_steps();
+    res.timing.qr_count = sched.ons_warmup + sched.ons_sim + 1;
+  }
+  return out;
 }
 
 }  // namespace detail
@@ -334,16 +321,11 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
   setup.network_hash = detail::network_hash(net);
   if (opt.threads > 0) cpu::set_blas_threads(opt.threads);
 
-  std::unique_ptr<Backend> backend = detail::make_backend(opt.backend, opt.precision, opt.qr);
-  opt.backend = backend->name() == "cuda" ? BackendKind::cuda : BackendKind::cpu;
-  detail::Dynamics dyn;
-  dyn.model = opt.model;
-  dyn.integrator = opt.integrator;
-  dyn.dt = setup.schedule.step_time;
-  dyn.input_std = opt.input_std;
-  dyn.noise_key = detail::noise_key(opt.seed);
-  backend->upload(net, dyn, *opt.k);
-  return detail::run_benettin(*backend, setup, obs, control);
+  const std::unique_ptr<detail::Propagator> propagator =
+      detail::make_network_propagator(detail::placement_of(opt), {&net}, detail::dynamics_of(opt),
+                                      {detail::noise_key(opt.seed)}, *opt.k);
+  opt.backend = propagator->name() == "cuda" ? BackendKind::cuda : BackendKind::cpu;
+  return std::move(detail::run_benettin(*propagator, setup, obs, control).front());
 }
 
 SpectrumOptions read_checkpoint_options(const std::string& path) {
@@ -354,17 +336,12 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Observers& obs
                                 const RunControl& control) {
   validate(opt);
   if (opt.weights != WeightKind::file) {
-    // Refuse before allocating what cannot fit: the weights (N² doubles) and, when the CPU runs
-    // the propagation, its copy of J and the basis buffers (a GPU backend checks its own memory).
-    // In double: no overflow for any int N.
-    const double n = static_cast<double>(opt.n);
-    const double k = static_cast<double>(opt.num_exponents());
-    const bool on_cpu = opt.backend == BackendKind::cpu ||
-                        (opt.backend == BackendKind::auto_select && cuda_devices().empty());
-    const double scalar = opt.precision == Precision::fp32 ? 4 : 8;
-    const bool rk4 = opt.model == Model::rate && opt.integrator == Integrator::rk4;
-    double need = n * n * 8;
-    if (on_cpu) need += scalar * (n * n + n * k * (rk4 ? 4 : 2) + 2 * k * k);
+    // Refuse before drawing weights that cannot fit: the host's copy (N² doubles) and, when the
+    // CPU runs the propagation, the model's buffers (a GPU checks its own memory when placed).
+    double need = 8.0 * opt.n * opt.n;
+    if (!detail::placement_is_cuda(detail::placement_of(opt)))
+      need += detail::network_model_bytes(1, opt.n, opt.num_exponents(), detail::dynamics_of(opt),
+                                          opt.precision);
     const double have = static_cast<double>(host_memory_bytes());
     if (have > 0 && need > have)
       throw InvalidInput("N = " + std::to_string(opt.n) +

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 #if defined(__CUDACC__)
@@ -64,6 +65,51 @@ RNNLYAP_HD T dsigmoid(T x) {
 template <class T>
 RNNLYAP_HD T euler_update(T h, T drive, T bias, T dt, T noise_scale, T xi) {
   return (T(1) - dt) * h + dt * (drive + bias) + noise_scale * xi;
+}
+
+/// One unit of a trained cell (PyTorch conventions) from its gates' input parts gi[g] and hidden
+/// parts gh[g] (g < G, PyTorch's gate order): returns the new h, moves c (LSTM), and, when coef is
+/// not null, writes the tangent coefficients coef[j·stride] (j < 6) of the structured tangent map
+/// (src/core/models/cell.hpp), computed from the state before the step:
+///   rnn:  h' = φ(a);  dh' = c0 (W_hh dh)
+///   gru:  r = σ(a_r), z = σ(a_z), n = φ(gi_n + r gh_n), h' = (1 − z) n + z h;
+///         dh' = c0 (W_hr dh) + c1 (W_hz dh) + c2 (W_hn dh) + c3 dh
+///   lstm: c' = f c + i g, h' = o φ(c');
+///         dc' = c0 (W_hi dh) + c1 (W_hf dh) + c2 (W_hg dh) + c3 dc,  dh' = c4 (W_ho dh) + c5 dc'
+template <class T, int G>
+RNNLYAP_HD T cell_unit(const T* gi, const T* gh, T h, T& c, T* coef, std::size_t stride) {
+  if constexpr (G == 1) {
+    const T a = gi[0] + gh[0];
+    if (coef) coef[0] = dphi(a);
+    return phi(a);
+  } else if constexpr (G == 3) {
+    const T ar = gi[0] + gh[0], az = gi[1] + gh[1];
+    const T r = sigmoid(ar), z = sigmoid(az);
+    const T an = gi[2] + r * gh[2];
+    if (coef) {
+      const T dn = dphi(an) * (T(1) - z);
+      coef[0] = dn * dsigmoid(ar) * gh[2];
+      coef[stride] = dsigmoid(az) * (h - phi(an));
+      coef[2 * stride] = dn * r;
+      coef[3 * stride] = z;
+    }
+    const T nn = phi(an);
+    return (T(1) - z) * nn + z * h;
+  } else {
+    const T ai = gi[0] + gh[0], af = gi[1] + gh[1], ag = gi[2] + gh[2], ao = gi[3] + gh[3];
+    const T ig = sigmoid(ai), fg = sigmoid(af), gg = phi(ag), og = sigmoid(ao);
+    const T cn = fg * c + ig * gg;
+    if (coef) {
+      coef[0] = dsigmoid(ai) * gg;
+      coef[stride] = dsigmoid(af) * c;
+      coef[2 * stride] = ig * dphi(ag);
+      coef[3 * stride] = fg;
+      coef[4 * stride] = dsigmoid(ao) * phi(cn);
+      coef[5 * stride] = og * dphi(cn);
+    }
+    c = cn;
+    return og * phi(cn);
+  }
 }
 
 // --- Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11) --------

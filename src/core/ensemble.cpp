@@ -3,8 +3,8 @@
 #include <cmath>
 #include <limits>
 
-#include "../core/loop.hpp"
-#include "../core/parallel.hpp"
+#include "loop.hpp"
+#include "parallel.hpp"
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
@@ -65,12 +65,10 @@ EnsembleResult ensemble_statistics(std::vector<SpectrumResult> members) {
 
 namespace detail {
 
-EnsembleResult run_ensemble_batched(const SpectrumOptions& opt_in, BatchBackend& batch,
+EnsembleResult run_ensemble_batched(const SpectrumOptions& opt_in, const Placement& where,
                                     const Observers& obs) {
   SpectrumOptions opt = opt_in;
   validate(opt);
-  if (obs.trace || obs.state)
-    throw InvalidInput("a batched ensemble has no trace or state observers");
   const int b = opt.ensemble;
   std::vector<Network> nets;
   std::vector<std::uint64_t> keys;
@@ -86,8 +84,8 @@ EnsembleResult run_ensemble_batched(const SpectrumOptions& opt_in, BatchBackend&
   opt.k = k;
   LoopSetup setup;
   setup.options = opt;
-  setup.options.k = b * k;  // the loop sees one vector of B·k exponents
   setup.schedule = make_schedule(opt);
+  setup.batch = b;
   setup.dim = n;
   for (int m = 0; m < b; ++m) {
     const std::uint64_t seed = opt.seed + static_cast<std::uint64_t>(m);
@@ -95,19 +93,13 @@ EnsembleResult run_ensemble_batched(const SpectrumOptions& opt_in, BatchBackend&
     setup.initial_state.insert(setup.initial_state.end(), h.begin(), h.end());
     setup.initial_basis.insert(setup.initial_basis.end(), q.begin(), q.end());
   }
-  Dynamics dyn;
-  dyn.model = opt.model;
-  dyn.integrator = opt.integrator;
-  dyn.dt = setup.schedule.step_time;
-  dyn.input_std = opt.input_std;
-  batch.upload(nets, dyn, keys, k);
-  const SpectrumResult all = run_benettin(batch, setup, obs, {});
-
-  std::vector<SpectrumResult> members = split_batch(all, b, k);
-  for (int m = 0; m < b; ++m) {
-    members[m].options = opt;
-    members[m].options.seed = opt.seed + static_cast<std::uint64_t>(m);
-  }
+  std::vector<const Network*> ptrs;
+  for (const Network& net : nets) ptrs.push_back(&net);
+  const std::unique_ptr<Propagator> batch =
+      make_network_propagator(where, ptrs, dynamics_of(opt), keys, k);
+  setup.options.backend = batch->name() == "cuda" ? BackendKind::cuda : BackendKind::cpu;
+  std::vector<SpectrumResult> members = run_benettin(*batch, setup, obs, {});
+  for (int m = 0; m < b; ++m) members[m].options.seed = opt.seed + static_cast<std::uint64_t>(m);
   return ensemble_statistics(std::move(members));
 }
 
@@ -119,19 +111,12 @@ EnsembleResult compute_ensemble(const SpectrumOptions& opt, const Observers& obs
   const int b = opt.ensemble;
   // Many small networks on a GPU: one batch in lockstep (strided-batched products and QRs)
   // instead of B runs that each leave the device mostly idle.
-  const bool gpu = opt.backend == BackendKind::cuda ||
-                   (opt.backend == BackendKind::auto_select && !cuda_devices().empty());
+  const detail::Placement where = detail::placement_of(opt);
+  const bool gpu = detail::placement_is_cuda(where);
   if (b > 1 && gpu && !is_cell(opt.model) && opt.weights != WeightKind::file &&
       opt.n <= kMaxBatchedN && control.checkpoint_path.empty() && control.resume_path.empty() &&
-      !observers.trace && !observers.state) {
-    std::unique_ptr<detail::BatchBackend> batch;
-    try {
-      batch = detail::make_cuda_batch_backend(opt.precision, opt.qr, 0);
-    } catch (const BackendUnavailable&) {
-      batch.reset();  // no batched path in this build: run the members one by one
-    }
-    if (batch) return detail::run_ensemble_batched(opt, *batch, observers);
-  }
+      !observers.trace && !observers.state)
+    return detail::run_ensemble_batched(opt, where, observers);
   if (b > 1 && (!control.checkpoint_path.empty() || !control.resume_path.empty()))
     throw InvalidInput("--checkpoint and --resume are for single runs, not with --ensemble " +
                        std::to_string(b));

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "../cpu/blas_lapack.hpp"
+#include "executor.hpp"
 #include "rnnlyap/spectrum.hpp"
 
 namespace rnnlyap::detail {

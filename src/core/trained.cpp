@@ -5,12 +5,9 @@
 #include <chrono>
 #include <cmath>
 
-#include "../cpu/blas_lapack.hpp"
-#include "backend.hpp"
-#include "checkpoint.hpp"
 #include "elementwise.hpp"
+#include "executor.hpp"
 #include "loop.hpp"
-#include "member_batch.hpp"
 #include "parallel.hpp"
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
@@ -174,61 +171,34 @@ Schedule cell_schedule(const SpectrumOptions& opt, int steps) {
 namespace detail {
 namespace {
 
-// Most sequences run as one lockstep batch on a GPU. Each has its own propagator (stream, cuBLAS
-// and cuSOLVER handles, a copy of the weights), so the batch is bounded by device memory too:
-// compute_trained_spectra stops adding members at the first one that does not fit.
-constexpr int kMaxSequenceBatch = 16;
-
-// B single-sequence propagators behind one (member_batch.hpp).
-class CellBatch final : public MemberBatch<Propagator, CellBackend> {
- public:
-  CellBatch(std::vector<std::unique_ptr<CellBackend>> members, std::size_t state_size,
-            std::size_t basis_size) {
-    assign(std::move(members), state_size, basis_size);
-  }
-  // Every member's first half is queued before any member waits (see CellBackend).
-  void reorthonormalize(bool accumulate) override {
-    for (auto& m : members_) m->reorthonormalize_begin(accumulate);
-    for (auto& m : members_) m->reorthonormalize_end();
-  }
-};
+// Most sequences run as one lockstep batch on a GPU (strided-batched products); the batch is
+// bounded by device memory too: compute_trained_spectra halves it until it fits.
+constexpr int kMaxSequenceBatch = 64;
 
 }  // namespace
 
 std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Schedule& schedule,
                                           const CellNetwork& net, const InputSequences& inputs,
-                                          int first,
-                                          std::vector<std::unique_ptr<CellBackend>> members,
+                                          int first, int count, const Placement& where,
                                           const Observers& observers) {
-  const int count = static_cast<int>(members.size());
-  if (count < 1 || first < 0 || first + count > inputs.batch)
-    throw Error("run_sequences: members do not match the sequences");
-  if (count > 1 && (observers.trace || observers.state))
-    throw InvalidInput("a batch of sequences has no trace or state observers");
   if (!opt.k) throw Error("run_sequences: k must be resolved");
   const int k = *opt.k;
   const int dim = (net.type == Model::lstm && !opt.lstm_h_only) ? 2 * net.hidden : net.hidden;
-  const std::string name = members.front()->name();
+  const std::unique_ptr<Propagator> batch =
+      make_cell_propagator(where, net, inputs, first, count, k, opt.lstm_h_only);
   LoopSetup setup;
   setup.options = opt;
-  setup.options.backend = name == "cuda" ? BackendKind::cuda : BackendKind::cpu;
-  setup.options.k = count * k;  // the loop sees one vector of B·k exponents
+  setup.options.backend = batch->name() == "cuda" ? BackendKind::cuda : BackendKind::cpu;
   setup.schedule = schedule;
+  setup.batch = count;
   setup.dim = dim;
   const std::vector<double> q0 = initial_basis(dim, k, opt.seed);
-  for (int b = 0; b < count; ++b) {
-    setup.initial_state.resize(setup.initial_state.size() + net.state_size(), 0.0);
+  setup.initial_state.assign(static_cast<std::size_t>(count) * net.state_size(), 0.0);
+  for (int b = 0; b < count; ++b)
     setup.initial_basis.insert(setup.initial_basis.end(), q0.begin(), q0.end());
-  }
   // No checkpoints here, so no network_hash: the loop reads it only when resuming.
-  CellBatch batch(std::move(members), static_cast<std::size_t>(net.state_size()),
-                  static_cast<std::size_t>(dim) * k);
-  std::vector<SpectrumResult> out =
-      split_batch(run_benettin(batch, setup, observers, {}), count, k);
-  for (int b = 0; b < count; ++b) {
-    out[b].options.backend = setup.options.backend;
-    out[b].sequence = first + b;
-  }
+  std::vector<SpectrumResult> out = run_benettin(*batch, setup, observers, {});
+  for (int b = 0; b < count; ++b) out[b].sequence = first + b;
   return out;
 }
 
@@ -250,20 +220,9 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
     throw InvalidInput("--k " + std::to_string(k) + " must be in [1, " + std::to_string(dim) +
                        "] for this " + std::string(to_string(net.type)));
   opt.k = k;
-  // The GPU when asked for (or `auto` with a device); `auto` falls back to the CPU when this build
-  // has no CUDA cell propagator.
-  const bool want_gpu = opt.backend == BackendKind::cuda ||
-                        (opt.backend == BackendKind::auto_select && !cuda_devices().empty());
-  auto make_backend = [&]() -> std::unique_ptr<detail::CellBackend> {
-    if (want_gpu) {
-      try {
-        return detail::make_cuda_cell_backend(opt.precision, opt.qr, 0);
-      } catch (const BackendUnavailable&) {
-        if (opt.backend == BackendKind::cuda) throw;
-      }
-    }
-    return detail::make_cpu_cell_backend(opt.precision, opt.qr);
-  };
+  detail::Placement where = detail::placement_of(opt);
+  bool want_gpu = detail::placement_is_cuda(where);
+  if (want_gpu) where.backend = BackendKind::cuda;  // a batch that does not fit is halved below
   const Schedule sched = cell_schedule(opt, inputs.steps);
   if (opt.threads > 0) cpu::set_blas_threads(opt.threads);
 
@@ -281,11 +240,8 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
       const int batch = inputs.batch;
       EnsembleResult e = ensemble_statistics(detail::run_in_threads<SpectrumResult>(
           batch, threads, observers, [&](int b, const Observers& own, const auto&) {
-            std::vector<std::unique_ptr<detail::CellBackend>> one;
-            one.push_back(detail::make_cpu_cell_backend(opt.precision, opt.qr));
-            one.back()->upload(net, inputs.sequence(b), inputs.steps, k, opt.lstm_h_only);
             return std::move(
-                detail::run_sequences(opt, sched, net, inputs, b, std::move(one), own)[0]);
+                detail::run_sequences(opt, sched, net, inputs, b, 1, where, own).front());
           }));
       e.timing.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -296,27 +252,9 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
   // On a GPU the sequences run in lockstep batches (one device would idle on one sequence); on
   // the CPU (with fewer sequences than threads) one after another, the BLAS using every thread.
   std::vector<SpectrumResult> members;
+  int want = want_gpu ? std::min(detail::kMaxSequenceBatch, inputs.batch) : 1;
   for (int first = 0; first < inputs.batch;) {
-    std::vector<std::unique_ptr<detail::CellBackend>> batch;
-    int want = 1;
-    for (int b = 0; b < want; ++b) {
-      std::unique_ptr<detail::CellBackend> backend;
-      try {
-        backend = make_backend();
-        if (b == 0 && backend->name() == "cuda")
-          want = std::min(detail::kMaxSequenceBatch, inputs.batch - first);
-        backend->upload(net, inputs.sequence(first + b), inputs.steps, k, opt.lstm_h_only);
-      } catch (const Error&) {
-        // The first member's failure is the run's (it does not fit, or is invalid): say so. A
-        // later one's means the device is full (its memory check, or its stream's handles that
-        // could not be created): run the members that fit; anything else recurs as the next
-        // batch's first member and is reported there.
-        if (b == 0) throw;
-        break;
-      }
-      batch.push_back(std::move(backend));
-    }
-    const int count = static_cast<int>(batch.size());
+    const int count = std::min(want, inputs.batch - first);
     Observers obs = observers;  // this batch's progress, as a fraction of all the sequences
     if (observers.progress)
       obs.progress = [&observers, first, count, &inputs](Phase p, std::int64_t done,
@@ -324,9 +262,21 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
         observers.progress(p, static_cast<std::int64_t>(first) * total + count * done,
                            static_cast<std::int64_t>(inputs.batch) * total);
       };
-    for (SpectrumResult& r :
-         detail::run_sequences(opt, sched, net, inputs, first, std::move(batch), obs))
-      members.push_back(std::move(r));
+    std::vector<SpectrumResult> part;
+    try {
+      part = detail::run_sequences(opt, sched, net, inputs, first, count, where, obs);
+    } catch (const InvalidInput&) {
+      // A batch that does not fit on the device: halve it. A sequence alone that does not fit
+      // goes to the CPU under `auto`, and is the error under `cuda`.
+      if (!want_gpu || (count == 1 && opt.backend == BackendKind::cuda)) throw;
+      if (count == 1) {
+        where.backend = BackendKind::cpu;
+        want_gpu = false;
+      }
+      want = std::max(1, count / 2);
+      continue;
+    }
+    for (SpectrumResult& r : part) members.push_back(std::move(r));
     first += count;
   }
   return ensemble_statistics(std::move(members));

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "blas_lapack.hpp"
+#include "../core/executor.hpp"
 
 #ifndef RNNLYAP_BLAS_VENDOR
 #define RNNLYAP_BLAS_VENDOR "unknown"

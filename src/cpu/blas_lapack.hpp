@@ -90,12 +90,4 @@ inline void potrf_upper(int n, float* a, int lda, int& info) {
   spotrf_(&u, &n, a, &lda, &info, 1);
 }
 
-/// Sets the BLAS library's thread count at run time when the library offers a way (OpenBLAS,
-/// MKL, BLIS); returns false when it does not.
-bool set_blas_threads(int threads);
-/// The BLAS library's current thread count, or 0 when it offers no way to ask.
-int blas_threads();
-/// The BLAS vendor and, where available, its configuration string.
-std::string blas_description();
-
 }  // namespace rnnlyap::cpu

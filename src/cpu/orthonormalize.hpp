@@ -1,5 +1,6 @@
-// Re-orthonormalisation of a tangent basis on the CPU, shared by every CPU propagator:
-// Householder QR (LAPACK geqrf + orgqr) or CholeskyQR2 with a Householder fallback.
+// Re-orthonormalisation of a tangent basis on the CPU: Householder QR (LAPACK geqrf + orgqr), or
+// CholeskyQR (two passes, or one where the first pass's condition allows it) with a Householder
+// fallback. The rules (and their constants) are the CUDA executor's too.
 #pragma once
 
 #include <algorithm>
@@ -13,14 +14,23 @@
 
 namespace rnnlyap::cpu {
 
+/// CholeskyQR falls back to Householder when max/min diag(R₁) exceeds this (Yamamoto et al. 2015:
+/// beyond cond ~ ε^(-1/2) one pass loses orthogonality).
+inline constexpr double kMaxCondFp64 = 1e6, kMaxCondFp32 = 3e2;
+/// `auto` stops after one CholeskyQR pass when max/min diag(R₁) is at most this.
+inline constexpr double kOnePassCondFp64 = 1e3, kOnePassCondFp32 = 10;
+/// After a fallback, this many re-orthonormalisations of that member go straight to Householder.
+inline constexpr int kSkipAfterFallback = 15;
+
 template <class T>
 class Orthonormalizer {
  public:
-  /// Prepares for rows×k bases (LAPACK workspace query). `auto` means Householder on the CPU.
+  /// Prepares for rows×k bases (LAPACK workspace query).
   void resize(int rows, int k, QrMethod method) {
     rows_ = rows;
     k_ = k;
-    cholesky_ = method == QrMethod::cholesky2;
+    cholesky_ = method != QrMethod::householder;
+    one_pass_ = method == QrMethod::auto_select;
     tau_.assign(k, T(0));
     gram_.assign(cholesky_ ? static_cast<std::size_t>(k) * k : 0, T(0));
     std::vector<T> probe(static_cast<std::size_t>(rows) * k);
@@ -31,14 +41,24 @@ class Orthonormalizer {
     work_.assign(static_cast<std::size_t>(std::max(q1, q2)) + 1, T(0));
   }
 
-  /// Q (rows×k, leading dimension rows) ← Q' with Q = Q'R; adds log|R_ii| to logs when accumulate.
-  void apply(T* q, bool accumulate, std::vector<double>& logs) {
-    if (cholesky_ && cholesky_qr2(q, accumulate, logs)) return;
+  /// Q (rows×k, leading dimension rows) ← Q' with Q = Q'R; adds log|R_ii| to logs[0..k) when
+  /// accumulate. `skip` is the member's count of re-orthonormalisations still to go straight to
+  /// Householder after a CholeskyQR fallback.
+  void apply(T* q, bool accumulate, double* logs, int& skip) {
+    if (cholesky_) {
+      if (skip > 0) {
+        --skip;
+      } else if (cholesky_qr(q, accumulate, logs)) {
+        return;
+      } else {
+        skip = kSkipAfterFallback;
+      }
+    }
     householder(q, accumulate, logs);
   }
 
  private:
-  void householder(T* q, bool accumulate, std::vector<double>& logs) {
+  void householder(T* q, bool accumulate, double* logs) {
     int info = 0;
     const int lwork = static_cast<int>(work_.size());
     geqrf(rows_, k_, q, rows_, tau_.data(), work_.data(), lwork, info);
@@ -54,9 +74,12 @@ class Orthonormalizer {
   // CholeskyQR2 (Fukaya et al., "CholeskyQR2: a simple and communication-avoiding algorithm for
   // computing a tall-skinny QR factorization", 2014): Q ← Q R₁⁻¹, then once more; R = R₂R₁.
   // Returns false, leaving Q untouched, when the first Gram matrix is not safely positive definite
-  // or its Cholesky factor shows Q too ill-conditioned (cond > ~1/√ε loses orthogonality).
-  bool cholesky_qr2(T* q, bool accumulate, std::vector<double>& logs) {
-    const double max_cond = std::is_same_v<T, double> ? 1e6 : 3e2;
+  // or its Cholesky factor shows Q too ill-conditioned (cond > ~1/√ε loses orthogonality). With
+  // one_pass_ (`auto`), a first factor of condition ≤ kOnePassCond ends it after one pass: the
+  // orthogonality error is then about cond²ε (≤ 2e-10 in fp64), far below the exponents' noise.
+  bool cholesky_qr(T* q, bool accumulate, double* logs) {
+    const double max_cond = std::is_same_v<T, double> ? kMaxCondFp64 : kMaxCondFp32;
+    const double one_pass = std::is_same_v<T, double> ? kOnePassCondFp64 : kOnePassCondFp32;
     std::vector<double> diag1(k_);
     for (int pass = 0; pass < 2; ++pass) {
       syrk_t(k_, rows_, T(1), q, rows_, T(0), gram_.data(), k_);
@@ -80,12 +103,17 @@ class Orthonormalizer {
       }
       if (pass == 0 && !(dmax <= max_cond * dmin)) return false;
       trsm_right_upper(rows_, k_, gram_.data(), k_, q, rows_);
+      if (pass == 0 && one_pass_ && dmax <= one_pass * dmin) {
+        if (accumulate)
+          for (int i = 0; i < k_; ++i) logs[i] += std::log(diag1[i]);
+        return true;
+      }
     }
     return true;
   }
 
   int rows_ = 0, k_ = 0;
-  bool cholesky_ = false;
+  bool cholesky_ = false, one_pass_ = false;
   std::vector<T> tau_, work_, gram_;
 };
 

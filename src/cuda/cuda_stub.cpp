@@ -1,6 +1,6 @@
-// The CUDA backend of a build without CUDA: it links, reports no devices, and says clearly why it
+// The CUDA executor of a build without CUDA: it links, reports no devices, and says clearly why it
 // cannot run when asked for.
-#include "../core/backend.hpp"
+#include "../core/executor.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 
@@ -12,23 +12,14 @@ std::vector<DeviceInfo> cuda_devices() {
 
 namespace detail {
 
-std::unique_ptr<Backend> make_cuda_backend(Precision, QrMethod, int) {
+template <class T>
+std::unique_ptr<Executor<T>> make_cuda_executor(int) {
   throw BackendUnavailable(
       "--backend cuda: this rnnlyap was built without CUDA (no CUDA compiler found at configure "
       "time); rebuild with nvcc on the PATH or use --backend cpu");
 }
-
-std::unique_ptr<BatchBackend> make_cuda_batch_backend(Precision, QrMethod, int) {
-  throw BackendUnavailable(
-      "--backend cuda: this rnnlyap was built without CUDA (no CUDA compiler found at configure "
-      "time); rebuild with nvcc on the PATH or use --backend cpu");
-}
-
-std::unique_ptr<CellBackend> make_cuda_cell_backend(Precision, QrMethod, int) {
-  throw BackendUnavailable(
-      "--backend cuda: this rnnlyap was built without CUDA (no CUDA compiler found at configure "
-      "time); rebuild with nvcc on the PATH or use --backend cpu");
-}
+template std::unique_ptr<Executor<float>> make_cuda_executor<float>(int);
+template std::unique_ptr<Executor<double>> make_cuda_executor<double>(int);
 
 }  // namespace detail
 }  // namespace rnnlyap

@@ -1,0 +1,47 @@
+// Random and file networks (DESIGN §1 table): rate (Euler or classic RK4) and map, B networks of
+// the same size in lockstep, each with its own weights, bias and noise key.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "../propagator.hpp"
+#include "model.hpp"
+
+namespace rnnlyap::detail {
+
+template <class T>
+class RandomNetworkModel final : public TangentModel<T> {
+ public:
+  /// The networks are read by upload() (and must live until then).
+  RandomNetworkModel(const std::vector<const Network*>& nets, const Dynamics& dyn,
+                     const std::vector<std::uint64_t>& keys);
+
+  int batch() const override { return static_cast<int>(nets_.size()); }
+  int state_size() const override { return n_; }
+  int tangent_rows() const override { return n_; }
+  double bytes_needed(int k) const override;
+  void upload(Executor<T>& ex, int k) override;
+  void set_state(const std::vector<double>& all) override;
+  std::vector<double> state_blocking() override;
+  T* basis() override { return q_.get(); }
+  void state_step(std::int64_t step) override;
+  void tangent_step(std::int64_t step) override;
+
+ private:
+  void rk4_state(std::int64_t step);
+  Rk4Buffers<T> rk4_buffers() const;
+  T noise_scale() const;
+
+  std::vector<const Network*> nets_;
+  Dynamics dyn_;
+  std::vector<std::uint64_t> key_values_;
+  int n_ = 0, k_ = 0;
+  bool rk4_ = false, map_ = false;
+  Executor<T>* ex_ = nullptr;
+  Buffer<T> j_, bias_, h_, x_[4], y_[4], f_[4], q_, s_, kbuf_, acc_;
+  Buffer<std::uint64_t> keys_;
+  int x_cur_ = 0;  // Euler/map: x_[x_cur_] = φ(h)
+};
+
+}  // namespace rnnlyap::detail

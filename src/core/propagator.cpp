@@ -1,0 +1,176 @@
+// One propagator for every model on every executor, and the placement of a run (which backend,
+// does it fit), written once.
+#include "propagator.hpp"
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <type_traits>
+
+#include "executor.hpp"
+#include "models/cell.hpp"
+#include "models/model.hpp"
+#include "models/random_network.hpp"
+#include "rnnlyap/errors.hpp"
+#include "rnnlyap/info.hpp"
+
+namespace rnnlyap::detail {
+namespace {
+
+constexpr double kMiB = 1048576.0;
+
+template <class T>
+class ModelPropagator final : public Propagator {
+ public:
+  ModelPropagator(std::unique_ptr<Executor<T>> ex, std::unique_ptr<TangentModel<T>> model, int k,
+                  QrMethod qr)
+      : ex_(std::move(ex)), model_(std::move(model)), k_(k) {
+    model_->upload(*ex_, k_);
+    qr_ = ex_->make_reorthonormalizer(model_->batch(), model_->tangent_rows(), k_, qr);
+  }
+  ~ModelPropagator() override {
+    qr_.reset();  // before the model's buffers and the executor
+    model_.reset();
+  }
+
+  std::string name() const override { return ex_->name(); }
+  std::string device() const override { return ex_->device(); }
+  int batch() const override { return model_->batch(); }
+
+  void set_state(std::span<const double> h) override {
+    const std::size_t want = static_cast<std::size_t>(model_->batch()) * model_->state_size();
+    if (h.size() != want)
+      throw InvalidInput("state has " + std::to_string(h.size()) + " entries, expected " +
+                         std::to_string(want));
+    model_->set_state({h.begin(), h.end()});
+  }
+  std::vector<double> state_blocking() override { return model_->state_blocking(); }
+
+  void set_basis(std::span<const double> q) override {
+    if (q.size() != basis_size())
+      throw InvalidInput("basis has " + std::to_string(q.size()) + " entries, expected " +
+                         std::to_string(basis_size()));
+    const std::vector<T> v(q.begin(), q.end());
+    ex_->copy_in(model_->basis(), v.data(), v.size() * sizeof(T));
+  }
+  std::vector<double> basis_blocking() override {
+    std::vector<T> v(basis_size());
+    ex_->copy_out_blocking(v.data(), model_->basis(), v.size() * sizeof(T));
+    return {v.begin(), v.end()};
+  }
+
+  void advance_state(std::int64_t step0, std::int64_t steps) override {
+    for (std::int64_t s = 0; s < steps; ++s) model_->state_step(step0 + s);
+  }
+  void advance_tangent(std::int64_t step0, std::int64_t steps) override {
+    for (std::int64_t s = 0; s < steps; ++s) model_->tangent_step(step0 + s);
+  }
+  void reorthonormalize(bool accumulate) override {
+    qr_->reorthonormalize(model_->basis(), accumulate);
+  }
+  std::vector<double> take_log_sums_blocking() override { return qr_->take_log_sums_blocking(); }
+
+ private:
+  std::size_t basis_size() const {
+    return static_cast<std::size_t>(model_->batch()) * model_->tangent_rows() * k_;
+  }
+
+  std::unique_ptr<Executor<T>> ex_;  // declared first: destroyed last
+  std::unique_ptr<TangentModel<T>> model_;
+  std::unique_ptr<Reorthonormalizer<T>> qr_;
+  int k_;
+};
+
+// Bytes the run needs on `ex`: the model's buffers and the re-orthonormaliser's.
+template <class T>
+double bytes_needed(const Executor<T>& ex, const TangentModel<T>& m, int k, QrMethod qr) {
+  return m.bytes_needed(k) +
+         static_cast<double>(ex.reorthonormalizer_bytes(m.batch(), m.tangent_rows(), k, qr));
+}
+
+template <class T>
+[[noreturn]] void throw_does_not_fit(const Executor<T>& ex, const TangentModel<T>& m, int k,
+                                     double need) {
+  const bool gpu = ex.name() == "cuda";
+  throw InvalidInput(
+      "the run needs " + std::to_string(static_cast<long long>(std::ceil(need / kMiB))) +
+      " MiB of " + (gpu ? "GPU memory; " : "memory; ") + ex.device() + " has " +
+      std::to_string(static_cast<long long>(static_cast<double>(ex.bytes_available()) / kMiB)) +
+      " MiB free (" + std::to_string(m.batch()) + " x " + std::to_string(m.tangent_rows()) + " x " +
+      std::to_string(k) + " basis, " + (std::is_same_v<T, float> ? "fp32" : "fp64") + ")");
+}
+
+// The backend rule, written once: `cpu`, `cuda`, or `auto` (CUDA where present and the run fits
+// there, else the CPU). The memory check happens before anything of the run is allocated.
+template <class T>
+std::unique_ptr<Propagator> place(
+    const Placement& where, const std::function<std::unique_ptr<TangentModel<T>>()>& make_model,
+    int k) {
+  std::unique_ptr<TangentModel<T>> model = make_model();
+  if (placement_is_cuda(where)) {
+    std::unique_ptr<Executor<T>> gpu = make_cuda_executor<T>(where.device);
+    const double need = bytes_needed(*gpu, *model, k, where.qr);
+    if (need <= static_cast<double>(gpu->bytes_available()))
+      return std::make_unique<ModelPropagator<T>>(std::move(gpu), std::move(model), k, where.qr);
+    if (where.backend == BackendKind::cuda) throw_does_not_fit(*gpu, *model, k, need);
+  }
+  std::unique_ptr<Executor<T>> cpu = make_cpu_executor<T>();
+  const double need = bytes_needed(*cpu, *model, k, where.qr);
+  const std::size_t have = cpu->bytes_available();
+  if (have != 0 && need > static_cast<double>(have)) throw_does_not_fit(*cpu, *model, k, need);
+  return std::make_unique<ModelPropagator<T>>(std::move(cpu), std::move(model), k, where.qr);
+}
+
+}  // namespace
+
+bool placement_is_cuda(const Placement& where) {
+  if (where.backend == BackendKind::cpu) return false;
+  if (where.backend == BackendKind::cuda) return true;
+  const std::vector<DeviceInfo> devices = cuda_devices();
+  return where.device >= 0 && static_cast<std::size_t>(where.device) < devices.size();
+}
+
+std::unique_ptr<Propagator> make_network_propagator(const Placement& where,
+                                                    const std::vector<const Network*>& nets,
+                                                    const Dynamics& dyn,
+                                                    const std::vector<std::uint64_t>& keys, int k) {
+  if (nets.empty() || nets.size() != keys.size())
+    throw InvalidInput("a batch needs one noise key per network");
+  const int n = nets[0]->n;
+  for (const Network* net : nets)
+    if (net->n != n) throw InvalidInput("the networks of a batch must have the same size");
+  if (k < 1 || k > n)
+    throw InvalidInput("k = " + std::to_string(k) + " must be in [1, N = " + std::to_string(n) +
+                       "]");
+  if (where.precision == Precision::fp32)
+    return place<float>(
+        where, [&] { return std::make_unique<RandomNetworkModel<float>>(nets, dyn, keys); }, k);
+  return place<double>(
+      where, [&] { return std::make_unique<RandomNetworkModel<double>>(nets, dyn, keys); }, k);
+}
+
+std::unique_ptr<Propagator> make_cell_propagator(const Placement& where, const CellNetwork& net,
+                                                 const InputSequences& inputs, int first, int count,
+                                                 int k, bool lstm_h_only) {
+  if (count < 1 || first < 0 || first + count > inputs.batch)
+    throw InvalidInput("sequences " + std::to_string(first) + " .. " +
+                       std::to_string(first + count - 1) + " are not in the inputs (" +
+                       std::to_string(inputs.batch) + " sequences)");
+  if (inputs.input_size != net.input_size)
+    throw InvalidInput("the inputs have " + std::to_string(inputs.input_size) +
+                       " features per step but the cell expects " + std::to_string(net.input_size));
+  const int dim = net.type == Model::lstm && !lstm_h_only ? 2 * net.hidden : net.hidden;
+  if (k < 1 || k > dim)
+    throw InvalidInput("k = " + std::to_string(k) + " must be in [1, " + std::to_string(dim) + "]");
+  if (where.precision == Precision::fp32)
+    return place<float>(
+        where,
+        [&] { return std::make_unique<CellModel<float>>(net, inputs, first, count, lstm_h_only); },
+        k);
+  return place<double>(
+      where,
+      [&] { return std::make_unique<CellModel<double>>(net, inputs, first, count, lstm_h_only); },
+      k);
+}
+
+}  // namespace rnnlyap::detail

@@ -1,0 +1,101 @@
+// The seam between the algorithm (driver.cpp's Benettin loop) and the rest: one Propagator for
+// every model on every backend. make_*_propagator picks the backend (placement written once),
+// checks that the run fits in the memory the process may really use, and pairs a model
+// (src/core/models/) with an executor (executor.hpp) for B ≥ 1 members.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "rnnlyap/network.hpp"
+#include "rnnlyap/options.hpp"
+#include "rnnlyap/trained.hpp"
+
+namespace rnnlyap::detail {
+
+/// Everything about the dynamics of a random or file network beyond its weights.
+struct Dynamics {
+  Model model = Model::rate;
+  Integrator integrator = Integrator::euler;
+  double dt = 0.1;       ///< step (rate); 1 for map
+  double input_std = 0;  ///< σ of the white-noise input
+};
+
+/// The dynamics the options describe (dt is the step: 1 for map).
+inline Dynamics dynamics_of(const SpectrumOptions& opt) {
+  return {opt.model, opt.integrator, opt.step_time(), opt.input_std};
+}
+
+/// Bytes of the buffers of a random-network run (batch networks of n neurons, k exponents) on an
+/// executor, besides the re-orthonormaliser's: for refusing a run before its weights are drawn.
+double network_model_bytes(int batch, int n, int k, const Dynamics& dyn, Precision precision);
+
+/// The primitives of the Benettin loop for B ≥ 1 members in lockstep. State: the B states one
+/// after another; basis: B blocks of rows × k (column-major); logs: B·k values, member-major. Each
+/// member is re-orthonormalised on its own. Nothing returns to the host except through the
+/// *_blocking calls; a GPU propagator does not wait for the device anywhere else (but for
+/// CholeskyQR's verdict).
+class Propagator {
+ public:
+  virtual ~Propagator() = default;
+  Propagator() = default;
+  Propagator(const Propagator&) = delete;
+  Propagator& operator=(const Propagator&) = delete;
+
+  /// "cpu" or "cuda".
+  virtual std::string name() const = 0;
+  /// The CPU model or the GPU's name.
+  virtual std::string device() const = 0;
+  virtual int batch() const = 0;
+
+  virtual void set_state(std::span<const double> h) = 0;
+  virtual std::vector<double> state_blocking() = 0;
+  /// Sets the bases from B·rows·k values (not necessarily orthonormal).
+  virtual void set_basis(std::span<const double> q) = 0;
+  virtual std::vector<double> basis_blocking() = 0;
+
+  /// Advances the state only by `steps` steps; the first has global index `step0`.
+  virtual void advance_state(std::int64_t step0, std::int64_t steps) = 0;
+  /// Advances state and bases (Q ← D_t Q, then the state step) by `steps` steps.
+  virtual void advance_tangent(std::int64_t step0, std::int64_t steps) = 0;
+  /// Q = Q'R; Q ← Q'; adds log|R_ii| to the sums when `accumulate`.
+  virtual void reorthonormalize(bool accumulate) = 0;
+  /// The B·k sums of log|R_ii| since the last call, then zeroes them.
+  virtual std::vector<double> take_log_sums_blocking() = 0;
+};
+
+/// Where runs go and how: `auto` is CUDA device `device` when this build has CUDA and the device
+/// exists and the run fits there, else the CPU.
+struct Placement {
+  BackendKind backend = BackendKind::auto_select;
+  int device = 0;
+  Precision precision = Precision::fp64;
+  QrMethod qr = QrMethod::householder;
+};
+
+/// B random or file networks of the same size (nets[b] with noise key keys[b]), k exponents each.
+/// The networks must outlive the call only (weights are copied). Throws InvalidInput when the run
+/// does not fit, BackendUnavailable when CUDA was asked for and is not there.
+std::unique_ptr<Propagator> make_network_propagator(const Placement& where,
+                                                    const std::vector<const Network*>& nets,
+                                                    const Dynamics& dyn,
+                                                    const std::vector<std::uint64_t>& keys, int k);
+
+/// A trained cell driven by input sequences first … first + count − 1 of `inputs` (one member
+/// each), k exponents of a basis with net.state_size() rows (net.hidden with lstm_h_only).
+std::unique_ptr<Propagator> make_cell_propagator(const Placement& where, const CellNetwork& net,
+                                                 const InputSequences& inputs, int first, int count,
+                                                 int k, bool lstm_h_only);
+
+/// The placement the options ask for.
+inline Placement placement_of(const SpectrumOptions& opt) {
+  return {opt.backend, opt.device, opt.precision, opt.qr};
+}
+
+/// True when `where` resolves to a CUDA device (auto with a device present, or cuda).
+bool placement_is_cuda(const Placement& where);
+
+}  // namespace rnnlyap::detail
