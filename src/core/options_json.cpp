@@ -37,6 +37,7 @@ nlohmann::json options_to_json(const SpectrumOptions& o) {
       {"input_std", o.input_std},
       {"seed", o.seed},
       {"backend", to_string(o.backend)},
+      {"device", o.device},
       {"precision", to_string(o.precision)},
       {"qr", to_string(o.qr)},
       {"threads", o.threads},
@@ -73,6 +74,7 @@ SpectrumOptions options_from_json(const nlohmann::json& j) {
     o.qr = enum_from(j, "qr",
                      std::array{QrMethod::householder, QrMethod::cholesky2, QrMethod::auto_select});
     o.threads = j.at("threads").get<int>();
+    o.device = j.value("device", 0);
     o.ensemble = j.value("ensemble", 1);
     o.inputs_file = j.value("inputs_file", std::string());
     o.lstm_h_only = j.value("lstm_h_only", false);
