@@ -79,6 +79,7 @@ void validate(const SpectrumOptions& o) {
     fail("run length exceeds 1e15 steps");
   if (o.ensemble < 1) fail("--ensemble must be at least 1, got " + std::to_string(o.ensemble));
   if (o.threads < 0) fail("--threads must be >= 0, got " + std::to_string(o.threads));
+  if (o.device < 0) fail("--device must be >= 0, got " + std::to_string(o.device));
 }
 
 Schedule make_schedule(const SpectrumOptions& o) {
