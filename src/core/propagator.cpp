@@ -126,8 +126,9 @@ std::unique_ptr<Propagator> place(
 bool placement_is_cuda(const Placement& where) {
   if (where.backend == BackendKind::cpu) return false;
   if (where.backend == BackendKind::cuda) return true;
-  const std::vector<DeviceInfo> devices = cuda_devices();
-  return where.device >= 0 && static_cast<std::size_t>(where.device) < devices.size();
+  // With a GPU present, `auto` means it: a --device that does not exist is then an error (exit
+  // 2), not a silent fall-back to the CPU.
+  return !cuda_devices().empty();
 }
 
 std::unique_ptr<Propagator> make_network_propagator(const Placement& where,

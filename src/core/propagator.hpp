@@ -67,8 +67,8 @@ class Propagator {
   virtual std::vector<double> take_log_sums_blocking() = 0;
 };
 
-/// Where runs go and how: `auto` is CUDA device `device` when this build has CUDA and the device
-/// exists and the run fits there, else the CPU.
+/// Where runs go and how: `auto` is CUDA device `device` when this build finds a CUDA device and
+/// the run fits there (an absent `device` is then BackendUnavailable), else the CPU.
 struct Placement {
   BackendKind backend = BackendKind::auto_select;
   int device = 0;
