@@ -126,8 +126,9 @@ EnsembleResult compute_ensemble(const SpectrumOptions& opt, const Observers& obs
   // (parallel.hpp), unless that many runs at once would not fit comfortably in memory; the
   // result's time is then the wall time.
   const int threads = detail::cpu_run_threads(opt.threads);
-  const double n = opt.n, k = opt.num_exponents();
-  const double run_bytes = 8 * (2 * n * n + 4 * n * k + 2 * k * k);
+  const double run_bytes = 8.0 * opt.n * opt.n +  // the host's weights, and the model's buffers
+                           detail::network_model_bytes(1, opt.n, opt.num_exponents(),
+                                                       detail::dynamics_of(opt), opt.precision);
   const double host = static_cast<double>(host_memory_bytes());
   if (!gpu && threads >= 2 && b >= threads && !observers.state &&
       (host == 0 || threads * run_bytes < host / 2)) {

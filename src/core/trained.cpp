@@ -8,6 +8,7 @@
 #include "elementwise.hpp"
 #include "executor.hpp"
 #include "loop.hpp"
+#include "models/cell.hpp"
 #include "parallel.hpp"
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
@@ -229,11 +230,10 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
   // On the CPU, with at least as many sequences as threads, the threads take whole sequences
   // (parallel.hpp); the result's time is then the wall time.
   if (!want_gpu && !observers.trace && !observers.state) {
-    // Each thread holds a run's drive (G·N per step), weights and two bases: that many at once
-    // must fit comfortably in memory.
+    // Each thread holds a run (the model's buffers): that many at once must fit comfortably.
     const int threads = detail::cpu_run_threads(opt.threads);
-    const double gn = static_cast<double>(net.gates()) * net.hidden;
-    const double run_bytes = 8 * (gn * (net.hidden + inputs.steps) + 2.0 * dim * k);
+    const double run_bytes =
+        detail::CellModel<double>(net, inputs, 0, 1, opt.lstm_h_only).bytes_needed(k);
     const double host = static_cast<double>(host_memory_bytes());
     if (threads >= 2 && inputs.batch >= threads && (host == 0 || threads * run_bytes < host / 2)) {
       const auto t0 = std::chrono::steady_clock::now();
