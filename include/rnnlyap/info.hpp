@@ -27,7 +27,8 @@ std::vector<std::string> compiled_backends();
 std::string blas_info();
 /// CUDA devices present; empty without CUDA support or without a device (never throws).
 std::vector<DeviceInfo> cuda_devices();
-/// Physical memory of this machine in bytes (0 if unknown).
+/// Bytes this process may still allocate on the host: the machine's available memory (MemAvailable)
+/// bounded by the headroom (limit − usage) of the cgroups it runs in, v2 or v1 (0 if unknown).
 std::size_t host_memory_bytes();
 
 }  // namespace rnnlyap

@@ -347,7 +347,7 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Observers& obs
       throw InvalidInput("N = " + std::to_string(opt.n) +
                          ", k = " + std::to_string(opt.num_exponents()) + " needs " +
                          std::to_string(std::llround(need / 1048576)) +
-                         " MiB of memory; this machine has " +
+                         " MiB of memory; this process may use " +
                          std::to_string(std::llround(have / 1048576)) + " MiB available");
   }
   return compute_spectrum(opt, make_network(opt), observers, control);

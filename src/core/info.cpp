@@ -1,11 +1,16 @@
-// Build and machine information for `rnnlyap info`.
+// Build and machine information for `rnnlyap info`, and the memory this process may still use.
 #include <unistd.h>
 
+#include <charconv>
 #include <fstream>
+#include <limits>
+#include <optional>
+#include <sstream>
 #include <string>
+#include <system_error>
 
-#include "../cpu/blas_lapack.hpp"
-#include "backend.hpp"
+#include "executor.hpp"
+#include "memory_limit.hpp"
 #include "rnnlyap/info.hpp"
 
 #ifndef RNNLYAP_VERSION
@@ -31,31 +36,114 @@ std::string blas_info() {
 }
 
 std::size_t host_memory_bytes() {
-  // MemAvailable is what a new allocation can get without swapping; fall back to physical pages.
-  std::ifstream f("/proc/meminfo");
-  std::string key;
-  std::size_t value = 0;
-  std::string unit;
-  while (f >> key >> value >> unit)
-    if (key == "MemAvailable:") return value * 1024;
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(page)
-                               : 0;
+  return detail::available_memory_bytes("");
 }
 
 namespace detail {
+namespace {
 
-std::unique_ptr<Backend> make_backend(BackendKind kind, Precision precision, QrMethod qr) {
-  switch (kind) {
-    case BackendKind::cpu:
-      return make_cpu_backend(precision, qr);
-    case BackendKind::cuda:
-      return make_cuda_backend(precision, qr, 0);
-    case BackendKind::auto_select:
-      if (!cuda_devices().empty()) return make_cuda_backend(precision, qr, 0);
-      return make_cpu_backend(precision, qr);
+// cgroup v1 reports "no limit" as the largest page-aligned counter (9223372036854771712 with 4 KiB
+// pages); anything from 2^60 bytes up is taken as no limit.
+constexpr unsigned long long kNoLimit = 1ULL << 60;
+
+std::optional<unsigned long long> parse_number(const std::string& s) {
+  unsigned long long v = 0;
+  const char* end = s.data() + s.size();
+  const auto [p, ec] = std::from_chars(s.data(), end, v);
+  if (ec != std::errc() || p == s.data()) return std::nullopt;
+  return v;
+}
+
+// The first word of a one-value file ("max", "123456"); nullopt when the file cannot be read.
+std::optional<std::string> read_word(const std::string& path) {
+  std::ifstream f(path);
+  std::string w;
+  if (!(f >> w)) return std::nullopt;
+  return w;
+}
+
+// A key's value in a "key value" file (memory.stat); 0 when absent.
+unsigned long long stat_value(const std::string& path, const std::string& key) {
+  std::ifstream f(path);
+  std::string k;
+  unsigned long long v = 0;
+  while (f >> k >> v)
+    if (k == key) return v;
+  return 0;
+}
+
+std::optional<unsigned long long> mem_available(const std::string& root) {
+  std::ifstream f(root + "/proc/meminfo");
+  std::string key, unit;
+  unsigned long long kib = 0;
+  while (f >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024;
+  if (!root.empty()) return std::nullopt;
+  // No MemAvailable (a kernel before 3.14): the physical memory.
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return std::nullopt;
+  return static_cast<unsigned long long>(pages) * static_cast<unsigned long long>(page);
+}
+
+// The smallest limit − usage over DIR/PATH and its ancestors up to DIR itself.
+std::optional<unsigned long long> chain_headroom(const std::string& dir, std::string path,
+                                                 const char* limit_file, const char* usage_file,
+                                                 const char* inactive_key) {
+  std::optional<unsigned long long> best;
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  for (;;) {
+    const std::string d = dir + path + "/";
+    const auto limit_word = read_word(d + limit_file);
+    const auto limit = limit_word ? parse_number(*limit_word) : std::nullopt;  // "max": none
+    if (limit && *limit < kNoLimit) {
+      unsigned long long usage = 0;
+      if (const auto u = read_word(d + usage_file))
+        if (const auto n = parse_number(*u)) usage = *n;
+      const unsigned long long inactive = stat_value(d + "memory.stat", inactive_key);
+      usage = usage > inactive ? usage - inactive : 0;
+      const unsigned long long room = *limit > usage ? *limit - usage : 0;
+      if (!best || room < *best) best = room;
+    }
+    if (path.empty()) break;
+    path.erase(path.rfind('/'));
   }
-  return make_cpu_backend(precision, qr);
+  return best;
+}
+
+}  // namespace
+
+std::size_t available_memory_bytes(const std::string& root) {
+  std::optional<unsigned long long> have = mem_available(root);
+  const auto bound = [&](std::optional<unsigned long long> v) {
+    if (v && (!have || *v < *have)) have = v;
+  };
+  // /proc/self/cgroup: "0::/path" (v2) and "N:controllers:/path" (v1). A hybrid system has both,
+  // with v2 mounted elsewhere; the files that do not exist are skipped.
+  std::ifstream f(root + "/proc/self/cgroup");
+  std::string line;
+  while (std::getline(f, line)) {
+    const auto a = line.find(':');
+    const auto b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    const std::string controllers = line.substr(a + 1, b - a - 1);
+    std::string path = line.substr(b + 1);
+    if (path.empty() || path.front() != '/') continue;
+    if (const auto d = path.find(" (deleted)"); d != std::string::npos) path.erase(d);
+    if (line.compare(0, a, "0") == 0 && controllers.empty()) {
+      bound(chain_headroom(root + "/sys/fs/cgroup", path, "memory.max", "memory.current",
+                           "inactive_file"));
+      continue;
+    }
+    std::stringstream list(controllers);
+    std::string c;
+    while (std::getline(list, c, ','))
+      if (c == "memory")
+        bound(chain_headroom(root + "/sys/fs/cgroup/memory", path, "memory.limit_in_bytes",
+                             "memory.usage_in_bytes", "total_inactive_file"));
+  }
+  if (!have) return 0;
+  return *have > std::numeric_limits<std::size_t>::max() ? std::numeric_limits<std::size_t>::max()
+                                                         : static_cast<std::size_t>(*have);
 }
 
 }  // namespace detail
