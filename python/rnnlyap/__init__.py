@@ -11,6 +11,7 @@ The GIL is released while a spectrum is computed. Bad input raises rnnlyap.Inval
 (a ValueError).
 """
 import json
+import operator
 
 import numpy as np
 
@@ -22,8 +23,8 @@ __all__ = ["spectrum", "trained_spectrum", "InvalidInput", "version", "compiled_
 _DEFAULTS = dict(model="rate", integrator="euler", n=100, g=2.0, weights="gaussian", alpha=2.0,
                  weights_file="", zero_diagonal=False, k=None, dt=0.1, t_warmup=100.0,
                  t_ons_warmup=100.0, t_sim=1000.0, t_ons=1.0, input_std=0.0, seed=1, backend="auto",
-                 precision="fp64", qr="householder", threads=0, ensemble=1, inputs_file="",
-                 lstm_h_only=False)
+                 device=0, precision="fp64", qr="householder", threads=0, ensemble=1,
+                 inputs_file="", lstm_h_only=False)
 
 
 def _options(overrides):
@@ -31,6 +32,12 @@ def _options(overrides):
     if unknown:
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
     o = dict(_DEFAULTS, **overrides)
+    try:
+        o["device"] = operator.index(o["device"])  # ints and numpy integers, not floats
+    except TypeError:
+        o["device"] = -1
+    if o["device"] < 0 or isinstance(overrides.get("device"), bool):
+        raise InvalidInput(f"device must be an integer >= 0, got {overrides['device']!r}")
     if o["k"] is None:
         o["k"] = 0  # resolved below
     return o

@@ -78,6 +78,8 @@ void add_common_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
   sub.add_option("--seed", o.seed, "random seed (weights, initial conditions, noise)")
       ->capture_default_str();
   sub.add_option("--backend", a.backend, "auto | cpu | cuda")->capture_default_str();
+  sub.add_option("--device", o.device, "CUDA device index (cuda and auto backends)")
+      ->capture_default_str();
   sub.add_option("--precision", a.precision, "fp64 | fp32")->capture_default_str();
   sub.add_option("--qr", a.qr, "householder | cholesky2 | auto")->capture_default_str();
   sub.add_option("--threads", o.threads, "CPU BLAS threads (0: the library's default)")
@@ -110,8 +112,8 @@ void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
 // On --resume the options come from the checkpoint; only where and how verbosely to run may change.
 void resume_options(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
   static const std::set<std::string> changeable = {
-      "--resume", "--checkpoint", "--checkpoint-every", "--out",
-      "--trace",  "--quiet",      "--backend",          "--threads"};
+      "--resume", "--checkpoint", "--checkpoint-every", "--out",    "--trace",
+      "--quiet",  "--backend",    "--device",           "--threads"};
   for (const CLI::Option* opt : sub.get_options()) {
     if (opt->count() == 0) continue;
     const std::string name = opt->get_name();
@@ -121,6 +123,7 @@ void resume_options(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& s
   }
   SpectrumOptions saved = read_checkpoint_options(a.resume);
   if (sub.count("--backend") > 0) saved.backend = o.backend;
+  if (sub.count("--device") > 0) saved.device = o.device;
   if (sub.count("--threads") > 0) saved.threads = o.threads;
   o = saved;
 }
@@ -146,6 +149,7 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
                                 {{"householder", QrMethod::householder},
                                  {"cholesky2", QrMethod::cholesky2},
                                  {"auto", QrMethod::auto_select}});
+  if (o.device < 0) throw InvalidInput("--device must be >= 0, got " + std::to_string(o.device));
   // A weights file implies --weights file; N then comes from the file.
   if (!o.weights_file.empty() && sub.count("--weights") == 0) o.weights = WeightKind::file;
   if (o.weights == WeightKind::file) {
