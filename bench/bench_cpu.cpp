@@ -4,11 +4,12 @@
 // step's rate by the dgemm rate at the same n.
 #include <benchmark/benchmark.h>
 
+#include <memory>
 #include <vector>
 
-#include "core/backend.hpp"
+#include "core/executor.hpp"
+#include "core/propagator.hpp"
 #include "core/random.hpp"
-#include "cpu/blas_lapack.hpp"
 #include "rnnlyap/network.hpp"
 
 namespace {
@@ -17,10 +18,12 @@ using namespace rnnlyap;
 
 void BM_Dgemm(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
+  // Through the CPU executor's GEMM (the BLAS call the propagator makes), batch of one.
+  const auto ex = detail::make_cpu_executor<double>();
   std::vector<double> a = gaussian_network(n, 1.0, 1).j, b = gaussian_network(n, 1.0, 2).j,
                       c(static_cast<std::size_t>(n) * n);
   for (auto _ : state) {
-    cpu::gemm('N', 'N', n, n, n, 1.0, a.data(), n, b.data(), n, 0.0, c.data(), n);
+    ex->gemm_batched(n, n, n, 1.0, a.data(), n, 0, b.data(), n, 0, 0.0, c.data(), n, 0, 1);
     benchmark::DoNotOptimize(c.data());
   }
   const double flops = 2.0 * n * n * n;
@@ -28,26 +31,31 @@ void BM_Dgemm(benchmark::State& state) {
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-std::unique_ptr<detail::Backend> ready_backend(int n, int k, Integrator integ) {
-  auto be = detail::make_cpu_backend(Precision::fp64, QrMethod::householder);
+// One rate network (g = 3, seed 1) on the CPU, fp64, Householder QR, basis orthonormalised.
+std::unique_ptr<detail::Propagator> ready_propagator(int n, int k, Integrator integ) {
+  detail::Placement where;
+  where.backend = BackendKind::cpu;
+  where.precision = Precision::fp64;
+  where.qr = QrMethod::householder;
   detail::Dynamics dyn;
   dyn.integrator = integ;
   dyn.dt = 0.1;
-  be->upload(gaussian_network(n, 3.0, 1), dyn, k);
-  be->set_state(detail::initial_state(n, 1));
-  be->set_basis(detail::initial_basis(n, k, 1));
-  be->reorthonormalize(false);
-  return be;
+  const Network net = gaussian_network(n, 3.0, 1);
+  auto p = detail::make_network_propagator(where, {&net}, dyn, {detail::noise_key(1)}, k);
+  p->set_state(detail::initial_state(n, 1));
+  p->set_basis(detail::initial_basis(n, k, 1));
+  p->reorthonormalize(false);
+  return p;
 }
 
 void tangent(benchmark::State& state, Integrator integ) {
   const int n = static_cast<int>(state.range(0));
   const int k = static_cast<int>(state.range(1));
-  auto be = ready_backend(n, k, integ);
+  auto prop = ready_propagator(n, k, integ);
   std::int64_t step = 0;
   // The basis grows like e^{λ_1 t} between iterations; at 0.1τ per step it stays far from overflow
   // for the few thousand steps a benchmark runs.
-  for (auto _ : state) be->advance_tangent(step++, 1);
+  for (auto _ : state) prop->advance_tangent(step++, 1);
   const double products = integ == Integrator::rk4 ? 4 : 1;
   const double flops = products * 2.0 * n * n * static_cast<double>(k);
   state.counters["GFLOP/s"] =
@@ -64,8 +72,8 @@ void BM_TangentStepRk4(benchmark::State& s) {
 void BM_Reorthonormalize(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   const int k = static_cast<int>(state.range(1));
-  auto be = ready_backend(n, k, Integrator::euler);
-  for (auto _ : state) be->reorthonormalize(true);
+  auto prop = ready_propagator(n, k, Integrator::euler);
+  for (auto _ : state) prop->reorthonormalize(true);
   // Householder QR of n×k plus forming Q: 2(2nk² - 2k³/3) flops (Golub & Van Loan).
   const double flops =
       2.0 * (2.0 * n * k * static_cast<double>(k) - 2.0 * k * k * static_cast<double>(k) / 3.0);

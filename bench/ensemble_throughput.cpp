@@ -2,8 +2,8 @@
 // GPU) against separate runs (compute_spectrum per seed, in the same process, so no start-up cost
 // is counted). Prints networks per second both ways and the ratio; the target on a GPU is
 // ≥ 20× at B = 1000, N = 100.
-//   rnnlyap_ensemble_bench [--backend cpu|cuda] [--n 100] [--ensemble 1000] [--separate 20]
-//                          [--t-sim 100] [--t-ons-warmup 20] [--t-warmup 20]
+//   rnnlyap_ensemble_bench [--backend cpu|cuda] [--device I] [--n 100] [--ensemble 1000]
+//                          [--separate 20] [--t-sim 100] [--t-ons-warmup 20] [--t-warmup 20]
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--backend")
       o.backend = v == "cuda" ? BackendKind::cuda : BackendKind::cpu;
+    else if (a == "--device")
+      o.device = std::stoi(v);
     else if (a == "--n")
       o.n = std::stoi(v);
     else if (a == "--ensemble")

@@ -14,8 +14,18 @@ fi
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"
 rm -rf "$ROOT/.gpu"
-"$BUNDLER" "$ROOT/.gpu" "$BUILD/src/cli/rnnlyap" "$BUILD/tests/rnnlyap_tests" \
-  "$BUILD/bench/rnnlyap_profile" "$BUILD/bench/rnnlyap_accuracy" "$BUILD/bench/rnnlyap_bench_cpu" \
-  "$BUILD/bench/rnnlyap_ensemble_bench"
+# Stripped copies (the bundle travels to the GPU machine, 64 MiB at most); patchelf runs after.
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+for exe in "$BUILD/src/cli/rnnlyap" "$BUILD/tests/rnnlyap_tests" "$BUILD/bench/rnnlyap_profile" \
+  "$BUILD/bench/rnnlyap_accuracy" "$BUILD/bench/rnnlyap_ensemble_bench"; do
+  cp "$exe" "$stage/"
+  strip --strip-unneeded "$stage/$(basename "$exe")"
+done
+"$BUNDLER" "$ROOT/.gpu" "$stage"/*
+size_mib=$(du -sm "$ROOT/.gpu" | cut -f1)
+if [ "$size_mib" -gt 60 ]; then
+  echo "gpu_bundle: warning: .gpu is $size_mib MiB; a device call carries 64 MiB at most" >&2
+fi
 grep -qx '/.gpu/' "$ROOT/.git/info/exclude" 2>/dev/null || echo '/.gpu/' >>"$ROOT/.git/info/exclude"
 echo "gpu_bundle: done; on the GPU machine: source .gpu/env.sh && bash bench/gpu_check.sh"

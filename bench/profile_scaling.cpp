@@ -1,8 +1,9 @@
 // Scaling profiler: seconds per tangent step and per re-orthonormalisation against N, for k = N and
 // k = N/8, on one backend, through the same primitives the driver uses. Writes a CSV;
 // bench/plot_scaling.py draws it (time against N on log axes with the N³ slope).
-//   rnnlyap_profile --backend cpu|cuda [--qr householder|cholesky2] [--precision fp64|fp32]
-//                   [--n 256,512,...] [--max-n N] [--peak-tflops P] [--out scaling.csv]
+//   rnnlyap_profile --backend cpu|cuda [--device I] [--qr householder|cholesky2]
+//                   [--precision fp64|fp32] [--n 256,512,...] [--max-n N] [--peak-tflops P]
+//                   [--out scaling.csv]
 // Flops: Euler step 2N²k (one product); Householder QR + forming Q 4Nk² − 4k³/3; CholeskyQR2
 // 2 × (Nk² + k³/3 + Nk²). The fraction of peak uses --peak-tflops, or for CUDA the FP64 tensor-core
 // peak of known cards (H100 SXM/H200 67, H100 PCIe 51), or for the CPU the dgemm rate measured
@@ -10,13 +11,15 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
-#include "core/backend.hpp"
+#include "core/executor.hpp"
+#include "core/propagator.hpp"
 #include "core/random.hpp"
-#include "cpu/blas_lapack.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 #include "rnnlyap/network.hpp"
@@ -45,10 +48,14 @@ double time_per_call(Op op, int calls_per_run) {
 
 double measured_cpu_dgemm_tflops() {
   const int n = 1000;
+  const auto ex = detail::make_cpu_executor<double>();
   const std::vector<double> a = gaussian_network(n, 1, 1).j;
   std::vector<double> c(a.size());
   const double s = time_per_call(
-      [&] { cpu::gemm('N', 'N', n, n, n, 1.0, a.data(), n, a.data(), n, 0.0, c.data(), n); }, 1);
+      [&] {
+        ex->gemm_batched(n, n, n, 1.0, a.data(), n, 0, a.data(), n, 0, 0.0, c.data(), n, 0, 1);
+      },
+      1);
   return 2.0 * n * n * n / s * 1e-12;
 }
 
@@ -73,6 +80,7 @@ std::vector<int> parse_list(const std::string& s) {
 
 int main(int argc, char** argv) {
   BackendKind backend = BackendKind::cpu;
+  int device_index = 0;
   QrMethod qr = QrMethod::householder;
   Precision precision = Precision::fp64;
   std::vector<int> sizes = {256, 512, 1024, 2048, 4096, 8192, 16384};
@@ -84,6 +92,8 @@ int main(int argc, char** argv) {
     const std::string v = i + 1 < argc ? argv[i + 1] : "";
     if (a == "--backend")
       backend = v == "cuda" ? BackendKind::cuda : BackendKind::cpu, ++i;
+    else if (a == "--device")
+      device_index = std::stoi(v), ++i;
     else if (a == "--qr")
       qr = v == "cholesky2" ? QrMethod::cholesky2 : QrMethod::householder, ++i;
     else if (a == "--precision")
@@ -116,14 +126,22 @@ int main(int argc, char** argv) {
     if (n > max_n) continue;
     for (int k : {n, n / 8}) {
       try {
-        auto be = detail::make_backend(backend, precision, qr);
+        detail::Placement where;
+        where.backend = backend;
+        where.device = device_index;
+        where.precision = precision;
+        where.qr = qr;
+        detail::Dynamics dyn;
+        dyn.dt = 0.1;
+        std::unique_ptr<detail::Propagator> be;
+        {
+          const Network net = gaussian_network(n, 3.0, 1);  // copied by the propagator
+          be = detail::make_network_propagator(where, {&net}, dyn, {detail::noise_key(1)}, k);
+        }
         device = be->device();
         if (peak == 0)
           peak =
               backend == BackendKind::cpu ? measured_cpu_dgemm_tflops() : known_peak_tflops(device);
-        detail::Dynamics dyn;
-        dyn.dt = 0.1;
-        be->upload(gaussian_network(n, 3.0, 1), dyn, k);
         be->set_state(detail::initial_state(n, 1));
         be->set_basis(detail::initial_basis(n, k, 1));
         be->reorthonormalize(false);
@@ -133,14 +151,14 @@ int main(int argc, char** argv) {
             [&] {
               be->advance_tangent(step, steps);
               step += steps;
-              be->reorthonormalize(false);  // keeps the basis bounded; subtracted below
-              be->take_log_sums();          // synchronises
+              be->reorthonormalize(false);   // keeps the basis bounded; subtracted below
+              be->take_log_sums_blocking();  // synchronises
             },
             1);
         const double s_qr = time_per_call(
             [&] {
               be->reorthonormalize(true);
-              be->take_log_sums();
+              be->take_log_sums_blocking();
             },
             1);
         const double step_only = (s_step - s_qr) / steps;
@@ -159,6 +177,7 @@ int main(int argc, char** argv) {
                       tf, peak > 0 ? 100 * tf / peak : 0.0);
         }
         std::fflush(stdout);
+        std::fflush(csv);  // a run cut short by a timeout keeps its rows
       } catch (const InvalidInput& e) {
         std::printf("%-6s %6d %6d  skipped: %s\n", to_string(backend).data(), n, k, e.what());
       }

@@ -19,6 +19,15 @@ import numpy as np
 import torch
 
 
+def emit(a, result):
+    """Prints the result object, and writes it to --out-json when given."""
+    line = json.dumps(result)
+    print(line)
+    if a.out_json:
+        with open(a.out_json, "w") as f:
+            f.write(line + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", required=True, help="W.npz (state_dict of a 1-layer LSTM)")
@@ -30,6 +39,8 @@ def main():
     ap.add_argument("--batched", action="store_true", help="all sequences at once (analytic)")
     ap.add_argument("--sequences", type=int, default=0,
                     help="only the first S sequences (0: all); `seconds` is then for S of them")
+    ap.add_argument("--out-json", default=None,
+                    help="also write the result object to this file")
     a = ap.parse_args()
     if a.batched and a.jacobian != "analytic":
         ap.error("--batched needs --jacobian analytic")
@@ -67,10 +78,10 @@ def main():
 
     if a.batched:
         t_total, lam = batched(a, sd, x_all, n, dev)
-        print(json.dumps({"seconds": t_total, "jacobian": "analytic-batched", "hidden": n,
+        emit(a, {"seconds": t_total, "jacobian": "analytic-batched", "hidden": n,
                           "batch": int(x_all.shape[0]), "steps": int(x_all.shape[1]),
                           "max_exponent": float(lam.max()), "mean_exponent": float(lam.mean()),
-                          "torch": torch.__version__, "threads": torch.get_num_threads()}))
+                          "torch": torch.__version__, "threads": torch.get_num_threads()})
         return
 
     results, t_total = [], 0.0
@@ -103,10 +114,10 @@ def main():
         t_total += time.perf_counter() - t0
         results.append((logs / (x.shape[0] - a.t_warmup - a.t_ons_warmup)).cpu().numpy())
     lam = np.mean(results, axis=0)
-    print(json.dumps({"seconds": t_total, "jacobian": a.jacobian, "hidden": n, "batch": int(x_all.shape[0]),
+    emit(a, {"seconds": t_total, "jacobian": a.jacobian, "hidden": n, "batch": int(x_all.shape[0]),
                       "steps": int(x_all.shape[1]), "max_exponent": float(lam.max()),
                       "mean_exponent": float(lam.mean()), "torch": torch.__version__,
-                      "threads": torch.get_num_threads()}))
+                      "threads": torch.get_num_threads()})
 
 
 def batched(a, sd, x_all, n, dev):
