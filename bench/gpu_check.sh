@@ -1,24 +1,33 @@
 #!/usr/bin/env bash
-# Everything to check on a GPU machine, in one run (well under 10 minutes on an H100):
-#   1. `rnnlyap info` (the device as rnnlyap sees it);
-#   2. the whole test suite (the CUDA tests skip without a device; here they must run);
-#   3. the timing target: full spectrum of N = 4096 on the GPU (Householder and CholeskyQR2), and
-#      the same schedule as a plain PyTorch fp64 loop (bench/torch_baseline.py) when torch is
-#      importable;
-#   4. N = 16384, full spectrum, a short schedule: seconds per step and peak GPU memory;
-#   5. the scaling profiler (N = 256 … 16384, k = N and N/8, both QRs) and the accuracy report of
-#      fp32 and CholeskyQR2 on the GPU.
-#   6. the trained-network target (issue 5): full (h, c) spectrum of an N = 512 LSTM over 1000 input
-#      steps for 10 sequences, QR every step — rnnlyap (a lockstep batch, CholeskyQR2, and with
-#      Householder QR) against bench/torch_lstm_baseline.py on the GPU (dense Jacobians, one sequence
-#      at a time and all 10 batched).
-# Steps 4–5 are skipped with GPU_CHECK_QUICK=1. Everything together exceeds one 10-minute device
-# call: `bash bench/gpu_check.sh tests`, `... timing`, `... extra` and `... trained` run the parts
-# separately (default: all).
-# Logs and results go to $OUT; a summary table is printed last. Run from the repository root:
-#   source .gpu/env.sh && bash bench/gpu_check.sh
-# Binaries come from $RNNLYAP_BIN (default .gpu/bin), else from PATH. Exit status: 0 when the
-# tests passed and the timing run succeeded, 1 otherwise (every step runs regardless).
+# Everything to check on a GPU machine, in two parts that each fit one device call.
+#
+# Part 1 ("quick", within 8 minutes on an H200; most telling first):
+#   1. `rnnlyap info` (the device as rnnlyap sees it) and nvidia-smi;
+#   2. compute-sanitizer memcheck (when installed) on a few small CUDA tests;
+#   3. the CUDA tests (gtest filter '*Cuda*:*cuda*') with RNNLYAP_REQUIRE_CUDA=1, so that a test
+#      that does not find the device fails instead of skipping;
+#   4. the reference job (README/DESIGN): rate network, N = 4096, g = 3, dt = 0.25, t_ons = 0.5,
+#      t_warmup = 100, t_ons_warmup = 200, t_sim = 2000, full spectrum, fp64, --qr auto;
+#   5. the plain PyTorch fp64 loop (bench/torch_baseline.py) on the same network with a shortened
+#      schedule, against rnnlyap on that schedule (--qr auto and householder): seconds per step;
+#   6. ensemble throughput: 1000 networks of N = 100 as one batch against separate runs.
+# Part 2 ("extra", the time left):
+#   7. N = 16384, full spectrum, a short schedule: seconds and peak GPU memory;
+#   8. the scaling profiler (N = 256 … 16384, k = N and N/8, Householder and CholeskyQR2);
+#   9. the trained LSTM (N = 512, 10 sequences of 1000 steps, full (h, c) spectrum, QR every step)
+#      against bench/torch_lstm_baseline.py;
+#  10. the accuracy report of fp32 and CholeskyQR2 on the GPU.
+#
+#   bash bench/gpu_check.sh [quick|extra|all]        (default: all)
+#
+# Every step has its own timeout, cut further so that a part ends by its deadline
+# (GPU_CHECK_QUICK_SECONDS, default 450; GPU_CHECK_EXTRA_SECONDS, default 480); a step with under
+# 15 s left is skipped. Logs and results go to $OUT (default out/gpu_check); a summary is printed
+# last and written to $OUT/summary.txt. Run from the repository root:
+#   source .gpu/env.sh && bash bench/gpu_check.sh quick
+# Binaries come from $RNNLYAP_BIN (default .gpu/bin, made by bench/gpu_bundle.sh), else from PATH.
+# Exit status: 1 when a test failed, the sanitizer found an error or the reference job failed;
+# 0 otherwise (every step runs regardless).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${RNNLYAP_BIN:-$ROOT/.gpu/bin}
@@ -30,6 +39,9 @@ find_bin() {
 }
 RNNLYAP=$(find_bin rnnlyap)
 TESTS=$(find_bin rnnlyap_tests)
+PROFILE=$(find_bin rnnlyap_profile)
+ACCURACY=$(find_bin rnnlyap_accuracy)
+ENSEMBLE=$(find_bin rnnlyap_ensemble_bench)
 PY=${PYTHON:-python3}
 [ -n "$RNNLYAP" ] || { echo "gpu_check: no rnnlyap in $BIN or on PATH" >&2; exit 1; }
 # Tests that call the program find it here (the path compiled into rnnlyap_tests is the build
@@ -37,101 +49,163 @@ PY=${PYTHON:-python3}
 export RNNLYAP_CLI_PATH="$RNNLYAP"
 
 PART=${1:-all}
-want() { [ "$PART" = all ] || [ "$PART" = "$1" ]; }
+case "$PART" in quick | extra | all) ;; *) echo "usage: gpu_check.sh [quick|extra|all]" >&2; exit 2 ;; esac
 status=0
-stamp() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+STEPS="$OUT/steps.tsv"  # step, rc, seconds: read by the summary
+: >"$STEPS"
+now() { date +%s; }
+deadline=0
 
-echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
-if command -v nvidia-smi >/dev/null; then
-  nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv 2>&1 |
-    tee "$OUT/nvidia-smi.csv"
-fi
-
-echo "== rnnlyap info"
-"$RNNLYAP" info | tee "$OUT/info.txt"
-"$RNNLYAP" info --json >"$OUT/info.json" 2>/dev/null || true
-
-echo "== test suite (log: $OUT/tests.log)"
-t0=$(stamp)
-tests_rc=127
-if ! want tests; then
-  tests_rc=0
-  echo "(skipped: part $PART)"
-elif [ -n "$TESTS" ]; then
-  timeout 300 "$TESTS" --gtest_output=xml:"$OUT/tests.xml" >"$OUT/tests.log" 2>&1
-  tests_rc=$?
-  # The totals and the failures (skipped tests are listed in the log).
-  grep -E "test suites ran|^\[  PASSED  \]|^\[  SKIPPED \] [0-9]+ test|^\[  FAILED  \]" "$OUT/tests.log" |
-    grep -v " ms)$" | tail -40
-else
-  echo "gpu_check: no rnnlyap_tests in $BIN or on PATH" | tee "$OUT/tests.log"
-fi
-tests_s=$(elapsed "$t0" "$(stamp)")
-[ "$tests_rc" -eq 0 ] || status=1
-
-# The timing target (DESIGN.md §1 schedule; t_warmup is the default 100 τ).
-SCHED=(--n 4096 --g 3 --dt 0.25 --t-ons 0.5 --t-warmup 100 --t-ons-warmup 200 --t-sim 2000)
-rnn_rc=0; rnn_wall=0; torch_rc=127
-if want timing; then
-echo "== rnnlyap spectrum --backend cuda ${SCHED[*]}"
-t0=$(stamp)
-timeout 240 "$RNNLYAP" spectrum --backend cuda "${SCHED[@]}" --quiet --out "$OUT/n4096.json" \
-  >"$OUT/n4096.log" 2>&1
-rnn_rc=$?
-rnn_wall=$(elapsed "$t0" "$(stamp)")
-cat "$OUT/n4096.log"
-[ "$rnn_rc" -eq 0 ] || status=1
-
-echo "== rnnlyap spectrum --backend cuda --qr auto (CholeskyQR2 with fallback) ${SCHED[*]}"
-timeout 240 "$RNNLYAP" spectrum --backend cuda --qr auto "${SCHED[@]}" --quiet --out "$OUT/n4096_chol.json" \
-  >"$OUT/n4096_chol.log" 2>&1 || status=1
-cat "$OUT/n4096_chol.log"
-
-echo "== torch baseline (same schedule)"
-torch_rc=127
-if "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
-  timeout 240 "$PY" "$ROOT/bench/torch_baseline.py" "${SCHED[@]}" --device cuda \
-    >"$OUT/torch_n4096.json" 2>"$OUT/torch_n4096.log"
-  torch_rc=$?
-  cat "$OUT/torch_n4096.log"
-else
-  echo "torch with CUDA not importable by $PY: baseline skipped" | tee "$OUT/torch_n4096.log"
-fi
-
-fi  # timing
-
-if want extra && [ "${GPU_CHECK_QUICK:-0}" != 1 ]; then
-  echo "== N = 16384 full spectrum, short schedule (memory sampled every 0.5 s)"
-  (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; done) >"$OUT/mem16384.txt" 2>/dev/null &
-  sampler=$!
-  timeout 200 "$RNNLYAP" spectrum --backend cuda --qr auto --n 16384 --g 3 --dt 0.25 --t-ons 0.5 \
-    --t-warmup 5 --t-ons-warmup 2 --t-sim 5 --quiet --out "$OUT/n16384.json" >"$OUT/n16384.log" 2>&1 || status=1
-  kill "$sampler" 2>/dev/null
-  cat "$OUT/n16384.log"
-  echo "peak GPU memory used: $(sort -n "$OUT/mem16384.txt" | tail -1) MiB"
-
-  PROFILE=$(find_bin rnnlyap_profile)
-  ACCURACY=$(find_bin rnnlyap_accuracy)
-  if [ -n "$PROFILE" ]; then
-    echo "== scaling profiler"
-    timeout 150 "$PROFILE" --backend cuda --out "$OUT/scaling_householder.csv" | tee "$OUT/scaling_householder.txt"
-    timeout 100 "$PROFILE" --backend cuda --qr cholesky2 --out "$OUT/scaling_cholesky2.csv" | tee "$OUT/scaling_cholesky2.txt"
-    "$PY" "$ROOT/bench/plot_scaling.py" "$OUT"/scaling_*.csv --out "$OUT/scaling.png" 2>/dev/null || true
+# run_step NAME CAP_SECONDS LOG COMMAND...: runs COMMAND with timeout min(CAP, time to the deadline),
+# its output into LOG and onto the console; records rc (124: timed out, 125: skipped) and seconds.
+run_step() {
+  local name=$1 cap=$2 log=$3
+  shift 3
+  local left=$((deadline - $(now)))
+  local limit=$((cap < left ? cap : left))
+  if [ "$limit" -lt 15 ]; then
+    echo "-- $name: skipped (only ${left} s left in this part)" | tee "$log"
+    printf '%s\t125\t0\n' "$name" >>"$STEPS"
+    return 125
   fi
-  ENSEMBLE=$(find_bin rnnlyap_ensemble_bench)
+  echo "-- $name (timeout ${limit} s; log $(basename "$log"))"
+  local t0 rc
+  t0=$(date +%s.%N)
+  timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
+  rc=$?
+  local secs
+  secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  tail -n "${TAIL_LINES:-15}" "$log"
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then echo "-- $name: TIMED OUT after ${secs} s"; fi
+  printf '%s\t%s\t%s\n' "$name" "$rc" "$secs" >>"$STEPS"
+  return "$rc"
+}
+# failed RC: a step that ran and failed (not skipped for lack of time) fails the check.
+failed() { [ "$1" -ne 0 ] && [ "$1" -ne 125 ]; }
+
+have_torch_cuda() {
+  "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null
+}
+
+echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname), part $PART, results in $OUT"
+
+# ------------------------------------------------------------------------------------------------
+quick() {
+  deadline=$(($(now) + ${GPU_CHECK_QUICK_SECONDS:-450}))
+  (cd "$OUT" && rm -f info.* cuda_tests.* sanitizer* n4096.* torch_short.* short_*.* ensemble.txt)
+  echo "== part 1 (quick): by $(date -u -d "@$deadline" +%H:%M:%S)"
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv 2>&1 |
+      tee "$OUT/nvidia-smi.csv"
+  fi
+  TAIL_LINES=20 run_step info 30 "$OUT/info.txt" "$RNNLYAP" info
+  "$RNNLYAP" info --json >"$OUT/info.json" 2>/dev/null || true
+
+  # The CUDA tests, listed once; the sanitizer takes a few small ones unless
+  # GPU_CHECK_SANITIZE_FILTER names them (GPU_CHECK_SANITIZE_COUNT: how many, default 10).
+  local cuda_filter='*Cuda*:*cuda*'
+  if [ -n "$TESTS" ]; then
+    "$TESTS" --gtest_list_tests --gtest_filter="$cuda_filter" >"$OUT/cuda_tests.txt" 2>&1
+    local sanitize_filter=${GPU_CHECK_SANITIZE_FILTER:-}
+    if [ -z "$sanitize_filter" ]; then
+      # Per suite its first test for the suites of single steps, the re-orthonormalisers and the
+      # CPU comparisons; then per such suite a batched cell case (lstm/gru ... B3); then the first
+      # test of the other suites; up to the count. Whole runs and slow tests are left out.
+      sanitize_filter=$(awk -v max="${GPU_CHECK_SANITIZE_COUNT:-10}" '
+        function add(list, t) { return list (list == "" ? "" : ":") t }
+        /^[^ ]/ { suite = $1; next }
+        /^  / {
+          name = $1; full = suite name
+          if (full ~ /Large|Chaotic|StandardError|Spectra|Memory|Ensemble|Sweep|Checkpoint|Resume|Cli|Trained|Without|Placement|Devices|Consistency/) next
+          if (!(suite in seen)) {
+            seen[suite] = 1
+            if (suite ~ /Propagator|Reorthonormal|CudaAgainstCpu/) early[++ne] = full; else late[++nl] = full
+          } else if (name ~ /(lstm|gru).*B3/ && !(suite in cell)) {
+            cell[suite] = 1; extra[++nx] = full
+          }
+        }
+        END {
+          for (i = 1; i <= ne; i++) all[++n] = early[i]
+          for (i = 1; i <= nx; i++) all[++n] = extra[i]
+          for (i = 1; i <= nl; i++) all[++n] = late[i]
+          for (i = 1; i <= n && i <= max; i++) list = add(list, all[i])
+          print list
+        }' "$OUT/cuda_tests.txt")
+    fi
+    echo "$sanitize_filter" >"$OUT/sanitizer_filter.txt"
+    if command -v compute-sanitizer >/dev/null && [ -n "$sanitize_filter" ]; then
+      RNNLYAP_REQUIRE_CUDA=1 run_step sanitizer 100 "$OUT/sanitizer.log" \
+        compute-sanitizer --tool memcheck --error-exitcode 99 --print-limit 20 \
+        "$TESTS" --gtest_filter="$sanitize_filter"
+      # 99: memcheck found errors; 1: a test failed under it (a timeout fails nothing).
+      case $? in 99 | 1) status=1 ;; esac
+    else
+      echo "-- sanitizer: skipped ($(command -v compute-sanitizer >/dev/null && echo 'no small CUDA test found' || echo 'no compute-sanitizer'))" |
+        tee "$OUT/sanitizer.log"
+    fi
+    RNNLYAP_REQUIRE_CUDA=1 TAIL_LINES=25 run_step cuda_tests 150 "$OUT/cuda_tests.log" \
+      "$TESTS" --gtest_filter="$cuda_filter" --gtest_output=xml:"$OUT/cuda_tests.xml"
+    failed $? && status=1
+  else
+    echo "gpu_check: no rnnlyap_tests in $BIN or on PATH" | tee "$OUT/cuda_tests.log"
+    status=1
+  fi
+
+  # The reference job (t_warmup is the default 100 τ).
+  local ref=(--n 4096 --g 3 --dt 0.25 --t-ons 0.5 --t-warmup 100 --t-ons-warmup 200 --t-sim 2000)
+  run_step reference 200 "$OUT/n4096.log" \
+    "$RNNLYAP" spectrum --backend cuda --qr auto --precision fp64 "${ref[@]}" --quiet \
+    --out "$OUT/n4096.json"
+  failed $? && status=1
+
+  # The PyTorch loop on the same network, schedule shortened (440 re-orthonormalisations instead of
+  # 4400) and cut at 45 s, and rnnlyap on the same schedule: seconds per tangent step each.
+  local short=(--n 4096 --g 3 --dt 0.25 --t-ons 0.5 --t-warmup 100 --t-ons-warmup 20 --t-sim 200)
+  if have_torch_cuda; then
+    run_step torch_short 80 "$OUT/torch_short.log" \
+      "$PY" "$ROOT/bench/torch_baseline.py" "${short[@]}" --device cuda --max-seconds 45 \
+      --out-json "$OUT/torch_short.json"
+  else
+    echo "-- torch_short: skipped (torch with CUDA not importable by $PY)" | tee "$OUT/torch_short.log"
+  fi
+  run_step rnnlyap_short_auto 60 "$OUT/short_auto.log" \
+    "$RNNLYAP" spectrum --backend cuda --qr auto "${short[@]}" --quiet --out "$OUT/short_auto.json"
+  run_step rnnlyap_short_householder 80 "$OUT/short_householder.log" \
+    "$RNNLYAP" spectrum --backend cuda --qr householder "${short[@]}" --quiet \
+    --out "$OUT/short_householder.json"
+
   if [ -n "$ENSEMBLE" ]; then
-    echo "== ensemble throughput: 1000 networks of N = 100 batched vs separate runs"
-    timeout 150 "$ENSEMBLE" --backend cuda --n 100 --ensemble 1000 --separate 20 | tee "$OUT/ensemble.txt"
+    run_step ensemble 100 "$OUT/ensemble.txt" \
+      "$ENSEMBLE" --backend cuda --n 100 --ensemble 1000 --separate 20
   fi
-  if [ -n "$ACCURACY" ]; then
-    echo "== accuracy of fp32 and CholeskyQR2 on the GPU"
-    timeout 120 "$ACCURACY" cuda | tee "$OUT/accuracy_cuda.md"
-  fi
-fi
+}
 
-if want trained; then
-  echo "== trained LSTM, N = 512, 1000 steps, 10 sequences, full spectrum, QR every step (issue 5)"
+# ------------------------------------------------------------------------------------------------
+extra() {
+  deadline=$(($(now) + ${GPU_CHECK_EXTRA_SECONDS:-480}))
+  (cd "$OUT" && rm -f n16384.* mem16384.txt scaling_* lstm*.json lstm*.log torch_lstm* accuracy_*)
+  echo "== part 2 (extra): by $(date -u -d "@$deadline" +%H:%M:%S)"
+
+  (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; done) \
+    >"$OUT/mem16384.txt" 2>/dev/null &
+  local sampler=$!
+  run_step n16384 150 "$OUT/n16384.log" \
+    "$RNNLYAP" spectrum --backend cuda --qr auto --n 16384 --g 3 --dt 0.25 --t-ons 0.5 \
+    --t-warmup 5 --t-ons-warmup 2 --t-sim 5 --quiet --out "$OUT/n16384.json"
+  kill "$sampler" 2>/dev/null
+  wait "$sampler" 2>/dev/null
+  echo "peak GPU memory used during N = 16384: $(sort -n "$OUT/mem16384.txt" | tail -1) MiB" |
+    tee -a "$OUT/n16384.log"
+
+  if [ -n "$PROFILE" ]; then
+    TAIL_LINES=40 run_step profile_cholesky2 100 "$OUT/scaling_cholesky2.txt" \
+      "$PROFILE" --backend cuda --qr cholesky2 --out "$OUT/scaling_cholesky2.csv"
+    TAIL_LINES=40 run_step profile_householder 120 "$OUT/scaling_householder.txt" \
+      "$PROFILE" --backend cuda --out "$OUT/scaling_householder.csv"
+    "$PY" "$ROOT/bench/plot_scaling.py" "$OUT"/scaling_*.csv --out "$OUT/scaling.png" \
+      >/dev/null 2>&1 || true
+  fi
+
   if "$PY" -c "import torch, numpy" 2>/dev/null; then
     "$PY" - "$OUT" <<'PY'
 import sys, numpy as np, torch
@@ -140,54 +214,53 @@ m = torch.nn.LSTM(4, 512, batch_first=True)
 np.savez(f"{sys.argv[1]}/lstm_W.npz", **{k: v.detach().double().numpy() for k, v in m.state_dict().items()})
 np.save(f"{sys.argv[1]}/lstm_X.npy", np.random.default_rng(0).standard_normal((10, 1000, 4)))
 PY
-    LSTM=(--model lstm --weights-file "$OUT/lstm_W.npz" --inputs "$OUT/lstm_X.npy" --t-warmup 100 --t-ons-warmup 100)
-    # Most important first: the call's 10 minutes may run out. The torch loop handles one sequence
-    # after another, so 3 of the 10 are timed and scaled; the batched loop runs all 10.
-    timeout 120 "$RNNLYAP" spectrum --backend cuda "${LSTM[@]}" --quiet --out "$OUT/lstm.json" || status=1
-    timeout 240 "$PY" "$ROOT/bench/torch_lstm_baseline.py" --weights "$OUT/lstm_W.npz" --inputs "$OUT/lstm_X.npy" \
-      --jacobian analytic --batched --device cuda >"$OUT/torch_lstm_batched.json" || true
-    timeout 150 "$PY" "$ROOT/bench/torch_lstm_baseline.py" --weights "$OUT/lstm_W.npz" --inputs "$OUT/lstm_X.npy" \
-      --jacobian analytic --sequences 3 --device cuda >"$OUT/torch_lstm.json" || true
-    timeout 90 "$RNNLYAP" spectrum --backend cuda --qr householder "${LSTM[@]}" --quiet \
-      --out "$OUT/lstm_householder.json" || status=1
-    "$PY" - "$OUT" <<'PY'
-import json, sys
-out = sys.argv[1]
-def load(name):
-    try:
-        return json.load(open(f"{out}/{name}"))
-    except Exception:
-        return None
-runs = [(f, load(f)) for f in ("lstm.json", "lstm_householder.json")]
-base = [(f, load(f)) for f in ("torch_lstm.json", "torch_lstm_batched.json")]
-for f, r in runs:
-    if r:
-        print(f"  rnnlyap {f:<24} {r['timing']['seconds']:8.2f} s  lambda_max {r['summary']['max_exponent']:+.5f}")
-    else:
-        print(f"  rnnlyap {f:<24} failed")
-for f, t in base:
-    if not t:
-        print(f"  torch   {f:<24} failed")
-        continue
-    seconds = t['seconds'] * 10 / t['batch']  # the loop timed on fewer sequences: scaled to 10
-    line = f"  torch   {f:<24} {seconds:8.2f} s  lambda_max {t['max_exponent']:+.5f}"
-    if t['batch'] != 10:
-        line += f" ({t['seconds']:.1f} s for {t['batch']} sequences, x{10 / t['batch']:.2f})"
-    if runs[0][1]:
-        line += f"   torch / rnnlyap = {seconds / runs[0][1]['timing']['seconds']:.1f}x"
-    print(line)
-PY
+    local lstm=(--model lstm --weights-file "$OUT/lstm_W.npz" --inputs "$OUT/lstm_X.npy"
+      --t-warmup 100 --t-ons-warmup 100)
+    run_step lstm 120 "$OUT/lstm.log" \
+      "$RNNLYAP" spectrum --backend cuda "${lstm[@]}" --quiet --out "$OUT/lstm.json"
+    # The torch loop handles one sequence after another: 3 of the 10 are timed and scaled.
+    if have_torch_cuda; then
+      run_step torch_lstm_batched 150 "$OUT/torch_lstm_batched.log" \
+        "$PY" "$ROOT/bench/torch_lstm_baseline.py" --weights "$OUT/lstm_W.npz" \
+        --inputs "$OUT/lstm_X.npy" --jacobian analytic --batched --device cuda \
+        --out-json "$OUT/torch_lstm_batched.json"
+      run_step torch_lstm 120 "$OUT/torch_lstm.log" \
+        "$PY" "$ROOT/bench/torch_lstm_baseline.py" --weights "$OUT/lstm_W.npz" \
+        --inputs "$OUT/lstm_X.npy" --jacobian analytic --sequences 3 --device cuda \
+        --out-json "$OUT/torch_lstm.json"
+    fi
+    run_step lstm_householder 90 "$OUT/lstm_householder.log" \
+      "$RNNLYAP" spectrum --backend cuda --qr householder "${lstm[@]}" --quiet \
+      --out "$OUT/lstm_householder.json"
   else
-    echo "torch or numpy not importable by $PY: trained target skipped"
+    echo "-- lstm: skipped (torch or numpy not importable by $PY)"
   fi
+
+  if [ -n "$ACCURACY" ]; then
+    run_step accuracy 120 "$OUT/accuracy_cuda.md" "$ACCURACY" cuda
+  fi
+}
+
+# ------------------------------------------------------------------------------------------------
+# part_done NAME START: records the part's seconds.
+part_done() { printf 'part_%s\t0\t%s\n' "$1" "$(($(now) - $2))" >>"$STEPS"; }
+if [ "$PART" != extra ]; then
+  t_part=$(now)
+  quick
+  part_done quick "$t_part"
+fi
+if [ "$PART" != quick ]; then
+  t_part=$(now)
+  extra
+  part_done extra "$t_part"
 fi
 
 echo
 echo "== summary ($OUT)"
-"$PY" - "$OUT" "$tests_rc" "$tests_s" "$rnn_rc" "$rnn_wall" "$torch_rc" <<'PY'
-import json, os, sys
+"$PY" - "$OUT" <<'PY' | tee "$OUT/summary.txt"
+import csv, json, os, re, sys
 import xml.etree.ElementTree as ET
-out, tests_rc, tests_s, rnn_rc, rnn_wall, torch_rc = sys.argv[1:]
+out = sys.argv[1]
 
 def load(name):
     try:
@@ -196,50 +269,152 @@ def load(name):
     except Exception:
         return None
 
+def text(name):
+    try:
+        with open(os.path.join(out, name), errors="replace") as f:
+            return f.read()
+    except Exception:
+        return ""
+
+steps = {}
+with open(os.path.join(out, "steps.tsv")) as f:
+    for row in csv.reader(f, delimiter="\t"):
+        if len(row) == 3:
+            steps[row[0]] = (int(row[1]), float(row[2]))
+
+def state(name):
+    if name not in steps:
+        return None
+    rc, s = steps[name]
+    if rc == 125:
+        return "skipped (no time left)"
+    if rc in (124, 137):
+        return f"TIMED OUT after {s:.0f} s"
+    return f"rc {rc}, {s:.1f} s"
+
 rows = []
+def row(k, v):
+    rows.append((k, v))
+
+def spectrum_row(label, step, name):
+    r = load(name)
+    if r:
+        s, t = r["summary"], r["timing"]
+        steps_ = max(1, t.get("tangent_steps", 0))
+        row(label, f"{t['seconds']:.2f} s ({t['seconds'] / steps_ * 1e3:.2f} ms/step, "
+            f"{t.get('tangent_steps', '?')} steps, {t.get('qr_count', '?')} QRs), lambda_max "
+            f"{s['max_exponent']:+.4f}, mean {s['mean_exponent']:+.4f}, D_KY "
+            f"{s['ky_dimension']:.1f}, {r.get('backend', '?')} {r.get('device', '')}"
+            + (f"; wall {steps[step][1]:.1f} s" if step in steps else ""))
+    elif state(step):
+        row(label, f"no result: {state(step)}")
+    return r
+
+info = text("info.txt").strip().splitlines()
+if info:
+    row("info", " | ".join(l for l in info if "CUDA device" in l or "backends" in l) or info[0])
+
+if "sanitizer" in steps:
+    log = text("sanitizer.log")
+    m = re.search(r"ERROR SUMMARY: (\d+) error", log)
+    tests = len(text("sanitizer_filter.txt").strip().split(":"))
+    row("sanitizer memcheck", (f"{m.group(1)} errors" if m else "no summary") +
+        f" in {tests} tests; {state('sanitizer')}")
+elif text("sanitizer.log"):
+    row("sanitizer memcheck", text("sanitizer.log").strip().replace("-- sanitizer: ", ""))
+
 try:
-    root = ET.parse(os.path.join(out, "tests.xml")).getroot()
-    total, failed = int(root.get("tests", 0)), int(root.get("failures", 0)) + int(root.get("errors", 0))
-    skipped = sum(1 for c in root.iter("testcase") if c.find("skipped") is not None
-                  or c.get("result") == "skipped")
-    cuda_run = sum(1 for c in root.iter("testcase")
-                   if ("Cuda" in c.get("classname", "") or c.get("name", "").endswith("/cuda")
-                       or "/cuda" in c.get("name", "")) and c.find("skipped") is None
-                   and c.get("result") != "skipped")
-    rows.append(("tests", f"{total - failed - skipped} passed, {failed} failed, {skipped} skipped "
-                 f"({cuda_run} CUDA tests ran), rc {tests_rc}, {tests_s} s"))
-except Exception as e:
-    rows.append(("tests", f"no tests.xml ({e}), rc {tests_rc}"))
+    root = ET.parse(os.path.join(out, "cuda_tests.xml")).getroot()
+    total = int(root.get("tests", 0))
+    failed = int(root.get("failures", 0)) + int(root.get("errors", 0))
+    skipped = sum(1 for c in root.iter("testcase")
+                  if c.find("skipped") is not None or c.get("result") == "skipped")
+    names = [f"{c.get('classname')}.{c.get('name')}" for c in root.iter("testcase")
+             if c.find("failure") is not None]
+    row("CUDA tests", f"{total - failed - skipped} passed, {failed} failed, {skipped} skipped; "
+        f"{state('cuda_tests')}" + (f"; failed: {', '.join(names[:8])}" if names else ""))
+except Exception:
+    if state("cuda_tests"):
+        row("CUDA tests", f"no XML: {state('cuda_tests')}; see cuda_tests.log")
 
-r = load("n4096.json")
-if r:
-    s = r["summary"]
-    rows.append(("rnnlyap cuda N=4096", f"{r['timing']['seconds']:.2f} s ({rnn_wall} s wall), "
-                 f"lambda_max {s['max_exponent']:.4f}, mean {s['mean_exponent']:.4f}, "
-                 f"D_KY {s['ky_dimension']:.1f}, {r['timing']['tangent_steps']} steps, "
-                 f"{r['timing']['qr_count']} QRs, {r.get('device', '?')}"))
-else:
-    rows.append(("rnnlyap cuda N=4096", f"failed (rc {rnn_rc}); see n4096.log"))
+spectrum_row("reference N=4096 qr auto", "reference", "n4096.json")
+a = spectrum_row("short N=4096 qr auto", "rnnlyap_short_auto", "short_auto.json")
+h = spectrum_row("short N=4096 householder", "rnnlyap_short_householder", "short_householder.json")
+t = load("torch_short.json")
+if t:
+    row("torch fp64 loop (short)", f"{t['seconds']:.2f} s for {t['tangent_steps']} steps "
+        f"({t['seconds_per_step'] * 1e3:.2f} ms/step{'' if t['completed'] else ', cut at the time limit'})"
+        f", lambda_max {t['max_exponent']:+.4f}, torch {t['torch']}")
+    for label, r in (("qr auto", a), ("householder", h)):
+        if r:
+            ours = r["timing"]["seconds"] / max(1, r["timing"]["tangent_steps"])
+            row(f"per-step torch / rnnlyap ({label})", f"{t['seconds_per_step'] / ours:.2f}x")
+elif state("torch_short"):
+    row("torch fp64 loop (short)", f"no result: {state('torch_short')}")
 
-c = load("n4096_chol.json")
-if c:
-    rows.append(("rnnlyap cuda N=4096 qr auto", f"{c['timing']['seconds']:.2f} s, lambda_max "
-                 f"{c['summary']['max_exponent']:.4f}, D_KY {c['summary']['ky_dimension']:.1f}"))
+ens = text("ensemble.txt")
+m = re.search(r"throughput ratio.*?: ([0-9.]+)x", ens)
+if m:
+    rates = re.findall(r"([0-9.]+) networks/s", ens)
+    row("ensemble 1000 x N=100", f"batched / separate = {m.group(1)}x ({' vs '.join(rates[::-1])} networks/s)")
+elif state("ensemble"):
+    row("ensemble 1000 x N=100", f"no result: {state('ensemble')}")
+
 big = load("n16384.json")
 if big:
+    mem = text("mem16384.txt").split()
     tm = big["timing"]
-    rows.append(("rnnlyap cuda N=16384", f"{tm['seconds']:.1f} s for {tm['tangent_steps']} steps and "
-                 f"{tm['qr_count']} QRs (incl. set-up)"))
-t = load("torch_n4096.json")
-if t:
-    rows.append(("torch fp64 N=4096", f"{t['seconds']:.2f} s, lambda_max {t['max_exponent']:.4f}, "
-                 f"mean {t['mean_exponent']:.4f}, torch {t['torch']}"))
-    if r:
-        rows.append(("speed-up", f"torch / rnnlyap = {t['seconds'] / r['timing']['seconds']:.2f}x"))
-else:
-    rows.append(("torch fp64 N=4096", f"not run (rc {torch_rc}); see torch_n4096.log"))
+    row("N=16384 qr auto", f"{tm['seconds']:.1f} s for {tm['tangent_steps']} steps and "
+        f"{tm['qr_count']} QRs (incl. set-up); peak GPU memory "
+        f"{max(map(int, mem)) if mem else '?'} MiB")
+elif state("n16384"):
+    row("N=16384 qr auto", f"no result: {state('n16384')}")
 
-width = max(len(k) for k, _ in rows)
+for q in ("cholesky2", "householder"):
+    try:
+        with open(os.path.join(out, f"scaling_{q}.csv")) as f:
+            rs = list(csv.DictReader(f))
+        best = max(rs, key=lambda x: float(x["tflops"])) if rs else None
+        if best:
+            row(f"profile {q}", f"{len(rs)} rows up to N={max(int(x['n']) for x in rs)}; best "
+                f"{float(best['tflops']):.1f} TFLOP/s ({best['op']}, N={best['n']}, k={best['k']})"
+                + (f"; {state('profile_' + q)}" if state("profile_" + q) else ""))
+    except Exception:
+        if state("profile_" + q):
+            row(f"profile {q}", f"no CSV: {state('profile_' + q)}")
+
+lstm = load("lstm.json")
+for name, label in (("lstm.json", "LSTM 512 x 10 seq qr auto"),
+                    ("lstm_householder.json", "LSTM 512 x 10 seq householder")):
+    r = load(name)
+    if r:
+        row(label, f"{r['timing']['seconds']:.2f} s, lambda_max {r['summary']['max_exponent']:+.5f}")
+    elif state(name[:-5]):
+        row(label, f"no result: {state(name[:-5])}")
+for name, label in (("torch_lstm.json", "torch LSTM (3 seq, x10/3)"),
+                    ("torch_lstm_batched.json", "torch LSTM batched")):
+    t = load(name)
+    if t:
+        seconds = t["seconds"] * 10 / t["batch"]
+        line = f"{seconds:.2f} s for 10 sequences, lambda_max {t['max_exponent']:+.5f}"
+        if lstm:
+            line += f"; torch / rnnlyap = {seconds / lstm['timing']['seconds']:.1f}x"
+        row(label, line)
+    elif state(name[:-5]):
+        row(label, f"no result: {state(name[:-5])}")
+
+if state("accuracy"):
+    row("accuracy (cuda)", f"{state('accuracy')}; see accuracy_cuda.md")
+
+for part in ("quick", "extra"):
+    if f"part_{part}" in steps:
+        row(f"part {part}", f"{steps[f'part_{part}'][1]:.0f} s in all")
+bad = [f"{k} ({state(k)})" for k, (rc, _) in steps.items()
+       if rc in (124, 125, 137) and not k.startswith("part_")]
+if bad:
+    row("cut short", ", ".join(bad))
+
+width = max((len(k) for k, _ in rows), default=0)
 for k, v in rows:
     print(f"{k:<{width}}  {v}")
 PY
