@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by quickstart.sh and test.sh: install what is missing, then configure and build.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,7 +42,7 @@ configure_and_build() {
   local py=()
   [ -x /usr/bin/python3 ] && py=(-DPython_EXECUTABLE=/usr/bin/python3)
   echo "== configuring in $BUILD"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-Release} "${py[@]}" "$@" >"$ROOT/.cmake-configure.log" 2>&1 ||
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" "${py[@]}" "$@" >"$ROOT/.cmake-configure.log" 2>&1 ||
     { cat "$ROOT/.cmake-configure.log"; exit 1; }
   grep -E "rnnlyap: (CUDA backend|Python module)" "$ROOT/.cmake-configure.log" || true
   echo "== building"
