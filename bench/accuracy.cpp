@@ -1,4 +1,4 @@
-// Accuracy of the fast paths against the reference path on the validation cases (DESIGN.md §1):
+// Accuracy of the fast paths against the reference path on the validation cases (docs/design.md):
 // fp32 against fp64, and CholeskyQR2 against Householder QR. Prints a Markdown table.
 //   rnnlyap_accuracy [cpu|cuda]
 // Below onset the reference is the exact spectrum (eigenvalues of J by LAPACK dgeev); on chaotic

@@ -6,7 +6,7 @@
 #   2. compute-sanitizer memcheck (when installed) on a few small CUDA tests;
 #   3. the CUDA tests (gtest filter '*Cuda*:*cuda*') with RNNLYAP_REQUIRE_CUDA=1, so that a test
 #      that does not find the device fails instead of skipping;
-#   4. the reference job (README/DESIGN): rate network, N = 4096, g = 3, dt = 0.25, t_ons = 0.5,
+#   4. the reference job (README, "Performance"): rate network, N = 4096, g = 3, dt = 0.25, t_ons = 0.5,
 #      t_warmup = 100, t_ons_warmup = 200, t_sim = 2000, full spectrum, fp64, --qr auto;
 #   5. the plain PyTorch fp64 loop (bench/torch_baseline.py) on the same network with a shortened
 #      schedule, against rnnlyap on that schedule (--qr auto and householder): seconds per step;

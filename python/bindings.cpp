@@ -1,5 +1,5 @@
 // Python bindings: the spectrum of a random or given network, and the spectra of a trained cell
-// driven by input sequences. Options travel as the JSON "params" object of DESIGN.md §3, results as
+// driven by input sequences. Options travel as the JSON "params" object of the result, results as
 // the result JSON; rnnlyap/__init__.py turns them into numpy arrays. The GIL is released while the
 // spectrum is computed.
 #include <pybind11/numpy.h>

@@ -4,7 +4,7 @@ of its leading exponents (the --trace CSV).
 
     plot_spectrum.py RESULT.json [--trace TRACE.csv] [--out spectrum.png] [--leading 5]
 
-Left panel: λ_i against i/N (the axis on which spectra of different N collapse, DESIGN.md §1),
+Left panel: λ_i against i/N (the axis on which spectra of different N collapse, docs/design.md),
 with the standard errors as a band. Right panel: running estimates of the leading exponents over
 the averaging time.
 """

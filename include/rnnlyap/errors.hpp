@@ -1,5 +1,5 @@
 // Exceptions thrown by rnnlyap. Vendor status codes are kept as integers so that this header needs
-// no CUDA or BLAS header (DESIGN.md §2).
+// no CUDA or BLAS header (docs/design.md).
 #pragma once
 
 #include <stdexcept>

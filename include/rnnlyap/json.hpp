@@ -1,4 +1,4 @@
-// The result JSON of DESIGN.md §3.
+// The result JSON of the README ("Using rnnlyap").
 #pragma once
 
 #include <string>
@@ -7,8 +7,9 @@
 
 namespace rnnlyap {
 
-/// Serialises a result with the top-level keys of DESIGN.md §3 (exponents, stderr, summary,
-/// params, backend, device, precision, timing) plus "schedule". Non-finite numbers become null.
+/// Serialises a result with the top-level keys of the README ("Using rnnlyap") (exponents, stderr,
+/// summary, params, backend, device, precision, timing) plus "schedule". Non-finite numbers become
+/// null.
 std::string to_json(const SpectrumResult& result, int indent = 2);
 
 /// An ensemble: the top level holds the means over members (exponents, summary) and their standard

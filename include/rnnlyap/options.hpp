@@ -1,4 +1,5 @@
-// Options of a Lyapunov-spectrum run (DESIGN.md §3). Plain data: no CUDA or BLAS headers here.
+// Options of a Lyapunov-spectrum run (README, "Using rnnlyap"). Plain data: no CUDA or BLAS headers
+// here.
 #pragma once
 
 #include <cstdint>
@@ -8,9 +9,9 @@
 
 namespace rnnlyap {
 
-/// The dynamical system whose tangent dynamics are integrated (DESIGN.md §1 table): random/file
-/// networks (`rate`, `map`) or trained single-layer cells driven by inputs (`rnn`, `gru`, `lstm`,
-/// PyTorch conventions).
+/// The dynamical system whose tangent dynamics are integrated (docs/design.md, the models table):
+/// random/file networks (`rate`, `map`) or trained single-layer cells driven by inputs (`rnn`,
+/// `gru`, `lstm`, PyTorch conventions).
 enum class Model { rate, map, rnn, gru, lstm };
 /// True for the trained, input-driven cells.
 inline bool is_cell(Model m) {
@@ -60,7 +61,8 @@ struct SpectrumOptions {
   double step_time() const { return model == Model::rate ? dt : 1.0; }
 };
 
-/// The schedule of a run in steps, derived from the times (DESIGN.md §3: steps = round(t/dt)).
+/// The schedule of a run in steps, derived from the times (README, "Using rnnlyap": steps =
+/// round(t/dt)).
 struct Schedule {
   std::int64_t warmup_steps = 0;   ///< state only
   std::int64_t steps_per_ons = 1;  ///< tangent steps between re-orthonormalisations

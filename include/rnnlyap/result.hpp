@@ -1,4 +1,4 @@
-// The result of a spectrum run and the quantities derived from a spectrum (DESIGN.md §1, §3).
+// The result of a spectrum run and the quantities derived from a spectrum (docs/design.md; README).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Parameter sweeps over gain, tail index and size (DESIGN.md §3 "Sweep JSON"), and the
+// Parameter sweeps over gain, tail index and size (README, "Sweeps"), and the
 // transition gain where λ_max crosses zero.
 #pragma once
 
@@ -38,7 +38,7 @@ struct SweepPoint {
 
 /// The gain where λ_max first crosses zero upwards, by linear interpolation between the two grid
 /// points around the crossing; the error bar propagates their standard errors. The prediction is
-/// g* = exp(-<Ξ>) for levy weights (DESIGN.md §1) and the mean-field onset 1 for gaussian weights
+/// g* = exp(-<Ξ>) for levy weights (docs/design.md) and the mean-field onset 1 for gaussian weights
 /// without input noise.
 struct Transition {
   std::optional<double> alpha;
@@ -69,7 +69,7 @@ SweepResult run_sweep(
     const std::function<void(int done, int total, const std::string& label)>& progress = {},
     const std::function<bool()>& stop_requested = {});
 
-/// The sweep JSON of DESIGN.md §3 (grid, transition, params) and the grid as CSV.
+/// The sweep JSON of the README ("Using rnnlyap") (grid, transition, params) and the grid as CSV.
 std::string sweep_json(const SweepResult& r, int indent = 2);
 std::string sweep_csv(const SweepResult& r);
 

@@ -1,5 +1,5 @@
 // Trained, input-driven networks: single-layer vanilla RNN (tanh), GRU and LSTM cells with
-// PyTorch's parameter names, shapes and gate order (DESIGN.md §3 "Trained networks").
+// PyTorch's parameter names, shapes and gate order (README, "Trained networks").
 #pragma once
 
 #include <map>

@@ -1,4 +1,4 @@
-// The `rnnlyap` program (DESIGN.md §3). Bad input: one line on stderr and exit status 2.
+// The `rnnlyap` program (README, "Using rnnlyap"). Bad input: one line on stderr and exit status 2.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -162,7 +162,7 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
   // Trained models: without --t-sim every input step after the warm-ups is averaged.
   if (is_cell(o.model) && sub.count("--t-sim") == 0) o.t_sim = 0;
   if (o.model == Model::map) {
-    // Map times are in steps: defaults of DESIGN.md §3 apply as step counts.
+    // Map times are in steps: defaults of the README ("Using rnnlyap") apply as step counts.
     if (sub.count("--dt") > 0)
       throw InvalidInput("--dt applies to the rate model only (map times are in steps)");
   }

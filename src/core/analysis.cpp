@@ -1,4 +1,4 @@
-// Quantities derived from a spectrum (DESIGN.md §1: Kaplan–Yorke dimension, Pesin entropy).
+// Quantities derived from a spectrum (docs/design.md: Kaplan–Yorke dimension, Pesin entropy).
 #include <algorithm>
 #include <functional>
 

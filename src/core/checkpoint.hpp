@@ -10,7 +10,7 @@
 
 namespace rnnlyap::detail {
 
-/// Position in the schedule and the accumulated statistics (DESIGN.md §1 algorithm).
+/// Position in the schedule and the accumulated statistics (docs/design.md, "Algorithm").
 struct RunState {
   std::int64_t step = 0;                         ///< global steps done (the noise counter)
   std::int64_t warmup_done = 0;                  ///< state-only steps done

@@ -1,4 +1,4 @@
-// The algorithm, written once for every backend (DESIGN.md §1 "Algorithm", §2): warm the state up,
+// The algorithm, written once for every backend (docs/design.md): warm the state up,
 // start an orthonormal basis, propagate it with the tangent map, re-orthonormalise every t_ons,
 // average log|R_ii| after the basis warm-up. Standard errors come from batch means.
 #include <algorithm>
@@ -75,9 +75,10 @@ std::string_view to_string(Phase p) {
 
 namespace detail {
 
-// The basis before a re-orthonormalisation has condition κ ≈ e^{(λ_1 − λ_k) t_ons} (DESIGN.md §1);
-// past ~1/(100 ε) its trailing columns are rounding noise. A collapsed basis compresses the
-// computed spread, so this estimate is a lower bound and the warning errs on the safe side.
+// The basis before a re-orthonormalisation has condition κ ≈ e^{(λ_1 − λ_k) t_ons}
+// (docs/design.md); past ~1/(100 ε) its trailing columns are rounding noise. A collapsed basis
+// compresses the computed spread, so this estimate is a lower bound and the warning errs on the
+// safe side.
 std::vector<std::string> basis_warnings(const std::vector<double>& exponents, double ons_time,
                                         Precision precision) {
   std::vector<std::string> w;

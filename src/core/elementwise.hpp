@@ -1,6 +1,6 @@
 // Per-element math shared by every backend: the nonlinearity, its derivative, the state update
 // and the counter-based normal generator. Host and device compile the same code, so CPU and GPU
-// compute the same thing (DESIGN.md §2).
+// compute the same thing (docs/design.md).
 #pragma once
 
 #include <cmath>
@@ -24,7 +24,7 @@ RNNLYAP_HD T phi(T x) {
 
 /// φ'(x) = 1/cosh²(x), written as 4e/(1+e)² with e = exp(-2|x|), which neither overflows nor
 /// cancels. Never 1 - tanh²(x): that is exactly 0 for |x| > 19 and makes the tangent map singular
-/// (DESIGN.md §1).
+/// (docs/design.md).
 template <class T>
 RNNLYAP_HD T dphi(T x) {
   using std::exp;

@@ -1,4 +1,4 @@
-// The executor: what a backend offers the models (DESIGN: "executors as thin primitives").
+// The executor: what a backend offers the models (docs/design.md).
 // Memory, copies, strided-batched GEMM, batched re-orthonormalisation returning log|R_ii|, and the
 // per-element kernels of the models — declared once here, implemented once per backend
 // (src/cpu/cpu_executor.cpp, src/cuda/cuda_executor.cpp). An executor knows no model: the models

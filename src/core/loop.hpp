@@ -1,4 +1,4 @@
-// The Benettin loop shared by every model (DESIGN §1 "Algorithm"): warm-ups, propagation,
+// The Benettin loop shared by every model (docs/design.md, "Algorithm"): warm-ups, propagation,
 // re-orthonormalisation, accumulation, batch means, checkpoints, for B ≥ 1 members in lockstep.
 // Model-specific code makes a Propagator (propagator.hpp) and calls run_benettin.
 #pragma once

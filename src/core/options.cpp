@@ -1,4 +1,4 @@
-// Validation of the options and the step schedule derived from them (DESIGN.md §3).
+// Validation of the options and the step schedule derived from them (README, "Using rnnlyap").
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -69,7 +69,7 @@ void validate(const SpectrumOptions& o) {
     fail("--inputs applies to the trained models rnn, gru and lstm only");
   }
   if (o.lstm_h_only && o.model != Model::lstm) fail("--lstm-h-only applies to --model lstm only");
-  // Trained models: t_sim = 0 means "all the input that is left" (DESIGN.md §3).
+  // Trained models: t_sim = 0 means "all the input that is left" (README, "Using rnnlyap").
   if (!(is_cell(o.model) && o.t_sim == 0) && o.t_sim < o.t_ons)
     fail("--t-sim " + fmt(o.t_sim) +
          " is shorter than one re-orthonormalisation interval --t-ons " + fmt(o.t_ons));

@@ -1,4 +1,4 @@
-// Independent runs spread over CPU threads (DESIGN.md §2: the driver's scheduling, not a backend
+// Independent runs spread over CPU threads (docs/design.md: the driver's scheduling, not a backend
 // primitive). Each thread takes whole runs with the BLAS library set to one thread: independent
 // runs parallelise perfectly, one run's BLAS and LAPACK calls on small or square matrices do not
 // (two BLAS threads made a 2N = 512 LSTM run only 1.3× faster on a 2-core machine;

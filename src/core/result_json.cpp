@@ -1,4 +1,4 @@
-// Result → JSON (DESIGN.md §3; other tools parse these keys: keep them stable).
+// Result → JSON (README, "Using rnnlyap"; other tools parse these keys: keep them stable).
 #include <nlohmann/json.hpp>
 
 #include "options_json.hpp"

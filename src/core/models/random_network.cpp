@@ -1,5 +1,5 @@
 // Random and file networks: the state step and the tangent step, written once with the executor's
-// primitives (DESIGN §1 table).
+// primitives (docs/design.md, the models table).
 //   rate/Euler: h ← (1−dt) h + dt (J φ(h) + b) + σ√dt ξ,  D_t = (1−dt) I + dt J diag φ'(h)
 //   map:        h ← J φ(h) + b + σ ξ,                     D_t = J diag φ'(h)
 //   rate/RK4:   classic RK4 of τ dh/dt = −h + J φ(h) + b, and RK4 of the variational equation

@@ -1,5 +1,5 @@
-// Random and file networks (DESIGN §1 table): rate (Euler or classic RK4) and map, B networks of
-// the same size in lockstep, each with its own weights, bias and noise key.
+// Random and file networks (docs/design.md, the models table): rate (Euler or classic RK4) and map,
+// B networks of the same size in lockstep, each with its own weights, bias and noise key.
 #pragma once
 
 #include <cstdint>
