@@ -1,17 +1,15 @@
-// Pieces every CUDA propagator shares: size arithmetic for the memory checks, device selection and
-// description, the device-availability check, host↔device copies with fp32 conversion, and the
-// device context (stream, library handles) each propagator derives from.
+// What the CUDA executor and its re-orthonormalizers share: size arithmetic for the memory
+// estimates, the device check, and the context (device, stream, library handles) all work goes to.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <limits>
-#include <span>
+#include <memory>
 #include <string>
-#include <type_traits>
-#include <vector>
+
+#include "core/executor.hpp"
 
 #include "cuda_check.hpp"
 #include "cuda_resources.hpp"
@@ -34,20 +32,6 @@ inline std::size_t sat_add(std::size_t a, std::size_t b) {
   return b > std::numeric_limits<std::size_t>::max() - a ? std::numeric_limits<std::size_t>::max()
                                                          : a + b;
 }
-inline std::size_t mib_ceil(std::size_t bytes) {
-  return bytes / kMiB + (bytes % kMiB != 0 ? 1 : 0);
-}
-
-inline std::string device_name(int device) {
-  cudaDeviceProp prop{};
-  RNNLYAP_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
-  return prop.name;
-}
-
-// Makes `device` current; a member so that it runs before the stream and handles are created.
-struct SelectDevice {
-  explicit SelectDevice(int device) { RNNLYAP_CUDA_CHECK(cudaSetDevice(device)); }
-};
 
 /// Throws BackendUnavailable (exit 2) unless `device` exists.
 inline void require_device(int device) {
@@ -58,127 +42,57 @@ inline void require_device(int device) {
     throw BackendUnavailable(std::string("--backend cuda: no CUDA device found (") +
                              cudaGetErrorName(err) + ": " + cudaGetErrorString(err) + ")");
   }
-  if (count == 0)
-    throw BackendUnavailable(
-        "--backend cuda: no CUDA device found (the CUDA runtime reports 0 devices)");
   if (device < 0 || device >= count)
     throw BackendUnavailable("--backend cuda: no CUDA device found (device " +
                              std::to_string(device) + " requested, " + std::to_string(count) +
                              " present)");
 }
 
-template <class U>
-void zero_async(DeviceBuffer<U>& b, cudaStream_t stream) {
-  if (b.size() != 0) RNNLYAP_CUDA_CHECK(cudaMemsetAsync(b.get(), 0, b.bytes(), stream));
-}
+// Makes `device` current; a member so that it runs before the stream and handles are created.
+struct SelectDevice {
+  explicit SelectDevice(int device) { RNNLYAP_CUDA_CHECK(cudaSetDevice(device)); }
+};
 
-/// Host doubles → device T on `stream`. The source is pageable, so cudaMemcpyAsync returns once
-/// the data is staged: the fp32 conversion buffer (64 MiB pieces, never a second full copy) may be
-/// reused right after.
-template <class T>
-void upload_async(T* dst, std::span<const double> src, cudaStream_t stream) {
-  if (src.empty()) return;
-  if constexpr (std::is_same_v<T, double>) {
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src.data(), src.size() * sizeof(double),
-                                       cudaMemcpyHostToDevice, stream));
-  } else {
-    constexpr std::size_t kChunk = std::size_t{16} << 20;
-    std::vector<T> tmp(std::min(kChunk, src.size()));
-    for (std::size_t at = 0; at < src.size(); at += kChunk) {
-      const std::size_t m = std::min(kChunk, src.size() - at);
-      for (std::size_t i = 0; i < m; ++i) tmp[i] = static_cast<T>(src[at + i]);
-      RNNLYAP_CUDA_CHECK(
-          cudaMemcpyAsync(dst + at, tmp.data(), m * sizeof(T), cudaMemcpyHostToDevice, stream));
-    }
-  }
-}
+/// One device, one non-blocking stream, and the cuBLAS and cuSOLVER handles bound to it. The
+/// executor owns it; its re-orthonormalizers borrow it (they are destroyed first).
+class Context {
+ public:
+  explicit Context(int device)
+      : device_(device), select_(device), cublas_(stream_.get()), cusolver_(stream_.get()) {}
 
-/// Device T → host doubles after everything queued on `stream` before (a read-back: synchronises).
-template <class T>
-std::vector<double> download(const T* src, std::size_t count, cudaStream_t stream) {
-  std::vector<T> tmp(count);
-  RNNLYAP_CUDA_CHECK(
-      cudaMemcpyAsync(tmp.data(), src, count * sizeof(T), cudaMemcpyDeviceToHost, stream));
-  RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream));
-  if constexpr (std::is_same_v<T, double>)
-    return tmp;
-  else
-    return std::vector<double>(tmp.begin(), tmp.end());
-}
-
-/// cuSOLVER's devInfo, checked lazily (the CPU backend throws at the call itself): `sticky` holds
-/// the first nonzero devInfo of geqrf, orgqr and (count = 3) the second CholeskyQR potrf.
-inline void throw_if_solver_failed(const int* sticky, int count) {
-  if (sticky[0] != 0)
-    throw VendorError("cuSOLVER cusolverDn<t>geqrf", sticky[0],
-                      "devInfo: illegal argument (checked lazily)", __FILE__, __LINE__);
-  if (count > 1 && sticky[1] != 0)
-    throw VendorError("cuSOLVER cusolverDn<t>orgqr", sticky[1],
-                      "devInfo: illegal argument (checked lazily)", __FILE__, __LINE__);
-  if (count > 2 && sticky[2] != 0)
-    throw VendorError("cuSOLVER cusolverDn<t>potrf", sticky[2],
-                      "devInfo: second CholeskyQR pass not positive definite (checked lazily)",
-                      __FILE__, __LINE__);
-}
-
-/// take_log_sums() of every CUDA propagator: reads the fp64 log sums and the `count` sticky solver
-/// words starting at `sticky_dev` (one synchronisation), zeroes the sums, and throws on a failure.
-inline std::vector<double> take_logs(DeviceBuffer<double>& logs, const int* sticky_dev, int count,
-                                     cudaStream_t stream) {
-  std::vector<double> out(logs.size());
-  int sticky[3] = {0, 0, 0};
-  RNNLYAP_CUDA_CHECK(
-      cudaMemcpyAsync(out.data(), logs.get(), logs.bytes(), cudaMemcpyDeviceToHost, stream));
-  RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(sticky, sticky_dev,
-                                     static_cast<std::size_t>(count) * sizeof(int),
-                                     cudaMemcpyDeviceToHost, stream));
-  RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(stream));
-  RNNLYAP_CUDA_CHECK(cudaMemsetAsync(logs.get(), 0, logs.bytes(), stream));
-  throw_if_solver_failed(sticky, count);
-  return out;
-}
-
-/// What every CUDA propagator holds: its device (made current first), the device's name, one
-/// non-blocking stream with the cuBLAS and cuSOLVER handles bound to it, and the copies and fills
-/// on that stream. Propagators derive from it privately: as a base it is built before their
-/// device buffers and destroyed after them.
-class DeviceContext {
- protected:
-  explicit DeviceContext(int device)
-      : device_(device),
-        select_(device),
-        name_(device_name(device)),
-        cublas_(stream_.get()),
-        cusolver_(stream_.get()) {}
-
-  /// Waits for the stream: a propagator's destructor calls it before its buffers go.
+  /// Makes the device current (every call into the executor does this first).
+  void use() const { RNNLYAP_CUDA_CHECK(cudaSetDevice(device_)); }
+  /// Waits for the stream without throwing (destructors, frees).
   void quiesce() const noexcept {
     RNNLYAP_CUDA_CHECK_NOTHROW(cudaSetDevice(device_));
     RNNLYAP_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(stream_.get()));
   }
+  /// The stream every call is queued on.
   cudaStream_t stream() const { return stream_.get(); }
-  void use_device() const { RNNLYAP_CUDA_CHECK(cudaSetDevice(device_)); }
-  template <class U>
-  void zero(DeviceBuffer<U>& b) const {
-    zero_async(b, stream());
-  }
-  template <class T>
-  void copy_to_device(T* dst, std::span<const double> src) const {
-    upload_async(dst, src, stream());
-  }
-  template <class T>
-  std::vector<double> copy_to_host(const T* src, std::size_t count) const {
-    return download(src, count, stream());
-  }
+  /// The cuBLAS handle bound to stream().
+  cublasHandle_t blas() const { return cublas_.get(); }
+  /// The cuSOLVER handle bound to stream().
+  cusolverDnHandle_t solver() const { return cusolver_.get(); }
+  /// The CUDA device index.
+  int device() const { return device_; }
 
-  // Declaration order is construction order: device first, then stream, then the handles bound
-  // to it.
+ private:
+  // Declaration order is construction order: device first, then the stream, then its handles.
   int device_;
   SelectDevice select_;
-  std::string name_;
   Stream stream_;
   CublasHandle cublas_;
   CusolverHandle cusolver_;
 };
+
+/// Device bytes of a re-orthonormalizer of B bases of rows × k (cuda_reorthonormalizer.cpp).
+template <class T>
+std::size_t reorthonormalizer_bytes(const Context& ctx, int batch, int rows, int k,
+                                    QrMethod method);
+/// A re-orthonormalizer of B bases of rows × k on ctx's stream; ctx must outlive it.
+template <class T>
+std::unique_ptr<detail::Reorthonormalizer<T>> make_reorthonormalizer(const Context& ctx, int batch,
+                                                                     int rows, int k,
+                                                                     QrMethod method);
 
 }  // namespace rnnlyap::cuda

@@ -1,108 +1,113 @@
-// cuBLAS and cuSOLVER calls used by the CUDA backend, overloaded on float/double and checked,
-// mirroring src/cpu/blas_lapack.hpp. Column-major; scalars are passed in host pointer mode (read
-// before the call returns, so temporaries are fine); every call is asynchronous on the handle's
-// stream.
+// The cuBLAS and cuSOLVER calls of the CUDA executor, for T = float or double, checked.
+// Column-major; scalars in host pointer mode (read before the call returns); every call is
+// asynchronous on the handle's stream. Batched calls take device arrays of per-member pointers.
 #pragma once
 
 #include <cublas_v2.h>
 #include <cusolverDn.h>
 
+#include <algorithm>
+#include <type_traits>
+
 #include "cuda_check.hpp"
+
+// Calls the double or the float variant of a vendor function, checked by CHECK.
+#define RNNLYAP_DS(CHECK, dfn, sfn, ...)     \
+  do {                                       \
+    if constexpr (std::is_same_v<T, double>) \
+      CHECK(dfn(__VA_ARGS__));               \
+    else                                     \
+      CHECK(sfn(__VA_ARGS__));               \
+  } while (0)
 
 namespace rnnlyap::cuda::la {
 
-/// C = alpha A B + beta C (no transposes), A m×kk, B kk×n, C m×n.
-inline void gemm(cublasHandle_t h, int m, int n, int kk, double alpha, const double* a, int lda,
-                 const double* b, int ldb, double beta, double* c, int ldc) {
-  RNNLYAP_CUBLAS_CHECK(
-      cublasDgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, kk, &alpha, a, lda, b, ldb, &beta, c, ldc));
-}
-inline void gemm(cublasHandle_t h, int m, int n, int kk, float alpha, const float* a, int lda,
-                 const float* b, int ldb, float beta, float* c, int ldc) {
-  RNNLYAP_CUBLAS_CHECK(
-      cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, kk, &alpha, a, lda, b, ldb, &beta, c, ldc));
-}
-
-/// C = Aᵀ A (upper triangle), A n×k, C k×k.
-inline void syrk_t(cublasHandle_t h, int k, int n, const double* a, int lda, double* c, int ldc) {
-  const double one = 1, zero = 0;
-  RNNLYAP_CUBLAS_CHECK(
-      cublasDsyrk(h, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_T, k, n, &one, a, lda, &zero, c, ldc));
-}
-inline void syrk_t(cublasHandle_t h, int k, int n, const float* a, int lda, float* c, int ldc) {
-  const float one = 1, zero = 0;
-  RNNLYAP_CUBLAS_CHECK(
-      cublasSsyrk(h, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_T, k, n, &one, a, lda, &zero, c, ldc));
+/// C_b = alpha op(A_b) B_b + beta C_b for b < batch (one plain GEMM when batch = 1).
+template <class T>
+void gemm(cublasHandle_t h, cublasOperation_t ta, int m, int n, int kk, T alpha, const T* a,
+          int lda, long long sa, const T* b, int ldb, long long sb, T beta, T* c, int ldc,
+          long long sc, int batch) {
+  const cublasOperation_t tb = CUBLAS_OP_N;
+  if (batch == 1)
+    RNNLYAP_DS(RNNLYAP_CUBLAS_CHECK, cublasDgemm, cublasSgemm, h, ta, tb, m, n, kk, &alpha, a, lda,
+               b, ldb, &beta, c, ldc);
+  else
+    RNNLYAP_DS(RNNLYAP_CUBLAS_CHECK, cublasDgemmStridedBatched, cublasSgemmStridedBatched, h, ta,
+               tb, m, n, kk, &alpha, a, lda, sa, b, ldb, sb, &beta, c, ldc, sc, batch);
 }
 
-/// B ← B R⁻¹ in place, R k×k upper triangular, B m×k.
-inline void trsm_right_upper(cublasHandle_t h, int m, int k, const double* r, int ldr, double* b,
-                             int ldb) {
-  const double one = 1;
-  RNNLYAP_CUBLAS_CHECK(cublasDtrsm(h, CUBLAS_SIDE_RIGHT, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N,
-                                   CUBLAS_DIAG_NON_UNIT, m, k, &one, r, ldr, b, ldb));
+/// B ← B R⁻¹, R k×k upper triangular, B m×k.
+template <class T>
+void trsm(cublasHandle_t h, int m, int k, const T* r, T* b) {
+  const T one = 1;
+  RNNLYAP_DS(RNNLYAP_CUBLAS_CHECK, cublasDtrsm, cublasStrsm, h, CUBLAS_SIDE_RIGHT,
+             CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N, CUBLAS_DIAG_NON_UNIT, m, k, &one, r, k, b, m);
 }
-inline void trsm_right_upper(cublasHandle_t h, int m, int k, const float* r, int ldr, float* b,
-                             int ldb) {
-  const float one = 1;
-  RNNLYAP_CUBLAS_CHECK(cublasStrsm(h, CUBLAS_SIDE_RIGHT, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N,
-                                   CUBLAS_DIAG_NON_UNIT, m, k, &one, r, ldr, b, ldb));
-}
-
-/// Workspace sizes (in elements). cuSOLVER reports them through a status; a non-success status
-/// is returned, not thrown, so that the caller can fall back to an estimate.
-inline cusolverStatus_t geqrf_lwork(cusolverDnHandle_t h, int m, int n, double* a, int lda,
-                                    int& lwork) {
-  return cusolverDnDgeqrf_bufferSize(h, m, n, a, lda, &lwork);
-}
-inline cusolverStatus_t geqrf_lwork(cusolverDnHandle_t h, int m, int n, float* a, int lda,
-                                    int& lwork) {
-  return cusolverDnSgeqrf_bufferSize(h, m, n, a, lda, &lwork);
-}
-inline cusolverStatus_t orgqr_lwork(cusolverDnHandle_t h, int m, int n, int k, const double* a,
-                                    int lda, const double* tau, int& lwork) {
-  return cusolverDnDorgqr_bufferSize(h, m, n, k, a, lda, tau, &lwork);
-}
-inline cusolverStatus_t orgqr_lwork(cusolverDnHandle_t h, int m, int n, int k, const float* a,
-                                    int lda, const float* tau, int& lwork) {
-  return cusolverDnSorgqr_bufferSize(h, m, n, k, a, lda, tau, &lwork);
-}
-inline cusolverStatus_t potrf_lwork(cusolverDnHandle_t h, int n, double* a, int lda, int& lwork) {
-  return cusolverDnDpotrf_bufferSize(h, CUBLAS_FILL_MODE_UPPER, n, a, lda, &lwork);
-}
-inline cusolverStatus_t potrf_lwork(cusolverDnHandle_t h, int n, float* a, int lda, int& lwork) {
-  return cusolverDnSpotrf_bufferSize(h, CUBLAS_FILL_MODE_UPPER, n, a, lda, &lwork);
+/// trsm() of every member.
+template <class T>
+void trsm_batched(cublasHandle_t h, int m, int k, T* const* r, T* const* b, int batch) {
+  const T one = 1;
+  RNNLYAP_DS(RNNLYAP_CUBLAS_CHECK, cublasDtrsmBatched, cublasStrsmBatched, h, CUBLAS_SIDE_RIGHT,
+             CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N, CUBLAS_DIAG_NON_UNIT, m, k, &one, r, k, b, m,
+             batch);
 }
 
-/// Householder QR, A = QR: R in the upper triangle, reflectors below it and in tau. `info` is a
-/// device pointer, written asynchronously.
-inline void geqrf(cusolverDnHandle_t h, int m, int n, double* a, int lda, double* tau, double* work,
-                  int lwork, int* info) {
-  RNNLYAP_CUSOLVER_CHECK(cusolverDnDgeqrf(h, m, n, a, lda, tau, work, lwork, info));
+/// Cholesky A = RᵀR of the upper triangle of the k×k A, in place; `info` a device int.
+template <class T>
+void potrf(cusolverDnHandle_t h, int k, T* a, T* work, int lwork, int* info) {
+  RNNLYAP_DS(RNNLYAP_CUSOLVER_CHECK, cusolverDnDpotrf, cusolverDnSpotrf, h, CUBLAS_FILL_MODE_UPPER,
+             k, a, k, work, lwork, info);
 }
-inline void geqrf(cusolverDnHandle_t h, int m, int n, float* a, int lda, float* tau, float* work,
-                  int lwork, int* info) {
-  RNNLYAP_CUSOLVER_CHECK(cusolverDnSgeqrf(h, m, n, a, lda, tau, work, lwork, info));
-}
-
-/// Forms the first n columns of Q from geqrf's reflectors, in place.
-inline void orgqr(cusolverDnHandle_t h, int m, int n, int k, double* a, int lda, const double* tau,
-                  double* work, int lwork, int* info) {
-  RNNLYAP_CUSOLVER_CHECK(cusolverDnDorgqr(h, m, n, k, a, lda, tau, work, lwork, info));
-}
-inline void orgqr(cusolverDnHandle_t h, int m, int n, int k, float* a, int lda, const float* tau,
-                  float* work, int lwork, int* info) {
-  RNNLYAP_CUSOLVER_CHECK(cusolverDnSorgqr(h, m, n, k, a, lda, tau, work, lwork, info));
+/// potrf() of every member; `info` a device array of one int per member.
+template <class T>
+void potrf_batched(cusolverDnHandle_t h, int k, T** a, int* info, int batch) {
+  RNNLYAP_DS(RNNLYAP_CUSOLVER_CHECK, cusolverDnDpotrfBatched, cusolverDnSpotrfBatched, h,
+             CUBLAS_FILL_MODE_UPPER, k, a, k, info, batch);
 }
 
-/// Cholesky A = RᵀR of the upper triangle, in place.
-inline void potrf_upper(cusolverDnHandle_t h, int n, double* a, int lda, double* work, int lwork,
-                        int* info) {
-  RNNLYAP_CUSOLVER_CHECK(cusolverDnDpotrf(h, CUBLAS_FILL_MODE_UPPER, n, a, lda, work, lwork, info));
+/// Householder QR of the m×k A: R in the upper triangle, reflectors below it and in tau.
+template <class T>
+void geqrf(cusolverDnHandle_t h, int m, int k, T* a, T* tau, T* work, int lwork, int* info) {
+  RNNLYAP_DS(RNNLYAP_CUSOLVER_CHECK, cusolverDnDgeqrf, cusolverDnSgeqrf, h, m, k, a, m, tau, work,
+             lwork, info);
 }
-inline void potrf_upper(cusolverDnHandle_t h, int n, float* a, int lda, float* work, int lwork,
-                        int* info) {
-  RNNLYAP_CUSOLVER_CHECK(cusolverDnSpotrf(h, CUBLAS_FILL_MODE_UPPER, n, a, lda, work, lwork, info));
+/// geqrf() of every member. `info` is a host int: argument validation only, not the device work.
+template <class T>
+void geqrf_batched(cublasHandle_t h, int m, int k, T* const* a, T* const* tau, int batch) {
+  int info = 0;
+  RNNLYAP_DS(RNNLYAP_CUBLAS_CHECK, cublasDgeqrfBatched, cublasSgeqrfBatched, h, m, k, a, m, tau,
+             &info, batch);
+  if (info != 0)
+    throw VendorError("cuBLAS cublas<t>geqrfBatched", info, "invalid argument", __FILE__, __LINE__);
+}
+/// Forms the m×k Q of geqrf's reflectors in place.
+template <class T>
+void orgqr(cusolverDnHandle_t h, int m, int k, T* a, const T* tau, T* work, int lwork, int* info) {
+  RNNLYAP_DS(RNNLYAP_CUSOLVER_CHECK, cusolverDnDorgqr, cusolverDnSorgqr, h, m, k, k, a, m, tau,
+             work, lwork, info);
+}
+
+/// The largest workspace (elements) of geqrf and orgqr of an m×k matrix and, with `potrf`, of
+/// the k×k Cholesky. The pointers may be null; cuSOLVER may then refuse: a non-success status is
+/// returned, not thrown, so that the caller can fall back to an estimate.
+template <class T>
+cusolverStatus_t workspace(cusolverDnHandle_t h, int m, int k, bool potrf, T* a, T* tau,
+                           int& elems) {
+  int g = 0, o = 0, p = 0;
+  cusolverStatus_t st = CUSOLVER_STATUS_SUCCESS;
+  const auto keep = [&](cusolverStatus_t s) {
+    if (st == CUSOLVER_STATUS_SUCCESS) st = s;
+  };
+  RNNLYAP_DS(keep, cusolverDnDgeqrf_bufferSize, cusolverDnSgeqrf_bufferSize, h, m, k, a, m, &g);
+  RNNLYAP_DS(keep, cusolverDnDorgqr_bufferSize, cusolverDnSorgqr_bufferSize, h, m, k, k, a, m, tau,
+             &o);
+  if (potrf)
+    RNNLYAP_DS(keep, cusolverDnDpotrf_bufferSize, cusolverDnSpotrf_bufferSize, h,
+               CUBLAS_FILL_MODE_UPPER, k, a, k, &p);
+  elems = std::max({g, o, p, 1});
+  return st;
 }
 
 }  // namespace rnnlyap::cuda::la
+
+#undef RNNLYAP_DS

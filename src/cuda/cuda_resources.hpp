@@ -1,6 +1,6 @@
-// Move-only owners of the CUDA resources the backend holds: device and pinned host buffers, one
-// non-default stream, and the cuBLAS / cuSOLVER handles bound to that stream (RAFT binds its
-// handles to its resources' stream the same way). Destructors never throw.
+// Owners of the CUDA resources the executor holds: device and pinned host buffers, one
+// non-blocking stream, an event, and the cuBLAS / cuSOLVER handles bound to the stream (RAFT binds
+// its handles to its resources' stream the same way). Destructors never throw.
 #pragma once
 
 #include <cublas_v2.h>
@@ -8,34 +8,31 @@
 #include <cusolverDn.h>
 
 #include <cstddef>
-#include <limits>
 #include <utility>
 
 #include "cuda_check.hpp"
 
 namespace rnnlyap::cuda {
 
-/// `count` elements of T in device memory (cudaMalloc; never managed memory).
-template <class T>
-class DeviceBuffer {
+/// `count` elements of T in device memory (cudaMalloc, or cudaMallocHost when kPinned); move-only.
+template <class T, bool kPinned = false>
+class Allocation {
  public:
-  DeviceBuffer() = default;
-  explicit DeviceBuffer(std::size_t count) {
+  Allocation() = default;
+  explicit Allocation(std::size_t count) {
     if (count == 0) return;
-    if (count > std::numeric_limits<std::size_t>::max() / sizeof(T))
-      throw VendorError("CUDA runtime cudaMalloc", static_cast<int>(cudaErrorMemoryAllocation),
-                        "size overflows size_t", __FILE__, __LINE__);
     void* p = nullptr;
-    RNNLYAP_CUDA_CHECK(cudaMalloc(&p, count * sizeof(T)));
+    if constexpr (kPinned)
+      RNNLYAP_CUDA_CHECK(cudaMallocHost(&p, count * sizeof(T)));
+    else
+      RNNLYAP_CUDA_CHECK(cudaMalloc(&p, count * sizeof(T)));
     ptr_ = static_cast<T*>(p);
     count_ = count;
   }
-  ~DeviceBuffer() { reset(); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept
+  ~Allocation() { reset(); }
+  Allocation(Allocation&& o) noexcept
       : ptr_(std::exchange(o.ptr_, nullptr)), count_(std::exchange(o.count_, 0)) {}
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+  Allocation& operator=(Allocation&& o) noexcept {
     if (this != &o) {
       reset();
       ptr_ = std::exchange(o.ptr_, nullptr);
@@ -46,80 +43,59 @@ class DeviceBuffer {
 
   /// Frees the memory (cudaFree synchronises with the device).
   void reset() noexcept {
-    if (ptr_ != nullptr) RNNLYAP_CUDA_CHECK_NOTHROW(cudaFree(ptr_));
+    if (ptr_ == nullptr) return;
+    if constexpr (kPinned)
+      RNNLYAP_CUDA_CHECK_NOTHROW(cudaFreeHost(ptr_));
+    else
+      RNNLYAP_CUDA_CHECK_NOTHROW(cudaFree(ptr_));
     ptr_ = nullptr;
     count_ = 0;
   }
+  /// The first element (null when empty).
   T* get() const noexcept { return ptr_; }
+  /// The number of elements.
   std::size_t size() const noexcept { return count_; }
+  /// The size in bytes.
   std::size_t bytes() const noexcept { return count_ * sizeof(T); }
 
-  friend void swap(DeviceBuffer& a, DeviceBuffer& b) noexcept {
-    std::swap(a.ptr_, b.ptr_);
-    std::swap(a.count_, b.count_);
-  }
-
  private:
   T* ptr_ = nullptr;
   std::size_t count_ = 0;
 };
 
-/// `count` elements of T in page-locked host memory, the target of small asynchronous reads.
+/// Device memory.
 template <class T>
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  explicit PinnedBuffer(std::size_t count) {
-    if (count == 0) return;
-    void* p = nullptr;
-    RNNLYAP_CUDA_CHECK(cudaMallocHost(&p, count * sizeof(T)));
-    ptr_ = static_cast<T*>(p);
-    count_ = count;
-  }
-  ~PinnedBuffer() {
-    if (ptr_ != nullptr) RNNLYAP_CUDA_CHECK_NOTHROW(cudaFreeHost(ptr_));
-  }
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  PinnedBuffer(PinnedBuffer&& o) noexcept
-      : ptr_(std::exchange(o.ptr_, nullptr)), count_(std::exchange(o.count_, 0)) {}
-  PinnedBuffer& operator=(PinnedBuffer&& o) noexcept {
-    if (this != &o) {
-      if (ptr_ != nullptr) RNNLYAP_CUDA_CHECK_NOTHROW(cudaFreeHost(ptr_));
-      ptr_ = std::exchange(o.ptr_, nullptr);
-      count_ = std::exchange(o.count_, 0);
-    }
-    return *this;
-  }
-  T* get() const noexcept { return ptr_; }
-  std::size_t size() const noexcept { return count_; }
-
- private:
-  T* ptr_ = nullptr;
-  std::size_t count_ = 0;
-};
+using DeviceBuffer = Allocation<T, false>;
+/// Page-locked host memory, the target of small asynchronous reads.
+template <class T>
+using PinnedBuffer = Allocation<T, true>;
 
 /// A non-blocking stream: it does not synchronise with the legacy default stream.
 class Stream {
  public:
   Stream() { RNNLYAP_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
-  ~Stream() {
-    if (stream_ != nullptr) RNNLYAP_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream_));
-  }
+  ~Stream() { RNNLYAP_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream_)); }
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
-  Stream(Stream&& o) noexcept : stream_(std::exchange(o.stream_, nullptr)) {}
-  Stream& operator=(Stream&& o) noexcept {
-    if (this != &o) {
-      if (stream_ != nullptr) RNNLYAP_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream_));
-      stream_ = std::exchange(o.stream_, nullptr);
-    }
-    return *this;
-  }
+  /// The stream.
   cudaStream_t get() const noexcept { return stream_; }
 
  private:
   cudaStream_t stream_ = nullptr;
+};
+
+/// An event without timing: a point in a stream the host can wait for.
+class Event {
+ public:
+  Event() { RNNLYAP_CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming)); }
+  ~Event() { RNNLYAP_CUDA_CHECK_NOTHROW(cudaEventDestroy(event_)); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  /// The event.
+  cudaEvent_t get() const noexcept { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
 };
 
 /// A cuBLAS handle whose work goes to `stream`.
@@ -127,26 +103,16 @@ class CublasHandle {
  public:
   explicit CublasHandle(cudaStream_t stream) {
     RNNLYAP_CUBLAS_CHECK(cublasCreate(&handle_));
-    try {
-      RNNLYAP_CUBLAS_CHECK(cublasSetStream(handle_, stream));
-    } catch (...) {
+    const cublasStatus_t st = cublasSetStream(handle_, stream);
+    if (st != CUBLAS_STATUS_SUCCESS) {
       RNNLYAP_CUBLAS_CHECK_NOTHROW(cublasDestroy(handle_));
-      throw;
+      throw_cublas(st, "cublasSetStream", __FILE__, __LINE__);
     }
   }
-  ~CublasHandle() {
-    if (handle_ != nullptr) RNNLYAP_CUBLAS_CHECK_NOTHROW(cublasDestroy(handle_));
-  }
+  ~CublasHandle() { RNNLYAP_CUBLAS_CHECK_NOTHROW(cublasDestroy(handle_)); }
   CublasHandle(const CublasHandle&) = delete;
   CublasHandle& operator=(const CublasHandle&) = delete;
-  CublasHandle(CublasHandle&& o) noexcept : handle_(std::exchange(o.handle_, nullptr)) {}
-  CublasHandle& operator=(CublasHandle&& o) noexcept {
-    if (this != &o) {
-      if (handle_ != nullptr) RNNLYAP_CUBLAS_CHECK_NOTHROW(cublasDestroy(handle_));
-      handle_ = std::exchange(o.handle_, nullptr);
-    }
-    return *this;
-  }
+  /// The handle.
   cublasHandle_t get() const noexcept { return handle_; }
 
  private:
@@ -158,26 +124,16 @@ class CusolverHandle {
  public:
   explicit CusolverHandle(cudaStream_t stream) {
     RNNLYAP_CUSOLVER_CHECK(cusolverDnCreate(&handle_));
-    try {
-      RNNLYAP_CUSOLVER_CHECK(cusolverDnSetStream(handle_, stream));
-    } catch (...) {
+    const cusolverStatus_t st = cusolverDnSetStream(handle_, stream);
+    if (st != CUSOLVER_STATUS_SUCCESS) {
       RNNLYAP_CUSOLVER_CHECK_NOTHROW(cusolverDnDestroy(handle_));
-      throw;
+      throw_cusolver(st, "cusolverDnSetStream", __FILE__, __LINE__);
     }
   }
-  ~CusolverHandle() {
-    if (handle_ != nullptr) RNNLYAP_CUSOLVER_CHECK_NOTHROW(cusolverDnDestroy(handle_));
-  }
+  ~CusolverHandle() { RNNLYAP_CUSOLVER_CHECK_NOTHROW(cusolverDnDestroy(handle_)); }
   CusolverHandle(const CusolverHandle&) = delete;
   CusolverHandle& operator=(const CusolverHandle&) = delete;
-  CusolverHandle(CusolverHandle&& o) noexcept : handle_(std::exchange(o.handle_, nullptr)) {}
-  CusolverHandle& operator=(CusolverHandle&& o) noexcept {
-    if (this != &o) {
-      if (handle_ != nullptr) RNNLYAP_CUSOLVER_CHECK_NOTHROW(cusolverDnDestroy(handle_));
-      handle_ = std::exchange(o.handle_, nullptr);
-    }
-    return *this;
-  }
+  /// The handle.
   cusolverDnHandle_t get() const noexcept { return handle_; }
 
  private:

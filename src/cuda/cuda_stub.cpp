@@ -1,6 +1,6 @@
-// The CUDA executor of a build without CUDA: it links, reports no devices, and says clearly why it
+// The CUDA side of a build without CUDA: it links, reports no devices, and says clearly why it
 // cannot run when asked for.
-#include "../core/executor.hpp"
+#include "core/executor.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 
@@ -15,9 +15,10 @@ namespace detail {
 template <class T>
 std::unique_ptr<Executor<T>> make_cuda_executor(int) {
   throw BackendUnavailable(
-      "--backend cuda: this rnnlyap was built without CUDA (no CUDA compiler found at configure "
-      "time); rebuild with nvcc on the PATH or use --backend cpu");
+      "--backend cuda: this build of rnnlyap has no CUDA backend (no CUDA compiler found at "
+      "configure time); rebuild with nvcc on the PATH or use --backend cpu");
 }
+
 template std::unique_ptr<Executor<float>> make_cuda_executor<float>(int);
 template std::unique_ptr<Executor<double>> make_cuda_executor<double>(int);
 

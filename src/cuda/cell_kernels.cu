@@ -1,0 +1,204 @@
+// Kernels of the trained cells (models/cell.cpp) for B members at once: the fused gate /
+// coefficient / state step, and the two passes of the tangent step Q' = E Q_h + D Q (forming E,
+// dim × N, and the diagonal part D Q). Each does the CPU executor's arithmetic element for element
+// in its order: sums with explicitly rounded products and additions, the per-element formulas
+// from core/elementwise.hpp (this target is compiled with --fmad=false). Only exp and tanh may
+// differ from the host's libm by an ulp. W_hh and b_hh are shared by the members; blockIdx.z
+// strides over them.
+#include <string>
+
+#include "cuda_check.hpp"
+#include "device_math.cuh"
+#include "kernels.hpp"
+#include "rnnlyap/errors.hpp"
+
+namespace rnnlyap::cuda::kernels {
+namespace {
+
+// One step of 32 units of one member (RowBlock): gh = W_hh h_in + b_hh for their G rows
+// (block_row_dot, one gate after the other; each row summed from its bias over c = 0..N-1), then
+// lane i of warp 0 forms unit i's state update and (when kCoef) tangent coefficients with
+// detail::cell_unit. h_out must not alias h_in: other blocks still read h_in.
+template <class T, CellKind K, bool kCoef>
+__global__ void __launch_bounds__(kDotThreads)
+    cell_step_kernel(int n, const T* __restrict__ whh, const T* __restrict__ bhh,
+                     const T* __restrict__ gi_all, long long gi_stride, const T* __restrict__ h_all,
+                     T* __restrict__ h_out_all, T* __restrict__ c_all, T* __restrict__ coef_all) {
+  constexpr int G = static_cast<int>(K);
+  const std::size_t un = static_cast<std::size_t>(n);
+  const RowBlock rb(n);
+  const std::size_t b = static_cast<std::size_t>(rb.b);
+  const int i0 = rb.r0, rows = rb.rows, i = i0 + static_cast<int>(threadIdx.x);
+  const T* h_in = h_all + b * un;
+  T gh[G];
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    const T bias = static_cast<int>(threadIdx.x) < rows ? bhh[g * un + i] : T(0);
+    gh[g] = block_row_dot(n, G * un, whh + g * un + i0, rows, h_in, bias);
+  }
+  if (static_cast<int>(threadIdx.x) >= rows) return;
+  const T* gi = gi_all + static_cast<long long>(b) * gi_stride;
+  T a[G];
+#pragma unroll
+  for (int g = 0; g < G; ++g) a[g] = gi[g * un + i];
+  // The unit's update and coefficients: the per-element math the CPU executor runs too.
+  T* c = K == CellKind::lstm ? c_all + b * un + i : nullptr;
+  T ci = c != nullptr ? *c : T(0);
+  h_out_all[b * un + i] =
+      detail::cell_unit<T, G>(a, gh, h_in[i], ci, kCoef ? coef_all + b * 6 * un + i : nullptr, un);
+  if (c != nullptr) *c = ci;
+}
+
+// E (dim × N, leading dimension dim) of each member from W_hh and its coefficients: one thread
+// per unit i, blockIdx.y striding over the columns; rnn E = c0 W_hh, gru E = c0 W_hr + c1 W_hz +
+// c2 W_hn, lstm M = c0 W_hi + c1 W_hf + c2 W_hg, E = [c4 W_ho + c5 M; M] (h-only: the first
+// block), every product a row scaling.
+template <class T, CellKind K, bool kHOnly>
+__global__ void cell_form_e_kernel(int batch, int n, int dim, const T* __restrict__ coef_all,
+                                   const T* __restrict__ whh, T* __restrict__ e_all) {
+  const long long i = global_index();
+  if (i >= n) return;
+  const std::size_t un = static_cast<std::size_t>(n);
+  const std::size_t gn = static_cast<std::size_t>(K) * un, ld = static_cast<std::size_t>(dim);
+  for (std::size_t b = blockIdx.z; b < static_cast<std::size_t>(batch); b += gridDim.z) {
+    const T* coef = coef_all + b * 6 * un;
+    T* e = e_all + b * ld * un;
+    const T c0 = coef[i];
+    for (int col = static_cast<int>(blockIdx.y); col < n; col += static_cast<int>(gridDim.y)) {
+      const T* w = whh + static_cast<std::size_t>(col) * gn;
+      T* ec = e + static_cast<std::size_t>(col) * ld;
+      if constexpr (K == CellKind::rnn) {
+        ec[i] = c0 * w[i];
+      } else if constexpr (K == CellKind::gru) {
+        ec[i] = c0 * w[i] + coef[un + i] * w[un + i] + coef[2 * un + i] * w[2 * un + i];
+      } else {  // lstm
+        const T m = c0 * w[i] + coef[un + i] * w[un + i] + coef[2 * un + i] * w[2 * un + i];
+        ec[i] = coef[4 * un + i] * w[3 * un + i] + coef[5 * un + i] * m;
+        if constexpr (!kHOnly) ec[un + i] = m;
+      }
+    }
+  }
+}
+
+// qn = D q of each member: gru qn_h = z q_h; full lstm qn_h = c5 f q_c, qn_c = f q_c (f = c3).
+template <class T, CellKind K>
+__global__ void cell_diagonal_kernel(int batch, int n, int dim, int k,
+                                     const T* __restrict__ coef_all, const T* __restrict__ q_all,
+                                     T* __restrict__ qn_all) {
+  const long long i = global_index();
+  if (i >= n) return;
+  const std::size_t un = static_cast<std::size_t>(n), ld = static_cast<std::size_t>(dim);
+  for (std::size_t b = blockIdx.z; b < static_cast<std::size_t>(batch); b += gridDim.z) {
+    const T* coef = coef_all + b * 6 * un;
+    const T* q = q_all + b * ld * k;
+    T* qn = qn_all + b * ld * k;
+    const T c3 = coef[3 * un + i];
+    for (int col = static_cast<int>(blockIdx.y); col < k; col += static_cast<int>(gridDim.y)) {
+      const std::size_t o = static_cast<std::size_t>(col) * ld + i;
+      if constexpr (K == CellKind::gru) {
+        qn[o] = c3 * q[o];
+      } else {
+        const T c5 = coef[5 * un + i];
+        qn[o] = c5 * c3 * q[o + un];
+        qn[o + un] = c3 * q[o + un];
+      }
+    }
+  }
+}
+
+// Grid of an N × cols pass over every member: the members on z (at most 65535; the kernels
+// stride), and a column stride that keeps the grid at a few thousand blocks.
+dim3 member_grid(int batch, int n, int cols, int threads) {
+  const dim3 g = column_grid(n, cols, threads);
+  const unsigned z = static_cast<unsigned>(batch < 65535 ? batch : 65535);
+  const unsigned y = g.y / z > 0 ? g.y / z : 1;
+  return dim3(g.x, y, z);
+}
+
+constexpr int kThreads = 128;
+
+template <class T, CellKind K>
+void launch_step(int batch, int n, const T* whh, const T* bhh, const T* gi, long long gi_stride,
+                 const T* h_in, T* h_out, T* c, T* coef, cudaStream_t stream) {
+  const unsigned grid = row_blocks(batch, n);
+  if (coef != nullptr)
+    cell_step_kernel<T, K, true>
+        <<<grid, kDotThreads, 0, stream>>>(n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef);
+  else
+    cell_step_kernel<T, K, false>
+        <<<grid, kDotThreads, 0, stream>>>(n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef);
+  RNNLYAP_CUDA_CHECK_LAUNCH(cell_step_kernel);
+}
+
+[[noreturn]] void unknown(CellKind kind) {
+  throw Error("unknown cell kind " + std::to_string(static_cast<int>(kind)));
+}
+
+}  // namespace
+
+template <class T>
+void cell_step(CellKind kind, int batch, int n, const T* whh, const T* bhh, const T* gi,
+               long long gi_stride, const T* h_in, T* h_out, T* c, T* coef, cudaStream_t stream) {
+  switch (kind) {
+    case CellKind::rnn:
+      return launch_step<T, CellKind::rnn>(batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef,
+                                           stream);
+    case CellKind::gru:
+      return launch_step<T, CellKind::gru>(batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef,
+                                           stream);
+    case CellKind::lstm:
+      return launch_step<T, CellKind::lstm>(batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef,
+                                            stream);
+  }
+  unknown(kind);
+}
+
+template <class T>
+void cell_form_e(CellKind kind, bool h_only, int batch, int n, int dim, const T* coef, const T* whh,
+                 T* e, cudaStream_t stream) {
+  const dim3 g = member_grid(batch, n, n, kThreads);
+  if (kind == CellKind::rnn)
+    cell_form_e_kernel<T, CellKind::rnn, false>
+        <<<g, kThreads, 0, stream>>>(batch, n, dim, coef, whh, e);
+  else if (kind == CellKind::gru)
+    cell_form_e_kernel<T, CellKind::gru, false>
+        <<<g, kThreads, 0, stream>>>(batch, n, dim, coef, whh, e);
+  else if (kind == CellKind::lstm && h_only)
+    cell_form_e_kernel<T, CellKind::lstm, true>
+        <<<g, kThreads, 0, stream>>>(batch, n, dim, coef, whh, e);
+  else if (kind == CellKind::lstm)
+    cell_form_e_kernel<T, CellKind::lstm, false>
+        <<<g, kThreads, 0, stream>>>(batch, n, dim, coef, whh, e);
+  else
+    unknown(kind);
+  RNNLYAP_CUDA_CHECK_LAUNCH(cell_form_e_kernel);
+}
+
+template <class T>
+bool cell_diagonal(CellKind kind, bool h_only, int batch, int n, int dim, int k, const T* coef,
+                   const T* q, T* qn, cudaStream_t stream) {
+  const dim3 g = member_grid(batch, n, k, kThreads);
+  if (kind == CellKind::gru)
+    cell_diagonal_kernel<T, CellKind::gru>
+        <<<g, kThreads, 0, stream>>>(batch, n, dim, k, coef, q, qn);
+  else if (kind == CellKind::lstm && !h_only)
+    cell_diagonal_kernel<T, CellKind::lstm>
+        <<<g, kThreads, 0, stream>>>(batch, n, dim, k, coef, q, qn);
+  else
+    return false;  // rnn, h-only lstm: no diagonal part
+  RNNLYAP_CUDA_CHECK_LAUNCH(cell_diagonal_kernel);
+  return true;
+}
+
+#define RNNLYAP_INSTANTIATE(T)                                                               \
+  template void cell_step<T>(CellKind, int, int, const T*, const T*, const T*, long long,    \
+                             const T*, T*, T*, T*, cudaStream_t);                            \
+  template void cell_form_e<T>(CellKind, bool, int, int, int, const T*, const T*, T*,        \
+                               cudaStream_t);                                                \
+  template bool cell_diagonal<T>(CellKind, bool, int, int, int, int, const T*, const T*, T*, \
+                                 cudaStream_t);
+RNNLYAP_INSTANTIATE(float)
+RNNLYAP_INSTANTIATE(double)
+#undef RNNLYAP_INSTANTIATE
+
+}  // namespace rnnlyap::cuda::kernels

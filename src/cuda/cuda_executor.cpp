@@ -1,0 +1,184 @@
+// The CUDA executor: the primitives of core/executor.hpp on one GPU. cuBLAS for the products,
+// cuSOLVER and cuBLAS for the re-orthonormalisation (cuda_reorthonormalizer.cpp), our kernels
+// (kernels.hpp) for the per-element work and the state's matrix-vector products, which do per
+// member the CPU executor's arithmetic in its order, so CPU and GPU trajectories agree to rounding.
+// All work goes to one non-blocking stream, to which the library handles are bound. The host waits
+// for the device only in copy_out_blocking, free_bytes, the re-orthonormalizer's
+// take_log_sums_blocking and its one CholeskyQR verdict per re-orthonormalisation.
+#include <cuda_runtime_api.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/executor.hpp"
+#include "cuda_common.hpp"
+#include "cuda_linalg.hpp"
+#include "kernels.hpp"
+#include "rnnlyap/info.hpp"
+
+namespace rnnlyap {
+namespace detail {
+namespace {
+
+template <class T>
+class CudaExecutor final : public Executor<T> {
+ public:
+  explicit CudaExecutor(int device) : ctx_(device) {
+    cudaDeviceProp prop{};
+    RNNLYAP_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+    name_ = prop.name;
+  }
+  ~CudaExecutor() override { ctx_.quiesce(); }
+
+  std::string name() const override { return "cuda"; }
+  std::string device() const override { return name_; }
+  std::size_t bytes_available() const override {
+    ctx_.use();
+    std::size_t free_bytes = 0, total = 0;
+    RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total));
+    return free_bytes > cuda::kLibraryReserve ? free_bytes - cuda::kLibraryReserve : 0;
+  }
+  void* allocate_bytes(std::size_t bytes) override {
+    ctx_.use();
+    void* p = nullptr;
+    RNNLYAP_CUDA_CHECK(cudaMalloc(&p, bytes));
+    const cudaError_t st = cudaMemsetAsync(p, 0, bytes, ctx_.stream());
+    if (st != cudaSuccess) {
+      RNNLYAP_CUDA_CHECK_NOTHROW(cudaFree(p));
+      cuda::throw_cuda(st, "cudaMemsetAsync", __FILE__, __LINE__);
+    }
+    return p;
+  }
+  void free_bytes(void* p) noexcept override {
+    ctx_.quiesce();  // the stream's work may still use it
+    RNNLYAP_CUDA_CHECK_NOTHROW(cudaFree(p));
+  }
+  // From pageable memory cudaMemcpyAsync returns once `src` is staged: it may be reused.
+  void copy_in(void* dst, const void* src, std::size_t bytes) override {
+    ctx_.use();
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx_.stream()));
+  }
+  void copy_out_blocking(void* dst, const void* src, std::size_t bytes) override {
+    ctx_.use();
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx_.stream()));
+    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream()));
+  }
+
+  void gemm_batched(int m, int n, int kk, T alpha, const T* a, int lda, long long stride_a,
+                    const T* b, int ldb, long long stride_b, T beta, T* c, int ldc,
+                    long long stride_c, int batch) override {
+    ctx_.use();
+    cuda::la::gemm(ctx_.blas(), CUBLAS_OP_N, m, n, kk, alpha, a, lda, stride_a, b, ldb, stride_b,
+                   beta, c, ldc, stride_c, batch);
+  }
+  std::size_t reorthonormalizer_bytes(int batch, int rows, int k, QrMethod method) const override {
+    ctx_.use();
+    return cuda::reorthonormalizer_bytes<T>(ctx_, batch, rows, k, method);
+  }
+  std::unique_ptr<Reorthonormalizer<T>> make_reorthonormalizer(int batch, int rows, int k,
+                                                               QrMethod method) override {
+    return cuda::make_reorthonormalizer<T>(ctx_, batch, rows, k, method);
+  }
+
+  void phi_into(long long count, const T* h, T* x) override {
+    ctx_.use();
+    cuda::kernels::phi_into(count, h, x, ctx_.stream());
+  }
+  void euler_or_map_state_step(int batch, int n, bool map, const T* j, const T* bias, T* h,
+                               const T* x_in, T* x_out, T dt, T noise_scale,
+                               const std::uint64_t* keys, std::int64_t step) override {
+    ctx_.use();
+    cuda::kernels::euler_or_map_state_step(batch, n, map, j, bias, h, x_in, x_out, dt, noise_scale,
+                                           keys, step, ctx_.stream());
+  }
+  void rk4_stage(int batch, int n, int stage, const T* j, const T* bias, const Rk4Buffers<T>& b,
+                 T c_next, T dt_over_6, T noise_scale, const std::uint64_t* keys,
+                 std::int64_t step) override {
+    ctx_.use();
+    cuda::kernels::rk4_stage(batch, n, stage, j, bias, b, c_next, dt_over_6, noise_scale, keys,
+                             step, ctx_.stream());
+  }
+  void scale_rows_by_dphi(int batch, int n, int k, const T* h, const T* q, T* s) override {
+    ctx_.use();
+    cuda::kernels::scale_rows_by_dphi(batch, n, k, h, q, s, ctx_.stream());
+  }
+  void rk4_tangent_combine(int batch, int n, int k, int stage, T w, T c_next, const T* y_next,
+                           T* kbuf, const T* q, T* acc, T* s) override {
+    ctx_.use();
+    cuda::kernels::rk4_tangent_combine(batch, n, k, stage, w, c_next, y_next, kbuf, q, acc, s,
+                                       ctx_.stream());
+  }
+
+  void cell_step(CellKind kind, int batch, int n, const T* whh, const T* bhh, const T* gi,
+                 long long gi_stride, const T* h_in, T* h_out, T* c, T* coef) override {
+    ctx_.use();
+    cuda::kernels::cell_step(kind, batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef,
+                             ctx_.stream());
+  }
+  void cell_form_e(CellKind kind, bool h_only, int batch, int n, int dim, const T* coef,
+                   const T* whh, T* e) override {
+    ctx_.use();
+    cuda::kernels::cell_form_e(kind, h_only, batch, n, dim, coef, whh, e, ctx_.stream());
+  }
+  bool cell_diagonal(CellKind kind, bool h_only, int batch, int n, int dim, int k, const T* coef,
+                     const T* q, T* qn) override {
+    ctx_.use();
+    return cuda::kernels::cell_diagonal(kind, h_only, batch, n, dim, k, coef, q, qn, ctx_.stream());
+  }
+
+ private:
+  cuda::Context ctx_;
+  std::string name_;
+};
+
+}  // namespace
+
+template <class T>
+std::unique_ptr<Executor<T>> make_cuda_executor(int device) {
+  cuda::require_device(device);
+  return std::make_unique<CudaExecutor<T>>(device);
+}
+
+template std::unique_ptr<Executor<float>> make_cuda_executor<float>(int);
+template std::unique_ptr<Executor<double>> make_cuda_executor<double>(int);
+
+}  // namespace detail
+
+std::vector<DeviceInfo> cuda_devices() {
+  try {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess || count <= 0) {
+      (void)cudaGetLastError();
+      return {};
+    }
+    int previous = 0;
+    const bool restore = cudaGetDevice(&previous) == cudaSuccess;
+    std::vector<DeviceInfo> out;
+    for (int i = 0; i < count; ++i) {
+      cudaDeviceProp prop{};
+      if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) continue;
+      DeviceInfo d;
+      d.index = i;
+      d.name = prop.name;
+      d.cc_major = prop.major;
+      d.cc_minor = prop.minor;
+      d.total_memory = prop.totalGlobalMem;
+      d.multiprocessors = prop.multiProcessorCount;
+      std::size_t free_bytes = 0, total_bytes = 0;
+      if (cudaSetDevice(i) == cudaSuccess &&
+          cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
+        d.free_memory = free_bytes;
+        d.total_memory = total_bytes;
+      }
+      out.push_back(std::move(d));
+    }
+    if (restore) (void)cudaSetDevice(previous);
+    (void)cudaGetLastError();  // leave no error behind for the next runtime call to report
+    return out;
+  } catch (...) {
+    return {};
+  }
+}
+
+}  // namespace rnnlyap

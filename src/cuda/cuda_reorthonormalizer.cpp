@@ -1,0 +1,265 @@
+// Re-orthonormalisation of B tangent bases on the GPU (the CPU's counterpart is
+// src/cpu/orthonormalize.hpp, whose rules and constants these are):
+//   householder: B = 1, or bases of more than kMaxBatchedRows rows: cuSOLVER geqrf + orgqr per
+//     member; otherwise cublas<t>geqrfBatched and our own kernel forming Q (kernels::form_q).
+//   cholesky2 / auto: CholeskyQR2 (Fukaya et al., ScalA 2014) batched over the members: Gram
+//     matrices QᵀQ in one strided-batched GEMM, Cholesky (potrfBatched), a verdict per member,
+//     Q ← Q R₁⁻¹ (trsmBatched), and for the members that need it a second pass; log|R_ii| = log
+//     R₁_ii + log R₂_ii. A member falls back to Householder (per member, Q untouched by the solve:
+//     its R is replaced by the identity) when its first Cholesky fails or max/min diag R₁ exceeds
+//     kMaxCond; `auto` stops after one pass when that ratio is at most kOnePassCond (orthogonality
+//     error ≈ cond² ε). After a fallback, the member's next kSkipAfterFallback re-orthonormalis-
+//     ations go straight to Householder.
+// The host waits for the device once per CholeskyQR re-orthonormalisation, for the B verdicts
+// (which members need Householder, and whether any needs a second pass): one event, after which
+// the first solve is already queued. cuSOLVER's devInfo words stay on the device in sticky words
+// that take_log_sums_blocking() reads back with the logs and turns into VendorError.
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "cuda_common.hpp"
+#include "cuda_linalg.hpp"
+#include "kernels.hpp"
+
+namespace rnnlyap::cuda {
+namespace {
+
+// The CPU's constants (src/cpu/orthonormalize.hpp): fall back beyond max/min diag R₁ of 1e6
+// (fp64) / 3e2 (fp32); one pass only (auto) up to 1e3 / 10; 15 Householder steps after a fallback.
+constexpr double kMaxCondFp64 = 1e6, kMaxCondFp32 = 3e2;
+constexpr double kOnePassCondFp64 = 1e3, kOnePassCondFp32 = 10;
+constexpr int kSkipAfterFallback = 15;
+// Batched Householder QR (one block per member forms Q) up to this many rows.
+constexpr int kMaxBatchedRows = 256;
+
+// Status words on the device, then three per member: the first and second potrf's info and the
+// verdict.
+enum Slot : int { kInfoGeqrf, kInfoOrgqr, kStickyGeqrf, kStickyOrgqr, kStickyPotrf, kSlots };
+
+using kernels::Verdict;
+
+// The layout every path shares, and its device bytes.
+template <class T>
+struct Plan {
+  Plan(const Context& ctx, int batch_, int rows_, int k_, QrMethod method, T* probe)
+      : batch(batch_),
+        rows(rows_),
+        k(k_),
+        cholesky(method != QrMethod::householder),
+        one_pass(method == QrMethod::auto_select),
+        batched_householder(batch_ > 1 && rows_ <= kMaxBatchedRows) {
+    // cuSOLVER geqrf/orgqr run per member unless batched Householder QR covers every step; potrf
+    // needs a workspace only unbatched.
+    if (!batched_householder || cholesky) {
+      int ws = 0;
+      if (la::workspace(ctx.solver(), rows, k, cholesky && batch == 1, probe, probe, ws) !=
+          CUSOLVER_STATUS_SUCCESS)
+        ws = static_cast<int>(std::min<std::size_t>(sat_mul(rows + std::size_t(k), 256), 1 << 30));
+      lwork = ws;
+    }
+  }
+  std::size_t bytes() const {
+    const std::size_t b = static_cast<std::size_t>(batch), bk = b * static_cast<std::size_t>(k);
+    std::size_t elems = sat_add(bk, static_cast<std::size_t>(lwork));  // tau, workspace
+    if (cholesky) elems = sat_add(elems, sat_mul(bk, static_cast<std::size_t>(k)));  // Gram
+    std::size_t out = sat_mul(elems, sizeof(T));
+    out = sat_add(out, sat_mul(bk, sizeof(double) * (cholesky ? 2 : 1)));  // logs, diag R₁
+    out = sat_add(out, (kSlots + 3 * b) * sizeof(int));
+    return sat_add(out, 3 * b * sizeof(T*));
+  }
+  int batch, rows, k;
+  bool cholesky, one_pass, batched_householder;
+  int lwork = 0;
+};
+
+template <class T>
+class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
+ public:
+  CudaReorthonormalizer(const Context& ctx, const Plan<T>& plan)
+      : ctx_(ctx),
+        p_(plan),
+        logs_(block(p_.k)),
+        status_(kSlots + 3 * block(1)),
+        tau_(block(p_.k)),
+        work_(static_cast<std::size_t>(p_.lwork)) {
+    zero(logs_);
+    zero(status_);
+    if (p_.batch > 1) {
+      ptrs_ = DeviceBuffer<T*>(3 * block(1));
+      kernels::pointers(p_.batch, tau_.get(), p_.k, ptrs(1), ctx_.stream());
+    }
+    if (!p_.cholesky) return;
+    gram_ = DeviceBuffer<T>(block(static_cast<std::size_t>(p_.k) * p_.k));
+    diag1_ = DeviceBuffer<double>(block(p_.k));
+    verdicts_ = PinnedBuffer<int>(block(1));
+    skip_.assign(block(1), 0);
+    if (p_.batch > 1)
+      kernels::pointers(p_.batch, gram_.get(), static_cast<long long>(p_.k) * p_.k, ptrs(2),
+                        ctx_.stream());
+  }
+  ~CudaReorthonormalizer() override { ctx_.quiesce(); }  // before the buffers go
+
+  void reorthonormalize(T* q, bool accumulate) override {
+    ctx_.use();
+    if (p_.batch > 1) kernels::pointers(p_.batch, q, member(q, 1) - q, ptrs(0), ctx_.stream());
+    if (!p_.cholesky || !cholesky_qr(q, accumulate)) householder_all(q, accumulate);
+  }
+
+  std::vector<double> take_log_sums_blocking() override {
+    ctx_.use();
+    std::vector<double> out(logs_.size());
+    int sticky[3] = {0, 0, 0};
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(out.data(), logs_.get(), logs_.bytes(),
+                                       cudaMemcpyDeviceToHost, ctx_.stream()));
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(sticky, status_.get() + kStickyGeqrf, sizeof sticky,
+                                       cudaMemcpyDeviceToHost, ctx_.stream()));
+    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream()));
+    zero(logs_);
+    const char* what[3] = {"cuSOLVER cusolverDn<t>geqrf", "cuSOLVER cusolverDn<t>orgqr",
+                           "cuSOLVER cusolverDn<t>potrf"};
+    for (int i = 0; i < 3; ++i)
+      if (sticky[i] != 0)
+        throw VendorError(what[i], sticky[i],
+                          i < 2 ? "devInfo: illegal argument (checked lazily)"
+                                : "devInfo: second CholeskyQR pass not positive definite",
+                          __FILE__, __LINE__);
+    return out;
+  }
+
+ private:
+  std::size_t block(std::size_t per_member) const { return per_member * p_.batch; }
+  T* member(T* base, int b) const {
+    return base + static_cast<std::size_t>(b) * p_.rows * static_cast<std::size_t>(p_.k);
+  }
+  // The pointer arrays: 0 the bases, 1 tau, 2 the Gram blocks.
+  T** ptrs(int which) const { return ptrs_.get() + block(static_cast<std::size_t>(which)); }
+  int* slot(int s) const { return status_.get() + s; }
+  // Per-member words: which 0 the first potrf's info, 1 the second's, 2 the verdicts.
+  int* per_member(int which) const { return slot(kSlots) + block(static_cast<std::size_t>(which)); }
+  template <class U>
+  void zero(DeviceBuffer<U>& buf) const {
+    if (buf.size() != 0)
+      RNNLYAP_CUDA_CHECK(cudaMemsetAsync(buf.get(), 0, buf.bytes(), ctx_.stream()));
+  }
+
+  void householder_all(T* q, bool accumulate) {
+    if (!p_.batched_householder) {
+      for (int b = 0; b < p_.batch; ++b) householder(q, b, accumulate);
+      return;
+    }
+    la::geqrf_batched(ctx_.blas(), p_.rows, p_.k, ptrs(0), ptrs(1), p_.batch);
+    kernels::householder_logs(p_.batch, p_.rows, p_.k, q, accumulate, logs_.get(), nullptr, nullptr,
+                              ctx_.stream());
+    kernels::form_q(p_.batch, p_.rows, p_.k, q, tau_.get(), ctx_.stream());
+  }
+
+  // cuSOLVER geqrf + orgqr of member b, log|R_ii| from geqrf's diagonal.
+  void householder(T* q, int b, bool accumulate) {
+    T* qb = member(q, b);
+    T* tau = tau_.get() + static_cast<std::size_t>(b) * p_.k;
+    const cudaStream_t s = ctx_.stream();
+    la::geqrf(ctx_.solver(), p_.rows, p_.k, qb, tau, work_.get(), p_.lwork, slot(kInfoGeqrf));
+    kernels::householder_logs(1, p_.rows, p_.k, qb, accumulate,
+                              logs_.get() + static_cast<std::size_t>(b) * p_.k, slot(kInfoGeqrf),
+                              slot(kStickyGeqrf), s);
+    la::orgqr(ctx_.solver(), p_.rows, p_.k, qb, tau, work_.get(), p_.lwork, slot(kInfoOrgqr));
+    kernels::record_info(slot(kInfoOrgqr), slot(kStickyOrgqr), s);
+  }
+
+  // One CholeskyQR pass's Gram matrices and Cholesky factors (info: 0 first pass, 1 second).
+  void gram_and_factor(T* q, int info) {
+    const long long rk = static_cast<long long>(p_.rows) * p_.k,
+                    kk = static_cast<long long>(p_.k) * p_.k;
+    la::gemm(ctx_.blas(), CUBLAS_OP_T, p_.k, p_.k, p_.rows, T(1), q, p_.rows, rk, q, p_.rows, rk,
+             T(0), gram_.get(), p_.k, kk, p_.batch);
+    if (p_.batch == 1)
+      la::potrf(ctx_.solver(), p_.k, gram_.get(), work_.get(), p_.lwork, per_member(info));
+    else
+      la::potrf_batched(ctx_.solver(), p_.k, ptrs(2), per_member(info), p_.batch);
+  }
+  // Q ← Q R⁻¹ for every member.
+  void solve(T* q) {
+    if (p_.batch == 1)
+      la::trsm(ctx_.blas(), p_.rows, p_.k, gram_.get(), q);
+    else
+      la::trsm_batched(ctx_.blas(), p_.rows, p_.k, ptrs(2), ptrs(0), p_.batch);
+  }
+
+  // CholeskyQR for the members not skipping it, Householder for the others. False, doing
+  // nothing, when every member skips it.
+  bool cholesky_qr(T* q, bool accumulate) {
+    int* verdict = verdicts_.get();
+    bool any = false;
+    for (int b = 0; b < p_.batch; ++b) {
+      verdict[b] = skip_[b] > 0 ? kernels::kSkipped : kernels::kTwoPasses;
+      if (skip_[b] > 0) --skip_[b];
+      any = any || verdict[b] != kernels::kSkipped;
+    }
+    if (!any) return false;
+    const cudaStream_t s = ctx_.stream();
+    const std::size_t vbytes = block(sizeof(int));
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(per_member(2), verdict, vbytes, cudaMemcpyHostToDevice, s));
+    gram_and_factor(q, 0);
+    const bool fp64 = std::is_same_v<T, double>;
+    const double one_pass = !p_.one_pass ? 0 : fp64 ? kOnePassCondFp64 : kOnePassCondFp32;
+    kernels::cholesky_check(p_.batch, p_.k, gram_.get(), per_member(0),
+                            fp64 ? kMaxCondFp64 : kMaxCondFp32, one_pass, diag1_.get(),
+                            per_member(2), s);
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(verdict, per_member(2), vbytes, cudaMemcpyDeviceToHost, s));
+    RNNLYAP_CUDA_CHECK(cudaEventRecord(verdicts_ready_.get(), s));
+    solve(q);  // queued before the wait
+    RNNLYAP_CUDA_CHECK(cudaEventSynchronize(verdicts_ready_.get()));
+    const bool second = std::count(verdict, verdict + p_.batch, kernels::kTwoPasses) > 0;
+    if (second) gram_and_factor(q, 1);
+    kernels::cholesky_finish(p_.batch, p_.k, gram_.get(), per_member(1), second, per_member(2),
+                             diag1_.get(), accumulate, logs_.get(), slot(kStickyPotrf), s);
+    if (second) solve(q);
+    for (int b = 0; b < p_.batch; ++b) {
+      if (verdict[b] == kernels::kFallback) skip_[b] = kSkipAfterFallback;
+      if (verdict[b] == kernels::kFallback || verdict[b] == kernels::kSkipped)
+        householder(q, b, accumulate);
+    }
+    return true;
+  }
+
+  const Context& ctx_;
+  Plan<T> p_;
+  DeviceBuffer<double> logs_;
+  DeviceBuffer<int> status_;
+  DeviceBuffer<T> tau_, work_, gram_;
+  DeviceBuffer<T*> ptrs_;
+  DeviceBuffer<double> diag1_;
+  PinnedBuffer<int> verdicts_;  // the host's copy of the verdicts
+  Event verdicts_ready_;
+  std::vector<int> skip_;  // per member: re-orthonormalisations still to go straight to Householder
+};
+
+}  // namespace
+
+template <class T>
+std::size_t reorthonormalizer_bytes(const Context& ctx, int batch, int rows, int k,
+                                    QrMethod method) {
+  return Plan<T>(ctx, batch, rows, k, method, nullptr).bytes();
+}
+
+template <class T>
+std::unique_ptr<detail::Reorthonormalizer<T>> make_reorthonormalizer(const Context& ctx, int batch,
+                                                                     int rows, int k,
+                                                                     QrMethod method) {
+  ctx.use();
+  DeviceBuffer<T> probe(1);  // a device pointer for cuSOLVER's workspace queries
+  return std::make_unique<CudaReorthonormalizer<T>>(
+      ctx, Plan<T>(ctx, batch, rows, k, method, probe.get()));
+}
+
+template std::size_t reorthonormalizer_bytes<float>(const Context&, int, int, int, QrMethod);
+template std::size_t reorthonormalizer_bytes<double>(const Context&, int, int, int, QrMethod);
+template std::unique_ptr<detail::Reorthonormalizer<float>> make_reorthonormalizer<float>(
+    const Context&, int, int, int, QrMethod);
+template std::unique_ptr<detail::Reorthonormalizer<double>> make_reorthonormalizer<double>(
+    const Context&, int, int, int, QrMethod);
+
+}  // namespace rnnlyap::cuda
