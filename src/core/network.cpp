@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -32,6 +34,31 @@ std::vector<double> initial_basis(int n, int k, std::uint64_t seed) {
   return q;
 }
 
+namespace {
+
+// fill(c) for every column c < n, the columns shared among the machine's threads for large n. Each
+// entry is a pure function of its (row, column) counter, so the matrix is the same for any number
+// of threads; an N = 16384 matrix takes seconds on one thread.
+template <class F>
+void for_each_column(int n, F fill) {
+  const unsigned hw = std::thread::hardware_concurrency();
+  const int threads = n < 1024 ? 1 : static_cast<int>(std::clamp(hw, 1u, 64u));
+  std::vector<std::thread> pool;
+  try {
+    for (int t = 1; t < threads; ++t)
+      pool.emplace_back([=] {
+        for (int c = t; c < n; c += threads) fill(c);
+      });
+  } catch (const std::system_error&) {
+    // A thread that cannot start: this thread does its columns below.
+  }
+  const int started = static_cast<int>(pool.size()) + 1;
+  for (int c = 0; c < n; ++c)
+    if (c % threads == 0 || c % threads >= started) fill(c);
+  for (std::thread& th : pool) th.join();
+}
+
+}  // namespace
 }  // namespace detail
 
 Network gaussian_network(int n, double g, std::uint64_t seed) {
@@ -41,11 +68,12 @@ Network gaussian_network(int n, double g, std::uint64_t seed) {
   net.bias.assign(n, 0.0);
   const double scale = g / std::sqrt(static_cast<double>(n));
   const std::uint64_t key = detail::mix_seed(seed);
-  for (int c = 0; c < n; ++c)
+  detail::for_each_column(n, [&net, n, scale, key](int c) {
     for (int r = 0; r < n; ++r)
       net(r, c) =
           scale * detail::normal_at(key, detail::kStreamWeights, static_cast<std::uint64_t>(r),
                                     static_cast<std::uint32_t>(c));
+  });
   return net;
 }
 
@@ -67,11 +95,12 @@ Network levy_network(int n, double g, double alpha, std::uint64_t seed) {
   net.bias.assign(n, 0.0);
   const double scale = g * std::pow(static_cast<double>(n), -1.0 / alpha);
   const std::uint64_t key = detail::mix_seed(seed);
-  for (int c = 0; c < n; ++c)
+  detail::for_each_column(n, [&net, n, scale, key, alpha](int c) {
     for (int r = 0; r < n; ++r)
       net(r, c) =
           scale * detail::stable_at(key, detail::kStreamWeights, static_cast<std::uint64_t>(r),
                                     static_cast<std::uint32_t>(c), alpha);
+  });
   return net;
 }
 
