@@ -1,8 +1,12 @@
-// The conformance suite runs once per compiled backend; the CUDA instance skips without a device.
+// The conformance suites run once per compiled backend. Without a CUDA device the CUDA instances
+// skip, so CPU-only CI stays green; with RNNLYAP_REQUIRE_CUDA=1 in the environment they FAIL
+// instead (a GPU runner that lost its device, or a build without CUDA, must not pass silently).
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <ostream>
 #include <string>
 
@@ -22,15 +26,43 @@ inline std::string backend_name(const testing::TestParamInfo<BackendKind>& info)
   return std::string(to_string(info.param));
 }
 
-/// Skips the current test when `kind` cannot run on this machine.
-inline bool skip_unless_available(BackendKind kind) {
-  if (kind == BackendKind::cuda && cuda_devices().empty()) return true;
-  return false;
+/// True when RNNLYAP_REQUIRE_CUDA=1: a missing CUDA device is a failure, not a skip.
+inline bool cuda_required() {
+  const char* v = std::getenv("RNNLYAP_REQUIRE_CUDA");
+  return v != nullptr && std::strcmp(v, "1") == 0;
 }
 
-#define RNNLYAP_SKIP_UNLESS_AVAILABLE(kind)                                             \
-  do {                                                                                  \
-    if (::rnnlyap::test::skip_unless_available(kind)) GTEST_SKIP() << "no CUDA device"; \
+/// Whether this process sees a CUDA device (asked once).
+inline bool have_cuda() {
+  static const bool present = !cuda_devices().empty();
+  return present;
+}
+
+/// True when `kind` cannot run on this machine.
+inline bool skip_unless_available(BackendKind kind) {
+  return kind == BackendKind::cuda && !have_cuda();
+}
+
+inline constexpr const char* kNoCudaRequired =
+    "RNNLYAP_REQUIRE_CUDA=1 but no CUDA device is visible (or this build has no CUDA)";
+
+/// In a test body (or SetUp): without a CUDA device, skips the test — or fails it when
+/// RNNLYAP_REQUIRE_CUDA=1. Returns from the enclosing void function either way.
+#define RNNLYAP_REQUIRE_CUDA_OR_SKIP()                                \
+  do {                                                                \
+    if (!::rnnlyap::test::have_cuda()) {                              \
+      if (::rnnlyap::test::cuda_required())                           \
+        FAIL() << ::rnnlyap::test::kNoCudaRequired;                   \
+      else                                                            \
+        GTEST_SKIP() << "no CUDA device (set RNNLYAP_REQUIRE_CUDA=1 " \
+                        "to make this a failure)";                    \
+    }                                                                 \
+  } while (0)
+
+/// As RNNLYAP_REQUIRE_CUDA_OR_SKIP for BackendKind::cuda; nothing for the other kinds.
+#define RNNLYAP_SKIP_UNLESS_AVAILABLE(kind)                                     \
+  do {                                                                          \
+    if ((kind) == ::rnnlyap::BackendKind::cuda) RNNLYAP_REQUIRE_CUDA_OR_SKIP(); \
   } while (0)
 
 #define RNNLYAP_INSTANTIATE_FOR_BACKENDS(suite)                                     \

@@ -6,9 +6,9 @@
 #include <thread>
 
 #include "backends.hpp"
-#include "core/backend.hpp"
+#include "core/executor.hpp"
 #include "core/loop.hpp"
-#include "cpu/blas_lapack.hpp"
+#include "core/propagator.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/json.hpp"
 #include "rnnlyap/spectrum.hpp"
@@ -167,8 +167,7 @@ TEST(EnsembleBatched, CpuBatchEqualsSeparateRuns) {
     o.input_std = 0.2;
     o.k = 12;
     const EnsembleResult seq = compute_ensemble(o);
-    auto batch = detail::make_cpu_batch_backend(o.precision, o.qr);
-    const EnsembleResult bat = detail::run_ensemble_batched(o, *batch, {});
+    const EnsembleResult bat = detail::run_ensemble_batched(o, detail::placement_of(o), {});
     ASSERT_EQ(bat.members.size(), seq.members.size());
     for (std::size_t m = 0; m < seq.members.size(); ++m) {
       EXPECT_EQ(bat.members[m].options.seed, seq.members[m].options.seed);

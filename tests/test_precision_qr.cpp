@@ -15,7 +15,7 @@
 #include <limits>
 
 #include "backends.hpp"
-#include "core/backend.hpp"
+#include "core/propagator.hpp"
 #include "core/random.hpp"
 #include "rnnlyap/spectrum.hpp"
 
@@ -126,12 +126,12 @@ TEST_P(PrecisionAndQr, Cholesky2PathIsChosenByConditioning) {
     for (int c = 0; c < k; ++c)
       for (int r = 0; r < n; ++r)
         q[static_cast<std::size_t>(c) * n + r] *= std::pow(10.0, -decades * c / (k - 1));
-    auto be = detail::make_backend(GetParam(), Precision::fp64, QrMethod::cholesky2);
-    detail::Dynamics dyn;
-    be->upload(gaussian_network(n, 1.0, 1), dyn, k);
-    be->set_basis(q);
-    be->reorthonormalize(true);
-    const std::vector<double> out = be->basis();
+    const Network net = gaussian_network(n, 1.0, 1);
+    auto p = detail::make_network_propagator({GetParam(), 0, Precision::fp64, QrMethod::cholesky2},
+                                             {&net}, detail::Dynamics{}, {1}, k);
+    p->set_basis(q);
+    p->reorthonormalize(true);
+    const std::vector<double> out = p->basis_blocking();
     int negative = 0;
     for (int c = 0; c < k; ++c) {
       double dot = 0;

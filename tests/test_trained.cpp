@@ -1,8 +1,6 @@
-// Trained cells (PyTorch conventions) against independent truth:
-// - the analytic tangent map of the CPU propagator against central finite differences of the
-//   reference cell step, for rnn, gru, lstm (full (h, c) and the h block alone);
-// - exact spectra at the zero fixed point (zero input and biases), where each cell's Jacobian is a
-//   known matrix: rnn W_hh; gru ½I + ¼W_hn; lstm [[¼W_hg, ¼I], [½W_hg, ½I]] ((h, c) order);
+// Trained cells (PyTorch conventions) against independent truth (the tangent map against finite
+// differences and the exact spectra at the zero fixed point are in test_propagator.cpp, for every
+// backend and batch size):
 // - PyTorch's own cells and autograd Jacobians (when /usr/bin/python3 has torch);
 // - a lockstep batch of sequences (the GPU's path) against separate runs, bit for bit on the CPU;
 // - bad inputs.
@@ -10,16 +8,14 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <complex>
 #include <filesystem>
 #include <fstream>
 #include <random>
 
 #include "cell_test_util.hpp"
-#include "core/backend.hpp"
+#include "core/executor.hpp"
 #include "core/loop.hpp"
-#include "cpu/blas_lapack.hpp"
-#include "linalg_truth.hpp"
+#include "core/propagator.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/trained.hpp"
 
@@ -31,111 +27,27 @@ namespace {
 using test::random_cell;
 using test::random_inputs;
 
-// D·Q from the propagator, one step from `state` with input x; Q = identity (dim × dim).
+// D·Q from the CPU propagator, one step from `state` with input x; Q = identity (dim × dim).
 std::vector<double> propagated_identity(const CellNetwork& net, const std::vector<double>& state,
                                         const std::vector<double>& x, bool h_only) {
   const int dim = net.type == Model::lstm && !h_only ? 2 * net.hidden : net.hidden;
-  auto be = detail::make_cpu_cell_backend(Precision::fp64, QrMethod::householder);
-  be->upload(net, x, 1, dim, h_only);
-  be->set_state(state);
+  InputSequences one;
+  one.batch = 1;
+  one.steps = 1;
+  one.input_size = net.input_size;
+  one.data = x;
+  auto p = detail::make_cell_propagator(
+      {BackendKind::cpu, 0, Precision::fp64, QrMethod::householder}, net, one, 0, 1, dim, h_only);
+  p->set_state(state);
   std::vector<double> eye(static_cast<std::size_t>(dim) * dim, 0.0);
   for (int i = 0; i < dim; ++i) eye[static_cast<std::size_t>(i) * dim + i] = 1;
-  be->set_basis(eye);
-  be->advance_tangent(0, 1);
-  return be->basis();
+  p->set_basis(eye);
+  p->advance_tangent(0, 1);
+  return p->basis_blocking();
 }
 
-class TrainedJacobian : public testing::TestWithParam<std::pair<Model, bool>> {};
-
-// Central differences with step ε have error O(ε² f''') ≈ 1e-10 here and rounding O(u/ε) ≈ 1e-11:
-// 1e-7 absolute on entries of order 0.1–1 is a safe and still sharp bound.
-TEST_P(TrainedJacobian, MatchesFiniteDifferences) {
-  const auto [type, h_only] = GetParam();
-  const int n = 12, in = 3;
-  const CellNetwork net = random_cell(type, n, in, 1.5, 42);
-  std::mt19937_64 rng(7);
-  std::normal_distribution<double> N01(0, 1);
-  std::vector<double> state(static_cast<std::size_t>(net.state_size())), x(in);
-  for (double& v : state) v = 0.8 * N01(rng);
-  for (double& v : x) v = N01(rng);
-  const int dim = type == Model::lstm && !h_only ? 2 * n : n;
-  const std::vector<double> d = propagated_identity(net, state, x, h_only);
-  const double eps = 1e-5;
-  for (int j = 0; j < dim; ++j) {
-    std::vector<double> plus = state, minus = state;
-    plus[j] += eps;
-    minus[j] -= eps;
-    const std::vector<double> fp = cell_step(net, plus, x), fm = cell_step(net, minus, x);
-    for (int i = 0; i < dim; ++i) {
-      const double fd = (fp[i] - fm[i]) / (2 * eps);
-      EXPECT_NEAR(d[static_cast<std::size_t>(j) * dim + i], fd, 1e-7)
-          << "entry (" << i << ", " << j << ")";
-    }
-  }
-}
-
-INSTANTIATE_TEST_SUITE_P(Cells, TrainedJacobian,
-                         testing::Values(std::pair{Model::rnn, false}, std::pair{Model::gru, false},
-                                         std::pair{Model::lstm, false},
-                                         std::pair{Model::lstm, true}),
-                         [](const auto& p) {
-                           return std::string(to_string(p.param.first)) +
-                                  (p.param.second ? "_h_only" : "");
-                         });
-
-// Zero input, zero biases: the state stays at 0 and the tangent map is constant (see the top).
-TEST(TrainedExact, ZeroFixedPointSpectra) {
-  const int n = 20, in = 2, steps = 1200;
-  for (Model type : {Model::rnn, Model::gru, Model::lstm}) {
-    SCOPED_TRACE(std::string(to_string(type)));
-    const CellNetwork net = random_cell(type, n, in, 0.6, 11, false);
-    const int dim = net.state_size();
-    std::vector<double> jac(static_cast<std::size_t>(dim) * dim, 0.0);  // column-major
-    auto w = [&](int gate, int r, int c) {
-      return net.w_hh[static_cast<std::size_t>(gate * n + r) * n + c];
-    };
-    for (int r = 0; r < n; ++r)
-      for (int c = 0; c < n; ++c) {
-        if (type == Model::rnn) jac[static_cast<std::size_t>(c) * dim + r] = w(0, r, c);
-        if (type == Model::gru)
-          jac[static_cast<std::size_t>(c) * dim + r] = 0.25 * w(2, r, c) + (r == c ? 0.5 : 0);
-        if (type == Model::lstm) {
-          jac[static_cast<std::size_t>(c) * dim + r] = 0.25 * w(2, r, c);
-          jac[static_cast<std::size_t>(c) * dim + n + r] = 0.5 * w(2, r, c);
-          jac[static_cast<std::size_t>(n + c) * dim + r] = r == c ? 0.25 : 0;
-          jac[static_cast<std::size_t>(n + c) * dim + n + r] = r == c ? 0.5 : 0;
-        }
-      }
-    std::vector<double> exact;
-    for (const auto& mu : test::eigenvalues(jac, dim)) exact.push_back(std::log(std::abs(mu)));
-    exact = test::sorted_desc(exact);
-    InputSequences x;
-    x.batch = 1;
-    x.steps = steps;
-    x.input_size = in;
-    x.data.assign(static_cast<std::size_t>(steps) * in, 0.0);
-    SpectrumOptions o;
-    o.t_warmup = 10;
-    o.t_ons_warmup = 100;
-    o.t_sim = 0;  // the rest: 1090 steps
-    const EnsembleResult e = compute_trained_spectra(o, net, x);
-    const SpectrumResult& r = e.members.front();
-    ASSERT_EQ(r.exponents.size(), static_cast<std::size_t>(dim));
-    const std::vector<double> got = test::sorted_desc(r.exponents);
-    // As for the random networks below onset: 4 standard errors + 10/T. The LSTM's Jacobian here
-    // has rank N (its two block rows are proportional): N exponents are −∞, which both dgeev and
-    // the propagation resolve only as rounding-level values near log ε ≈ −36.
-    const double t = r.schedule.averaged_time();
-    double se = 0;
-    for (double s : r.stderr_) se = std::max(se, s);
-    for (int i = 0; i < dim; ++i) {
-      if (exact[i] < -20)
-        EXPECT_LT(got[i], -20.0) << "exponent " << i << " is -inf";
-      else
-        EXPECT_NEAR(got[i], exact[i], 4 * se + 10.0 / t) << "exponent " << i;
-    }
-  }
-}
+// The tangent map against finite differences and the exact spectra at the zero fixed point, on
+// every backend and batch size, are in test_propagator.cpp.
 
 // The sequences of a batch in lockstep (the path a GPU takes: one loop over B·k exponents, split
 // afterwards) do each sequence's arithmetic exactly as a batch of one: on the CPU the members are
@@ -155,13 +67,9 @@ TEST(TrainedBatch, LockstepSequencesEqualSeparateRuns) {
     const EnsembleResult one_by_one = compute_trained_spectra(o, net, x);
     o.model = Model::lstm;
     o.n = net.hidden;
-    std::vector<std::unique_ptr<detail::CellBackend>> members;
-    for (int b = 0; b < 2; ++b) {  // sequences 1 and 2
-      members.push_back(detail::make_cpu_cell_backend(o.precision, o.qr));
-      members.back()->upload(net, x.sequence(1 + b), x.steps, 7, h_only);
-    }
-    const std::vector<SpectrumResult> batch =
-        detail::run_sequences(o, cell_schedule(o, x.steps), net, x, 1, std::move(members), {});
+    o.backend = BackendKind::cpu;
+    const std::vector<SpectrumResult> batch = detail::run_sequences(
+        o, cell_schedule(o, x.steps), net, x, 1, 2, detail::placement_of(o), {});  // sequences 1, 2
     ASSERT_EQ(one_by_one.members.size(), 3u);
     ASSERT_EQ(batch.size(), 2u);
     for (int b = 0; b < 2; ++b) {

@@ -1,0 +1,403 @@
+// The executors' re-orthonormalisers (Executor<T>::make_reorthonormalizer), called directly on
+// batches of bases of known difficulty, against truth that owes nothing to LAPACK: classical
+// Gram–Schmidt with re-orthogonalisation ("twice is enough") in long double on the very values the
+// executor was given (rounded to T).
+//
+// Bases (rows × k = 120 × 40):
+//   well     Gaussian, κ ≈ 3.6
+//   scaled   Gaussian with column c scaled by 10^{−8c/(k−1)} (fp32: 10^{−4c/(k−1)}): diag(R)
+//            spans 1e8, far beyond auto's fallback ratio, yet each column is well determined
+//   ill      U diag(σ) Vᵀ with σ geometric from 1 to 1e-5 (fp32: 1e-2): CholeskyQR2's regime
+//   singular U diag(σ) Vᵀ with σ down to 1e-10 (fp32: 1e-4): the Gram matrix is numerically
+//            singular, only Householder is right
+//
+// Tolerances, from the first-order perturbation of R (A + δA = (Q + δQ)(R + δR)):
+// δR_ii / R_ii = q_iᵀ δA R⁻¹ e_i, so |δ log|R_ii|| ≤ Σ_{j≤i} ‖δa_j‖ |(R⁻¹)_{ji}|. Householder QR is
+// columnwise backward stable (‖δa_j‖ ≤ γ ‖a_j‖; Higham, Thm 19.4): S_i = Σ_{j≤i} ‖a_j‖
+// |(R⁻¹)_{ji}|, invariant under column scaling. CholeskyQR2 is normwise backward stable (‖δA‖ ≤ γ
+// ‖A‖; Yamamoto et al. 2015): N_i = max_j ‖a_j‖ Σ_{j≤i} |(R⁻¹)_{ji}|. One CholeskyQR pass (auto on
+// a well-conditioned basis) computes R from the Gram matrix with |δG_jl| ≤ γ ‖a_j‖ ‖a_l‖, which
+// moves log R_ii by up to ~S_i². The allowed error is 4·rows·u·X_i with X_i the bound of every
+// path the method may take on that basis; γ ≈ √rows·u is typical, rows·u a safe worst case.
+// Q: orthonormal to 16·rows·u (≈ 2e-13 in fp64), equal to the truth's up to column signs within
+// the same bound times (2i + 1) max_{j≤i} X_j (δq_i collects F's entries of columns ≤ i).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "backends.hpp"
+#include "core/executor.hpp"
+#include "rnnlyap/info.hpp"
+#include "rnnlyap/options.hpp"
+
+namespace rnnlyap {
+namespace {
+
+constexpr int kRows = 120, kCols = 40;
+
+enum class Basis { well, scaled, ill, singular };
+
+const char* basis_name(Basis b) {
+  switch (b) {
+    case Basis::well:
+      return "well-conditioned";
+    case Basis::scaled:
+      return "column-scaled";
+    case Basis::ill:
+      return "ill-conditioned";
+    case Basis::singular:
+      return "numerically singular Gram";
+  }
+  return "?";
+}
+
+using Matrix = std::vector<long double>;  // column-major rows × cols
+
+// Q with orthonormal columns (rows × cols), from a Gaussian matrix by long-double Gram–Schmidt.
+Matrix random_orthonormal(int rows, int cols, std::mt19937_64& rng);
+
+// The truth: A = Q R by classical Gram–Schmidt with one re-orthogonalisation, in long double.
+struct Truth {
+  Matrix q, r;  // r: cols × cols upper triangular, column-major; r_ii > 0
+};
+
+Truth gram_schmidt(const Matrix& a, int rows, int cols) {
+  Truth t;
+  t.q = a;
+  t.r.assign(static_cast<std::size_t>(cols) * cols, 0.0L);
+  const std::size_t m = static_cast<std::size_t>(rows);
+  for (int c = 0; c < cols; ++c) {
+    long double* v = t.q.data() + c * m;
+    for (int pass = 0; pass < 2; ++pass) {
+      std::vector<long double> dots(static_cast<std::size_t>(c), 0.0L);
+      for (int j = 0; j < c; ++j)
+        for (std::size_t r = 0; r < m; ++r) dots[j] += t.q[j * m + r] * v[r];
+      for (int j = 0; j < c; ++j) {
+        for (std::size_t r = 0; r < m; ++r) v[r] -= dots[j] * t.q[j * m + r];
+        t.r[static_cast<std::size_t>(c) * cols + j] += dots[j];
+      }
+    }
+    long double norm = 0;
+    for (std::size_t r = 0; r < m; ++r) norm += v[r] * v[r];
+    norm = std::sqrt(norm);
+    for (std::size_t r = 0; r < m; ++r) v[r] /= norm;
+    t.r[static_cast<std::size_t>(c) * cols + c] = norm;
+  }
+  return t;
+}
+
+Matrix random_orthonormal(int rows, int cols, std::mt19937_64& rng) {
+  std::normal_distribution<double> n01(0, 1);
+  Matrix g(static_cast<std::size_t>(rows) * cols);
+  for (long double& v : g) v = n01(rng);
+  return gram_schmidt(g, rows, cols).q;
+}
+
+// A basis of the given kind, rows × cols, in double.
+std::vector<double> make_basis(Basis kind, bool fp32, int rows, int cols, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> n01(0, 1);
+  const std::size_t m = static_cast<std::size_t>(rows);
+  std::vector<double> a(m * cols);
+  if (kind == Basis::well || kind == Basis::scaled) {
+    const double decades = fp32 ? 4.0 : 8.0;
+    for (int c = 0; c < cols; ++c) {
+      const double s = kind == Basis::scaled ? std::pow(10.0, -decades * c / (cols - 1)) : 1.0;
+      for (std::size_t r = 0; r < m; ++r) a[c * m + r] = s * n01(rng);
+    }
+    return a;
+  }
+  const double floor_decades = kind == Basis::ill ? (fp32 ? 2.0 : 5.0) : (fp32 ? 4.0 : 10.0);
+  const Matrix u = random_orthonormal(rows, cols, rng), v = random_orthonormal(cols, cols, rng);
+  for (int c = 0; c < cols; ++c)
+    for (std::size_t r = 0; r < m; ++r) {
+      long double s = 0;
+      for (int j = 0; j < cols; ++j)
+        s += u[j * m + r] * std::pow(10.0L, -floor_decades * j / (cols - 1)) *
+             v[static_cast<std::size_t>(j) * cols + c];  // Vᵀ(j, c) = V(c, j), V column-major
+      a[c * m + r] = static_cast<double>(s);
+    }
+  return a;
+}
+
+struct Bounds {
+  std::vector<double> log_r;       // log R_ii of the truth
+  std::vector<double> s, nrm, s2;  // S_i, N_i, S_i²
+  double diag_ratio = 0;           // max/min R_ii
+  Truth truth;
+};
+
+Bounds bounds_of(const std::vector<double>& a, int rows, int cols) {
+  Bounds b;
+  const std::size_t m = static_cast<std::size_t>(rows), k = static_cast<std::size_t>(cols);
+  Matrix al(a.begin(), a.end());
+  b.truth = gram_schmidt(al, rows, cols);
+  const Matrix& r = b.truth.r;
+  // R⁻¹ by back substitution, column by column.
+  Matrix rinv(k * k, 0.0L);
+  for (std::size_t c = 0; c < k; ++c) {
+    rinv[c * k + c] = 1 / r[c * k + c];
+    for (std::size_t i = c; i-- > 0;) {
+      long double s = 0;
+      for (std::size_t j = i + 1; j <= c; ++j) s += r[j * k + i] * rinv[c * k + j];
+      rinv[c * k + i] = -s / r[i * k + i];
+    }
+  }
+  std::vector<long double> norms(k);
+  long double max_norm = 0;
+  for (std::size_t c = 0; c < k; ++c) {
+    long double s = 0;
+    for (std::size_t i = 0; i < m; ++i) s += al[c * m + i] * al[c * m + i];
+    norms[c] = std::sqrt(s);
+    max_norm = std::max(max_norm, norms[c]);
+  }
+  long double rmax = 0, rmin = INFINITY;
+  for (std::size_t i = 0; i < k; ++i) {
+    long double s = 0, col = 0;
+    for (std::size_t j = 0; j <= i; ++j) {
+      s += norms[j] * std::fabs(rinv[i * k + j]);
+      col += std::fabs(rinv[i * k + j]);
+    }
+    b.log_r.push_back(static_cast<double>(std::log(r[i * k + i])));
+    b.s.push_back(static_cast<double>(s));
+    b.nrm.push_back(static_cast<double>(max_norm * col));
+    b.s2.push_back(static_cast<double>(s * s));
+    rmax = std::max(rmax, r[i * k + i]);
+    rmin = std::min(rmin, r[i * k + i]);
+  }
+  b.diag_ratio = static_cast<double>(rmax / rmin);
+  return b;
+}
+
+// X_i: the bound of every path `method` may take on a basis of this kind (see the top).
+std::vector<double> allowed(QrMethod method, Basis kind, const Bounds& b) {
+  std::vector<double> x = b.s;  // Householder, and any fallback to it
+  if (method == QrMethod::householder) return x;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (kind == Basis::well || kind == Basis::ill) x[i] = std::max(x[i], b.nrm[i]);  // two passes
+    if (kind == Basis::well && method == QrMethod::auto_select)
+      x[i] = std::max(x[i], b.s2[i]);  // one pass
+  }
+  return x;
+}
+
+template <class T>
+std::unique_ptr<detail::Executor<T>> executor(BackendKind kind) {
+  if (kind == BackendKind::cuda) return detail::make_cuda_executor<T>(0);
+  return detail::make_cpu_executor<T>();
+}
+
+constexpr double unit_roundoff(bool fp32) {
+  return fp32 ? 0x1p-24 : 0x1p-53;
+}
+
+// Member b's Q after a re-orthonormalisation: orthonormal, and the truth's up to column signs.
+template <class T>
+void check_q(const std::string& what, QrMethod method, Basis kind, const Bounds& bounds,
+             const std::vector<T>& q, std::size_t b, bool fp32) {
+  const double u = unit_roundoff(fp32);
+  const std::size_t m = kRows, k = kCols;
+  const std::vector<double> x = allowed(method, kind, bounds);
+  const T* qb = q.data() + b * m * k;
+  double worst_q = 0, worst_orth = 0, max_x = 0;
+  std::size_t at_q = 0;
+  for (std::size_t i = 0; i < k; ++i) {
+    max_x = std::max(max_x, x[i]);
+    long double dot = 0;
+    for (std::size_t r = 0; r < m; ++r) dot += qb[i * m + r] * bounds.truth.q[i * m + r];
+    const long double sign = dot < 0 ? -1 : 1;
+    double e = 0;
+    for (std::size_t r = 0; r < m; ++r)
+      e = std::max(
+          e, static_cast<double>(std::fabs(sign * qb[i * m + r] - bounds.truth.q[i * m + r])));
+    const double qerr = e / (4 * kRows * u * (2.0 * static_cast<double>(i) + 1) * max_x);
+    if (!(qerr <= worst_q)) {
+      worst_q = qerr;
+      at_q = i;
+    }
+    for (std::size_t j = 0; j <= i; ++j) {
+      long double d = 0;
+      for (std::size_t r = 0; r < m; ++r)
+        d += static_cast<long double>(qb[i * m + r]) * qb[j * m + r];
+      worst_orth = std::max(worst_orth, static_cast<double>(std::fabs(d - (i == j ? 1 : 0))));
+    }
+  }
+  EXPECT_LE(worst_q, 1.0) << what << ": Q off the truth by " << worst_q << " × its bound at column "
+                          << at_q;
+  EXPECT_LE(worst_orth, 16 * kRows * u) << what << ": QᵀQ − I";
+}
+
+// Logs (k values from `logs` at `from`) against `want` within 4·rows·u·`x`.
+void check_logs(const std::string& what, const std::vector<double>& logs, std::size_t from,
+                const std::vector<double>& want, const std::vector<double>& x, bool fp32) {
+  const double u = unit_roundoff(fp32);
+  double worst = 0;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const double err = std::fabs(logs[from + i] - want[i]) / (4 * kRows * u * x[i]);
+    if (!(err <= worst)) {
+      worst = err;
+      at = i;
+    }
+  }
+  EXPECT_LE(worst, 1.0) << what << ": log|R_ii| off the truth by " << worst
+                        << " × its bound at i = " << at << " (got " << logs[from + at] << ", truth "
+                        << want[at] << ")";
+}
+
+template <class T>
+void check_member(const std::string& what, QrMethod method, Basis kind, const Bounds& bounds,
+                  const std::vector<T>& q, std::size_t b, const std::vector<double>& logs,
+                  bool fp32) {
+  check_logs(what, logs, b * kCols, bounds.log_r, allowed(method, kind, bounds), fp32);
+  check_q(what, method, kind, bounds, q, b, fp32);
+}
+
+struct Member {
+  Basis kind;
+  std::vector<double> a;
+  Bounds bounds;
+};
+
+Member make_member(Basis kind, bool fp32, std::uint64_t seed) {
+  Member m{kind, make_basis(kind, fp32, kRows, kCols, seed), {}};
+  if (fp32)
+    for (double& v : m.a) v = static_cast<float>(v);  // the truth of what the executor gets
+  m.bounds = bounds_of(m.a, kRows, kCols);
+  return m;
+}
+
+// One re-orthonormalisation of a batch; returns the logs and Q.
+template <class T>
+std::pair<std::vector<double>, std::vector<T>> reorthonormalize_once(
+    detail::Executor<T>& ex, detail::Reorthonormalizer<T>& qr, detail::Buffer<T>& buf,
+    const std::vector<const Member*>& batch) {
+  const std::size_t mk = static_cast<std::size_t>(kRows) * kCols;
+  std::vector<T> host(batch.size() * mk);
+  for (std::size_t b = 0; b < batch.size(); ++b)
+    std::copy(batch[b]->a.begin(), batch[b]->a.end(), host.begin() + b * mk);
+  ex.copy_in(buf.get(), host.data(), host.size() * sizeof(T));
+  qr.reorthonormalize(buf.get(), true);
+  std::vector<double> logs = qr.take_log_sums_blocking();
+  ex.copy_out_blocking(host.data(), buf.get(), host.size() * sizeof(T));
+  return {logs, host};
+}
+
+class Reorthonormalizers : public testing::TestWithParam<BackendKind> {
+ protected:
+  void SetUp() override { RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam()); }
+};
+
+template <class T>
+void check_all_kinds(BackendKind backend) {
+  constexpr bool fp32 = std::is_same_v<T, float>;
+  auto ex = executor<T>(backend);
+  const Basis kinds[] = {Basis::well, Basis::scaled, Basis::ill, Basis::singular};
+  std::vector<Member> members;
+  for (Basis kind : kinds) members.push_back(make_member(kind, fp32, 100 + members.size()));
+  // The bases are what they claim (diag(R) ratio against auto's thresholds: second pass above
+  // 1e3 / 10, fallback above 1e6 / 3e2 for fp64 / fp32).
+  const double second = fp32 ? 10 : 1e3, fallback = fp32 ? 3e2 : 1e6;
+  EXPECT_LT(members[0].bounds.diag_ratio, second);
+  EXPECT_GT(members[1].bounds.diag_ratio, 10 * fallback);
+  EXPECT_GT(members[2].bounds.diag_ratio, second);
+  EXPECT_LT(members[2].bounds.diag_ratio, fallback);
+  EXPECT_GT(members[3].bounds.diag_ratio, fallback);
+  for (QrMethod method : {QrMethod::householder, QrMethod::cholesky2, QrMethod::auto_select}) {
+    const std::string name = std::string(to_string(method)) + (fp32 ? " fp32" : " fp64");
+    // All four kinds as one batch: each member is re-orthonormalised on its own.
+    const int batch = 4;
+    auto qr = ex->make_reorthonormalizer(batch, kRows, kCols, method);
+    detail::Buffer<T> buf(*ex, static_cast<std::size_t>(batch) * kRows * kCols);
+    std::vector<const Member*> ptrs;
+    for (const Member& m : members) ptrs.push_back(&m);
+    const auto [logs, q] = reorthonormalize_once(*ex, *qr, buf, ptrs);
+    ASSERT_EQ(logs.size(), static_cast<std::size_t>(batch) * kCols);
+    for (int b = 0; b < batch; ++b)
+      check_member(
+          name + ", " + basis_name(members[b].kind) + " (member " + std::to_string(b) + " of 4)",
+          method, members[b].kind, members[b].bounds, q, b, logs, fp32);
+    // Each kind alone in a batch of one: the same results.
+    for (const Member& m : members) {
+      auto one = ex->make_reorthonormalizer(1, kRows, kCols, method);
+      detail::Buffer<T> b1(*ex, static_cast<std::size_t>(kRows) * kCols);
+      const auto [l1, q1] = reorthonormalize_once(*ex, *one, b1, {&m});
+      check_member(name + ", " + basis_name(m.kind) + " alone", method, m.kind, m.bounds, q1, 0, l1,
+                   fp32);
+    }
+  }
+}
+
+TEST_P(Reorthonormalizers, EveryMethodMatchesGramSchmidtTruthFp64) {
+  check_all_kinds<double>(GetParam());
+}
+
+TEST_P(Reorthonormalizers, EveryMethodMatchesGramSchmidtTruthFp32) {
+  check_all_kinds<float>(GetParam());
+}
+
+// The sums accumulate over calls with `accumulate`, not without, and taking them zeroes them.
+// After a member falls back to Householder, CholeskyQR2 and auto skip CholeskyQR for that member
+// for 15 re-orthonormalisations: only results are observable, so every call of a sequence that
+// starts with a numerically singular Gram matrix for member 0 (and has another at call 17, an
+// ill-conditioned basis at call 5, well-conditioned bases otherwise; member 1 well-conditioned
+// throughout) must stay right, through the skip and after it. The sums are taken every third
+// call, so each is at most three calls' logs (bounds added).
+TEST_P(Reorthonormalizers, SequencesAccumulateAndStayRightThroughFallbacks) {
+  auto ex = executor<double>(GetParam());
+  const std::size_t mk = static_cast<std::size_t>(kRows) * kCols;
+  for (QrMethod method : {QrMethod::householder, QrMethod::cholesky2, QrMethod::auto_select}) {
+    const std::string name(to_string(method));
+    auto qr = ex->make_reorthonormalizer(2, kRows, kCols, method);
+    detail::Buffer<double> buf(*ex, 2 * mk);
+    std::vector<double> want(2 * kCols, 0.0), x(2 * kCols, 0.0);
+    for (int call = 0; call < 21; ++call) {
+      const Basis kind0 = call == 0 || call == 17 ? Basis::singular
+                          : call == 5             ? Basis::ill
+                                                  : Basis::well;
+      const Member m0 = make_member(kind0, false, 1000 + static_cast<std::uint64_t>(call));
+      const Member m1 = make_member(Basis::well, false, 2000 + static_cast<std::uint64_t>(call));
+      std::vector<double> host(m0.a);
+      host.insert(host.end(), m1.a.begin(), m1.a.end());
+      ex->copy_in(buf.get(), host.data(), host.size() * sizeof(double));
+      const bool accumulate = call % 4 != 1;
+      qr->reorthonormalize(buf.get(), accumulate);
+      ex->copy_out_blocking(host.data(), buf.get(), host.size() * sizeof(double));
+      const std::string what = name + ", call " + std::to_string(call);
+      check_q(what + ", member 0 (" + basis_name(kind0) + ")", method, kind0, m0.bounds, host, 0,
+              false);
+      check_q(what + ", member 1", method, Basis::well, m1.bounds, host, 1, false);
+      if (accumulate) {
+        const std::vector<double> x0 = allowed(method, kind0, m0.bounds),
+                                  x1 = allowed(method, Basis::well, m1.bounds);
+        for (int i = 0; i < kCols; ++i) {
+          want[i] += m0.bounds.log_r[i];
+          want[kCols + i] += m1.bounds.log_r[i];
+          x[i] += x0[i];
+          x[kCols + i] += x1[i];
+        }
+      }
+      if (call % 3 == 2) {
+        const std::vector<double> got = qr->take_log_sums_blocking();
+        ASSERT_EQ(got.size(), want.size());
+        check_logs(what + ": sums since the last take", got, 0, want, x, false);
+        EXPECT_EQ(qr->take_log_sums_blocking(), std::vector<double>(2 * kCols, 0.0))
+            << what << ": taking zeroes the sums";
+        std::fill(want.begin(), want.end(), 0.0);
+        std::fill(x.begin(), x.end(), 0.0);
+      }
+    }
+  }
+}
+
+RNNLYAP_INSTANTIATE_FOR_BACKENDS(Reorthonormalizers);
+
+}  // namespace
+}  // namespace rnnlyap
