@@ -397,6 +397,104 @@ TEST_P(Reorthonormalizers, SequencesAccumulateAndStayRightThroughFallbacks) {
   }
 }
 
+// `auto` keeps one CholeskyQR pass when the first factor's diagonal ratio is at most 1e3: on a
+// basis of condition κ = 300 (U diag(σ) Vᵀ, σ geometric from 1 to 1/300, so the ratio is ≤ κ) one
+// pass leaves an orthogonality error of order κ²ε ≈ 1e-11, the second pass of cholesky2 brings it
+// to order ε. Both give the same log|R_ii| to far better than the exponents need. A two-pass `auto`
+// (or Householder) would fail the first expectation.
+TEST_P(Reorthonormalizers, AutoStopsAfterOnePassOnAWellConditionedBasis) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  constexpr int rows = 200, k = 20;
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal;
+  auto orthonormal = [&](int m, int n) {  // modified Gram–Schmidt, twice
+    std::vector<double> q(static_cast<std::size_t>(m) * n);
+    for (double& v : q) v = normal(rng);
+    for (int pass = 0; pass < 2; ++pass)
+      for (int c = 0; c < n; ++c) {
+        double* qc = q.data() + static_cast<std::size_t>(c) * m;
+        for (int p = 0; p < c; ++p) {
+          const double* qp = q.data() + static_cast<std::size_t>(p) * m;
+          double d = 0;
+          for (int r = 0; r < m; ++r) d += qp[r] * qc[r];
+          for (int r = 0; r < m; ++r) qc[r] -= d * qp[r];
+        }
+        double nrm = 0;
+        for (int r = 0; r < m; ++r) nrm += qc[r] * qc[r];
+        for (int r = 0; r < m; ++r) qc[r] /= std::sqrt(nrm);
+      }
+    return q;
+  };
+  const std::vector<double> u = orthonormal(rows, k), v = orthonormal(k, k);
+  std::vector<double> a(static_cast<std::size_t>(rows) * k, 0.0);
+  for (int c = 0; c < k; ++c)
+    for (int j = 0; j < k; ++j) {
+      const double w = std::pow(300.0, -static_cast<double>(j) / (k - 1)) * v[c * k + j];
+      for (int r = 0; r < rows; ++r)
+        a[static_cast<std::size_t>(c) * rows + r] += u[j * rows + r] * w;
+    }
+  auto run = [&](QrMethod m, std::vector<double>& logs) {
+    auto ex = GetParam() == BackendKind::cuda ? detail::make_cuda_executor<double>(0)
+                                              : detail::make_cpu_executor<double>();
+    auto qr = ex->make_reorthonormalizer(1, rows, k, m);
+    detail::Buffer<double> q(*ex, a.size());
+    ex->copy_in(q.get(), a.data(), a.size() * sizeof(double));
+    qr->reorthonormalize(q.get(), true);
+    logs = qr->take_log_sums_blocking();
+    std::vector<double> out(a.size());
+    ex->copy_out_blocking(out.data(), q.get(), out.size() * sizeof(double));
+    double err = 0;  // max |QᵀQ − I|
+    for (int i = 0; i < k; ++i)
+      for (int j = 0; j < k; ++j) {
+        double d = 0;
+        for (int r = 0; r < rows; ++r) d += out[i * rows + r] * out[j * rows + r];
+        err = std::max(err, std::fabs(d - (i == j ? 1.0 : 0.0)));
+      }
+    return err;
+  };
+  std::vector<double> logs_auto, logs_two, logs_hh;
+  const double err_auto = run(QrMethod::auto_select, logs_auto);
+  const double err_two = run(QrMethod::cholesky2, logs_two);
+  const double err_hh = run(QrMethod::householder, logs_hh);
+  EXPECT_GT(err_auto, 20 * std::max(err_two, err_hh)) << "auto should stop after one pass";
+  EXPECT_LT(err_auto, 1e3 * 1e3 * 2.2e-16) << "one pass loses at most about cond² ε";
+  EXPECT_LT(err_two, 1e-13);
+  for (int i = 0; i < k; ++i) {
+    EXPECT_NEAR(logs_auto[i], logs_hh[i], 1e-9) << i;
+    EXPECT_NEAR(logs_two[i], logs_hh[i], 1e-9) << i;
+  }
+
+  // After a fallback (columns scaled over 8 decades: diag ratio 1e8 > 1e6), the next 15
+  // re-orthonormalisations of that member go straight to Householder (orthogonal to ~ε even on
+  // the κ = 300 basis); the 16th tries CholeskyQR again (one pass: the κ²ε error is back).
+  auto ex = GetParam() == BackendKind::cuda ? detail::make_cuda_executor<double>(0)
+                                            : detail::make_cpu_executor<double>();
+  auto qr = ex->make_reorthonormalizer(1, rows, k, QrMethod::auto_select);
+  detail::Buffer<double> q(*ex, a.size());
+  std::vector<double> bad(a.size()), out(a.size());
+  for (int c = 0; c < k; ++c)
+    for (int r = 0; r < rows; ++r)
+      bad[static_cast<std::size_t>(c) * rows + r] =
+          normal(rng) * std::pow(10.0, -8.0 * c / (k - 1));
+  auto orthogonality_after = [&](const std::vector<double>& basis) {
+    ex->copy_in(q.get(), basis.data(), basis.size() * sizeof(double));
+    qr->reorthonormalize(q.get(), false);
+    ex->copy_out_blocking(out.data(), q.get(), out.size() * sizeof(double));
+    double err = 0;
+    for (int i = 0; i < k; ++i)
+      for (int j = 0; j < k; ++j) {
+        double d = 0;
+        for (int r = 0; r < rows; ++r) d += out[i * rows + r] * out[j * rows + r];
+        err = std::max(err, std::fabs(d - (i == j ? 1.0 : 0.0)));
+      }
+    return err;
+  };
+  EXPECT_LT(orthogonality_after(bad), 1e-13) << "the fallback is Householder";
+  for (int call = 0; call < 15; ++call)
+    EXPECT_LT(orthogonality_after(a), err_auto / 20) << "skipped call " << call;
+  EXPECT_GT(orthogonality_after(a), 20 * std::max(err_two, err_hh)) << "CholeskyQR again";
+}
+
 RNNLYAP_INSTANTIATE_FOR_BACKENDS(Reorthonormalizers);
 
 }  // namespace
