@@ -1,7 +1,8 @@
 // The models of the propagator suites (test_propagator.cpp, test_propagator_cuda.cpp): every model
 // the one propagator drives, a batch of B members of it, propagators of any run of those members
 // on any placement, and the independent reference of one state step (written here, in fp64, from
-// the definitions: DESIGN §1 table for the random networks, rnnlyap::cell_step for the cells).
+// the definitions: the models table of docs/design.md for the random networks, rnnlyap::cell_step
+// for the cells).
 #pragma once
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Summaries of a spectrum against hand-computed values (DESIGN.md §1 definitions).
+// Summaries of a spectrum against hand-computed values (docs/design.md definitions).
 #include <gtest/gtest.h>
 
 #include "rnnlyap/result.hpp"

@@ -1,5 +1,5 @@
-// The command-line contract (DESIGN.md §3): result JSON keys, the trace CSV, and bad input — exit
-// status 2, one line on stderr naming the problem, no result file, no crash.
+// The command-line contract (README, "Using rnnlyap"): result JSON keys, the trace CSV, and bad
+// input — exit status 2, one line on stderr naming the problem, no result file, no crash.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 // Below onset (gaussian, g < 1, no input) the state decays to h = 0, the tangent map is the
-// constant matrix D = D(J), and the spectrum is exact (DESIGN.md §1):
+// constant matrix D = D(J), and the spectrum is exact (docs/design.md):
 //   rate/Euler  λ_i = log|1 - dt + dt μ_i| / dt
 //   rate/RK4    λ_i = log|P(dt(μ_i - 1))| / dt,  P(z) = 1 + z + z²/2 + z³/6 + z⁴/24
 //   map         λ_i = log|μ_i|

@@ -1,4 +1,4 @@
-// Identities of DESIGN.md §1 checked on chaotic networks:
+// Identities of docs/design.md checked on chaotic networks:
 // - the sum rule: Σλ_i of the full spectrum equals the time average of log|det D_t|, with
 //   log|det D_t| computed here independently of the QR propagation (LU, and cosh for φ');
 // - the discrete-time formula λ_1 ≈ ½ ln(g² ⟨φ'(h)²⟩) (Molgedey, Schuchhardt & Schuster, PRL 1992).

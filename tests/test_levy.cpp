@@ -1,4 +1,4 @@
-// Heavy-tailed weights (DESIGN.md §1): the symmetric α-stable generator stable_at, levy_network,
+// Heavy-tailed weights (docs/design.md): the symmetric α-stable generator stable_at, levy_network,
 // the finite-size transition prediction g* = exp(−⟨Ξ⟩), and `--weights levy` end to end.
 //
 // Every statistical check compares a sample mean of M i.i.d. draws with an EXACT property of the

@@ -1,4 +1,4 @@
-// Trends of DESIGN.md §1 at small N, with tolerances from the ensembles' standard errors:
+// Trends of docs/design.md at small N, with tolerances from the ensembles' standard errors:
 // - input noise lowers H and D while the mean exponent stays;
 // - point symmetry λ_i + λ_{N+1-i} ≈ 2 × mean exponent, better as dt → 0;
 // - size invariance: λ_i against i/N collapses across N.

@@ -1,6 +1,6 @@
 // One checking macro per vendor API (CUDA runtime, cuBLAS, cuSOLVER). A failure throws
 // rnnlyap::VendorError carrying the function's name, the numeric status, the vendor's readable
-// status string, file and line (DESIGN.md §2). The *_NOTHROW variants are for destructors and
+// status string, file and line (docs/design.md). The *_NOTHROW variants are for destructors and
 // other cleanup paths: they report on stderr and carry on (as cuCollections' error.hpp does for
 // frees). Host-only header: include it from .cpp and .cu files, never from a public header.
 #pragma once
