@@ -18,6 +18,7 @@
 
 #include "backends.hpp"
 #include "cell_test_util.hpp"
+#include "core/loop.hpp"
 #include "core/propagator.hpp"
 #include "core/random.hpp"
 #include "rnnlyap/network.hpp"
@@ -226,6 +227,24 @@ inline const char* precision_name(Precision p) {
 /// The unit roundoff of the working precision.
 inline double unit_roundoff(Precision p) {
   return p == Precision::fp64 ? 0x1p-53 : 0x1p-24;
+}
+
+/// A loop set-up for `batch` random networks of n neurons with k exponents: member b starts from
+/// the initial state of seed state_seed + b and the initial basis of seed basis_seed + b.
+inline detail::LoopSetup network_setup(const SpectrumOptions& o, int batch, int n, int k,
+                                       std::uint64_t state_seed, std::uint64_t basis_seed) {
+  detail::LoopSetup setup;
+  setup.options = o;
+  setup.schedule = make_schedule(o);
+  setup.batch = batch;
+  setup.dim = n;
+  for (int b = 0; b < batch; ++b) {
+    const std::vector<double> h = detail::initial_state(n, state_seed + b),
+                              q = detail::initial_basis(n, k, basis_seed + b);
+    setup.initial_state.insert(setup.initial_state.end(), h.begin(), h.end());
+    setup.initial_basis.insert(setup.initial_basis.end(), q.begin(), q.end());
+  }
+  return setup;
 }
 
 }  // namespace rnnlyap::test

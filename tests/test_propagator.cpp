@@ -313,17 +313,7 @@ TEST_P(PropagatorExact, SpectrumWhereTheTangentMapIsConstant) {
     o.t_warmup = rate ? 100 : 200;
     o.t_ons_warmup = rate ? 100 : 200;
     o.t_sim = rate ? 500 : 1000;
-    detail::LoopSetup setup;
-    setup.options = o;
-    setup.schedule = make_schedule(o);
-    setup.batch = batch;
-    setup.dim = n;
-    for (int b = 0; b < batch; ++b) {
-      const std::vector<double> h = detail::initial_state(n, 100 + b),
-                                q = detail::initial_basis(n, n, 200 + b);
-      setup.initial_state.insert(setup.initial_state.end(), h.begin(), h.end());
-      setup.initial_basis.insert(setup.initial_basis.end(), q.begin(), q.end());
-    }
+    const detail::LoopSetup setup = test::network_setup(o, batch, n, n, 100, 200);
     auto p = m.propagator(where(), n);
     const std::vector<SpectrumResult> r = detail::run_benettin(*p, setup, {}, {});
     ASSERT_EQ(r.size(), static_cast<std::size_t>(batch));

@@ -222,17 +222,7 @@ TEST_P(CudaAgainstCpu, ShortRunsAgreeWithinStandardErrors) {
       o.t_sim = kind == Kind::map ? 1500 : 300;
       for (int i = 0; i < 2; ++i) {
         o.backend = backends[i];
-        detail::LoopSetup setup;
-        setup.options = o;
-        setup.schedule = make_schedule(o);
-        setup.batch = batch;
-        setup.dim = n;
-        for (int b = 0; b < batch; ++b) {
-          const std::vector<double> h = detail::initial_state(n, 50 + b),
-                                    q = detail::initial_basis(n, k, 60 + b);
-          setup.initial_state.insert(setup.initial_state.end(), h.begin(), h.end());
-          setup.initial_basis.insert(setup.initial_basis.end(), q.begin(), q.end());
-        }
+        const detail::LoopSetup setup = test::network_setup(o, batch, n, k, 50, 60);
         auto prop = m.propagator({backends[i], 0, p, QrMethod::householder}, k);
         runs[i] = detail::run_benettin(*prop, setup, {}, {});
       }

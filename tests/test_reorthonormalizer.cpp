@@ -402,6 +402,18 @@ TEST_P(Reorthonormalizers, SequencesAccumulateAndStayRightThroughFallbacks) {
 // pass leaves an orthogonality error of order κ²ε ≈ 1e-11, the second pass of cholesky2 brings it
 // to order ε. Both give the same log|R_ii| to far better than the exponents need. A two-pass `auto`
 // (or Householder) would fail the first expectation.
+// max |QᵀQ − I| of a rows × k basis.
+double orthogonality_error(const std::vector<double>& q, int rows, int k) {
+  double err = 0;
+  for (int i = 0; i < k; ++i)
+    for (int j = 0; j < k; ++j) {
+      double d = 0;
+      for (int r = 0; r < rows; ++r) d += q[i * rows + r] * q[j * rows + r];
+      err = std::max(err, std::fabs(d - (i == j ? 1.0 : 0.0)));
+    }
+  return err;
+}
+
 TEST_P(Reorthonormalizers, AutoStopsAfterOnePassOnAWellConditionedBasis) {
   RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
   constexpr int rows = 200, k = 20;
@@ -443,14 +455,7 @@ TEST_P(Reorthonormalizers, AutoStopsAfterOnePassOnAWellConditionedBasis) {
     logs = qr->take_log_sums_blocking();
     std::vector<double> out(a.size());
     ex->copy_out_blocking(out.data(), q.get(), out.size() * sizeof(double));
-    double err = 0;  // max |QᵀQ − I|
-    for (int i = 0; i < k; ++i)
-      for (int j = 0; j < k; ++j) {
-        double d = 0;
-        for (int r = 0; r < rows; ++r) d += out[i * rows + r] * out[j * rows + r];
-        err = std::max(err, std::fabs(d - (i == j ? 1.0 : 0.0)));
-      }
-    return err;
+    return orthogonality_error(out, rows, k);
   };
   std::vector<double> logs_auto, logs_two, logs_hh;
   const double err_auto = run(QrMethod::auto_select, logs_auto);
@@ -480,14 +485,7 @@ TEST_P(Reorthonormalizers, AutoStopsAfterOnePassOnAWellConditionedBasis) {
     ex->copy_in(q.get(), basis.data(), basis.size() * sizeof(double));
     qr->reorthonormalize(q.get(), false);
     ex->copy_out_blocking(out.data(), q.get(), out.size() * sizeof(double));
-    double err = 0;
-    for (int i = 0; i < k; ++i)
-      for (int j = 0; j < k; ++j) {
-        double d = 0;
-        for (int r = 0; r < rows; ++r) d += out[i * rows + r] * out[j * rows + r];
-        err = std::max(err, std::fabs(d - (i == j ? 1.0 : 0.0)));
-      }
-    return err;
+    return orthogonality_error(out, rows, k);
   };
   EXPECT_LT(orthogonality_after(bad), 1e-13) << "the fallback is Householder";
   for (int call = 0; call < 15; ++call)
