@@ -2,9 +2,9 @@
 // coefficient / state step, and the two passes of the tangent step Q' = E Q_h + D Q (forming E,
 // dim × N, and the diagonal part D Q). Each does the CPU executor's arithmetic element for element
 // in its order: sums with explicitly rounded products and additions, the per-element formulas
-// from core/elementwise.hpp (this target is compiled with --fmad=false). Only exp and tanh may
-// differ from the host's libm by an ulp. W_hh and b_hh are shared by the members; blockIdx.z
-// strides over them.
+// from core/elementwise.hpp (this target is compiled with --fmad=false). Only the device's exp,
+// log, cos and tanh may differ from the host's libm by an ulp or two. W_hh and b_hh are shared by
+// the members; blockIdx.z strides over them.
 #include <string>
 
 #include "cuda_check.hpp"

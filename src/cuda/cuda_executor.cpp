@@ -56,10 +56,12 @@ class CudaExecutor final : public Executor<T> {
   }
   // From pageable memory cudaMemcpyAsync returns once `src` is staged: it may be reused.
   void copy_in(void* dst, const void* src, std::size_t bytes) override {
+    if (bytes == 0) return;
     ctx_.use();
     RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx_.stream()));
   }
   void copy_out_blocking(void* dst, const void* src, std::size_t bytes) override {
+    if (bytes == 0) return;
     ctx_.use();
     RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx_.stream()));
     RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream()));

@@ -34,6 +34,9 @@ constexpr double kOnePassCondFp64 = 1e3, kOnePassCondFp32 = 10;
 constexpr int kSkipAfterFallback = 15;
 // Batched Householder QR (one block per member forms Q) up to this many rows.
 constexpr int kMaxBatchedRows = 256;
+// cuSOLVER's potrfBatched and cuBLAS's trsmBatched are made for small matrices (others found the
+// batched solve impractically slow beyond 32 x 32): beyond this k, one call per member.
+constexpr int kMaxBatchedCholesky = 64;
 
 // Status words on the device, then three per member: the first and second potrf's info and the
 // verdict.
@@ -50,12 +53,13 @@ struct Plan {
         k(k_),
         cholesky(method != QrMethod::householder),
         one_pass(method == QrMethod::auto_select),
-        batched_householder(batch_ > 1 && rows_ <= kMaxBatchedRows) {
+        batched_householder(batch_ > 1 && rows_ <= kMaxBatchedRows),
+        batched_cholesky(cholesky && batch_ > 1 && k_ <= kMaxBatchedCholesky) {
     // cuSOLVER geqrf/orgqr run per member unless batched Householder QR covers every step; potrf
-    // needs a workspace only unbatched.
+    // needs a workspace only per member.
     if (!batched_householder || cholesky) {
       int ws = 0;
-      if (la::workspace(ctx.solver(), rows, k, cholesky && batch == 1, probe, probe, ws) !=
+      if (la::workspace(ctx.solver(), rows, k, cholesky && !batched_cholesky, probe, probe, ws) !=
           CUSOLVER_STATUS_SUCCESS)
         ws = static_cast<int>(std::min<std::size_t>(sat_mul(rows + std::size_t(k), 256), 1 << 30));
       lwork = ws;
@@ -71,7 +75,7 @@ struct Plan {
     return sat_add(out, 3 * b * sizeof(T*));
   }
   int batch, rows, k;
-  bool cholesky, one_pass, batched_householder;
+  bool cholesky, one_pass, batched_householder, batched_cholesky;
   int lwork = 0;
 };
 
@@ -118,6 +122,8 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
                                        cudaMemcpyDeviceToHost, ctx_.stream()));
     RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream()));
     zero(logs_);
+    RNNLYAP_CUDA_CHECK(
+        cudaMemsetAsync(slot(kStickyGeqrf), 0, sizeof sticky, ctx_.stream()));  // reported once
     const char* what[3] = {"cuSOLVER cusolverDn<t>geqrf", "cuSOLVER cusolverDn<t>orgqr",
                            "cuSOLVER cusolverDn<t>potrf"};
     for (int i = 0; i < 3; ++i)
@@ -175,17 +181,23 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
                     kk = static_cast<long long>(p_.k) * p_.k;
     la::gemm(ctx_.blas(), CUBLAS_OP_T, p_.k, p_.k, p_.rows, T(1), q, p_.rows, rk, q, p_.rows, rk,
              T(0), gram_.get(), p_.k, kk, p_.batch);
-    if (p_.batch == 1)
-      la::potrf(ctx_.solver(), p_.k, gram_.get(), work_.get(), p_.lwork, per_member(info));
-    else
+    if (p_.batched_cholesky) {
       la::potrf_batched(ctx_.solver(), p_.k, ptrs(2), per_member(info), p_.batch);
+      return;
+    }
+    for (int b = 0; b < p_.batch; ++b)
+      la::potrf(ctx_.solver(), p_.k, gram_.get() + static_cast<std::size_t>(b) * kk, work_.get(),
+                p_.lwork, per_member(info) + b);
   }
   // Q ← Q R⁻¹ for every member.
   void solve(T* q) {
-    if (p_.batch == 1)
-      la::trsm(ctx_.blas(), p_.rows, p_.k, gram_.get(), q);
-    else
+    if (p_.batched_cholesky) {
       la::trsm_batched(ctx_.blas(), p_.rows, p_.k, ptrs(2), ptrs(0), p_.batch);
+      return;
+    }
+    const std::size_t kk = static_cast<std::size_t>(p_.k) * p_.k;
+    for (int b = 0; b < p_.batch; ++b)
+      la::trsm(ctx_.blas(), p_.rows, p_.k, gram_.get() + b * kk, member(q, b));
   }
 
   // CholeskyQR for the members not skipping it, Householder for the others. False, doing

@@ -119,7 +119,9 @@ __global__ void __launch_bounds__(kThreads)
   const bool fail = info[b] != 0 || !(smax[0] <= max_cond * smin[0]);
   if (fail) set_identity(k, r);
   if (t == 0)
-    verdict[b] = fail ? kFallback : (smax[0] <= one_pass_cond * smin[0] ? kOnePass : kTwoPasses);
+    verdict[b] =
+        fail ? kFallback
+             : (one_pass_cond > 0 && smax[0] <= one_pass_cond * smin[0] ? kOnePass : kTwoPasses);
 }
 
 // One block per member.
