@@ -6,6 +6,7 @@
 //                          [--separate 20] [--t-sim 100] [--t-ons-warmup 20] [--t-warmup 20]
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <string>
 
 #include "rnnlyap/spectrum.hpp"
@@ -13,7 +14,9 @@
 using namespace rnnlyap;
 using Clock = std::chrono::steady_clock;
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   SpectrumOptions o;
   o.n = 100;
   o.g = 3;
@@ -63,4 +66,15 @@ int main(int argc, char** argv) {
   std::printf("ensemble %4d: %8.2f networks/s\n", ensemble, 1 / bat);
   std::printf("throughput ratio (ensemble / separate): %.1fx\n", sep / bat);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rnnlyap_ensemble_bench: %s\n", e.what());
+    return 2;
+  }
 }
