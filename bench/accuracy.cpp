@@ -8,6 +8,7 @@
 #include <cmath>
 #include <complex>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -84,7 +85,7 @@ void compare(BackendKind b, Model model, int n, double g) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   const BackendKind b =
       argc > 1 && std::string(argv[1]) == "cuda" ? BackendKind::cuda : BackendKind::cpu;
   std::printf(
@@ -97,4 +98,7 @@ int main(int argc, char** argv) {
   compare(b, Model::rate, 200, 3.0);
   compare(b, Model::map, 200, 2.0);
   return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "rnnlyap_accuracy: %s\n", e.what());
+  return 2;
 }
