@@ -186,6 +186,48 @@ TEST_F(Cli, UnwritableOutputFailsBeforeTheRun) {
   EXPECT_NE(r.err.find("cannot write /nonexistent-dir/r.json"), std::string::npos) << r.err;
 }
 
+// A batch job's log (stderr not a terminal): one plain progress line per interval
+// (RNNLYAP_PROGRESS_SECONDS, 60 by default), none with --quiet, no carriage returns.
+TEST_F(Cli, ProgressLinesInABatchLog) {
+  const std::string args =
+      "spectrum --n 60 --g 3 --t-sim 400 --t-ons-warmup 20 --out " + (dir_ / "r.json").string();
+  for (const std::string cmd : {"spectrum", "sweep"}) {
+    const std::string a = cmd == "spectrum" ? args
+                                            : "sweep --n 20 --g 1,2,3 --t-sim 100 --out " +
+                                                  (dir_ / "s.json").string();
+    const CliRun r = run("--version >/dev/null; RNNLYAP_PROGRESS_SECONDS=0.001 " +
+                         rnnlyap::test::cli_path() + " " + a);
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::istringstream lines(r.err);
+    std::string line;
+    int progress = 0;
+    while (std::getline(lines, line)) {
+      if (line.rfind("rnnlyap: progress: ", 0) != 0) continue;
+      ++progress;
+      EXPECT_NE(line.find('%'), std::string::npos) << line;
+      EXPECT_NE(line.find("elapsed"), std::string::npos) << line;
+      EXPECT_NE(line.find("remaining"), std::string::npos) << line;
+    }
+    EXPECT_GE(progress, 2) << cmd << ": " << r.err;
+    EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+    const CliRun q = run("--version >/dev/null; RNNLYAP_PROGRESS_SECONDS=0.001 " +
+                         rnnlyap::test::cli_path() + " " + a + " --quiet");
+    ASSERT_EQ(q.status, 0) << q.err;
+    EXPECT_TRUE(q.err.empty()) << cmd << ": --quiet prints nothing: " << q.err;
+  }
+  // The default interval (60 s): a short run prints no progress line.
+  const CliRun d = run(args);
+  ASSERT_EQ(d.status, 0) << d.err;
+  EXPECT_EQ(d.err.find("progress"), std::string::npos) << d.err;
+  // A bad interval is refused before the run.
+  for (const std::string bad : {"0", "-1", "abc", "''", "nan", "1e400"}) {
+    const CliRun b = run("--version >/dev/null; RNNLYAP_PROGRESS_SECONDS=" + bad + " " +
+                         rnnlyap::test::cli_path() + " " + args);
+    EXPECT_EQ(b.status, 2) << bad << ": " << b.err;
+    EXPECT_NE(b.err.find("RNNLYAP_PROGRESS_SECONDS"), std::string::npos) << b.err;
+  }
+}
+
 TEST_F(Cli, WeightsFileSetsN) {
   using rnnlyap::test::make_npy_bytes;
   // A 3×3 diagonal map J = diag(0.5, 0.25, 0.125) far below onset: map exponents log|μ| exactly.

@@ -1,11 +1,15 @@
 // The `rnnlyap` program (README, "Using rnnlyap"). Bad input: one line on stderr and exit status 2.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <initializer_list>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -168,11 +172,37 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
   }
 }
 
+// Options naming a file must not be given an empty name ("--resume ''" is not a fresh run).
+void require_names(const CLI::App& sub, std::initializer_list<const char*> names) {
+  for (const char* name : names) {
+    const CLI::Option* opt = sub.get_option_no_throw(name);
+    if (opt && opt->count() > 0 && opt->as<std::string>().empty())
+      throw InvalidInput(std::string(name) + " needs a file name, got an empty string");
+  }
+}
+
 int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
+  require_names(sub,
+                {"--out", "--trace", "--checkpoint", "--resume", "--weights-file", "--inputs"});
+  const double log_seconds = cli::progress_log_seconds();
   resolve(o, a, sub);
-  if (!a.resume.empty()) resume_options(o, a, sub);
+  if (!a.resume.empty()) {
+    cli::check_paths({}, {{"--resume", a.resume}});
+    resume_options(o, a, sub);
+  }
   validate(o);
   if (!(a.checkpoint_every > 0)) throw InvalidInput("--checkpoint-every must be > 0 seconds");
+  // Every output and input path is checked before anything is computed (README, "Errors").
+  {
+    std::vector<cli::PathOption> outputs = {{"--out", a.out.empty() ? "-" : a.out}};
+    if (!a.trace.empty()) outputs.push_back({"--trace", a.trace});
+    if (!a.checkpoint.empty()) outputs.push_back({"--checkpoint", a.checkpoint, true});
+    std::vector<cli::PathOption> inputs;
+    if (!o.weights_file.empty()) inputs.push_back({"--weights-file", o.weights_file});
+    if (!o.inputs_file.empty()) inputs.push_back({"--inputs", o.inputs_file});
+    if (!a.resume.empty()) inputs.push_back({"--resume", a.resume});
+    cli::check_paths(outputs, inputs);
+  }
   RunControl control;
   control.checkpoint_path = a.checkpoint;
   control.checkpoint_every = a.checkpoint_every;
@@ -180,11 +210,11 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
   control.stop_requested = [] { return g_stop_requested != 0; };
   g_checkpointing = a.checkpoint.empty() ? 0 : 1;
   // Open the outputs before the run, so that a bad path fails now and not after hours.
-  std::unique_ptr<cli::OutputFile> out, trace;
-  if (!a.out.empty()) out = std::make_unique<cli::OutputFile>(a.out);
-  if (!a.trace.empty()) trace = std::make_unique<cli::OutputFile>(a.trace);
+  std::unique_ptr<cli::OutputFile> trace;
+  cli::OutputFile out("--out", a.out.empty() ? "-" : a.out);
+  if (!a.trace.empty()) trace = std::make_unique<cli::OutputFile>("--trace", a.trace);
 
-  cli::ProgressBar bar(!a.quiet && ::isatty(STDERR_FILENO));
+  cli::ProgressBar bar(cli::progress_mode(a.quiet), log_seconds);
   Observers obs;
   obs.progress = [&](Phase p, std::int64_t done, std::int64_t total) {
     bar.update(std::string(to_string(p)), done, total);
@@ -258,12 +288,8 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     }
   }
   if (trace) trace->commit();
-  if (out) {
-    std::fputs(json.c_str(), out->get());
-    out->commit();
-  } else {
-    std::fputs(json.c_str(), stdout);
-  }
+  std::fputs(json.c_str(), out.get());
+  out.commit();
   return 0;
 }
 
@@ -284,8 +310,17 @@ void add_sweep_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a, Sweep
   sub.add_option("--csv", w.csv, "the grid as CSV (default: OUT with .csv)");
 }
 
+// A path that names a file (existing or to be created), not standard output, a device or a FIFO.
+bool names_a_file(const std::string& path) {
+  if (path.empty() || path == "-") return false;
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? S_ISREG(st.st_mode) : errno == ENOENT;
+}
+
 int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs& w,
                       const CLI::App& sub) {
+  require_names(sub, {"--out", "--csv"});
+  const double log_seconds = cli::progress_log_seconds();
   resolve(o, a, sub);
   SweepSpec spec;
   spec.g = parse_grid(w.g, "--g");
@@ -299,6 +334,8 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
     throw InvalidInput("--k " + std::to_string(*o.k) + " exceeds the smallest N of the sweep");
   spec.base = o;
   std::string csv_path = w.csv;
+  if (csv_path.empty() && !names_a_file(w.out))
+    throw InvalidInput("--out " + w.out + " is not a file: give the CSV's path with --csv");
   if (csv_path.empty()) {
     const auto dot = w.out.rfind('.');
     csv_path = (dot == std::string::npos || w.out.find('/', dot) != std::string::npos
@@ -306,11 +343,21 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
                     : w.out.substr(0, dot)) +
                ".csv";
   }
-  cli::OutputFile json_out(w.out), csv_out(csv_path);
-  const std::string partial = w.out + ".partial.jsonl";
+  // Finished points are kept beside the JSON (or, when that is standard output or a device,
+  // beside the CSV) until the end.
+  std::string partial;
+  if (names_a_file(w.out))
+    partial = w.out + ".partial.jsonl";
+  else if (names_a_file(csv_path))
+    partial = csv_path + ".partial.jsonl";
+  else
+    throw InvalidInput("a sweep keeps its finished points beside --out or --csv: give one a file");
+  cli::check_paths(
+      {{"--out", w.out}, {"--csv", csv_path}, {"--out (its partial file)", partial, true}}, {});
+  cli::OutputFile json_out("--out", w.out), csv_out("--csv", csv_path);
   g_checkpointing =
       1;  // SIGINT/SIGTERM: stop after the current point; the partial file keeps the rest
-  cli::ProgressBar bar(!a.quiet && ::isatty(STDERR_FILENO));
+  cli::ProgressBar bar(cli::progress_mode(a.quiet), log_seconds);
   const SweepResult r = run_sweep(
       spec, partial,
       [&](int done, int total, const std::string& label) { bar.update(label, done, total); },
@@ -376,6 +423,8 @@ int run_info(bool as_json) {
 int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  // A closed pipe on standard output is a write error with a message (exit 1), not a silent death.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"rnnlyap: Lyapunov spectra of recurrent neural networks"};
   app.require_subcommand(1);
   app.set_version_flag("--version", rnnlyap::version());
@@ -410,9 +459,16 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*info) return run_info(info_json);
-    if (*sweep) return run_sweep_command(sweep_opt, sweep_args, sweep_grid, *sweep);
-    return run_spectrum(opt, args, *spectrum);
+    const int status = *info    ? run_info(info_json)
+                       : *sweep ? run_sweep_command(sweep_opt, sweep_args, sweep_grid, *sweep)
+                                : run_spectrum(opt, args, *spectrum);
+    // Whatever went to standard output must have arrived (a full disk, a closed pipe: exit 1).
+    std::cout.flush();
+    errno = 0;
+    if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout))
+      throw Error(std::string("cannot write standard output: ") +
+                  std::strerror(errno != 0 ? errno : EIO));
+    return status;
   } catch (const Interrupted& e) {
     std::fprintf(stderr, "rnnlyap: %s\n", e.what());
     return 130;

@@ -1,15 +1,23 @@
 #include "output_file.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
+#include "file_errors.hpp"
 #include "rnnlyap/errors.hpp"
 
 namespace rnnlyap::cli {
 namespace {
+
+namespace fs = std::filesystem;
+using detail::printable;
 
 // Temporary names for the signal handler; fixed-size storage because a handler may not allocate.
 std::array<std::array<char, 4096>, 4> g_pending{};
@@ -27,32 +35,203 @@ void unregister_pending(const std::string& tmp) {
     if (tmp == slot.data()) slot[0] = '\0';
 }
 
+// Where an output goes: what is written (the final target for an atomic file) and an identity for
+// "the same file" (device and inode when the file exists, else the canonical path).
+struct Destination {
+  OutputKind kind = OutputKind::atomic;
+  std::string target, key;
+  bool exists = false;
+  mode_t mode = 0;
+};
+
+[[noreturn]] void cannot_write(const PathOption& o, const std::string& why) {
+  throw InvalidInput("cannot write " + printable(o.path) + " (" + o.option + "): " + why);
+}
+
+std::string inode_key(const struct stat& st) {
+  return "inode:" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+}
+
+void require_name(const PathOption& o) {
+  if (o.path.empty()) throw InvalidInput(o.option + " needs a file name, got an empty string");
+}
+
+Destination describe(const PathOption& o) {
+  require_name(o);
+  if (o.path == "-") return {OutputKind::standard_output, "-", "standard output", false, 0};
+  struct stat st {};
+  if (::stat(o.path.c_str(), &st) == 0) {
+    if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+      return {OutputKind::direct, o.path, inode_key(st), true, st.st_mode};
+    if (!S_ISREG(st.st_mode))
+      cannot_write(o, std::string("it is ") + detail::file_type_name(st.st_mode));
+    const fs::path target = detail::final_target(o.path);
+    if (::access(target.c_str(), W_OK) != 0) cannot_write(o, std::strerror(errno));
+    return {OutputKind::atomic, target.string(), inode_key(st), true, st.st_mode};
+  }
+  if (errno != ENOENT) cannot_write(o, std::strerror(errno));  // ENOTDIR, EACCES, ELOOP, ...
+  const fs::path target = detail::final_target(o.path);
+  const std::string name = target.filename().string();
+  if (name.empty() || name == "." || name == "..") cannot_write(o, "not a file name");
+  const fs::path folder = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  struct stat dir {};
+  if (::stat(folder.c_str(), &dir) != 0)
+    cannot_write(o, "folder " + printable(folder.string()) + ": " + std::strerror(errno));
+  if (!S_ISDIR(dir.st_mode)) cannot_write(o, printable(folder.string()) + " is not a folder");
+  std::error_code ec;
+  const fs::path canonical = fs::weakly_canonical(fs::absolute(target, ec), ec);
+  return {OutputKind::atomic, target.string(),
+          "path:" + (ec ? target.string() : canonical.string()), false, 0};
+}
+
+// Creates the temporary for `target` (replacing a stale one of a killed run); -1 and errno set on
+// failure.
+int create_temporary(const std::string& tmp, const Destination& d) {
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
+  if (fd >= 0 && d.exists) (void)::fchmod(fd, d.mode & 07777);  // keep the file's permissions
+  return fd;
+}
+
+bool is_checkpoint_resume(const std::string& a, const std::string& b) {
+  return (a == "--checkpoint" && b == "--resume") || (a == "--resume" && b == "--checkpoint");
+}
+
 }  // namespace
 
-OutputFile::OutputFile(std::string path) : path_(std::move(path)) {
-  tmp_ = path_ + ".tmp." + std::to_string(::getpid());
-  file_ = std::fopen(tmp_.c_str(), "w");
-  if (!file_) throw InvalidInput("cannot write " + path_ + ": " + std::strerror(errno));
-  register_pending(tmp_);
+void check_paths(const std::vector<PathOption>& outputs, const std::vector<PathOption>& inputs) {
+  std::vector<std::pair<const PathOption*, std::string>> seen;  // option, identity
+  for (const PathOption& in : inputs) {
+    require_name(in);
+    struct stat st {};
+    if (::stat(in.path.c_str(), &st) != 0) continue;  // missing: the reader says so
+    if (!S_ISREG(st.st_mode))
+      throw InvalidInput(in.option + " " + printable(in.path) + ": cannot read: it is " +
+                         detail::file_type_name(st.st_mode) + ", not a regular file");
+    seen.emplace_back(&in, inode_key(st));
+  }
+  const std::size_t n_inputs = seen.size();
+  std::vector<Destination> dests;
+  for (const PathOption& out : outputs) {
+    const Destination d = describe(out);
+    if (out.file_only && d.kind != OutputKind::atomic)
+      cannot_write(out, d.kind == OutputKind::standard_output
+                            ? std::string("standard output is not a file")
+                            : std::string("it is ") + detail::file_type_name(d.mode) +
+                                  ", not a regular file");
+    // Two outputs on one character device (/dev/null twice) replace nothing and are allowed.
+    const bool shareable = d.kind == OutputKind::direct && S_ISCHR(d.mode);
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+      const PathOption& other = *seen[i].first;
+      if (seen[i].second != d.key || (shareable && i >= n_inputs)) continue;
+      if (i < n_inputs && is_checkpoint_resume(out.option, other.option)) continue;
+      throw InvalidInput(out.option + " " + printable(out.path) + " is the same file as " +
+                         other.option + " " + printable(other.path) +
+                         (i < n_inputs ? " (an input)" : "") + ": give another path");
+    }
+    seen.emplace_back(&out, d.key);
+    dests.push_back(d);
+  }
+  // The folders must accept a new file: create and remove each temporary now.
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const Destination& d = dests[i];
+    if (d.kind != OutputKind::atomic) continue;
+    const std::string tmp = detail::temporary_for(d.target).string();
+    const int fd = create_temporary(tmp, d);
+    if (fd < 0) cannot_write(outputs[i], std::strerror(errno));
+    ::close(fd);
+    ::unlink(tmp.c_str());
+  }
+}
+
+OutputFile::OutputFile(std::string option, std::string path)
+    : option_(std::move(option)), path_(std::move(path)) {
+  const PathOption o{option_, path_};
+  const Destination d = describe(o);
+  target_ = d.target;
+  switch (d.kind) {
+    case OutputKind::standard_output:
+      kind_ = OutputKind::standard_output;
+      file_ = stdout;
+      return;
+    case OutputKind::direct: {
+      kind_ = OutputKind::direct;
+      // A FIFO is opened without waiting: no reader is an error now, not a hang.
+      const bool fifo = S_ISFIFO(d.mode);
+      const int fd =
+          ::open(target_.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY | (fifo ? O_NONBLOCK : 0));
+      if (fd < 0)
+        cannot_write(o, errno == ENXIO && fifo ? "a FIFO with no reader" : std::strerror(errno));
+      if (fifo) {
+        const int flags = ::fcntl(fd, F_GETFL);
+        if (flags >= 0) (void)::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+      }
+      file_ = ::fdopen(fd, "w");
+      if (!file_) {
+        const int err = errno;
+        ::close(fd);
+        cannot_write(o, std::strerror(err));
+      }
+      return;
+    }
+    case OutputKind::atomic: {
+      kind_ = OutputKind::atomic;
+      tmp_ = detail::temporary_for(target_).string();
+      const int fd = create_temporary(tmp_, d);
+      if (fd < 0) cannot_write(o, std::strerror(errno));
+      register_pending(tmp_);
+      file_ = ::fdopen(fd, "w");
+      if (!file_) {
+        const int err = errno;
+        ::close(fd);
+        ::unlink(tmp_.c_str());
+        unregister_pending(tmp_);
+        cannot_write(o, std::strerror(err));
+      }
+      return;
+    }
+  }
 }
 
 OutputFile::~OutputFile() {
-  if (file_) {
-    std::fclose(file_);
-    std::remove(tmp_.c_str());
+  if (!file_ || kind_ == OutputKind::standard_output) return;
+  std::fclose(file_);
+  if (kind_ == OutputKind::atomic) {
+    ::unlink(tmp_.c_str());
     unregister_pending(tmp_);
   }
 }
 
 void OutputFile::commit() {
-  const bool ok = std::fflush(file_) == 0 && !std::ferror(file_);
-  const bool closed = std::fclose(file_) == 0;
+  std::FILE* f = file_;
   file_ = nullptr;
-  unregister_pending(tmp_);
-  if (!ok || !closed || std::rename(tmp_.c_str(), path_.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp_.c_str());
-    throw InvalidInput("cannot write " + path_ + ": " + why);
+  errno = 0;
+  bool ok = std::fflush(f) == 0 && !std::ferror(f);
+  int err = errno;
+  if (kind_ == OutputKind::atomic && ok && ::fsync(::fileno(f)) != 0 && errno != EINVAL) {
+    ok = false;
+    err = errno;
+  }
+  if (kind_ != OutputKind::standard_output) {
+    errno = 0;
+    if (std::fclose(f) != 0 && ok) {
+      ok = false;
+      err = errno;
+    }
+  }
+  if (kind_ == OutputKind::atomic) {
+    unregister_pending(tmp_);
+    if (ok && std::rename(tmp_.c_str(), target_.c_str()) != 0) {
+      ok = false;
+      err = errno;
+    }
+    if (!ok) ::unlink(tmp_.c_str());
+  }
+  if (!ok) {
+    const std::string what =
+        kind_ == OutputKind::standard_output ? "standard output" : printable(path_);
+    throw Error("cannot write " + what + " (" + option_ +
+                "): " + std::strerror(err != 0 ? err : EIO));
   }
 }
 

@@ -2,15 +2,20 @@
 // arrays as little-endian float64, and an FNV-1a checksum of everything before it.
 #include "checkpoint.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
-#include <fstream>
+#include <filesystem>
+#include <new>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <stdexcept>
 
+#include "file_errors.hpp"
 #include "options_json.hpp"
 #include "rnnlyap/errors.hpp"
 
@@ -96,29 +101,87 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
   const std::uint64_t sum = fnv1a(out.data(), out.size());
   put(out, &sum, sizeof sum);
 
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f.write(out.data(), static_cast<std::streamsize>(out.size()));
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      throw InvalidInput("cannot write checkpoint " + path + ": " + std::strerror(errno));
+  // Written beside the real target (symlinks followed, so a link stays a link) and renamed.
+  const std::filesystem::path target = final_target(path);
+  struct stat st {};
+  if (::stat(target.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    throw Error("cannot write checkpoint " + printable(path) + ": it is " +
+                file_type_name(st.st_mode) + ", not a regular file");
+  const std::string tmp = temporary_for(target).string();
+  auto failed = [&](int err) {
+    ::unlink(tmp.c_str());
+    return Error("cannot write checkpoint " + printable(path) + ": " + std::strerror(err));
+  };
+  ::unlink(tmp.c_str());  // a stale temporary of a killed run
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0)
+    throw Error("cannot write checkpoint " + printable(path) + ": " + std::strerror(errno));
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t w = ::write(fd, out.data() + done, out.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      const int err = w < 0 ? errno : EIO;
+      ::close(fd);
+      throw failed(err);
     }
+    done += static_cast<std::size_t>(w);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw InvalidInput("cannot write checkpoint " + path + ": " + why);
+  if (::fsync(fd) != 0 && errno != EINVAL) {
+    const int err = errno;
+    ::close(fd);
+    throw failed(err);
   }
+  if (::close(fd) != 0) throw failed(errno);
+  if (std::rename(tmp.c_str(), target.c_str()) != 0) throw failed(errno);
 }
 
+namespace {
+
+/// The whole file, if it is a regular file (symlinks followed): a FIFO or device is refused when
+/// opened (O_NONBLOCK: opening a FIFO without a writer does not wait), and at most the size seen
+/// then is read, so a file that grows meanwhile is reported, not followed.
+std::string read_regular_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) fail(path, std::string("cannot open checkpoint: ") + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) fail(path, std::string("cannot read: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    fail(path, std::string("cannot read checkpoint: it is ") + file_type_name(st.st_mode) +
+                   ", not a regular file");
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) (void)::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size > (std::uint64_t{1} << 40)) fail(path, "not an rnnlyap checkpoint (too large)");
+  std::string bytes;
+  try {
+    bytes.resize(static_cast<std::size_t>(size) + 1);
+  } catch (const std::bad_alloc&) {
+    fail(path, "checkpoint does not fit in memory");
+  } catch (const std::length_error&) {
+    fail(path, "checkpoint does not fit in memory");
+  }
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t r = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) fail(path, std::string("cannot read: ") + std::strerror(errno));
+    if (r == 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  if (got != size) fail(path, "checkpoint changed while it was read");
+  bytes.resize(got);
+  return bytes;
+}
+
+}  // namespace
+
 Checkpoint read_checkpoint(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw InvalidInput(path + ": cannot open checkpoint: " + std::strerror(errno));
-  std::stringstream ss;
-  ss << f.rdbuf();
-  const std::string bytes = ss.str();
+  const std::string bytes = read_regular_file(path);
   const std::size_t magic = sizeof(kMagic) - 1;
   if (bytes.size() < magic + 12 + 8 || bytes.compare(0, magic, kMagic) != 0)
     throw InvalidInput(path + ": not an rnnlyap checkpoint");
@@ -165,6 +228,62 @@ Checkpoint read_checkpoint(const std::string& path) {
   }
   if (rd.pos() != body.size()) throw InvalidInput(path + ": checkpoint has trailing data");
   return c;
+}
+
+void validate_checkpoint(const Checkpoint& c, const Schedule& s, std::int64_t max_blocks,
+                         const std::string& path) {
+  const RunState& r = c.run;
+  auto corrupt = [&](const std::string& why) {
+    throw InvalidInput(printable(path) + ": checkpoint is corrupt (" + why + ")");
+  };
+  auto in_range = [&](const char* what, std::int64_t v, std::int64_t hi) {
+    if (v < 0 || v > hi)
+      corrupt(std::string(what) + " " + std::to_string(v) + " outside 0 .. " + std::to_string(hi) +
+              " of the schedule");
+  };
+  in_range("state warm-up steps", r.warmup_done, s.warmup_steps);
+  in_range("discarded re-orthonormalisations", r.ons_warmup_done, s.ons_warmup);
+  in_range("averaged re-orthonormalisations", r.ons_done, s.ons_sim);
+  // The phases run in order: the basis starts after the state warm-up, the averaging after the
+  // basis warm-up.
+  if (r.basis_started && r.warmup_done != s.warmup_steps)
+    corrupt("basis started before the state warm-up ended");
+  if (!r.basis_started && (r.ons_warmup_done > 0 || r.ons_done > 0))
+    corrupt("re-orthonormalisations counted before the basis started");
+  if (r.ons_done > 0 && r.ons_warmup_done != s.ons_warmup)
+    corrupt("averaging started before the basis warm-up ended");
+  if (!r.basis_started && !c.basis.empty()) corrupt("a basis saved before the basis started");
+  const std::int64_t steps = r.warmup_done + (r.ons_warmup_done + r.ons_done) * s.steps_per_ons;
+  if (r.step != steps)
+    corrupt("step " + std::to_string(r.step) + " does not match the phases done (" +
+            std::to_string(steps) + ")");
+  // Finished averaging blocks: block b ends after ons_sim (b + 1) / n_blocks re-orthonormalisations
+  // (driver.cpp); floor(q n + rem)(b + 1) / n) computed without overflow.
+  const std::int64_t n_blocks = std::min(s.ons_sim, max_blocks);
+  std::int64_t blocks = 0;
+  if (n_blocks > 0) {
+    const std::int64_t q = s.ons_sim / n_blocks, rem = s.ons_sim % n_blocks;
+    while (blocks < n_blocks && q * (blocks + 1) + rem * (blocks + 1) / n_blocks <= r.ons_done)
+      ++blocks;
+  }
+  if (static_cast<std::int64_t>(r.block_rates.size()) != blocks)
+    corrupt(std::to_string(r.block_rates.size()) + " averaging blocks done, expected " +
+            std::to_string(blocks));
+  for (double t : r.block_times)
+    if (!(t > 0) || !std::isfinite(t)) corrupt("a block time is not a positive number");
+  if (!(r.seconds >= 0) || !std::isfinite(r.seconds)) corrupt("elapsed time is not >= 0");
+  for (const std::vector<double>* v : {&c.state, &c.basis})
+    for (double x : *v)
+      if (!std::isfinite(x)) corrupt("a saved state or basis value is not finite");
+  // −inf is a legitimate log|R_ii| (an exactly singular tangent map); NaN and +inf are not.
+  auto sums_ok = [](const std::vector<double>& v) {
+    return std::none_of(v.begin(), v.end(), [](double x) {
+      return std::isnan(x) || x == std::numeric_limits<double>::infinity();
+    });
+  };
+  if (!sums_ok(r.total) || !sums_ok(r.block)) corrupt("a saved sum is NaN or +inf");
+  for (const auto& b : r.block_rates)
+    if (b.size() != r.total.size()) corrupt("a block has the wrong number of exponents");
 }
 
 }  // namespace rnnlyap::detail

@@ -35,9 +35,18 @@ struct Checkpoint {
 /// FNV-1a of the weights and bias, to refuse resuming with another network.
 std::uint64_t network_hash(const Network& net);
 
-/// Writes atomically (temporary beside the target, then rename). Throws InvalidInput on failure.
+/// Writes atomically: the temporary ".NAME.rnnlyap-tmp" beside the target (symlinks followed, so a
+/// link stays a link; a stale temporary of a killed run is replaced), then rename. Throws Error (a
+/// failure during the run: exit status 1) if the target is not a regular file or on any failure.
 void write_checkpoint(const std::string& path, const Checkpoint& c);
-/// Reads and verifies (magic, version, checksum, sizes). Throws InvalidInput on any problem.
+/// Reads and verifies (magic, version, checksum, sizes). Anything but a regular file (symlinks
+/// followed) is refused when opened, and a file that changes while read is reported. Throws
+/// InvalidInput on any problem.
 Checkpoint read_checkpoint(const std::string& path);
+/// Throws InvalidInput "checkpoint is corrupt (...)" when the saved position is impossible for the
+/// run's schedule: counts negative or beyond the schedule, phases out of order, a step counter or a
+/// number of finished blocks (of at most `max_blocks`) that does not match, non-finite values.
+void validate_checkpoint(const Checkpoint& c, const Schedule& s, std::int64_t max_blocks,
+                         const std::string& path);
 
 }  // namespace rnnlyap::detail

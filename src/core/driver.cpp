@@ -118,6 +118,7 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
   std::optional<detail::Checkpoint> resumed;
   if (!control.resume_path.empty()) {
     resumed = detail::read_checkpoint(control.resume_path);
+    detail::validate_checkpoint(*resumed, sched, kMaxBlocks, control.resume_path);
     if (resumed->network_hash != setup.network_hash)
       throw InvalidInput(control.resume_path + ": the checkpoint was written for another network");
     if (resumed->state.size() != setup.initial_state.size() ||

@@ -1,11 +1,17 @@
 // One-line error messages for the file readers (.npy, .npz): names and header text are shown with
-// control bytes escaped, so a message is always a single printable line.
+// control bytes escaped, so a message is always a single printable line. Also the two rules every
+// writer of a file (the CLI's outputs, checkpoints) shares: where a write to a path lands (symlinks
+// followed) and the one temporary that stands for it while it is written.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <limits>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "rnnlyap/errors.hpp"
 
@@ -35,6 +41,41 @@ inline std::string printable(std::string_view s,
 /// Throws InvalidInput "NAME: MESSAGE".
 [[noreturn]] inline void fail(const std::string& name, const std::string& message) {
   throw InvalidInput(printable(name) + ": " + message);
+}
+
+/// The path a write to `path` lands on: symbolic links followed one hop at a time (a relative
+/// target is relative to its link's folder); a dangling link gives its missing target, so writing
+/// creates the target and the link stays a link. Throws InvalidInput after 40 hops (a loop).
+inline std::filesystem::path final_target(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path p = path;
+  for (int hop = 0; hop < 40; ++hop) {
+    std::error_code ec;
+    const fs::file_status st = fs::symlink_status(p, ec);
+    if (ec || !fs::is_symlink(st)) return p;
+    const fs::path next = fs::read_symlink(p, ec);
+    if (ec) return p;
+    p = next.is_absolute() ? next : p.parent_path() / next;
+  }
+  fail(path, "too many levels of symbolic links");
+}
+
+/// The temporary that stands for `target` while it is written: ".NAME.rnnlyap-tmp" in the same
+/// folder (so the rename is atomic). One name per target: a temporary left by a killed run is
+/// replaced by the next run writing the same file, never accumulated.
+inline std::filesystem::path temporary_for(const std::filesystem::path& target) {
+  return target.parent_path() / ("." + target.filename().string() + ".rnnlyap-tmp");
+}
+
+/// What a file type is called in messages ("a directory", "a FIFO", ...).
+inline const char* file_type_name(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISREG(mode)) return "a regular file";
+  return "not a file";
 }
 
 }  // namespace rnnlyap::detail

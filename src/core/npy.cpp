@@ -25,6 +25,7 @@
 #include <utility>
 
 #include "file_errors.hpp"
+#include "memory_limit.hpp"
 #include "rnnlyap/errors.hpp"
 
 namespace rnnlyap {
@@ -679,7 +680,13 @@ Decoded read_npy(const std::string& path, Want want) {
       }
     }
 
-    // A pipe or device: read what the header promises, plus a little to detect trailing data.
+    // A pipe or device: read what the header promises, plus a little to detect trailing data,
+    // after checking that the bytes and the decoded array fit in the memory this process may use.
+    const std::size_t avail = detail::available_memory_bytes("");
+    if (avail > 0 && static_cast<double>(h.data_bytes) + 8.0 * static_cast<double>(h.count) >
+                         static_cast<double>(avail)) {
+      fail(path, std::string(h.noun()) + " of shape " + h.shape_text + " does not fit in memory");
+    }
     const std::size_t limit =
         h.data_bytes > std::numeric_limits<std::size_t>::max() - need - kStreamSlack
             ? std::numeric_limits<std::size_t>::max()

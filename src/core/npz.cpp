@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "file_errors.hpp"
+#include "memory_limit.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/npy.hpp"
 
@@ -699,6 +700,9 @@ std::map<std::string, NpyArray> read_npz(const std::string& path) {
     }
     // A pipe or device: ZIP needs random access, so read it all, a chunk at a time (so memory
     // grows only with what is there), stopping early if it does not start like a ZIP archive.
+    // At most what this process may allocate, so a stream that never ends stops with a message.
+    const std::uint64_t avail = detail::available_memory_bytes("");
+    const std::uint64_t max_bytes = avail > 0 ? std::min(kMaxStreamBytes, avail) : kMaxStreamBytes;
     std::string bytes;
     for (;;) {
       const std::size_t old = bytes.size();
@@ -717,8 +721,8 @@ std::map<std::string, NpyArray> read_npz(const std::string& path) {
               kStartSignatures.end()) {
         break;  // not a ZIP archive: parse() says what it is
       }
-      if (bytes.size() > kMaxStreamBytes) {
-        fail(path, "archive is too large (more than " + std::to_string(kMaxStreamBytes) +
+      if (bytes.size() > max_bytes) {
+        fail(path, "archive is too large (more than " + std::to_string(max_bytes) +
                        " bytes read from a stream)");
       }
     }

@@ -1,0 +1,340 @@
+// Outputs (README, "Errors"): every output path is checked before any computation; regular files
+// are replaced atomically, devices and FIFOs are written directly, a symlink's target is replaced
+// and the link kept, "-" is standard output, a failed write exits 1 with one line, and no
+// temporary is ever left behind.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli_path.hpp"
+#include "npy_test_util.hpp"
+#include "scratch_dir.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CliRun {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// A short run; LONG would take hours, so a refusal that comes fast was made before computing.
+const std::string kShort = "spectrum --quiet --n 8 --g 2 --t-sim 20 --t-ons-warmup 5 --t-warmup 5";
+const std::string kLong = "spectrum --quiet --n 300 --g 3 --t-sim 1e7";
+
+class Outputs : public rnnlyap::test::ScratchDirTest {
+ protected:
+  Outputs() : ScratchDirTest("rnnlyap_outputs") {}
+
+  // Runs in the scratch directory (so relative paths are relative to it); stdout and stderr are
+  // captured outside it unless `redirect` replaces the stdout redirection.
+  CliRun run(const std::string& args, const std::string& redirect = "") {
+    const fs::path so = dir_.string() + ".stdout", se = dir_.string() + ".stderr";
+    const std::string cmd = "cd " + quote(dir_.string()) + " && timeout 120 " +
+                            rnnlyap::test::cli_path() + " " + args + " " +
+                            (redirect.empty() ? ">" + quote(so.string()) : redirect) + " 2>" +
+                            quote(se.string()) + " </dev/null";
+    const int raw = std::system(cmd.c_str());
+    CliRun r;
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+    r.out = slurp(so);
+    r.err = slurp(se);
+    fs::remove(so);
+    fs::remove(se);
+    return r;
+  }
+
+  std::vector<std::string> files() const {
+    std::vector<std::string> v;
+    for (const auto& e : fs::directory_iterator(dir_)) v.push_back(e.path().filename().string());
+    std::sort(v.begin(), v.end());
+    return v;
+  }
+
+  // Exit 2 fast, one line naming `option`, and the directory unchanged.
+  void expect_refused(const std::string& args, const std::string& option) {
+    const auto before = files();
+    const CliRun r = run(kLong + " " + args);
+    EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(option), std::string::npos) << args << "\n" << r.err;
+    EXPECT_EQ(files(), before) << args << ": files were created or removed";
+  }
+};
+
+bool is_root() {
+  return ::geteuid() == 0;
+}
+
+TEST_F(Outputs, CharacterDevicesAreWrittenNotReplaced) {
+  for (const std::string args :
+       {"--out /dev/null", "--trace /dev/null", "--out /dev/null --trace /dev/null",
+        "--out /dev/null --checkpoint c.ckpt --checkpoint-every 1000"}) {
+    const CliRun r = run(kShort + " " + args);
+    EXPECT_EQ(r.status, 0) << args << "\n" << r.err;
+    struct stat st {};
+    ASSERT_EQ(::stat("/dev/null", &st), 0);
+    EXPECT_TRUE(S_ISCHR(st.st_mode)) << args << ": /dev/null was replaced";
+  }
+  for (const auto& f : files()) EXPECT_EQ(f.find("rnnlyap-tmp"), std::string::npos) << f;
+}
+
+TEST_F(Outputs, FifoIsWrittenDirectlyAndNeedsAReader) {
+  ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0600), 0);
+  // A reader started first receives the whole JSON; the FIFO stays a FIFO.
+  const std::string cmd = "cd " + quote(dir_.string()) +
+                          " && (cat fifo > got.json &) && sleep 0.3 && timeout 120 " +
+                          rnnlyap::test::cli_path() + " " + kShort + " --out fifo 2>err.txt";
+  const int raw = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(raw));
+  EXPECT_EQ(WEXITSTATUS(raw), 0) << slurp(path("err.txt"));
+  for (int i = 0; i < 50 && slurp(path("got.json")).find("\n}") == std::string::npos; ++i)
+    ::usleep(100000);
+  EXPECT_TRUE(nlohmann::json::accept(slurp(path("got.json"))));
+  fs::remove(path("got.json"));
+  fs::remove(path("err.txt"));
+  struct stat st {};
+  ASSERT_EQ(::stat(path("fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  // Without a reader: refused at once, not a hang.
+  expect_refused("--out fifo", "no reader");
+  expect_refused("--trace fifo", "--trace");
+  // A checkpoint must be a file the program can read back.
+  expect_refused("--checkpoint fifo", "--checkpoint");
+  expect_refused("--checkpoint /dev/null", "--checkpoint");
+  expect_refused("--checkpoint -", "--checkpoint");
+}
+
+TEST_F(Outputs, SymlinkTargetIsReplacedAndTheLinkKept) {
+  fs::create_directories(path("real"));
+  fs::create_directories(path("links"));
+  std::ofstream(path("real/a.json")) << "old";
+  fs::create_symlink("../real/a.json", path("links/a.json"));                   // relative
+  fs::create_symlink(path("real/b.json"), path("links/b.json"));                // dangling
+  fs::create_symlink("a.json", path("links/chain.json"));                       // link to link
+  fs::create_symlink(path("real/missing-dir/c.json"), path("links/bad.json"));  // no folder
+  for (const std::string link : {"links/a.json", "links/b.json", "links/chain.json"}) {
+    const CliRun r = run(kShort + " --out " + link + " --trace " + link + ".csv");
+    ASSERT_EQ(r.status, 0) << link << "\n" << r.err;
+    EXPECT_TRUE(fs::is_symlink(path(link))) << link << " is no longer a link";
+  }
+  EXPECT_TRUE(nlohmann::json::accept(slurp(path("real/a.json"))));
+  EXPECT_TRUE(nlohmann::json::accept(slurp(path("real/b.json"))));
+  EXPECT_EQ(fs::directory_iterator(path("real")) == fs::directory_iterator(), false);
+  for (const auto& e : fs::recursive_directory_iterator(dir_))
+    EXPECT_EQ(e.path().string().find("rnnlyap-tmp"), std::string::npos) << e.path();
+  expect_refused("--out links/bad.json", "--out");
+  // A loop of links.
+  fs::create_symlink("loop2", path("loop1"));
+  fs::create_symlink("loop1", path("loop2"));
+  expect_refused("--out loop1", "--out");
+}
+
+TEST_F(Outputs, RegularFileKeepsItsPermissions) {
+  std::ofstream(path("r.json")) << "old";
+  fs::permissions(path("r.json"),
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  ASSERT_EQ(run(kShort + " --out r.json").status, 0);
+  EXPECT_EQ(fs::status(path("r.json")).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+}
+
+TEST_F(Outputs, DashIsStandardOutput) {
+  CliRun r = run(kShort + " --out -");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::accept(r.out));
+  EXPECT_FALSE(fs::exists(path("-")));
+  r = run(kShort + " --out r.json --trace -");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("time,lambda_1", 0), 0u) << r.out;
+  // Standard output named twice, explicitly or by default.
+  expect_refused("--out - --trace -", "--trace -");
+  expect_refused("--trace -", "--trace -");
+  // Sweep: the JSON on standard output needs a file for the CSV (and the partial file).
+  r = run("sweep --quiet --n 6 --g 1,2 --t-sim 10 --out - --csv s.csv");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::accept(r.out));
+  EXPECT_EQ(files(), std::vector<std::string>({"r.json", "s.csv"}));
+  r = run("sweep --quiet --n 6 --g 1,2 --t-sim 10 --out -");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--csv"), std::string::npos) << r.err;
+}
+
+TEST_F(Outputs, FailedWritesExitOneWithOneLine) {
+  struct Case {
+    std::string args, redirect, needle;
+  };
+  const Case cases[] = {
+      {"--out /dev/full", "", "cannot write /dev/full (--out)"},
+      {"--out r.json --trace /dev/full", "", "cannot write /dev/full (--trace)"},
+      {"", ">/dev/full", "cannot write standard output"},
+      {"--out -", ">/dev/full", "cannot write standard output"},
+      {"", ">&-", "cannot write standard output"},
+  };
+  for (const Case& c : cases) {
+    const CliRun r = run(kShort + " " + c.args, c.redirect);
+    EXPECT_EQ(r.status, 1) << c.args << c.redirect << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.needle), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_FALSE(fs::exists(path("r.json"))) << c.args << ": a result beside a failed output";
+    for (const auto& f : files()) EXPECT_EQ(f.find("rnnlyap-tmp"), std::string::npos) << f;
+  }
+  // A pipe whose reader is gone: EPIPE, not a silent death by SIGPIPE.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ::close(fds[0]);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, STDERR_FILENO);
+    const std::string cmd = "exec " + rnnlyap::test::cli_path() + " " + kShort;
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+}
+
+TEST_F(Outputs, BadPathsExitTwoBeforeComputing) {
+  fs::create_directories(path("dir"));
+  for (const std::string opt : {"--out", "--trace", "--checkpoint"}) {
+    SCOPED_TRACE(opt);
+    expect_refused(opt + " dir", opt);                      // a directory
+    expect_refused(opt + " dir/", opt);                     // ... spelled as one
+    expect_refused(opt + " missing/x", opt);                // a missing folder
+    expect_refused(opt + " dir/missing/x", opt);            // ... deeper
+    expect_refused(opt + " /proc/version/x", opt);          // a folder that is a file
+    expect_refused(opt + " ''", opt);                       // an empty name
+    expect_refused(opt + " new/", opt);                     // not a file name
+    if (!is_root()) expect_refused(opt + " /proc/x", opt);  // an unwritable folder
+  }
+  if (!is_root()) {
+    fs::create_directories(path("ro"));
+    fs::permissions(path("ro"), fs::perms::owner_read | fs::perms::owner_exec);
+    expect_refused("--out ro/r.json", "--out");
+    std::ofstream(path("locked.json")) << "x";
+    fs::permissions(path("locked.json"), fs::perms::owner_read);
+    expect_refused("--out locked.json", "--out");
+    fs::permissions(path("ro"), fs::perms::owner_all);
+  }
+}
+
+TEST_F(Outputs, SamePathTwiceIsRefused) {
+  fs::create_directories(path("d"));
+  std::ofstream(path("e.json")) << "x";
+  fs::create_hard_link(path("e.json"), path("hard.json"));
+  fs::create_symlink("d", path("dlink"));
+  const std::string options[] = {"--out", "--trace", "--checkpoint"};
+  // Spellings of one missing file, and of one existing file.
+  const std::pair<std::string, std::string> same[] = {
+      {"a.json", "a.json"},       {"a.json", "./a.json"},       {"a.json", "d/../a.json"},
+      {"a.json", path("a.json")}, {"d/a.json", "dlink/a.json"}, {"e.json", "hard.json"},
+      {"e.json", "./e.json"},     {"e.json", path("e.json")}};
+  for (const std::string& x : options)
+    for (const std::string& y : options) {
+      if (x == y) continue;
+      for (const auto& [p, q] : same) expect_refused(x + " " + p + " " + y + " " + q, "same file");
+    }
+  // Sweep: the CSV on the JSON, or on the JSON's partial file.
+  const CliRun r = run("sweep --quiet --n 6 --g 1 --out s.json --csv ./s.json");
+  EXPECT_EQ(r.status, 2) << r.err;
+  const CliRun r2 = run("sweep --quiet --n 6 --g 1 --out s.json --csv s.json.partial.jsonl");
+  EXPECT_EQ(r2.status, 2) << r2.err;
+  EXPECT_NE(r2.err.find("partial"), std::string::npos) << r2.err;
+}
+
+TEST_F(Outputs, OutputThatIsAnInputIsRefused) {
+  using rnnlyap::test::make_npy_bytes;
+  std::vector<double> w(16, 0.0);
+  for (int i = 0; i < 4; ++i) w[static_cast<std::size_t>(i * 5)] = 0.5;
+  rnnlyap::test::write_file(path("w.npy"), make_npy_bytes(w, 4, 4, false, false));
+  fs::create_hard_link(path("w.npy"), path("w2.npy"));
+  fs::create_symlink("w.npy", path("wl.npy"));
+  const std::string base = "spectrum --quiet --model map --t-sim 1e7 --weights-file w.npy";
+  for (const std::string opt : {"--out", "--trace", "--checkpoint"})
+    for (const std::string& p : {std::string("w.npy"), std::string("./w.npy"),
+                                 std::string("w2.npy"), std::string("wl.npy"), path("w.npy")}) {
+      const CliRun r = run(base + " " + opt + " " + p);
+      EXPECT_EQ(r.status, 2) << opt << " " << p << "\n" << r.err;
+      EXPECT_NE(r.err.find("--weights-file"), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find(opt), std::string::npos) << r.err;
+    }
+  EXPECT_TRUE(fs::is_symlink(path("wl.npy")));
+  EXPECT_EQ(slurp(path("w.npy")), make_npy_bytes(w, 4, 4, false, false));
+}
+
+TEST_F(Outputs, CheckpointMayContinueInTheResumeFileButNotInAnOutput) {
+  CliRun r = run(kShort + " --checkpoint c.ckpt --checkpoint-every 0.000001 --out first.json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_TRUE(fs::exists(path("c.ckpt")));
+  r = run("spectrum --quiet --resume c.ckpt --checkpoint ./c.ckpt --out r.json");
+  EXPECT_EQ(r.status, 0) << r.err;
+  r = run("spectrum --quiet --resume c.ckpt --out c.ckpt");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
+  r = run("spectrum --quiet --resume c.ckpt --trace ./c.ckpt");
+  EXPECT_EQ(r.status, 2) << r.err;
+}
+
+TEST_F(Outputs, TemporariesNeverAccumulate) {
+  // Stale temporaries of an earlier killed run (output, trace, checkpoint) are replaced.
+  for (const std::string stale :
+       {".r.json.rnnlyap-tmp", ".t.csv.rnnlyap-tmp", ".c.ckpt.rnnlyap-tmp"})
+    std::ofstream(path(stale)) << "stale";
+  CliRun r =
+      run(kShort + " --out r.json --trace t.csv --checkpoint c.ckpt --checkpoint-every 1e-6");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(files(), std::vector<std::string>({"c.ckpt", "r.json", "t.csv"}));
+  // Killed mid-run, again and again: at most one temporary per output, gone after a good run.
+  for (int round = 0; round < 3; ++round) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      if (::chdir(dir_.c_str()) != 0) ::_exit(127);
+      const std::string cmd = "exec " + rnnlyap::test::cli_path() + " " + kLong +
+                              " --out k.json --trace k.csv 2>/dev/null";
+      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::usleep(300000);
+    ::kill(pid, round == 1 ? SIGTERM : SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    std::size_t temps = 0;
+    for (const auto& f : files()) temps += f.find("rnnlyap-tmp") != std::string::npos;
+    EXPECT_LE(temps, 2u) << "round " << round;
+    if (round == 1) {
+      EXPECT_EQ(temps, 0u) << "SIGTERM removes the temporaries";
+    }
+  }
+  r = run(kShort + " --out k.json --trace k.csv");
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const auto& f : files()) EXPECT_EQ(f.find("rnnlyap-tmp"), std::string::npos) << f;
+}
+
+}  // namespace
