@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <cmath>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <iostream>
@@ -61,6 +63,7 @@ struct SpectrumArgs {
   std::string model = "rate", integrator = "euler", weights = "gaussian", backend = "auto",
               precision = "fp64", qr = "householder";
   std::string out, trace, checkpoint, resume;
+  std::string seed = "1";  // parsed by parse_seed: the whole range 0 ... 2^64 - 1, nothing else
   double checkpoint_every = 300;
   bool quiet = false;
   int k = 0;
@@ -79,7 +82,7 @@ void add_common_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
   sub.add_option("--t-sim", o.t_sim, "averaging time")->capture_default_str();
   sub.add_option("--t-ons", o.t_ons, "time between re-orthonormalisations")->capture_default_str();
   sub.add_option("--input-std", o.input_std, "std of the white-noise input")->capture_default_str();
-  sub.add_option("--seed", o.seed, "random seed (weights, initial conditions, noise)")
+  sub.add_option("--seed", a.seed, "random seed (weights, initial conditions, noise)")
       ->capture_default_str();
   sub.add_option("--backend", a.backend, "auto | cpu | cuda")->capture_default_str();
   sub.add_option("--device", o.device, "CUDA device index (cuda and auto backends)")
@@ -132,6 +135,74 @@ void resume_options(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& s
   o = saved;
 }
 
+bool given(const CLI::App& sub, const char* flag) {
+  const CLI::Option* opt = sub.get_option_no_throw(flag);
+  return opt != nullptr && opt->count() > 0;
+}
+
+// A seed is a whole number in 0 ... 2^64 - 1: no sign, no fraction, no exponent, no wrap-around.
+std::uint64_t parse_seed(const std::string& text) {
+  const bool digits =
+      !text.empty() && text.size() <= 20 &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  errno = 0;
+  const unsigned long long v = digits ? std::strtoull(text.c_str(), nullptr, 10) : 0;
+  if (!digits || errno == ERANGE)
+    throw InvalidInput("--seed must be a whole number in 0 ... 18446744073709551615, got '" + text +
+                       "'");
+  return static_cast<std::uint64_t>(v);
+}
+
+// The models each option applies to. An option given for another model is refused (exit 2), never
+// recorded in `params` and ignored (README, "Errors").
+constexpr unsigned model_bit(Model m) {
+  return 1u << static_cast<unsigned>(m);
+}
+constexpr unsigned kRateOnly = model_bit(Model::rate);
+constexpr unsigned kRandomModels = model_bit(Model::rate) | model_bit(Model::map);
+constexpr unsigned kTrainedModels =
+    model_bit(Model::rnn) | model_bit(Model::gru) | model_bit(Model::lstm);
+
+struct OptionScope {
+  const char* flag;
+  unsigned models;  // model_bit()s
+  const char* scope;
+};
+
+constexpr OptionScope kOptionScopes[] = {
+    {"--integrator", kRateOnly, "the rate model (map and trained models step in discrete time)"},
+    {"--dt", kRateOnly, "the rate model (map and trained-model times are in steps)"},
+    {"--ensemble", kRandomModels, "random networks (rate, map); a trained model is one network"},
+    {"--input-std", kRandomModels, "random networks (rate, map); trained models take --inputs"},
+    {"--zero-diagonal", kRandomModels,
+     "random networks (rate, map); a trained model's weights are used as they are"},
+    {"--n", kRandomModels,
+     "random networks (rate, map); a trained model's N comes from its weights"},
+    {"--g", kRandomModels, "random networks (rate, map); a trained model's weights are not scaled"},
+    {"--weights", kRandomModels,
+     "random networks (rate, map); a trained model's weights come from --weights-file"},
+    {"--alpha", kRandomModels, "random networks (rate, map) with levy weights"},
+    {"--inputs", kTrainedModels, "the trained models rnn, gru and lstm"},
+    {"--lstm-h-only", model_bit(Model::lstm), "--model lstm"},
+};
+
+void refuse_options_that_do_not_apply(const SpectrumOptions& o, const CLI::App& sub) {
+  for (const OptionScope& s : kOptionScopes)
+    if (given(sub, s.flag) && (s.models & model_bit(o.model)) == 0)
+      throw InvalidInput(std::string(s.flag) + " does not apply to --model " +
+                         std::string(to_string(o.model)) + " (it is for " + s.scope + ")");
+  // Within the random networks: the tail index is for levy weights, the gain for generated ones.
+  // (A sweep has no --weights: its --alpha grid itself selects levy weights.)
+  if (sub.get_option_no_throw("--weights") != nullptr && given(sub, "--alpha") &&
+      o.weights != WeightKind::levy)
+    throw InvalidInput("--alpha applies to --weights levy only (" +
+                       std::string(to_string(o.weights)) + " weights have no tail index)");
+  if (o.weights == WeightKind::file && given(sub, "--g"))
+    throw InvalidInput(
+        "--g does not apply to a weights file (its matrix is used as it is; scale the file "
+        "instead)");
+}
+
 void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
   o.model = parse_choice<Model>("--model", a.model,
                                 {{"rate", Model::rate},
@@ -154,8 +225,10 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
                                  {"cholesky2", QrMethod::cholesky2},
                                  {"auto", QrMethod::auto_select}});
   if (o.device < 0) throw InvalidInput("--device must be >= 0, got " + std::to_string(o.device));
+  if (given(sub, "--seed")) o.seed = parse_seed(a.seed);
   // A weights file implies --weights file; N then comes from the file.
   if (!o.weights_file.empty() && sub.count("--weights") == 0) o.weights = WeightKind::file;
+  refuse_options_that_do_not_apply(o, sub);
   if (o.weights == WeightKind::file) {
     if (o.weights_file.empty()) throw InvalidInput("--weights file needs --weights-file W.npy");
     if (sub.count("--n") > 0)
@@ -165,11 +238,6 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
   if (sub.count("--k") > 0) o.k = a.k;
   // Trained models: without --t-sim every input step after the warm-ups is averaged.
   if (is_cell(o.model) && sub.count("--t-sim") == 0) o.t_sim = 0;
-  if (o.model == Model::map) {
-    // Map times are in steps: defaults of the README ("Using rnnlyap") apply as step counts.
-    if (sub.count("--dt") > 0)
-      throw InvalidInput("--dt applies to the rate model only (map times are in steps)");
-  }
 }
 
 // Options naming a file must not be given an empty name ("--resume ''" is not a fresh run).

@@ -82,8 +82,13 @@ namespace detail {
 std::vector<std::string> basis_warnings(const std::vector<double>& exponents, double ons_time,
                                         Precision precision) {
   std::vector<std::string> w;
-  if (exponents.size() < 2) return w;
-  const auto [lo, hi] = std::minmax_element(exponents.begin(), exponents.end());
+  // −∞ exponents (an exactly singular map) are exact, not resolved by the basis: the spread that
+  // matters is that of the finite ones.
+  std::vector<double> finite;
+  for (double v : exponents)
+    if (std::isfinite(v)) finite.push_back(v);
+  if (finite.size() < 2) return w;
+  const auto [lo, hi] = std::minmax_element(finite.begin(), finite.end());
   const double log_kappa = (*hi - *lo) * ons_time;
   const double eps = precision == Precision::fp32 ? 1.1920929e-7 : 2.220446049250313e-16;
   const double limit = std::log(1 / eps) - std::log(100.0);
@@ -91,7 +96,8 @@ std::vector<std::string> basis_warnings(const std::vector<double>& exponents, do
     char msg[256];
     std::snprintf(msg, sizeof msg,
                   "the basis condition per re-orthonormalisation, e^%.0f, exceeds what %s resolves "
-                  "(e^%.0f): the trailing exponents are unreliable; shorten --t-ons",
+                  "(e^%.0f): the trailing exponents, and D_KY and H computed from them, are "
+                  "unreliable; shorten --t-ons",
                   log_kappa, precision == Precision::fp32 ? "fp32" : "fp64", limit);
     w.emplace_back(msg);
   }
@@ -142,18 +148,64 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
     obs.progress(phase, static_cast<std::int64_t>(done), static_cast<std::int64_t>(work.total));
   };
 
-  // A NaN or +inf log|R_ii| means the basis overflowed or degenerated between
-  // re-orthonormalisations (κ = e^{(λ_1 − λ_k) t_ons} beyond the working precision): say so instead
-  // of averaging garbage. −inf is allowed: an exactly singular tangent map (e.g. a zero column of
-  // J) has λ = −∞.
+  // A non-finite log|R_ii| is read where the logs are (block ends, traces, checkpoints); NaN
+  // propagates into it from a state or basis that overflowed, so only then is the state downloaded
+  // to say what overflowed. NaN or +inf: the state overflowed (φ of ±inf is NaN after one more
+  // step) or the basis did between re-orthonormalisations (κ = e^{(λ_1 − λ_k) t_ons} beyond the
+  // working precision). −inf is allowed for an exactly singular tangent map (a zero column of J,
+  // g = 0) but not when a rate or map state is so large that φ′(h) = 1/cosh²(h) underflows to 0:
+  // the map is then singular only in the working precision (README, "Errors").
+  const bool fp32 = opt.precision == Precision::fp32;
+  const std::string precision_hint = fp32 ? "; or use --precision fp64" : "";
+  const std::string scale_hint =
+      is_cell(opt.model)                ? "lower the weights or the inputs (--inputs)"
+      : opt.weights == WeightKind::file ? "lower the weights' scale (--weights-file) or --input-std"
+      : opt.weights == WeightKind::levy ? "lower --g or --input-std, or raise --alpha"
+                                        : "lower --g or --input-std";
+  auto check_logs = [&](const std::vector<double>& logs) {
+    bool nan_or_inf = false, minus_inf = false;
+    for (double v : logs) {
+      if (std::isnan(v) || v == std::numeric_limits<double>::infinity()) nan_or_inf = true;
+      if (v == -std::numeric_limits<double>::infinity()) minus_inf = true;
+    }
+    if (!nan_or_inf && !minus_inf) return;
+    const std::vector<double> state = backend->state_blocking();
+    double largest = 0;
+    for (double h : state) {
+      if (!std::isfinite(h))
+        throw Error(
+            "the network state overflowed to a non-finite value, so the exponents are "
+            "not finite: " +
+            scale_hint + precision_hint);
+      largest = std::max(largest, std::fabs(h));
+    }
+    // Beyond this |h|, φ′(h) = 1/cosh²(h) is below the smallest normal number of the precision.
+    const double saturated = fp32 ? 44.0 : 354.0;
+    if (!is_cell(opt.model) && largest > saturated) {
+      char msg[256];
+      std::snprintf(
+          msg, sizeof msg,
+          "the network state saturated (|h| reached %.3g; phi'(h) underflows in %s beyond "
+          "|h| ~ %.0f), so the exponents are not finite: ",
+          largest, fp32 ? "fp32" : "fp64", saturated);
+      throw Error(msg + scale_hint + precision_hint);
+    }
+    // A trained cell's pre-activations are not in its state: a −∞ there is a saturated gate
+    // (|pre-activation| beyond what the precision resolves), not a singular network.
+    if (is_cell(opt.model) && !nan_or_inf)
+      throw Error(std::string("the cell saturated: its Jacobian became exactly singular in ") +
+                  (fp32 ? "fp32" : "fp64") +
+                  " (a log|R_ii| is -inf), so the exponents are not finite: " + scale_hint +
+                  precision_hint);
+    if (nan_or_inf)
+      throw Error(
+          "the tangent basis overflowed or degenerated between re-orthonormalisations (a "
+          "non-finite log|R_ii|): shorten --t-ons, or " +
+          scale_hint + precision_hint);
+  };
   auto take_logs = [&] {
     std::vector<double> logs = backend->take_log_sums_blocking();
-    for (double v : logs)
-      if (std::isnan(v) || v == std::numeric_limits<double>::infinity())
-        throw Error(
-            "the tangent basis overflowed or degenerated (a non-finite log|R_ii|): shorten "
-            "--t-ons" +
-            std::string(opt.precision == Precision::fp32 ? " or use --precision fp64" : ""));
+    check_logs(logs);
     return logs;
   };
 

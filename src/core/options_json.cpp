@@ -16,35 +16,51 @@ E enum_from(const nlohmann::json& j, const char* key, const std::array<E, N>& va
   throw InvalidInput(std::string("unknown value '") + s + "' for " + key);
 }
 
+// A key that `params` leaves out where it does not apply: absent means the default.
+template <class E, std::size_t N>
+E enum_or(const nlohmann::json& j, const char* key, E fallback, const std::array<E, N>& values) {
+  if (!j.contains(key)) return fallback;
+  const std::string s = j.at(key).get<std::string>();
+  for (E v : values)
+    if (to_string(v) == s) return v;
+  throw InvalidInput(std::string("unknown value '") + s + "' for " + key);
+}
+
 }  // namespace
 
+// `params` holds what the run used: options that do not apply to the model or the weights (the CLI
+// refuses them, README "Errors") are left out rather than recorded with a value that was ignored.
 nlohmann::json options_to_json(const SpectrumOptions& o) {
-  return {
+  const bool trained = is_cell(o.model);
+  nlohmann::json j = {
       {"model", to_string(o.model)},
-      {"integrator", to_string(o.integrator)},
       {"n", o.n},
-      {"g", o.g},
-      {"weights", to_string(o.weights)},
-      {"alpha", o.alpha},
       {"weights_file", o.weights_file},
-      {"zero_diagonal", o.zero_diagonal},
       {"k", o.num_exponents()},
-      {"dt", o.step_time()},
       {"t_warmup", o.t_warmup},
       {"t_ons_warmup", o.t_ons_warmup},
       {"t_sim", o.t_sim},
       {"t_ons", o.t_ons},
-      {"input_std", o.input_std},
       {"seed", o.seed},
       {"backend", to_string(o.backend)},
       {"device", o.device},
       {"precision", to_string(o.precision)},
       {"qr", to_string(o.qr)},
       {"threads", o.threads},
-      {"ensemble", o.ensemble},
       {"inputs_file", o.inputs_file},
       {"lstm_h_only", o.lstm_h_only},
   };
+  if (o.model == Model::rate) j["integrator"] = to_string(o.integrator);
+  if (!trained) {
+    j["dt"] = o.step_time();
+    j["weights"] = to_string(o.weights);
+    if (o.weights != WeightKind::file) j["g"] = o.g;
+    if (o.weights == WeightKind::levy) j["alpha"] = o.alpha;
+    j["zero_diagonal"] = o.zero_diagonal;
+    j["input_std"] = o.input_std;
+    j["ensemble"] = o.ensemble;
+  }
+  return j;
 }
 
 SpectrumOptions options_from_json(const nlohmann::json& j) {
@@ -52,21 +68,22 @@ SpectrumOptions options_from_json(const nlohmann::json& j) {
     SpectrumOptions o;
     o.model = enum_from(j, "model",
                         std::array{Model::rate, Model::map, Model::rnn, Model::gru, Model::lstm});
-    o.integrator = enum_from(j, "integrator", std::array{Integrator::euler, Integrator::rk4});
-    o.n = j.at("n").get<int>();
-    o.g = j.at("g").get<double>();
-    o.weights = enum_from(j, "weights",
-                          std::array{WeightKind::gaussian, WeightKind::levy, WeightKind::file});
-    o.alpha = j.at("alpha").get<double>();
+    o.integrator =
+        enum_or(j, "integrator", o.integrator, std::array{Integrator::euler, Integrator::rk4});
+    o.n = j.value("n", o.n);
+    o.g = j.value("g", o.g);
+    o.weights = enum_or(j, "weights", o.weights,
+                        std::array{WeightKind::gaussian, WeightKind::levy, WeightKind::file});
+    o.alpha = j.value("alpha", o.alpha);
     o.weights_file = j.at("weights_file").get<std::string>();
-    o.zero_diagonal = j.at("zero_diagonal").get<bool>();
+    o.zero_diagonal = j.value("zero_diagonal", o.zero_diagonal);
     o.k = j.at("k").get<int>();
-    o.dt = j.at("dt").get<double>();
+    o.dt = j.value("dt", o.dt);
     o.t_warmup = j.at("t_warmup").get<double>();
     o.t_ons_warmup = j.at("t_ons_warmup").get<double>();
     o.t_sim = j.at("t_sim").get<double>();
     o.t_ons = j.at("t_ons").get<double>();
-    o.input_std = j.at("input_std").get<double>();
+    o.input_std = j.value("input_std", o.input_std);
     o.seed = j.at("seed").get<std::uint64_t>();
     o.backend = enum_from(
         j, "backend", std::array{BackendKind::auto_select, BackendKind::cpu, BackendKind::cuda});

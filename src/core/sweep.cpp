@@ -117,10 +117,13 @@ std::vector<double> parse_grid(const std::string& text, const std::string& flag)
   std::vector<double> v;
   if (text.find(':') != std::string::npos) {
     std::stringstream ss(text);
-    std::string a, b, c;
+    std::string a, b, c, extra;
     std::getline(ss, a, ':');
     std::getline(ss, b, ':');
     std::getline(ss, c, ':');
+    // Exactly three fields: "1:2:0.5:9" is not a range with an ignored tail.
+    if (std::getline(ss, extra, ':') || text.back() == ':')
+      throw InvalidInput(flag + " " + text + ": expected START:STOP:STEP (three fields)");
     const double lo = number(a), hi = number(b), step = number(c);
     if (!(step > 0) || hi < lo)
       throw InvalidInput(flag + " " + text +

@@ -56,6 +56,32 @@ CellNetwork cell_from_arrays(Model type, const std::map<std::string, NpyArray>& 
     if (k.find("_l1") != std::string::npos)
       throw InvalidInput(name + ": '" + k +
                          "' belongs to a second layer; only single-layer networks are supported");
+  // Parts that are not modelled are refused, never ignored: LSTM projections (proj_size > 0),
+  // reverse directions (bidirectional=True), and the cell's parameters under another module prefix.
+  const auto ends_with = [](const std::string& k, const std::string& tail) {
+    return k.size() >= tail.size() && k.compare(k.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  for (const auto& [k, v] : arrays) {
+    if (k.find("weight_hr_l") != std::string::npos)
+      throw InvalidInput(name + ": '" + k +
+                         "' is an LSTM projection (proj_size > 0); networks with projections are "
+                         "not supported");
+    if (ends_with(k, "_reverse"))
+      throw InvalidInput(name + ": '" + k +
+                         "' is a reverse direction (bidirectional=True); only unidirectional "
+                         "networks are supported");
+  }
+  std::string hh_prefix;
+  for (const auto& [k, v] : arrays)
+    if (whh == &v) hh_prefix = k.substr(0, k.size() - std::string("weight_hh_l0").size());
+  if (whh)
+    for (const char* part : {"weight_ih_l0", "bias_ih_l0", "bias_hh_l0"})
+      for (const auto& [k, v] : arrays)
+        if ((k == part || ends_with(k, std::string(".") + part)) &&
+            k.substr(0, k.size() - std::string(part).size()) != hh_prefix)
+          throw InvalidInput(name + ": '" + k + "' and '" + hh_prefix +
+                             "weight_hh_l0' have different module prefixes; save one cell's "
+                             "state_dict");
   if (!wih || !whh)
     throw InvalidInput(
         name + ": missing " + std::string(!wih ? "weight_ih_l0" : "weight_hh_l0") +
