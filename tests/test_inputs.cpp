@@ -31,17 +31,8 @@ namespace fs = std::filesystem;
 namespace rnnlyap {
 namespace {
 
-struct CliRun {
-  int status = -1;
-  std::string err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using rnnlyap::test::CliRun;
+using rnnlyap::test::slurp;
 
 class Inputs : public test::ScratchDirTest {
  protected:

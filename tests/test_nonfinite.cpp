@@ -28,18 +28,13 @@ namespace fs = std::filesystem;
 namespace rnnlyap {
 namespace {
 
+using rnnlyap::test::slurp;
+
 test::ZipMember zip_member(const std::string& name, const std::string& data) {
   test::ZipMember m;
   m.name = name;
   m.data = data;
   return m;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
 }
 
 class NonFinite : public testing::Test {

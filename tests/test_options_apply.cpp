@@ -27,6 +27,8 @@ namespace fs = std::filesystem;
 namespace rnnlyap {
 namespace {
 
+using rnnlyap::test::slurp;
+
 struct CliResult {
   int status = -1;
   std::string out, err;
@@ -37,13 +39,6 @@ test::ZipMember zip_member(const std::string& name, const std::string& data) {
   m.name = name;
   m.data = data;
   return m;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
 }
 
 class OptionsApply : public testing::Test {

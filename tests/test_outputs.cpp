@@ -22,17 +22,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct CliRun {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using rnnlyap::test::CliRun;
+using rnnlyap::test::slurp;
 
 std::string quote(const std::string& s) {
   std::string q = "'";
