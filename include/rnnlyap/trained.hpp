@@ -28,6 +28,8 @@ struct CellNetwork {
   int gates() const { return type == Model::lstm ? 4 : type == Model::gru ? 3 : 1; }
   /// Length of the state vector: N, or 2N for the LSTM (h first, then c).
   int state_size() const { return type == Model::lstm ? 2 * hidden : hidden; }
+  /// Rows of the tangent basis: the state, or the LSTM's h block alone with lstm_h_only.
+  int tangent_rows(bool lstm_h_only) const { return lstm_h_only ? hidden : state_size(); }
 };
 
 /// Builds a cell from state_dict arrays. Keys may carry a module prefix ("rnn.weight_ih_l0"); the

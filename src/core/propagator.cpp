@@ -160,7 +160,7 @@ std::unique_ptr<Propagator> make_cell_propagator(const Placement& where, const C
   if (inputs.input_size != net.input_size)
     throw InvalidInput("the inputs have " + std::to_string(inputs.input_size) +
                        " features per step but the cell expects " + std::to_string(net.input_size));
-  const int dim = net.type == Model::lstm && !lstm_h_only ? 2 * net.hidden : net.hidden;
+  const int dim = net.tangent_rows(lstm_h_only);
   if (k < 1 || k > dim)
     throw InvalidInput("k = " + std::to_string(k) + " must be in [1, " + std::to_string(dim) + "]");
   if (where.precision == Precision::fp32)

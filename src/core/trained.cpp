@@ -210,7 +210,7 @@ std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Sche
                                           const Observers& observers) {
   if (!opt.k) throw Error("run_sequences: k must be resolved");
   const int k = *opt.k;
-  const int dim = (net.type == Model::lstm && !opt.lstm_h_only) ? 2 * net.hidden : net.hidden;
+  const int dim = net.tangent_rows(opt.lstm_h_only);
   const std::unique_ptr<Propagator> batch =
       make_cell_propagator(where, net, inputs, first, count, k, opt.lstm_h_only);
   LoopSetup setup;
@@ -241,7 +241,7 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
     throw InvalidInput("the inputs have " + std::to_string(inputs.input_size) +
                        " features per step but the " + std::string(to_string(net.type)) +
                        " expects input_size " + std::to_string(net.input_size));
-  const int dim = (net.type == Model::lstm && !opt.lstm_h_only) ? 2 * net.hidden : net.hidden;
+  const int dim = net.tangent_rows(opt.lstm_h_only);
   const int k = opt.k.value_or(dim);
   if (k < 1 || k > dim)
     throw InvalidInput("--k " + std::to_string(k) + " must be in [1, " + std::to_string(dim) +

@@ -16,7 +16,7 @@ CellModel<T>::CellModel(const CellNetwork& net, const InputSequences& inputs, in
       count_(count),
       n_(net.hidden),
       gn_(net.gates() * net.hidden),
-      dim_(net.type == Model::lstm && !lstm_h_only ? 2 * net.hidden : net.hidden),
+      dim_(net.tangent_rows(lstm_h_only)),
       steps_(inputs.steps),
       h_only_(lstm_h_only) {}
 
