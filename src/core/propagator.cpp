@@ -28,10 +28,6 @@ class ModelPropagator final : public Propagator {
     model_->upload(*ex_, k_);
     qr_ = ex_->make_reorthonormalizer(model_->batch(), model_->tangent_rows(), k_, qr);
   }
-  ~ModelPropagator() override {
-    qr_.reset();  // before the model's buffers and the executor
-    model_.reset();
-  }
 
   std::string name() const override { return ex_->name(); }
   std::string device() const override { return ex_->device(); }
@@ -75,7 +71,9 @@ class ModelPropagator final : public Propagator {
     return static_cast<std::size_t>(model_->batch()) * model_->tangent_rows() * k_;
   }
 
-  std::unique_ptr<Executor<T>> ex_;  // declared first: destroyed last
+  // Destroyed in reverse order: the re-orthonormaliser, then the model's buffers, then the
+  // executor.
+  std::unique_ptr<Executor<T>> ex_;
   std::unique_ptr<TangentModel<T>> model_;
   std::unique_ptr<Reorthonormalizer<T>> qr_;
   int k_;
