@@ -10,6 +10,7 @@
 
 #include "cli_path.hpp"
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/spectrum.hpp"
 #include "rnnlyap/sweep.hpp"
 
 namespace fs = std::filesystem;
@@ -35,6 +36,8 @@ TEST(Sweep, ParsesGrids) {
   EXPECT_EQ(parse_grid("0.5:3:0.1", "--g").size(), 26u)
       << "the end point is included despite rounding";
   EXPECT_EQ(parse_grid("1,1.5,2", "--alpha"), (std::vector<double>{1, 1.5, 2}));
+  EXPECT_EQ(parse_grid("0.7:1:0.1", "--g"), (std::vector<double>{0.7, 0.8, 0.9, 1.0}))
+      << "0.7 + 0.1 is 0.8, not 0.7999999999999999";
   EXPECT_THROW(parse_grid("1:0:0.1", "--g"), InvalidInput);
   EXPECT_THROW(parse_grid("0:1:0", "--g"), InvalidInput);
   EXPECT_THROW(parse_grid("1,x", "--g"), InvalidInput);
@@ -85,10 +88,117 @@ TEST(Sweep, ResumesWhereItStopped) {
     EXPECT_EQ(resumed.grid[i].g, whole.grid[i].g);
     EXPECT_NEAR(resumed.grid[i].max_exponent, whole.grid[i].max_exponent, 1e-12);
   }
-  // The same file with another spec is refused.
-  s.g.push_back(2.0);
-  EXPECT_THROW(run_sweep(s, partial.string()), InvalidInput);
+  EXPECT_EQ(resumed.resumed_points, 3);
+  EXPECT_TRUE(resumed.warnings.empty());
+  // The same file with options that change the numbers is refused; where it runs may change.
+  SweepSpec other = s;
+  other.base.t_sim = 200;
+  EXPECT_THROW(run_sweep(other, partial.string()), InvalidInput);
+  other = s;
+  other.base.threads = 1;
+  EXPECT_NO_THROW(run_sweep(other, partial.string()));
   fs::remove(partial);
+}
+
+std::vector<std::string> lines_of(const fs::path& p) {
+  std::ifstream f(p);
+  std::vector<std::string> v;
+  for (std::string line; std::getline(f, line);) v.push_back(line);
+  return v;
+}
+void write_lines(const fs::path& p, const std::vector<std::string>& lines) {
+  std::ofstream f(p, std::ios::trunc);
+  for (const auto& l : lines) f << l << "\n";
+}
+
+// Kept points are found by their parameters: reordered, repeated, edited, cut short and foreign
+// lines cannot shift the grid; the result is the uninterrupted sweep's, point for point.
+TEST(Sweep, PartialPointsAreMatchedByParameters) {
+  SweepSpec s = map_sweep();
+  s.n = {30};
+  s.base.ensemble = 2;
+  s.base.t_sim = 60;
+  s.base.threads = 1;
+  const SweepResult whole = run_sweep(s, "");
+  ASSERT_EQ(whole.grid.size(), 6u);
+  const fs::path partial =
+      fs::temp_directory_path() / ("rnnlyap_sweep_match_" + std::to_string(::getpid()) + ".jsonl");
+  fs::remove(partial);
+  // A sweep over g = 0.7 … 1.2 finishes its first four points: 0.7 is not on s's grid.
+  SweepSpec wider = s;
+  wider.g = parse_grid("0.7:1.2:0.1", "--g");
+  int polls = 0;
+  EXPECT_THROW(run_sweep(wider, partial.string(), {}, [&] { return ++polls == 5; }), Interrupted);
+  std::vector<std::string> lines = lines_of(partial);
+  ASSERT_EQ(lines.size(), 5u) << "the head and four points (g = 0.7, 0.8, 0.9, 1.0)";
+  // Reverse the points, repeat g = 0.8 (whose copy comes first now), edit g = 0.9's λ_max, and cut
+  // a copy of g = 1.0 short as a killed writer would.
+  std::vector<std::string> edited = {lines[0], lines[4], lines[3], lines[2], lines[1], lines[2]};
+  const std::string key = "\"max_exponent\":";
+  const auto at = edited[2].find(key);
+  ASSERT_NE(at, std::string::npos);
+  edited[2].insert(at + key.size(), "1");  // λ_max 1-prefixed: its check must fail
+  edited.push_back(lines[1].substr(0, lines[1].size() / 2));
+  write_lines(partial, edited);
+  std::vector<int> computed;
+  const SweepResult r = run_sweep(s, partial.string(), [&](int done, int, const std::string& l) {
+    if (l != "done") computed.push_back(done);
+  });
+  // s's grid is 0.8 … 1.3. Kept: 0.8 and 1.0 (0.7 is foreign, 0.9 was edited); computed: 0.9, 1.1,
+  // 1.2, 1.3.
+  EXPECT_EQ(r.resumed_points, 2);
+  EXPECT_EQ(computed, (std::vector<int>{2, 3, 4, 5}));
+  ASSERT_EQ(r.warnings.size(), 3u) << "a failed check (two lines), a duplicate, a foreign point";
+  EXPECT_NE(r.warnings[0].find("2 lines whose check failed"), std::string::npos) << r.warnings[0];
+  EXPECT_NE(r.warnings[1].find("1 line repeating"), std::string::npos) << r.warnings[1];
+  EXPECT_NE(r.warnings[2].find("1 line for points not on this grid"), std::string::npos)
+      << r.warnings[2];
+  ASSERT_EQ(r.grid.size(), whole.grid.size());
+  for (std::size_t i = 0; i < whole.grid.size(); ++i) {
+    EXPECT_EQ(r.grid[i].g, whole.grid[i].g) << "the grid's order, whatever the file's";
+    EXPECT_NEAR(r.grid[i].max_exponent, whole.grid[i].max_exponent, 1e-12) << i;
+    ASSERT_EQ(r.grid[i].members.size(), 2u);
+    for (int m = 0; m < 2; ++m)
+      for (int e = 0; e < 30; ++e)
+        EXPECT_NEAR(r.grid[i].members[m][e], whole.grid[i].members[m][e], 1e-12);
+  }
+  // The file was rewritten without the ignored lines: the head and the six points.
+  EXPECT_EQ(lines_of(partial).size(), 7u);
+  fs::remove(partial);
+}
+
+// Each grid point keeps its members' spectra (seeds seed, seed + 1, …) and how many exponents.
+TEST(Sweep, PointsKeepEveryMembersSpectrum) {
+  SweepSpec s = map_sweep();
+  s.g = {1.5};
+  s.n = {12, 16};
+  s.base.k = 5;
+  s.base.t_sim = 50;
+  const SweepResult r = run_sweep(s, "");
+  ASSERT_EQ(r.grid.size(), 2u);
+  for (const auto& p : r.grid) {
+    EXPECT_EQ(p.k, 5);
+    ASSERT_EQ(p.members.size(), 3u);
+    SpectrumOptions o = s.base;
+    o.g = 1.5;
+    o.n = p.n;
+    o.ensemble = 1;
+    o.seed = s.base.seed + 2;
+    const SpectrumResult third = compute_spectrum(o);
+    ASSERT_EQ(p.members[2].size(), 5u);
+    for (int e = 0; e < 5; ++e) EXPECT_NEAR(p.members[2][e], third.exponents[e], 1e-12);
+  }
+  const auto j = nlohmann::json::parse(sweep_json(r));
+  EXPECT_EQ(j["params"]["k"], 5);
+  EXPECT_EQ(j["grid"][1]["members"].size(), 3u);
+  EXPECT_EQ(j["grid"][1]["members"][0].size(), 5u);
+  s.base.k.reset();
+  const auto full = nlohmann::json::parse(sweep_json(run_sweep(s, "")));
+  EXPECT_TRUE(full["params"]["k"].is_null()) << "each point computed its own N exponents";
+  EXPECT_EQ(full["grid"][0]["k"], 12);
+  EXPECT_EQ(full["grid"][1]["k"], 16);
+  s.g = {1.0, 1.5, 1.0};
+  EXPECT_THROW(run_sweep(s, ""), InvalidInput) << "a value given twice";
 }
 
 TEST(SweepCli, WritesCsvAndJson) {
@@ -118,11 +228,42 @@ TEST(SweepCli, WritesCsvAndJson) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 5);
   EXPECT_FALSE(fs::exists(dir / "s.json.partial.jsonl"))
       << "the partial file is removed at the end";
+  EXPECT_EQ(j["grid"][0]["members"].size(), 2u);
+  EXPECT_EQ(j["grid"][0]["members"][0].size(), 20u);
+  EXPECT_TRUE(j["params"]["k"].is_null());
   // Bad grids exit 2.
   EXPECT_EQ(WEXITSTATUS(std::system((test::cli_path() + " sweep --g 1:0:1 --out " +
                                      (dir / "x.json").string() + " 2>/dev/null")
                                         .c_str())),
             2);
+  fs::remove_all(dir);
+}
+
+// A sweep refused (exit 2) has computed nothing and leaves no file behind, even when only its last
+// point is at fault (a tail index out of range, a size that cannot fit in memory); a stale partial
+// file of other options is refused and left as it was.
+TEST(SweepCli, RefusedSweepLeavesNoPartialFile) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("rnnlyap_sweeprefused_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string out = (dir / "s.json").string();
+  const std::string base = test::cli_path() +
+                           " sweep --quiet --model map --t-sim 20 --t-warmup 10 "
+                           "--t-ons-warmup 5 --out " +
+                           out;
+  auto status = [](const std::string& cmd) {
+    return WEXITSTATUS(std::system((cmd + " 2>/dev/null").c_str()));
+  };
+  EXPECT_EQ(status(base + " --g 1 --n 10 --alpha 1.5,2.5"), 2);
+  EXPECT_EQ(status(base + " --g 1 --n 10,3000000"), 2) << "N = 3e6 needs 72 TB";
+  EXPECT_EQ(status(base + " --g 1,2,1 --n 10"), 2);
+  EXPECT_TRUE(fs::is_empty(dir)) << "no output and no partial file";
+  // A partial file of another sweep is not this one's: refused, and left untouched.
+  const std::string stale = "{\"format\":\"rnnlyap sweep partial 2\",\"base\":{}}\n";
+  std::ofstream(out + ".partial.jsonl") << stale;
+  EXPECT_EQ(status(base + " --g 1 --n 10"), 2);
+  EXPECT_EQ(test::slurp(out + ".partial.jsonl"), stale);
   fs::remove_all(dir);
 }
 

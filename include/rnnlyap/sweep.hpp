@@ -22,11 +22,12 @@ struct SweepSpec {
 };
 
 /// One grid point: ensemble means and standard errors (for one network, the run's own standard
-/// error of λ_max and NaN for the others).
+/// error of λ_max and NaN for the others), and every member's spectrum.
 struct SweepPoint {
   double g = 0;
   std::optional<double> alpha;
   int n = 0;
+  int k = 0;  ///< exponents computed per member (the sweep's k, or n)
   int ensemble = 1;
   double max_exponent = 0, max_exponent_stderr = 0;
   double ky_dimension = 0, ky_dimension_stderr = 0;
@@ -34,6 +35,8 @@ struct SweepPoint {
   double fraction_positive = 0, fraction_positive_stderr = 0;
   double mean_exponent = 0, mean_exponent_stderr = 0;
   double seconds = 0;
+  /// members[m] = member m's exponents (seed base.seed + m), in QR order; ensemble × k.
+  std::vector<std::vector<double>> members;
 };
 
 /// The gain where λ_max first crosses zero upwards, by linear interpolation between the two grid
@@ -50,6 +53,10 @@ struct SweepResult {
   std::vector<SweepPoint> grid;
   std::vector<Transition> transitions;
   SweepSpec spec;
+  /// Points taken from the partial file, and what was found there and not used (a line whose
+  /// check fails, a duplicate, a point that is not on the grid).
+  int resumed_points = 0;
+  std::vector<std::string> warnings;
 };
 
 /// Parses "a:b:step" (inclusive of b within step/1000) or "x,y,z". Throws InvalidInput.
@@ -61,9 +68,13 @@ SweepPoint sweep_point(const EnsembleResult& e, double g, std::optional<double> 
 std::vector<Transition> find_transitions(const std::vector<SweepPoint>& grid,
                                          const SpectrumOptions& base);
 
-/// Runs the sweep. Finished points are appended to `partial_path` (JSON lines) as they complete;
-/// when that file exists with the same spec the sweep continues after its last point (a file with
-/// another spec throws InvalidInput). `progress(done, total, label)` is called before each point.
+/// Runs the sweep. Every grid point is validated, and its memory checked, before any is computed.
+/// Finished points are appended to `partial_path` (JSON lines, created with the first finished
+/// point) as they complete. When that file exists, each of its points is matched to the grid by its
+/// (g, alpha, n), never by position: points of this grid are kept, every other line (a failed
+/// check, a duplicate, a point off the grid) is ignored and reported in `warnings`. A file written
+/// with other options (those that change the numbers: not backend, device or threads) throws
+/// InvalidInput. `progress(done, total, label)` is called before each point that is computed.
 SweepResult run_sweep(
     const SweepSpec& spec, const std::string& partial_path,
     const std::function<void(int done, int total, const std::string& label)>& progress = {},

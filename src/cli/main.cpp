@@ -431,6 +431,10 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
       [&](int done, int total, const std::string& label) { bar.update(label, done, total); },
       [] { return g_stop_requested != 0; });
   bar.finish();
+  for (const auto& warning : r.warnings)
+    std::fprintf(stderr, "rnnlyap: warning: %s\n", warning.c_str());
+  if (r.resumed_points > 0 && !a.quiet)
+    std::fprintf(stderr, "rnnlyap: %d points taken from %s\n", r.resumed_points, partial.c_str());
   std::fputs((sweep_json(r) + "\n").c_str(), json_out.get());
   std::fputs(sweep_csv(r).c_str(), csv_out.get());
   json_out.commit();

@@ -389,21 +389,7 @@ SpectrumOptions read_checkpoint_options(const std::string& path) {
 SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Observers& observers,
                                 const RunControl& control) {
   validate(opt);
-  if (opt.weights != WeightKind::file) {
-    // Refuse before drawing weights that cannot fit: the host's copy (N² doubles) and, when the
-    // CPU runs the propagation, the model's buffers (a GPU checks its own memory when placed).
-    double need = 8.0 * opt.n * opt.n;
-    if (!detail::placement_is_cuda(detail::placement_of(opt)))
-      need += detail::network_model_bytes(1, opt.n, opt.num_exponents(), detail::dynamics_of(opt),
-                                          opt.precision);
-    const double have = static_cast<double>(host_memory_bytes());
-    if (have > 0 && need > have)
-      throw InvalidInput("N = " + std::to_string(opt.n) +
-                         ", k = " + std::to_string(opt.num_exponents()) + " needs " +
-                         std::to_string(std::llround(need / 1048576)) +
-                         " MiB of memory; this process may use " +
-                         std::to_string(std::llround(have / 1048576)) + " MiB available");
-  }
+  detail::check_weights_fit(opt);
   return compute_spectrum(opt, make_network(opt), observers, control);
 }
 

@@ -129,6 +129,20 @@ bool placement_is_cuda(const Placement& where) {
   return !cuda_devices().empty();
 }
 
+void check_weights_fit(const SpectrumOptions& opt) {
+  if (opt.weights == WeightKind::file) return;
+  double need = 8.0 * opt.n * opt.n;
+  if (!placement_is_cuda(placement_of(opt)))
+    need += network_model_bytes(1, opt.n, opt.num_exponents(), dynamics_of(opt), opt.precision);
+  const double have = static_cast<double>(host_memory_bytes());
+  if (have > 0 && need > have)
+    throw InvalidInput("N = " + std::to_string(opt.n) + ", k = " +
+                       std::to_string(opt.num_exponents()) + " needs " +
+                       std::to_string(std::llround(need / kMiB)) +
+                       " MiB of memory; this process may use " +
+                       std::to_string(std::llround(have / kMiB)) + " MiB available");
+}
+
 std::unique_ptr<Propagator> make_network_propagator(const Placement& where,
                                                     const std::vector<const Network*>& nets,
                                                     const Dynamics& dyn,

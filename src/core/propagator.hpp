@@ -95,6 +95,11 @@ inline Placement placement_of(const SpectrumOptions& opt) {
   return {opt.backend, opt.device, opt.precision, opt.qr};
 }
 
+/// Refuses (InvalidInput) random weights that cannot fit before they are drawn: the host's copy
+/// (N² doubles) and, when the CPU runs the propagation, the model's buffers (a GPU checks its own
+/// memory when placed). Does nothing for weights from a file.
+void check_weights_fit(const SpectrumOptions& opt);
+
 /// True when `where` resolves to a CUDA device (auto with a device present, or cuda).
 bool placement_is_cuda(const Placement& where);
 

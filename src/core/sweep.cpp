@@ -3,14 +3,18 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "options_json.hpp"
+#include "propagator.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/network.hpp"
 #include "rnnlyap/spectrum.hpp"
@@ -27,18 +31,41 @@ json opt_json(std::optional<double> v) {
 std::optional<double> opt_from(const json& j) {
   return j.is_null() ? std::nullopt : std::optional<double>(j.get<double>());
 }
-double num(const json& j) {
-  return j.is_null() ? kNaN : j.get<double>();
+
+// Numbers in partial files: finite ones as JSON numbers, the others as "nan", "inf", "-inf", so
+// that a resumed sweep holds exactly what the uninterrupted one would (a map with g = 0 has −∞
+// exponents).
+json number_json(double v) {
+  if (std::isfinite(v)) return v;
+  return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+}
+double number_from(const json& j) {
+  if (j.is_number()) return j.get<double>();
+  const std::string s = j.get<std::string>();
+  if (s == "nan") return kNaN;
+  if (s == "inf") return std::numeric_limits<double>::infinity();
+  if (s == "-inf") return -std::numeric_limits<double>::infinity();
+  throw InvalidInput("not a number: " + s);
 }
 
-json spec_json(const SweepSpec& s) {
-  return {{"base", detail::options_to_json(s.base)}, {"g", s.g}, {"alpha", s.alpha}, {"n", s.n}};
+// The options that decide a point's numbers, besides its (g, alpha, n): the sweep's base without
+// the grid and without where it runs (backend, device, threads may change on resume, as for
+// checkpoints).
+json base_json(const SpectrumOptions& base) {
+  json j = detail::options_to_json(base);
+  for (const char* key : {"g", "n", "alpha", "backend", "device", "threads"}) j.erase(key);
+  j["k"] = base.k ? json(*base.k) : json(nullptr);
+  return j;
 }
 
+// The fields of a point as the JSON output shows them.
 json point_json(const SweepPoint& p) {
+  json members = json::array();
+  for (const auto& m : p.members) members.push_back(m);
   return {{"g", p.g},
           {"alpha", opt_json(p.alpha)},
           {"n", p.n},
+          {"k", p.k},
           {"ensemble", p.ensemble},
           {"max_exponent", p.max_exponent},
           {"max_exponent_stderr", p.max_exponent_stderr},
@@ -52,53 +79,114 @@ json point_json(const SweepPoint& p) {
           {"fraction_positive_stderr", p.fraction_positive_stderr},
           {"mean_exponent", p.mean_exponent},
           {"mean_exponent_stderr", p.mean_exponent_stderr},
-          {"seconds", p.seconds}};
+          {"seconds", p.seconds},
+          {"members", members}};
 }
 
-SweepPoint point_from(const json& j) {
+// A 64-bit FNV-1a hash, as 16 hex digits: each line of a partial file carries the hash of the
+// rest of the line, so that an edited or torn line is recognised and recomputed.
+std::string line_check(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+constexpr const char* kPartialFormat = "rnnlyap sweep partial 2";
+
+// A line of the partial file: every field exactly (non-finite numbers spelled out), and the check.
+std::string partial_line(const SweepPoint& p) {
+  json members = json::array();
+  for (const auto& m : p.members) {
+    json row = json::array();
+    for (double v : m) row.push_back(number_json(v));
+    members.push_back(row);
+  }
+  json j = {{"g", p.g},
+            {"alpha", opt_json(p.alpha)},
+            {"n", p.n},
+            {"k", p.k},
+            {"ensemble", p.ensemble},
+            {"max_exponent", number_json(p.max_exponent)},
+            {"max_exponent_stderr", number_json(p.max_exponent_stderr)},
+            {"ky_dimension", number_json(p.ky_dimension)},
+            {"ky_dimension_stderr", number_json(p.ky_dimension_stderr)},
+            {"ks_entropy", number_json(p.ks_entropy)},
+            {"ks_entropy_stderr", number_json(p.ks_entropy_stderr)},
+            {"fraction_positive", number_json(p.fraction_positive)},
+            {"fraction_positive_stderr", number_json(p.fraction_positive_stderr)},
+            {"mean_exponent", number_json(p.mean_exponent)},
+            {"mean_exponent_stderr", number_json(p.mean_exponent_stderr)},
+            {"seconds", number_json(p.seconds)},
+            {"members", members}};
+  j["check"] = line_check(j.dump());
+  return j.dump();
+}
+
+// The point of a partial line; throws for a line whose check fails or that lacks a field.
+SweepPoint point_from_line(const std::string& line) {
+  json j = json::parse(line);
+  const std::string check = j.at("check").get<std::string>();
+  j.erase("check");
+  if (line_check(j.dump()) != check) throw InvalidInput("check failed");
   SweepPoint p;
   p.g = j.at("g").get<double>();
   p.alpha = opt_from(j.at("alpha"));
   p.n = j.at("n").get<int>();
+  p.k = j.at("k").get<int>();
   p.ensemble = j.at("ensemble").get<int>();
-  p.max_exponent = num(j.at("max_exponent"));
-  p.max_exponent_stderr = num(j.at("max_exponent_stderr"));
-  p.ky_dimension = num(j.at("ky_dimension"));
-  p.ky_dimension_stderr = num(j.at("ky_dimension_stderr"));
-  p.ks_entropy = num(j.at("ks_entropy"));
-  p.ks_entropy_stderr = num(j.at("ks_entropy_stderr"));
-  p.fraction_positive = num(j.at("fraction_positive"));
-  p.fraction_positive_stderr = num(j.at("fraction_positive_stderr"));
-  p.mean_exponent = num(j.at("mean_exponent"));
-  p.mean_exponent_stderr = num(j.at("mean_exponent_stderr"));
-  p.seconds = num(j.at("seconds"));
+  p.max_exponent = number_from(j.at("max_exponent"));
+  p.max_exponent_stderr = number_from(j.at("max_exponent_stderr"));
+  p.ky_dimension = number_from(j.at("ky_dimension"));
+  p.ky_dimension_stderr = number_from(j.at("ky_dimension_stderr"));
+  p.ks_entropy = number_from(j.at("ks_entropy"));
+  p.ks_entropy_stderr = number_from(j.at("ks_entropy_stderr"));
+  p.fraction_positive = number_from(j.at("fraction_positive"));
+  p.fraction_positive_stderr = number_from(j.at("fraction_positive_stderr"));
+  p.mean_exponent = number_from(j.at("mean_exponent"));
+  p.mean_exponent_stderr = number_from(j.at("mean_exponent_stderr"));
+  p.seconds = number_from(j.at("seconds"));
+  for (const auto& row : j.at("members")) {
+    std::vector<double> m;
+    for (const auto& v : row) m.push_back(number_from(v));
+    if (static_cast<int>(m.size()) != p.k) throw InvalidInput("member of the wrong length");
+    p.members.push_back(std::move(m));
+  }
+  if (static_cast<int>(p.members.size()) != p.ensemble) throw InvalidInput("members missing");
   return p;
 }
 
-// The points of a partial file written for `spec`, in order; a torn last line is ignored.
-std::vector<SweepPoint> read_partial(const std::string& path, const SweepSpec& spec) {
+std::string head_line(const SpectrumOptions& base) {
+  return json{{"format", kPartialFormat}, {"base", base_json(base)}}.dump();
+}
+
+// The lines of a partial file written with `base`, after its head (none when there is no file).
+// A file of another format or with other options throws InvalidInput.
+std::vector<std::string> read_partial_lines(const std::string& path, const SpectrumOptions& base) {
   std::ifstream f(path);
   if (!f) return {};
   std::string line;
-  if (!std::getline(f, line)) return {};
+  if (!std::getline(f, line)) return {};  // empty: as if absent
   json head;
   try {
     head = json::parse(line);
   } catch (const json::exception&) {
     throw InvalidInput(path + ": not a partial sweep file; delete it to start over");
   }
-  if (!head.contains("spec") || head["spec"] != spec_json(spec))
+  if (!head.is_object() || head.value("format", std::string()) != kPartialFormat)
+    throw InvalidInput(path +
+                       ": not a partial sweep file of this version of rnnlyap; delete it to start "
+                       "over");
+  if (!head.contains("base") || head["base"] != base_json(base))
     throw InvalidInput(path +
                        ": a partial sweep with other options; delete it or choose another --out");
-  std::vector<SweepPoint> points;
-  while (std::getline(f, line)) {
-    try {
-      points.push_back(point_from(json::parse(line)));
-    } catch (const json::exception&) {
-      break;  // interrupted while writing this line
-    }
-  }
-  return points;
+  std::vector<std::string> lines;
+  while (std::getline(f, line)) lines.push_back(line);
+  return lines;
 }
 
 }  // namespace
@@ -130,7 +218,13 @@ std::vector<double> parse_grid(const std::string& text, const std::string& flag)
                          ": expected START:STOP:STEP with STEP > 0 and STOP >= START");
     const double count = std::floor((hi - lo) / step + 1e-3) + 1;
     if (count > 100000) throw InvalidInput(flag + " " + text + ": more than 100000 values");
-    for (int i = 0; i < static_cast<int>(count); ++i) v.push_back(lo + i * step);
+    // lo + i·step carries the rounding of step (0.7 + 0.1 = 0.7999999999999999): each value is
+    // rounded to 12 significant digits, so that grids written differently share their points.
+    for (int i = 0; i < static_cast<int>(count); ++i) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.12g", lo + i * step);
+      v.push_back(std::strtod(buf, nullptr));
+    }
   } else {
     std::stringstream ss(text);
     std::string item;
@@ -146,6 +240,8 @@ SweepPoint sweep_point(const EnsembleResult& e, double g, std::optional<double> 
   p.alpha = alpha;
   p.n = n;
   p.ensemble = static_cast<int>(e.members.size());
+  p.k = e.members.empty() ? 0 : static_cast<int>(e.members.front().exponents.size());
+  for (const auto& m : e.members) p.members.push_back(m.exponents);
   p.max_exponent = e.mean_summary.max_exponent;
   p.ky_dimension = e.mean_summary.ky_dimension;
   p.ks_entropy = e.mean_summary.ks_entropy;
@@ -222,6 +318,19 @@ SweepResult run_sweep(const SweepSpec& spec, const std::string& partial_path,
     throw InvalidInput("a sweep needs at least one g and one n");
   for (int n : spec.n)
     if (n < 1) throw InvalidInput("--n must be at least 1, got " + std::to_string(n));
+  // A value given twice would be one grid point computed twice (and matched once on resume).
+  auto once = [](auto values, const char* flag) {
+    std::sort(values.begin(), values.end());
+    const auto twice = std::adjacent_find(values.begin(), values.end());
+    if (twice != values.end()) {
+      std::ostringstream v;
+      v << *twice;
+      throw InvalidInput(std::string(flag) + ": " + v.str() + " is given twice");
+    }
+  };
+  once(spec.g, "--g");
+  once(spec.alpha, "--alpha");
+  once(spec.n, "--n");
   struct Job {
     double g;
     std::optional<double> alpha;
@@ -244,36 +353,92 @@ SweepResult run_sweep(const SweepSpec& spec, const std::string& partial_path,
     }
     return o;
   };
-  // Validate every grid point before running any.
-  for (const Job& j : jobs) validate(options_for(j));
+  // Every grid point is validated, and its weights' memory checked, before any is computed: a
+  // sweep refused (exit 2) has computed nothing and written nothing.
+  for (const Job& j : jobs) {
+    const SpectrumOptions o = options_for(j);
+    validate(o);
+    detail::check_weights_fit(o);
+  }
 
   SweepResult r;
   r.spec = spec;
-  if (!partial_path.empty()) r.grid = read_partial(partial_path, spec);
-  if (r.grid.size() > jobs.size())
-    throw InvalidInput(partial_path + ": more points than the sweep has");
-  std::ofstream partial;
-  if (!partial_path.empty()) {
-    const bool fresh = r.grid.empty();
-    partial.open(partial_path, fresh ? std::ios::trunc : std::ios::app);
-    if (!partial) throw InvalidInput("cannot write " + partial_path);
-    if (fresh) partial << json{{"spec", spec_json(spec)}}.dump() << "\n" << std::flush;
+  // Kept points, matched to the grid by their parameters (never by position).
+  std::vector<std::optional<SweepPoint>> kept(jobs.size());
+  const std::vector<std::string> lines = partial_path.empty()
+                                             ? std::vector<std::string>{}
+                                             : read_partial_lines(partial_path, spec.base);
+  int torn = 0, duplicates = 0, foreign = 0;
+  // The same value up to the last digits of a decimal written differently.
+  auto same = [](double a, double b) {
+    return std::abs(a - b) <= 1e-12 * std::max(1.0, std::abs(a));
+  };
+  for (std::size_t l = 0; l < lines.size(); ++l) {
+    SweepPoint p;
+    try {
+      p = point_from_line(lines[l]);
+    } catch (const std::exception&) {  // json or InvalidInput: an edited or torn line
+      ++torn;
+      continue;
+    }
+    std::size_t at = jobs.size();
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+      if (same(jobs[i].g, p.g) && jobs[i].alpha.has_value() == p.alpha.has_value() &&
+          (!p.alpha || same(*jobs[i].alpha, *p.alpha)) && jobs[i].n == p.n)
+        at = i;
+    const SpectrumOptions o = at < jobs.size() ? options_for(jobs[at]) : spec.base;
+    if (at == jobs.size() || p.ensemble != o.ensemble || p.k != o.num_exponents()) {
+      ++foreign;
+    } else if (kept[at]) {
+      ++duplicates;
+    } else {
+      kept[at] = std::move(p);
+      ++r.resumed_points;
+    }
   }
-  for (std::size_t i = r.grid.size(); i < jobs.size(); ++i) {
+  auto note = [&](int count, const char* what) {
+    if (count > 0)
+      r.warnings.push_back(partial_path + ": " + std::to_string(count) + " line" +
+                           (count == 1 ? " " : "s ") + what + " ignored");
+  };
+  note(torn, "whose check failed (edited or cut short)");
+  note(duplicates, "repeating a point already read");
+  note(foreign, "for points not on this grid");
+
+  // The partial file is (re)written from the kept points when the first point finishes, so that a
+  // sweep that stops before finishing any point leaves nothing behind, and ignored lines go.
+  std::ofstream partial;
+  auto append = [&](const SweepPoint& p) {
+    if (partial_path.empty()) return;
+    if (!partial.is_open()) {
+      partial.open(partial_path, std::ios::trunc);
+      if (!partial) throw InvalidInput("cannot write " + partial_path);
+      partial << head_line(spec.base) << "\n";
+      for (const auto& k : kept)
+        if (k) partial << partial_line(*k) << "\n";
+    }
+    partial << partial_line(p) << "\n" << std::flush;
+    if (!partial) throw Error("writing " + partial_path + " failed");
+  };
+  std::size_t done = static_cast<std::size_t>(r.resumed_points);
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (kept[i]) continue;
     if (stop_requested && stop_requested())
-      throw Interrupted("sweep interrupted after " + std::to_string(i) + " of " +
+      throw Interrupted("sweep interrupted after " + std::to_string(done) + " of " +
                         std::to_string(jobs.size()) +
                         " points; run the same command again to continue");
     const Job& j = jobs[i];
     std::ostringstream label;
     label << "g=" << j.g << " N=" << j.n;
     if (j.alpha) label << " alpha=" << *j.alpha;
-    if (progress) progress(static_cast<int>(i), static_cast<int>(jobs.size()), label.str());
-    const SweepPoint p = sweep_point(compute_ensemble(options_for(j)), j.g, j.alpha, j.n);
-    r.grid.push_back(p);
-    if (partial.is_open()) partial << point_json(p).dump() << "\n" << std::flush;
+    if (progress) progress(static_cast<int>(done), static_cast<int>(jobs.size()), label.str());
+    SweepPoint p = sweep_point(compute_ensemble(options_for(j)), j.g, j.alpha, j.n);
+    append(p);
+    kept[i] = std::move(p);
+    ++done;
   }
   if (progress) progress(static_cast<int>(jobs.size()), static_cast<int>(jobs.size()), "done");
+  for (auto& p : kept) r.grid.push_back(std::move(*p));
   r.transitions = find_transitions(r.grid, spec.base);
   return r;
 }
@@ -287,11 +452,18 @@ std::string sweep_json(const SweepResult& r, int indent) {
                   {"g_cross", opt_json(t.g_cross)},
                   {"g_cross_stderr", opt_json(t.g_cross_stderr)},
                   {"g_star_predicted", opt_json(t.g_star_predicted)}});
-  json params = detail::options_to_json(r.spec.base);
+  // params: the options used, with the grid's lists; k is the one given, or null when each point
+  // computed its full spectrum (grid[i].k says how many).
+  SpectrumOptions base = r.spec.base;
+  if (!r.spec.alpha.empty()) base.weights = WeightKind::levy;
+  json params = detail::options_to_json(base);
   params["g"] = r.spec.g;
   params["alpha"] = r.spec.alpha;
   params["n"] = r.spec.n;
-  return json{{"grid", grid}, {"transition", tr}, {"params", params}}.dump(indent);
+  params["k"] = r.spec.base.k ? json(*r.spec.base.k) : json(nullptr);
+  json warnings = r.warnings;
+  return json{{"grid", grid}, {"transition", tr}, {"params", params}, {"warnings", warnings}}.dump(
+      indent);
 }
 
 std::string sweep_csv(const SweepResult& r) {
