@@ -865,5 +865,31 @@ TEST_F(NpzTest, FuzzedArchivesParseConsistentlyOrThrowInvalidInput) {
   EXPECT_LT(seconds, 3.0);
 }
 
+// The writer, read back by the strict reader above (which accepts float64 arrays of rank ≥ 1 with
+// finite entries; numpy reads the rest in tests/python/test_npz_output.py).
+TEST(NpzWriter, ArchivesReadBackExactly) {
+  const std::vector<double> a = {1.5, -2.25, 1e-300, 3.0, 4.0, 5.0};
+  const std::vector<double> b = {42.0};
+  const std::string bytes = npz_bytes(
+      {npz_float64("matrix", {2, 3}, a), npz_float64("vector", {1}, b), npz_text("note", "λ_1 ✓")});
+  // The reader refuses the text member ('<U'): check the float members through an archive
+  // without it, and that the archive with it is still a ZIP the reader walks to that member.
+  const auto arrays =
+      parse_npz(npz_bytes({npz_float64("matrix", {2, 3}, a), npz_float64("vector", {1}, b)}), "x");
+  ASSERT_EQ(arrays.size(), 2u);
+  EXPECT_EQ(arrays.at("matrix").shape, (std::vector<std::size_t>{2, 3}));
+  EXPECT_EQ(arrays.at("matrix").data, a);
+  EXPECT_EQ(arrays.at("vector").data, b);
+  try {
+    parse_npz(bytes, "x");
+    FAIL() << "a text member is not a float array";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("note"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(npz_bytes({npz_float64("a", {3}, a)}), InvalidInput) << "shape and data disagree";
+  EXPECT_THROW(npz_bytes({npz_float64("a", {1}, b), npz_float64("a", {1}, b)}), InvalidInput);
+  EXPECT_THROW(npz_bytes({npz_float64("", {1}, b)}), InvalidInput);
+}
+
 }  // namespace
 }  // namespace rnnlyap

@@ -1,10 +1,13 @@
 // Strict readers for NumPy .npy files holding a real matrix or N-dimensional array (float64 or
-// float32), and for .npz archives of such arrays.
+// float32), and for .npz archives of such arrays; a writer of .npz archives.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rnnlyap {
@@ -54,5 +57,27 @@ std::map<std::string, NpyArray> read_npz(const std::string& path);
 
 /// Parses the bytes of an .npz file (as read_npz does); `name` is used in messages.
 std::map<std::string, NpyArray> parse_npz(const std::string& bytes, const std::string& name);
+
+/// One member of an .npz archive being written: an array named `name` (key in np.load), of NumPy
+/// type `descr` and shape `shape` (empty: a 0-d array), its little-endian bytes in C order.
+struct NpzMember {
+  std::string name;
+  std::string descr;
+  std::vector<std::size_t> shape;
+  std::string data;
+};
+/// Float64 ('<f8'), int64 ('<i8') and uint64 ('<u8') arrays (NaN and ±inf are kept), and a string
+/// (a 0-d '<U' array: str(np.load(f)[name]) gives it back).
+NpzMember npz_float64(std::string name, std::vector<std::size_t> shape,
+                      std::span<const double> values);
+NpzMember npz_int64(std::string name, std::vector<std::size_t> shape,
+                    std::span<const std::int64_t> values);
+NpzMember npz_uint64(std::string name, std::vector<std::size_t> shape,
+                     std::span<const std::uint64_t> values);
+NpzMember npz_text(std::string name, std::string_view utf8);
+/// The bytes of an .npz archive of the members (stored, not compressed, as np.savez writes it).
+/// Throws InvalidInput for a duplicate or empty name, a shape that does not match the data, or an
+/// archive of 4 GiB or more.
+std::string npz_bytes(const std::vector<NpzMember>& members);
 
 }  // namespace rnnlyap

@@ -21,6 +21,7 @@
 
 #include "output_file.hpp"
 #include "progress.hpp"
+#include "rnnlyap/arrays.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 #include "rnnlyap/json.hpp"
@@ -62,7 +63,7 @@ extern "C" void on_signal(int sig) {
 struct SpectrumArgs {
   std::string model = "rate", integrator = "euler", weights = "gaussian", backend = "auto",
               precision = "fp64", qr = "householder";
-  std::string out, trace, checkpoint, resume;
+  std::string out, trace, checkpoint, resume, npz;
   std::string seed = "1";  // parsed by parse_seed: the whole range 0 ... 2^64 - 1, nothing else
   double checkpoint_every = 300;
   bool quiet = false;
@@ -109,6 +110,8 @@ void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
                "lstm: propagate only the h block (N exponents; the full (h, c) spectrum has 2N)");
   sub.add_option("--out", a.out, "result JSON (default: standard output)");
   sub.add_option("--trace", a.trace, "CSV of the running estimate at every re-orthonormalisation");
+  sub.add_option("--npz", a.npz,
+                 "every array of the result (and the trace with --trace) as a NumPy .npz");
   sub.add_option("--checkpoint", a.checkpoint,
                  "write a checkpoint here every --checkpoint-every seconds and on SIGINT/SIGTERM");
   sub.add_option("--checkpoint-every", a.checkpoint_every, "seconds between checkpoints")
@@ -120,7 +123,7 @@ void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
 void resume_options(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
   static const std::set<std::string> changeable = {
       "--resume", "--checkpoint", "--checkpoint-every", "--out",    "--trace",
-      "--quiet",  "--backend",    "--device",           "--threads"};
+      "--npz",    "--quiet",      "--backend",          "--device", "--threads"};
   for (const CLI::Option* opt : sub.get_options()) {
     if (opt->count() == 0) continue;
     const std::string name = opt->get_name();
@@ -250,8 +253,8 @@ void require_names(const CLI::App& sub, std::initializer_list<const char*> names
 }
 
 int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
-  require_names(sub,
-                {"--out", "--trace", "--checkpoint", "--resume", "--weights-file", "--inputs"});
+  require_names(
+      sub, {"--out", "--trace", "--npz", "--checkpoint", "--resume", "--weights-file", "--inputs"});
   const double log_seconds = cli::progress_log_seconds();
   resolve(o, a, sub);
   if (!a.resume.empty()) {
@@ -264,6 +267,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
   {
     std::vector<cli::PathOption> outputs = {{"--out", a.out.empty() ? "-" : a.out}};
     if (!a.trace.empty()) outputs.push_back({"--trace", a.trace});
+    if (!a.npz.empty()) outputs.push_back({"--npz", a.npz});
     if (!a.checkpoint.empty()) outputs.push_back({"--checkpoint", a.checkpoint, true});
     std::vector<cli::PathOption> inputs;
     if (!o.weights_file.empty()) inputs.push_back({"--weights-file", o.weights_file});
@@ -281,6 +285,9 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
   std::unique_ptr<cli::OutputFile> trace;
   cli::OutputFile out("--out", a.out.empty() ? "-" : a.out);
   if (!a.trace.empty()) trace = std::make_unique<cli::OutputFile>("--trace", a.trace);
+  std::unique_ptr<cli::OutputFile> npz;
+  if (!a.npz.empty()) npz = std::make_unique<cli::OutputFile>("--npz", a.npz);
+  Trace kept_trace;  // for the .npz
 
   cli::ProgressBar bar(cli::progress_mode(a.quiet), log_seconds);
   Observers obs;
@@ -300,9 +307,10 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
       std::fprintf(f, "%.10g", t);
       for (double v : est) std::fprintf(f, ",%.10g", v);
       std::fputc('\n', f);
+      if (npz) kept_trace.add(t, est);
     };
   }
-  std::string json;
+  std::string json, arrays;
   if (is_cell(o.model)) {
     if (control.checkpoint_path.size() || control.resume_path.size())
       throw InvalidInput("--checkpoint and --resume are for random networks, not trained models");
@@ -311,6 +319,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     bar.finish();
     // One sequence: the plain result; a batch: one member per sequence, means at the top level.
     json = (e.members.size() == 1 ? to_json(e.members.front()) : to_json(e)) + "\n";
+    if (npz) arrays = e.members.size() == 1 ? to_npz(e.members.front()) : to_npz(e);
     for (const SpectrumResult& m : e.members)
       for (const std::string& w : m.warnings)
         std::fprintf(stderr, "rnnlyap: warning: sequence %d: %s\n", m.sequence, w.c_str());
@@ -325,6 +334,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     const EnsembleResult e = compute_ensemble(o, obs, control);
     bar.finish();
     json = to_json(e) + "\n";
+    if (npz) arrays = to_npz(e);
     for (const SpectrumResult& m : e.members)
       for (const std::string& w : m.warnings)
         std::fprintf(stderr, "rnnlyap: warning: seed %llu: %s\n",
@@ -343,6 +353,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     const SpectrumResult r = compute_spectrum(o, obs, control);
     bar.finish();
     json = to_json(r) + "\n";
+    if (npz) arrays = to_npz(r, trace ? &kept_trace : nullptr);
     for (const std::string& w : r.warnings)
       std::fprintf(stderr, "rnnlyap: warning: %s\n", w.c_str());
     if (!a.quiet) {
@@ -356,6 +367,10 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     }
   }
   if (trace) trace->commit();
+  if (npz) {
+    std::fwrite(arrays.data(), 1, arrays.size(), npz->get());
+    npz->commit();
+  }
   std::fputs(json.c_str(), out.get());
   out.commit();
   return 0;
@@ -363,7 +378,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
 
 struct SweepArgs {
   std::string g = "0.5:3:0.25", alpha, n = "100";
-  std::string out = "sweep.json", csv;
+  std::string out = "sweep.json", csv, npz;
 };
 
 void add_sweep_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a, SweepArgs& w) {
@@ -376,6 +391,8 @@ void add_sweep_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a, Sweep
                  "sweep JSON; finished points are kept in OUT.partial.jsonl until the end")
       ->capture_default_str();
   sub.add_option("--csv", w.csv, "the grid as CSV (default: OUT with .csv)");
+  sub.add_option("--npz", w.npz,
+                 "the grid and every member's spectrum as a NumPy .npz, by (n, alpha, g)");
 }
 
 // A path that names a file (existing or to be created), not standard output, a device or a FIFO.
@@ -387,7 +404,7 @@ bool names_a_file(const std::string& path) {
 
 int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs& w,
                       const CLI::App& sub) {
-  require_names(sub, {"--out", "--csv"});
+  require_names(sub, {"--out", "--csv", "--npz"});
   const double log_seconds = cli::progress_log_seconds();
   resolve(o, a, sub);
   SweepSpec spec;
@@ -420,9 +437,13 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
     partial = csv_path + ".partial.jsonl";
   else
     throw InvalidInput("a sweep keeps its finished points beside --out or --csv: give one a file");
-  cli::check_paths(
-      {{"--out", w.out}, {"--csv", csv_path}, {"--out (its partial file)", partial, true}}, {});
+  std::vector<cli::PathOption> outputs = {
+      {"--out", w.out}, {"--csv", csv_path}, {"--out (its partial file)", partial, true}};
+  if (!w.npz.empty()) outputs.push_back({"--npz", w.npz});
+  cli::check_paths(outputs, {});
   cli::OutputFile json_out("--out", w.out), csv_out("--csv", csv_path);
+  std::unique_ptr<cli::OutputFile> npz_out;
+  if (!w.npz.empty()) npz_out = std::make_unique<cli::OutputFile>("--npz", w.npz);
   g_checkpointing =
       1;  // SIGINT/SIGTERM: stop after the current point; the partial file keeps the rest
   cli::ProgressBar bar(cli::progress_mode(a.quiet), log_seconds);
@@ -437,6 +458,11 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
     std::fprintf(stderr, "rnnlyap: %d points taken from %s\n", r.resumed_points, partial.c_str());
   std::fputs((sweep_json(r) + "\n").c_str(), json_out.get());
   std::fputs(sweep_csv(r).c_str(), csv_out.get());
+  if (npz_out) {
+    const std::string arrays = sweep_npz(r);
+    std::fwrite(arrays.data(), 1, arrays.size(), npz_out->get());
+    npz_out->commit();
+  }
   json_out.commit();
   csv_out.commit();
   std::remove(partial.c_str());

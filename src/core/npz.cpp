@@ -1,4 +1,4 @@
-// A strict reader for NumPy .npz archives (see rnnlyap/npy.hpp).
+// A strict reader and a writer for NumPy .npz archives (see rnnlyap/npy.hpp).
 //
 // An .npz file is a ZIP archive (PKWARE's APPNOTE.TXT) whose members are .npy files named
 // "<key>.npy". The layout, all integers little-endian:
@@ -30,10 +30,12 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -733,6 +735,163 @@ std::map<std::string, NpyArray> read_npz(const std::string& path) {
   } catch (const std::length_error&) {
     fail(path, "archive does not fit in memory");
   }
+}
+
+// --- writing ---------------------------------------------------------------------------------
+//
+// An archive of stored members, each "<name>.npy" holding an .npy file of format 1.0: the magic
+// "\x93NUMPY", the version bytes 1 0, the header's length (uint16) and the header, a Python dict
+// literal padded with spaces and ended by '\n' so that the data starts at a multiple of 64 bytes.
+// Then the central directory and the end record; no ZIP64, hence the 4 GiB limit.
+
+namespace {
+
+template <class U>
+std::string le_bytes(std::span<const U> values) {
+  static_assert(std::endian::native == std::endian::little,
+                "the .npy writer assumes little-endian");
+  std::string out(values.size() * sizeof(U), '\0');
+  if (!values.empty()) std::memcpy(out.data(), values.data(), out.size());
+  return out;
+}
+
+std::size_t elements(const std::vector<std::size_t>& shape) {
+  std::size_t n = 1;
+  for (std::size_t d : shape) n *= d;
+  return n;
+}
+
+std::string npy_file(const NpzMember& m) {
+  std::string shape = "(";
+  for (std::size_t i = 0; i < m.shape.size(); ++i)
+    shape += std::to_string(m.shape[i]) + (m.shape.size() == 1      ? ","
+                                           : i + 1 < m.shape.size() ? ", "
+                                                                    : "");
+  shape += ")";
+  std::string header =
+      "{'descr': '" + m.descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  const std::size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(header.size() & 0xFF);
+  out += static_cast<char>(header.size() >> 8);
+  return out + header + m.data;
+}
+
+void put16(std::string& s, std::uint32_t v) {
+  s += static_cast<char>(v & 0xFF);
+  s += static_cast<char>((v >> 8) & 0xFF);
+}
+void put32(std::string& s, std::uint32_t v) {
+  put16(s, v & 0xFFFF);
+  put16(s, v >> 16);
+}
+
+}  // namespace
+
+NpzMember npz_float64(std::string name, std::vector<std::size_t> shape,
+                      std::span<const double> values) {
+  return {std::move(name), "<f8", std::move(shape), le_bytes(values)};
+}
+NpzMember npz_int64(std::string name, std::vector<std::size_t> shape,
+                    std::span<const std::int64_t> values) {
+  return {std::move(name), "<i8", std::move(shape), le_bytes(values)};
+}
+NpzMember npz_uint64(std::string name, std::vector<std::size_t> shape,
+                     std::span<const std::uint64_t> values) {
+  return {std::move(name), "<u8", std::move(shape), le_bytes(values)};
+}
+
+NpzMember npz_text(std::string name, std::string_view utf8) {
+  // UTF-8 → UCS-4 code points (a malformed byte becomes U+FFFD).
+  std::vector<std::uint32_t> cps;
+  for (std::size_t i = 0; i < utf8.size();) {
+    const auto c = static_cast<unsigned char>(utf8[i]);
+    const int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    std::uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
+    bool ok = len > 0 && i + static_cast<std::size_t>(len) <= utf8.size();
+    for (int k = 1; ok && k < len; ++k) {
+      const auto t = static_cast<unsigned char>(utf8[i + static_cast<std::size_t>(k)]);
+      ok = (t >> 6) == 2;
+      cp = (cp << 6) | (t & 0x3F);
+    }
+    cps.push_back(ok ? cp : 0xFFFD);
+    i += ok ? static_cast<std::size_t>(len) : 1;
+  }
+  if (cps.empty()) cps.push_back(0);  // '<U0' is not a type numpy reads back as a str
+  return {std::move(name),
+          "<U" + std::to_string(cps.size()),
+          {},
+          le_bytes(std::span<const std::uint32_t>(cps))};
+}
+
+std::string npz_bytes(const std::vector<NpzMember>& members) {
+  std::string out, directory;
+  std::vector<std::string> names;
+  for (const NpzMember& m : members) {
+    if (m.name.empty()) throw InvalidInput("an .npz member needs a name");
+    if (std::find(names.begin(), names.end(), m.name) != names.end())
+      throw InvalidInput("the .npz member " + m.name + " is given twice");
+    names.push_back(m.name);
+    const std::size_t width = m.descr.rfind("<U", 0) == 0 ? 4 * std::stoul(m.descr.substr(2)) : 8;
+    if (m.data.size() != elements(m.shape) * width)
+      throw InvalidInput("the .npz member " + m.name + " has data that does not match its shape");
+    const std::string file = npy_file(m);
+    const std::string entry = m.name + ".npy";
+    if (out.size() + file.size() + entry.size() + 30 >= 0xFFFFFFFFull)
+      throw InvalidInput("the .npz archive would exceed 4 GiB");
+    const std::uint32_t crc = crc32_of(file), size = static_cast<std::uint32_t>(file.size());
+    const std::uint32_t offset = static_cast<std::uint32_t>(out.size());
+    // Local header: signature, version 2.0, flags, method 0 (stored), time, date, CRC, sizes,
+    // name length, extra length; then the name and the data.
+    put32(out, 0x04034b50);
+    put16(out, 20);
+    put16(out, 0);
+    put16(out, 0);
+    put16(out, 0);
+    put16(out, 0x21);  // 1980-01-01: the archive does not depend on the clock
+    put32(out, crc);
+    put32(out, size);
+    put32(out, size);
+    put16(out, static_cast<std::uint32_t>(entry.size()));
+    put16(out, 0);
+    out += entry;
+    out += file;
+    // Central directory entry: as the local header, plus made-by version, comment length, disk,
+    // attributes and the local header's offset.
+    put32(directory, 0x02014b50);
+    put16(directory, 20);
+    put16(directory, 20);
+    put16(directory, 0);
+    put16(directory, 0);
+    put16(directory, 0);
+    put16(directory, 0x21);
+    put32(directory, crc);
+    put32(directory, size);
+    put32(directory, size);
+    put16(directory, static_cast<std::uint32_t>(entry.size()));
+    put16(directory, 0);
+    put16(directory, 0);
+    put16(directory, 0);
+    put16(directory, 0);
+    put32(directory, 0);
+    put32(directory, offset);
+    directory += entry;
+  }
+  if (out.size() + directory.size() + 22 >= 0xFFFFFFFFull || members.size() >= 0xFFFF)
+    throw InvalidInput("the .npz archive would exceed 4 GiB or 65535 members");
+  const std::uint32_t dir_offset = static_cast<std::uint32_t>(out.size());
+  out += directory;
+  put32(out, 0x06054b50);
+  put16(out, 0);
+  put16(out, 0);
+  put16(out, static_cast<std::uint32_t>(members.size()));
+  put16(out, static_cast<std::uint32_t>(members.size()));
+  put32(out, static_cast<std::uint32_t>(directory.size()));
+  put32(out, dir_offset);
+  put16(out, 0);
+  return out;
 }
 
 }  // namespace rnnlyap

@@ -1,8 +1,10 @@
-// Result → JSON (README, "Using rnnlyap"; other tools parse these keys: keep them stable).
+// Result → JSON and .npz (README, "Using rnnlyap"; other tools parse these keys: keep them stable).
 #include <nlohmann/json.hpp>
 
 #include "options_json.hpp"
+#include "rnnlyap/arrays.hpp"
 #include "rnnlyap/json.hpp"
+#include "rnnlyap/npy.hpp"
 
 namespace rnnlyap {
 namespace {
@@ -90,6 +92,63 @@ std::string to_json(const EnsembleResult& e, int indent) {
       {"warnings", warnings},
   };
   return j.dump(indent);
+}
+
+namespace {
+
+using Shape = std::vector<std::size_t>;
+
+void add_summary(std::vector<NpzMember>& m, const SpectrumSummary& s, const std::string& suffix,
+                 double n_positive) {
+  const std::pair<const char*, double> values[] = {{"max_exponent", s.max_exponent},
+                                                   {"mean_exponent", s.mean_exponent},
+                                                   {"sum", s.sum},
+                                                   {"n_positive", n_positive},
+                                                   {"ky_dimension", s.ky_dimension},
+                                                   {"ks_entropy", s.ks_entropy}};
+  for (const auto& [name, v] : values) m.push_back(npz_float64(name + suffix, {}, {&v, 1}));
+}
+
+}  // namespace
+
+std::string to_npz(const SpectrumResult& r, const Trace* trace) {
+  std::vector<NpzMember> m;
+  m.push_back(npz_float64("exponents", {r.exponents.size()}, r.exponents));
+  m.push_back(npz_float64("stderr", {r.stderr_.size()}, r.stderr_));
+  add_summary(m, r.summary, "", r.summary.n_positive);
+  if (trace) {
+    m.push_back(npz_float64("trace_time", {trace->time.size()}, trace->time));
+    m.push_back(npz_float64("trace", {trace->time.size(), static_cast<std::size_t>(trace->k)},
+                            trace->estimates));
+  }
+  m.push_back(npz_text("result_json", to_json(r)));
+  return npz_bytes(m);
+}
+
+std::string to_npz(const EnsembleResult& e) {
+  std::vector<NpzMember> m;
+  m.push_back(npz_float64("exponents", {e.mean_exponents.size()}, e.mean_exponents));
+  m.push_back(npz_float64("stderr", {e.stderr_exponents.size()}, e.stderr_exponents));
+  add_summary(m, e.mean_summary, "", e.mean_n_positive);
+  add_summary(m, e.stderr_summary, "_stderr", e.stderr_n_positive);
+  const std::size_t b = e.members.size(), k = e.mean_exponents.size();
+  std::vector<double> ex, se;
+  std::vector<std::uint64_t> seeds;
+  std::vector<std::int64_t> sequences;
+  for (const SpectrumResult& r : e.members) {
+    ex.insert(ex.end(), r.exponents.begin(), r.exponents.end());
+    se.insert(se.end(), r.stderr_.begin(), r.stderr_.end());
+    seeds.push_back(r.options.seed);
+    sequences.push_back(r.sequence);
+  }
+  m.push_back(npz_float64("members", {b, k}, ex));
+  m.push_back(npz_float64("members_stderr", {b, k}, se));
+  if (b > 0 && e.members.front().sequence >= 0)
+    m.push_back(npz_int64("sequences", {b}, sequences));
+  else
+    m.push_back(npz_uint64("seeds", {b}, seeds));
+  m.push_back(npz_text("result_json", to_json(e)));
+  return npz_bytes(m);
 }
 
 }  // namespace rnnlyap

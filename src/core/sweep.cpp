@@ -15,8 +15,10 @@
 
 #include "options_json.hpp"
 #include "propagator.hpp"
+#include "rnnlyap/arrays.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/network.hpp"
+#include "rnnlyap/npy.hpp"
 #include "rnnlyap/spectrum.hpp"
 
 namespace rnnlyap {
@@ -482,6 +484,66 @@ std::string sweep_csv(const SweepResult& r) {
       << p.mean_exponent_stderr << ',' << p.seconds << '\n';
   }
   return s.str();
+}
+
+std::string sweep_npz(const SweepResult& r) {
+  const SweepSpec& s = r.spec;
+  const std::size_t gs = s.g.size(), as = std::max<std::size_t>(1, s.alpha.size()), ns = s.n.size();
+  std::size_t members = 0, kmax = 0;
+  for (const auto& p : r.grid) {
+    members = std::max(members, p.members.size());
+    kmax = std::max(kmax, static_cast<std::size_t>(p.k));
+  }
+  // The index of a point in (n, alpha, g) order.
+  auto cell = [&](const SweepPoint& p) {
+    const std::size_t gi =
+        static_cast<std::size_t>(std::find(s.g.begin(), s.g.end(), p.g) - s.g.begin());
+    const std::size_t ai =
+        p.alpha ? static_cast<std::size_t>(std::find(s.alpha.begin(), s.alpha.end(), *p.alpha) -
+                                           s.alpha.begin())
+                : 0;
+    const std::size_t ni =
+        static_cast<std::size_t>(std::find(s.n.begin(), s.n.end(), p.n) - s.n.begin());
+    return (ni * as + ai) * gs + gi;
+  };
+  const std::size_t cells = ns * as * gs;
+  struct Field {
+    const char* name;
+    double SweepPoint::*value;
+  };
+  const Field fields[] = {{"max_exponent", &SweepPoint::max_exponent},
+                          {"max_exponent_stderr", &SweepPoint::max_exponent_stderr},
+                          {"ky_dimension", &SweepPoint::ky_dimension},
+                          {"ky_dimension_stderr", &SweepPoint::ky_dimension_stderr},
+                          {"ks_entropy", &SweepPoint::ks_entropy},
+                          {"ks_entropy_stderr", &SweepPoint::ks_entropy_stderr},
+                          {"fraction_positive", &SweepPoint::fraction_positive},
+                          {"fraction_positive_stderr", &SweepPoint::fraction_positive_stderr},
+                          {"mean_exponent", &SweepPoint::mean_exponent},
+                          {"mean_exponent_stderr", &SweepPoint::mean_exponent_stderr},
+                          {"seconds", &SweepPoint::seconds}};
+  std::vector<NpzMember> m;
+  m.push_back(npz_float64("g", {gs}, s.g));
+  m.push_back(npz_float64("alpha", {s.alpha.size()}, s.alpha));
+  std::vector<std::int64_t> n(s.n.begin(), s.n.end());
+  m.push_back(npz_int64("n", {ns}, n));
+  const std::vector<std::size_t> shape = {ns, as, gs};
+  for (const Field& f : fields) {
+    std::vector<double> v(cells, kNaN);
+    for (const auto& p : r.grid) v[cell(p)] = p.*f.value;
+    m.push_back(npz_float64(f.name, shape, v));
+  }
+  std::vector<std::int64_t> k(cells, 0);
+  for (const auto& p : r.grid) k[cell(p)] = p.k;
+  m.push_back(npz_int64("k", shape, k));
+  std::vector<double> all(cells * members * kmax, kNaN);
+  for (const auto& p : r.grid)
+    for (std::size_t b = 0; b < p.members.size(); ++b)
+      std::copy(p.members[b].begin(), p.members[b].end(),
+                all.begin() + static_cast<std::ptrdiff_t>((cell(p) * members + b) * kmax));
+  m.push_back(npz_float64("members", {ns, as, gs, members, kmax}, all));
+  m.push_back(npz_text("sweep_json", sweep_json(r)));
+  return npz_bytes(m);
 }
 
 }  // namespace rnnlyap
