@@ -11,8 +11,9 @@ is outlined so that it stays visible when it is narrow, and an ensemble's member
 behind their mean. Right panel (with a trace, from --trace or the .npz): the running estimates of
 the leading exponents over the averaging time.
 
-Sweep: λ_max and D_KY/N against g with ±2 s.e. error bars, one curve per (N, α), the zero line
-and each curve's transition gain.
+Sweep: λ_max and D_KY/N against g with ±2 s.e. error bars, one curve per (N, α), the zero line,
+each curve's first zero crossing, the gain from which λ_max stays significantly positive and the
+neutral window before it.
 """
 import argparse
 import csv
@@ -145,8 +146,14 @@ def plot_sweep(r):
             ax.errorbar(g, y, yerr=np.where(np.isfinite(e), 2 * e, 0), fmt=".-", ms=4, lw=0.9,
                         capsize=2, color=f"C{c}", label=label)
         for t in r.get("transition", []):
-            if t["n"] == n and t["alpha"] == alpha and t["g_cross"] is not None:
+            if t["n"] != n or t["alpha"] != alpha:
+                continue
+            if t["g_cross"] is not None:
                 axes[0].axvline(t["g_cross"], color=f"C{c}", lw=0.6, ls="--")
+            if t.get("g_significant") is not None:
+                axes[0].axvline(t["g_significant"], color=f"C{c}", lw=0.9, ls=":")
+            if t.get("neutral_window") is not None:
+                axes[0].axvspan(*t["neutral_window"], color=f"C{c}", alpha=0.08, lw=0)
     axes[0].axhline(0, color="k", lw=0.6)
     axes[0].set_ylabel("λ_max  [" + ("1/τ" if r["params"]["model"] == "rate" else "1/step") + "]")
     axes[1].set_ylabel("D_KY / N")
@@ -155,7 +162,8 @@ def plot_sweep(r):
         ax.legend(frameon=False, fontsize=8)
     p = r["params"]
     axes[0].set_title(f"{p['model']} sweep, ensemble {p.get('ensemble', 1)}: ±2 s.e.; "
-                      "dashed: transition", fontsize=9)
+                      "dashed: first crossing; dotted: > 3 s.e. from here; shaded: consistent with 0",
+                      fontsize=8)
     axes[1].set_title("Kaplan–Yorke dimension per neuron", fontsize=9)
     return fig
 

@@ -62,9 +62,53 @@ TEST(Sweep, GaussianMapTransitionNearOne) {
   EXPECT_GE(*t.g_cross, 1.0 - 0.05 - 3 * *t.g_cross_stderr);
   EXPECT_LE(*t.g_cross, 1.0 + 0.25 + 3 * *t.g_cross_stderr);
   EXPECT_DOUBLE_EQ(*t.g_star_predicted, 1.0);
+  // The significant onset is never before the first crossing's grid interval.
+  ASSERT_TRUE(t.g_significant.has_value());
+  EXPECT_GE(*t.g_significant, *t.g_cross - 0.1);
   // Below onset λ_max = log(spectral radius) < 0; well above it the network is chaotic.
   EXPECT_LT(r.grid[0].max_exponent, 0.0);
   EXPECT_GT(r.grid.back().max_exponent, 3 * r.grid.back().max_exponent_stderr);
+}
+
+// The significant onset on grids whose λ_max and standard errors are given: a plateau at 0 (cycles,
+// tori) before the onset, a point that is positive by chance inside it, and one that is not
+// significant after a significant one.
+TEST(Sweep, SignificantOnsetIgnoresNoiseOnThePlateau) {
+  auto point = [](double g, double lambda, double se) {
+    SweepPoint p;
+    p.g = g;
+    p.n = 200;
+    p.max_exponent = lambda;
+    p.max_exponent_stderr = se;
+    return p;
+  };
+  SpectrumOptions base;
+  base.input_std = 0;
+  // The first zero crossing (1.0 → 1.1) is noise: λ_max = 0.0001 ± 0.0002 there.
+  std::vector<SweepPoint> grid = {point(0.8, -0.10, 0.01),     point(0.9, -0.03, 0.005),
+                                  point(1.0, -0.0001, 0.0002), point(1.1, 0.0001, 0.0002),
+                                  point(1.2, 0.0009, 0.0002),  point(1.3, 0.0004, 0.0002),
+                                  point(1.4, 0.02, 0.003),     point(1.5, 0.05, 0.004)};
+  std::vector<Transition> t = find_transitions(grid, base);
+  ASSERT_EQ(t.size(), 1u);
+  ASSERT_TRUE(t[0].g_cross && t[0].g_significant && t[0].g_significant_after);
+  EXPECT_NEAR(*t[0].g_cross, 1.05, 1e-12) << "the first upward crossing, by interpolation";
+  EXPECT_EQ(*t[0].g_significant, 1.4) << "1.2 is > 3 s.e. but 1.3 is not: it does not stay";
+  EXPECT_EQ(*t[0].g_significant_after, 1.3);
+  ASSERT_TRUE(t[0].neutral_window);
+  EXPECT_EQ(t[0].neutral_window->first, 1.0);
+  EXPECT_EQ(t[0].neutral_window->second, 1.3);
+  // Never significantly positive at the end of the grid: no onset, no window.
+  grid.back() = point(1.5, 0.001, 0.001);
+  t = find_transitions(grid, base);
+  EXPECT_FALSE(t[0].g_significant);
+  EXPECT_FALSE(t[0].neutral_window);
+  // Positive from the first grid point: an onset without a point before it.
+  grid = {point(2.0, 0.1, 0.01), point(2.5, 0.2, 0.01)};
+  t = find_transitions(grid, base);
+  EXPECT_EQ(*t[0].g_significant, 2.0);
+  EXPECT_FALSE(t[0].g_significant_after);
+  EXPECT_FALSE(t[0].neutral_window);
 }
 
 TEST(Sweep, ResumesWhereItStopped) {

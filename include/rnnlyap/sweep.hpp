@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rnnlyap/options.hpp"
@@ -43,11 +44,23 @@ struct SweepPoint {
 /// points around the crossing; the error bar propagates their standard errors. The prediction is
 /// g* = exp(-<Ξ>) for levy weights (docs/design.md) and the mean-field onset 1 for gaussian weights
 /// without input noise.
+///
+/// In finite networks λ_max sits on a plateau at 0 just above onset (cycles, tori), where the first
+/// zero crossing is decided by noise. `g_significant` is the smallest grid gain from which on λ_max
+/// exceeds kSignificance standard errors at every larger grid gain too; `g_significant_after` is
+/// the grid gain before it (the onset lies between the two). `neutral_window` spans the grid gains
+/// between the last significantly negative λ_max and g_significant where |λ_max| ≤ kSignificance
+/// standard errors (consistent with 0).
 struct Transition {
   std::optional<double> alpha;
   int n = 0;
   std::optional<double> g_cross, g_cross_stderr, g_star_predicted;
+  std::optional<double> g_significant, g_significant_after;
+  std::optional<std::pair<double, double>> neutral_window;
 };
+
+/// Standard errors that make λ_max significantly different from 0 (Transition).
+inline constexpr double kSignificance = 3.0;
 
 struct SweepResult {
   std::vector<SweepPoint> grid;

@@ -479,6 +479,20 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
         std::fprintf(stderr, "lambda_max does not cross 0 in the grid");
       if (t.g_star_predicted) std::fprintf(stderr, "  (predicted %.4g)", *t.g_star_predicted);
       std::fprintf(stderr, "\n");
+      if (t.g_significant) {
+        std::fprintf(stderr, "    lambda_max > %g s.e. from g = %.4g on", kSignificance,
+                     *t.g_significant);
+        if (t.g_significant_after) std::fprintf(stderr, " (not at %.4g)", *t.g_significant_after);
+        if (t.neutral_window)
+          std::fprintf(stderr, "; consistent with 0 on g = %.4g ... %.4g", t.neutral_window->first,
+                       t.neutral_window->second);
+        std::fprintf(stderr, "\n");
+      } else {
+        std::fprintf(stderr,
+                     "    lambda_max is not %g s.e. above 0 up to the grid's end (more networks "
+                     "or a longer --t-sim narrow the errors)\n",
+                     kSignificance);
+      }
     }
   }
   return 0;

@@ -304,6 +304,27 @@ std::vector<Transition> find_transitions(const std::vector<SweepPoint>& grid,
         break;
       }
     }
+    // Significantly positive from line[first] on, and the neutral points before it.
+    const double z = kSignificance;
+    auto positive = [z](const SweepPoint& p) { return p.max_exponent > z * p.max_exponent_stderr; };
+    auto negative = [z](const SweepPoint& p) {
+      return p.max_exponent < -z * p.max_exponent_stderr;
+    };
+    std::size_t first = line.size();
+    while (first > 0 && positive(line[first - 1])) --first;
+    if (first < line.size()) {
+      t.g_significant = line[first].g;
+      if (first > 0) t.g_significant_after = line[first - 1].g;
+      std::size_t from = first;
+      while (from > 0 && !negative(line[from - 1])) --from;
+      std::optional<double> lo, hi;
+      for (std::size_t i = from; i < first; ++i)
+        if (!positive(line[i]) && !negative(line[i])) {
+          if (!lo) lo = line[i].g;
+          hi = line[i].g;
+        }
+      if (lo) t.neutral_window = std::pair{*lo, *hi};
+    }
     if (alpha)
       t.g_star_predicted = levy_transition_gain(n, *alpha, base.seed, 200);
     else if (base.input_std == 0)
@@ -453,7 +474,13 @@ std::string sweep_json(const SweepResult& r, int indent) {
                   {"n", t.n},
                   {"g_cross", opt_json(t.g_cross)},
                   {"g_cross_stderr", opt_json(t.g_cross_stderr)},
-                  {"g_star_predicted", opt_json(t.g_star_predicted)}});
+                  {"g_star_predicted", opt_json(t.g_star_predicted)},
+                  {"g_significant", opt_json(t.g_significant)},
+                  {"g_significant_after", opt_json(t.g_significant_after)},
+                  {"neutral_window", t.neutral_window
+                                         ? json{t.neutral_window->first, t.neutral_window->second}
+                                         : json(nullptr)},
+                  {"significance_stderr", kSignificance}});
   // params: the options used, with the grid's lists; k is the one given, or null when each point
   // computed its full spectrum (grid[i].k says how many).
   SpectrumOptions base = r.spec.base;
