@@ -119,8 +119,13 @@ TEST(Sweep, ResumesWhereItStopped) {
   const fs::path partial =
       fs::temp_directory_path() / ("rnnlyap_sweep_" + std::to_string(::getpid()) + ".jsonl");
   fs::remove(partial);
-  int polls = 0;
-  EXPECT_THROW(run_sweep(s, partial.string(), {}, [&] { return ++polls == 4; }), Interrupted);
+  // A stop requested while the fourth point runs (its members poll it too): three are kept.
+  bool stop = false;
+  EXPECT_THROW(
+      run_sweep(
+          s, partial.string(), [&](int done, int, const std::string&) { stop = done == 3; },
+          [&] { return stop; }),
+      Interrupted);
   int first_point = -1;
   const SweepResult resumed =
       run_sweep(s, partial.string(), [&](int done, int, const std::string&) {
@@ -171,8 +176,12 @@ TEST(Sweep, PartialPointsAreMatchedByParameters) {
   // A sweep over g = 0.7 … 1.2 finishes its first four points: 0.7 is not on s's grid.
   SweepSpec wider = s;
   wider.g = parse_grid("0.7:1.2:0.1", "--g");
-  int polls = 0;
-  EXPECT_THROW(run_sweep(wider, partial.string(), {}, [&] { return ++polls == 5; }), Interrupted);
+  bool stop = false;
+  EXPECT_THROW(
+      run_sweep(
+          wider, partial.string(), [&](int done, int, const std::string&) { stop = done == 4; },
+          [&] { return stop; }),
+      Interrupted);
   std::vector<std::string> lines = lines_of(partial);
   ASSERT_EQ(lines.size(), 5u) << "the head and four points (g = 0.7, 0.8, 0.9, 1.0)";
   // Reverse the points, repeat g = 0.8 (whose copy comes first now), edit g = 0.9's λ_max, and cut

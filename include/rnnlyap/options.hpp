@@ -54,6 +54,21 @@ struct SpectrumOptions {
   int ensemble = 1;          ///< networks computed (seeds seed, seed+1, ...)
   std::string inputs_file;   ///< rnn/gru/lstm: .npy input sequence, T×I or B×T×I
   bool lstm_h_only = false;  ///< lstm: propagate only the h block (N exponents, not 2N)
+  /// Seeds of the parts of a run, each defaulting to `seed` (in an ensemble, member m's seed
+  /// + m): given, a part is the same for every member (an ensemble of initial conditions of one
+  /// network: network_seed alone).
+  std::optional<std::uint64_t> network_seed;  ///< random weights
+  std::optional<std::uint64_t> state_seed;    ///< initial state h(0) ~ N(0, 1)
+  std::optional<std::uint64_t> basis_seed;    ///< initial tangent basis
+  std::optional<std::uint64_t> noise_seed;    ///< white-noise input
+  /// A given initial state (.npy of the state's size: N, or 2N for an LSTM, h then c); empty:
+  /// drawn from the state seed (random networks) or zero (trained networks, as PyTorch's h0).
+  std::string initial_state_file;
+
+  std::uint64_t network_seed_used() const { return network_seed.value_or(seed); }
+  std::uint64_t state_seed_used() const { return state_seed.value_or(seed); }
+  std::uint64_t basis_seed_used() const { return basis_seed.value_or(seed); }
+  std::uint64_t noise_seed_used() const { return noise_seed.value_or(seed); }
 
   /// k as used: the given value, or n.
   int num_exponents() const { return k.value_or(n); }

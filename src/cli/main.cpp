@@ -65,6 +65,7 @@ struct SpectrumArgs {
               precision = "fp64", qr = "householder";
   std::string out, trace, checkpoint, resume, npz;
   std::string seed = "1";  // parsed by parse_seed: the whole range 0 ... 2^64 - 1, nothing else
+  std::string network_seed, state_seed, basis_seed, noise_seed;
   double checkpoint_every = 300;
   bool quiet = false;
   int k = 0;
@@ -85,6 +86,14 @@ void add_common_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
   sub.add_option("--input-std", o.input_std, "std of the white-noise input")->capture_default_str();
   sub.add_option("--seed", a.seed, "random seed (weights, initial conditions, noise)")
       ->capture_default_str();
+  sub.add_option("--network-seed", a.network_seed,
+                 "seed of the random weights alone (default: --seed; in an ensemble, fixed: one "
+                 "network, many initial conditions)");
+  sub.add_option("--state-seed", a.state_seed, "seed of the initial state alone (default: --seed)");
+  sub.add_option("--basis-seed", a.basis_seed,
+                 "seed of the initial tangent basis alone (default: --seed)");
+  sub.add_option("--noise-seed", a.noise_seed,
+                 "seed of the white-noise input alone (default: --seed)");
   sub.add_option("--backend", a.backend, "auto | cpu | cuda")->capture_default_str();
   sub.add_option("--device", o.device, "CUDA device index (cuda and auto backends)")
       ->capture_default_str();
@@ -108,6 +117,8 @@ void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
                  "rnn/gru/lstm: input sequence(s), T x I or B x T x I .npy");
   sub.add_flag("--lstm-h-only", o.lstm_h_only,
                "lstm: propagate only the h block (N exponents; the full (h, c) spectrum has 2N)");
+  sub.add_option("--initial-state", o.initial_state_file,
+                 "the initial state, .npy of N values (2N for lstm: h then c)");
   sub.add_option("--out", a.out, "result JSON (default: standard output)");
   sub.add_option("--trace", a.trace, "CSV of the running estimate at every re-orthonormalisation");
   sub.add_option("--npz", a.npz,
@@ -144,15 +155,15 @@ bool given(const CLI::App& sub, const char* flag) {
 }
 
 // A seed is a whole number in 0 ... 2^64 - 1: no sign, no fraction, no exponent, no wrap-around.
-std::uint64_t parse_seed(const std::string& text) {
+std::uint64_t parse_seed(const std::string& text, const std::string& flag = "--seed") {
   const bool digits =
       !text.empty() && text.size() <= 20 &&
       std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
   errno = 0;
   const unsigned long long v = digits ? std::strtoull(text.c_str(), nullptr, 10) : 0;
   if (!digits || errno == ERANGE)
-    throw InvalidInput("--seed must be a whole number in 0 ... 18446744073709551615, got '" + text +
-                       "'");
+    throw InvalidInput(flag + " must be a whole number in 0 ... 18446744073709551615, got '" +
+                       text + "'");
   return static_cast<std::uint64_t>(v);
 }
 
@@ -187,6 +198,10 @@ constexpr OptionScope kOptionScopes[] = {
     {"--alpha", kRandomModels, "random networks (rate, map) with levy weights"},
     {"--inputs", kTrainedModels, "the trained models rnn, gru and lstm"},
     {"--lstm-h-only", model_bit(Model::lstm), "--model lstm"},
+    {"--network-seed", kRandomModels, "random networks (rate, map); a trained model is given"},
+    {"--state-seed", kRandomModels,
+     "random networks (rate, map); a trained model starts at 0 (or --initial-state)"},
+    {"--noise-seed", kRandomModels, "random networks (rate, map) with --input-std > 0"},
 };
 
 void refuse_options_that_do_not_apply(const SpectrumOptions& o, const CLI::App& sub) {
@@ -200,6 +215,10 @@ void refuse_options_that_do_not_apply(const SpectrumOptions& o, const CLI::App& 
       o.weights != WeightKind::levy)
     throw InvalidInput("--alpha applies to --weights levy only (" +
                        std::string(to_string(o.weights)) + " weights have no tail index)");
+  if (o.weights == WeightKind::file && given(sub, "--network-seed"))
+    throw InvalidInput("--network-seed does not apply to a weights file (its weights are given)");
+  if (given(sub, "--noise-seed") && !(o.input_std > 0))
+    throw InvalidInput("--noise-seed applies with --input-std > 0 only (there is no noise)");
   if (o.weights == WeightKind::file && given(sub, "--g"))
     throw InvalidInput(
         "--g does not apply to a weights file (its matrix is used as it is; scale the file "
@@ -229,6 +248,11 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
                                  {"auto", QrMethod::auto_select}});
   if (o.device < 0) throw InvalidInput("--device must be >= 0, got " + std::to_string(o.device));
   if (given(sub, "--seed")) o.seed = parse_seed(a.seed);
+  for (auto [flag, text, seed] : {std::tuple{"--network-seed", &a.network_seed, &o.network_seed},
+                                  std::tuple{"--state-seed", &a.state_seed, &o.state_seed},
+                                  std::tuple{"--basis-seed", &a.basis_seed, &o.basis_seed},
+                                  std::tuple{"--noise-seed", &a.noise_seed, &o.noise_seed}})
+    if (given(sub, flag)) *seed = parse_seed(*text, flag);
   // A weights file implies --weights file; N then comes from the file.
   if (!o.weights_file.empty() && sub.count("--weights") == 0) o.weights = WeightKind::file;
   refuse_options_that_do_not_apply(o, sub);
@@ -253,8 +277,8 @@ void require_names(const CLI::App& sub, std::initializer_list<const char*> names
 }
 
 int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
-  require_names(
-      sub, {"--out", "--trace", "--npz", "--checkpoint", "--resume", "--weights-file", "--inputs"});
+  require_names(sub, {"--out", "--trace", "--npz", "--checkpoint", "--resume", "--weights-file",
+                      "--inputs", "--initial-state"});
   const double log_seconds = cli::progress_log_seconds();
   resolve(o, a, sub);
   if (!a.resume.empty()) {
@@ -272,6 +296,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     std::vector<cli::PathOption> inputs;
     if (!o.weights_file.empty()) inputs.push_back({"--weights-file", o.weights_file});
     if (!o.inputs_file.empty()) inputs.push_back({"--inputs", o.inputs_file});
+    if (!o.initial_state_file.empty()) inputs.push_back({"--initial-state", o.initial_state_file});
     if (!a.resume.empty()) inputs.push_back({"--resume", a.resume});
     cli::check_paths(outputs, inputs);
   }
@@ -445,7 +470,7 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
   std::unique_ptr<cli::OutputFile> npz_out;
   if (!w.npz.empty()) npz_out = std::make_unique<cli::OutputFile>("--npz", w.npz);
   g_checkpointing =
-      1;  // SIGINT/SIGTERM: stop after the current point; the partial file keeps the rest
+      1;  // SIGINT/SIGTERM: stop the point in progress; the partial file keeps the finished ones
   cli::ProgressBar bar(cli::progress_mode(a.quiet), log_seconds);
   const SweepResult r = run_sweep(
       spec, partial,

@@ -255,8 +255,9 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
   if (run.basis_started) {
     backend->set_basis(resumed->basis);  // saved right after a re-orthonormalisation
   } else {
-    backend->set_basis(setup.initial_basis.empty() ? detail::initial_basis(n, per, opt.seed)
-                                                   : setup.initial_basis);
+    backend->set_basis(setup.initial_basis.empty()
+                           ? detail::initial_basis(n, per, opt.basis_seed_used())
+                           : setup.initial_basis);
     backend->reorthonormalize(false);
     run.basis_started = true;
     report(Phase::ons_warmup);
@@ -371,13 +372,16 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
   opt.k = opt.num_exponents();
   setup.schedule = make_schedule(opt);
   setup.dim = net.n;
-  setup.initial_state = detail::initial_state(net.n, opt.seed);
+  setup.initial_state = opt.initial_state_file.empty()
+                            ? detail::initial_state(net.n, opt.state_seed_used())
+                            : detail::given_state(opt.initial_state_file, net.n,
+                                                  "a network of N = " + std::to_string(net.n));
   setup.network_hash = detail::network_hash(net);
   if (opt.threads > 0) cpu::set_blas_threads(opt.threads);
 
   const std::unique_ptr<detail::Propagator> propagator =
       detail::make_network_propagator(detail::placement_of(opt), {&net}, detail::dynamics_of(opt),
-                                      {detail::noise_key(opt.seed)}, *opt.k);
+                                      {detail::noise_key(opt.noise_seed_used())}, *opt.k);
   opt.backend = propagator->name() == "cuda" ? BackendKind::cuda : BackendKind::cpu;
   return std::move(detail::run_benettin(*propagator, setup, obs, control).front());
 }

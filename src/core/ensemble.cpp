@@ -76,7 +76,7 @@ EnsembleResult run_ensemble_batched(const SpectrumOptions& opt_in, const Placeme
     SpectrumOptions o = opt;
     o.seed = opt.seed + static_cast<std::uint64_t>(m);
     nets.push_back(make_network(o));
-    keys.push_back(noise_key(o.seed));
+    keys.push_back(noise_key(o.noise_seed_used()));
   }
   const int n = nets.front().n;
   opt.n = n;
@@ -87,9 +87,15 @@ EnsembleResult run_ensemble_batched(const SpectrumOptions& opt_in, const Placeme
   setup.schedule = make_schedule(opt);
   setup.batch = b;
   setup.dim = n;
+  const std::vector<double> given =
+      opt.initial_state_file.empty()
+          ? std::vector<double>{}
+          : given_state(opt.initial_state_file, n, "a network of N = " + std::to_string(n));
   for (int m = 0; m < b; ++m) {
-    const std::uint64_t seed = opt.seed + static_cast<std::uint64_t>(m);
-    const std::vector<double> h = initial_state(n, seed), q = initial_basis(n, k, seed);
+    SpectrumOptions o = opt;
+    o.seed = opt.seed + static_cast<std::uint64_t>(m);
+    const std::vector<double> h = given.empty() ? initial_state(n, o.state_seed_used()) : given,
+                              q = initial_basis(n, k, o.basis_seed_used());
     setup.initial_state.insert(setup.initial_state.end(), h.begin(), h.end());
     setup.initial_basis.insert(setup.initial_basis.end(), q.begin(), q.end());
   }

@@ -24,6 +24,14 @@ std::vector<double> initial_state(int n, std::uint64_t seed) {
   return h;
 }
 
+std::vector<double> given_state(const std::string& path, int size, const std::string& what) {
+  NpyArray a = read_npy_array(path);  // refuses NaN and ±inf
+  if (a.data.size() != static_cast<std::size_t>(size))
+    throw InvalidInput(path + ": an initial state of " + std::to_string(a.data.size()) +
+                       " values; " + what + " has " + std::to_string(size));
+  return std::move(a.data);
+}
+
 std::vector<double> initial_basis(int n, int k, std::uint64_t seed) {
   std::vector<double> q(static_cast<std::size_t>(n) * k);
   const std::uint64_t key = mix_seed(seed);
@@ -144,10 +152,10 @@ Network make_network(const SpectrumOptions& opt) {
   Network net;
   switch (opt.weights) {
     case WeightKind::gaussian:
-      net = gaussian_network(opt.n, opt.g, opt.seed);
+      net = gaussian_network(opt.n, opt.g, opt.network_seed_used());
       break;
     case WeightKind::levy:
-      net = levy_network(opt.n, opt.g, opt.alpha, opt.seed);
+      net = levy_network(opt.n, opt.g, opt.alpha, opt.network_seed_used());
       break;
     case WeightKind::file: {
       NpyMatrix m = read_npy_matrix(opt.weights_file);

@@ -37,6 +37,8 @@ void validate(const SpectrumOptions& o) {
     if (o.n < 1) fail("--n must be at least 1, got " + std::to_string(o.n));
   }
   if (o.k && *o.k < 1) fail("--k must be at least 1, got " + std::to_string(*o.k));
+  if (o.state_seed && !o.initial_state_file.empty())
+    fail("--state-seed and --initial-state exclude each other (the state is given)");
   // The LSTM's tangent space is (h, c): 2N exponents.
   const int dim = o.model == Model::lstm && !o.lstm_h_only ? 2 * o.n : o.n;
   if (o.k && o.n > 0 && *o.k > dim)

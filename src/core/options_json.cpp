@@ -51,6 +51,12 @@ nlohmann::json options_to_json(const SpectrumOptions& o) {
       {"lstm_h_only", o.lstm_h_only},
   };
   if (o.model == Model::rate) j["integrator"] = to_string(o.integrator);
+  // Seeds of parts and a given initial state: only when given (else `seed` is used).
+  if (o.network_seed) j["network_seed"] = *o.network_seed;
+  if (o.state_seed) j["state_seed"] = *o.state_seed;
+  if (o.basis_seed) j["basis_seed"] = *o.basis_seed;
+  if (o.noise_seed) j["noise_seed"] = *o.noise_seed;
+  if (!o.initial_state_file.empty()) j["initial_state_file"] = o.initial_state_file;
   if (!trained) {
     j["dt"] = o.step_time();
     j["weights"] = to_string(o.weights);
@@ -95,6 +101,11 @@ SpectrumOptions options_from_json(const nlohmann::json& j) {
     o.ensemble = j.value("ensemble", 1);
     o.inputs_file = j.value("inputs_file", std::string());
     o.lstm_h_only = j.value("lstm_h_only", false);
+    for (auto [key, seed] :
+         {std::pair{"network_seed", &o.network_seed}, std::pair{"state_seed", &o.state_seed},
+          std::pair{"basis_seed", &o.basis_seed}, std::pair{"noise_seed", &o.noise_seed}})
+      if (j.contains(key)) *seed = j.at(key).get<std::uint64_t>();
+    o.initial_state_file = j.value("initial_state_file", std::string());
     return o;
   } catch (const nlohmann::json::exception& e) {
     throw InvalidInput(std::string("malformed options: ") + e.what());

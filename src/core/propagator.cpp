@@ -136,8 +136,8 @@ void check_weights_fit(const SpectrumOptions& opt) {
     need += network_model_bytes(1, opt.n, opt.num_exponents(), dynamics_of(opt), opt.precision);
   const double have = static_cast<double>(host_memory_bytes());
   if (have > 0 && need > have)
-    throw InvalidInput("N = " + std::to_string(opt.n) + ", k = " +
-                       std::to_string(opt.num_exponents()) + " needs " +
+    throw InvalidInput("N = " + std::to_string(opt.n) +
+                       ", k = " + std::to_string(opt.num_exponents()) + " needs " +
                        std::to_string(std::llround(need / kMiB)) +
                        " MiB of memory; this process may use " +
                        std::to_string(std::llround(have / kMiB)) + " MiB available");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace rnnlyap::detail {
@@ -21,6 +22,8 @@ inline std::uint64_t noise_key(std::uint64_t seed) {
 
 /// h_i(0) ~ N(0, 1).
 std::vector<double> initial_state(int n, std::uint64_t seed);
+/// The state given in `path` (.npy of `size` values, any shape), for `what` (messages).
+std::vector<double> given_state(const std::string& path, int size, const std::string& what);
 /// Q_ij ~ N(0, 1), n×k column-major; column j does not depend on k, so a partial spectrum starts
 /// from the first k columns of the full one.
 std::vector<double> initial_basis(int n, int k, std::uint64_t seed);

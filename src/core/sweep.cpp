@@ -455,7 +455,11 @@ SweepResult run_sweep(const SweepSpec& spec, const std::string& partial_path,
     label << "g=" << j.g << " N=" << j.n;
     if (j.alpha) label << " alpha=" << *j.alpha;
     if (progress) progress(static_cast<int>(done), static_cast<int>(jobs.size()), label.str());
-    SweepPoint p = sweep_point(compute_ensemble(options_for(j)), j.g, j.alpha, j.n);
+    // A stop request ends the point being computed too (its members poll it), so that a job at its
+    // time limit stops within a re-orthonormalisation; the finished points are kept.
+    RunControl control;
+    control.stop_requested = stop_requested;
+    SweepPoint p = sweep_point(compute_ensemble(options_for(j), {}, control), j.g, j.alpha, j.n);
     append(p);
     kept[i] = std::move(p);
     ++done;

@@ -219,8 +219,17 @@ std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Sche
   setup.schedule = schedule;
   setup.batch = count;
   setup.dim = dim;
-  const std::vector<double> q0 = initial_basis(dim, k, opt.seed);
-  setup.initial_state.assign(static_cast<std::size_t>(count) * net.state_size(), 0.0);
+  const std::vector<double> q0 = initial_basis(dim, k, opt.basis_seed_used());
+  if (opt.initial_state_file.empty()) {
+    setup.initial_state.assign(static_cast<std::size_t>(count) * net.state_size(), 0.0);
+  } else {
+    const std::vector<double> h0 =
+        given_state(opt.initial_state_file, net.state_size(),
+                    "the " + std::string(to_string(net.type)) + "'s state" +
+                        (net.type == Model::lstm ? " (h then c)" : ""));
+    for (int b = 0; b < count; ++b)
+      setup.initial_state.insert(setup.initial_state.end(), h0.begin(), h0.end());
+  }
   for (int b = 0; b < count; ++b)
     setup.initial_basis.insert(setup.initial_basis.end(), q0.begin(), q0.end());
   // No checkpoints here, so no network_hash: the loop reads it only when resuming.
