@@ -1,4 +1,5 @@
-// Random trained cells and input sequences for the trained-network tests (CPU and CUDA).
+// Random trained cells (one layer or a stack) and input sequences for the trained-network tests
+// (CPU and CUDA).
 #pragma once
 
 #include <cmath>
@@ -29,6 +30,18 @@ inline CellNetwork random_cell(Model type, int n, int in, double scale, std::uin
     net.b_hh.resize(gn);
     for (double& b : net.b_ih) b = 0.3 * N01(rng);
     for (double& b : net.b_hh) b = 0.3 * N01(rng);
+  }
+  return net;
+}
+
+/// A stack of `layers` random layers (layer 0 as random_cell; layer l > 0 with W_ih ~ N(0, 1/N),
+/// G·N × N, and W_hh ~ N(0, scale²/N)), each layer's weights from its own stream of `seed`.
+inline CellNetwork random_stacked_cell(Model type, int layers, int n, int in, double scale,
+                                       std::uint64_t seed, bool biases = true) {
+  CellNetwork net = random_cell(type, n, in, scale, seed, biases);
+  for (int l = 1; l < layers; ++l) {
+    const CellNetwork above = random_cell(type, n, n, scale, seed + 7919 * l, biases);
+    net.upper.push_back({above.w_ih, above.w_hh, above.b_ih, above.b_hh});
   }
   return net;
 }

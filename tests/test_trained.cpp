@@ -4,6 +4,7 @@
 // - PyTorch's own cells and autograd Jacobians (when /usr/bin/python3 has torch);
 // - a lockstep batch of sequences (the GPU's path) against separate runs, bit for bit on the CPU;
 // - bad inputs.
+// Stacked layers, the relu RNN and the random networks' bias are in test_stacked.cpp.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -207,7 +208,7 @@ TEST(TrainedInputs, BadWeightsAndInputsAreInvalidInput) {
   auto one_bias = a;
   one_bias.erase("lstm.bias_ih_l0");
   EXPECT_THROW(cell_from_arrays(Model::lstm, one_bias, "W.npz"), InvalidInput);
-  auto layer2 = a;
+  auto layer2 = a;  // an incomplete second layer (stacks: test_stacked.cpp)
   layer2["lstm.weight_ih_l1"] = a["lstm.weight_ih_l0"];
   EXPECT_THROW(cell_from_arrays(Model::lstm, layer2, "W.npz"), InvalidInput);
   auto nan = a;

@@ -22,7 +22,8 @@ struct Network {
 };
 
 /// Builds the network the options describe: draws gaussian or levy weights from the seed, or
-/// loads the .npy file (which sets n). Applies zero_diagonal. Throws InvalidInput on bad files.
+/// loads the .npy file (which sets n). Applies zero_diagonal, and draws the bias b_i ~
+/// N(0, bias_std²) from the seed (zero without --bias-std). Throws InvalidInput on bad files.
 Network make_network(const SpectrumOptions& opt);
 
 /// J_ij ~ N(0, g²/n), reproducible from the seed on every platform (counter-based generator).

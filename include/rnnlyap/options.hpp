@@ -10,9 +10,11 @@
 namespace rnnlyap {
 
 /// The dynamical system whose tangent dynamics are integrated (docs/design.md, the models table):
-/// random/file networks (`rate`, `map`) or trained single-layer cells driven by inputs (`rnn`,
-/// `gru`, `lstm`, PyTorch conventions).
+/// random/file networks (`rate`, `map`) or trained cells, one layer or a stack, driven by inputs
+/// (`rnn`, `gru`, `lstm`, PyTorch conventions).
 enum class Model { rate, map, rnn, gru, lstm };
+/// The vanilla RNN's nonlinearity (PyTorch's nn.RNN `nonlinearity`); the other models use tanh.
+enum class Nonlinearity { tanh, relu };
 /// True for the trained, input-driven cells.
 inline bool is_cell(Model m) {
   return m == Model::rnn || m == Model::gru || m == Model::lstm;
@@ -53,7 +55,9 @@ struct SpectrumOptions {
   int threads = 0;           ///< CPU BLAS threads; 0 keeps the library's default
   int ensemble = 1;          ///< networks computed (seeds seed, seed+1, ...)
   std::string inputs_file;   ///< rnn/gru/lstm: .npy input sequence, T×I or B×T×I
-  bool lstm_h_only = false;  ///< lstm: propagate only the h block (N exponents, not 2N)
+  bool lstm_h_only = false;  ///< lstm: propagate only the h blocks (N per layer, not 2N)
+  Nonlinearity nonlinearity = Nonlinearity::tanh;  ///< rnn: tanh or relu
+  double bias_std = 0;  ///< rate/map: bias b_i ~ N(0, bias_std²) drawn from the network's seed
   /// Seeds of the parts of a run, each defaulting to `seed` (in an ensemble, member m's seed
   /// + m): given, a part is the same for every member (an ensemble of initial conditions of one
   /// network: network_seed alone).
@@ -102,5 +106,6 @@ std::string_view to_string(WeightKind w);
 std::string_view to_string(Precision p);
 std::string_view to_string(BackendKind b);
 std::string_view to_string(QrMethod q);
+std::string_view to_string(Nonlinearity f);
 
 }  // namespace rnnlyap

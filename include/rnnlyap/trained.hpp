@@ -1,5 +1,6 @@
-// Trained, input-driven networks: single-layer vanilla RNN (tanh), GRU and LSTM cells with
-// PyTorch's parameter names, shapes and gate order (README, "Trained networks").
+// Trained, input-driven networks: vanilla RNN (tanh or relu), GRU and LSTM, one layer or a stack,
+// with PyTorch's parameter names, shapes and gate order (README, "Trained networks";
+// docs/trained.md).
 #pragma once
 
 #include <map>
@@ -14,27 +15,61 @@
 
 namespace rnnlyap {
 
-/// One layer as torch.nn.RNN/GRU/LSTM stores it: weight_ih_l0 (G·N × I), weight_hh_l0 (G·N × N),
-/// bias_ih_l0 and bias_hh_l0 (G·N), row-major, gates stacked in PyTorch's order — GRU (r, z, n),
-/// LSTM (i, f, g, o); G = 1, 3, 4 for rnn, gru, lstm.
-///   rnn:  h' = tanh(W_ih x + b_ih + W_hh h + b_hh)
-///   gru:  r = σ(.), z = σ(.), n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 − z) ⊙ n + z
-///   ⊙ h lstm: i, f, o = σ(.), g = tanh(.), c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c')
-struct CellNetwork {
-  Model type = Model::rnn;
-  int hidden = 0;      ///< N
-  int input_size = 0;  ///< I
+/// Layer l ≥ 1 of a stacked network (PyTorch's weight_ih_l{l}, weight_hh_l{l}, bias_ih_l{l},
+/// bias_hh_l{l}): its input is the new h of layer l − 1, so w_ih is G·N × N; w_hh is G·N × N and
+/// the biases G·N (both empty without biases), as in layer 0.
+struct CellLayer {
   std::vector<double> w_ih, w_hh, b_ih, b_hh;
-  int gates() const { return type == Model::lstm ? 4 : type == Model::gru ? 3 : 1; }
-  /// Length of the state vector: N, or 2N for the LSTM (h first, then c).
-  int state_size() const { return type == Model::lstm ? 2 * hidden : hidden; }
-  /// Rows of the tangent basis: the state, or the LSTM's h block alone with lstm_h_only.
-  int tangent_rows(bool lstm_h_only) const { return lstm_h_only ? hidden : state_size(); }
 };
 
-/// Builds a cell from state_dict arrays. Keys may carry a module prefix ("rnn.weight_ih_l0"); the
-/// biases may both be absent (bias=False). Throws InvalidInput naming a missing key, a wrong shape,
-/// a second layer, or a non-finite value; `name` (the file) starts the message.
+/// Layer 0 as torch.nn.RNN/GRU/LSTM stores it: weight_ih_l0 (G·N × I), weight_hh_l0 (G·N × N),
+/// bias_ih_l0 and bias_hh_l0 (G·N), row-major, gates stacked in PyTorch's order — GRU (r, z, n),
+/// LSTM (i, f, g, o); G = 1, 3, 4 for rnn, gru, lstm. Layers 1 … L−1 (num_layers = L) are in
+/// `upper`. Per layer, with x its input (x_t for layer 0, layer l−1's new h above it):
+///   rnn:  h' = φ(W_ih x + b_ih + W_hh h + b_hh), φ = tanh or relu (`nonlinearity`)
+///   gru:  r = σ(.), z = σ(.), n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)),
+///         h' = (1 − z) ⊙ n + z ⊙ h
+///   lstm: i, f, o = σ(.), g = tanh(.), c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c')
+/// The state is every layer's state, layer 0 first: (h_0, h_1, …) for rnn and gru, (h_0, c_0,
+/// h_1, c_1, …) for the LSTM; the tangent basis has the same rows (the h blocks alone with
+/// lstm_h_only).
+struct CellNetwork {
+  Model type = Model::rnn;
+  Nonlinearity nonlinearity = Nonlinearity::tanh;  ///< rnn only (nn.RNN's `nonlinearity`)
+  int hidden = 0;                                  ///< N, the same in every layer
+  int input_size = 0;                              ///< I, layer 0's input
+  std::vector<double> w_ih, w_hh, b_ih, b_hh;      ///< layer 0
+  std::vector<CellLayer> upper;                    ///< layers 1 … L−1; empty for one layer
+
+  /// A layer's weights: l = 0 the fields above, l ≥ 1 upper[l − 1].
+  struct LayerRef {
+    const std::vector<double>&w_ih, &w_hh, &b_ih, &b_hh;
+  };
+  LayerRef layer(int l) const {
+    if (l == 0) return {w_ih, w_hh, b_ih, b_hh};
+    const CellLayer& u = upper.at(static_cast<std::size_t>(l - 1));
+    return {u.w_ih, u.w_hh, u.b_ih, u.b_hh};
+  }
+  /// L, PyTorch's num_layers.
+  int layers() const { return 1 + static_cast<int>(upper.size()); }
+  int gates() const { return type == Model::lstm ? 4 : type == Model::gru ? 3 : 1; }
+  /// One layer's state: N, or 2N for the LSTM (h first, then c).
+  int layer_state_size() const { return type == Model::lstm ? 2 * hidden : hidden; }
+  /// Length of the state vector: L layers' states, layer 0 first.
+  int state_size() const { return layers() * layer_state_size(); }
+  /// Rows of one layer's block of the tangent basis: its state, or the LSTM's h alone.
+  int layer_tangent_rows(bool lstm_h_only) const {
+    return lstm_h_only ? hidden : layer_state_size();
+  }
+  /// Rows of the tangent basis: L blocks of layer_tangent_rows, layer 0 first.
+  int tangent_rows(bool lstm_h_only) const { return layers() * layer_tangent_rows(lstm_h_only); }
+};
+
+/// Builds a cell from state_dict arrays: layers l0 … l{L−1} (consecutive; a gap is refused). Keys
+/// may carry a module prefix ("rnn.weight_ih_l0"); the biases may be absent in every layer
+/// (bias=False). Throws InvalidInput naming a missing key, a missing layer, a wrong shape, a
+/// reverse direction or projection, or a non-finite value; `name` (the file) starts the message.
+/// The nonlinearity is not in a state_dict: set it afterwards (tanh by default).
 CellNetwork cell_from_arrays(Model type, const std::map<std::string, NpyArray>& arrays,
                              const std::string& name);
 /// Reads an .npz of a state_dict (np.savez(path, **{k: v.numpy() for k, v in sd.items()})).
@@ -51,8 +86,9 @@ struct InputSequences {
 };
 InputSequences load_inputs(const std::string& npy_path);
 
-/// One step of the cell from `state` (h, or h then c) with input x: the next state. The reference
-/// the propagators are tested against.
+/// One step of the network from `state` (every layer's h, or h then c, layer 0 first) with input
+/// x: the next state, layer by layer, each layer driven by the new h of the one below. The
+/// reference the propagators are tested against.
 std::vector<double> cell_step(const CellNetwork& net, std::span<const double> state,
                               std::span<const double> x);
 
@@ -60,12 +96,13 @@ std::vector<double> cell_step(const CellNetwork& net, std::span<const double> st
 /// t_sim = 0 meaning all that is left. Throws InvalidInput when the sequence is too short.
 Schedule cell_schedule(const SpectrumOptions& opt, int steps);
 
-/// One spectrum per input sequence (exponents per step; the LSTM's full spectrum has 2N, h block
-/// first). The state starts at zero, as PyTorch's default h0 (and c0). Members are the sequences.
+/// One spectrum per input sequence (exponents per step; up to net.tangent_rows(): L·N, the LSTM's
+/// full spectrum 2·L·N). The state starts at zero, as PyTorch's default h0 (and c0). Members are
+/// the sequences. opt.nonlinearity must be net.nonlinearity (InvalidInput otherwise).
 EnsembleResult compute_trained_spectra(const SpectrumOptions& opt, const CellNetwork& net,
                                        const InputSequences& inputs,
                                        const Observers& observers = {});
-/// Loads opt.weights_file and opt.inputs_file, then computes.
+/// Loads opt.weights_file (with opt.nonlinearity) and opt.inputs_file, then computes.
 EnsembleResult compute_trained_spectra(const SpectrumOptions& opt, const Observers& observers = {});
 
 }  // namespace rnnlyap

@@ -66,6 +66,7 @@ struct SpectrumArgs {
   std::string out, trace, checkpoint, resume, npz;
   std::string seed = "1";  // parsed by parse_seed: the whole range 0 ... 2^64 - 1, nothing else
   std::string network_seed, state_seed, basis_seed, noise_seed;
+  std::string nonlinearity = "tanh";  // rnn: tanh | relu
   double checkpoint_every = 300;
   bool quiet = false;
   int k = 0;
@@ -119,6 +120,11 @@ void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
                "lstm: propagate only the h block (N exponents; the full (h, c) spectrum has 2N)");
   sub.add_option("--initial-state", o.initial_state_file,
                  "the initial state, .npy of N values (2N for lstm: h then c)");
+  sub.add_option("--nonlinearity", a.nonlinearity, "rnn: tanh | relu (PyTorch's nn.RNN)")
+      ->capture_default_str();
+  sub.add_option("--bias-std", o.bias_std,
+                 "rate/map: bias b_i ~ N(0, S^2) drawn from the seed (0: no bias)")
+      ->capture_default_str();
   sub.add_option("--out", a.out, "result JSON (default: standard output)");
   sub.add_option("--trace", a.trace, "CSV of the running estimate at every re-orthonormalisation");
   sub.add_option("--npz", a.npz,
@@ -202,6 +208,10 @@ constexpr OptionScope kOptionScopes[] = {
     {"--state-seed", kRandomModels,
      "random networks (rate, map); a trained model starts at 0 (or --initial-state)"},
     {"--noise-seed", kRandomModels, "random networks (rate, map) with --input-std > 0"},
+    {"--nonlinearity", model_bit(Model::rnn),
+     "--model rnn (gru and lstm have PyTorch's fixed nonlinearities; rate and map use tanh)"},
+    {"--bias-std", kRandomModels,
+     "random networks (rate, map); a trained model's biases come from --weights-file"},
 };
 
 void refuse_options_that_do_not_apply(const SpectrumOptions& o, const CLI::App& sub) {
@@ -234,6 +244,9 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
                                  {"lstm", Model::lstm}});
   o.integrator = parse_choice<Integrator>("--integrator", a.integrator,
                                           {{"euler", Integrator::euler}, {"rk4", Integrator::rk4}});
+  o.nonlinearity =
+      parse_choice<Nonlinearity>("--nonlinearity", a.nonlinearity,
+                                 {{"tanh", Nonlinearity::tanh}, {"relu", Nonlinearity::relu}});
   o.weights = parse_choice<WeightKind>(
       "--weights", a.weights,
       {{"gaussian", WeightKind::gaussian}, {"levy", WeightKind::levy}, {"file", WeightKind::file}});

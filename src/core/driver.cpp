@@ -191,8 +191,10 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
       throw Error(msg + scale_hint + precision_hint);
     }
     // A trained cell's pre-activations are not in its state: a −∞ there is a saturated gate
-    // (|pre-activation| beyond what the precision resolves), not a singular network.
-    if (is_cell(opt.model) && !nan_or_inf)
+    // (|pre-activation| beyond what the precision resolves), not a singular network. A relu RNN
+    // is exactly singular wherever a unit is off (relu′ = 0): its −∞ is exact, as for g = 0.
+    const bool relu = opt.model == Model::rnn && opt.nonlinearity == Nonlinearity::relu;
+    if (is_cell(opt.model) && !nan_or_inf && !relu)
       throw Error(std::string("the cell saturated: its Jacobian became exactly singular in ") +
                   (fp32 ? "fp32" : "fp64") +
                   " (a log|R_ii| is -inf), so the exponents are not finite: " + scale_hint +

@@ -67,21 +67,43 @@ RNNLYAP_HD T euler_update(T h, T drive, T bias, T dt, T noise_scale, T xi) {
   return (T(1) - dt) * h + dt * (drive + bias) + noise_scale * xi;
 }
 
+/// relu(x) = max(x, 0); NaN stays NaN (an overflowed state must not turn into a finite one).
+template <class T>
+RNNLYAP_HD T relu(T x) {
+  return x > T(0) ? x : (x <= T(0) ? T(0) : x);
+}
+
+/// relu'(x): 1 for x > 0, 0 for x ≤ 0 — PyTorch's convention at 0 (its backward passes the
+/// gradient where x > 0 only) — and NaN for NaN.
+template <class T>
+RNNLYAP_HD T drelu(T x) {
+  return x > T(0) ? T(1) : (x <= T(0) ? T(0) : x);
+}
+
 /// One unit of a trained cell (PyTorch conventions) from its gates' input parts gi[g] and hidden
 /// parts gh[g] (g < G, PyTorch's gate order): returns the new h, moves c (LSTM), and, when coef is
 /// not null, writes the tangent coefficients coef[j·stride] (j < 6) of the structured tangent map
-/// (src/core/models/cell.hpp), computed from the state before the step:
-///   rnn:  h' = φ(a);  dh' = c0 (W_hh dh)
+/// (src/core/models/cell.hpp), computed from the state before the step. With x the layer's input
+/// (a stacked layer's input is the layer below's new h), dx enters as dh does, through W_i* with
+/// the same coefficients, except the GRU's n gate, whose input part is not reset by r (c4):
+///   rnn:  h' = φ(a) (kRelu: relu(a));  dh' = c0 (W_hh dh + W_ih dx)
 ///   gru:  r = σ(a_r), z = σ(a_z), n = φ(gi_n + r gh_n), h' = (1 − z) n + z h;
-///         dh' = c0 (W_hr dh) + c1 (W_hz dh) + c2 (W_hn dh) + c3 dh
+///         dh' = c0 (W_hr dh + W_ir dx) + c1 (W_hz dh + W_iz dx) + c2 (W_hn dh) + c4 (W_in dx)
+///               + c3 dh
 ///   lstm: c' = f c + i g, h' = o φ(c');
-///         dc' = c0 (W_hi dh) + c1 (W_hf dh) + c2 (W_hg dh) + c3 dc,  dh' = c4 (W_ho dh) + c5 dc'
-template <class T, int G>
+///         dc' = c0 (W_hi dh + W_ii dx) + c1 (W_hf dh + W_if dx) + c2 (W_hg dh + W_ig dx) + c3 dc,
+///         dh' = c4 (W_ho dh + W_io dx) + c5 dc'
+template <class T, int G, bool kRelu = false>
 RNNLYAP_HD T cell_unit(const T* gi, const T* gh, T h, T& c, T* coef, std::size_t stride) {
   if constexpr (G == 1) {
     const T a = gi[0] + gh[0];
-    if (coef) coef[0] = dphi(a);
-    return phi(a);
+    if constexpr (kRelu) {
+      if (coef) coef[0] = drelu(a);
+      return relu(a);
+    } else {
+      if (coef) coef[0] = dphi(a);
+      return phi(a);
+    }
   } else if constexpr (G == 3) {
     const T ar = gi[0] + gh[0], az = gi[1] + gh[1];
     const T r = sigmoid(ar), z = sigmoid(az);
@@ -92,6 +114,7 @@ RNNLYAP_HD T cell_unit(const T* gi, const T* gh, T h, T& c, T* coef, std::size_t
       coef[stride] = dsigmoid(az) * (h - phi(an));
       coef[2 * stride] = dn * r;
       coef[3 * stride] = z;
+      coef[4 * stride] = dn;
     }
     const T nn = phi(an);
     return (T(1) - z) * nn + z * h;
@@ -198,6 +221,7 @@ enum RandomStream : std::uint32_t {
   kStreamInitialBasis = 3,
   kStreamNoise = 4,
   kStreamLevy = 5,  ///< samples of the heavy-tail transition prediction (levy_log_scale_stats)
+  kStreamBias = 6,  ///< the bias of --bias-std (make_network)
 };
 
 }  // namespace rnnlyap::detail

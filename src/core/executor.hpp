@@ -25,8 +25,13 @@
 
 namespace rnnlyap::detail {
 
-/// A trained cell of the per-element kernels; the value is its number of gates G.
-enum class CellKind : int { rnn = 1, gru = 3, lstm = 4 };
+/// A trained cell of the per-element kernels; cell_gates() is its number of gates G. rnn_relu is
+/// the vanilla RNN with nonlinearity='relu' (one gate, as rnn).
+enum class CellKind : int { rnn = 1, gru = 3, lstm = 4, rnn_relu = 0x101 };
+/// G: 1 (rnn, rnn_relu), 3 (gru), 4 (lstm).
+constexpr int cell_gates(CellKind kind) {
+  return static_cast<int>(kind) & 0xff;
+}
 
 /// The state buffers of the RK4 state step, each B·n values.
 template <class T>
@@ -163,20 +168,32 @@ class Executor : public Memory {
                                    const T* y_next, T* kbuf, const T* q, T* acc, T* s) = 0;
 
   // --- per-element kernels of the trained cells (models/cell.cpp) --------------------------------
-  // N units, G gates; W_hh (G·N × N column-major) and b_hh are shared by every member; gi is member
-  // 0's input drive of this step (G·N values), member b's at gi + b·gi_stride; h, c B·N values;
-  // coef B blocks of 6·N; e B blocks of dim × N; q, qn B blocks of dim × k.
+  // One layer at a time. N units, G gates; W_hh (G·N × N column-major) and b_hh are shared by
+  // every member; gi is member 0's input drive of this step (G·N values), member b's at
+  // gi + b·gi_stride; h, c B·N values; coef B blocks of 6·N; e B blocks of dim × N; q, qn B blocks
+  // of dim × k (a stacked network passes q and qn offset to the layer's first row, and dim its
+  // total rows).
+
+  /// y_b = A x_b + bias for b < batch: A (m × n column-major) and bias (m) shared, x B·n values, y
+  /// B·m values; each row summed from the bias over columns 0..n-1 in order (the input drive
+  /// W_ih h + b_ih of a stacked layer, from the new h of the layer below).
+  virtual void cell_input_drive(int batch, int m, int n, const T* a, const T* bias, const T* x,
+                                T* y) = 0;
 
   /// gh = W_hh h_in + b_hh (each row summed from the bias over columns 0..N-1 in order), then per
   /// unit the tangent coefficients into coef (skipped when null) and the state update into h_out
   /// and c (c in place; null for rnn/gru). h_out is another buffer than h_in.
   virtual void cell_step(CellKind kind, int batch, int n, const T* whh, const T* bhh, const T* gi,
                          long long gi_stride, const T* h_in, T* h_out, T* c, T* coef) = 0;
-  /// E, the dim × N matrix that maps δh to the new tangent vector (models/cell.cpp).
-  virtual void cell_form_e(CellKind kind, bool h_only, int batch, int n, int dim, const T* coef,
-                           const T* whh, T* e) = 0;
+  /// E, the dim × N matrix that maps δh to the new tangent vector (models/cell.cpp), from w =
+  /// W_hh. With `input`, w is a stacked layer's W_ih (G·N × N) and E maps the layer's input δx
+  /// (the layer below's new δh): the same row scalings, but the GRU's n gate takes c4 (its input
+  /// part is not reset by r) instead of c2.
+  virtual void cell_form_e(CellKind kind, bool h_only, bool input, int batch, int n, int dim,
+                           const T* coef, const T* w, T* e) = 0;
   /// qn = D q, the diagonal part of the tangent map (gru: z on δh; full lstm: f on δc, into both
-  /// blocks). Returns false, doing nothing, when the cell has none (rnn, h-only lstm).
+  /// blocks), rows 0 … 2N−1 of each column (dim: the leading dimension and a member's rows).
+  /// Returns false, doing nothing, when the cell has none (rnn, h-only lstm).
   virtual bool cell_diagonal(CellKind kind, bool h_only, int batch, int n, int dim, int k,
                              const T* coef, const T* q, T* qn) = 0;
 };

@@ -171,6 +171,15 @@ Network make_network(const SpectrumOptions& opt) {
   }
   if (opt.zero_diagonal)
     for (int i = 0; i < net.n; ++i) net(i, i) = 0.0;
+  // --bias-std S: b_i ~ N(0, S²), a stream of its own of the network's seed (the weights of the
+  // same seed are unchanged by it).
+  if (opt.bias_std != 0) {
+    const std::uint64_t key = detail::mix_seed(opt.network_seed_used());
+    for (int i = 0; i < net.n; ++i)
+      net.bias[static_cast<std::size_t>(i)] =
+          opt.bias_std *
+          detail::normal_at(key, detail::kStreamBias, static_cast<std::uint64_t>(i), 0);
+  }
   return net;
 }
 

@@ -39,9 +39,10 @@ void validate(const SpectrumOptions& o) {
   if (o.k && *o.k < 1) fail("--k must be at least 1, got " + std::to_string(*o.k));
   if (o.state_seed && !o.initial_state_file.empty())
     fail("--state-seed and --initial-state exclude each other (the state is given)");
-  // The LSTM's tangent space is (h, c): 2N exponents.
+  // The LSTM's tangent space is (h, c): 2N exponents. A trained network's size (N, layers) is known
+  // once its file is loaded: compute_trained_spectra checks k then.
   const int dim = o.model == Model::lstm && !o.lstm_h_only ? 2 * o.n : o.n;
-  if (o.k && o.n > 0 && *o.k > dim)
+  if (o.k && o.n > 0 && !is_cell(o.model) && *o.k > dim)
     fail("--k " + std::to_string(*o.k) + " exceeds the " +
          (dim == o.n ? "number of neurons N = " : "LSTM state size 2N = ") + std::to_string(dim));
   if (!std::isfinite(o.g) || o.g < 0) fail("--g must be a finite number >= 0, got " + fmt(o.g));
@@ -71,6 +72,14 @@ void validate(const SpectrumOptions& o) {
     fail("--inputs applies to the trained models rnn, gru and lstm only");
   }
   if (o.lstm_h_only && o.model != Model::lstm) fail("--lstm-h-only applies to --model lstm only");
+  if (o.nonlinearity != Nonlinearity::tanh && o.model != Model::rnn)
+    fail("--nonlinearity applies to --model rnn only (" + std::string(to_string(o.model)) +
+         " uses tanh)");
+  require_finite_nonneg(o.bias_std, "--bias-std");
+  if (o.bias_std != 0 && is_cell(o.model))
+    fail(
+        "--bias-std applies to random networks (rate, map) only; a trained network's biases "
+        "come from its weights file");
   // Trained models: t_sim = 0 means "all the input that is left" (README, "Using rnnlyap").
   if (!(is_cell(o.model) && o.t_sim == 0) && o.t_sim < o.t_ons)
     fail("--t-sim " + fmt(o.t_sim) +
@@ -137,6 +146,9 @@ std::string_view to_string(BackendKind b) {
       return "cuda";
   }
   return "?";
+}
+std::string_view to_string(Nonlinearity f) {
+  return f == Nonlinearity::tanh ? "tanh" : "relu";
 }
 std::string_view to_string(QrMethod q) {
   switch (q) {

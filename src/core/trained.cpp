@@ -2,6 +2,7 @@
 // Benettin run per input sequence through the shared loop.
 #include "rnnlyap/trained.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -48,19 +49,11 @@ CellNetwork cell_from_arrays(Model type, const std::map<std::string, NpyArray>& 
   net.type = type;
   const int g = net.gates();
   const std::string model(to_string(type));
-  const NpyArray* wih = find_key(arrays, "weight_ih_l0", name);
-  const NpyArray* whh = find_key(arrays, "weight_hh_l0", name);
-  const NpyArray* bih = find_key(arrays, "bias_ih_l0", name);
-  const NpyArray* bhh = find_key(arrays, "bias_hh_l0", name);
-  for (const auto& [k, v] : arrays)
-    if (k.find("_l1") != std::string::npos)
-      throw InvalidInput(name + ": '" + k +
-                         "' belongs to a second layer; only single-layer networks are supported");
-  // Parts that are not modelled are refused, never ignored: LSTM projections (proj_size > 0),
-  // reverse directions (bidirectional=True), and the cell's parameters under another module prefix.
   const auto ends_with = [](const std::string& k, const std::string& tail) {
     return k.size() >= tail.size() && k.compare(k.size() - tail.size(), tail.size(), tail) == 0;
   };
+  // Parts that are not modelled are refused, never ignored: LSTM projections (proj_size > 0),
+  // reverse directions (bidirectional=True), and the cell's parameters under another module prefix.
   for (const auto& [k, v] : arrays) {
     if (k.find("weight_hr_l") != std::string::npos)
       throw InvalidInput(name + ": '" + k +
@@ -71,48 +64,113 @@ CellNetwork cell_from_arrays(Model type, const std::map<std::string, NpyArray>& 
                          "' is a reverse direction (bidirectional=True); only unidirectional "
                          "networks are supported");
   }
-  std::string hh_prefix;
-  for (const auto& [k, v] : arrays)
-    if (whh == &v) hh_prefix = k.substr(0, k.size() - std::string("weight_hh_l0").size());
-  if (whh)
-    for (const char* part : {"weight_ih_l0", "bias_ih_l0", "bias_hh_l0"})
-      for (const auto& [k, v] : arrays)
-        if ((k == part || ends_with(k, std::string(".") + part)) &&
-            k.substr(0, k.size() - std::string(part).size()) != hh_prefix)
-          throw InvalidInput(name + ": '" + k + "' and '" + hh_prefix +
-                             "weight_hh_l0' have different module prefixes; save one cell's "
-                             "state_dict");
-  if (!wih || !whh)
-    throw InvalidInput(
-        name + ": missing " + std::string(!wih ? "weight_ih_l0" : "weight_hh_l0") +
-        " (expected PyTorch state_dict keys weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0)");
-  if (!bih != !bhh)
-    throw InvalidInput(name + ": missing " + std::string(!bih ? "bias_ih_l0" : "bias_hh_l0") +
-                       " (both biases or neither, as with bias=False)");
-  if (whh->shape.size() != 2 || whh->shape[0] % static_cast<std::size_t>(g) != 0 ||
-      whh->shape[0] != static_cast<std::size_t>(g) * whh->shape[1])
-    throw InvalidInput(name + ": weight_hh_l0 has shape " + shape_text(whh->shape) +
-                       ", expected (" + std::to_string(g) + "*N, N) for " + model);
-  net.hidden = static_cast<int>(whh->shape[1]);
-  const std::size_t gn = static_cast<std::size_t>(g) * net.hidden;
-  if (wih->shape.size() != 2 || wih->shape[0] != gn || wih->shape[1] < 1)
-    throw InvalidInput(name + ": weight_ih_l0 has shape " + shape_text(wih->shape) +
-                       ", expected (" + std::to_string(gn) + ", input_size) for " + model +
-                       " with N = " + std::to_string(net.hidden));
-  net.input_size = static_cast<int>(wih->shape[1]);
-  for (const NpyArray* b : {bih, bhh})
-    if (b && (b->shape.size() != 1 || b->shape[0] != gn))
-      throw InvalidInput(name + ": a bias has shape " + shape_text(b->shape) + ", expected (" +
-                         std::to_string(gn) + ",)");
-  net.w_ih = wih->data;
-  net.w_hh = whh->data;
-  if (bih) {
-    net.b_ih = bih->data;
-    net.b_hh = bhh->data;
+  // The layers present: every key whose last component is weight_ih_l<d>, weight_hh_l<d>,
+  // bias_ih_l<d> or bias_hh_l<d>. They must be l0 … l{L−1}, without a gap.
+  static const char* const kParts[] = {"weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"};
+  int top = -1;
+  std::string top_key;
+  for (const auto& [k, v] : arrays) {
+    const std::string last = k.substr(k.rfind('.') == std::string::npos ? 0 : k.rfind('.') + 1);
+    for (const char* part : kParts) {
+      const std::string p(part);
+      if (last.size() <= p.size() || last.compare(0, p.size(), p) != 0) continue;
+      const std::string digits = last.substr(p.size());
+      if (digits.size() > 4 ||
+          !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        continue;
+      if (std::stoi(digits) > top) {
+        top = std::stoi(digits);
+        top_key = k;
+      }
+    }
   }
-  for (const auto* v : {&net.w_ih, &net.w_hh, &net.b_ih, &net.b_hh})
-    for (double x : *v)
-      if (!std::isfinite(x)) throw InvalidInput(name + ": non-finite weight");
+  const int layers = std::max(1, top + 1);
+  std::string hh_prefix;
+  for (int l = 0; l < layers; ++l) {
+    const std::string sfx = "_l" + std::to_string(l);
+    const NpyArray* wih = find_key(arrays, "weight_ih" + sfx, name);
+    const NpyArray* whh = find_key(arrays, "weight_hh" + sfx, name);
+    const NpyArray* bih = find_key(arrays, "bias_ih" + sfx, name);
+    const NpyArray* bhh = find_key(arrays, "bias_hh" + sfx, name);
+    if (l > 0 && !wih && !whh && !bih && !bhh)
+      throw InvalidInput(name + ": '" + top_key + "' belongs to layer " + std::to_string(top) +
+                         " but layer " + std::to_string(l) +
+                         " is missing (layers must be l0, l1, ... without a gap)");
+    // Every part of every layer under the module prefix of weight_hh_l0.
+    if (l == 0 && whh)
+      for (const auto& [k, v] : arrays)
+        if (whh == &v) hh_prefix = k.substr(0, k.size() - std::string("weight_hh_l0").size());
+    if (l > 0 || whh)
+      for (const char* part : kParts) {
+        const std::string key = std::string(part) + std::to_string(l);
+        if (l == 0 && key == "weight_hh_l0") continue;
+        for (const auto& [k, v] : arrays)
+          if ((k == key || ends_with(k, "." + key)) &&
+              k.substr(0, k.size() - key.size()) != hh_prefix)
+            throw InvalidInput(name + ": '" + k + "' and '" + hh_prefix +
+                               "weight_hh_l0' have different module prefixes; save one "
+                               "network's state_dict");
+      }
+    if (!wih || !whh)
+      throw InvalidInput(name + ": missing " + (!wih ? "weight_ih" : "weight_hh") + sfx +
+                         " (expected PyTorch state_dict keys weight_ih" + sfx + ", weight_hh" +
+                         sfx + ", bias_ih" + sfx + ", bias_hh" + sfx + ")");
+    if (!bih != !bhh)
+      throw InvalidInput(name + ": missing " + (!bih ? "bias_ih" : "bias_hh") + sfx +
+                         " (both biases or neither, as with bias=False)");
+    if (l > 0 && (bih != nullptr) == net.b_ih.empty())
+      throw InvalidInput(
+          name + ": " +
+          (bih ? "bias_ih" + sfx + " is given but layer 0 has no biases"
+               : "missing bias_ih" + sfx + " and bias_hh" + sfx + " (layer 0 has biases)") +
+          "; with bias=False no layer has biases");
+    if (l == 0) {
+      if (whh->shape.size() != 2 || whh->shape[0] % static_cast<std::size_t>(g) != 0 ||
+          whh->shape[0] != static_cast<std::size_t>(g) * whh->shape[1])
+        throw InvalidInput(name + ": weight_hh_l0 has shape " + shape_text(whh->shape) +
+                           ", expected (" + std::to_string(g) + "*N, N) for " + model);
+      net.hidden = static_cast<int>(whh->shape[1]);
+    }
+    const std::size_t n = static_cast<std::size_t>(net.hidden);
+    const std::size_t gn = static_cast<std::size_t>(g) * n;
+    if (l > 0 && (whh->shape.size() != 2 || whh->shape[0] != gn || whh->shape[1] != n))
+      throw InvalidInput(name + ": weight_hh" + sfx + " has shape " + shape_text(whh->shape) +
+                         ", expected (" + std::to_string(gn) + ", " + std::to_string(n) +
+                         ") as weight_hh_l0");
+    if (l == 0 && (wih->shape.size() != 2 || wih->shape[0] != gn || wih->shape[1] < 1))
+      throw InvalidInput(name + ": weight_ih_l0 has shape " + shape_text(wih->shape) +
+                         ", expected (" + std::to_string(gn) + ", input_size) for " + model +
+                         " with N = " + std::to_string(net.hidden));
+    if (l > 0 && (wih->shape.size() != 2 || wih->shape[0] != gn || wih->shape[1] != n))
+      throw InvalidInput(name + ": weight_ih" + sfx + " has shape " + shape_text(wih->shape) +
+                         ", expected (" + std::to_string(gn) + ", " + std::to_string(n) +
+                         "): layer " + std::to_string(l) + " takes layer " + std::to_string(l - 1) +
+                         "'s h as its input");
+    for (const NpyArray* b : {bih, bhh})
+      if (b && (b->shape.size() != 1 || b->shape[0] != gn))
+        throw InvalidInput(name + ": a bias of layer " + std::to_string(l) + " has shape " +
+                           shape_text(b->shape) + ", expected (" + std::to_string(gn) + ",)");
+    CellLayer layer;
+    layer.w_ih = wih->data;
+    layer.w_hh = whh->data;
+    if (bih) {
+      layer.b_ih = bih->data;
+      layer.b_hh = bhh->data;
+    }
+    for (const auto* v : {&layer.w_ih, &layer.w_hh, &layer.b_ih, &layer.b_hh})
+      for (double x : *v)
+        if (!std::isfinite(x))
+          throw InvalidInput(name + ": non-finite weight in layer " + std::to_string(l));
+    if (l == 0) {
+      net.input_size = static_cast<int>(wih->shape[1]);
+      net.w_ih = std::move(layer.w_ih);
+      net.w_hh = std::move(layer.w_hh);
+      net.b_ih = std::move(layer.b_ih);
+      net.b_hh = std::move(layer.b_hh);
+    } else {
+      net.upper.push_back(std::move(layer));
+    }
+  }
   return net;
 }
 
@@ -144,32 +202,41 @@ InputSequences load_inputs(const std::string& npy_path) {
 
 std::vector<double> cell_step(const CellNetwork& net, std::span<const double> state,
                               std::span<const double> x) {
-  using detail::dsigmoid;
   using detail::phi;
   using detail::sigmoid;
-  const int n = net.hidden, gn = net.gates() * n, in = net.input_size;
-  std::vector<double> gi(gn), gh(gn);
-  for (int r = 0; r < gn; ++r) {
-    double a = net.b_ih.empty() ? 0 : net.b_ih[r], b = net.b_hh.empty() ? 0 : net.b_hh[r];
-    for (int j = 0; j < in; ++j) a += net.w_ih[static_cast<std::size_t>(r) * in + j] * x[j];
-    for (int j = 0; j < n; ++j) b += net.w_hh[static_cast<std::size_t>(r) * n + j] * state[j];
-    gi[r] = a;
-    gh[r] = b;
-  }
+  const int n = net.hidden, gn = net.gates() * n, per = net.layer_state_size();
+  const bool relu = net.type == Model::rnn && net.nonlinearity == Nonlinearity::relu;
   std::vector<double> out(state.begin(), state.end());
-  for (int i = 0; i < n; ++i) {
-    if (net.type == Model::rnn) {
-      out[i] = phi(gi[i] + gh[i]);
-    } else if (net.type == Model::gru) {
-      const double r = sigmoid(gi[i] + gh[i]), z = sigmoid(gi[n + i] + gh[n + i]);
-      const double nn = phi(gi[2 * n + i] + r * gh[2 * n + i]);
-      out[i] = (1 - z) * nn + z * state[i];
-    } else {
-      const double ig = sigmoid(gi[i] + gh[i]), fg = sigmoid(gi[n + i] + gh[n + i]);
-      const double gg = phi(gi[2 * n + i] + gh[2 * n + i]),
-                   og = sigmoid(gi[3 * n + i] + gh[3 * n + i]);
-      out[n + i] = fg * state[n + i] + ig * gg;
-      out[i] = og * phi(out[n + i]);
+  for (int l = 0; l < net.layers(); ++l) {
+    const CellNetwork::LayerRef w = net.layer(l);
+    // Layer 0 reads the input, layer l > 0 the new h of layer l − 1.
+    const std::span<const double> in =
+        l == 0 ? x : std::span<const double>(out).subspan(static_cast<std::size_t>(l - 1) * per, n);
+    const std::span<const double> s = state.subspan(static_cast<std::size_t>(l) * per, per);
+    double* o = out.data() + static_cast<std::size_t>(l) * per;
+    const int ni = l == 0 ? net.input_size : n;
+    std::vector<double> gi(gn), gh(gn);
+    for (int r = 0; r < gn; ++r) {
+      double a = w.b_ih.empty() ? 0 : w.b_ih[r], b = w.b_hh.empty() ? 0 : w.b_hh[r];
+      for (int j = 0; j < ni; ++j) a += w.w_ih[static_cast<std::size_t>(r) * ni + j] * in[j];
+      for (int j = 0; j < n; ++j) b += w.w_hh[static_cast<std::size_t>(r) * n + j] * s[j];
+      gi[r] = a;
+      gh[r] = b;
+    }
+    for (int i = 0; i < n; ++i) {
+      if (net.type == Model::rnn) {
+        o[i] = relu ? std::max(gi[i] + gh[i], 0.0) : phi(gi[i] + gh[i]);
+      } else if (net.type == Model::gru) {
+        const double r = sigmoid(gi[i] + gh[i]), z = sigmoid(gi[n + i] + gh[n + i]);
+        const double nn = phi(gi[2 * n + i] + r * gh[2 * n + i]);
+        o[i] = (1 - z) * nn + z * s[i];
+      } else {
+        const double ig = sigmoid(gi[i] + gh[i]), fg = sigmoid(gi[n + i] + gh[n + i]);
+        const double gg = phi(gi[2 * n + i] + gh[2 * n + i]),
+                     og = sigmoid(gi[3 * n + i] + gh[3 * n + i]);
+        o[n + i] = fg * s[n + i] + ig * gg;
+        o[i] = og * phi(o[n + i]);
+      }
     }
   }
   return out;
@@ -245,6 +312,10 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
   SpectrumOptions opt = opt_in;
   opt.model = net.type;
   opt.n = net.hidden;
+  if (opt.nonlinearity != net.nonlinearity)
+    throw InvalidInput("the options ask for nonlinearity " +
+                       std::string(to_string(opt.nonlinearity)) + " but the network's is " +
+                       std::string(to_string(net.nonlinearity)));
   validate(opt);
   if (inputs.input_size != net.input_size)
     throw InvalidInput("the inputs have " + std::to_string(inputs.input_size) +
@@ -325,8 +396,9 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt, const Observe
   if (opt.weights_file.empty())
     throw InvalidInput("--model " + model + " needs --weights-file W.npz");
   if (opt.inputs_file.empty()) throw InvalidInput("--model " + model + " needs --inputs X.npy");
-  return compute_trained_spectra(opt, load_cell_network(opt.model, opt.weights_file),
-                                 load_inputs(opt.inputs_file), observers);
+  CellNetwork net = load_cell_network(opt.model, opt.weights_file);
+  net.nonlinearity = opt.nonlinearity;
+  return compute_trained_spectra(opt, net, load_inputs(opt.inputs_file), observers);
 }
 
 }  // namespace rnnlyap

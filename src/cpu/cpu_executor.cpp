@@ -3,6 +3,7 @@
 // column), so a trajectory depends neither on k nor on the BLAS thread count; every loop does the
 // arithmetic of the CUDA kernels in the same order (elementwise.hpp is shared), so CPU and GPU
 // trajectories agree to rounding.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -186,11 +187,29 @@ class CpuExecutor final : public Executor<T> {
     }
   }
 
+  void cell_input_drive(int batch, int m, int n, const T* a, const T* bias, const T* x,
+                        T* y) override {
+    const std::size_t um = static_cast<std::size_t>(m), un = static_cast<std::size_t>(n);
+    for (int b = 0; b < batch; ++b) {
+      // Each row summed from the bias over the columns in order, as cell_step's gh.
+      T* yb = y + um * b;
+      std::copy(bias, bias + um, yb);
+      const T* xb = x + un * b;
+      for (std::size_t col = 0; col < un; ++col) {
+        const T xc = xb[col];
+        const T* w = a + col * um;
+        for (std::size_t r = 0; r < um; ++r) yb[r] += w[r] * xc;
+      }
+    }
+  }
+
   void cell_step(CellKind kind, int batch, int n, const T* whh, const T* bhh, const T* gi,
                  long long gi_stride, const T* h_in, T* h_out, T* c, T* coef) override {
     switch (kind) {
       case CellKind::rnn:
         return cell_step_g<1>(batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef);
+      case CellKind::rnn_relu:
+        return cell_step_g<1, true>(batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef);
       case CellKind::gru:
         return cell_step_g<3>(batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef);
       case CellKind::lstm:
@@ -198,24 +217,27 @@ class CpuExecutor final : public Executor<T> {
     }
   }
 
-  void cell_form_e(CellKind kind, bool h_only, int batch, int n, int dim, const T* coef,
+  void cell_form_e(CellKind kind, bool h_only, bool input, int batch, int n, int dim, const T* coef,
                    const T* whh, T* e) override {
-    const std::size_t gn = static_cast<std::size_t>(static_cast<int>(kind)) * n;
+    const std::size_t gn = static_cast<std::size_t>(cell_gates(kind)) * n;
     const std::size_t un = static_cast<std::size_t>(n);
     for (int b = 0; b < batch; ++b) {
       const T* c0 = coef + 6 * un * b;
       const T *c1 = c0 + un, *c2 = c1 + un, *c4 = c2 + 2 * un, *c5 = c4 + un;
+      // The GRU's n gate: c2 = (1 − z) φ'(a_n) r on W_hn, c4 = (1 − z) φ'(a_n) on W_in.
+      const T* cn = input ? c4 : c2;
       T* eb = e + static_cast<std::size_t>(dim) * un * b;
       for (int col = 0; col < n; ++col) {
         const T* w = whh + static_cast<std::size_t>(col) * gn;
         T* ec = eb + static_cast<std::size_t>(col) * dim;
         switch (kind) {
           case CellKind::rnn:
+          case CellKind::rnn_relu:
             for (int i = 0; i < n; ++i) ec[i] = c0[i] * w[i];
             break;
           case CellKind::gru:
             for (int i = 0; i < n; ++i)
-              ec[i] = c0[i] * w[i] + c1[i] * w[n + i] + c2[i] * w[2 * n + i];
+              ec[i] = c0[i] * w[i] + c1[i] * w[n + i] + cn[i] * w[2 * n + i];
             break;
           case CellKind::lstm:
             for (int i = 0; i < n; ++i) {
@@ -230,7 +252,8 @@ class CpuExecutor final : public Executor<T> {
 
   bool cell_diagonal(CellKind kind, bool h_only, int batch, int n, int dim, int k, const T* coef,
                      const T* q, T* qn) override {
-    if (kind == CellKind::rnn || (kind == CellKind::lstm && h_only)) return false;
+    if (kind == CellKind::rnn || kind == CellKind::rnn_relu || (kind == CellKind::lstm && h_only))
+      return false;
     const std::size_t un = static_cast<std::size_t>(n);
     for (int b = 0; b < batch; ++b) {
       const T* c3 = coef + 6 * un * b + 3 * un;
@@ -270,7 +293,7 @@ class CpuExecutor final : public Executor<T> {
     }
   }
 
-  template <int G>
+  template <int G, bool kRelu = false>
   void cell_step_g(int batch, int n, const T* whh, const T* bhh, const T* gi, long long gi_stride,
                    const T* h_in, T* h_out, T* c, T* coef) {
     const std::size_t un = static_cast<std::size_t>(n), gn = G * un;
@@ -294,7 +317,7 @@ class CpuExecutor final : public Executor<T> {
           g[q] = drive_[q * un + i];
         }
         T ci = cb != nullptr ? cb[i] : T(0);
-        h_out[un * b + i] = cell_unit<T, G>(a, g, h[i], ci, coefb ? coefb + i : nullptr, un);
+        h_out[un * b + i] = cell_unit<T, G, kRelu>(a, g, h[i], ci, coefb ? coefb + i : nullptr, un);
         if (cb != nullptr) cb[i] = ci;
       }
     }

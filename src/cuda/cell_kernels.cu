@@ -1,10 +1,10 @@
-// Kernels of the trained cells (models/cell.cpp) for B members at once: the fused gate /
-// coefficient / state step, and the two passes of the tangent step Q' = E Q_h + D Q (forming E,
-// dim × N, and the diagonal part D Q). Each does the CPU executor's arithmetic element for element
-// in its order: sums with explicitly rounded products and additions, the per-element formulas
-// from core/elementwise.hpp (this target is compiled with --fmad=false). Only the device's exp,
-// log, cos and tanh may differ from the host's libm by an ulp or two. W_hh and b_hh are shared by
-// the members; blockIdx.z strides over them.
+// Kernels of the trained cells (models/cell.cpp) for B members at once, one layer per call: a
+// stacked layer's input drive W_ih h + b_ih, the fused gate / coefficient / state step, and the two
+// passes of the tangent step Q' = E Q_h + D Q (forming E, dim × N, and the diagonal part D Q). Each
+// does the CPU executor's arithmetic element for element in its order: sums with explicitly rounded
+// products and additions, the per-element formulas from core/elementwise.hpp (this target is
+// compiled with --fmad=false). Only the device's exp, log, cos and tanh may differ from the host's
+// libm by an ulp or two. W_hh and b_hh are shared by the members; blockIdx.z strides over them.
 #include <string>
 
 #include "cuda_check.hpp"
@@ -24,7 +24,7 @@ __global__ void __launch_bounds__(kDotThreads)
     cell_step_kernel(int n, const T* __restrict__ whh, const T* __restrict__ bhh,
                      const T* __restrict__ gi_all, long long gi_stride, const T* __restrict__ h_all,
                      T* __restrict__ h_out_all, T* __restrict__ c_all, T* __restrict__ coef_all) {
-  constexpr int G = static_cast<int>(K);
+  constexpr int G = static_cast<int>(K) & 0xff;  // detail::cell_gates(K)
   const std::size_t un = static_cast<std::size_t>(n);
   const RowBlock rb(n);
   const std::size_t b = static_cast<std::size_t>(rb.b);
@@ -44,22 +44,39 @@ __global__ void __launch_bounds__(kDotThreads)
   // The unit's update and coefficients: the per-element math the CPU executor runs too.
   T* c = K == CellKind::lstm ? c_all + b * un + i : nullptr;
   T ci = c != nullptr ? *c : T(0);
-  h_out_all[b * un + i] =
-      detail::cell_unit<T, G>(a, gh, h_in[i], ci, kCoef ? coef_all + b * 6 * un + i : nullptr, un);
+  h_out_all[b * un + i] = detail::cell_unit<T, G, K == CellKind::rnn_relu>(
+      a, gh, h_in[i], ci, kCoef ? coef_all + b * 6 * un + i : nullptr, un);
   if (c != nullptr) *c = ci;
+}
+
+// y_b = A x_b + bias for 32 rows of one member (RowBlock over m rows): block_row_dot's sums, each
+// row from its bias over c = 0..n-1, as cell_step_kernel's gh.
+template <class T>
+__global__ void __launch_bounds__(kDotThreads)
+    input_drive_kernel(int m, int n, const T* __restrict__ a, const T* __restrict__ bias,
+                       const T* __restrict__ x_all, T* __restrict__ y_all) {
+  const RowBlock rb(m);
+  const std::size_t b = static_cast<std::size_t>(rb.b);
+  const int r = rb.r0 + static_cast<int>(threadIdx.x);
+  const T init = static_cast<int>(threadIdx.x) < rb.rows ? bias[r] : T(0);
+  const T y = block_row_dot(n, static_cast<std::size_t>(m), a + rb.r0, rb.rows,
+                            x_all + b * static_cast<std::size_t>(n), init);
+  if (static_cast<int>(threadIdx.x) < rb.rows) y_all[b * static_cast<std::size_t>(m) + r] = y;
 }
 
 // E (dim × N, leading dimension dim) of each member from W_hh and its coefficients: one thread
 // per unit i, blockIdx.y striding over the columns; rnn E = c0 W_hh, gru E = c0 W_hr + c1 W_hz +
 // c2 W_hn, lstm M = c0 W_hi + c1 W_hf + c2 W_hg, E = [c4 W_ho + c5 M; M] (h-only: the first
-// block), every product a row scaling.
-template <class T, CellKind K, bool kHOnly>
+// block), every product a row scaling. kInput: whh is a stacked layer's W_ih, and the GRU's n
+// gate takes c4 instead of c2.
+template <class T, CellKind K, bool kHOnly, bool kInput = false>
 __global__ void cell_form_e_kernel(int batch, int n, int dim, const T* __restrict__ coef_all,
                                    const T* __restrict__ whh, T* __restrict__ e_all) {
   const long long i = global_index();
   if (i >= n) return;
   const std::size_t un = static_cast<std::size_t>(n);
-  const std::size_t gn = static_cast<std::size_t>(K) * un, ld = static_cast<std::size_t>(dim);
+  const std::size_t gn = static_cast<std::size_t>(static_cast<int>(K) & 0xff) * un,
+                    ld = static_cast<std::size_t>(dim);
   for (std::size_t b = blockIdx.z; b < static_cast<std::size_t>(batch); b += gridDim.z) {
     const T* coef = coef_all + b * 6 * un;
     T* e = e_all + b * ld * un;
@@ -70,7 +87,8 @@ __global__ void cell_form_e_kernel(int batch, int n, int dim, const T* __restric
       if constexpr (K == CellKind::rnn) {
         ec[i] = c0 * w[i];
       } else if constexpr (K == CellKind::gru) {
-        ec[i] = c0 * w[i] + coef[un + i] * w[un + i] + coef[2 * un + i] * w[2 * un + i];
+        const T cn = kInput ? coef[4 * un + i] : coef[2 * un + i];
+        ec[i] = c0 * w[i] + coef[un + i] * w[un + i] + cn * w[2 * un + i];
       } else {  // lstm
         const T m = c0 * w[i] + coef[un + i] * w[un + i] + coef[2 * un + i] * w[2 * un + i];
         ec[i] = coef[4 * un + i] * w[3 * un + i] + coef[5 * un + i] * m;
@@ -137,12 +155,22 @@ void launch_step(int batch, int n, const T* whh, const T* bhh, const T* gi, long
 }  // namespace
 
 template <class T>
+void cell_input_drive(int batch, int m, int n, const T* a, const T* bias, const T* x, T* y,
+                      cudaStream_t stream) {
+  input_drive_kernel<T><<<row_blocks(batch, m), kDotThreads, 0, stream>>>(m, n, a, bias, x, y);
+  RNNLYAP_CUDA_CHECK_LAUNCH(input_drive_kernel);
+}
+
+template <class T>
 void cell_step(CellKind kind, int batch, int n, const T* whh, const T* bhh, const T* gi,
                long long gi_stride, const T* h_in, T* h_out, T* c, T* coef, cudaStream_t stream) {
   switch (kind) {
     case CellKind::rnn:
       return launch_step<T, CellKind::rnn>(batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef,
                                            stream);
+    case CellKind::rnn_relu:
+      return launch_step<T, CellKind::rnn_relu>(batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c,
+                                                coef, stream);
     case CellKind::gru:
       return launch_step<T, CellKind::gru>(batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef,
                                            stream);
@@ -154,11 +182,14 @@ void cell_step(CellKind kind, int batch, int n, const T* whh, const T* bhh, cons
 }
 
 template <class T>
-void cell_form_e(CellKind kind, bool h_only, int batch, int n, int dim, const T* coef, const T* whh,
-                 T* e, cudaStream_t stream) {
+void cell_form_e(CellKind kind, bool h_only, bool input, int batch, int n, int dim, const T* coef,
+                 const T* whh, T* e, cudaStream_t stream) {
   const dim3 g = member_grid(batch, n, n, kThreads);
-  if (kind == CellKind::rnn)
+  if (kind == CellKind::rnn || kind == CellKind::rnn_relu)
     cell_form_e_kernel<T, CellKind::rnn, false>
+        <<<g, kThreads, 0, stream>>>(batch, n, dim, coef, whh, e);
+  else if (kind == CellKind::gru && input)
+    cell_form_e_kernel<T, CellKind::gru, false, true>
         <<<g, kThreads, 0, stream>>>(batch, n, dim, coef, whh, e);
   else if (kind == CellKind::gru)
     cell_form_e_kernel<T, CellKind::gru, false>
@@ -185,15 +216,17 @@ bool cell_diagonal(CellKind kind, bool h_only, int batch, int n, int dim, int k,
     cell_diagonal_kernel<T, CellKind::lstm>
         <<<g, kThreads, 0, stream>>>(batch, n, dim, k, coef, q, qn);
   else
-    return false;  // rnn, h-only lstm: no diagonal part
+    return false;  // rnn (tanh or relu), h-only lstm: no diagonal part
   RNNLYAP_CUDA_CHECK_LAUNCH(cell_diagonal_kernel);
   return true;
 }
 
 #define RNNLYAP_INSTANTIATE(T)                                                               \
+  template void cell_input_drive<T>(int, int, int, const T*, const T*, const T*, T*,         \
+                                    cudaStream_t);                                           \
   template void cell_step<T>(CellKind, int, int, const T*, const T*, const T*, long long,    \
                              const T*, T*, T*, T*, cudaStream_t);                            \
-  template void cell_form_e<T>(CellKind, bool, int, int, int, const T*, const T*, T*,        \
+  template void cell_form_e<T>(CellKind, bool, bool, int, int, int, const T*, const T*, T*,  \
                                cudaStream_t);                                                \
   template bool cell_diagonal<T>(CellKind, bool, int, int, int, int, const T*, const T*, T*, \
                                  cudaStream_t);

@@ -112,16 +112,21 @@ class CudaExecutor final : public Executor<T> {
                                        ctx_.stream());
   }
 
+  void cell_input_drive(int batch, int m, int n, const T* a, const T* bias, const T* x,
+                        T* y) override {
+    ctx_.use();
+    cuda::kernels::cell_input_drive(batch, m, n, a, bias, x, y, ctx_.stream());
+  }
   void cell_step(CellKind kind, int batch, int n, const T* whh, const T* bhh, const T* gi,
                  long long gi_stride, const T* h_in, T* h_out, T* c, T* coef) override {
     ctx_.use();
     cuda::kernels::cell_step(kind, batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef,
                              ctx_.stream());
   }
-  void cell_form_e(CellKind kind, bool h_only, int batch, int n, int dim, const T* coef,
+  void cell_form_e(CellKind kind, bool h_only, bool input, int batch, int n, int dim, const T* coef,
                    const T* whh, T* e) override {
     ctx_.use();
-    cuda::kernels::cell_form_e(kind, h_only, batch, n, dim, coef, whh, e, ctx_.stream());
+    cuda::kernels::cell_form_e(kind, h_only, input, batch, n, dim, coef, whh, e, ctx_.stream());
   }
   bool cell_diagonal(CellKind kind, bool h_only, int batch, int n, int dim, int k, const T* coef,
                      const T* q, T* qn) override {

@@ -38,11 +38,14 @@ void rk4_tangent_combine(int batch, int n, int k, int stage, T w, T c_next, cons
 // --- trained cells (cell_kernels.cu) ------------------------------------------------------------
 
 template <class T>
+void cell_input_drive(int batch, int m, int n, const T* a, const T* bias, const T* x, T* y,
+                      cudaStream_t stream);
+template <class T>
 void cell_step(CellKind kind, int batch, int n, const T* whh, const T* bhh, const T* gi,
                long long gi_stride, const T* h_in, T* h_out, T* c, T* coef, cudaStream_t stream);
 template <class T>
-void cell_form_e(CellKind kind, bool h_only, int batch, int n, int dim, const T* coef, const T* whh,
-                 T* e, cudaStream_t stream);
+void cell_form_e(CellKind kind, bool h_only, bool input, int batch, int n, int dim, const T* coef,
+                 const T* whh, T* e, cudaStream_t stream);
 /// Returns false, launching nothing, when the cell has no diagonal part.
 template <class T>
 bool cell_diagonal(CellKind kind, bool h_only, int batch, int n, int dim, int k, const T* coef,

@@ -1,32 +1,44 @@
-// Trained cells: the state step and the structured tangent step (cell.hpp), written once with the
-// executor's primitives.
+// Trained cells: the state step and the structured tangent step (cell.hpp), one layer after the
+// other, written once with the executor's primitives.
 #include "cell.hpp"
 
 #include "rnnlyap/errors.hpp"
 
 namespace rnnlyap::detail {
+namespace {
+
+CellKind kind_of(const CellNetwork& net) {
+  if (net.type == Model::rnn && net.nonlinearity == Nonlinearity::relu) return CellKind::rnn_relu;
+  return static_cast<CellKind>(net.gates());
+}
+
+}  // namespace
 
 template <class T>
 CellModel<T>::CellModel(const CellNetwork& net, const InputSequences& inputs, int first, int count,
                         bool lstm_h_only)
     : net_(net),
       inputs_(inputs),
-      kind_(static_cast<CellKind>(net.gates())),
+      kind_(kind_of(net)),
       first_(first),
       count_(count),
       n_(net.hidden),
       gn_(net.gates() * net.hidden),
+      layers_(net.layers()),
+      d_(net.layer_tangent_rows(lstm_h_only)),
       dim_(net.tangent_rows(lstm_h_only)),
       steps_(inputs.steps),
       h_only_(lstm_h_only) {}
 
 template <class T>
 double CellModel<T>::bytes_needed(int k) const {
-  // Shared: W_hh and b_hh. Per member: the input drive of every step, h twice, c, the
+  // Shared: W_hh and b_hh of every layer, W_ih and b_ih of the layers above the first. Per member:
+  // the input drive of every step, an upper layer's drive, h twice and c for every layer, the
   // coefficients, E and two bases.
-  const double n = n_, gn = gn_, dim = dim_;
-  const double per = gn * steps_ + 3 * n + 6 * n + dim * n + 2 * dim * k;
-  return (gn * n + gn + count_ * per) * sizeof(T);
+  const double n = n_, gn = gn_, d = d_, dim = dim_, l = layers_;
+  const double shared = l * (gn * n + gn) + (l - 1) * (gn * n + gn);
+  const double per = gn * steps_ + (l > 1 ? gn : 0) + 3 * l * n + 6 * n + d * n + 2 * dim * k;
+  return (shared + count_ * per) * sizeof(T);
 }
 
 template <class T>
@@ -37,18 +49,38 @@ void CellModel<T>::upload(Executor<T>& ex, int k) {
   const std::size_t b = static_cast<std::size_t>(count_);
   const std::size_t steps = static_cast<std::size_t>(steps_);
   const std::size_t in = static_cast<std::size_t>(net_.input_size);
-  // W_hh column-major (G·N × N), as BLAS and the kernels read it.
-  std::vector<T> v(gn * n);
-  for (std::size_t r = 0; r < gn; ++r)
-    for (std::size_t c = 0; c < n; ++c) v[c * gn + r] = static_cast<T>(net_.w_hh[r * n + c]);
-  whh_ = Buffer<T>(ex, gn * n);
-  ex.copy_in(whh_.get(), v.data(), v.size() * sizeof(T));
-  v.assign(gn, T(0));
-  for (std::size_t r = 0; r < net_.b_hh.size(); ++r) v[r] = static_cast<T>(net_.b_hh[r]);
-  bhh_ = Buffer<T>(ex, gn);
-  ex.copy_in(bhh_.get(), v.data(), gn * sizeof(T));
-  // The input drive W_ih x_t + b_ih of every step of every member, summed in fp64 from the bias in
-  // the order j = 0 .. I−1 and rounded once.
+  const std::size_t layers = static_cast<std::size_t>(layers_);
+  std::vector<T> v;
+  // A G·N × N row-major matrix (PyTorch's layout) → column-major, as BLAS and the kernels read it.
+  const auto matrix = [&](const std::vector<double>& w) {
+    v.assign(gn * n, T(0));
+    for (std::size_t r = 0; r < gn; ++r)
+      for (std::size_t c = 0; c < n; ++c) v[c * gn + r] = static_cast<T>(w[r * n + c]);
+    Buffer<T> buf(ex, gn * n);
+    ex.copy_in(buf.get(), v.data(), v.size() * sizeof(T));
+    return buf;
+  };
+  // A bias (zero when the network has none).
+  const auto vector = [&](const std::vector<double>& bias) {
+    v.assign(gn, T(0));
+    for (std::size_t r = 0; r < bias.size(); ++r) v[r] = static_cast<T>(bias[r]);
+    Buffer<T> buf(ex, gn);
+    ex.copy_in(buf.get(), v.data(), gn * sizeof(T));
+    return buf;
+  };
+  whh_.clear();
+  bhh_.clear();
+  wih_.clear();
+  bih_.clear();
+  for (int l = 0; l < layers_; ++l) {
+    const CellNetwork::LayerRef w = net_.layer(l);
+    whh_.push_back(matrix(w.w_hh));
+    bhh_.push_back(vector(w.b_hh));
+    wih_.push_back(l == 0 ? Buffer<T>() : matrix(w.w_ih));
+    bih_.push_back(l == 0 ? Buffer<T>() : vector(w.b_ih));
+  }
+  // Layer 0's input drive W_ih x_t + b_ih of every step of every member, summed in fp64 from the
+  // bias in the order j = 0 .. I−1 and rounded once.
   drive_ = Buffer<T>(ex, b * steps * gn);
   v.assign(steps * gn, T(0));
   for (std::size_t m = 0; m < b; ++m) {
@@ -61,11 +93,12 @@ void CellModel<T>::upload(Executor<T>& ex, int k) {
       }
     ex.copy_in(drive_.get() + m * steps * gn, v.data(), v.size() * sizeof(T));
   }
-  for (auto& h : h_) h = Buffer<T>(ex, b * n);
-  if (kind_ == CellKind::lstm) c_ = Buffer<T>(ex, b * n);
+  gi_ = layers_ > 1 ? Buffer<T>(ex, b * gn) : Buffer<T>();
+  for (auto& h : h_) h = Buffer<T>(ex, layers * b * n);
+  if (kind_ == CellKind::lstm) c_ = Buffer<T>(ex, layers * b * n);
   coef_ = Buffer<T>(ex, b * 6 * n);
+  e_ = Buffer<T>(ex, b * static_cast<std::size_t>(d_) * n);
   const std::size_t dim = static_cast<std::size_t>(dim_);
-  e_ = Buffer<T>(ex, b * dim * n);
   q_ = Buffer<T>(ex, b * dim * static_cast<std::size_t>(k));
   qn_ = Buffer<T>(ex, b * dim * static_cast<std::size_t>(k));
   h_cur_ = 0;
@@ -73,14 +106,17 @@ void CellModel<T>::upload(Executor<T>& ex, int k) {
 
 template <class T>
 void CellModel<T>::set_state(const std::vector<double>& all) {
-  // Host layout: per member h then (lstm) c; executor layout: all h, then all c.
+  // Host layout: per member, per layer h then (lstm) c; executor layout: per layer all h (all c).
   const std::size_t n = static_cast<std::size_t>(n_), per = static_cast<std::size_t>(state_size());
-  std::vector<T> h(count_ * n), c(c_.size());
-  for (std::size_t m = 0; m < static_cast<std::size_t>(count_); ++m)
-    for (std::size_t i = 0; i < n; ++i) {
-      h[m * n + i] = static_cast<T>(all[m * per + i]);
-      if (!c.empty()) c[m * n + i] = static_cast<T>(all[m * per + n + i]);
-    }
+  const std::size_t lper = static_cast<std::size_t>(net_.layer_state_size());
+  const std::size_t b = static_cast<std::size_t>(count_);
+  std::vector<T> h(layers_ * b * n), c(c_.size());
+  for (std::size_t m = 0; m < b; ++m)
+    for (std::size_t l = 0; l < static_cast<std::size_t>(layers_); ++l)
+      for (std::size_t i = 0; i < n; ++i) {
+        h[(l * b + m) * n + i] = static_cast<T>(all[m * per + l * lper + i]);
+        if (!c.empty()) c[(l * b + m) * n + i] = static_cast<T>(all[m * per + l * lper + n + i]);
+      }
   h_cur_ = 0;
   ex_->copy_in(h_[0].get(), h.data(), h.size() * sizeof(T));
   if (!c.empty()) ex_->copy_in(c_.get(), c.data(), c.size() * sizeof(T));
@@ -89,46 +125,75 @@ void CellModel<T>::set_state(const std::vector<double>& all) {
 template <class T>
 std::vector<double> CellModel<T>::state_blocking() {
   const std::size_t n = static_cast<std::size_t>(n_), per = static_cast<std::size_t>(state_size());
-  std::vector<T> h(count_ * n), c(c_.size());
+  const std::size_t lper = static_cast<std::size_t>(net_.layer_state_size());
+  const std::size_t b = static_cast<std::size_t>(count_);
+  std::vector<T> h(layers_ * b * n), c(c_.size());
   ex_->copy_out_blocking(h.data(), h_[h_cur_].get(), h.size() * sizeof(T));
   if (!c.empty()) ex_->copy_out_blocking(c.data(), c_.get(), c.size() * sizeof(T));
-  std::vector<double> all(count_ * per);
-  for (std::size_t m = 0; m < static_cast<std::size_t>(count_); ++m)
-    for (std::size_t i = 0; i < n; ++i) {
-      all[m * per + i] = h[m * n + i];
-      if (!c.empty()) all[m * per + n + i] = c[m * n + i];
-    }
+  std::vector<double> all(b * per);
+  for (std::size_t m = 0; m < b; ++m)
+    for (std::size_t l = 0; l < static_cast<std::size_t>(layers_); ++l)
+      for (std::size_t i = 0; i < n; ++i) {
+        all[m * per + l * lper + i] = h[(l * b + m) * n + i];
+        if (!c.empty()) all[m * per + l * lper + n + i] = c[(l * b + m) * n + i];
+      }
   return all;
 }
 
-// One cell step from the current state at input step t (and, with coef, the tangent coefficients).
 template <class T>
-void CellModel<T>::step(std::int64_t t, T* coef) {
+void CellModel<T>::check_step(std::int64_t t) const {
   if (t < 0 || t >= steps_)
     throw Error("cell propagator: step " + std::to_string(t) + " beyond the input sequence of " +
                 std::to_string(steps_) + " steps");
-  const long long gn = gn_;
-  ex_->cell_step(kind_, count_, n_, whh_.get(), bhh_.get(), drive_.get() + t * gn,
-                 static_cast<long long>(steps_) * gn, h_[h_cur_].get(), h_[1 - h_cur_].get(),
-                 c_.get(), coef);
-  h_cur_ = 1 - h_cur_;
+}
+
+template <class T>
+void CellModel<T>::layer_step(int l, std::int64_t t, T* coef) {
+  const std::size_t bn = static_cast<std::size_t>(count_) * static_cast<std::size_t>(n_);
+  const std::size_t at = static_cast<std::size_t>(l) * bn;
+  T* const h_new = h_[1 - h_cur_].get();
+  const T* gi = drive_.get() + t * gn_;
+  long long gi_stride = static_cast<long long>(steps_) * gn_;
+  if (l > 0) {
+    // W_ih_l (new h of layer l − 1) + b_ih_l
+    ex_->cell_input_drive(count_, gn_, n_, wih_[l].get(), bih_[l].get(), h_new + at - bn,
+                          gi_.get());
+    gi = gi_.get();
+    gi_stride = gn_;
+  }
+  ex_->cell_step(kind_, count_, n_, whh_[l].get(), bhh_[l].get(), gi, gi_stride,
+                 h_[h_cur_].get() + at, h_new + at, c_.get() ? c_.get() + at : nullptr, coef);
 }
 
 template <class T>
 void CellModel<T>::state_step(std::int64_t t) {
-  step(t, nullptr);
+  check_step(t);
+  for (int l = 0; l < layers_; ++l) layer_step(l, t, nullptr);
+  h_cur_ = 1 - h_cur_;
 }
 
 template <class T>
 void CellModel<T>::tangent_step(std::int64_t t) {
-  step(t, coef_.get());  // the coefficients come from the state before the step
-  ex_->cell_form_e(kind_, h_only_, count_, n_, dim_, coef_.get(), whh_.get(), e_.get());
-  // Q' = D Q (the diagonal parts), then Q' += E Q_h (Q_h: the first N rows of each column).
-  const bool diagonal =
-      ex_->cell_diagonal(kind_, h_only_, count_, n_, dim_, k_, coef_.get(), q_.get(), qn_.get());
-  const long long dn = static_cast<long long>(dim_) * n_, dk = static_cast<long long>(dim_) * k_;
-  ex_->gemm_batched(dim_, k_, n_, T(1), e_.get(), dim_, dn, q_.get(), dim_, dk,
-                    diagonal ? T(1) : T(0), qn_.get(), dim_, dk, count_);
+  check_step(t);
+  // Each member's basis is dim × k (leading dimension dim); layer l's rows start at l·d.
+  const long long dn = static_cast<long long>(d_) * n_, dk = static_cast<long long>(dim_) * k_;
+  for (int l = 0; l < layers_; ++l) {
+    const long long row = static_cast<long long>(l) * d_;
+    layer_step(l, t, coef_.get());  // the coefficients come from the layer's state before the step
+    ex_->cell_form_e(kind_, h_only_, false, count_, n_, d_, coef_.get(), whh_[l].get(), e_.get());
+    // Q_l' = D Q_l (the diagonal parts), then Q_l' += E Q_{h,l} (the layer's first N rows).
+    const bool diagonal = ex_->cell_diagonal(kind_, h_only_, count_, n_, dim_, k_, coef_.get(),
+                                             q_.get() + row, qn_.get() + row);
+    ex_->gemm_batched(d_, k_, n_, T(1), e_.get(), d_, dn, q_.get() + row, dim_, dk,
+                      diagonal ? T(1) : T(0), qn_.get() + row, dim_, dk, count_);
+    if (l == 0) continue;
+    // The input term: Q_l' += E_in Q'_{h,l−1}, the rows layer l − 1 has just been moved to (rows
+    // of the same buffer that this product does not write).
+    ex_->cell_form_e(kind_, h_only_, true, count_, n_, d_, coef_.get(), wih_[l].get(), e_.get());
+    ex_->gemm_batched(d_, k_, n_, T(1), e_.get(), d_, dn, qn_.get() + row - d_, dim_, dk, T(1),
+                      qn_.get() + row, dim_, dk, count_);
+  }
+  h_cur_ = 1 - h_cur_;
   swap(q_, qn_);
 }
 
