@@ -63,6 +63,14 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Network& net,
 EnsembleResult compute_ensemble(const SpectrumOptions& opt, const Observers& observers = {},
                                 const RunControl& control = {});
 
+/// Computes opt.ensemble runs of the given network `net` (opt.n is taken from it; opt.weights,
+/// opt.g and opt.zero_diagonal are not applied, as in compute_spectrum(opt, net)): member m has the
+/// seed opt.seed + m, so the members differ in their initial state, initial basis and noise. Each
+/// member equals compute_spectrum(opt with ensemble 1 and that seed, net); otherwise as
+/// compute_ensemble above (threads, progress, checkpointing only for one member).
+EnsembleResult compute_ensemble(const SpectrumOptions& opt, const Network& net,
+                                const Observers& observers = {}, const RunControl& control = {});
+
 /// Builds the network from the options (make_network) and computes its spectrum.
 SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Observers& observers = {},
                                 const RunControl& control = {});

@@ -1,4 +1,5 @@
-// Ensembles of random networks: members one after another, then across-member statistics.
+// Ensembles of random networks (or of one given network from different initial conditions): members
+// one after another or on CPU threads, then across-member statistics.
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -111,15 +112,23 @@ EnsembleResult run_ensemble_batched(const SpectrumOptions& opt_in, const Placeme
 
 }  // namespace detail
 
-EnsembleResult compute_ensemble(const SpectrumOptions& opt, const Observers& observers,
-                                const RunControl& control) {
+namespace {
+
+// The ensemble of opt.ensemble runs with seeds opt.seed, opt.seed + 1, …: of random networks drawn
+// from each seed (or of the weights file) when `given` is null, else of the network `given` (each
+// member then differs in its initial state, basis and noise only).
+EnsembleResult ensemble_of(const SpectrumOptions& opt, const Network* given,
+                           const Observers& observers, const RunControl& control) {
   validate(opt);
   const int b = opt.ensemble;
+  auto run_member = [given](const SpectrumOptions& o, const Observers& obs, const RunControl& c) {
+    return given ? compute_spectrum(o, *given, obs, c) : compute_spectrum(o, obs, c);
+  };
   // Many small networks on a GPU: one batch in lockstep (strided-batched products and QRs)
   // instead of B runs that each leave the device mostly idle.
   const detail::Placement where = detail::placement_of(opt);
   const bool gpu = detail::placement_is_cuda(where);
-  if (b > 1 && gpu && !is_cell(opt.model) && opt.weights != WeightKind::file &&
+  if (b > 1 && gpu && !given && !is_cell(opt.model) && opt.weights != WeightKind::file &&
       opt.n <= kMaxBatchedN && control.checkpoint_path.empty() && control.resume_path.empty() &&
       !observers.trace && !observers.state)
     return detail::run_ensemble_batched(opt, where, observers);
@@ -150,7 +159,7 @@ EnsembleResult compute_ensemble(const SpectrumOptions& opt, const Observers& obs
           c.stop_requested = [&control, &stopped] {
             return stopped() || (control.stop_requested && control.stop_requested());
           };
-          SpectrumResult r = compute_spectrum(o, own, c);
+          SpectrumResult r = run_member(o, own, c);
           r.options.threads = opt.threads;
           r.options.ensemble = b;
           return r;
@@ -172,11 +181,25 @@ EnsembleResult compute_ensemble(const SpectrumOptions& opt, const Observers& obs
                            static_cast<std::int64_t>(b) * total);
       };
     }
-    SpectrumResult r = compute_spectrum(o, obs, control);
+    SpectrumResult r = run_member(o, obs, control);
     r.options.ensemble = b;
     members.push_back(std::move(r));
   }
   return ensemble_statistics(std::move(members));
+}
+
+}  // namespace
+
+EnsembleResult compute_ensemble(const SpectrumOptions& opt, const Observers& observers,
+                                const RunControl& control) {
+  return ensemble_of(opt, nullptr, observers, control);
+}
+
+EnsembleResult compute_ensemble(const SpectrumOptions& opt_in, const Network& net,
+                                const Observers& observers, const RunControl& control) {
+  SpectrumOptions opt = opt_in;
+  opt.n = net.n;  // as compute_spectrum(opt, net): the network sets N
+  return ensemble_of(opt, &net, observers, control);
 }
 
 }  // namespace rnnlyap

@@ -1,9 +1,19 @@
-"""Tests of the Python bindings (run by ctest with PYTHONPATH=<build>/python).
+"""Tests of the Python module (run by ctest with PYTHONPATH=<build>/python).
 
 Independent truth as in the C++ suite: a given map below onset has the exact spectrum log|μ_i|
 (numpy eigenvalues); a trained rnn with zero input and biases sits at h = 0 where its Jacobian is
-W_hh; the GIL is released while computing (another thread keeps running)."""
+W_hh, a GRU's there is ½ I + ¼ W_hn; an ensemble's members and a sweep's grid points equal the
+separate runs with the same seeds; keyword options equal the command line's flags (the program
+itself, when it is built next to the module); Ctrl-C (SIGINT) raises KeyboardInterrupt within 2 s
+of the signal; every refused input raises InvalidInput naming the Python argument."""
+import inspect
+import json
+import os
+import pathlib
+import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -16,52 +26,191 @@ except ImportError:  # ctest reports exit code 77 as skipped (SKIP_RETURN_CODE)
 
 import rnnlyap
 
+try:
+    import torch
+except ImportError:
+    torch = None
+
+# Short schedules: the tests check identities, not converged values.
+QUICK = dict(t_warmup=20, t_ons_warmup=20, t_sim=100, backend="cpu")
+
 
 def exact_sorted(mat):
     return np.sort(np.log(np.abs(np.linalg.eigvals(mat))))[::-1]
 
 
-class Bindings(unittest.TestCase):
+def below_onset(n, g, seed):
+    rng = np.random.default_rng(seed)
+    return g * rng.standard_normal((n, n)) / np.sqrt(n)
+
+
+def cli_program():
+    """The rnnlyap program of the build tree the module comes from (<build>/src/cli/rnnlyap)."""
+    build = pathlib.Path(rnnlyap.__file__).resolve().parents[2]
+    exe = build / "src" / "cli" / "rnnlyap"
+    return exe if exe.is_file() and os.access(exe, os.X_OK) else None
+
+
+class Spectrum(unittest.TestCase):
     def test_given_map_below_onset_is_exact(self):
-        rng = np.random.default_rng(0)
-        n = 40
-        J = 0.6 * rng.standard_normal((n, n)) / np.sqrt(n)
-        r = rnnlyap.spectrum(J, model="map", t_warmup=300, t_sim=1000, backend="cpu")
-        self.assertIsInstance(r["exponents"], np.ndarray)
-        self.assertEqual(r["params"]["n"], n)
-        got = np.sort(r["exponents"])[::-1]
-        tol = 4 * np.nanmax(r["stderr"]) + 10.0 / r["schedule"]["averaged_time"]
-        np.testing.assert_allclose(got, exact_sorted(J), atol=tol)
+        J = below_onset(40, 0.6, 0)
+        for r in (rnnlyap.spectrum(J, model="map", t_warmup=300, t_sim=1000, backend="cpu"),
+                  rnnlyap.spectrum(J=J, model="map", t_warmup=300, t_sim=1000, backend="cpu")):
+            self.assertIsInstance(r["exponents"], np.ndarray)
+            self.assertEqual(r["params"]["n"], 40)
+            got = np.sort(r["exponents"])[::-1]
+            tol = 4 * np.nanmax(r["stderr"]) + 10.0 / r["schedule"]["averaged_time"]
+            np.testing.assert_allclose(got, exact_sorted(J), atol=tol)
+
+    def test_torch_tensor_and_matching_n_are_accepted(self):
+        if torch is None:
+            self.skipTest("no torch")
+        J = below_onset(12, 0.5, 1)
+        a = rnnlyap.spectrum(J, model="map", **QUICK)
+        b = rnnlyap.spectrum(torch.tensor(J, dtype=torch.float64), n=12, model="map", **QUICK)
+        np.testing.assert_array_equal(a["exponents"], b["exponents"])
+
+    def test_zero_diagonal_applies_to_a_given_matrix(self):
+        J = below_onset(15, 0.7, 2) + 0.5 * np.eye(15)
+        J0 = J.copy()
+        np.fill_diagonal(J0, 0.0)
+        a = rnnlyap.spectrum(J, zero_diagonal=True, model="map", **QUICK)
+        b = rnnlyap.spectrum(J0, model="map", **QUICK)
+        c = rnnlyap.spectrum(J, model="map", **QUICK)
+        np.testing.assert_array_equal(a["exponents"], b["exponents"])
+        self.assertGreater(np.max(np.abs(a["exponents"] - c["exponents"])), 1e-3)
+        self.assertTrue(a["params"]["zero_diagonal"])
 
     def test_result_has_the_contract_keys(self):
-        r = rnnlyap.spectrum(n=20, g=3, t_sim=50, t_ons_warmup=10, t_warmup=10, backend="cpu")
+        r = rnnlyap.spectrum(n=20, g=3, **QUICK)
         for key in ("exponents", "stderr", "summary", "params", "backend", "device", "precision", "timing"):
             self.assertIn(key, r)
         self.assertEqual(r["exponents"].shape, (20,))
-        e = rnnlyap.spectrum(n=20, g=3, t_sim=50, t_ons_warmup=10, t_warmup=10, ensemble=3, backend="cpu")
+        e = rnnlyap.spectrum(n=20, g=3, ensemble=3, **QUICK)
         self.assertEqual(len(e["members"]), 3)
+        self.assertEqual(e["exponents_per_member"].shape, (3, 20))
 
-    def test_trained_rnn_at_zero_fixed_point(self):
-        rng = np.random.default_rng(1)
-        n, i = 16, 3
-        whh = 0.7 * rng.standard_normal((n, n)) / np.sqrt(n)
-        sd = {"weight_ih_l0": rng.standard_normal((n, i)), "weight_hh_l0": whh}
-        x = np.zeros((2, 1200, i))
-        r = rnnlyap.trained_spectrum(sd, x, model="rnn", t_warmup=10, t_ons_warmup=100)
-        self.assertEqual(r["exponents_per_sequence"].shape, (2, n))
-        tol = 4 * np.nanmax(r["members"][0]["stderr"]) + 10.0 / 1090
-        np.testing.assert_allclose(np.sort(r["exponents_per_sequence"][0])[::-1], exact_sorted(whh), atol=tol)
+    def test_keywords_equal_the_command_line(self):
+        exe = cli_program()
+        if exe is None:
+            self.skipTest("the rnnlyap program is not built next to the module")
+        cases = [
+            (dict(n=30, weights="levy", alpha=1.5, g=0.8, seed=7),
+             ["--n", "30", "--weights", "levy", "--alpha", "1.5", "--g", "0.8", "--seed", "7"]),
+            (dict(n=25, g=3, model="map", k=5, input_std=0.1, zero_diagonal=True, seed=2**64 - 1),
+             ["--n", "25", "--g", "3", "--model", "map", "--k", "5", "--input-std", "0.1",
+              "--zero-diagonal", "--seed", str(2**64 - 1)]),
+            (dict(n=20, g=2.5, integrator="rk4", dt=0.05, t_ons=0.5),
+             ["--n", "20", "--g", "2.5", "--integrator", "rk4", "--dt", "0.05", "--t-ons", "0.5"]),
+            (dict(n=20, g=0.8, model="map", bias_std=0.5, seed=3),
+             ["--n", "20", "--g", "0.8", "--model", "map", "--bias-std", "0.5", "--seed", "3"]),
+        ]
+        for kw, flags in cases:
+            with self.subTest(kw=kw):
+                r = rnnlyap.spectrum(threads=1, **kw, **QUICK)
+                out = subprocess.run(
+                    [str(exe), "spectrum", "--quiet", "--threads", "1", "--backend", "cpu",
+                     "--t-warmup", "20", "--t-ons-warmup", "20", "--t-sim", "100", *flags],
+                    capture_output=True, text=True, timeout=120)
+                self.assertEqual(out.returncode, 0, out.stderr)
+                c = json.loads(out.stdout)
+                np.testing.assert_array_equal(r["exponents"], np.asarray(c["exponents"], dtype=float))
+                for key in ("weights", "alpha", "g", "n", "k", "seed", "model", "integrator", "dt",
+                            "bias_std"):
+                    self.assertEqual(r["params"].get(key), c["params"].get(key), key)
 
-    def test_lstm_state_dict_from_torch(self):
-        try:
-            import torch
-        except ImportError:
-            self.skipTest("no torch")
-        m = torch.nn.LSTM(3, 8, batch_first=True)
-        r = rnnlyap.trained_spectrum(m.state_dict(), np.random.default_rng(2).standard_normal((250, 3)))
-        self.assertEqual(r["exponents"].shape, (16,))  # (h, c): 2N
-        r = rnnlyap.trained_spectrum(m.state_dict(), np.zeros((250, 3)), lstm_h_only=True)
-        self.assertEqual(r["exponents"].shape, (8,))
+    def test_trained_keywords_equal_the_command_line(self):
+        """The same state_dict and inputs through files: layouts, layers, nonlinearity, defaults."""
+        exe = cli_program()
+        if exe is None or torch is None:
+            self.skipTest("needs torch and the rnnlyap program built next to the module")
+        torch.manual_seed(4)
+        x = np.random.default_rng(4).standard_normal((120, 2, 3))  # (T, B, I)
+        cases = [(torch.nn.LSTM(3, 5, num_layers=2), "lstm", []),
+                 (torch.nn.RNN(3, 6, nonlinearity="relu"), "rnn", ["--nonlinearity", "relu"]),
+                 (torch.nn.GRU(3, 4, batch_first=True), "gru", [])]
+        with tempfile.TemporaryDirectory() as d:
+            for module, model, flags in cases:
+                with self.subTest(model=model):
+                    xb = x.transpose(1, 0, 2)  # (B, T, I), what the program reads
+                    r = rnnlyap.trained_spectrum(module, xb if module.batch_first else x,
+                                                 t_warmup=10, t_ons_warmup=10, threads=1)
+                    w, xi = os.path.join(d, "w.npz"), os.path.join(d, "x.npy")
+                    np.savez(w, **{k: v.detach().numpy() for k, v in module.state_dict().items()})
+                    np.save(xi, np.ascontiguousarray(xb))
+                    out = subprocess.run(
+                        [str(exe), "spectrum", "--quiet", "--threads", "1", "--model", model,
+                         "--weights-file", w, "--inputs", xi, "--t-warmup", "10",
+                         "--t-ons-warmup", "10", *flags],
+                        capture_output=True, text=True, timeout=120)
+                    self.assertEqual(out.returncode, 0, out.stderr)
+                    c = json.loads(out.stdout)
+                    self.assertEqual(len(c["members"]), 2)
+                    for b in range(2):
+                        # The program reads float32 weights as stored; the module's are float32 too.
+                        np.testing.assert_allclose(r["exponents_per_sequence"][b],
+                                                   np.asarray(c["members"][b]["exponents"], dtype=float),
+                                                   rtol=0, atol=1e-12)
+                    self.assertEqual(r["params"].get("nonlinearity"), c["params"].get("nonlinearity"))
+
+    def test_ensemble_of_a_given_matrix(self):
+        J = below_onset(30, 0.5, 3)
+        e = rnnlyap.spectrum(J, model="map", ensemble=4, seed=10, t_warmup=100, t_ons_warmup=50,
+                             t_sim=400, backend="cpu")
+        self.assertEqual(e["exponents_per_member"].shape, (4, 30))
+        self.assertEqual([m["seed"] for m in e["members"]], [10, 11, 12, 13])
+        for m in range(4):
+            one = rnnlyap.spectrum(J, model="map", seed=10 + m, threads=1, t_warmup=100,
+                                   t_ons_warmup=50, t_sim=400, backend="cpu")
+            np.testing.assert_allclose(e["exponents_per_member"][m], one["exponents"], rtol=0, atol=1e-12)
+        # Different initial conditions, one network: every member has J's exact spectrum.
+        tol = 4 * np.max([np.nanmax(m["stderr"]) for m in e["members"]]) + 10.0 / 400
+        for row in e["exponents_per_member"]:
+            np.testing.assert_allclose(np.sort(row)[::-1], exact_sorted(J), atol=tol)
+        self.assertFalse(np.array_equal(e["exponents_per_member"][0], e["exponents_per_member"][1]))
+
+    def test_trace_ends_at_the_result(self):
+        r = rnnlyap.spectrum(n=20, g=3, t_ons=0.5, trace=True, **QUICK)
+        t, est = r["trace"]["time"], r["trace"]["estimates"]
+        self.assertEqual(est.shape, (200, 20))
+        np.testing.assert_allclose(t, 0.5 * np.arange(1, 201), rtol=1e-12)
+        np.testing.assert_allclose(est[-1], r["exponents"], rtol=1e-12, atol=1e-14)
+        self.assertNotIn("trace", rnnlyap.spectrum(n=20, g=3, **QUICK))
+
+    def test_progress_is_called_on_the_calling_thread(self):
+        calls = []
+        main = threading.get_ident()
+        r = rnnlyap.spectrum(n=150, g=3, t_sim=600, backend="cpu", threads=1,
+                             progress=lambda p, d, t: calls.append((threading.get_ident(), p, d, t)))
+        self.assertGreater(r["timing"]["seconds"], 0.3)
+        self.assertGreaterEqual(len(calls), 3)
+        self.assertTrue(all(c[0] == main for c in calls))
+        self.assertTrue({c[1] for c in calls} <= {"warm-up", "basis warm-up", "averaging"})
+        done = [c[2] for c in calls]
+        self.assertEqual(done, sorted(done))
+        self.assertEqual(calls[-1][1:], ("averaging", calls[-1][3], calls[-1][3]))
+
+    def test_progress_of_an_ensemble_and_a_sweep(self):
+        calls = []
+        rnnlyap.spectrum(n=60, g=3, ensemble=4, t_sim=300, backend="cpu",
+                         progress=lambda *a: calls.append(a))
+        self.assertEqual(calls[-1][1], calls[-1][2])
+        self.assertEqual([c[1] for c in calls], sorted(c[1] for c in calls))
+        calls = []
+        rnnlyap.sweep(g=[0.5, 1.0], n=10, model="map", progress=lambda *a: calls.append(a), **QUICK)
+        self.assertEqual(calls[-1][1:], (2, 2))
+
+    def test_an_exception_in_progress_stops_the_run(self):
+        class Stop(Exception):
+            pass
+
+        def progress(phase, done, total):
+            raise Stop(phase)
+
+        start = time.perf_counter()
+        with self.assertRaises(Stop):
+            rnnlyap.spectrum(n=200, g=3, t_sim=1e6, backend="cpu", progress=progress)
+        self.assertLess(time.perf_counter() - start, 5)
 
     def test_gil_is_released(self):
         done = threading.Event()
@@ -83,15 +232,402 @@ class Bindings(unittest.TestCase):
         self.assertGreater(elapsed, 0.2)
         self.assertGreater(ticks, 0.3 * elapsed / 0.0011)
 
-    def test_bad_input_raises(self):
-        with self.assertRaises(rnnlyap.InvalidInput):
-            rnnlyap.spectrum(n=10, k=11)
-        with self.assertRaises(ValueError):
-            rnnlyap.spectrum(np.ones((3, 4)))
-        with self.assertRaises(rnnlyap.InvalidInput):
-            rnnlyap.trained_spectrum({"weight_ih_l0": np.ones((8, 2))}, np.zeros((300, 2)), model="rnn")
+    def test_signatures_are_explicit(self):
+        for fn, names in ((rnnlyap.spectrum, ("J", "n", "g", "weights", "alpha", "t_sim", "progress", "trace")),
+                          (rnnlyap.trained_spectrum, ("network", "inputs", "model", "batch_first", "progress")),
+                          (rnnlyap.sweep, ("g", "alpha", "n", "ensemble", "partial", "progress"))):
+            params = inspect.signature(fn).parameters
+            for name in names:
+                self.assertIn(name, params, fn.__name__)
+            self.assertFalse(any(p.kind == p.VAR_KEYWORD for p in params.values()), fn.__name__)
+            self.assertIn("progress", fn.__doc__)
+        self.assertEqual(inspect.signature(rnnlyap.spectrum).parameters["t_sim"].default, 1000.0)
+        self.assertIn("tqdm", rnnlyap.spectrum.__doc__)
+
+
+class Trained(unittest.TestCase):
+    def test_trained_rnn_at_zero_fixed_point(self):
+        rng = np.random.default_rng(1)
+        n, i = 16, 3
+        whh = 0.7 * rng.standard_normal((n, n)) / np.sqrt(n)
+        sd = {"weight_ih_l0": rng.standard_normal((n, i)), "weight_hh_l0": whh}
+        x = np.zeros((2, 1200, i))
+        r = rnnlyap.trained_spectrum(sd, x, model="rnn", t_warmup=10, t_ons_warmup=100)
+        self.assertEqual(r["exponents_per_sequence"].shape, (2, n))
+        tol = 4 * np.nanmax(r["members"][0]["stderr"]) + 10.0 / 1090
+        np.testing.assert_allclose(np.sort(r["exponents_per_sequence"][0])[::-1], exact_sorted(whh), atol=tol)
+        # The model follows from weight_hh_l0's shape (G·N × N, G = 1 for rnn).
+        r2 = rnnlyap.trained_spectrum(sd, x, t_warmup=10, t_ons_warmup=100)
+        self.assertEqual(r2["params"]["model"], "rnn")
+        np.testing.assert_array_equal(r2["exponents_per_sequence"], r["exponents_per_sequence"])
+
+    def test_modules_at_their_zero_fixed_point(self):
+        if torch is None:
+            self.skipTest("no torch")
+        torch.manual_seed(0)
+        for cls in (torch.nn.RNN, torch.nn.GRU):
+            with self.subTest(cls=cls.__name__):
+                m = cls(2, 12, bias=False)
+                with torch.no_grad():
+                    m.weight_hh_l0.mul_(2.0)
+                whh = m.weight_hh_l0.detach().double().numpy()
+                # At h = 0 with zero input: rnn J = W_hh; gru r = z = ½, n = 0: J = ½ I + ¼ W_hn.
+                jac = whh if cls is torch.nn.RNN else 0.5 * np.eye(12) + 0.25 * whh[24:36]
+                r = rnnlyap.trained_spectrum(m, np.zeros((1500, 2)), t_warmup=10, t_ons_warmup=100)
+                self.assertEqual(r["params"]["model"], "rnn" if cls is torch.nn.RNN else "gru")
+                tol = 4 * np.nanmax(r["members"][0]["stderr"]) + 10.0 / 1390
+                np.testing.assert_allclose(np.sort(r["exponents"])[::-1], exact_sorted(jac), atol=tol)
+
+    def test_lstm_state_dict_from_torch(self):
+        if torch is None:
+            self.skipTest("no torch")
+        m = torch.nn.LSTM(3, 8, batch_first=True)
+        r = rnnlyap.trained_spectrum(m.state_dict(), np.random.default_rng(2).standard_normal((250, 3)))
+        self.assertEqual(r["exponents"].shape, (16,))  # (h, c): 2N
+        r = rnnlyap.trained_spectrum(m.state_dict(), np.zeros((250, 3)), lstm_h_only=True)
+        self.assertEqual(r["exponents"].shape, (8,))
+
+    def test_module_layouts(self):
+        """A batch_first=False module reads (T, B, I); each sequence equals its own 2-D run."""
+        if torch is None:
+            self.skipTest("no torch")
+        torch.manual_seed(1)
+        x = np.random.default_rng(3).standard_normal((300, 3, 2))  # (T, B, I)
+        m = torch.nn.LSTM(2, 6)  # batch_first=False, PyTorch's default
+        opts = dict(t_warmup=20, t_ons_warmup=30)
+        r = rnnlyap.trained_spectrum(m, x, **opts)
+        self.assertEqual(r["exponents_per_sequence"].shape, (3, 12))
+        for b in range(3):
+            one = rnnlyap.trained_spectrum(m.state_dict(), x[:, b, :], model="lstm", **opts)
+            np.testing.assert_allclose(r["exponents_per_sequence"][b], one["exponents"], rtol=0, atol=1e-12)
+        xb = np.ascontiguousarray(x.transpose(1, 0, 2))  # (B, T, I)
+        for kw in (dict(network=m.state_dict()), dict(network=m, batch_first=True)):
+            again = rnnlyap.trained_spectrum(inputs=xb, **kw, **opts)
+            np.testing.assert_allclose(again["exponents_per_sequence"], r["exponents_per_sequence"],
+                                       rtol=0, atol=1e-12)
+        # (B, T, I) given to a batch_first=False module is read as T = 3 steps: refused, saying so.
+        with self.assertRaises(rnnlyap.InvalidInput) as cm:
+            rnnlyap.trained_spectrum(m, xb, **opts)
+        self.assertIn("batch_first=False", str(cm.exception))
+        mb = torch.nn.GRU(2, 6, batch_first=True)
+        rb = rnnlyap.trained_spectrum(mb, torch.tensor(xb), **opts)
+        for b in range(3):
+            one = rnnlyap.trained_spectrum(mb, xb[b], **opts)
+            np.testing.assert_allclose(rb["exponents_per_sequence"][b], one["exponents"], rtol=0, atol=1e-12)
+
+    def test_stacked_layers_at_the_zero_fixed_point(self):
+        """Two layers with zero input and biases stay at h = 0; the Jacobian is block triangular
+        [[W_hh0, 0], [W_ih1 W_hh0, W_hh1]], so the spectrum is log|eig| of W_hh0 and of W_hh1."""
+        if torch is None:
+            self.skipTest("no torch")
+        torch.manual_seed(2)
+        m = torch.nn.RNN(2, 10, num_layers=2, bias=False)
+        with torch.no_grad():
+            m.weight_hh_l0.mul_(2.0)
+            m.weight_hh_l1.mul_(1.5)
+        r = rnnlyap.trained_spectrum(m, np.zeros((1500, 2)), t_warmup=10, t_ons_warmup=100)
+        self.assertEqual(r["exponents"].shape, (20,))
+        exact = np.sort(np.concatenate([exact_sorted(m.weight_hh_l0.detach().double().numpy()),
+                                        exact_sorted(m.weight_hh_l1.detach().double().numpy())]))[::-1]
+        tol = 4 * np.nanmax(r["members"][0]["stderr"]) + 10.0 / 1390
+        np.testing.assert_allclose(np.sort(r["exponents"])[::-1], exact, atol=tol)
+
+    def test_relu_rnn_in_its_linear_region(self):
+        """bias 5 and a weak W_hh: every unit is active at the fixed point, where a relu RNN's
+        Jacobian is W_hh (a tanh RNN's there is almost zero)."""
+        if torch is None:
+            self.skipTest("no torch")
+        torch.manual_seed(3)
+        m = torch.nn.RNN(2, 10, nonlinearity="relu")
+        with torch.no_grad():
+            m.weight_hh_l0.copy_(0.3 * torch.randn(10, 10) / np.sqrt(10))
+            m.bias_ih_l0.fill_(5.0)
+            m.bias_hh_l0.zero_()
+        x = np.zeros((1500, 2))
+        opts = dict(t_warmup=100, t_ons_warmup=100)
+        r = rnnlyap.trained_spectrum(m, x, **opts)
+        self.assertEqual(r["params"]["nonlinearity"], "relu")
+        tol = 4 * np.nanmax(r["members"][0]["stderr"]) + 10.0 / 1300
+        np.testing.assert_allclose(np.sort(r["exponents"])[::-1],
+                                   exact_sorted(m.weight_hh_l0.detach().double().numpy()), atol=tol)
+        sd = m.state_dict()
+        np.testing.assert_array_equal(
+            rnnlyap.trained_spectrum(sd, x, nonlinearity="relu", **opts)["exponents"], r["exponents"])
+        tanh = rnnlyap.trained_spectrum(sd, x, **opts)  # a state_dict does not record relu
+        self.assertEqual(tanh["params"]["nonlinearity"], "tanh")
+        self.assertLess(np.max(tanh["exponents"]), -5)
+
+    def test_modules_that_are_not_modelled_are_refused(self):
+        if torch is None:
+            self.skipTest("no torch")
+        x = np.zeros((50, 2))
+        cases = [
+            (torch.nn.LSTM(2, 4, bidirectional=True), "bidirectional"),
+            (torch.nn.LSTM(2, 4, proj_size=2), "proj_size"),
+            (torch.nn.Linear(2, 4), "network"),
+            (torch.nn.Sequential(torch.nn.LSTM(2, 4)), "network"),
+        ]
+        for module, word in cases:
+            with self.subTest(module=repr(module)):
+                with self.assertRaises(rnnlyap.InvalidInput) as cm:
+                    rnnlyap.trained_spectrum(module, x)
+                self.assertIn(word, str(cm.exception))
+        with self.assertRaises(rnnlyap.InvalidInput) as cm:
+            rnnlyap.trained_spectrum(torch.nn.GRU(2, 4), x, model="lstm")
+        self.assertIn("model", str(cm.exception))
+        for kw in (dict(nonlinearity="tanh"), dict(nonlinearity="relu")):
+            with self.assertRaises(rnnlyap.InvalidInput) as cm:  # contradicts, or not for a GRU
+                rnnlyap.trained_spectrum(torch.nn.RNN(2, 4) if kw["nonlinearity"] == "relu"
+                                         else torch.nn.GRU(2, 4), x, **kw)
+            self.assertIn("nonlinearity", str(cm.exception))
+
+
+def interrupt_main_after(delay):
+    """SIGINT to the main thread after `delay` seconds; returns the timer and the send time."""
+    sent = []
+
+    def fire():
+        sent.append(time.perf_counter())
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    timer = threading.Timer(delay, fire)
+    timer.start()
+    return timer, sent
+
+
+class Interrupts(unittest.TestCase):
+    def assert_interrupts(self, run, delay=0.7, within=2.0):
+        timer, sent = interrupt_main_after(delay)
+        finished = False
+        try:
+            with self.assertRaises(KeyboardInterrupt):
+                run()
+                finished = True
+                time.sleep(30)  # take the pending signal here rather than in a later test
+        finally:
+            timer.cancel()
+            timer.join()
+        self.assertFalse(finished, "the run finished before the signal came")
+        self.assertEqual(len(sent), 1)
+        self.assertLess(time.perf_counter() - sent[0], within)
+
+    def test_spectrum(self):
+        self.assert_interrupts(lambda: rnnlyap.spectrum(n=200, g=3, t_sim=1e6, backend="cpu"))
+        # The module is usable afterwards, with the same result as before.
+        a = rnnlyap.spectrum(n=20, g=3, **QUICK)
+        self.assert_interrupts(lambda: rnnlyap.spectrum(n=200, g=3, t_sim=1e6, backend="cpu", threads=1))
+        np.testing.assert_array_equal(a["exponents"], rnnlyap.spectrum(n=20, g=3, **QUICK)["exponents"])
+
+    def test_ensembles(self):
+        self.assert_interrupts(lambda: rnnlyap.spectrum(n=200, g=3, t_sim=1e6, backend="cpu", ensemble=4))
+        self.assert_interrupts(lambda: rnnlyap.spectrum(below_onset(200, 0.5, 0), model="map", t_sim=1e7,
+                                                        backend="cpu", ensemble=3, threads=1))
+
+    def test_trained(self):
+        if torch is None:
+            self.skipTest("no torch")
+        lstm = torch.nn.LSTM(3, 200)
+        x = np.random.default_rng(0).standard_normal((20000, 3))
+        self.assert_interrupts(lambda: rnnlyap.trained_spectrum(lstm, x))                 # one sequence
+        self.assert_interrupts(lambda: rnnlyap.trained_spectrum(lstm, np.stack([x] * 4, axis=1)))  # threads
+
+    def test_sweep_stops_after_the_current_point(self):
+        self.assert_interrupts(lambda: rnnlyap.sweep(g=np.linspace(0.5, 3, 400), n=60, ensemble=2,
+                                                     t_sim=200, backend="cpu"))
+
+    def test_from_a_subprocess(self):
+        """Ctrl-C as a terminal sends it: SIGINT to the process running a long spectrum."""
+        code = ("import rnnlyap, sys\n"
+                "print('ready', flush=True)\n"
+                "try:\n"
+                "    rnnlyap.spectrum(n=200, g=3, t_sim=1e6, backend='cpu')\n"
+                "except KeyboardInterrupt:\n"
+                "    print('interrupted', flush=True)\n"
+                "    sys.exit(5)\n")
+        p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                             env=dict(os.environ))
+        try:
+            self.assertEqual(p.stdout.readline().strip(), "ready")
+            time.sleep(0.7)
+            sent = time.perf_counter()
+            p.send_signal(signal.SIGINT)
+            self.assertEqual(p.wait(timeout=10), 5)
+            self.assertLess(time.perf_counter() - sent, 2.0)
+            self.assertEqual(p.stdout.read().strip(), "interrupted")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+
+
+class Sweep(unittest.TestCase):
+    def test_table_equals_separate_runs(self):
+        s = rnnlyap.sweep(g=[0.5, 1.5], n=[20, 30], ensemble=2, seed=5, model="map", **QUICK)
+        table = s["table"]
+        lengths = {len(v) for v in table.values()}
+        self.assertEqual(lengths, {4})
+        self.assertTrue(all(v.ndim == 1 for v in table.values()))
+        self.assertTrue(np.all(np.isnan(table["alpha"])))
+        for i in range(4):
+            g, n = float(table["g"][i]), int(table["n"][i])
+            e = rnnlyap.spectrum(n=n, g=g, ensemble=2, seed=5, model="map", **QUICK)
+            for col, key in (("max_exponent", "max_exponent"), ("ky_dimension", "ky_dimension"),
+                             ("ks_entropy", "ks_entropy"), ("mean_exponent", "mean_exponent")):
+                self.assertEqual(table[col][i], e["summary"][key], (col, g, n))
+                self.assertEqual(table[col + "_stderr"][i], e["summary_stderr"][key], (col, g, n))
+            frac = np.mean([np.mean(m["exponents"] > 0) for m in e["members"]])
+            self.assertAlmostEqual(table["fraction_positive"][i], frac, places=12)
+            np.testing.assert_array_equal(s["members"][i], e["exponents_per_member"])
+        self.assertEqual(sorted(set(zip(table["g"], table["n"]))), [(0.5, 20), (0.5, 30), (1.5, 20), (1.5, 30)])
+        self.assertEqual(len(s["transitions"]["n"]), 2)
+        try:
+            import pandas as pd
+        except ImportError:
+            return
+        self.assertEqual(pd.DataFrame(s["table"]).shape[0], 4)
+
+    def test_levy_grid_and_string_ranges(self):
+        s = rnnlyap.sweep(g="0.5:1:0.5", alpha="1.5,2", n="20", **QUICK)
+        np.testing.assert_array_equal(np.sort(s["table"]["alpha"]), [1.5, 1.5, 2, 2])
+        i = int(np.argmax((s["table"]["alpha"] == 1.5) & (s["table"]["g"] == 1.0)))
+        e = rnnlyap.spectrum(n=20, g=1.0, weights="levy", alpha=1.5, **QUICK)
+        self.assertEqual(s["table"]["max_exponent"][i], e["summary"]["max_exponent"])
+        self.assertTrue(np.all(np.isfinite(s["transitions"]["g_star_predicted"])))
+
+    def test_partial_file_only_when_asked(self):
+        with tempfile.TemporaryDirectory() as d:
+            cwd = os.getcwd()
+            os.chdir(d)
+            try:
+                a = rnnlyap.sweep(g=[0.5, 1.0], n=10, model="map", **QUICK)
+                self.assertEqual(os.listdir(d), [])
+                path = pathlib.Path(d) / "points.jsonl"
+                b = rnnlyap.sweep(g=[0.5, 1.0], n=10, model="map", partial=path, **QUICK)
+                self.assertTrue(path.is_file())
+                c = rnnlyap.sweep(g=[0.5, 1.0], n=10, model="map", partial=str(path), **QUICK)
+            finally:
+                os.chdir(cwd)
+        for r in (b, c):
+            np.testing.assert_array_equal(r["table"]["max_exponent"], a["table"]["max_exponent"])
+
+
+class BadInput(unittest.TestCase):
+    """Every refused input raises InvalidInput (a ValueError) whose message names the Python
+    argument and no command-line flag."""
+
+    def assert_refused(self, call, name, **kwargs):
+        with self.assertRaises(rnnlyap.InvalidInput, msg=f"{name}: {kwargs}") as cm:
+            call(**kwargs)
+        self.assertIsInstance(cm.exception, ValueError)
+        msg = str(cm.exception)
+        self.assertIn(name, msg, kwargs)
+        self.assertNotIn("--", msg, kwargs)
+
+    def test_spectrum_options(self):
+        nan, inf = float("nan"), float("inf")
+        J = below_onset(6, 0.5, 0)
+        cases = [
+            ("k", dict(n=10, k=0)), ("k", dict(n=10, k=-3)), ("k", dict(n=10, k=11)), ("k", dict(k=2.0)),
+            ("n", dict(n=0)), ("n", dict(n=True)), ("n", dict(n=10.5)), ("n", dict(n="10")),
+            ("g", dict(g=nan)), ("g", dict(g=-1)), ("g", dict(g=True)), ("g", dict(g=1 + 2j)),
+            ("t_sim", dict(t_sim=nan)), ("t_sim", dict(t_sim=inf)), ("t_sim", dict(t_sim=-1)),
+            ("t_warmup", dict(t_warmup=inf)), ("t_ons_warmup", dict(t_ons_warmup=-5)),
+            ("t_ons", dict(t_ons=0.25)), ("t_ons", dict(t_ons=0)), ("t_ons", dict(t_ons=nan)),
+            ("t_sim", dict(t_sim=0.5)),
+            ("dt", dict(dt=0)), ("dt", dict(dt=2)), ("dt", dict(dt=nan)),
+            ("dt", dict(model="map", dt=0.1)), ("integrator", dict(model="map", integrator="euler")),
+            ("integrator", dict(integrator="heun")), ("model", dict(model="lorenz")),
+            ("model", dict(model="lstm")),
+            ("weights", dict(weights="cauchy")), ("weights", dict(weights="file")), ("weights", dict(weights=J)),
+            ("alpha", dict(alpha=1.5)), ("alpha", dict(weights="levy", alpha=0)),
+            ("alpha", dict(weights="levy", alpha=2.5)), ("alpha", dict(weights="levy", alpha=nan)),
+            ("input_std", dict(input_std=-0.1)), ("input_std", dict(input_std=inf)),
+            ("bias_std", dict(bias_std=-1)), ("bias_std", dict(bias_std=nan)),
+            ("seed", dict(seed=-1)), ("seed", dict(seed=2**64)), ("seed", dict(seed=1.0)),
+            ("seed", dict(seed="1")), ("seed", dict(seed=True)),
+            ("ensemble", dict(ensemble=0)), ("ensemble", dict(ensemble=2.0)),
+            ("threads", dict(threads=-1)), ("device", dict(device=-1)), ("device", dict(device=False)),
+            ("backend", dict(backend="gpu")), ("precision", dict(precision="fp16")), ("qr", dict(qr="svd")),
+            ("zero_diagonal", dict(zero_diagonal=1)), ("trace", dict(trace="yes")),
+            ("trace", dict(trace=True, ensemble=2)), ("progress", dict(progress=3)),
+            ("inputs", dict(inputs=np.zeros((5, 2)))), ("lstm_h_only", dict(lstm_h_only=True)),
+            ("weights_file", dict(weights_file="W.npy")),
+            # A given matrix J.
+            ("J", dict(J=np.ones((3, 4)))), ("J", dict(J=np.ones(3))), ("J", dict(J=np.ones((2, 2, 2)))),
+            ("J", dict(J=np.zeros((0, 0)))), ("J", dict(J=np.eye(3) * (1 + 1j))), ("J", dict(J=np.array([["a"]]))),
+            ("J", dict(J=np.array([[1.0, nan], [0, 1]]))), ("J", dict(J=np.array([[inf]]))),
+            ("J", dict(J=np.eye(3, dtype=bool))),
+            ("n", dict(J=J, n=7)), ("g", dict(J=J, g=1.0)), ("weights", dict(J=J, weights="levy")),
+            ("alpha", dict(J=J, alpha=1.0)), ("k", dict(J=J, k=7)), ("bias_std", dict(J=J, bias_std=0.1)),
+        ]
+        for name, kwargs in cases:
+            with self.subTest(name=name, kwargs=kwargs):
+                self.assert_refused(rnnlyap.spectrum, name, **dict(dict(backend="cpu"), **kwargs))
+        self.assert_refused(lambda **kw: rnnlyap.spectrum(np.ones((3, 4)), **kw), "J")
         with self.assertRaises(TypeError):
             rnnlyap.spectrum(n=10, no_such_option=1)
+
+    def test_trained_options(self):
+        rng = np.random.default_rng(0)
+        sd = {"weight_ih_l0": rng.standard_normal((8, 2)), "weight_hh_l0": 0.5 * rng.standard_normal((8, 8))}
+        x = np.zeros((60, 2))
+        nan = float("nan")
+        cases = [
+            ("dt", dict(dt=0.1)), ("n", dict(n=8)), ("g", dict(g=1.0)), ("ensemble", dict(ensemble=2)),
+            ("input_std", dict(input_std=0.1)), ("zero_diagonal", dict(zero_diagonal=True)),
+            ("bias_std", dict(bias_std=0.1)),
+            ("integrator", dict(integrator="rk4")), ("weights", dict(weights="levy")),
+            ("alpha", dict(alpha=1.5)), ("trace", dict(trace=True)),
+            ("lstm_h_only", dict(lstm_h_only=True)), ("k", dict(k=9)), ("k", dict(k=0)),
+            ("model", dict(model="map")), ("model", dict(model="transformer")),
+            ("nonlinearity", dict(nonlinearity="sigmoid")), ("nonlinearity", dict(nonlinearity=1)),
+            ("nonlinearity", dict(nonlinearity="tanh", network={  # a GRU's (24 = 3 * 8)
+                "weight_ih_l0": np.ones((24, 2)), "weight_hh_l0": np.ones((24, 8))})),
+            ("batch_first", dict(batch_first=1)), ("t_warmup", dict(t_warmup=nan)),
+            ("t_sim", dict(t_sim=1000)), ("t_ons", dict(t_ons=1.5)), ("seed", dict(seed=-2)),
+            ("inputs", dict(inputs=np.zeros(60))), ("inputs", dict(inputs=np.zeros((1, 60, 2, 1)))),
+            ("inputs", dict(inputs=np.zeros((0, 2)))), ("inputs", dict(inputs=np.zeros((60, 2)) * 1j)),
+            ("inputs", dict(inputs=np.full((60, 2), nan))), ("inputs", dict(inputs=np.zeros((60, 3)))),
+            ("network", dict(network=[1, 2])),
+            ("network", dict(network={"weight_ih_l0": sd["weight_ih_l0"]})),
+            ("network", dict(network=dict(sd, weight_hh_l0=np.ones((8, 7))))),
+            ("network", dict(network=dict(sd, weight_hh_l0=sd["weight_hh_l0"] * 1j))),
+            ("network", dict(network=dict(sd, weight_ih_l1=sd["weight_ih_l0"]))),
+        ]
+        for name, kwargs in cases:
+            with self.subTest(name=name, kwargs=kwargs):
+                args = dict(network=sd, inputs=x, t_warmup=5, t_ons_warmup=5, backend="cpu")
+                args.update(kwargs)
+                self.assert_refused(rnnlyap.trained_spectrum, name, **args)
+
+    def test_sweep_options(self):
+        nan = float("nan")
+        cases = [
+            ("g", dict(g=[])), ("g", dict(g=[0.5, nan])), ("g", dict(g="0.5:1")), ("g", dict(g="x")),
+            ("g", dict(g=[True])), ("g", dict(g=-1)),
+            ("n", dict(n=0)), ("n", dict(n=[10, 1.5])), ("n", dict(n="10,0")),
+            ("alpha", dict(alpha=3)), ("alpha", dict(alpha=[1, nan])),
+            ("k", dict(k=20, n=[10, 30])), ("dt", dict(model="map", dt=0.1)), ("model", dict(model="gru")),
+            ("J", dict(J=np.eye(3))), ("weights", dict(weights="levy")), ("trace", dict(trace=True)),
+            ("inputs", dict(inputs=np.zeros((3, 1)))), ("partial", dict(partial="")),
+            ("partial", dict(partial=3)), ("ensemble", dict(ensemble=0)), ("seed", dict(seed=0.5)),
+            ("bias_std", dict(bias_std=0.1)),
+        ]
+        for name, kwargs in cases:
+            with self.subTest(name=name, kwargs=kwargs):
+                args = dict(g=[0.5], n=10, backend="cpu")
+                args.update(kwargs)
+                self.assert_refused(rnnlyap.sweep, name, **args)
+
+    def test_messages_name_arguments_not_flags(self):
+        # The library's messages name flags; the module rewrites them (exact expected text).
+        with self.assertRaises(rnnlyap.InvalidInput) as cm:
+            rnnlyap.spectrum(n=10, t_ons=0.25)
+        self.assertEqual(str(cm.exception), "t_ons=0.25 is not a whole number of steps of 0.1")
+        with self.assertRaises(rnnlyap.InvalidInput) as cm:
+            rnnlyap.spectrum(n=10, t_sim=-1.0)
+        self.assertEqual(str(cm.exception), "t_sim must be a finite number >= 0, got -1")
 
 
 if __name__ == "__main__":
