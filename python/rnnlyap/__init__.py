@@ -26,6 +26,7 @@ import operator
 import os
 import re
 import sys
+import tempfile
 
 import numpy as np
 
@@ -154,6 +155,52 @@ def _common(o, k, t_warmup, t_ons_warmup, t_sim, t_ons, seed, backend, device, p
     return o
 
 
+def _part_seeds(o, network_seed=None, state_seed=None, basis_seed=None, noise_seed=None):
+    """The seeds of single parts (each defaults to `seed`), checked into `o`."""
+    for name, v in (("network_seed", network_seed), ("state_seed", state_seed),
+                    ("basis_seed", basis_seed), ("noise_seed", noise_seed)):
+        if v is not None:
+            o[name] = _int(name, v, 0, _SEED_MAX)
+    if "noise_seed" in o and not o.get("input_std", 0) > 0:
+        raise InvalidInput("noise_seed applies with input_std > 0 only (there is no noise)")
+    return o
+
+
+class _GivenState:
+    """A given initial state as the temporary .npy file the library reads (removed on exit)."""
+
+    def __init__(self, o, initial_state):
+        self.path = None
+        if initial_state is None:
+            return
+        if "state_seed" in o:
+            raise InvalidInput("state_seed and initial_state exclude each other (the state is given)")
+        h0 = _real_array("initial_state", initial_state).ravel()
+        if h0.size == 0:
+            raise InvalidInput("initial_state is empty")
+        fd, self.path = tempfile.mkstemp(suffix=".npy", prefix="rnnlyap-h0-")
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, h0)
+        o["initial_state_file"] = self.path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        if self.path:
+            os.unlink(self.path)
+            if isinstance(error, InvalidInput) and self.path in str(error):
+                raise InvalidInput(str(error).replace(self.path, "<array>")) from None
+
+    def name_in(self, r):
+        if self.path and "params" in r:
+            r["params"]["initial_state_file"] = "<array>"
+        for m in r.get("members", []):
+            if self.path and "params" in m:
+                m["params"]["initial_state_file"] = "<array>"
+        return r
+
+
 # The options of the command line, by the models they apply to (src/cli/main.cpp, kOptionScopes;
 # README "Errors"): an option for another model raises InvalidInput naming it, never ignored.
 _RANDOM_ONLY = "the random networks (rate, map) of rnnlyap.spectrum and rnnlyap.sweep"
@@ -263,7 +310,8 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
              zero_diagonal=False, k=None, integrator=None, dt=None, t_warmup=100.0,
              t_ons_warmup=100.0, t_sim=1000.0, t_ons=1.0, input_std=0.0, bias_std=0.0, seed=1,
              ensemble=1, backend="auto", device=0, precision="fp64", qr="householder", threads=0,
-             progress=None, trace=False):
+             progress=None, trace=False, network_seed=None, state_seed=None, basis_seed=None,
+             noise_seed=None, initial_state=None):
     """The Lyapunov spectrum of a random network, or of the given square matrix J.
 
         rnnlyap.spectrum(n=500, g=3)                         # gaussian J_ij ~ N(0, g²/N)
@@ -287,6 +335,11 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
       bias_std     random networks: bias b_i ~ N(0, bias_std²) drawn from the seed (0: no bias)
       ensemble     B runs with seeds seed ... seed+B-1: B random networks, or for a given J the
                    same matrix from B initial states (and noise)
+      network_seed, state_seed, basis_seed, noise_seed
+                   the seed of one part alone (default: seed; in an ensemble seed + m for the
+                   parts not given: network_seed=7, ensemble=20 is 20 initial conditions of
+                   one network); network_seed not with J, noise_seed only with input_std > 0
+      initial_state  the initial state (N values) instead of one drawn from the state seed
       trace        True: result["trace"] = {"time": (T,), "estimates": (T, k)}, the running
                    estimate after every averaged re-orthonormalisation (single runs only; its
                    last row equals result["exponents"])
@@ -318,6 +371,9 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
     o["input_std"] = _real("input_std", input_std)
     o["bias_std"] = _real("bias_std", bias_std)
     o["ensemble"] = _int("ensemble", ensemble, 1, _INT_MAX)
+    _part_seeds(o, network_seed, state_seed, basis_seed, noise_seed)
+    if J is not None and network_seed is not None:
+        raise InvalidInput("network_seed does not apply to a given matrix J (its weights are given)")
     trace = _flag("trace", trace)
     _callback(progress)
     if trace and o["ensemble"] > 1:
@@ -351,8 +407,12 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
         elif alpha is not None:
             raise InvalidInput(f"alpha applies to weights='levy' only ({o['weights']} weights have "
                                "no tail index)")
-    text, tr = _call(_rnnlyap.spectrum_json, json.dumps(o), J, progress, trace)
-    r = _result(text)
+    if initial_state is not None and np.size(initial_state) != o["n"]:
+        raise InvalidInput(f"initial_state has {np.size(initial_state)} values; the network has "
+                           f"N = {o['n']}")
+    with _GivenState(o, initial_state) as given:
+        text, tr = _call(_rnnlyap.spectrum_json, json.dumps(o), J, progress, trace)
+        r = given.name_in(_result(text))
     if "members" in r:
         r["exponents_per_member"] = np.stack([m["exponents"] for m in r["members"]])
     if tr is not None:
@@ -416,7 +476,7 @@ def _state_dict_model(sd):
 def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinearity=None,
                      lstm_h_only=False, k=None, t_warmup=100.0, t_ons_warmup=100.0, t_sim=0.0,
                      t_ons=1.0, seed=1, backend="auto", device=0, precision="fp64",
-                     qr="householder", threads=0, progress=None):
+                     qr="householder", threads=0, progress=None, initial_state=None):
     """Lyapunov spectra of a trained recurrent network driven by input sequences: one spectrum
     per sequence (exponents per step). The tangent space is every layer's state, layer 0
     first: L·N exponents for rnn and gru, 2·L·N for the LSTM (docs/trained.md).
@@ -440,9 +500,11 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
                    so "tanh" unless given
       lstm_h_only  LSTM: propagate ∂h'/∂h with c held fixed (N exponents per layer) instead of
                    the full (h, c) tangent space (2N per layer, h block first)
+      initial_state  the state to start from (the state's size: h, or h then c per layer for
+                   the LSTM) instead of 0
     {options}
-    The state starts at zero (PyTorch's default h0, c0). The first t_warmup steps move the state
-    only, the next t_ons_warmup also the basis; t_sim=0 (the default here) averages every step
+    The state starts at zero (PyTorch's default h0, c0) unless initial_state. The first t_warmup
+    steps move the state only, the next t_ons_warmup also the basis; t_sim=0 (the default here) averages every step
     after that. Returns the result JSON as a dict: the top level holds the means over sequences
     ("exponents", "stderr": their standard errors, "summary", "summary_stderr"), "members" each
     sequence's result, and "exponents_per_sequence" is a B × k array.
@@ -493,12 +555,13 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
         raise InvalidInput(f"inputs must be (T, input_size) or a batch of sequences (3-D), got "
                            f"shape {x.shape}")
     try:
-        text = _call(_rnnlyap.trained_json, json.dumps(o), sd, x, progress)
+        with _GivenState(o, initial_state) as given:
+            text = _call(_rnnlyap.trained_json, json.dumps(o), sd, x, progress)
     except InvalidInput as e:
         if "input sequence has" in str(e) or "features per step" in str(e):
             raise InvalidInput(f"{e} (inputs of shape {tuple(np.shape(inputs))} read as {layout})") from None
         raise
-    r = _result(text)
+    r = given.name_in(_result(text))
     r["exponents_per_sequence"] = np.stack([m["exponents"] for m in r["members"]])
     return r
 
@@ -546,7 +609,8 @@ _SWEEP_SCOPES.update(
 def sweep(g, *, alpha=None, n=100, model="rate", zero_diagonal=False, k=None, integrator=None,
           dt=None, t_warmup=100.0, t_ons_warmup=100.0, t_sim=1000.0, t_ons=1.0, input_std=0.0,
           seed=1, ensemble=1, backend="auto", device=0, precision="fp64", qr="householder",
-          threads=0, partial=None, progress=None):
+          threads=0, partial=None, progress=None, network_seed=None, state_seed=None,
+          basis_seed=None, noise_seed=None):
     """Ensembles of random networks over a grid of gain g, tail index alpha and size n, and the
     gain where λ_max crosses zero (the CLI's `rnnlyap sweep`).
 
@@ -561,7 +625,8 @@ def sweep(g, *, alpha=None, n=100, model="rate", zero_diagonal=False, k=None, in
       partial    None (the default: nothing is written), or the path of a JSON-lines file where
                  finished points are kept: an interrupted sweep given the same path continues
                  (the file stays when the sweep is complete; delete it to compute afresh)
-      model, zero_diagonal, integrator, dt, input_std: as for rnnlyap.spectrum
+      model, zero_diagonal, integrator, dt, input_std, network_seed, state_seed, basis_seed,
+      noise_seed: as for rnnlyap.spectrum
     {options}
     Every point is the ensemble rnnlyap.spectrum(n=n, g=g, ensemble=ensemble, seed=seed, ...)
     would compute. Returns a dict: "table", a dict of equal-length 1-D numpy arrays (one entry
@@ -574,7 +639,8 @@ def sweep(g, *, alpha=None, n=100, model="rate", zero_diagonal=False, k=None, in
 
     progress(phase, done, total) is called before each grid point with phase = the point's label
     ("g=0.5 N=100") and done/total counted in points, and at the end with ("done", total, total).
-    Ctrl-C raises KeyboardInterrupt once the current grid point is finished.
+    Ctrl-C raises KeyboardInterrupt within about a second (the grid point in progress is dropped;
+    with `partial`, the finished ones are kept).
     """
     o = _common({}, k, t_warmup, t_ons_warmup, t_sim, t_ons, seed, backend, device, precision, qr,
                 threads)
@@ -583,6 +649,7 @@ def sweep(g, *, alpha=None, n=100, model="rate", zero_diagonal=False, k=None, in
     o["input_std"] = _real("input_std", input_std)
     o["ensemble"] = _int("ensemble", ensemble, 1, _INT_MAX)
     o["weights"] = "gaussian"
+    _part_seeds(o, network_seed, state_seed, basis_seed, noise_seed)
     _callback(progress)
     gs = _grid("g", g)
     alphas = [] if alpha is None else _grid("alpha", alpha)

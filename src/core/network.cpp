@@ -27,7 +27,7 @@ std::vector<double> initial_state(int n, std::uint64_t seed) {
 std::vector<double> given_state(const std::string& path, int size, const std::string& what) {
   NpyArray a = read_npy_array(path);  // refuses NaN and ±inf
   if (a.data.size() != static_cast<std::size_t>(size))
-    throw InvalidInput(path + ": an initial state of " + std::to_string(a.data.size()) +
+    throw InvalidInput("--initial-state " + path + ": " + std::to_string(a.data.size()) +
                        " values; " + what + " has " + std::to_string(size));
   return std::move(a.data);
 }

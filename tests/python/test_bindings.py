@@ -104,6 +104,10 @@ class Spectrum(unittest.TestCase):
              ["--n", "20", "--g", "2.5", "--integrator", "rk4", "--dt", "0.05", "--t-ons", "0.5"]),
             (dict(n=20, g=0.8, model="map", bias_std=0.5, seed=3),
              ["--n", "20", "--g", "0.8", "--model", "map", "--bias-std", "0.5", "--seed", "3"]),
+            (dict(n=15, g=2, model="map", input_std=0.2, network_seed=4, state_seed=5,
+                  basis_seed=6, noise_seed=7),
+             ["--n", "15", "--g", "2", "--model", "map", "--input-std", "0.2", "--network-seed",
+              "4", "--state-seed", "5", "--basis-seed", "6", "--noise-seed", "7"]),
         ]
         for kw, flags in cases:
             with self.subTest(kw=kw):
@@ -116,7 +120,7 @@ class Spectrum(unittest.TestCase):
                 c = json.loads(out.stdout)
                 np.testing.assert_array_equal(r["exponents"], np.asarray(c["exponents"], dtype=float))
                 for key in ("weights", "alpha", "g", "n", "k", "seed", "model", "integrator", "dt",
-                            "bias_std"):
+                            "bias_std", "network_seed", "state_seed", "basis_seed", "noise_seed"):
                     self.assertEqual(r["params"].get(key), c["params"].get(key), key)
 
     def test_trained_keywords_equal_the_command_line(self):
@@ -152,6 +156,32 @@ class Spectrum(unittest.TestCase):
                                                    np.asarray(c["members"][b]["exponents"], dtype=float),
                                                    rtol=0, atol=1e-12)
                     self.assertEqual(r["params"].get("nonlinearity"), c["params"].get("nonlinearity"))
+
+    def test_initial_state_and_part_seeds(self):
+        # A given initial state equals the program's --initial-state run, bit for bit.
+        exe = cli_program()
+        if exe is None:
+            self.skipTest("the rnnlyap program is not built next to the module")
+        h0 = np.linspace(-1, 1, 10)
+        r = rnnlyap.spectrum(n=10, g=2, model="map", initial_state=h0, threads=1, **QUICK)
+        self.assertEqual(r["params"]["initial_state_file"], "<array>")
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "h0.npy")
+            np.save(path, h0)
+            out = subprocess.run(
+                [str(exe), "spectrum", "--quiet", "--threads", "1", "--backend", "cpu", "--n", "10",
+                 "--g", "2", "--model", "map", "--t-warmup", "20", "--t-ons-warmup", "20",
+                 "--t-sim", "100", "--initial-state", path], capture_output=True, text=True,
+                timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        np.testing.assert_array_equal(r["exponents"], json.loads(out.stdout)["exponents"])
+        # network_seed in an ensemble: member m is the run with seed + m and that network seed.
+        e = rnnlyap.spectrum(n=8, g=2, model="map", seed=3, network_seed=11, ensemble=2, threads=1,
+                             **QUICK)
+        one = rnnlyap.spectrum(n=8, g=2, model="map", seed=4, network_seed=11, threads=1, **QUICK)
+        np.testing.assert_array_equal(e["exponents_per_member"][1], one["exponents"])
+        other = rnnlyap.spectrum(n=8, g=2, model="map", seed=4, threads=1, **QUICK)
+        self.assertFalse(np.array_equal(other["exponents"], one["exponents"]))
 
     def test_ensemble_of_a_given_matrix(self):
         J = below_onset(30, 0.5, 3)
@@ -560,6 +590,14 @@ class BadInput(unittest.TestCase):
             ("J", dict(J=np.eye(3, dtype=bool))),
             ("n", dict(J=J, n=7)), ("g", dict(J=J, g=1.0)), ("weights", dict(J=J, weights="levy")),
             ("alpha", dict(J=J, alpha=1.0)), ("k", dict(J=J, k=7)), ("bias_std", dict(J=J, bias_std=0.1)),
+            # Seeds of parts and a given initial state.
+            ("network_seed", dict(network_seed=-1)), ("state_seed", dict(state_seed=2**64)),
+            ("basis_seed", dict(basis_seed=1.5)), ("noise_seed", dict(noise_seed=3)),
+            ("network_seed", dict(J=J, network_seed=3)),
+            ("initial_state", dict(n=10, initial_state=np.zeros(9))),
+            ("initial_state", dict(n=10, initial_state=np.full(10, nan))),
+            ("initial_state", dict(n=10, initial_state=np.zeros(0))),
+            ("state_seed", dict(n=10, initial_state=np.zeros(10), state_seed=2)),
         ]
         for name, kwargs in cases:
             with self.subTest(name=name, kwargs=kwargs):
@@ -594,6 +632,8 @@ class BadInput(unittest.TestCase):
             ("network", dict(network=dict(sd, weight_hh_l0=np.ones((8, 7))))),
             ("network", dict(network=dict(sd, weight_hh_l0=sd["weight_hh_l0"] * 1j))),
             ("network", dict(network=dict(sd, weight_ih_l1=sd["weight_ih_l0"]))),
+            ("initial_state", dict(initial_state=np.zeros(7))),  # the rnn's state has 8 values
+            ("initial_state", dict(initial_state=np.full(8, nan))),
         ]
         for name, kwargs in cases:
             with self.subTest(name=name, kwargs=kwargs):
