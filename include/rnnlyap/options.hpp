@@ -68,6 +68,9 @@ struct SpectrumOptions {
   /// A given initial state (.npy of the state's size: N, or 2N for an LSTM, h then c); empty:
   /// drawn from the state seed (random networks) or zero (trained networks, as PyTorch's h0).
   std::string initial_state_file;
+  /// Finite-time exponents: the estimate of every exponent over each window of this length (a
+  /// whole number of t_ons; windows tile the averaging time); 0: none.
+  double ftle_window = 0;
 
   std::uint64_t network_seed_used() const { return network_seed.value_or(seed); }
   std::uint64_t state_seed_used() const { return state_seed.value_or(seed); }

@@ -46,6 +46,10 @@ struct SpectrumResult {
   Timing timing;
   std::vector<std::string> warnings;  ///< conditions that make part of the result unreliable
   int sequence = -1;  ///< trained networks: index of the input sequence (−1 otherwise)
+  /// With options.ftle_window: the finite-time estimate of every exponent over each window,
+  /// windows × k, row w the window [w T, (w + 1) T) of the averaging time. Their mean over
+  /// windows is `exponents` when the windows tile the averaging time.
+  std::vector<std::vector<double>> ftle;
 };
 
 /// B networks with seeds seed, seed+1, …: each member's result, and across-member statistics.

@@ -273,15 +273,25 @@ def _floats(v):
     return np.asarray([np.nan if x is None else x for x in v], dtype=float)
 
 
+def _ftle_arrays(f):
+    for key in ("q", "quantiles", "mean", "std"):
+        f[key] = np.asarray([[np.nan if x is None else x for x in row] for row in f[key]], dtype=float) \
+            if key == "quantiles" else _floats(f[key])
+
+
 def _result(text):
     r = json.loads(text)
     for key in ("exponents", "stderr"):
         if key in r:
             r[key] = _floats(r[key])
+    if "ftle" in r:
+        _ftle_arrays(r["ftle"])
     for m in r.get("members", []):
         for key in ("exponents", "stderr"):
             if key in m:
                 m[key] = _floats(m[key])
+        if "ftle" in m:
+            _ftle_arrays(m["ftle"])
     return r
 
 
@@ -311,7 +321,7 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
              t_ons_warmup=100.0, t_sim=1000.0, t_ons=1.0, input_std=0.0, bias_std=0.0, seed=1,
              ensemble=1, backend="auto", device=0, precision="fp64", qr="householder", threads=0,
              progress=None, trace=False, network_seed=None, state_seed=None, basis_seed=None,
-             noise_seed=None, initial_state=None):
+             noise_seed=None, initial_state=None, ftle_window=0.0):
     """The Lyapunov spectrum of a random network, or of the given square matrix J.
 
         rnnlyap.spectrum(n=500, g=3)                         # gaussian J_ij ~ N(0, g²/N)
@@ -340,6 +350,9 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
                    parts not given: network_seed=7, ensemble=20 is 20 initial conditions of
                    one network); network_seed not with J, noise_seed only with input_std > 0
       initial_state  the initial state (N values) instead of one drawn from the state seed
+      ftle_window  finite-time exponents over windows of this length (a whole number of t_ons;
+                   0: none): result["ftle"] holds per exponent the quantiles q (5, 25, 50, 75,
+                   95 %) of the window estimates as a k × 5 array, their mean and std
       trace        True: result["trace"] = {"time": (T,), "estimates": (T, k)}, the running
                    estimate after every averaged re-orthonormalisation (single runs only; its
                    last row equals result["exponents"])
@@ -370,6 +383,7 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
     o["zero_diagonal"] = _flag("zero_diagonal", zero_diagonal)
     o["input_std"] = _real("input_std", input_std)
     o["bias_std"] = _real("bias_std", bias_std)
+    o["ftle_window"] = _real("ftle_window", ftle_window)
     o["ensemble"] = _int("ensemble", ensemble, 1, _INT_MAX)
     _part_seeds(o, network_seed, state_seed, basis_seed, noise_seed)
     if J is not None and network_seed is not None:
@@ -476,7 +490,8 @@ def _state_dict_model(sd):
 def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinearity=None,
                      lstm_h_only=False, k=None, t_warmup=100.0, t_ons_warmup=100.0, t_sim=0.0,
                      t_ons=1.0, seed=1, backend="auto", device=0, precision="fp64",
-                     qr="householder", threads=0, progress=None, initial_state=None):
+                     qr="householder", threads=0, progress=None, initial_state=None,
+                     ftle_window=0.0):
     """Lyapunov spectra of a trained recurrent network driven by input sequences: one spectrum
     per sequence (exponents per step). The tangent space is every layer's state, layer 0
     first: L·N exponents for rnn and gru, 2·L·N for the LSTM (docs/trained.md).
@@ -502,6 +517,7 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
                    the full (h, c) tangent space (2N per layer, h block first)
       initial_state  the state to start from (the state's size: h, or h then c per layer for
                    the LSTM) instead of 0
+      ftle_window  finite-time exponents over windows of this many steps (as for spectrum)
     {options}
     The state starts at zero (PyTorch's default h0, c0) unless initial_state. The first t_warmup
     steps move the state only, the next t_ons_warmup also the basis; t_sim=0 (the default here) averages every step
@@ -539,6 +555,7 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
                                "and lstm have PyTorch's fixed nonlinearities)")
         o["nonlinearity"] = _choice("nonlinearity", nonlinearity, ("tanh", "relu"))
     o["lstm_h_only"] = _flag("lstm_h_only", lstm_h_only)
+    o["ftle_window"] = _real("ftle_window", ftle_window)
     if o["lstm_h_only"] and model != "lstm":
         raise InvalidInput(f"lstm_h_only does not apply to model={model!r} (it is for lstm)")
     _callback(progress)

@@ -118,6 +118,9 @@ void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
                  "rnn/gru/lstm: input sequence(s), T x I or B x T x I .npy");
   sub.add_flag("--lstm-h-only", o.lstm_h_only,
                "lstm: propagate only the h block (N exponents; the full (h, c) spectrum has 2N)");
+  sub.add_option("--ftle-window", o.ftle_window,
+                 "finite-time exponents over windows of this length (a whole number of --t-ons): "
+                 "their quantiles per exponent in the JSON, every window in --npz");
   sub.add_option("--initial-state", o.initial_state_file,
                  "the initial state, .npy of N values (2N for lstm: h then c)");
   sub.add_option("--nonlinearity", a.nonlinearity, "rnn: tanh | relu (PyTorch's nn.RNN)")

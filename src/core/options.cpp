@@ -76,6 +76,16 @@ void validate(const SpectrumOptions& o) {
     fail("--nonlinearity applies to --model rnn only (" + std::string(to_string(o.model)) +
          " uses tanh)");
   require_finite_nonneg(o.bias_std, "--bias-std");
+  require_finite_nonneg(o.ftle_window, "--ftle-window");
+  if (o.ftle_window > 0) {
+    const double ons = static_cast<double>(steps_for(o.t_ons, step)) * step;
+    const double per = o.ftle_window / ons;
+    if (std::fabs(per - std::round(per)) > 1e-9 * per || std::round(per) < 1)
+      fail("--ftle-window " + fmt(o.ftle_window) + " is not a whole number of --t-ons " +
+           fmt(o.t_ons));
+    if (!is_cell(o.model) && o.ftle_window > o.t_sim)
+      fail("--ftle-window " + fmt(o.ftle_window) + " is longer than --t-sim " + fmt(o.t_sim));
+  }
   if (o.bias_std != 0 && is_cell(o.model))
     fail(
         "--bias-std applies to random networks (rate, map) only; a trained network's biases "

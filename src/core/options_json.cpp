@@ -57,6 +57,7 @@ nlohmann::json options_to_json(const SpectrumOptions& o) {
   if (o.basis_seed) j["basis_seed"] = *o.basis_seed;
   if (o.noise_seed) j["noise_seed"] = *o.noise_seed;
   if (!o.initial_state_file.empty()) j["initial_state_file"] = o.initial_state_file;
+  if (o.ftle_window > 0) j["ftle_window"] = o.ftle_window;
   if (o.model == Model::rnn) j["nonlinearity"] = to_string(o.nonlinearity);
   if (!trained) {
     j["dt"] = o.step_time();
@@ -108,6 +109,7 @@ SpectrumOptions options_from_json(const nlohmann::json& j) {
           std::pair{"basis_seed", &o.basis_seed}, std::pair{"noise_seed", &o.noise_seed}})
       if (j.contains(key)) *seed = j.at(key).get<std::uint64_t>();
     o.initial_state_file = j.value("initial_state_file", std::string());
+    o.ftle_window = j.value("ftle_window", 0.0);
     o.nonlinearity = enum_or(j, "nonlinearity", o.nonlinearity,
                              std::array{Nonlinearity::tanh, Nonlinearity::relu});
     o.bias_std = j.value("bias_std", o.bias_std);

@@ -1,4 +1,6 @@
 // Result → JSON and .npz (README, "Using rnnlyap"; other tools parse these keys: keep them stable).
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "options_json.hpp"
@@ -33,6 +35,43 @@ json schedule_json(const Schedule& sc) {
           {"step_time", sc.step_time},       {"averaged_time", sc.averaged_time()}};
 }
 
+// The distribution of the finite-time estimates of every exponent over the windows of the given
+// runs (pooled): quantiles (linear interpolation, as numpy's default), mean and standard deviation.
+json ftle_json(const std::vector<const SpectrumResult*>& runs) {
+  static const double kQ[] = {0.05, 0.25, 0.5, 0.75, 0.95};
+  const std::size_t k = runs.front()->ftle.front().size();
+  json quantiles = json::array(), mean = json::array(), sd = json::array();
+  std::size_t windows = 0;
+  for (const SpectrumResult* r : runs) windows += r->ftle.size();
+  for (std::size_t i = 0; i < k; ++i) {
+    std::vector<double> v;
+    v.reserve(windows);
+    for (const SpectrumResult* r : runs)
+      for (const auto& w : r->ftle) v.push_back(w[i]);
+    std::sort(v.begin(), v.end());
+    json q = json::array();
+    for (double p : kQ) {
+      const double at = p * static_cast<double>(v.size() - 1);
+      const std::size_t lo = static_cast<std::size_t>(at);
+      const std::size_t hi = std::min(lo + 1, v.size() - 1);
+      q.push_back(v[lo] + (at - static_cast<double>(lo)) * (v[hi] - v[lo]));
+    }
+    quantiles.push_back(q);
+    double s = 0, ss = 0;
+    for (double x : v) s += x;
+    const double m = s / static_cast<double>(v.size());
+    for (double x : v) ss += (x - m) * (x - m);
+    mean.push_back(m);
+    sd.push_back(v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0);
+  }
+  return {{"window", runs.front()->options.ftle_window},
+          {"windows", windows},
+          {"q", json(std::vector<double>(std::begin(kQ), std::end(kQ)))},
+          {"quantiles", quantiles},
+          {"mean", mean},
+          {"std", sd}};
+}
+
 }  // namespace
 
 std::string to_json(const SpectrumResult& r, int indent) {
@@ -48,7 +87,10 @@ std::string to_json(const SpectrumResult& r, int indent) {
       {"schedule", schedule_json(r.schedule)},
       {"warnings", r.warnings},
   };
-  return j.dump(indent);
+  if (r.ftle.empty()) return j.dump(indent);
+  json with = j;
+  with["ftle"] = ftle_json({&r});
+  return with.dump(indent);
 }
 
 std::string to_json(const EnsembleResult& e, int indent) {
@@ -75,6 +117,7 @@ std::string to_json(const EnsembleResult& e, int indent) {
                    {"summary", summary_json(m.summary)},
                    {"seconds", m.timing.seconds}};
     if (m.sequence >= 0) member["sequence"] = m.sequence;
+    if (!m.ftle.empty()) member["ftle"] = ftle_json({&m});
     members.push_back(member);
   }
   const json j = {
@@ -91,7 +134,12 @@ std::string to_json(const EnsembleResult& e, int indent) {
       {"members", members},
       {"warnings", warnings},
   };
-  return j.dump(indent);
+  if (first.ftle.empty()) return j.dump(indent);
+  std::vector<const SpectrumResult*> all;
+  for (const SpectrumResult& m : e.members) all.push_back(&m);
+  json with = j;
+  with["ftle"] = ftle_json(all);  // every member's windows together
+  return with.dump(indent);
 }
 
 namespace {
@@ -116,6 +164,11 @@ std::string to_npz(const SpectrumResult& r, const Trace* trace) {
   m.push_back(npz_float64("exponents", {r.exponents.size()}, r.exponents));
   m.push_back(npz_float64("stderr", {r.stderr_.size()}, r.stderr_));
   add_summary(m, r.summary, "", r.summary.n_positive);
+  if (!r.ftle.empty()) {
+    std::vector<double> f;
+    for (const auto& w : r.ftle) f.insert(f.end(), w.begin(), w.end());
+    m.push_back(npz_float64("ftle", {r.ftle.size(), r.ftle.front().size()}, f));
+  }
   if (trace) {
     m.push_back(npz_float64("trace_time", {trace->time.size()}, trace->time));
     m.push_back(npz_float64("trace", {trace->time.size(), static_cast<std::size_t>(trace->k)},
@@ -142,6 +195,12 @@ std::string to_npz(const EnsembleResult& e) {
     sequences.push_back(r.sequence);
   }
   m.push_back(npz_float64("members", {b, k}, ex));
+  if (b > 0 && !e.members.front().ftle.empty()) {
+    std::vector<double> f;
+    for (const SpectrumResult& r : e.members)
+      for (const auto& w : r.ftle) f.insert(f.end(), w.begin(), w.end());
+    m.push_back(npz_float64("members_ftle", {b, e.members.front().ftle.size(), k}, f));
+  }
   m.push_back(npz_float64("members_stderr", {b, k}, se));
   if (b > 0 && e.members.front().sequence >= 0)
     m.push_back(npz_int64("sequences", {b}, sequences));

@@ -183,6 +183,13 @@ class Spectrum(unittest.TestCase):
         other = rnnlyap.spectrum(n=8, g=2, model="map", seed=4, threads=1, **QUICK)
         self.assertFalse(np.array_equal(other["exponents"], one["exponents"]))
 
+    def test_ftle_windows_average_to_the_exponents(self):
+        r = rnnlyap.spectrum(n=20, g=3, model="map", t_warmup=20, t_ons_warmup=20, t_sim=200,
+                             ftle_window=20, backend="cpu")
+        self.assertEqual(r["ftle"]["windows"], 10)
+        self.assertEqual(r["ftle"]["quantiles"].shape, (20, 5))
+        np.testing.assert_allclose(r["ftle"]["mean"], r["exponents"], rtol=1e-12, atol=1e-14)
+
     def test_ensemble_of_a_given_matrix(self):
         J = below_onset(30, 0.5, 3)
         e = rnnlyap.spectrum(J, model="map", ensemble=4, seed=10, t_warmup=100, t_ons_warmup=50,
@@ -598,6 +605,8 @@ class BadInput(unittest.TestCase):
             ("initial_state", dict(n=10, initial_state=np.full(10, nan))),
             ("initial_state", dict(n=10, initial_state=np.zeros(0))),
             ("state_seed", dict(n=10, initial_state=np.zeros(10), state_seed=2)),
+            ("ftle_window", dict(ftle_window=2.5)), ("ftle_window", dict(ftle_window=-1)),
+            ("ftle_window", dict(t_sim=100, ftle_window=200)),
         ]
         for name, kwargs in cases:
             with self.subTest(name=name, kwargs=kwargs):
