@@ -50,6 +50,43 @@ found=$(sed -n 's/^rnnlyap_DIR:PATH=//p' "$work/cmake-build/CMakeCache.txt")
   { cat "$work/cmake-build.log"; fail "building the consumer with CMake failed"; }
 "$work/cmake-build/consumer"
 
+# The minimal program of docs/cpp.md, as written there: its ```cpp block with main() is app.cpp,
+# its ```cmake block (find_package + target_link_libraries) the CMakeLists.txt of a project of its
+# own, configured with CMAKE_PREFIX_PATH set to the fresh install as its ```sh block says. It must
+# build without warnings and exit 0 (it runs on the CPU backend; keep it small, a second or two).
+doc=$src/docs/cpp.md
+echo "== docs/cpp.md: its example program, built with its CMakeLists.txt"
+# fenced_blocks LANG PATTERN: the ```LANG blocks of docs/cpp.md that contain PATTERN, in order.
+fenced_blocks() {
+  awk -v lang="$1" -v pat="$2" '
+    !inside && $0 ~ "^```" lang "[[:space:]]*$" { inside = 1; block = ""; next }
+    inside && /^```[[:space:]]*$/ { inside = 0; if (index(block, pat)) { printf "%s", block; found++ }; next }
+    inside { block = block $0 "\n" }
+    END { exit found ? 0 : 1 }' "$doc"
+}
+example=$work/doc-example
+mkdir -p "$example"
+fenced_blocks cpp 'int main(' >"$example/app.cpp" || fail "docs/cpp.md has no \`\`\`cpp block with main()"
+fenced_blocks cmake 'find_package(rnnlyap' >"$example/CMakeLists.txt" ||
+  fail "docs/cpp.md has no \`\`\`cmake block with find_package(rnnlyap)"
+grep -q 'target_link_libraries(.*rnnlyap::rnnlyap' "$example/CMakeLists.txt" ||
+  fail "the CMakeLists.txt of docs/cpp.md does not link rnnlyap::rnnlyap"
+"$cmake" -S "$example" -B "$example/build" -G "$generator" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF \
+  "-DCMAKE_CXX_FLAGS=-Wall -Wextra -Wpedantic" -DCMAKE_COMPILE_WARNING_AS_ERROR=ON \
+  >"$example/configure.log" 2>&1 ||
+  { cat "$example/configure.log"; fail "configuring the example of docs/cpp.md failed"; }
+"$cmake" --build "$example/build" >"$example/build.log" 2>&1 ||
+  { cat "$example/build.log"; fail "building the example of docs/cpp.md failed"; }
+app=$(find "$example/build" -maxdepth 1 -type f -perm -u+x -name app | head -n1)
+[ -n "$app" ] || fail "the example of docs/cpp.md built no program 'app'"
+start=$(date +%s%N)
+status=0
+"$app" >"$example/output.txt" || status=$?
+[ "$status" -eq 0 ] ||
+  { cat "$example/output.txt"; fail "the example of docs/cpp.md exited with status $status"; }
+echo "   $(head -n 1 "$example/output.txt")   ($(( ($(date +%s%N) - start) / 1000000 )) ms)"
+
 echo "== pkg-config: $cxx -std=c++20 main.cpp \$(pkg-config --cflags --libs rnnlyap)"
 if [ -z "$pkgconfig" ] || ! command -v "$pkgconfig" >/dev/null; then
   echo "install_consumer: pkg-config not found: the CMake package passed, rnnlyap.pc is unchecked" >&2
