@@ -96,7 +96,7 @@ TEST_F(Outputs, FifoIsWrittenDirectlyAndNeedsAReader) {
   ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0600), 0);
   // A reader started first receives the whole JSON; the FIFO stays a FIFO.
   const std::string cmd = "cd " + quote(dir_.string()) +
-                          " && (cat fifo > got.json &) && sleep 0.3 && timeout 120 " +
+                          " && (cat fifo > got.json &) && sleep 1 && timeout 120 " +
                           rnnlyap::test::cli_path() + " " + kShort + " --out fifo 2>err.txt";
   const int raw = std::system(cmd.c_str());
   ASSERT_TRUE(WIFEXITED(raw));
