@@ -468,7 +468,7 @@ class Interrupts(unittest.TestCase):
         self.assert_interrupts(lambda: rnnlyap.trained_spectrum(lstm, x))                 # one sequence
         self.assert_interrupts(lambda: rnnlyap.trained_spectrum(lstm, np.stack([x] * 4, axis=1)))  # threads
 
-    def test_sweep_stops_after_the_current_point(self):
+    def test_sweep_stops_within_a_grid_point(self):
         self.assert_interrupts(lambda: rnnlyap.sweep(g=np.linspace(0.5, 3, 400), n=60, ensemble=2,
                                                      t_sim=200, backend="cpu"))
 
