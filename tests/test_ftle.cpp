@@ -133,6 +133,8 @@ TEST(FtleOptions, WindowsMustTileTheSchedule) {
   EXPECT_THROW(compute_spectrum(o), InvalidInput) << "not a whole number of t_ons";
   o.ftle_window = 400;
   EXPECT_THROW(compute_spectrum(o), InvalidInput) << "longer than t_sim";
+  o.ftle_window = 30;
+  EXPECT_THROW(compute_spectrum(o), InvalidInput) << "30 does not divide t_sim = 200";
   o.ftle_window = -1;
   EXPECT_THROW(compute_spectrum(o), InvalidInput);
   o.ftle_window = 20;

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -113,6 +114,13 @@ TEST(Seeds, EnsembleOfInitialConditionsOfOneNetwork) {
       EXPECT_NEAR(got[i], exact[i], 4 * m.stderr_[i] + 10.0 / 600) << i;
   }
   EXPECT_NE(e.members[0].exponents, e.members[1].exponents) << "other initial conditions";
+  // Members' seeds never wrap past 2^64 - 1 to repeat seed 0's network.
+  SpectrumOptions wraps = small_map();
+  wraps.seed = std::numeric_limits<std::uint64_t>::max() - 1;
+  wraps.ensemble = 3;
+  EXPECT_THROW(compute_ensemble(wraps), InvalidInput);
+  wraps.ensemble = 2;
+  EXPECT_NO_THROW(compute_ensemble(wraps)) << "seeds 2^64-2 and 2^64-1";
   // The members' seeds still count up, and params record the network seed.
   EXPECT_EQ(e.members[2].options.seed, o.seed + 2);
   EXPECT_EQ(detail::options_to_json(e.members[2].options)["network_seed"], 42);

@@ -216,7 +216,16 @@ TEST(Sweep, PartialPointsAreMatchedByParameters) {
         EXPECT_NEAR(r.grid[i].members[m][e], whole.grid[i].members[m][e], 1e-12);
   }
   // The file was rewritten without the ignored lines: the head and the six points.
-  EXPECT_EQ(lines_of(partial).size(), 7u);
+  lines = lines_of(partial);
+  EXPECT_EQ(lines.size(), 7u);
+  // An edited head (options changed by hand) is refused, not taken for these options' file.
+  const auto t_sim = lines[0].find("\"t_sim\":60");
+  ASSERT_NE(t_sim, std::string::npos) << lines[0];
+  lines[0].replace(t_sim, 10, "\"t_sim\":50");  // 60.0 -> 50.0: the options of edited_spec
+  write_lines(partial, lines);
+  SweepSpec edited_spec = s;
+  edited_spec.base.t_sim = 50;
+  EXPECT_THROW(run_sweep(edited_spec, partial.string()), InvalidInput);
   fs::remove(partial);
 }
 

@@ -283,12 +283,18 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
   if (is_cell(o.model) && sub.count("--t-sim") == 0) o.t_sim = 0;
 }
 
-// Options naming a file must not be given an empty name ("--resume ''" is not a fresh run).
+// Options naming a file must not be given an empty name ("--resume ''" is not a fresh run); no
+// option takes an empty value (CLI11 would read "" as 0 for a number).
 void require_names(const CLI::App& sub, std::initializer_list<const char*> names) {
   for (const char* name : names) {
     const CLI::Option* opt = sub.get_option_no_throw(name);
     if (opt && opt->count() > 0 && opt->as<std::string>().empty())
       throw InvalidInput(std::string(name) + " needs a file name, got an empty string");
+  }
+  for (const CLI::Option* opt : sub.get_options()) {
+    if (opt->count() == 0 || opt->get_items_expected_max() == 0) continue;  // not given, a flag
+    for (const std::string& v : opt->results())
+      if (v.empty()) throw InvalidInput(opt->get_name() + " needs a value, got an empty string");
   }
 }
 

@@ -120,6 +120,23 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
   if (batch > 1 && (obs.trace || obs.state))
     throw InvalidInput("a batch of runs has no trace or state observers");
 
+  // Finite-time exponents: the logs of each window of `window_ons` re-orthonormalisations (every
+  // log taken is added to the window's sum too; a window's end forces a take). The windows must
+  // tile the averaged part exactly, so that their mean is the exponent: checked before anything
+  // runs (a trained network's averaged length is known only here).
+  const double ons_time_all = static_cast<double>(sched.steps_per_ons) * sched.step_time;
+  const std::int64_t window_ons =
+      opt.ftle_window > 0 ? std::llround(opt.ftle_window / ons_time_all) : 0;
+  if (window_ons > 0 && (!control.resume_path.empty() || !control.checkpoint_path.empty()))
+    throw InvalidInput("--ftle-window is not kept in checkpoints: give it without --checkpoint");
+  if (window_ons > 0 && (sched.ons_sim < window_ons || sched.ons_sim % window_ons != 0)) {
+    char msg[200];
+    std::snprintf(msg, sizeof msg,
+                  "--ftle-window %.10g does not tile the averaged time %.10g (it must divide it, "
+                  "so that the windows' mean is the exponent)",
+                  opt.ftle_window, sched.averaged_time());
+    throw InvalidInput(msg);
+  }
   detail::RunState run;
   std::optional<detail::Checkpoint> resumed;
   if (!control.resume_path.empty()) {
@@ -162,6 +179,7 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
       : opt.weights == WeightKind::file ? "lower the weights' scale (--weights-file) or --input-std"
       : opt.weights == WeightKind::levy ? "lower --g or --input-std, or raise --alpha"
                                         : "lower --g or --input-std";
+  const std::string bias_hint = opt.bias_std > 0 ? " (or --bias-std)" : "";
   auto check_logs = [&](const std::vector<double>& logs) {
     bool nan_or_inf = false, minus_inf = false;
     for (double v : logs) {
@@ -176,7 +194,7 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
         throw Error(
             "the network state overflowed to a non-finite value, so the exponents are "
             "not finite: " +
-            scale_hint + precision_hint);
+            scale_hint + bias_hint + precision_hint);
       largest = std::max(largest, std::fabs(h));
     }
     // Beyond this |h|, φ′(h) = 1/cosh²(h) is below the smallest normal number of the precision.
@@ -188,7 +206,7 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
           "the network state saturated (|h| reached %.3g; phi'(h) underflows in %s beyond "
           "|h| ~ %.0f), so the exponents are not finite: ",
           largest, fp32 ? "fp32" : "fp64", saturated);
-      throw Error(msg + scale_hint + precision_hint);
+      throw Error(msg + scale_hint + bias_hint + precision_hint);
     }
     // A trained cell's pre-activations are not in its state: a −∞ there is a saturated gate
     // (|pre-activation| beyond what the precision resolves), not a singular network. A relu RNN
@@ -277,12 +295,6 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
   const std::int64_t n_blocks = std::min(sched.ons_sim, kMaxBlocks);
   const double ons_time = static_cast<double>(sched.steps_per_ons) * sched.step_time;
   std::vector<double> estimate(k);
-  // Finite-time exponents: the logs of each window of `window_ons` re-orthonormalisations (every
-  // log taken is added to the window's sum too; a window's end forces a take).
-  const std::int64_t window_ons =
-      opt.ftle_window > 0 ? std::llround(opt.ftle_window / ons_time) : 0;
-  if (window_ons > 0 && (resumed || !control.checkpoint_path.empty()))
-    throw InvalidInput("--ftle-window is not kept in checkpoints: give it without --checkpoint");
   std::vector<double> window_sum(window_ons > 0 ? k : 0, 0.0);
   std::vector<std::vector<double>> windows;  // windows × k rates
   auto add_logs = [&](const std::vector<double>& logs) {

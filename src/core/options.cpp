@@ -77,6 +77,11 @@ void validate(const SpectrumOptions& o) {
          " uses tanh)");
   require_finite_nonneg(o.bias_std, "--bias-std");
   require_finite_nonneg(o.ftle_window, "--ftle-window");
+  if (o.ensemble > 1 && o.seed > std::numeric_limits<std::uint64_t>::max() -
+                                     static_cast<std::uint64_t>(o.ensemble - 1))
+    fail("--seed " + std::to_string(o.seed) + " with --ensemble " + std::to_string(o.ensemble) +
+         ": the members' seeds seed ... seed+" + std::to_string(o.ensemble - 1) +
+         " would pass 2^64-1 and wrap to 0");
   if (o.ftle_window > 0) {
     const double ons = static_cast<double>(steps_for(o.t_ons, step)) * step;
     const double per = o.ftle_window / ons;

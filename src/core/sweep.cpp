@@ -163,7 +163,9 @@ SweepPoint point_from_line(const std::string& line) {
 }
 
 std::string head_line(const SpectrumOptions& base) {
-  return json{{"format", kPartialFormat}, {"base", base_json(base)}}.dump();
+  json j = {{"format", kPartialFormat}, {"base", base_json(base)}};
+  j["check"] = line_check(j.dump());
+  return j.dump();
 }
 
 // The lines of a partial file written with `base`, after its head (none when there is no file).
@@ -182,6 +184,13 @@ std::vector<std::string> read_partial_lines(const std::string& path, const Spect
   if (!head.is_object() || head.value("format", std::string()) != kPartialFormat)
     throw InvalidInput(path +
                        ": not a partial sweep file of this version of rnnlyap; delete it to start "
+                       "over");
+  // The head carries a check too: an edited head is not taken for these options' file.
+  json unchecked = head;
+  unchecked.erase("check");
+  if (!head.contains("check") || !head["check"].is_string() ||
+      head["check"].get<std::string>() != line_check(unchecked.dump()))
+    throw InvalidInput(path + ": its first line was edited (its check fails); delete it to start " +
                        "over");
   if (!head.contains("base") || head["base"] != base_json(base))
     throw InvalidInput(path +
@@ -211,8 +220,9 @@ std::vector<double> parse_grid(const std::string& text, const std::string& flag)
     std::getline(ss, a, ':');
     std::getline(ss, b, ':');
     std::getline(ss, c, ':');
-    // Exactly three fields: "1:2:0.5:9" is not a range with an ignored tail.
-    if (std::getline(ss, extra, ':') || text.back() == ':')
+    // Exactly three fields: "1:2:0.5:9" is not a range with an ignored tail, "1:2" not one at all.
+    if (std::getline(ss, extra, ':') || text.back() == ':' ||
+        std::count(text.begin(), text.end(), ':') != 2)
       throw InvalidInput(flag + " " + text + ": expected START:STOP:STEP (three fields)");
     const double lo = number(a), hi = number(b), step = number(c);
     if (!(step > 0) || hi < lo)
