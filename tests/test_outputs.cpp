@@ -252,6 +252,9 @@ TEST_F(Outputs, SamePathTwiceIsRefused) {
       if (x == y) continue;
       for (const auto& [p, q] : same) expect_refused(x + " " + p + " " + y + " " + q, "same file");
     }
+  // Standard output and /dev/stdout (here redirected to a file) are one file; so is the file
+  // itself.
+  expect_refused("--npz /dev/stdout --out -", "same file");
   // Sweep: the CSV on the JSON, or on the JSON's partial file.
   const CliRun r = run("sweep --quiet --n 6 --g 1 --out s.json --csv ./s.json");
   EXPECT_EQ(r.status, 2) << r.err;

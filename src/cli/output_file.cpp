@@ -58,7 +58,14 @@ void require_name(const PathOption& o) {
 
 Destination describe(const PathOption& o) {
   require_name(o);
-  if (o.path == "-") return {OutputKind::standard_output, "-", "standard output", false, 0};
+  if (o.path == "-") {
+    // Identified by what standard output is, so that /dev/stdout (or the file it was redirected
+    // to) given for another output is the same file.
+    struct stat st {};
+    if (::fstat(STDOUT_FILENO, &st) == 0)
+      return {OutputKind::standard_output, "-", inode_key(st), false, st.st_mode};
+    return {OutputKind::standard_output, "-", "standard output", false, 0};
+  }
   struct stat st {};
   if (::stat(o.path.c_str(), &st) == 0) {
     if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
@@ -120,7 +127,8 @@ void check_paths(const std::vector<PathOption>& outputs, const std::vector<PathO
                             : std::string("it is ") + detail::file_type_name(d.mode) +
                                   ", not a regular file");
     // Two outputs on one character device (/dev/null twice) replace nothing and are allowed.
-    const bool shareable = d.kind == OutputKind::direct && S_ISCHR(d.mode);
+    const bool shareable =
+        (d.kind == OutputKind::direct || d.kind == OutputKind::standard_output) && S_ISCHR(d.mode);
     for (std::size_t i = 0; i < seen.size(); ++i) {
       const PathOption& other = *seen[i].first;
       if (seen[i].second != d.key || (shareable && i >= n_inputs)) continue;
