@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/options_json.hpp"
+#include "rnnlyap/arrays.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 #include "rnnlyap/json.hpp"
@@ -182,12 +183,11 @@ class Watched {
 };
 
 // The running estimates of a single run: times (T) and estimates (T × k), or None.
-py::object trace_arrays(const std::vector<double>& times, const std::vector<double>& values) {
-  const auto t = static_cast<py::ssize_t>(times.size());
-  const py::ssize_t k = t == 0 ? 0 : static_cast<py::ssize_t>(values.size()) / t;
-  py::array_t<double> tt(t), vv(std::vector<py::ssize_t>{t, k});
-  std::copy(times.begin(), times.end(), tt.mutable_data());
-  std::copy(values.begin(), values.end(), vv.mutable_data());
+py::object trace_arrays(const Trace& trace) {
+  const auto t = static_cast<py::ssize_t>(trace.time.size());
+  py::array_t<double> tt(t), vv(std::vector<py::ssize_t>{t, trace.k});
+  std::copy(trace.time.begin(), trace.time.end(), tt.mutable_data());
+  std::copy(trace.estimates.begin(), trace.estimates.end(), vv.mutable_data());
   return py::make_tuple(tt, vv);
 }
 
@@ -199,15 +199,12 @@ py::tuple spectrum_json(const std::string& options_json, const std::optional<Arr
   if (weights) net = network_from(*weights, opt.zero_diagonal);
   Watched w(progress);
   Observers obs = w.observers();
-  std::vector<double> times, values;
+  Trace kept;
   if (trace) {
     if (opt.ensemble > 1)
       throw InvalidInput("trace=True is for single runs, not with ensemble " +
                          std::to_string(opt.ensemble));
-    obs.trace = [&](double t, std::span<const double> est) {
-      times.push_back(t);
-      values.insert(values.end(), est.begin(), est.end());
-    };
+    obs.trace = [&](double t, std::span<const double> est) { kept.add(t, est); };
   }
   const RunControl control = w.control();
   const std::string json = w.run([&] {
@@ -217,7 +214,7 @@ py::tuple spectrum_json(const std::string& options_json, const std::optional<Arr
     return net ? to_json(compute_spectrum(opt, *net, obs, control))
                : to_json(compute_spectrum(opt, obs, control));
   });
-  return py::make_tuple(json, trace ? trace_arrays(times, values) : py::object(py::none()));
+  return py::make_tuple(json, trace ? trace_arrays(kept) : py::object(py::none()));
 }
 
 // inputs: B × T × I.

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <vector>
 
 #include "rnnlyap/trained.hpp"
 
@@ -56,6 +57,32 @@ inline InputSequences random_inputs(int batch, int steps, int in, std::uint64_t 
   x.input_size = in;
   for (int i = 0; i < batch * steps * in; ++i) x.data.push_back(N01(rng));
   return x;
+}
+
+// Layer l's own Jacobian block at the zero fixed point (zero input, zero biases: φ(0) = 0,
+// φ'(0) = 1, σ(0) = ½, σ'(0) = ¼), column-major d × d.
+inline std::vector<double> layer_block_at_zero(const CellNetwork& net, int l, bool h_only) {
+  const int n = net.hidden, d = net.layer_tangent_rows(h_only);
+  const std::vector<double>& whh = net.layer(l).w_hh;
+  std::vector<double> jac(static_cast<std::size_t>(d) * d, 0.0);
+  auto w = [&](int gate, int r, int c) {
+    return whh[static_cast<std::size_t>(gate * n + r) * n + c];
+  };
+  auto at = [&](int r, int c) -> double& { return jac[static_cast<std::size_t>(c) * d + r]; };
+  for (int r = 0; r < n; ++r)
+    for (int c = 0; c < n; ++c) {
+      if (net.type == Model::rnn) at(r, c) = w(0, r, c);
+      if (net.type == Model::gru) at(r, c) = 0.25 * w(2, r, c) + (r == c ? 0.5 : 0);
+      if (net.type == Model::lstm) {
+        at(r, c) = 0.25 * w(2, r, c);
+        if (!h_only) {
+          at(n + r, c) = 0.5 * w(2, r, c);
+          at(r, n + c) = r == c ? 0.25 : 0;
+          at(n + r, n + c) = r == c ? 0.5 : 0;
+        }
+      }
+    }
+  return jac;
 }
 
 }  // namespace rnnlyap::test

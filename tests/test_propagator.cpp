@@ -245,31 +245,6 @@ std::vector<double> exact_network_spectrum(Kind kind, const Network& net, double
   return test::sorted_desc(lam);
 }
 
-// The cell's Jacobian at the zero fixed point (zero input, zero biases), column-major.
-std::vector<double> zero_fixed_point_jacobian(const CellNetwork& net, bool h_only) {
-  const int n = net.hidden;
-  const int dim = net.type == Model::lstm && !h_only ? 2 * n : n;
-  std::vector<double> jac(static_cast<std::size_t>(dim) * dim, 0.0);
-  auto w = [&](int gate, int r, int c) {
-    return net.w_hh[static_cast<std::size_t>(gate * n + r) * n + c];
-  };
-  auto at = [&](int r, int c) -> double& { return jac[static_cast<std::size_t>(c) * dim + r]; };
-  for (int r = 0; r < n; ++r)
-    for (int c = 0; c < n; ++c) {
-      if (net.type == Model::rnn) at(r, c) = w(0, r, c);
-      if (net.type == Model::gru) at(r, c) = 0.25 * w(2, r, c) + (r == c ? 0.5 : 0);
-      if (net.type == Model::lstm) {
-        at(r, c) = 0.25 * w(2, r, c);
-        if (!h_only) {
-          at(n + r, c) = 0.5 * w(2, r, c);
-          at(r, n + c) = r == c ? 0.25 : 0;
-          at(n + r, n + c) = r == c ? 0.5 : 0;
-        }
-      }
-    }
-  return jac;
-}
-
 // Tolerance (as test_exact_below_onset.cpp). For a constant linear map the Benettin partial sums
 // are log-volume growth rates: what remains after the initial projection terms cancel is the
 // bounded oscillation of log|R_ii| where i splits a complex pair (in the batch-means standard
@@ -332,7 +307,7 @@ TEST_P(PropagatorExact, SpectrumWhereTheTangentMapIsConstant) {
   const Members m = make_members(kind, batch, n, 0.6, 0.0, 11, /*bias=*/false, steps,
                                  /*zero_inputs=*/true);
   std::vector<double> exact;
-  for (const auto& mu : test::eigenvalues(zero_fixed_point_jacobian(m.cell, m.h_only), m.rows))
+  for (const auto& mu : test::eigenvalues(test::layer_block_at_zero(m.cell, 0, m.h_only), m.rows))
     exact.push_back(std::log(std::abs(mu)));
   exact = test::sorted_desc(exact);
   SpectrumOptions o;

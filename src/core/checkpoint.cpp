@@ -27,12 +27,6 @@ static_assert(std::endian::native == std::endian::little, "checkpoints are littl
 constexpr char kMagic[] = "RNNLYAP-CHECKPOINT\n";
 constexpr std::uint32_t kVersion = 1;
 
-std::uint64_t fnv1a(const void* data, std::size_t size, std::uint64_t h = 0xcbf29ce484222325ull) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (std::size_t i = 0; i < size; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  return h;
-}
-
 void put(std::string& out, const void* p, std::size_t size) {
   out.append(static_cast<const char*>(p), size);
 }
@@ -64,6 +58,12 @@ class Reader {
 };
 
 }  // namespace
+
+std::uint64_t fnv1a(const void* data, std::size_t size, std::uint64_t h) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < size; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
 
 std::uint64_t network_hash(const Network& net) {
   std::uint64_t h = fnv1a(net.j.data(), net.j.size() * sizeof(double));

@@ -1,6 +1,7 @@
 // Checkpoint files: everything a run needs to continue where it stopped.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,6 +32,10 @@ struct Checkpoint {
   std::vector<double> state;  ///< n
   std::vector<double> basis;  ///< n×k, empty before the basis started
 };
+
+/// 64-bit FNV-1a of `size` bytes, continuing from `h` (checkpoint sums, network hashes, the
+/// checks of a sweep's partial file).
+std::uint64_t fnv1a(const void* data, std::size_t size, std::uint64_t h = 0xcbf29ce484222325ull);
 
 /// FNV-1a of the weights and bias, to refuse resuming with another network.
 std::uint64_t network_hash(const Network& net);

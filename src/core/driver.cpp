@@ -124,9 +124,9 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
   // log taken is added to the window's sum too; a window's end forces a take). The windows must
   // tile the averaged part exactly, so that their mean is the exponent: checked before anything
   // runs (a trained network's averaged length is known only here).
-  const double ons_time_all = static_cast<double>(sched.steps_per_ons) * sched.step_time;
+  const double ons_time = static_cast<double>(sched.steps_per_ons) * sched.step_time;
   const std::int64_t window_ons =
-      opt.ftle_window > 0 ? std::llround(opt.ftle_window / ons_time_all) : 0;
+      opt.ftle_window > 0 ? std::llround(opt.ftle_window / ons_time) : 0;
   if (window_ons > 0 && (!control.resume_path.empty() || !control.checkpoint_path.empty()))
     throw InvalidInput("--ftle-window is not kept in checkpoints: give it without --checkpoint");
   if (window_ons > 0 && (sched.ons_sim < window_ons || sched.ons_sim % window_ons != 0)) {
@@ -293,7 +293,6 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
 
   // 3. Averaging, in blocks of consecutive re-orthonormalisations (batch means).
   const std::int64_t n_blocks = std::min(sched.ons_sim, kMaxBlocks);
-  const double ons_time = static_cast<double>(sched.steps_per_ons) * sched.step_time;
   std::vector<double> estimate(k);
   std::vector<double> window_sum(window_ons > 0 ? k : 0, 0.0);
   std::vector<std::vector<double>> windows;  // windows × k rates

@@ -144,7 +144,12 @@ std::string to_json(const EnsembleResult& e, int indent) {
 
 namespace {
 
-using Shape = std::vector<std::size_t>;
+// Rows one after another (C order).
+std::vector<double> flat(const std::vector<std::vector<double>>& rows) {
+  std::vector<double> out;
+  for (const auto& row : rows) out.insert(out.end(), row.begin(), row.end());
+  return out;
+}
 
 void add_summary(std::vector<NpzMember>& m, const SpectrumSummary& s, const std::string& suffix,
                  double n_positive) {
@@ -164,11 +169,8 @@ std::string to_npz(const SpectrumResult& r, const Trace* trace) {
   m.push_back(npz_float64("exponents", {r.exponents.size()}, r.exponents));
   m.push_back(npz_float64("stderr", {r.stderr_.size()}, r.stderr_));
   add_summary(m, r.summary, "", r.summary.n_positive);
-  if (!r.ftle.empty()) {
-    std::vector<double> f;
-    for (const auto& w : r.ftle) f.insert(f.end(), w.begin(), w.end());
-    m.push_back(npz_float64("ftle", {r.ftle.size(), r.ftle.front().size()}, f));
-  }
+  if (!r.ftle.empty())
+    m.push_back(npz_float64("ftle", {r.ftle.size(), r.ftle.front().size()}, flat(r.ftle)));
   if (trace) {
     m.push_back(npz_float64("trace_time", {trace->time.size()}, trace->time));
     m.push_back(npz_float64("trace", {trace->time.size(), static_cast<std::size_t>(trace->k)},
@@ -197,8 +199,10 @@ std::string to_npz(const EnsembleResult& e) {
   m.push_back(npz_float64("members", {b, k}, ex));
   if (b > 0 && !e.members.front().ftle.empty()) {
     std::vector<double> f;
-    for (const SpectrumResult& r : e.members)
-      for (const auto& w : r.ftle) f.insert(f.end(), w.begin(), w.end());
+    for (const SpectrumResult& r : e.members) {
+      const std::vector<double> rows = flat(r.ftle);
+      f.insert(f.end(), rows.begin(), rows.end());
+    }
     m.push_back(npz_float64("members_ftle", {b, e.members.front().ftle.size(), k}, f));
   }
   m.push_back(npz_float64("members_stderr", {b, k}, se));

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "checkpoint.hpp"
 #include "options_json.hpp"
 #include "propagator.hpp"
 #include "rnnlyap/arrays.hpp"
@@ -60,98 +61,87 @@ json base_json(const SpectrumOptions& base) {
   return j;
 }
 
-// The fields of a point as the JSON output shows them.
-json point_json(const SweepPoint& p) {
+// The measured quantities of a grid point, named as in the JSON, the partial file and the .npz.
+struct PointField {
+  const char* name;
+  double SweepPoint::*value;
+};
+constexpr PointField kPointFields[] = {
+    {"max_exponent", &SweepPoint::max_exponent},
+    {"max_exponent_stderr", &SweepPoint::max_exponent_stderr},
+    {"ky_dimension", &SweepPoint::ky_dimension},
+    {"ky_dimension_stderr", &SweepPoint::ky_dimension_stderr},
+    {"ks_entropy", &SweepPoint::ks_entropy},
+    {"ks_entropy_stderr", &SweepPoint::ks_entropy_stderr},
+    {"fraction_positive", &SweepPoint::fraction_positive},
+    {"fraction_positive_stderr", &SweepPoint::fraction_positive_stderr},
+    {"mean_exponent", &SweepPoint::mean_exponent},
+    {"mean_exponent_stderr", &SweepPoint::mean_exponent_stderr},
+    {"seconds", &SweepPoint::seconds}};
+
+// A point's parameters and quantities, each number written by `number` (the members' too).
+template <class F>
+json point_fields(const SweepPoint& p, F number) {
+  json j = {
+      {"g", p.g}, {"alpha", opt_json(p.alpha)}, {"n", p.n}, {"k", p.k}, {"ensemble", p.ensemble}};
+  for (const PointField& f : kPointFields) j[f.name] = number(p.*f.value);
   json members = json::array();
-  for (const auto& m : p.members) members.push_back(m);
-  return {{"g", p.g},
-          {"alpha", opt_json(p.alpha)},
-          {"n", p.n},
-          {"k", p.k},
-          {"ensemble", p.ensemble},
-          {"max_exponent", p.max_exponent},
-          {"max_exponent_stderr", p.max_exponent_stderr},
-          {"ky_dimension", p.ky_dimension},
-          {"ky_dimension_stderr", p.ky_dimension_stderr},
-          {"ky_dimension_per_n", p.ky_dimension / p.n},
-          {"ks_entropy", p.ks_entropy},
-          {"ks_entropy_stderr", p.ks_entropy_stderr},
-          {"ks_entropy_per_n", p.ks_entropy / p.n},
-          {"fraction_positive", p.fraction_positive},
-          {"fraction_positive_stderr", p.fraction_positive_stderr},
-          {"mean_exponent", p.mean_exponent},
-          {"mean_exponent_stderr", p.mean_exponent_stderr},
-          {"seconds", p.seconds},
-          {"members", members}};
+  for (const auto& m : p.members) {
+    json row = json::array();
+    for (double v : m) row.push_back(number(v));
+    members.push_back(row);
+  }
+  j["members"] = members;
+  return j;
 }
 
-// A 64-bit FNV-1a hash, as 16 hex digits: each line of a partial file carries the hash of the
-// rest of the line, so that an edited or torn line is recognised and recomputed.
-std::string line_check(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
+// The fields of a point as the JSON output shows them (non-finite numbers become null).
+json point_json(const SweepPoint& p) {
+  json j = point_fields(p, [](double v) { return json(v); });
+  j["ky_dimension_per_n"] = p.ky_dimension / p.n;
+  j["ks_entropy_per_n"] = p.ks_entropy / p.n;
+  return j;
+}
+
+// Each line of a partial file carries the FNV-1a hash of the rest of the line, so that an edited
+// or torn line is recognised.
+std::string line_check(const json& j) {
+  const std::string text = j.dump();
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(buf, sizeof buf, "%016llx",
+                static_cast<unsigned long long>(detail::fnv1a(text.data(), text.size())));
   return buf;
+}
+std::string with_check(json j) {
+  j["check"] = line_check(j);
+  return j.dump();
+}
+// True when the line's check is that of the rest of it (then removed from `j`).
+bool check_holds(json& j) {
+  if (!j.is_object() || !j.contains("check") || !j["check"].is_string()) return false;
+  const std::string check = j["check"].get<std::string>();
+  j.erase("check");
+  return line_check(j) == check;
 }
 
 constexpr const char* kPartialFormat = "rnnlyap sweep partial 2";
 
 // A line of the partial file: every field exactly (non-finite numbers spelled out), and the check.
 std::string partial_line(const SweepPoint& p) {
-  json members = json::array();
-  for (const auto& m : p.members) {
-    json row = json::array();
-    for (double v : m) row.push_back(number_json(v));
-    members.push_back(row);
-  }
-  json j = {{"g", p.g},
-            {"alpha", opt_json(p.alpha)},
-            {"n", p.n},
-            {"k", p.k},
-            {"ensemble", p.ensemble},
-            {"max_exponent", number_json(p.max_exponent)},
-            {"max_exponent_stderr", number_json(p.max_exponent_stderr)},
-            {"ky_dimension", number_json(p.ky_dimension)},
-            {"ky_dimension_stderr", number_json(p.ky_dimension_stderr)},
-            {"ks_entropy", number_json(p.ks_entropy)},
-            {"ks_entropy_stderr", number_json(p.ks_entropy_stderr)},
-            {"fraction_positive", number_json(p.fraction_positive)},
-            {"fraction_positive_stderr", number_json(p.fraction_positive_stderr)},
-            {"mean_exponent", number_json(p.mean_exponent)},
-            {"mean_exponent_stderr", number_json(p.mean_exponent_stderr)},
-            {"seconds", number_json(p.seconds)},
-            {"members", members}};
-  j["check"] = line_check(j.dump());
-  return j.dump();
+  return with_check(point_fields(p, number_json));
 }
 
 // The point of a partial line; throws for a line whose check fails or that lacks a field.
 SweepPoint point_from_line(const std::string& line) {
   json j = json::parse(line);
-  const std::string check = j.at("check").get<std::string>();
-  j.erase("check");
-  if (line_check(j.dump()) != check) throw InvalidInput("check failed");
+  if (!check_holds(j)) throw InvalidInput("check failed");
   SweepPoint p;
   p.g = j.at("g").get<double>();
   p.alpha = opt_from(j.at("alpha"));
   p.n = j.at("n").get<int>();
   p.k = j.at("k").get<int>();
   p.ensemble = j.at("ensemble").get<int>();
-  p.max_exponent = number_from(j.at("max_exponent"));
-  p.max_exponent_stderr = number_from(j.at("max_exponent_stderr"));
-  p.ky_dimension = number_from(j.at("ky_dimension"));
-  p.ky_dimension_stderr = number_from(j.at("ky_dimension_stderr"));
-  p.ks_entropy = number_from(j.at("ks_entropy"));
-  p.ks_entropy_stderr = number_from(j.at("ks_entropy_stderr"));
-  p.fraction_positive = number_from(j.at("fraction_positive"));
-  p.fraction_positive_stderr = number_from(j.at("fraction_positive_stderr"));
-  p.mean_exponent = number_from(j.at("mean_exponent"));
-  p.mean_exponent_stderr = number_from(j.at("mean_exponent_stderr"));
-  p.seconds = number_from(j.at("seconds"));
+  for (const PointField& f : kPointFields) p.*f.value = number_from(j.at(f.name));
   for (const auto& row : j.at("members")) {
     std::vector<double> m;
     for (const auto& v : row) m.push_back(number_from(v));
@@ -163,9 +153,7 @@ SweepPoint point_from_line(const std::string& line) {
 }
 
 std::string head_line(const SpectrumOptions& base) {
-  json j = {{"format", kPartialFormat}, {"base", base_json(base)}};
-  j["check"] = line_check(j.dump());
-  return j.dump();
+  return with_check({{"format", kPartialFormat}, {"base", base_json(base)}});
 }
 
 // The lines of a partial file written with `base`, after its head (none when there is no file).
@@ -186,10 +174,7 @@ std::vector<std::string> read_partial_lines(const std::string& path, const Spect
                        ": not a partial sweep file of this version of rnnlyap; delete it to start "
                        "over");
   // The head carries a check too: an edited head is not taken for these options' file.
-  json unchecked = head;
-  unchecked.erase("check");
-  if (!head.contains("check") || !head["check"].is_string() ||
-      head["check"].get<std::string>() != line_check(unchecked.dump()))
+  if (!check_holds(head))
     throw InvalidInput(path + ": its first line was edited (its check fails); delete it to start " +
                        "over");
   if (!head.contains("base") || head["base"] != base_json(base))
@@ -548,28 +533,13 @@ std::string sweep_npz(const SweepResult& r) {
     return (ni * as + ai) * gs + gi;
   };
   const std::size_t cells = ns * as * gs;
-  struct Field {
-    const char* name;
-    double SweepPoint::*value;
-  };
-  const Field fields[] = {{"max_exponent", &SweepPoint::max_exponent},
-                          {"max_exponent_stderr", &SweepPoint::max_exponent_stderr},
-                          {"ky_dimension", &SweepPoint::ky_dimension},
-                          {"ky_dimension_stderr", &SweepPoint::ky_dimension_stderr},
-                          {"ks_entropy", &SweepPoint::ks_entropy},
-                          {"ks_entropy_stderr", &SweepPoint::ks_entropy_stderr},
-                          {"fraction_positive", &SweepPoint::fraction_positive},
-                          {"fraction_positive_stderr", &SweepPoint::fraction_positive_stderr},
-                          {"mean_exponent", &SweepPoint::mean_exponent},
-                          {"mean_exponent_stderr", &SweepPoint::mean_exponent_stderr},
-                          {"seconds", &SweepPoint::seconds}};
   std::vector<NpzMember> m;
   m.push_back(npz_float64("g", {gs}, s.g));
   m.push_back(npz_float64("alpha", {s.alpha.size()}, s.alpha));
   std::vector<std::int64_t> n(s.n.begin(), s.n.end());
   m.push_back(npz_int64("n", {ns}, n));
   const std::vector<std::size_t> shape = {ns, as, gs};
-  for (const Field& f : fields) {
+  for (const PointField& f : kPointFields) {
     std::vector<double> v(cells, kNaN);
     for (const auto& p : r.grid) v[cell(p)] = p.*f.value;
     m.push_back(npz_float64(f.name, shape, v));
