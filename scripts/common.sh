@@ -6,7 +6,7 @@ BUILD=${BUILD_DIR:-$ROOT/build}
 
 DEB_PACKAGES=(cmake g++ make libopenblas-dev liblapack-dev libcli11-dev nlohmann-json3-dev
               libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy python3-matplotlib
-              zlib1g-dev pybind11-dev python3-dev pkg-config)
+              zlib1g-dev pybind11-dev python3-dev pkg-config openmpi-bin libopenmpi-dev)
 
 # install_deps [EXTRA_PACKAGE ...]
 install_deps() {

@@ -183,28 +183,32 @@ TEST(Sweep, PartialPointsAreMatchedByParameters) {
           [&] { return stop; }),
       Interrupted);
   std::vector<std::string> lines = lines_of(partial);
-  ASSERT_EQ(lines.size(), 5u) << "the head and four points (g = 0.7, 0.8, 0.9, 1.0)";
-  // Reverse the points, repeat g = 0.8 (whose copy comes first now), edit g = 0.9's λ_max, and cut
-  // a copy of g = 1.0 short as a killed writer would.
-  std::vector<std::string> edited = {lines[0], lines[4], lines[3], lines[2], lines[1], lines[2]};
+  ASSERT_EQ(lines.size(), 9u) << "the head and two members of four points (g = 0.7 … 1.0)";
+  // Lines 1 … 8: (0.7, member 0), (0.7, 1), (0.8, 0), (0.8, 1), (0.9, 0), (0.9, 1), (1.0, 0),
+  // (1.0, 1). Reverse them, repeat (0.8, 0) (whose copy comes first now), edit the λ_max of
+  // (0.9, 0), and cut a copy of (1.0, 0) short as a killed writer would.
+  std::vector<std::string> edited = {lines[0]};
+  for (int l = 8; l >= 1; --l) edited.push_back(lines[l]);
+  edited.push_back(lines[3]);
   const std::string key = "\"max_exponent\":";
-  const auto at = edited[2].find(key);
+  std::string& nine = edited[9 - 5];  // lines[5] = (0.9, member 0)
+  const auto at = nine.find(key);
   ASSERT_NE(at, std::string::npos);
-  edited[2].insert(at + key.size(), "1");  // λ_max 1-prefixed: its check must fail
-  edited.push_back(lines[1].substr(0, lines[1].size() / 2));
+  nine.insert(at + key.size(), "1");  // λ_max 1-prefixed: its check must fail
+  edited.push_back(lines[7].substr(0, lines[7].size() / 2));
   write_lines(partial, edited);
   std::vector<int> computed;
   const SweepResult r = run_sweep(s, partial.string(), [&](int done, int, const std::string& l) {
     if (l != "done") computed.push_back(done);
   });
-  // s's grid is 0.8 … 1.3. Kept: 0.8 and 1.0 (0.7 is foreign, 0.9 was edited); computed: 0.9, 1.1,
-  // 1.2, 1.3.
+  // s's grid is 0.8 … 1.3. Kept: 0.8 and 1.0 whole, (0.9, member 1) (0.7 is foreign, (0.9, 0) was
+  // edited); computed: 0.9's member 0, 1.1, 1.2, 1.3.
   EXPECT_EQ(r.resumed_points, 2);
   EXPECT_EQ(computed, (std::vector<int>{2, 3, 4, 5}));
   ASSERT_EQ(r.warnings.size(), 3u) << "a failed check (two lines), a duplicate, a foreign point";
   EXPECT_NE(r.warnings[0].find("2 lines whose check failed"), std::string::npos) << r.warnings[0];
   EXPECT_NE(r.warnings[1].find("1 line repeating"), std::string::npos) << r.warnings[1];
-  EXPECT_NE(r.warnings[2].find("1 line for points not on this grid"), std::string::npos)
+  EXPECT_NE(r.warnings[2].find("2 lines for units not in this run"), std::string::npos)
       << r.warnings[2];
   ASSERT_EQ(r.grid.size(), whole.grid.size());
   for (std::size_t i = 0; i < whole.grid.size(); ++i) {
@@ -215,9 +219,9 @@ TEST(Sweep, PartialPointsAreMatchedByParameters) {
       for (int e = 0; e < 30; ++e)
         EXPECT_NEAR(r.grid[i].members[m][e], whole.grid[i].members[m][e], 1e-12);
   }
-  // The file was rewritten without the ignored lines: the head and the six points.
+  // The file was rewritten without the ignored lines: the head and six points' two members.
   lines = lines_of(partial);
-  EXPECT_EQ(lines.size(), 7u);
+  EXPECT_EQ(lines.size(), 13u);
   // An edited head (options changed by hand) is refused, not taken for these options' file.
   const auto t_sim = lines[0].find("\"t_sim\":60");
   ASSERT_NE(t_sim, std::string::npos) << lines[0];

@@ -82,12 +82,14 @@ std::vector<Transition> find_transitions(const std::vector<SweepPoint>& grid,
                                          const SpectrumOptions& base);
 
 /// Runs the sweep. Every grid point is validated, and its memory checked, before any is computed.
-/// Finished points are appended to `partial_path` (JSON lines, created with the first finished
-/// point) as they complete. When that file exists, each of its points is matched to the grid by its
-/// (g, alpha, n), never by position: points of this grid are kept, every other line (a failed
-/// check, a duplicate, a point off the grid) is ignored and reported in `warnings`. A file written
-/// with other options (those that change the numbers: not backend, device or threads) throws
-/// InvalidInput. `progress(done, total, label)` is called before each point that is computed.
+/// Each finished member of each point is appended to `partial_path` (a unit file, units.hpp,
+/// created when the first point finishes) as the points complete. When that file exists, its
+/// units are matched to the grid by their (g, alpha, n) and member, never by position: units of
+/// this grid are kept (a point with some members kept computes only the others), every other line
+/// (a failed check, a duplicate, a point off the grid) is ignored and reported in `warnings`. A
+/// file written with other options (those that change the numbers: not backend, device or
+/// threads) throws InvalidInput. `progress(done, total, label)` counts points and is called before
+/// each point that is computed.
 SweepResult run_sweep(
     const SweepSpec& spec, const std::string& partial_path,
     const std::function<void(int done, int total, const std::string& label)>& progress = {},

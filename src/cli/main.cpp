@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <initializer_list>
 #include <iostream>
 #include <map>
@@ -18,7 +19,9 @@
 #include <new>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
+#include "distribute.hpp"
 #include "output_file.hpp"
 #include "progress.hpp"
 #include "rnnlyap/arrays.hpp"
@@ -28,6 +31,7 @@
 #include "rnnlyap/spectrum.hpp"
 #include "rnnlyap/sweep.hpp"
 #include "rnnlyap/trained.hpp"
+#include "rnnlyap/units.hpp"
 
 namespace {
 
@@ -60,6 +64,40 @@ extern "C" void on_signal(int sig) {
   std::raise(sig);
 }
 
+// The processes of this job (one without MPI). A distributed command's ranks check their input,
+// then agree (ranks_agree) before any of them computes: a rank that refused stops them all.
+cli::Ranks g_ranks;
+bool g_agreement_pending = false;
+
+void ranks_agree() {
+  if (!g_agreement_pending) return;
+  g_agreement_pending = false;
+  if (!cli::all_ranks_ok(g_ranks, true).all) {
+    if (g_ranks.rank == 0)
+      std::fprintf(stderr, "rnnlyap: error: another rank refused the run (its message is above)\n");
+    throw cli::QuietExit{kExitInvalid};
+  }
+}
+
+// "--shard I/N": the I-th of N shares of the units (1 <= I <= N).
+struct Shard {
+  int index = 0, count = 0;  // index 0-based
+};
+Shard parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  auto whole = [&](const std::string& s) {
+    if (s.empty() || s.size() > 6 || !std::all_of(s.begin(), s.end(), ::isdigit))
+      throw InvalidInput("--shard must be I/N with whole numbers 1 <= I <= N, got '" + text + "'");
+    return std::stoi(s);
+  };
+  if (slash == std::string::npos)
+    throw InvalidInput("--shard must be I/N with whole numbers 1 <= I <= N, got '" + text + "'");
+  const int i = whole(text.substr(0, slash)), n = whole(text.substr(slash + 1));
+  if (i < 1 || i > n)
+    throw InvalidInput("--shard must be I/N with whole numbers 1 <= I <= N, got '" + text + "'");
+  return {i - 1, n};
+}
+
 struct SpectrumArgs {
   std::string model = "rate", integrator = "euler", weights = "gaussian", backend = "auto",
               precision = "fp64", qr = "householder";
@@ -67,6 +105,7 @@ struct SpectrumArgs {
   std::string seed = "1";  // parsed by parse_seed: the whole range 0 ... 2^64 - 1, nothing else
   std::string network_seed, state_seed, basis_seed, noise_seed;
   std::string nonlinearity = "tanh";  // rnn: tanh | relu
+  std::string shard;                  // --shard I/N
   double checkpoint_every = 300;
   bool quiet = false;
   int k = 0;
@@ -105,6 +144,10 @@ void add_common_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
   sub.add_option("--ensemble", o.ensemble, "number of networks (seeds seed, seed+1, ...)")
       ->capture_default_str();
   sub.add_flag("--quiet", a.quiet, "no progress bar and no summary line");
+  sub.add_option("--shard", a.shard,
+                 "compute only share I of N (1 <= I <= N) of the independent spectra (ensemble "
+                 "members, sequences, grid points' members) into the unit file --out; combine the "
+                 "shards' files with rnnlyap merge");
 }
 
 void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
@@ -298,7 +341,202 @@ void require_names(const CLI::App& sub, std::initializer_list<const char*> names
   }
 }
 
+// A path that names a file (existing or to be created), not standard output, a device or a FIFO.
+bool names_a_file(const std::string& path) {
+  if (path.empty() || path == "-") return false;
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? S_ISREG(st.st_mode) : errno == ENOENT;
+}
+
+// A single run's JSON, with its warnings and the summary line on stderr.
+std::string report_single(const SpectrumResult& r, bool quiet) {
+  for (const std::string& w : r.warnings) std::fprintf(stderr, "rnnlyap: warning: %s\n", w.c_str());
+  if (!quiet) {
+    const auto& s = r.summary;
+    std::fprintf(stderr,
+                 "rnnlyap: N=%d k=%d  lambda_max=%.5g +- %.2g  mean=%.5g  D_KY=%.4g%s  H=%.5g  "
+                 "(%s, %.2f s)\n",
+                 r.options.n, r.options.num_exponents(), s.max_exponent, r.stderr_.front(),
+                 s.mean_exponent, s.ky_dimension, s.ky_is_lower_bound ? "+" : "", s.ks_entropy,
+                 r.backend.c_str(), r.timing.seconds);
+  }
+  return to_json(r) + "\n";
+}
+
+// The JSON (and, given `arrays`, the .npz) of an ensemble's members or a trained network's
+// sequences, with their warnings and the summary line on stderr. One sequence is reported as a
+// single run (so is one member, as from rnnlyap merge).
+std::string report_members(const EnsembleResult& e, bool quiet, std::string* arrays) {
+  const SpectrumResult& first = e.members.front();
+  const SpectrumOptions& o = first.options;
+  const bool trained = is_cell(o.model);
+  if (e.members.size() == 1) {
+    if (arrays) *arrays = to_npz(first);
+    if (!trained) return report_single(first, quiet);
+  } else if (arrays) {
+    *arrays = to_npz(e);
+  }
+  for (const SpectrumResult& m : e.members)
+    for (const std::string& w : m.warnings) {
+      if (trained)
+        std::fprintf(stderr, "rnnlyap: warning: sequence %d: %s\n", m.sequence, w.c_str());
+      else
+        std::fprintf(stderr, "rnnlyap: warning: seed %llu: %s\n",
+                     static_cast<unsigned long long>(m.options.seed), w.c_str());
+    }
+  if (!quiet && trained) {
+    std::fprintf(
+        stderr,
+        "rnnlyap: %s N=%d, %zu sequence(s), k=%d  lambda_max=%.5g  mean=%.5g  (%s, %.2f s)\n",
+        std::string(to_string(o.model)).c_str(), o.n, e.members.size(), o.num_exponents(),
+        e.mean_summary.max_exponent, e.mean_summary.mean_exponent, first.backend.c_str(),
+        e.timing.seconds);
+  } else if (!quiet) {
+    const auto &m = e.mean_summary, &se = e.stderr_summary;
+    std::fprintf(stderr,
+                 "rnnlyap: %zu networks N=%d k=%d  lambda_max=%.5g +- %.2g  D_KY=%.4g +- %.2g  "
+                 "H=%.5g +- %.2g  (%s, %.2f s)\n",
+                 e.members.size(), o.n, o.num_exponents(), m.max_exponent, se.max_exponent,
+                 m.ky_dimension, se.ky_dimension, m.ks_entropy, se.ks_entropy,
+                 first.backend.c_str(), e.timing.seconds);
+  }
+  return (e.members.size() == 1 ? to_json(first) : to_json(e)) + "\n";
+}
+
+// Where this rank computes: one GPU per rank on a node (its node-local rank modulo the node's
+// GPUs) unless --device is given, and its share of the node's cores unless --threads is.
+UnitPlan placed_for_rank(const UnitPlan& plan, const SpectrumOptions& o, const CLI::App& sub) {
+  if (g_ranks.size <= 1) return plan;
+  std::optional<int> device, threads;
+  if (!given(sub, "--device") && o.backend != BackendKind::cpu) {
+    const auto gpus = cuda_devices();
+    if (!gpus.empty()) device = g_ranks.local_rank % static_cast<int>(gpus.size());
+  }
+  if (!given(sub, "--threads"))
+    threads = std::max(
+        1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, g_ranks.local_size));
+  return plan.placed(device, threads);
+}
+
+// The units rank 0 gives out: the missing ones, or with --shard those of this shard.
+std::vector<std::size_t> units_to_compute(const UnitStore& store,
+                                          const std::optional<Shard>& shard) {
+  std::vector<std::size_t> todo = store.missing();
+  if (shard)
+    std::erase_if(todo, [&](std::size_t u) {
+      return store.plan().shard_of(u, shard->count) != shard->index;
+    });
+  return todo;
+}
+
+// What a unit file held at the start: lines ignored, units kept.
+void report_store(const UnitStore& store, bool quiet) {
+  for (const auto& w : store.warnings()) std::fprintf(stderr, "rnnlyap: warning: %s\n", w.c_str());
+  if (store.taken_from_file() > 0 && !quiet)
+    std::fprintf(stderr, "rnnlyap: %zu of %zu units taken from %s\n", store.taken_from_file(),
+                 store.plan().size(), store.path().c_str());
+}
+
+void report_shard(const UnitStore& store, const std::vector<std::size_t>& todo, const Shard& shard,
+                  bool quiet) {
+  if (quiet) return;
+  std::fprintf(stderr,
+               "rnnlyap: shard %d/%d: %zu units computed, %zu of %zu units in %s; combine the "
+               "shards' files with rnnlyap merge\n",
+               shard.index + 1, shard.count, todo.size(), store.done(), store.plan().size(),
+               store.path().c_str());
+}
+
+// An ensemble or a trained network's sequences spread over MPI ranks or computed as one shard:
+// its units, kept in a unit file (beside --out, or --out itself for a shard), then the same
+// result as one process.
+int run_spectrum_units(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
+  g_agreement_pending = g_ranks.size > 1;
+  require_names(sub, {"--out", "--trace", "--npz", "--checkpoint", "--resume", "--weights-file",
+                      "--inputs", "--initial-state"});
+  const double log_seconds = cli::progress_log_seconds();
+  resolve(o, a, sub);
+  validate(o);
+  std::optional<Shard> shard;
+  if (!a.shard.empty()) shard = parse_shard(a.shard);
+  const std::string how = shard ? "--shard" : "MPI ranks";
+  if (!a.checkpoint.empty() || !a.resume.empty())
+    throw InvalidInput("--checkpoint and --resume are for single runs, not with " + how +
+                       " (finished units are kept instead)");
+  if (!a.trace.empty()) throw InvalidInput("--trace is for single runs, not with " + how);
+  if (shard && g_ranks.size > 1)
+    throw InvalidInput("--shard is for runs without MPI (MPI ranks share the units themselves)");
+  if (shard && !names_a_file(a.out))
+    throw InvalidInput("--shard writes its units to the file --out: give one");
+  if (shard && !a.npz.empty())
+    throw InvalidInput("--npz is for the combined result: give it to rnnlyap merge");
+  const std::string units_path = shard                 ? a.out
+                                 : names_a_file(a.out) ? a.out + ".partial.jsonl"
+                                                       : std::string();
+  std::vector<cli::PathOption> inputs;
+  if (!o.weights_file.empty()) inputs.push_back({"--weights-file", o.weights_file});
+  if (!o.inputs_file.empty()) inputs.push_back({"--inputs", o.inputs_file});
+  if (!o.initial_state_file.empty()) inputs.push_back({"--initial-state", o.initial_state_file});
+  std::unique_ptr<cli::OutputFile> out, npz;
+  if (g_ranks.rank == 0) {
+    std::vector<cli::PathOption> outputs;
+    if (shard) {
+      outputs.push_back({"--out", a.out, true});
+    } else {
+      outputs.push_back({"--out", a.out.empty() ? "-" : a.out});
+      if (!units_path.empty()) outputs.push_back({"--out (its partial file)", units_path, true});
+      if (!a.npz.empty()) outputs.push_back({"--npz", a.npz});
+    }
+    cli::check_paths(outputs, inputs);
+  } else {
+    cli::check_paths({}, inputs);
+  }
+  const UnitPlan plan = UnitPlan::spectrum(o);
+  std::unique_ptr<UnitStore> store;
+  if (g_ranks.rank == 0) {
+    store = std::make_unique<UnitStore>(plan, units_path);
+    if (!shard) {
+      out = std::make_unique<cli::OutputFile>("--out", a.out.empty() ? "-" : a.out);
+      if (!a.npz.empty()) npz = std::make_unique<cli::OutputFile>("--npz", a.npz);
+    }
+  }
+  ranks_agree();
+  g_checkpointing = 1;  // SIGINT/SIGTERM: stop; the unit file keeps the finished units
+  if (store) report_store(*store, a.quiet);
+  const std::vector<std::size_t> todo =
+      store ? units_to_compute(*store, shard) : std::vector<std::size_t>{};
+  cli::ProgressBar bar(cli::progress_mode(a.quiet || g_ranks.rank != 0), log_seconds);
+  cli::run_units(
+      g_ranks, placed_for_rank(plan, o, sub), store.get(), todo, units_path,
+      [&](std::size_t done, std::size_t total, const std::string& label) {
+        bar.update(label, static_cast<std::int64_t>(done), static_cast<std::int64_t>(total));
+      },
+      [] { return g_stop_requested != 0; });
+  bar.finish();
+  if (g_ranks.rank != 0) return 0;
+  if (shard) {
+    store->save();
+    report_shard(*store, todo, *shard, a.quiet);
+    return 0;
+  }
+  std::string arrays;
+  const std::string json =
+      report_members(store->ensemble_result(), a.quiet, npz ? &arrays : nullptr);
+  if (npz) {
+    std::fwrite(arrays.data(), 1, arrays.size(), npz->get());
+    npz->commit();
+  }
+  std::fputs(json.c_str(), out->get());
+  out->commit();
+  if (!units_path.empty()) std::remove(units_path.c_str());
+  return 0;
+}
+
 int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
+  const bool trained = a.model == "rnn" || a.model == "gru" || a.model == "lstm";
+  if (!a.shard.empty() || (g_ranks.size > 1 && (trained || o.ensemble > 1)))
+    return run_spectrum_units(o, a, sub);
+  if (g_ranks.rank != 0) return 0;  // one run: rank 0 computes it alone
   require_names(sub, {"--out", "--trace", "--npz", "--checkpoint", "--resume", "--weights-file",
                       "--inputs", "--initial-state"});
   const double log_seconds = cli::progress_log_seconds();
@@ -364,54 +602,16 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     if (trace) throw InvalidInput("--trace is for random networks, not trained models");
     const EnsembleResult e = compute_trained_spectra(o, obs);
     bar.finish();
-    // One sequence: the plain result; a batch: one member per sequence, means at the top level.
-    json = (e.members.size() == 1 ? to_json(e.members.front()) : to_json(e)) + "\n";
-    if (npz) arrays = e.members.size() == 1 ? to_npz(e.members.front()) : to_npz(e);
-    for (const SpectrumResult& m : e.members)
-      for (const std::string& w : m.warnings)
-        std::fprintf(stderr, "rnnlyap: warning: sequence %d: %s\n", m.sequence, w.c_str());
-    if (!a.quiet)
-      std::fprintf(
-          stderr,
-          "rnnlyap: %s N=%d, %zu sequence(s), k=%d  lambda_max=%.5g  mean=%.5g  (%s, %.2f s)\n",
-          std::string(to_string(o.model)).c_str(), e.members.front().options.n, e.members.size(),
-          e.members.front().options.num_exponents(), e.mean_summary.max_exponent,
-          e.mean_summary.mean_exponent, e.members.front().backend.c_str(), e.timing.seconds);
+    json = report_members(e, a.quiet, npz ? &arrays : nullptr);
   } else if (o.ensemble > 1) {
     const EnsembleResult e = compute_ensemble(o, obs, control);
     bar.finish();
-    json = to_json(e) + "\n";
-    if (npz) arrays = to_npz(e);
-    for (const SpectrumResult& m : e.members)
-      for (const std::string& w : m.warnings)
-        std::fprintf(stderr, "rnnlyap: warning: seed %llu: %s\n",
-                     static_cast<unsigned long long>(m.options.seed), w.c_str());
-    if (!a.quiet) {
-      const auto &m = e.mean_summary, &se = e.stderr_summary;
-      std::fprintf(stderr,
-                   "rnnlyap: %d networks N=%d k=%d  lambda_max=%.5g +- %.2g  D_KY=%.4g +- %.2g  "
-                   "H=%.5g +- %.2g  (%s, %.2f s)\n",
-                   o.ensemble, e.members.front().options.n,
-                   e.members.front().options.num_exponents(), m.max_exponent, se.max_exponent,
-                   m.ky_dimension, se.ky_dimension, m.ks_entropy, se.ks_entropy,
-                   e.members.front().backend.c_str(), e.timing.seconds);
-    }
+    json = report_members(e, a.quiet, npz ? &arrays : nullptr);
   } else {
     const SpectrumResult r = compute_spectrum(o, obs, control);
     bar.finish();
-    json = to_json(r) + "\n";
     if (npz) arrays = to_npz(r, trace ? &kept_trace : nullptr);
-    for (const std::string& w : r.warnings)
-      std::fprintf(stderr, "rnnlyap: warning: %s\n", w.c_str());
-    if (!a.quiet) {
-      const auto& s = r.summary;
-      std::fprintf(stderr,
-                   "rnnlyap: N=%d k=%d  lambda_max=%.5g +- %.2g  mean=%.5g  D_KY=%.4g%s  H=%.5g  "
-                   "(%s, %.2f s)\n",
-                   r.options.n, r.options.num_exponents(), s.max_exponent, r.stderr_.front(),
-                   s.mean_exponent, s.ky_dimension, s.ky_is_lower_bound ? "+" : "", s.ks_entropy,
-                   r.backend.c_str(), r.timing.seconds);
-    }
+    json = report_single(r, a.quiet);
   }
   if (trace) trace->commit();
   if (npz) {
@@ -442,15 +642,72 @@ void add_sweep_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a, Sweep
                  "the grid and every member's spectrum as a NumPy .npz, by (n, alpha, g)");
 }
 
-// A path that names a file (existing or to be created), not standard output, a device or a FIFO.
-bool names_a_file(const std::string& path) {
-  if (path.empty() || path == "-") return false;
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? S_ISREG(st.st_mode) : errno == ENOENT;
+// The sweep's outputs and its summary on stderr.
+void report_sweep(const SweepResult& r, cli::OutputFile& json_out, cli::OutputFile& csv_out,
+                  cli::OutputFile* npz_out, const std::string& partial, const std::string& out,
+                  const std::string& csv_path, bool quiet) {
+  for (const auto& warning : r.warnings)
+    std::fprintf(stderr, "rnnlyap: warning: %s\n", warning.c_str());
+  if (r.resumed_points > 0 && !quiet && !partial.empty())
+    std::fprintf(stderr, "rnnlyap: %d points taken from %s\n", r.resumed_points, partial.c_str());
+  std::fputs((sweep_json(r) + "\n").c_str(), json_out.get());
+  std::fputs(sweep_csv(r).c_str(), csv_out.get());
+  if (npz_out) {
+    const std::string arrays = sweep_npz(r);
+    std::fwrite(arrays.data(), 1, arrays.size(), npz_out->get());
+    npz_out->commit();
+  }
+  json_out.commit();
+  csv_out.commit();
+  if (!partial.empty()) std::remove(partial.c_str());
+  if (quiet) return;
+  std::fprintf(stderr, "rnnlyap: sweep of %zu points written to %s and %s\n", r.grid.size(),
+               out.c_str(), csv_path.c_str());
+  for (const auto& t : r.transitions) {
+    std::fprintf(stderr, "  N=%d%s: ", t.n,
+                 t.alpha ? (" alpha=" + std::to_string(*t.alpha).substr(0, 4)).c_str() : "");
+    if (t.g_cross)
+      std::fprintf(stderr, "lambda_max crosses 0 at g = %.4g +- %.2g", *t.g_cross,
+                   *t.g_cross_stderr);
+    else
+      std::fprintf(stderr, "lambda_max does not cross 0 in the grid");
+    if (t.g_star_predicted) std::fprintf(stderr, "  (predicted %.4g)", *t.g_star_predicted);
+    std::fprintf(stderr, "\n");
+    if (t.g_significant) {
+      std::fprintf(stderr, "    lambda_max > %g s.e. from g = %.4g on", kSignificance,
+                   *t.g_significant);
+      if (t.g_significant_after) std::fprintf(stderr, " (not at %.4g)", *t.g_significant_after);
+      if (t.neutral_window)
+        std::fprintf(stderr, "; consistent with 0 on g = %.4g ... %.4g", t.neutral_window->first,
+                     t.neutral_window->second);
+      std::fprintf(stderr, "\n");
+    } else {
+      std::fprintf(stderr,
+                   "    lambda_max is not %g s.e. above 0 up to the grid's end (more networks "
+                   "or a longer --t-sim narrow the errors)\n",
+                   kSignificance);
+    }
+  }
+}
+
+// The CSV's path: --csv, or --out with .csv.
+std::string csv_path_for(const std::string& out, const std::string& csv) {
+  if (!csv.empty()) return csv;
+  if (!names_a_file(out))
+    throw InvalidInput("--out " + out + " is not a file: give the CSV's path with --csv");
+  const auto dot = out.rfind('.');
+  return (dot == std::string::npos || out.find('/', dot) != std::string::npos
+              ? out
+              : out.substr(0, dot)) +
+         ".csv";
 }
 
 int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs& w,
                       const CLI::App& sub) {
+  std::optional<Shard> shard;
+  if (!a.shard.empty()) shard = parse_shard(a.shard);
+  const bool distributed = g_ranks.size > 1;
+  g_agreement_pending = distributed;
   require_names(sub, {"--out", "--csv", "--npz"});
   const double log_seconds = cli::progress_log_seconds();
   resolve(o, a, sub);
@@ -465,17 +722,34 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
   if (o.k && *o.k > *std::min_element(spec.n.begin(), spec.n.end()))
     throw InvalidInput("--k " + std::to_string(*o.k) + " exceeds the smallest N of the sweep");
   spec.base = o;
-  std::string csv_path = w.csv;
-  if (csv_path.empty() && !names_a_file(w.out))
-    throw InvalidInput("--out " + w.out + " is not a file: give the CSV's path with --csv");
-  if (csv_path.empty()) {
-    const auto dot = w.out.rfind('.');
-    csv_path = (dot == std::string::npos || w.out.find('/', dot) != std::string::npos
-                    ? w.out
-                    : w.out.substr(0, dot)) +
-               ".csv";
+  if (shard) {
+    if (distributed)
+      throw InvalidInput("--shard is for runs without MPI (MPI ranks share the units themselves)");
+    if (!names_a_file(w.out))
+      throw InvalidInput("--shard writes its units to the file --out: give one");
+    if (!w.csv.empty() || !w.npz.empty())
+      throw InvalidInput(std::string(w.csv.empty() ? "--npz" : "--csv") +
+                         " is for the combined result: give it to rnnlyap merge");
+    cli::check_paths({{"--out", w.out, true}}, {});
+    const UnitPlan plan = UnitPlan::sweep(spec);
+    UnitStore store(plan, w.out);
+    report_store(store, a.quiet);
+    const std::vector<std::size_t> todo = units_to_compute(store, shard);
+    g_checkpointing = 1;
+    cli::ProgressBar bar(cli::progress_mode(a.quiet), log_seconds);
+    cli::run_units(
+        g_ranks, plan, &store, todo, w.out,
+        [&](std::size_t done, std::size_t total, const std::string& label) {
+          bar.update(label, static_cast<std::int64_t>(done), static_cast<std::int64_t>(total));
+        },
+        [] { return g_stop_requested != 0; });
+    bar.finish();
+    store.save();
+    report_shard(store, todo, *shard, a.quiet);
+    return 0;
   }
-  // Finished points are kept beside the JSON (or, when that is standard output or a device,
+  const std::string csv_path = csv_path_for(w.out, w.csv);
+  // Finished units are kept beside the JSON (or, when that is standard output or a device,
   // beside the CSV) until the end.
   std::string partial;
   if (names_a_file(w.out))
@@ -484,64 +758,109 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
     partial = csv_path + ".partial.jsonl";
   else
     throw InvalidInput("a sweep keeps its finished points beside --out or --csv: give one a file");
-  std::vector<cli::PathOption> outputs = {
-      {"--out", w.out}, {"--csv", csv_path}, {"--out (its partial file)", partial, true}};
-  if (!w.npz.empty()) outputs.push_back({"--npz", w.npz});
-  cli::check_paths(outputs, {});
-  cli::OutputFile json_out("--out", w.out), csv_out("--csv", csv_path);
-  std::unique_ptr<cli::OutputFile> npz_out;
-  if (!w.npz.empty()) npz_out = std::make_unique<cli::OutputFile>("--npz", w.npz);
+  std::unique_ptr<cli::OutputFile> json_out, csv_out, npz_out;
+  if (g_ranks.rank == 0) {
+    std::vector<cli::PathOption> outputs = {
+        {"--out", w.out}, {"--csv", csv_path}, {"--out (its partial file)", partial, true}};
+    if (!w.npz.empty()) outputs.push_back({"--npz", w.npz});
+    cli::check_paths(outputs, {});
+  }
+  auto open_outputs = [&] {
+    json_out = std::make_unique<cli::OutputFile>("--out", w.out);
+    csv_out = std::make_unique<cli::OutputFile>("--csv", csv_path);
+    if (!w.npz.empty()) npz_out = std::make_unique<cli::OutputFile>("--npz", w.npz);
+  };
   g_checkpointing =
       1;  // SIGINT/SIGTERM: stop the point in progress; the partial file keeps the finished ones
-  cli::ProgressBar bar(cli::progress_mode(a.quiet), log_seconds);
-  const SweepResult r = run_sweep(
-      spec, partial,
-      [&](int done, int total, const std::string& label) { bar.update(label, done, total); },
+  cli::ProgressBar bar(cli::progress_mode(a.quiet || g_ranks.rank != 0), log_seconds);
+  if (!distributed) {
+    open_outputs();
+    const SweepResult r = run_sweep(
+        spec, partial,
+        [&](int done, int total, const std::string& label) { bar.update(label, done, total); },
+        [] { return g_stop_requested != 0; });
+    bar.finish();
+    report_sweep(r, *json_out, *csv_out, npz_out.get(), partial, w.out, csv_path, a.quiet);
+    return 0;
+  }
+  // MPI ranks: the (point, member) units of the grid, dealt out by rank 0.
+  const UnitPlan plan = UnitPlan::sweep(spec);
+  std::unique_ptr<UnitStore> store;
+  if (g_ranks.rank == 0) {
+    store = std::make_unique<UnitStore>(plan, partial);
+    open_outputs();
+  }
+  ranks_agree();
+  if (store) report_store(*store, a.quiet);
+  const std::vector<std::size_t> todo = store ? store->missing() : std::vector<std::size_t>{};
+  cli::run_units(
+      g_ranks, placed_for_rank(plan, o, sub), store.get(), todo, partial,
+      [&](std::size_t done, std::size_t total, const std::string& label) {
+        bar.update(label, static_cast<std::int64_t>(done), static_cast<std::int64_t>(total));
+      },
       [] { return g_stop_requested != 0; });
   bar.finish();
-  for (const auto& warning : r.warnings)
-    std::fprintf(stderr, "rnnlyap: warning: %s\n", warning.c_str());
-  if (r.resumed_points > 0 && !a.quiet)
-    std::fprintf(stderr, "rnnlyap: %d points taken from %s\n", r.resumed_points, partial.c_str());
-  std::fputs((sweep_json(r) + "\n").c_str(), json_out.get());
-  std::fputs(sweep_csv(r).c_str(), csv_out.get());
-  if (npz_out) {
-    const std::string arrays = sweep_npz(r);
-    std::fwrite(arrays.data(), 1, arrays.size(), npz_out->get());
-    npz_out->commit();
+  if (g_ranks.rank != 0) return 0;
+  SweepResult r = store->sweep_result();
+  report_sweep(r, *json_out, *csv_out, npz_out.get(), partial, w.out, csv_path, a.quiet);
+  return 0;
+}
+
+// rnnlyap merge: the unit files of a run's shards (or a partial file) combined into its result.
+struct MergeArgs {
+  std::vector<std::string> files;
+  std::string out, csv, npz;
+  bool quiet = false;
+};
+
+int run_merge(const MergeArgs& m, const CLI::App& sub) {
+  require_names(sub, {"--out", "--csv", "--npz"});
+  std::vector<cli::PathOption> inputs;
+  for (const std::string& f : m.files) inputs.push_back({"FILE", f});
+  std::ifstream first(m.files.front());
+  std::string head;
+  if (!first || !std::getline(first, head))
+    throw InvalidInput(m.files.front() + ": cannot read it, or it is empty");
+  const UnitPlan plan = UnitPlan::from_head(head, m.files.front());
+  UnitStore store(plan, "");
+  std::vector<std::string> warnings;
+  for (const std::string& f : m.files) store.add_file(f);
+  const std::vector<std::size_t> missing = store.missing();
+  if (!missing.empty())
+    throw InvalidInput(std::to_string(missing.size()) + " of " + std::to_string(plan.size()) +
+                       " units are missing (the first: " + plan.label(missing.front()) +
+                       "): run the shards that compute them (the same command with their --shard) "
+                       "and merge again");
+  if (plan.kind() == UnitKind::sweep) {
+    const std::string out = m.out.empty() ? "sweep.json" : m.out;
+    const std::string csv_path = csv_path_for(out, m.csv);
+    std::vector<cli::PathOption> outputs = {{"--out", out}, {"--csv", csv_path}};
+    if (!m.npz.empty()) outputs.push_back({"--npz", m.npz});
+    cli::check_paths(outputs, inputs);
+    cli::OutputFile json_out("--out", out), csv_out("--csv", csv_path);
+    std::unique_ptr<cli::OutputFile> npz_out;
+    if (!m.npz.empty()) npz_out = std::make_unique<cli::OutputFile>("--npz", m.npz);
+    report_sweep(store.sweep_result(), json_out, csv_out, npz_out.get(), "", out, csv_path,
+                 m.quiet);
+    return 0;
   }
-  json_out.commit();
-  csv_out.commit();
-  std::remove(partial.c_str());
-  if (!a.quiet) {
-    std::fprintf(stderr, "rnnlyap: sweep of %zu points written to %s and %s\n", r.grid.size(),
-                 w.out.c_str(), csv_path.c_str());
-    for (const auto& t : r.transitions) {
-      std::fprintf(stderr, "  N=%d%s: ", t.n,
-                   t.alpha ? (" alpha=" + std::to_string(*t.alpha).substr(0, 4)).c_str() : "");
-      if (t.g_cross)
-        std::fprintf(stderr, "lambda_max crosses 0 at g = %.4g +- %.2g", *t.g_cross,
-                     *t.g_cross_stderr);
-      else
-        std::fprintf(stderr, "lambda_max does not cross 0 in the grid");
-      if (t.g_star_predicted) std::fprintf(stderr, "  (predicted %.4g)", *t.g_star_predicted);
-      std::fprintf(stderr, "\n");
-      if (t.g_significant) {
-        std::fprintf(stderr, "    lambda_max > %g s.e. from g = %.4g on", kSignificance,
-                     *t.g_significant);
-        if (t.g_significant_after) std::fprintf(stderr, " (not at %.4g)", *t.g_significant_after);
-        if (t.neutral_window)
-          std::fprintf(stderr, "; consistent with 0 on g = %.4g ... %.4g", t.neutral_window->first,
-                       t.neutral_window->second);
-        std::fprintf(stderr, "\n");
-      } else {
-        std::fprintf(stderr,
-                     "    lambda_max is not %g s.e. above 0 up to the grid's end (more networks "
-                     "or a longer --t-sim narrow the errors)\n",
-                     kSignificance);
-      }
-    }
+  if (!m.csv.empty())
+    throw InvalidInput("--csv is for sweeps; these files hold a spectrum's units");
+  std::vector<cli::PathOption> outputs = {{"--out", m.out.empty() ? "-" : m.out}};
+  if (!m.npz.empty()) outputs.push_back({"--npz", m.npz});
+  cli::check_paths(outputs, inputs);
+  cli::OutputFile out("--out", m.out.empty() ? "-" : m.out);
+  std::unique_ptr<cli::OutputFile> npz;
+  if (!m.npz.empty()) npz = std::make_unique<cli::OutputFile>("--npz", m.npz);
+  std::string arrays;
+  const std::string json =
+      report_members(store.ensemble_result(), m.quiet, npz ? &arrays : nullptr);
+  if (npz) {
+    std::fwrite(arrays.data(), 1, arrays.size(), npz->get());
+    npz->commit();
   }
+  std::fputs(json.c_str(), out.get());
+  out.commit();
   return 0;
 }
 
@@ -550,6 +869,8 @@ int run_info(bool as_json) {
   if (as_json) {
     nlohmann::json j = {
         {"version", version()}, {"backends", compiled_backends()}, {"blas", blas_info()}};
+    j["mpi"] =
+        cli::mpi_library().empty() ? nlohmann::json(nullptr) : nlohmann::json(cli::mpi_library());
     j["devices"] = nlohmann::json::array();
     for (const auto& d : devices)
       j["devices"].push_back(
@@ -567,6 +888,10 @@ int run_info(bool as_json) {
   for (const auto& s : compiled_backends()) b += (b.empty() ? "" : ", ") + s;
   std::cout << "backends compiled in: " << b << "\n";
   std::cout << "BLAS: " << blas_info() << "\n";
+  const std::string mpi = cli::mpi_library();
+  std::cout << "MPI: "
+            << (mpi.empty() ? "not compiled in (--shard and merge spread a run instead)" : mpi)
+            << "\n";
   if (devices.empty()) std::cout << "CUDA devices: none found\n";
   for (const auto& d : devices) {
     std::printf("CUDA device %d: %s, compute capability %d.%d, %.1f GiB (%.1f GiB free), %d SMs\n",
@@ -577,13 +902,14 @@ int run_info(bool as_json) {
   return 0;
 }
 
-}  // namespace
+// The rank a launcher gave this process, before MPI is started (for messages only).
+int launched_rank() {
+  for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"})
+    if (const char* s = std::getenv(v)) return std::atoi(s);
+  return 0;
+}
 
-int main(int argc, char** argv) {
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  // A closed pipe on standard output is a write error with a message (exit 1), not a silent death.
-  std::signal(SIGPIPE, SIG_IGN);
+int run_main(int argc, char** argv) {
   CLI::App app{"rnnlyap: Lyapunov spectra of recurrent neural networks"};
   app.require_subcommand(1);
   app.set_version_flag("--version", rnnlyap::version());
@@ -597,6 +923,15 @@ int main(int argc, char** argv) {
   SweepArgs sweep_grid;
   CLI::App* sweep = app.add_subcommand("sweep", "spectra over a grid of gain, tail index and size");
   add_sweep_options(*sweep, sweep_opt, sweep_args, sweep_grid);
+  MergeArgs merge_args;
+  CLI::App* merge = app.add_subcommand(
+      "merge", "combine the unit files of a run's shards (--shard I/N) into its result");
+  merge->add_option("files", merge_args.files, "the shards' unit files")->required();
+  merge->add_option("--out", merge_args.out,
+                    "result JSON (default: standard output; sweep.json for a sweep)");
+  merge->add_option("--csv", merge_args.csv, "a sweep's grid as CSV (default: OUT with .csv)");
+  merge->add_option("--npz", merge_args.npz, "every array of the result as a NumPy .npz");
+  merge->add_flag("--quiet", merge_args.quiet, "no summary line");
   bool info_json = false;
   CLI::App* info = app.add_subcommand("info", "version, backends, devices and BLAS");
   info->add_flag("--json", info_json, "machine-readable output");
@@ -604,21 +939,36 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
-    return app.exit(CLI::CallForHelp());
+    return g_ranks.rank == 0 ? app.exit(CLI::CallForHelp()) : 0;
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return g_ranks.rank == 0 ? app.exit(e) : 0;
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    return g_ranks.rank == 0 ? app.exit(e) : 0;
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     for (char& c : what)
       if (c == '\n') c = ' ';
-    std::fprintf(stderr, "rnnlyap: error: %s (see rnnlyap --help)\n", what.c_str());
+    if (g_ranks.rank == 0)
+      std::fprintf(stderr, "rnnlyap: error: %s (see rnnlyap --help)\n", what.c_str());
     return kExitInvalid;
   }
 
+  // Messages: rank 0 speaks for the job; another rank says only what is its own.
+  auto say = [](const char* format, const char* what) {
+    if (g_agreement_pending) {  // its input was refused before the ranks agreed to start
+      g_agreement_pending = false;
+      const cli::Agreement agreed = cli::all_ranks_ok(g_ranks, false);
+      if (g_ranks.rank != 0 && !agreed.rank0) return;  // rank 0 says it
+    }
+    if (g_ranks.rank == 0)
+      std::fprintf(stderr, format, "", what);
+    else
+      std::fprintf(stderr, format, (" rank " + std::to_string(g_ranks.rank) + ":").c_str(), what);
+  };
   try {
+    if ((*info || *merge) && g_ranks.rank != 0) return 0;  // rank 0 alone
     const int status = *info    ? run_info(info_json)
+                       : *merge ? run_merge(merge_args, *merge)
                        : *sweep ? run_sweep_command(sweep_opt, sweep_args, sweep_grid, *sweep)
                                 : run_spectrum(opt, args, *spectrum);
     // Whatever went to standard output must have arrived (a full disk, a closed pipe: exit 1).
@@ -628,18 +978,37 @@ int main(int argc, char** argv) {
       throw Error(std::string("cannot write standard output: ") +
                   std::strerror(errno != 0 ? errno : EIO));
     return status;
+  } catch (const cli::QuietExit& e) {
+    return e.status;
   } catch (const Interrupted& e) {
-    std::fprintf(stderr, "rnnlyap: %s\n", e.what());
+    say("rnnlyap:%s %s\n", e.what());
     return 130;
   } catch (const InvalidInput& e) {
-    std::fprintf(stderr, "rnnlyap: error: %s\n", e.what());
+    say("rnnlyap:%s error: %s\n", e.what());
     return kExitInvalid;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr,
-                 "rnnlyap: error: out of memory: the run does not fit in this machine's memory\n");
+    say("rnnlyap:%s error: %s\n", "out of memory: the run does not fit in this machine's memory");
     return kExitInvalid;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "rnnlyap: failed: %s\n", e.what());
+    say("rnnlyap:%s failed: %s\n", e.what());
     return kExitFailure;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  // A closed pipe on standard output is a write error with a message (exit 1), not a silent death.
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    g_ranks = cli::start_ranks(argc, argv);
+  } catch (const std::exception& e) {
+    if (launched_rank() == 0) std::fprintf(stderr, "rnnlyap: error: %s\n", e.what());
+    return kExitInvalid;
+  }
+  const int status = run_main(argc, argv);
+  cli::end_ranks(g_ranks);
+  return status;
 }

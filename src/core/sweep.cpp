@@ -21,6 +21,7 @@
 #include "rnnlyap/network.hpp"
 #include "rnnlyap/npy.hpp"
 #include "rnnlyap/spectrum.hpp"
+#include "rnnlyap/units.hpp"
 
 namespace rnnlyap {
 namespace {
@@ -30,35 +31,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 json opt_json(std::optional<double> v) {
   return v ? json(*v) : json(nullptr);
-}
-std::optional<double> opt_from(const json& j) {
-  return j.is_null() ? std::nullopt : std::optional<double>(j.get<double>());
-}
-
-// Numbers in partial files: finite ones as JSON numbers, the others as "nan", "inf", "-inf", so
-// that a resumed sweep holds exactly what the uninterrupted one would (a map with g = 0 has −∞
-// exponents).
-json number_json(double v) {
-  if (std::isfinite(v)) return v;
-  return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
-}
-double number_from(const json& j) {
-  if (j.is_number()) return j.get<double>();
-  const std::string s = j.get<std::string>();
-  if (s == "nan") return kNaN;
-  if (s == "inf") return std::numeric_limits<double>::infinity();
-  if (s == "-inf") return -std::numeric_limits<double>::infinity();
-  throw InvalidInput("not a number: " + s);
-}
-
-// The options that decide a point's numbers, besides its (g, alpha, n): the sweep's base without
-// the grid and without where it runs (backend, device, threads may change on resume, as for
-// checkpoints).
-json base_json(const SpectrumOptions& base) {
-  json j = detail::options_to_json(base);
-  for (const char* key : {"g", "n", "alpha", "backend", "device", "threads"}) j.erase(key);
-  j["k"] = base.k ? json(*base.k) : json(nullptr);
-  return j;
 }
 
 // The measured quantities of a grid point, named as in the JSON, the partial file and the .npz.
@@ -101,88 +73,6 @@ json point_json(const SweepPoint& p) {
   j["ky_dimension_per_n"] = p.ky_dimension / p.n;
   j["ks_entropy_per_n"] = p.ks_entropy / p.n;
   return j;
-}
-
-// Each line of a partial file carries the FNV-1a hash of the rest of the line, so that an edited
-// or torn line is recognised.
-std::string line_check(const json& j) {
-  const std::string text = j.dump();
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx",
-                static_cast<unsigned long long>(detail::fnv1a(text.data(), text.size())));
-  return buf;
-}
-std::string with_check(json j) {
-  j["check"] = line_check(j);
-  return j.dump();
-}
-// True when the line's check is that of the rest of it (then removed from `j`).
-bool check_holds(json& j) {
-  if (!j.is_object() || !j.contains("check") || !j["check"].is_string()) return false;
-  const std::string check = j["check"].get<std::string>();
-  j.erase("check");
-  return line_check(j) == check;
-}
-
-constexpr const char* kPartialFormat = "rnnlyap sweep partial 2";
-
-// A line of the partial file: every field exactly (non-finite numbers spelled out), and the check.
-std::string partial_line(const SweepPoint& p) {
-  return with_check(point_fields(p, number_json));
-}
-
-// The point of a partial line; throws for a line whose check fails or that lacks a field.
-SweepPoint point_from_line(const std::string& line) {
-  json j = json::parse(line);
-  if (!check_holds(j)) throw InvalidInput("check failed");
-  SweepPoint p;
-  p.g = j.at("g").get<double>();
-  p.alpha = opt_from(j.at("alpha"));
-  p.n = j.at("n").get<int>();
-  p.k = j.at("k").get<int>();
-  p.ensemble = j.at("ensemble").get<int>();
-  for (const PointField& f : kPointFields) p.*f.value = number_from(j.at(f.name));
-  for (const auto& row : j.at("members")) {
-    std::vector<double> m;
-    for (const auto& v : row) m.push_back(number_from(v));
-    if (static_cast<int>(m.size()) != p.k) throw InvalidInput("member of the wrong length");
-    p.members.push_back(std::move(m));
-  }
-  if (static_cast<int>(p.members.size()) != p.ensemble) throw InvalidInput("members missing");
-  return p;
-}
-
-std::string head_line(const SpectrumOptions& base) {
-  return with_check({{"format", kPartialFormat}, {"base", base_json(base)}});
-}
-
-// The lines of a partial file written with `base`, after its head (none when there is no file).
-// A file of another format or with other options throws InvalidInput.
-std::vector<std::string> read_partial_lines(const std::string& path, const SpectrumOptions& base) {
-  std::ifstream f(path);
-  if (!f) return {};
-  std::string line;
-  if (!std::getline(f, line)) return {};  // empty: as if absent
-  json head;
-  try {
-    head = json::parse(line);
-  } catch (const json::exception&) {
-    throw InvalidInput(path + ": not a partial sweep file; delete it to start over");
-  }
-  if (!head.is_object() || head.value("format", std::string()) != kPartialFormat)
-    throw InvalidInput(path +
-                       ": not a partial sweep file of this version of rnnlyap; delete it to start "
-                       "over");
-  // The head carries a check too: an edited head is not taken for these options' file.
-  if (!check_holds(head))
-    throw InvalidInput(path + ": its first line was edited (its check fails); delete it to start " +
-                       "over");
-  if (!head.contains("base") || head["base"] != base_json(base))
-    throw InvalidInput(path +
-                       ": a partial sweep with other options; delete it or choose another --out");
-  std::vector<std::string> lines;
-  while (std::getline(f, line)) lines.push_back(line);
-  return lines;
 }
 
 }  // namespace
@@ -332,137 +222,46 @@ std::vector<Transition> find_transitions(const std::vector<SweepPoint>& grid,
 SweepResult run_sweep(const SweepSpec& spec, const std::string& partial_path,
                       const std::function<void(int, int, const std::string&)>& progress,
                       const std::function<bool()>& stop_requested) {
-  if (spec.g.empty() || spec.n.empty())
-    throw InvalidInput("a sweep needs at least one g and one n");
-  for (int n : spec.n)
-    if (n < 1) throw InvalidInput("--n must be at least 1, got " + std::to_string(n));
-  // A value given twice would be one grid point computed twice (and matched once on resume).
-  auto once = [](auto values, const char* flag) {
-    std::sort(values.begin(), values.end());
-    const auto twice = std::adjacent_find(values.begin(), values.end());
-    if (twice != values.end()) {
-      std::ostringstream v;
-      v << *twice;
-      throw InvalidInput(std::string(flag) + ": " + v.str() + " is given twice");
-    }
-  };
-  once(spec.g, "--g");
-  once(spec.alpha, "--alpha");
-  once(spec.n, "--n");
-  struct Job {
-    double g;
-    std::optional<double> alpha;
-    int n;
-  };
-  std::vector<Job> jobs;
-  const std::vector<std::optional<double>> alphas =
-      spec.alpha.empty() ? std::vector<std::optional<double>>{std::nullopt}
-                         : std::vector<std::optional<double>>(spec.alpha.begin(), spec.alpha.end());
-  for (const auto& a : alphas)
-    for (int n : spec.n)
-      for (double g : spec.g) jobs.push_back({g, a, n});
-  auto options_for = [&spec](const Job& j) {
-    SpectrumOptions o = spec.base;
-    o.g = j.g;
-    o.n = j.n;
-    if (j.alpha) {
-      o.weights = WeightKind::levy;
-      o.alpha = *j.alpha;
-    }
-    return o;
-  };
-  // Every grid point is validated, and its weights' memory checked, before any is computed: a
-  // sweep refused (exit 2) has computed nothing and written nothing.
-  for (const Job& j : jobs) {
-    const SpectrumOptions o = options_for(j);
-    validate(o);
-    detail::check_weights_fit(o);
-  }
-
-  SweepResult r;
-  r.spec = spec;
-  // Kept points, matched to the grid by their parameters (never by position).
-  std::vector<std::optional<SweepPoint>> kept(jobs.size());
-  const std::vector<std::string> lines = partial_path.empty()
-                                             ? std::vector<std::string>{}
-                                             : read_partial_lines(partial_path, spec.base);
-  int torn = 0, duplicates = 0, foreign = 0;
-  // The same value up to the last digits of a decimal written differently.
-  auto same = [](double a, double b) {
-    return std::abs(a - b) <= 1e-12 * std::max(1.0, std::abs(a));
-  };
-  for (std::size_t l = 0; l < lines.size(); ++l) {
-    SweepPoint p;
-    try {
-      p = point_from_line(lines[l]);
-    } catch (const std::exception&) {  // json or InvalidInput: an edited or torn line
-      ++torn;
-      continue;
-    }
-    std::size_t at = jobs.size();
-    for (std::size_t i = 0; i < jobs.size(); ++i)
-      if (same(jobs[i].g, p.g) && jobs[i].alpha.has_value() == p.alpha.has_value() &&
-          (!p.alpha || same(*jobs[i].alpha, *p.alpha)) && jobs[i].n == p.n)
-        at = i;
-    const SpectrumOptions o = at < jobs.size() ? options_for(jobs[at]) : spec.base;
-    if (at == jobs.size() || p.ensemble != o.ensemble || p.k != o.num_exponents()) {
-      ++foreign;
-    } else if (kept[at]) {
-      ++duplicates;
-    } else {
-      kept[at] = std::move(p);
-      ++r.resumed_points;
-    }
-  }
-  auto note = [&](int count, const char* what) {
-    if (count > 0)
-      r.warnings.push_back(partial_path + ": " + std::to_string(count) + " line" +
-                           (count == 1 ? " " : "s ") + what + " ignored");
-  };
-  note(torn, "whose check failed (edited or cut short)");
-  note(duplicates, "repeating a point already read");
-  note(foreign, "for points not on this grid");
-
-  // The partial file is (re)written from the kept points when the first point finishes, so that a
-  // sweep that stops before finishing any point leaves nothing behind, and ignored lines go.
-  std::ofstream partial;
-  auto append = [&](const SweepPoint& p) {
-    if (partial_path.empty()) return;
-    if (!partial.is_open()) {
-      partial.open(partial_path, std::ios::trunc);
-      if (!partial) throw InvalidInput("cannot write " + partial_path);
-      partial << head_line(spec.base) << "\n";
-      for (const auto& k : kept)
-        if (k) partial << partial_line(*k) << "\n";
-    }
-    partial << partial_line(p) << "\n" << std::flush;
-    if (!partial) throw Error("writing " + partial_path + " failed");
-  };
-  std::size_t done = static_cast<std::size_t>(r.resumed_points);
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    if (kept[i]) continue;
+  const UnitPlan plan = UnitPlan::sweep(spec);  // validates every point first
+  UnitStore store(plan, partial_path);
+  // Finished units (each member of each point) are kept in the partial file; the points are
+  // computed whole (a GPU batch or CPU threads for the ensemble), only their missing members.
+  const std::size_t per = plan.per_point(), points = plan.size() / per;
+  std::vector<std::size_t> todo;
+  for (std::size_t p = 0; p < points; ++p)
+    for (std::size_t m = 0; m < per; ++m)
+      if (!store.has(p * per + m)) {
+        todo.push_back(p);
+        break;
+      }
+  std::size_t done = points - todo.size();
+  for (std::size_t p : todo) {
     if (stop_requested && stop_requested())
       throw Interrupted("sweep interrupted after " + std::to_string(done) + " of " +
-                        std::to_string(jobs.size()) +
-                        " points; run the same command again to continue");
-    const Job& j = jobs[i];
-    std::ostringstream label;
-    label << "g=" << j.g << " N=" << j.n;
-    if (j.alpha) label << " alpha=" << *j.alpha;
-    if (progress) progress(static_cast<int>(done), static_cast<int>(jobs.size()), label.str());
+                        std::to_string(points) + " points; run the same command again to continue");
+    if (progress) {
+      std::string label = plan.label(p * per);
+      if (per > 1) label = label.substr(0, label.rfind(" member"));
+      progress(static_cast<int>(done), static_cast<int>(points), label);
+    }
     // A stop request ends the point being computed too (its members poll it), so that a job at its
-    // time limit stops within a re-orthonormalisation; the finished points are kept.
+    // time limit stops within a re-orthonormalisation; the finished units are kept.
     RunControl control;
     control.stop_requested = stop_requested;
-    SweepPoint p = sweep_point(compute_ensemble(options_for(j), {}, control), j.g, j.alpha, j.n);
-    append(p);
-    kept[i] = std::move(p);
+    for (std::size_t first = p * per; first < (p + 1) * per;) {
+      if (store.has(first)) {
+        ++first;
+        continue;
+      }
+      std::size_t end = first;
+      while (end < (p + 1) * per && !store.has(end)) ++end;
+      for (const std::string& line : plan.compute(first, end - first, {}, control)) store.add(line);
+      first = end;
+    }
     ++done;
   }
-  if (progress) progress(static_cast<int>(jobs.size()), static_cast<int>(jobs.size()), "done");
-  for (auto& p : kept) r.grid.push_back(std::move(*p));
-  r.transitions = find_transitions(r.grid, spec.base);
-  return r;
+  if (progress) progress(static_cast<int>(points), static_cast<int>(points), "done");
+  return store.sweep_result();
 }
 
 std::string sweep_json(const SweepResult& r, int indent) {
