@@ -274,7 +274,9 @@ void lead(const Ranks& ranks, const UnitPlan& plan, UnitStore& store,
     if (progress) progress(store.done(), plan.size(), last_label);
   };
   // Stops every rank still working, keeps what they send meanwhile, and throws `e`.
+  bool stopping = false;
   auto stop_all = [&](const std::exception_ptr& e) {
+    stopping = true;
     own.abandon();
     int waiting = 0;
     for (int r = 1; r < ranks.size; ++r)
@@ -305,62 +307,70 @@ void lead(const Ranks& ranks, const UnitPlan& plan, UnitStore& store,
     if (waiting > 0) MPI_Abort(MPI_COMM_WORLD, 1);  // a rank that never answers: end the job
     std::rethrow_exception(e);
   };
-  give(0);
-  for (;;) {
-    bool all_done = true;
-    for (std::size_t u : todo) all_done = all_done && store.has(u);
-    bool everyone = own_finished || !own.running();
-    for (int r = 1; r < ranks.size; ++r)
-      everyone = everyone && finished[static_cast<std::size_t>(r)];
-    if (all_done && everyone) break;
-    bool idle = true;
-    if (stop_requested && stop_requested()) {
-      // Said at once: a launcher that stops the job (a rank died, a time limit) may kill this
-      // process soon after.
-      std::fprintf(stderr, "rnnlyap: %s\n", stopped_message(store, name, "interrupted").c_str());
-      std::fflush(stderr);
-      stop_all(std::make_exception_ptr(QuietExit{130}));
-    }
-    if (own.running() && own.finished()) {
-      idle = false;
-      std::vector<std::string> lines;
-      try {
-        lines = own.take();
-      } catch (const Interrupted&) {
-        stop_all(std::make_exception_ptr(Interrupted(stopped_message(store, name, "interrupted"))));
-      } catch (...) {
-        stop_all(std::current_exception());
+  // Whatever goes wrong here (a line that is not this run's, a failed write) stops every rank
+  // first: none is left waiting for work.
+  try {
+    give(0);
+    for (;;) {
+      bool all_done = true;
+      for (std::size_t u : todo) all_done = all_done && store.has(u);
+      bool everyone = own_finished || !own.running();
+      for (int r = 1; r < ranks.size; ++r)
+        everyone = everyone && finished[static_cast<std::size_t>(r)];
+      if (all_done && everyone) break;
+      bool idle = true;
+      if (stop_requested && stop_requested()) {
+        // Said at once: a launcher that stops the job (a rank died, a time limit) may kill this
+        // process soon after.
+        std::fprintf(stderr, "rnnlyap: %s\n", stopped_message(store, name, "interrupted").c_str());
+        std::fflush(stderr);
+        stop_all(std::make_exception_ptr(QuietExit{130}));
       }
-      std::string all;
-      for (const std::string& l : lines) all += l + "\n";
-      keep(all);
-      give(0);
-    }
-    int flag = 0;
-    MPI_Status st;
-    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
-    if (flag) {
-      idle = false;
-      const int r = st.MPI_SOURCE;
-      if (st.MPI_TAG == kReady) {
-        MPI_Recv(nullptr, 0, MPI_CHAR, r, kReady, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        give(r);
-      } else if (st.MPI_TAG == kResult) {
-        keep(recv_text(st));
-        give(r);
-      } else if (st.MPI_TAG == kFailed) {
-        const std::string what = recv_text(st);
-        if (what == "I")
-          stop_all(std::make_exception_ptr(Interrupted(stopped_message(
-              store, name, ("rank " + std::to_string(r) + " was stopped").c_str()))));
-        stop_all(std::make_exception_ptr(
-            Error("rank " + std::to_string(r) + ": " + what.substr(1) + " (" +
-                  stopped_message(store, name, "the job stopped") + ")")));
-      } else {
-        recv_text(st);
+      if (own.running() && own.finished()) {
+        idle = false;
+        std::vector<std::string> lines;
+        try {
+          lines = own.take();
+        } catch (const Interrupted&) {
+          stop_all(
+              std::make_exception_ptr(Interrupted(stopped_message(store, name, "interrupted"))));
+        } catch (...) {
+          stop_all(std::current_exception());
+        }
+        std::string all;
+        for (const std::string& l : lines) all += l + "\n";
+        keep(all);
+        give(0);
       }
+      int flag = 0;
+      MPI_Status st;
+      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+      if (flag) {
+        idle = false;
+        const int r = st.MPI_SOURCE;
+        if (st.MPI_TAG == kReady) {
+          MPI_Recv(nullptr, 0, MPI_CHAR, r, kReady, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+          give(r);
+        } else if (st.MPI_TAG == kResult) {
+          keep(recv_text(st));
+          give(r);
+        } else if (st.MPI_TAG == kFailed) {
+          const std::string what = recv_text(st);
+          if (what == "I")
+            stop_all(std::make_exception_ptr(Interrupted(stopped_message(
+                store, name, ("rank " + std::to_string(r) + " was stopped").c_str()))));
+          stop_all(std::make_exception_ptr(
+              Error("rank " + std::to_string(r) + ": " + what.substr(1) + " (" +
+                    stopped_message(store, name, "the job stopped") + ")")));
+        } else {
+          recv_text(st);
+        }
+      }
+      if (idle) pause();
     }
-    if (idle) pause();
+  } catch (...) {
+    if (stopping) throw;
+    stop_all(std::current_exception());
   }
 }
 

@@ -704,10 +704,10 @@ std::string csv_path_for(const std::string& out, const std::string& csv) {
 
 int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs& w,
                       const CLI::App& sub) {
-  std::optional<Shard> shard;
-  if (!a.shard.empty()) shard = parse_shard(a.shard);
   const bool distributed = g_ranks.size > 1;
   g_agreement_pending = distributed;
+  std::optional<Shard> shard;
+  if (!a.shard.empty()) shard = parse_shard(a.shard);
   require_names(sub, {"--out", "--csv", "--npz"});
   const double log_seconds = cli::progress_log_seconds();
   resolve(o, a, sub);
