@@ -63,8 +63,8 @@ TEST_F(Units, EnsembleInChunksIsTheWholeEnsemble) {
   const EnsembleResult pieces = store.ensemble_result();
   expect_same_members(whole, pieces);
   EXPECT_EQ(pieces.members[4].options.ensemble, 5) << "recorded as the whole run's member";
-  store.add(plan.compute(0, 1).front());
-  EXPECT_EQ(store.done(), 5u) << "a unit computed twice is kept once";
+  EXPECT_THROW(store.add(plan.compute(0, 1).front()), Error) << "a unit computed twice";
+  EXPECT_EQ(store.done(), 5u);
   SpectrumOptions other = o;
   other.n = 20;
   EXPECT_THROW(store.add(UnitPlan::spectrum(other).compute(0, 1).front()), InvalidInput)

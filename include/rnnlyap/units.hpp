@@ -76,10 +76,11 @@ class UnitStore {
  public:
   /// Reads `path` when it exists and is not empty: its head must name this run (the same kind
   /// and options, except where it runs; a sweep's grid may differ — points are matched by their
-  /// (g, alpha, n), never by position), else InvalidInput. Lines whose check fails, duplicates and
-  /// units that are not in the plan are ignored and reported in warnings(). The file is
-  /// rewritten with the kept lines when the first unit is added, then appended to; an empty path
-  /// keeps everything in memory.
+  /// (g, alpha, n), never by position), else InvalidInput. Every unit line carries a hash of the
+  /// run's identity: lines whose check fails, duplicates and lines of another run are ignored and
+  /// reported in warnings(); units of this run at grid points not in this grid are reported, kept
+  /// in the file and not used. The file is rewritten without the ignored lines when the first
+  /// unit is added, then appended to; an empty path keeps everything in memory.
   UnitStore(UnitPlan plan, std::string path);
 
   const UnitPlan& plan() const { return plan_; }
@@ -109,6 +110,8 @@ class UnitStore {
   // The unit a line is for, or nullopt with the reason counted.
   std::optional<std::size_t> take(const std::string& line, bool from_file);
   void append(const std::string& line);
+  // Turns the counts of ignored lines into warnings naming `file`.
+  void note_ignored(const std::string& file);
 
   UnitPlan plan_;
   std::string path_;
@@ -116,7 +119,8 @@ class UnitStore {
   std::vector<char> from_file_;  // per unit: taken from the file read at the start
   std::vector<std::string> lines_;
   std::size_t done_ = 0, taken_ = 0;
-  int torn_ = 0, duplicates_ = 0, foreign_ = 0;
+  int torn_ = 0, duplicates_ = 0, foreign_ = 0, other_runs_ = 0;
+  std::vector<std::string> other_points_;  // lines of this run's units off this grid: kept
   std::vector<std::string> warnings_;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_{nullptr, &std::fclose};
 };

@@ -118,7 +118,8 @@ class Dealer {
 std::string stopped_message(const UnitStore& store, const std::string& name, const char* why) {
   std::ostringstream m;
   m << why << ": " << store.done() << " of " << store.plan().size() << " units finished";
-  if (!name.empty()) m << " and kept in " << name << "; run the same command again to continue";
+  if (!name.empty() && store.done() > 0)
+    m << " and kept in " << name << "; run the same command again to continue";
   return m.str();
 }
 
@@ -219,10 +220,11 @@ void work(const UnitPlan& plan, const std::function<bool()>& stop_requested) {
         job.start(plan, static_cast<std::size_t>(w[0]), static_cast<std::size_t>(w[1]),
                   stop_requested);
       } else if (st.MPI_TAG == kStop) {
-        MPI_Recv(nullptr, 0, MPI_CHAR, 0, kStop, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        int status = 1;  // rank 0's: 130 when the job was interrupted, 1 when a unit failed
+        MPI_Recv(&status, 1, MPI_INT, 0, kStop, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         job.abandon();
         MPI_Send(nullptr, 0, MPI_CHAR, 0, kBye, MPI_COMM_WORLD);
-        throw QuietExit{stopped_here || (stop_requested && stop_requested()) ? 130 : 1};
+        throw QuietExit{stopped_here ? 130 : status};
       } else {
         recv_text(st);  // nothing else is sent to a worker
       }
@@ -278,10 +280,19 @@ void lead(const Ranks& ranks, const UnitPlan& plan, UnitStore& store,
   auto stop_all = [&](const std::exception_ptr& e) {
     stopping = true;
     own.abandon();
+    int status = 1;  // the exit status the other ranks take
+    try {
+      std::rethrow_exception(e);
+    } catch (const Interrupted&) {
+      status = 130;
+    } catch (const QuietExit& q) {
+      status = q.status;
+    } catch (...) {
+    }
     int waiting = 0;
     for (int r = 1; r < ranks.size; ++r)
       if (!finished[static_cast<std::size_t>(r)]) {
-        MPI_Send(nullptr, 0, MPI_CHAR, r, kStop, MPI_COMM_WORLD);
+        MPI_Send(&status, 1, MPI_INT, r, kStop, MPI_COMM_WORLD);
         ++waiting;
       }
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -334,8 +345,10 @@ void lead(const Ranks& ranks, const UnitPlan& plan, UnitStore& store,
         } catch (const Interrupted&) {
           stop_all(
               std::make_exception_ptr(Interrupted(stopped_message(store, name, "interrupted"))));
-        } catch (...) {
-          stop_all(std::current_exception());
+        } catch (const std::exception& x) {
+          stop_all(std::make_exception_ptr(Error("rank 0: " + std::string(x.what()) + " (" +
+                                                 stopped_message(store, name, "the job stopped") +
+                                                 ")")));
         }
         std::string all;
         for (const std::string& l : lines) all += l + "\n";

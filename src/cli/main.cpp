@@ -430,8 +430,10 @@ std::vector<std::size_t> units_to_compute(const UnitStore& store,
 }
 
 // What a unit file held at the start: lines ignored, units kept.
-void report_store(const UnitStore& store, bool quiet) {
-  for (const auto& w : store.warnings()) std::fprintf(stderr, "rnnlyap: warning: %s\n", w.c_str());
+void report_store(const UnitStore& store, bool quiet, bool warnings = true) {
+  if (warnings)
+    for (const auto& w : store.warnings())
+      std::fprintf(stderr, "rnnlyap: warning: %s\n", w.c_str());
   if (store.taken_from_file() > 0 && !quiet)
     std::fprintf(stderr, "rnnlyap: %zu of %zu units taken from %s\n", store.taken_from_file(),
                  store.plan().size(), store.path().c_str());
@@ -466,6 +468,8 @@ int run_spectrum_units(SpectrumOptions o, const SpectrumArgs& a, const CLI::App&
   if (!a.trace.empty()) throw InvalidInput("--trace is for single runs, not with " + how);
   if (shard && g_ranks.size > 1)
     throw InvalidInput("--shard is for runs without MPI (MPI ranks share the units themselves)");
+  if (!shard && g_ranks.size == 1 && !a.quiet)
+    std::fprintf(stderr, "rnnlyap: continuing the run kept in %s.partial.jsonl\n", a.out.c_str());
   if (shard && !names_a_file(a.out))
     throw InvalidInput("--shard writes its units to the file --out: give one");
   if (shard && !a.npz.empty())
@@ -534,8 +538,13 @@ int run_spectrum_units(SpectrumOptions o, const SpectrumArgs& a, const CLI::App&
 
 int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
   const bool trained = a.model == "rnn" || a.model == "gru" || a.model == "lstm";
-  if (!a.shard.empty() || (g_ranks.size > 1 && (trained || o.ensemble > 1)))
-    return run_spectrum_units(o, a, sub);
+  // Units: spread over ranks, a shard, or the partial file a stopped distributed run left (which
+  // one process continues too).
+  const bool units = trained || o.ensemble > 1;
+  struct stat st {};
+  const bool left =
+      units && names_a_file(a.out) && ::stat((a.out + ".partial.jsonl").c_str(), &st) == 0;
+  if (!a.shard.empty() || (g_ranks.size > 1 && units) || left) return run_spectrum_units(o, a, sub);
   if (g_ranks.rank != 0) return 0;  // one run: rank 0 computes it alone
   require_names(sub, {"--out", "--trace", "--npz", "--checkpoint", "--resume", "--weights-file",
                       "--inputs", "--initial-state"});
@@ -791,7 +800,7 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
     open_outputs();
   }
   ranks_agree();
-  if (store) report_store(*store, a.quiet);
+  if (store) report_store(*store, a.quiet, false);  // its warnings come with the result
   const std::vector<std::size_t> todo = store ? store->missing() : std::vector<std::size_t>{};
   cli::run_units(
       g_ranks, placed_for_rank(plan, o, sub), store.get(), todo, partial,
@@ -802,6 +811,7 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
   bar.finish();
   if (g_ranks.rank != 0) return 0;
   SweepResult r = store->sweep_result();
+  r.resumed_points = 0;  // said in units above
   report_sweep(r, *json_out, *csv_out, npz_out.get(), partial, w.out, csv_path, a.quiet);
   return 0;
 }
@@ -817,15 +827,18 @@ int run_merge(const MergeArgs& m, const CLI::App& sub) {
   require_names(sub, {"--out", "--csv", "--npz"});
   std::vector<cli::PathOption> inputs;
   for (const std::string& f : m.files) inputs.push_back({"FILE", f});
+  cli::check_paths({}, inputs);  // regular files, before any is read
   std::ifstream first(m.files.front());
   std::string head;
   if (!first || !std::getline(first, head))
     throw InvalidInput(m.files.front() + ": cannot read it, or it is empty");
   const UnitPlan plan = UnitPlan::from_head(head, m.files.front());
   UnitStore store(plan, "");
-  std::vector<std::string> warnings;
   for (const std::string& f : m.files) store.add_file(f);
   const std::vector<std::size_t> missing = store.missing();
+  if (plan.kind() != UnitKind::sweep || !missing.empty())  // a sweep's come with its result
+    for (const auto& w : store.warnings())
+      std::fprintf(stderr, "rnnlyap: warning: %s\n", w.c_str());
   if (!missing.empty())
     throw InvalidInput(std::to_string(missing.size()) + " of " + std::to_string(plan.size()) +
                        " units are missing (the first: " + plan.label(missing.front()) +

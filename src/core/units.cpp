@@ -5,7 +5,9 @@
 #include "rnnlyap/units.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -180,6 +182,15 @@ struct UnitPlan::Impl {
   std::optional<json> files;  // from a head; else hashed from the files when needed
   std::optional<int> device, threads;
   bool computes = true;
+  std::string run;  // a hash of identity(): every unit line carries it
+
+  void identify() {
+    const std::string text = identity().dump();
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx",
+                  static_cast<unsigned long long>(detail::fnv1a(text.data(), text.size())));
+    run = buf;
+  }
 
   SpectrumOptions point_options(std::size_t p) const {
     SpectrumOptions o = opt;
@@ -270,9 +281,12 @@ UnitPlan UnitPlan::sweep(const SweepSpec& spec) {
   for (int n : spec.n)
     if (n < 1) throw InvalidInput("--n must be at least 1, got " + std::to_string(n));
   // A value given twice would be one grid point computed twice (and matched once on resume).
+  // (Values that agree to 12 digits are one point: unit lines are matched to points that way.)
   auto once = [](auto values, const char* flag) {
     std::sort(values.begin(), values.end());
-    const auto twice = std::adjacent_find(values.begin(), values.end());
+    const auto twice = std::adjacent_find(values.begin(), values.end(), [](auto a, auto b) {
+      return same(static_cast<double>(a), static_cast<double>(b));
+    });
     if (twice != values.end()) {
       std::ostringstream v;
       v << *twice;
@@ -301,6 +315,7 @@ UnitPlan UnitPlan::sweep(const SweepSpec& spec) {
     validate(o);
     detail::check_weights_fit(o);
   }
+  impl->identify();
   UnitPlan plan;
   plan.impl_ = std::move(impl);
   return plan;
@@ -328,6 +343,7 @@ UnitPlan UnitPlan::spectrum(const SpectrumOptions& opt) {
     impl->per_point = static_cast<std::size_t>(std::max(1, opt.ensemble));
   }
   impl->units = impl->per_point;
+  impl->identify();
   UnitPlan plan;
   plan.impl_ = std::move(impl);
   return plan;
@@ -341,7 +357,9 @@ UnitPlan UnitPlan::from_head(const std::string& line, const std::string& file) {
     throw InvalidInput(file + ": not a unit file of rnnlyap");
   }
   if (!h.is_object() || h.value("format", std::string()) != kFormat)
-    throw InvalidInput(file + ": not a unit file of this version of rnnlyap");
+    throw InvalidInput(file +
+                       ": not a unit file of this version of rnnlyap (a partial file of another "
+                       "version: delete it to start over)");
   if (!check_holds(h)) throw InvalidInput(file + ": its first line was edited (its check fails)");
   try {
     SpectrumOptions o = detail::options_from_json(h.at("params"));
@@ -360,6 +378,7 @@ UnitPlan UnitPlan::from_head(const std::string& line, const std::string& file) {
       auto s = std::make_shared<Impl>(*plan.impl_);
       s->files = impl->files;
       s->computes = false;
+      s->identify();
       plan.impl_ = std::move(s);
       return plan;
     }
@@ -368,6 +387,7 @@ UnitPlan UnitPlan::from_head(const std::string& line, const std::string& file) {
     impl->opt = o;
     impl->points.push_back({o.g, std::nullopt, o.n});
     impl->per_point = impl->units = h.at("units").get<std::size_t>();
+    impl->identify();
     UnitPlan plan;
     plan.impl_ = std::move(impl);
     return plan;
@@ -475,7 +495,8 @@ std::vector<std::string> UnitPlan::compute(std::size_t first, std::size_t count,
     r.options.ensemble = s.opt.ensemble;
     r.options.device = s.opt.device;
     r.options.threads = s.opt.threads;
-    lines.push_back(with_check({{"unit", s.key(first + i)}, {"result", result_json(r)}}));
+    lines.push_back(
+        with_check({{"run", s.run}, {"unit", s.key(first + i)}, {"result", result_json(r)}}));
   }
   return lines;
 }
@@ -496,14 +517,7 @@ UnitStore::UnitStore(UnitPlan plan, std::string path)
                        ": written for a run with other options or input files; delete it or " +
                        "choose another output");
   while (std::getline(f, line)) take(line, true);
-  auto note = [&](int count, const char* what) {
-    if (count > 0)
-      warnings_.push_back(path_ + ": " + std::to_string(count) + " line" +
-                          (count == 1 ? " " : "s ") + what + " ignored");
-  };
-  note(torn_, "whose check failed (edited or cut short)");
-  note(duplicates_, "repeating a unit already read");
-  note(foreign_, "for units not in this run");
+  note_ignored(path_);
 }
 
 std::optional<std::size_t> UnitStore::take(const std::string& line, bool from_file) {
@@ -513,9 +527,19 @@ std::optional<std::size_t> UnitStore::take(const std::string& line, bool from_fi
   try {
     j = json::parse(line);
     if (!check_holds(j)) throw InvalidInput("check failed");
+    if (j.at("run").get<std::string>() != plan_.impl_->run) {
+      // A line of another run (files put together by hand): never used, never kept.
+      if (!from_file) throw InvalidInput("a unit line of another run");
+      ++other_runs_;
+      return std::nullopt;
+    }
     r = result_from(j.at("result"));
     u = plan_.impl_->unit_of(j.at("unit"));
-  } catch (const std::exception&) {  // json or InvalidInput: an edited or torn line
+  } catch (const InvalidInput&) {
+    if (!from_file) throw;
+    ++torn_;
+    return std::nullopt;
+  } catch (const std::exception&) {  // json: an edited or torn line
     if (!from_file) throw InvalidInput("a unit line whose check fails");
     ++torn_;
     return std::nullopt;
@@ -523,10 +547,14 @@ std::optional<std::size_t> UnitStore::take(const std::string& line, bool from_fi
   const int want = u ? plan_.impl_->exponents_of(*u) : 0;
   if (!u || (want > 0 && static_cast<int>(r.exponents.size()) != want)) {
     if (!from_file) throw InvalidInput("a unit line for a unit not in this run");
+    // A unit of the same run off this grid (a sweep resumed with fewer values): kept in the
+    // file, not used.
     ++foreign_;
+    other_points_.push_back(line);
     return std::nullopt;
   }
   if (results_[*u]) {
+    if (!from_file) throw Error("unit " + plan_.label(*u) + " was computed twice");
     ++duplicates_;
     return std::nullopt;
   }
@@ -540,6 +568,19 @@ std::optional<std::size_t> UnitStore::take(const std::string& line, bool from_fi
   return u;
 }
 
+void UnitStore::note_ignored(const std::string& file) {
+  auto note = [&](int count, const char* what) {
+    if (count > 0)
+      warnings_.push_back(file + ": " + std::to_string(count) + " line" +
+                          (count == 1 ? " " : "s ") + what);
+  };
+  note(torn_, "whose check failed (edited or cut short) ignored");
+  note(duplicates_, "repeating a unit already read ignored");
+  note(other_runs_, "of another run (other options) ignored");
+  note(foreign_, "for grid points not in this run kept in the file, not used");
+  torn_ = duplicates_ = other_runs_ = foreign_ = 0;
+}
+
 void UnitStore::save() {
   if (path_.empty() || file_) return;
   // (Re)written from the kept lines, atomically (a temporary renamed over it), so that ignored
@@ -547,8 +588,9 @@ void UnitStore::save() {
   const std::string tmp = path_ + ".rnnlyap-tmp";
   {
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(tmp.c_str(), "w"), &std::fclose);
-    if (!f) throw InvalidInput("cannot write " + tmp);
+    if (!f) throw Error("cannot write " + tmp + ": " + std::strerror(errno));
     std::fputs((plan_.head() + "\n").c_str(), f.get());
+    for (const std::string& l : other_points_) std::fputs((l + "\n").c_str(), f.get());
     for (const std::string& l : lines_) std::fputs((l + "\n").c_str(), f.get());
     if (std::fflush(f.get()) != 0 || std::ferror(f.get())) {
       std::remove(tmp.c_str());
@@ -590,6 +632,8 @@ std::size_t UnitStore::add_file(const std::string& path) {
     throw InvalidInput(path + ": written for another run (other options, grid or input files)");
   const std::size_t before = done_;
   while (std::getline(f, line)) take(line, true);
+  other_points_.clear();
+  note_ignored(path);
   return done_ - before;
 }
 

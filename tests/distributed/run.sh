@@ -15,14 +15,16 @@ cd "$dir"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 
-# same A B KIND: the two results agree exactly in every number but the timings.
+# same A B KIND [warnings]: the two results agree exactly in every number but the timings (and
+# the warnings, when a fourth argument says so).
 same() {
-  "$python" - "$1" "$2" "$3" <<'EOF'
+  "$python" - "$1" "$2" "$3" "${4:-}" <<'EOF'
 import json, sys
 a, b, kind = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+skip = ("seconds", "timing", "device", "threads") + (("warnings",) if sys.argv[4] else ())
 def strip(x):
     if isinstance(x, dict):
-        return {k: strip(v) for k, v in x.items() if k not in ("seconds", "timing", "device", "threads")}
+        return {k: strip(v) for k, v in x.items() if k not in skip}
     if isinstance(x, list):
         return [strip(v) for v in x]
     return x
@@ -101,6 +103,32 @@ EOF
   "$rnnlyap" merge g*.units --out gru.json --quiet
   same gru1.json gru.json spectrum || fail "merged sequences differ"
   pass "ensemble and trained-batch shards merged = one process (a fifth shard with no unit)"
+  # Lines of another run put into a shard's file (cat): ignored with a warning, never used.
+  cat s1.units s2.units >cat.units
+  tail -n +2 other.units >>cat.units
+  set +e
+  "$rnnlyap" merge cat.units s3.units --out cat.json 2>err.txt
+  rc=$?
+  set -e
+  [ $rc -eq 0 ] && grep -q "of another run (other options) ignored" err.txt ||
+    fail "lines of another run: rc=$rc $(cat err.txt)"
+  same one.json cat.json sweep warnings || fail "a merge with another run's lines differs"
+  # An edited line: merge says so (and that its unit is missing).
+  sed '2s/"max_exponent":/"max_exponent":1/' s2.units >s2e.units
+  set +e
+  "$rnnlyap" merge s1.units s2e.units s3.units --out e.json 2>err.txt
+  rc=$?
+  set -e
+  [ $rc -eq 2 ] && grep -q "whose check failed" err.txt && grep -q "1 of 18 units are missing" err.txt ||
+    fail "an edited line: rc=$rc $(cat err.txt)"
+  pass "lines of another run and edited lines are named and not used"
+  # Gains equal to 12 digits are one point: refused, not computed twice.
+  set +e
+  "$rnnlyap" sweep --model map --g 1,1.0000000000001 --n 10 --t-sim 50 --out near.json 2>err.txt
+  rc=$?
+  set -e
+  [ $rc -eq 2 ] && grep -q "given twice" err.txt && [ ! -e near.json ] || fail "near-equal gains: rc=$rc"
+  pass "near-equal grid values are refused"
   # Bad shard specifications.
   for bad in 0/3 4/3 3 a/b 1/0; do
     set +e
@@ -142,8 +170,8 @@ pass "refused input under MPI: exit 2, one line"
 # the rest and gives the one-process result.
 long_args=(sweep --model map --g 0.8:1.2:0.2 --n 40 --ensemble 4 --t-warmup 100 --t-ons-warmup 20 --t-sim 3000)
 "$rnnlyap" "${long_args[@]}" --threads 1 --out long1.json --quiet
-rank_pid() {  # the pid of rank $1 of the running job
-  for p in $(pgrep -f "rnnlyap sweep" || true); do
+rank_pid() {  # the pid of rank $1 of the running job (of command $2, default sweep)
+  for p in $(pgrep -f "rnnlyap ${2:-sweep}" || true); do
     if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$1"; then
       echo "$p"
       return
@@ -180,9 +208,39 @@ stop_job() {  # stop_job SIGNAL WHO OUT: start the job, wait for two finished un
   [ ! -e "$3.partial.jsonl" ] || fail "partial file left after the rerun"
   echo "   (SIG$1 to rank $2: exit $rc, $kept of 12 units kept)"
 }
+# A unit that goes non-finite on some rank: exit 1, a message naming the rank, no hang.
+set +e
+timeout 120 "$mpiexec" -n 3 "$rnnlyap" sweep --model map --g 0.5,1e200 --n 10 --ensemble 2 \
+  --t-warmup 50 --t-ons-warmup 20 --t-sim 100 --out nf.json --quiet 2>err.txt
+rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "failed: rank [0-9]" err.txt || fail "a failing unit: rc=$rc $(cat err.txt)"
+pass "a failing unit stops the job with exit 1 naming the rank"
+
 stop_job KILL 1 killed.json
 pass "a killed rank: the job fails, the rerun computes only the rest = one process"
 stop_job TERM all term.json
 grep -q "units finished and kept in" term.json.log ||
   fail "SIGTERM: rank 0 did not say what it kept: $(cat term.json.log)"
 pass "SIGTERM to every rank (a time limit): finished units kept, the rerun completes"
+stop_job TERM 0 term0.json
+[ "$rc" -eq 130 ] || fail "SIGTERM to rank 0 alone: exit $rc, not 130"
+pass "SIGTERM to rank 0 alone stops every rank with 130"
+
+# A stopped ensemble continued by one process (no mpirun): the same result.
+ens_long=(spectrum --model map --n 30 --ensemble 40 --t-warmup 100 --t-ons-warmup 20 --t-sim 2000)
+"$rnnlyap" "${ens_long[@]}" --threads 1 --out el1.json --quiet
+run 2 "$rnnlyap" "${ens_long[@]}" --out el.json --quiet >el.log 2>&1 &
+job=$!
+for _ in $(seq 600); do [ "$(lines el.json.partial.jsonl)" -ge 3 ] && break; sleep 0.05; done
+for r in 0 1; do p=$(rank_pid $r spectrum); [ -n "$p" ] && kill -TERM "$p"; done
+set +e
+wait $job
+set -e
+[ -f el.json.partial.jsonl ] || fail "the stopped ensemble kept nothing"
+"$rnnlyap" "${ens_long[@]}" --out el.json 2>err.txt
+grep -q "continuing the run kept in el.json.partial.jsonl" err.txt && grep -q "units taken from" err.txt ||
+  fail "one process did not continue the ensemble: $(cat err.txt)"
+same el1.json el.json spectrum || fail "the continued ensemble differs"
+[ ! -e el.json.partial.jsonl ] || fail "partial file left"
+pass "a stopped MPI ensemble is continued by one process = one process"
