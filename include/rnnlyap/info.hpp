@@ -28,7 +28,8 @@ std::string blas_info();
 /// CUDA devices present; empty without CUDA support or without a device (never throws).
 std::vector<DeviceInfo> cuda_devices();
 /// Bytes this process may still allocate on the host: the machine's available memory (MemAvailable)
-/// bounded by the headroom (limit − usage) of the cgroups it runs in, v2 or v1 (0 if unknown).
+/// bounded by the headroom (limit − usage) of the cgroups it runs in, v2 or v1 (0 if unknown);
+/// under MPI the program divides it among the ranks on the node.
 std::size_t host_memory_bytes();
 
 }  // namespace rnnlyap

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "distribute.hpp"
+#include "memory_limit.hpp"
 #include "output_file.hpp"
 #include "progress.hpp"
 #include "rnnlyap/arrays.hpp"
@@ -1017,6 +1018,8 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   try {
     g_ranks = cli::start_ranks(argc, argv);
+    // The ranks on a node share its memory: each checks its runs against its share.
+    detail::set_host_memory_share(g_ranks.local_size);
   } catch (const std::exception& e) {
     if (launched_rank() == 0) std::fprintf(stderr, "rnnlyap: error: %s\n", e.what());
     return kExitInvalid;

@@ -1,6 +1,7 @@
 // Build and machine information for `rnnlyap info`, and the memory this process may still use.
 #include <unistd.h>
 
+#include <atomic>
 #include <charconv>
 #include <fstream>
 #include <limits>
@@ -35,8 +36,16 @@ std::string blas_info() {
   return cpu::blas_description();
 }
 
+namespace {
+std::atomic<int> g_host_share{1};
+}
+
+void detail::set_host_memory_share(int processes) {
+  g_host_share = processes < 1 ? 1 : processes;
+}
+
 std::size_t host_memory_bytes() {
-  return detail::available_memory_bytes("");
+  return detail::available_memory_bytes("") / static_cast<std::size_t>(g_host_share.load());
 }
 
 namespace detail {
