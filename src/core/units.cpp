@@ -185,6 +185,7 @@ struct UnitPlan::Impl {
   std::string run;  // a hash of identity(): every unit line carries it
 
   void identify() {
+    files = files_json();  // hashed once
     const std::string text = identity().dump();
     char buf[17];
     std::snprintf(buf, sizeof buf, "%016llx",
