@@ -25,6 +25,7 @@
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 #include "rnnlyap/json.hpp"
+#include "rnnlyap/npy.hpp"
 #include "rnnlyap/spectrum.hpp"
 #include "rnnlyap/sweep.hpp"
 #include "rnnlyap/trained.hpp"
@@ -63,7 +64,8 @@ extern "C" void on_signal(int sig) {
 struct SpectrumArgs {
   std::string model = "rate", integrator = "euler", weights = "gaussian", backend = "auto",
               precision = "fp64", qr = "householder";
-  std::string out, trace, checkpoint, resume, npz;
+  std::string out, trace, checkpoint, resume, npz, clv;
+  double clv_transient = 0;
   std::string seed = "1";  // parsed by parse_seed: the whole range 0 ... 2^64 - 1, nothing else
   std::string network_seed, state_seed, basis_seed, noise_seed;
   std::string nonlinearity = "tanh";  // rnn: tanh | relu
@@ -121,6 +123,18 @@ void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
   sub.add_option("--ftle-window", o.ftle_window,
                  "finite-time exponents over windows of this length (a whole number of --t-ons): "
                  "their quantiles per exponent in the JSON, every window in --npz");
+  sub.add_option("--clv", a.clv,
+                 "covariant Lyapunov vectors at the middle of the --clv-window as an N x k float64 "
+                 ".npy (unit columns, in the order of the exponents)");
+  sub.add_flag("--clv-stats", o.clv_stats,
+               "covariant-vector statistics in the JSON (\"clv\"): localisation, angles between "
+               "the unstable and stable subspaces, each vector's own growth rate");
+  sub.add_option("--clv-window", o.clv_window,
+                 "covariant vectors: the first T of the averaging time is kept (a whole number "
+                 "of --t-ons; default: all of it)");
+  sub.add_option("--clv-transient", a.clv_transient,
+                 "covariant vectors: backward steps (in time) discarded before an instant is used "
+                 "(default: --t-ons-warmup)");
   sub.add_option("--initial-state", o.initial_state_file,
                  "the initial state, .npy of N values (2N for lstm: h then c)");
   sub.add_option("--nonlinearity", a.nonlinearity, "rnn: tanh | relu (PyTorch's nn.RNN)")
@@ -279,6 +293,8 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
     o.n = 0;
   }
   if (sub.count("--k") > 0) o.k = a.k;
+  if (!a.clv.empty()) o.clv = true;
+  if (given(sub, "--clv-transient")) o.clv_transient = a.clv_transient;
   // Trained models: without --t-sim every input step after the warm-ups is averaged.
   if (is_cell(o.model) && sub.count("--t-sim") == 0) o.t_sim = 0;
 }
@@ -300,8 +316,13 @@ void require_names(const CLI::App& sub, std::initializer_list<const char*> names
 
 int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
   require_names(sub, {"--out", "--trace", "--npz", "--checkpoint", "--resume", "--weights-file",
-                      "--inputs", "--initial-state"});
+                      "--inputs", "--initial-state", "--clv"});
   const double log_seconds = cli::progress_log_seconds();
+  if ((given(sub, "--clv") || given(sub, "--clv-stats")) &&
+      (!a.resume.empty() || !a.checkpoint.empty()))
+    throw InvalidInput(
+        "--clv and --clv-stats are not kept in checkpoints: give them without --checkpoint and "
+        "--resume");
   resolve(o, a, sub);
   if (!a.resume.empty()) {
     cli::check_paths({}, {{"--resume", a.resume}});
@@ -314,6 +335,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     std::vector<cli::PathOption> outputs = {{"--out", a.out.empty() ? "-" : a.out}};
     if (!a.trace.empty()) outputs.push_back({"--trace", a.trace});
     if (!a.npz.empty()) outputs.push_back({"--npz", a.npz});
+    if (!a.clv.empty()) outputs.push_back({"--clv", a.clv});
     if (!a.checkpoint.empty()) outputs.push_back({"--checkpoint", a.checkpoint, true});
     std::vector<cli::PathOption> inputs;
     if (!o.weights_file.empty()) inputs.push_back({"--weights-file", o.weights_file});
@@ -334,6 +356,16 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
   if (!a.trace.empty()) trace = std::make_unique<cli::OutputFile>("--trace", a.trace);
   std::unique_ptr<cli::OutputFile> npz;
   if (!a.npz.empty()) npz = std::make_unique<cli::OutputFile>("--npz", a.npz);
+  std::unique_ptr<cli::OutputFile> clv;
+  if (!a.clv.empty()) clv = std::make_unique<cli::OutputFile>("--clv", a.clv);
+  std::string clv_bytes;  // the --clv .npy
+  auto keep_clv = [&](const SpectrumResult& r) {
+    if (!clv) return;
+    if (!r.clv || r.clv->vectors.empty()) throw Error("--clv: no covariant vectors were computed");
+    const std::size_t rows = static_cast<std::size_t>(r.clv->rows);
+    clv_bytes = npy_bytes(
+        npz_float64("clv", {rows, r.clv->vectors.size() / rows}, clv_vectors_c_order(*r.clv)));
+  };
   Trace kept_trace;  // for the .npz
 
   cli::ProgressBar bar(cli::progress_mode(a.quiet), log_seconds);
@@ -367,6 +399,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     // One sequence: the plain result; a batch: one member per sequence, means at the top level.
     json = (e.members.size() == 1 ? to_json(e.members.front()) : to_json(e)) + "\n";
     if (npz) arrays = e.members.size() == 1 ? to_npz(e.members.front()) : to_npz(e);
+    keep_clv(e.members.front());
     for (const SpectrumResult& m : e.members)
       for (const std::string& w : m.warnings)
         std::fprintf(stderr, "rnnlyap: warning: sequence %d: %s\n", m.sequence, w.c_str());
@@ -401,6 +434,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     bar.finish();
     json = to_json(r) + "\n";
     if (npz) arrays = to_npz(r, trace ? &kept_trace : nullptr);
+    keep_clv(r);
     for (const std::string& w : r.warnings)
       std::fprintf(stderr, "rnnlyap: warning: %s\n", w.c_str());
     if (!a.quiet) {
@@ -417,6 +451,10 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
   if (npz) {
     std::fwrite(arrays.data(), 1, arrays.size(), npz->get());
     npz->commit();
+  }
+  if (clv) {
+    std::fwrite(clv_bytes.data(), 1, clv_bytes.size(), clv->get());
+    clv->commit();
   }
   std::fputs(json.c_str(), out.get());
   out.commit();
