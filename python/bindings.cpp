@@ -191,7 +191,7 @@ py::object trace_arrays(const Trace& trace) {
   return py::make_tuple(tt, vv);
 }
 
-// (result JSON, trace or None).
+// (result JSON, trace or None, covariant vectors or None).
 py::tuple spectrum_json(const std::string& options_json, const std::optional<Array>& weights,
                         const py::object& progress, bool trace) {
   SpectrumOptions opt = options_from(options_json);
@@ -207,14 +207,27 @@ py::tuple spectrum_json(const std::string& options_json, const std::optional<Arr
     obs.trace = [&](double t, std::span<const double> est) { kept.add(t, est); };
   }
   const RunControl control = w.control();
+  std::optional<ClvResult> clv;
   const std::string json = w.run([&] {
     if (opt.ensemble > 1)
       return net ? to_json(compute_ensemble(opt, *net, obs, control))
                  : to_json(compute_ensemble(opt, obs, control));
-    return net ? to_json(compute_spectrum(opt, *net, obs, control))
-               : to_json(compute_spectrum(opt, obs, control));
+    SpectrumResult r =
+        net ? compute_spectrum(opt, *net, obs, control) : compute_spectrum(opt, obs, control);
+    clv = r.clv;
+    return to_json(r);
   });
-  return py::make_tuple(json, trace ? trace_arrays(kept) : py::object(py::none()));
+  // The covariant vectors (N × k) when clv=True, or None.
+  py::object vectors = py::none();
+  if (clv && !clv->vectors.empty()) {
+    const auto rows = static_cast<py::ssize_t>(clv->rows);
+    const auto cols = static_cast<py::ssize_t>(clv->vectors.size()) / rows;
+    py::array_t<double> a(std::vector<py::ssize_t>{rows, cols});
+    const std::vector<double> c = clv_vectors_c_order(*clv);
+    std::copy(c.begin(), c.end(), a.mutable_data());
+    vectors = a;
+  }
+  return py::make_tuple(json, trace ? trace_arrays(kept) : py::object(py::none()), vectors);
 }
 
 // inputs: B × T × I.

@@ -286,6 +286,13 @@ def _result(text):
             r[key] = _floats(r[key])
     if "ftle" in r:
         _ftle_arrays(r["ftle"])
+    if "clv" in r:
+        for key in ("ipr", "n_ipr", "exponents", "stderr"):
+            if key in r["clv"]:
+                r["clv"][key] = _floats(r["clv"][key])
+        if r["clv"].get("angle"):
+            for key in ("q", "quantiles"):
+                r["clv"]["angle"][key] = _floats(r["clv"]["angle"][key])
     for m in r.get("members", []):
         for key in ("exponents", "stderr"):
             if key in m:
@@ -321,7 +328,8 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
              t_ons_warmup=100.0, t_sim=1000.0, t_ons=1.0, input_std=0.0, bias_std=0.0, seed=1,
              ensemble=1, backend="auto", device=0, precision="fp64", qr="householder", threads=0,
              progress=None, trace=False, network_seed=None, state_seed=None, basis_seed=None,
-             noise_seed=None, initial_state=None, ftle_window=0.0):
+             noise_seed=None, initial_state=None, ftle_window=0.0, clv=False, clv_stats=False,
+             clv_window=0.0, clv_transient=None):
     """The Lyapunov spectrum of a random network, or of the given square matrix J.
 
         rnnlyap.spectrum(n=500, g=3)                         # gaussian J_ij ~ N(0, g²/N)
@@ -353,6 +361,17 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
       ftle_window  finite-time exponents over windows of this length (a whole number of t_ons;
                    0: none): result["ftle"] holds per exponent the quantiles q (5, 25, 50, 75,
                    95 %) of the window estimates as a k × 5 array, their mean and std
+      clv          True: result["clv"]["vectors"], the covariant Lyapunov vectors (Ginelli et al.
+                   2007) at the middle of the clv window, an N × k array of unit columns in the
+                   order of the exponents (single runs only)
+      clv_stats    True: result["clv"] holds their statistics over the window: "ipr" and "n_ipr"
+                   (localisation), "exponents" and "stderr" (each vector's own growth rate),
+                   "angle" (quantiles of the smallest angle between the unstable and stable
+                   subspaces, or None)
+      clv_window   the first clv_window of the averaging time is kept for them (a whole number of
+                   t_ons; 0: all of it; memory: window/t_ons · k² + 101 · N · k doubles at most)
+      clv_transient  backward steps (in time) discarded before an instant is used (default:
+                   t_ons_warmup); the window must be at least twice as long
       trace        True: result["trace"] = {"time": (T,), "estimates": (T, k)}, the running
                    estimate after every averaged re-orthonormalisation (single runs only; its
                    last row equals result["exponents"])
@@ -384,6 +403,11 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
     o["input_std"] = _real("input_std", input_std)
     o["bias_std"] = _real("bias_std", bias_std)
     o["ftle_window"] = _real("ftle_window", ftle_window)
+    o["clv"] = _flag("clv", clv)
+    o["clv_stats"] = _flag("clv_stats", clv_stats)
+    o["clv_window"] = _real("clv_window", clv_window)
+    if clv_transient is not None:
+        o["clv_transient"] = _real("clv_transient", clv_transient)
     o["ensemble"] = _int("ensemble", ensemble, 1, _INT_MAX)
     _part_seeds(o, network_seed, state_seed, basis_seed, noise_seed)
     if J is not None and network_seed is not None:
@@ -425,8 +449,10 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
         raise InvalidInput(f"initial_state has {np.size(initial_state)} values; the network has "
                            f"N = {o['n']}")
     with _GivenState(o, initial_state) as given:
-        text, tr = _call(_rnnlyap.spectrum_json, json.dumps(o), J, progress, trace)
+        text, tr, vectors = _call(_rnnlyap.spectrum_json, json.dumps(o), J, progress, trace)
         r = given.name_in(_result(text))
+    if vectors is not None:
+        r["clv"]["vectors"] = vectors
     if "members" in r:
         r["exponents_per_member"] = np.stack([m["exponents"] for m in r["members"]])
     if tr is not None:

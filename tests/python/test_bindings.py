@@ -190,6 +190,29 @@ class Spectrum(unittest.TestCase):
         self.assertEqual(r["ftle"]["quantiles"].shape, (20, 5))
         np.testing.assert_allclose(r["ftle"]["mean"], r["exponents"], rtol=1e-12, atol=1e-14)
 
+    def test_covariant_vectors_at_a_fixed_point_are_numpys_eigenvectors(self):
+        # J = S D S^-1 (non-normal), the map started at its fixed point h = 0, where the tangent
+        # map is J: the covariant vectors are J's eigenvectors by |eigenvalue| (numpy's eig is the
+        # truth), and each grows by exactly its eigenvalue. Convergence is ≤ 0.7^100 (the largest
+        # ratio of successive |eigenvalues| to the power of the basis warm-up and the backward
+        # steps), so only rounding remains.
+        rng = np.random.default_rng(5)
+        S = rng.standard_normal((5, 5))
+        J = S @ np.diag([1.8, -1.2, 0.7, 0.45, -0.2]) @ np.linalg.inv(S)
+        r = rnnlyap.spectrum(J, model="map", initial_state=np.zeros(5), t_warmup=0,
+                             t_ons_warmup=100, t_sim=200, clv=True, clv_stats=True, backend="cpu")
+        V = r["clv"]["vectors"]
+        self.assertEqual(V.shape, (5, 5))
+        mu, E = np.linalg.eig(J)
+        order = np.argsort(-np.abs(mu))
+        E = np.real(E[:, order])
+        E /= np.linalg.norm(E, axis=0)
+        np.testing.assert_allclose(np.abs(np.sum(V * E, axis=0)), 1, atol=1e-10)
+        np.testing.assert_allclose(r["clv"]["exponents"], np.log(np.abs(mu[order])), atol=1e-9)
+        self.assertEqual(r["clv"]["n_unstable"], 2)
+        with self.assertRaises(rnnlyap.InvalidInput):
+            rnnlyap.spectrum(n=10, clv=True, ensemble=2, t_sim=100, backend="cpu")
+
     def test_ensemble_of_a_given_matrix(self):
         J = below_onset(30, 0.5, 3)
         e = rnnlyap.spectrum(J, model="map", ensemble=4, seed=10, t_warmup=100, t_ons_warmup=50,
