@@ -532,6 +532,46 @@ TEST_F(ClvCli, WritesUnitColumnsOfTheStateDimension) {
   EXPECT_EQ(j["params"]["clv_stats"], true);
 }
 
+// A trained LSTM's state is (h, c): 2N rows; with --lstm-h-only N. Its vectors' growth rates are
+// its exponents (within 4 combined standard errors) here too.
+TEST_F(ClvCli, LstmVectorsHaveTwoNRows) {
+  const int h = 6, in = 2, steps = 2000;
+  std::mt19937_64 gen(3);
+  std::normal_distribution<double> normal;
+  auto draw = [&](std::size_t count, double scale) {
+    std::vector<double> v(count);
+    for (double& x : v) x = scale * normal(gen);
+    return v;
+  };
+  const std::vector<NpzMember> weights = {
+      npz_float64("weight_ih_l0", {4 * h, in}, draw(4 * h * in, 0.5)),
+      npz_float64("weight_hh_l0", {4 * h, h}, draw(4 * h * h, 0.8)),
+      npz_float64("bias_ih_l0", {4 * h}, draw(4 * h, 0.1)),
+      npz_float64("bias_hh_l0", {4 * h}, draw(4 * h, 0.1))};
+  test::write_file((dir_ / "w.npz").string(), npz_bytes(weights));
+  test::write_file((dir_ / "x.npy").string(),
+                   test::make_npy_bytes(draw(steps * in, 1.0), steps, in, false, false));
+  for (bool h_only : {false, true}) {
+    const fs::path npy = dir_ / "v.npy", out = dir_ / "r.json";
+    const test::CliRun r = run(
+        "spectrum --quiet --backend cpu --model lstm --weights-file " + (dir_ / "w.npz").string() +
+        " --inputs " + (dir_ / "x.npy").string() + (h_only ? " --lstm-h-only" : "") +
+        " --t-ons-warmup 100 --clv " + npy.string() + " --clv-stats --out " + out.string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    const int rows = h_only ? h : 2 * h;
+    const NpyMatrix v = read_npy_matrix(npy.string());
+    EXPECT_EQ(v.rows, static_cast<std::size_t>(rows));
+    EXPECT_EQ(v.cols, static_cast<std::size_t>(rows));
+    const auto j = nlohmann::json::parse(test::slurp(out));
+    EXPECT_EQ(j["clv"]["rows"], rows);
+    for (int i = 0; i < rows; ++i) {
+      const double lam = j["exponents"][i], se = j["stderr"][i];
+      const double clv = j["clv"]["exponents"][i], clv_se = j["clv"]["stderr"][i];
+      EXPECT_NEAR(clv, lam, 4 * std::hypot(se, clv_se)) << "exponent " << i;
+    }
+  }
+}
+
 TEST_F(ClvCli, BadInputExitsTwoBeforeRunning) {
   const std::string npy = "--clv " + (dir_ / "v.npy").string();
   const std::string small = " --n 10 --t-sim 100 --t-ons-warmup 20 ";

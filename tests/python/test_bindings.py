@@ -630,6 +630,11 @@ class BadInput(unittest.TestCase):
             ("state_seed", dict(n=10, initial_state=np.zeros(10), state_seed=2)),
             ("ftle_window", dict(ftle_window=2.5)), ("ftle_window", dict(ftle_window=-1)),
             ("ftle_window", dict(t_sim=100, ftle_window=200)),
+            ("clv", dict(clv="yes")), ("clv_stats", dict(clv_stats=1)),
+            ("clv", dict(clv=True, ensemble=2)), ("clv_window", dict(clv=True, clv_window=2.5)),
+            ("clv_window", dict(clv_stats=True, t_sim=100, clv_window=200)),
+            ("clv_window", dict(clv_window=10)), ("clv_transient", dict(clv_transient=10)),
+            ("clv_transient", dict(clv=True, clv_transient=-1)),
         ]
         for name, kwargs in cases:
             with self.subTest(name=name, kwargs=kwargs):
