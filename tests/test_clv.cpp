@@ -577,6 +577,7 @@ TEST_F(ClvCli, BadInputExitsTwoBeforeRunning) {
   const std::string small = " --n 10 --t-sim 100 --t-ons-warmup 20 ";
   expect_rejected(small + npy + " --ensemble 2", "single runs");
   expect_rejected(small + "--clv-stats --checkpoint " + (dir_ / "c.ckpt").string(), "checkpoints");
+  expect_rejected(small + npy + " --resume " + (dir_ / "c.ckpt").string(), "checkpoints");
   expect_rejected(small + npy + " --clv-window 2.5", "whole number of --t-ons");
   expect_rejected(small + npy + " --clv-window 200", "longer than --t-sim");
   expect_rejected(small + "--clv-window 50", "applies with --clv or --clv-stats only");
