@@ -107,6 +107,14 @@ def _choice(name, v, choices):
     return v
 
 
+def _clv_options(o, clv, clv_stats, clv_window, clv_transient):
+    o["clv"] = _flag("clv", clv)
+    o["clv_stats"] = _flag("clv_stats", clv_stats)
+    o["clv_window"] = _real("clv_window", clv_window)
+    if clv_transient is not None:
+        o["clv_transient"] = _real("clv_transient", clv_transient)
+
+
 def _callback(progress):
     if progress is not None and not callable(progress):
         raise InvalidInput(f"progress must be None or a callable(phase, done, total), got {progress!r}")
@@ -279,6 +287,15 @@ def _ftle_arrays(f):
             if key == "quantiles" else _floats(f[key])
 
 
+def _clv_arrays(c):
+    for key in ("ipr", "n_ipr", "exponents", "stderr"):
+        if key in c:
+            c[key] = _floats(c[key])
+    if c.get("angle"):
+        for key in ("q", "quantiles"):
+            c["angle"][key] = _floats(c["angle"][key])
+
+
 def _result(text):
     r = json.loads(text)
     for key in ("exponents", "stderr"):
@@ -287,13 +304,10 @@ def _result(text):
     if "ftle" in r:
         _ftle_arrays(r["ftle"])
     if "clv" in r:
-        for key in ("ipr", "n_ipr", "exponents", "stderr"):
-            if key in r["clv"]:
-                r["clv"][key] = _floats(r["clv"][key])
-        if r["clv"].get("angle"):
-            for key in ("q", "quantiles"):
-                r["clv"]["angle"][key] = _floats(r["clv"]["angle"][key])
+        _clv_arrays(r["clv"])
     for m in r.get("members", []):
+        if "clv" in m:
+            _clv_arrays(m["clv"])
         for key in ("exponents", "stderr"):
             if key in m:
                 m[key] = _floats(m[key])
@@ -403,11 +417,7 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
     o["input_std"] = _real("input_std", input_std)
     o["bias_std"] = _real("bias_std", bias_std)
     o["ftle_window"] = _real("ftle_window", ftle_window)
-    o["clv"] = _flag("clv", clv)
-    o["clv_stats"] = _flag("clv_stats", clv_stats)
-    o["clv_window"] = _real("clv_window", clv_window)
-    if clv_transient is not None:
-        o["clv_transient"] = _real("clv_transient", clv_transient)
+    _clv_options(o, clv, clv_stats, clv_window, clv_transient)
     o["ensemble"] = _int("ensemble", ensemble, 1, _INT_MAX)
     _part_seeds(o, network_seed, state_seed, basis_seed, noise_seed)
     if J is not None and network_seed is not None:
@@ -517,7 +527,8 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
                      lstm_h_only=False, k=None, t_warmup=100.0, t_ons_warmup=100.0, t_sim=0.0,
                      t_ons=1.0, seed=1, backend="auto", device=0, precision="fp64",
                      qr="householder", threads=0, progress=None, initial_state=None,
-                     ftle_window=0.0):
+                     ftle_window=0.0, clv=False, clv_stats=False, clv_window=0.0,
+                     clv_transient=None):
     """Lyapunov spectra of a trained recurrent network driven by input sequences: one spectrum
     per sequence (exponents per step). The tangent space is every layer's state, layer 0
     first: L·N exponents for rnn and gru, 2·L·N for the LSTM (docs/trained.md).
@@ -544,6 +555,10 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
       initial_state  the state to start from (the state's size: h, or h then c per layer for
                    the LSTM) instead of 0
       ftle_window  finite-time exponents over windows of this many steps (as for spectrum)
+      clv, clv_stats, clv_window, clv_transient
+                   covariant Lyapunov vectors, as for spectrum (one input sequence only):
+                   result["clv"] (also in result["members"][0]); the vectors have the state's
+                   size (2N per layer for the full LSTM)
     {options}
     The state starts at zero (PyTorch's default h0, c0) unless initial_state. The first t_warmup
     steps move the state only, the next t_ons_warmup also the basis; t_sim=0 (the default here) averages every step
@@ -582,6 +597,7 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
         o["nonlinearity"] = _choice("nonlinearity", nonlinearity, ("tanh", "relu"))
     o["lstm_h_only"] = _flag("lstm_h_only", lstm_h_only)
     o["ftle_window"] = _real("ftle_window", ftle_window)
+    _clv_options(o, clv, clv_stats, clv_window, clv_transient)
     if o["lstm_h_only"] and model != "lstm":
         raise InvalidInput(f"lstm_h_only does not apply to model={model!r} (it is for lstm)")
     _callback(progress)
@@ -599,13 +615,17 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
                            f"shape {x.shape}")
     try:
         with _GivenState(o, initial_state) as given:
-            text = _call(_rnnlyap.trained_json, json.dumps(o), sd, x, progress)
+            text, vectors = _call(_rnnlyap.trained_json, json.dumps(o), sd, x, progress)
     except InvalidInput as e:
         if "input sequence has" in str(e) or "features per step" in str(e):
             raise InvalidInput(f"{e} (inputs of shape {tuple(np.shape(inputs))} read as {layout})") from None
         raise
     r = given.name_in(_result(text))
     r["exponents_per_sequence"] = np.stack([m["exponents"] for m in r["members"]])
+    if "clv" in r["members"][0]:
+        r["clv"] = r["members"][0]["clv"]
+        if vectors is not None:
+            r["clv"]["vectors"] = vectors
     return r
 
 

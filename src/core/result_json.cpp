@@ -165,6 +165,7 @@ std::string to_json(const EnsembleResult& e, int indent) {
                    {"seconds", m.timing.seconds}};
     if (m.sequence >= 0) member["sequence"] = m.sequence;
     if (!m.ftle.empty()) member["ftle"] = ftle_json({&m});
+    if (m.clv) member["clv"] = clv_json(*m.clv);
     members.push_back(member);
   }
   const json j = {

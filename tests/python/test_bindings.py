@@ -213,6 +213,24 @@ class Spectrum(unittest.TestCase):
         with self.assertRaises(rnnlyap.InvalidInput):
             rnnlyap.spectrum(n=10, clv=True, ensemble=2, t_sim=100, backend="cpu")
 
+    def test_covariant_vectors_of_a_trained_lstm(self):
+        rng = np.random.default_rng(2)
+        h = 5
+        sd = {"weight_ih_l0": 0.5 * rng.standard_normal((4 * h, 2)),
+              "weight_hh_l0": 0.8 * rng.standard_normal((4 * h, h))}
+        x = rng.standard_normal((1500, 2))
+        r = rnnlyap.trained_spectrum(sd, x, model="lstm", clv=True, clv_stats=True, backend="cpu")
+        V = r["clv"]["vectors"]
+        self.assertEqual(V.shape, (2 * h, 2 * h))  # the state (h, c)
+        np.testing.assert_allclose(np.linalg.norm(V, axis=0), 1, atol=1e-12)
+        m = r["members"][0]  # its batch-means errors (the top level's are across sequences)
+        err = np.hypot(m["stderr"], r["clv"]["stderr"])
+        self.assertTrue(np.all(np.abs(r["clv"]["exponents"] - m["exponents"]) <= 4 * err),
+                        (r["clv"]["exponents"], m["exponents"], err))
+        with self.assertRaises(rnnlyap.InvalidInput) as e:
+            rnnlyap.trained_spectrum(sd, np.stack([x, x]), model="lstm", clv=True, backend="cpu")
+        self.assertIn("clv", str(e.exception))
+
     def test_ensemble_of_a_given_matrix(self):
         J = below_onset(30, 0.5, 3)
         e = rnnlyap.spectrum(J, model="map", ensemble=4, seed=10, t_warmup=100, t_ons_warmup=50,
