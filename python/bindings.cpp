@@ -191,7 +191,18 @@ py::object trace_arrays(const Trace& trace) {
   return py::make_tuple(tt, vv);
 }
 
-// (result JSON, trace or None).
+// The covariant vectors of a result (rows × k), or None.
+py::object clv_vectors(const std::optional<ClvResult>& clv) {
+  if (!clv || clv->vectors.empty()) return py::none();
+  const auto rows = static_cast<py::ssize_t>(clv->rows);
+  const auto cols = static_cast<py::ssize_t>(clv->vectors.size()) / rows;
+  py::array_t<double> a(std::vector<py::ssize_t>{rows, cols});
+  const std::vector<double> c = clv_vectors_c_order(*clv);
+  std::copy(c.begin(), c.end(), a.mutable_data());
+  return a;
+}
+
+// (result JSON, trace or None, covariant vectors or None).
 py::tuple spectrum_json(const std::string& options_json, const std::optional<Array>& weights,
                         const py::object& progress, bool trace) {
   SpectrumOptions opt = options_from(options_json);
@@ -207,20 +218,24 @@ py::tuple spectrum_json(const std::string& options_json, const std::optional<Arr
     obs.trace = [&](double t, std::span<const double> est) { kept.add(t, est); };
   }
   const RunControl control = w.control();
+  std::optional<ClvResult> clv;
   const std::string json = w.run([&] {
     if (opt.ensemble > 1)
       return net ? to_json(compute_ensemble(opt, *net, obs, control))
                  : to_json(compute_ensemble(opt, obs, control));
-    return net ? to_json(compute_spectrum(opt, *net, obs, control))
-               : to_json(compute_spectrum(opt, obs, control));
+    SpectrumResult r =
+        net ? compute_spectrum(opt, *net, obs, control) : compute_spectrum(opt, obs, control);
+    clv = r.clv;
+    return to_json(r);
   });
-  return py::make_tuple(json, trace ? trace_arrays(kept) : py::object(py::none()));
+  return py::make_tuple(json, trace ? trace_arrays(kept) : py::object(py::none()),
+                        clv_vectors(clv));
 }
 
-// inputs: B × T × I.
-std::string trained_json(const std::string& options_json,
-                         const std::map<std::string, Array>& state_dict, const Array& inputs,
-                         const py::object& progress) {
+// inputs: B × T × I. (result JSON, the first sequence's covariant vectors or None).
+py::tuple trained_json(const std::string& options_json,
+                       const std::map<std::string, Array>& state_dict, const Array& inputs,
+                       const py::object& progress) {
   const SpectrumOptions opt = options_from(options_json);
   std::map<std::string, NpyArray> arrays;
   for (const auto& [k, v] : state_dict) arrays[k] = npy_from(v);
@@ -234,7 +249,13 @@ std::string trained_json(const std::string& options_json,
   x.data.assign(inputs.data(), inputs.data() + inputs.size());
   Watched w(progress);
   const Observers obs = w.observers();
-  return w.run([&] { return to_json(compute_trained_spectra(opt, net, x, obs)); });
+  std::optional<ClvResult> clv;
+  const std::string json = w.run([&] {
+    const EnsembleResult e = compute_trained_spectra(opt, net, x, obs);
+    clv = e.members.front().clv;
+    return to_json(e);
+  });
+  return py::make_tuple(json, clv_vectors(clv));
 }
 
 std::string sweep_json_of(const std::string& options_json, const std::vector<double>& g,

@@ -75,6 +75,9 @@ NpzMember npz_int64(std::string name, std::vector<std::size_t> shape,
 NpzMember npz_uint64(std::string name, std::vector<std::size_t> shape,
                      std::span<const std::uint64_t> values);
 NpzMember npz_text(std::string name, std::string_view utf8);
+/// The bytes of one .npy file (format 1.0) holding the member's array (its name is not used).
+/// Throws InvalidInput for a shape that does not match the data.
+std::string npy_bytes(const NpzMember& array);
 /// The bytes of an .npz archive of the members (stored, not compressed, as np.savez writes it).
 /// Throws InvalidInput for a duplicate or empty name, a shape that does not match the data, or an
 /// archive of 4 GiB or more.

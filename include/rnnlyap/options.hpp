@@ -71,12 +71,23 @@ struct SpectrumOptions {
   /// Finite-time exponents: the estimate of every exponent over each window of this length (a
   /// whole number of t_ons; windows tile the averaging time); 0: none.
   double ftle_window = 0;
+  /// Covariant Lyapunov vectors (Ginelli et al. 2007; result.clv): `clv` keeps the vectors at the
+  /// middle of the window, `clv_stats` their statistics over it. The window is the first
+  /// `clv_window` of the averaging time (0: all of it; a whole number of t_ons); the backward
+  /// iteration discards `clv_transient` (default: t_ons_warmup) before the first instant it
+  /// reports. Memory: window·k² + (instants kept)·rows·k doubles. Single runs only.
+  bool clv = false;
+  bool clv_stats = false;
+  double clv_window = 0;
+  std::optional<double> clv_transient;
 
   std::uint64_t network_seed_used() const { return network_seed.value_or(seed); }
   std::uint64_t state_seed_used() const { return state_seed.value_or(seed); }
   std::uint64_t basis_seed_used() const { return basis_seed.value_or(seed); }
   std::uint64_t noise_seed_used() const { return noise_seed.value_or(seed); }
 
+  /// True when covariant vectors are computed.
+  bool clv_requested() const { return clv || clv_stats; }
   /// k as used: the given value, or n.
   int num_exponents() const { return k.value_or(n); }
   /// Integration step in model time units: dt for `rate`, 1 for `map` and the cells.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,42 @@ struct Timing {
   std::int64_t qr_count = 0;
 };
 
+/// Covariant Lyapunov vectors (Ginelli et al., PRL 99, 130601, 2007; README, "Covariant Lyapunov
+/// vectors") over a window of the averaging phase: its first `window` re-orthonormalisations.
+/// Instant i is the basis after the i-th re-orthonormalisation of the averaging phase (0: the
+/// basis it starts from), at model time i·t_ons after the averaging phase began. The backward
+/// iteration runs from instant `window` down to 0; instants 0 … window − transient are reported.
+struct ClvResult {
+  std::int64_t window = 0;     ///< re-orthonormalisations kept
+  std::int64_t transient = 0;  ///< backward steps before the first instant reported
+  double ons_time = 0;         ///< model time between instants (t_ons)
+  int rows = 0;                ///< the state dimension (tangent rows): N, 2N for a full LSTM
+  /// options.clv: the vectors at instant `instant` (window / 2), rows × k column-major, unit
+  /// columns in the order of the exponents (each up to its sign).
+  std::int64_t instant = -1;
+  std::vector<double> vectors;
+  /// options.clv_stats: statistics over `instants` instants evenly spread over 0 … window −
+  /// transient.
+  bool has_stats = false;
+  std::int64_t instants = 0;
+  /// Mean over the instants of each vector's inverse participation ratio Σ_i v_i⁴ (1/rows for a
+  /// fully spread vector, 1 for one on a single coordinate).
+  std::vector<double> ipr;
+  /// Each vector's own growth rate, mean of log(|M v| / |v|) per t_ons over the window − transient
+  /// steps, and its batch-means standard error: the exponents again, from the vectors.
+  std::vector<double> exponents, stderr_;
+  /// The vectors whose (Benettin) exponent is positive, negative, or within 3 standard errors of
+  /// zero (neutral; in neither subspace).
+  int n_unstable = 0, n_stable = 0, n_neutral = 0;
+  /// The smallest principal angle (radians) between the unstable and stable subspaces over the
+  /// instants: quantiles 5, 25, 50, 75, 95 % and the minimum; empty / NaN when either is empty.
+  std::vector<double> angle_quantiles;
+  double angle_min = 0;
+};
+
+/// The vectors of `c` as a rows × k array in C (row-major) order, as an .npy file holds them.
+std::vector<double> clv_vectors_c_order(const ClvResult& c);
+
 /// A computed spectrum with its error estimate and everything needed to reproduce it.
 struct SpectrumResult {
   std::vector<double> exponents;  ///< λ_1..λ_k in QR order
@@ -50,6 +87,8 @@ struct SpectrumResult {
   /// windows × k, row w the window [w T, (w + 1) T) of the averaging time. Their mean over
   /// windows is `exponents` when the windows tile the averaging time.
   std::vector<std::vector<double>> ftle;
+  /// With options.clv or options.clv_stats (single runs).
+  std::optional<ClvResult> clv;
 };
 
 /// B networks with seeds seed, seed+1, …: each member's result, and across-member statistics.

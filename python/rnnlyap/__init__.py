@@ -107,6 +107,14 @@ def _choice(name, v, choices):
     return v
 
 
+def _clv_options(o, clv, clv_stats, clv_window, clv_transient):
+    o["clv"] = _flag("clv", clv)
+    o["clv_stats"] = _flag("clv_stats", clv_stats)
+    o["clv_window"] = _real("clv_window", clv_window)
+    if clv_transient is not None:
+        o["clv_transient"] = _real("clv_transient", clv_transient)
+
+
 def _callback(progress):
     if progress is not None and not callable(progress):
         raise InvalidInput(f"progress must be None or a callable(phase, done, total), got {progress!r}")
@@ -279,6 +287,15 @@ def _ftle_arrays(f):
             if key == "quantiles" else _floats(f[key])
 
 
+def _clv_arrays(c):
+    for key in ("ipr", "n_ipr", "exponents", "stderr"):
+        if key in c:
+            c[key] = _floats(c[key])
+    if c.get("angle"):
+        for key in ("q", "quantiles"):
+            c["angle"][key] = _floats(c["angle"][key])
+
+
 def _result(text):
     r = json.loads(text)
     for key in ("exponents", "stderr"):
@@ -286,7 +303,11 @@ def _result(text):
             r[key] = _floats(r[key])
     if "ftle" in r:
         _ftle_arrays(r["ftle"])
+    if "clv" in r:
+        _clv_arrays(r["clv"])
     for m in r.get("members", []):
+        if "clv" in m:
+            _clv_arrays(m["clv"])
         for key in ("exponents", "stderr"):
             if key in m:
                 m[key] = _floats(m[key])
@@ -321,7 +342,8 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
              t_ons_warmup=100.0, t_sim=1000.0, t_ons=1.0, input_std=0.0, bias_std=0.0, seed=1,
              ensemble=1, backend="auto", device=0, precision="fp64", qr="householder", threads=0,
              progress=None, trace=False, network_seed=None, state_seed=None, basis_seed=None,
-             noise_seed=None, initial_state=None, ftle_window=0.0):
+             noise_seed=None, initial_state=None, ftle_window=0.0, clv=False, clv_stats=False,
+             clv_window=0.0, clv_transient=None):
     """The Lyapunov spectrum of a random network, or of the given square matrix J.
 
         rnnlyap.spectrum(n=500, g=3)                         # gaussian J_ij ~ N(0, g²/N)
@@ -353,6 +375,17 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
       ftle_window  finite-time exponents over windows of this length (a whole number of t_ons;
                    0: none): result["ftle"] holds per exponent the quantiles q (5, 25, 50, 75,
                    95 %) of the window estimates as a k × 5 array, their mean and std
+      clv          True: result["clv"]["vectors"], the covariant Lyapunov vectors (Ginelli et al.
+                   2007) at the middle of the clv window, an N × k array of unit columns in the
+                   order of the exponents (single runs only)
+      clv_stats    True: result["clv"] holds their statistics over the window: "ipr" and "n_ipr"
+                   (localisation), "exponents" and "stderr" (each vector's own growth rate),
+                   "angle" (quantiles of the smallest angle between the unstable and stable
+                   subspaces, or None)
+      clv_window   the first clv_window of the averaging time is kept for them (a whole number of
+                   t_ons; 0: all of it; memory: window/t_ons · k² + 101 · N · k doubles at most)
+      clv_transient  backward steps (in time) discarded before an instant is used (default:
+                   t_ons_warmup); the window must be at least twice as long
       trace        True: result["trace"] = {"time": (T,), "estimates": (T, k)}, the running
                    estimate after every averaged re-orthonormalisation (single runs only; its
                    last row equals result["exponents"])
@@ -384,6 +417,7 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
     o["input_std"] = _real("input_std", input_std)
     o["bias_std"] = _real("bias_std", bias_std)
     o["ftle_window"] = _real("ftle_window", ftle_window)
+    _clv_options(o, clv, clv_stats, clv_window, clv_transient)
     o["ensemble"] = _int("ensemble", ensemble, 1, _INT_MAX)
     _part_seeds(o, network_seed, state_seed, basis_seed, noise_seed)
     if J is not None and network_seed is not None:
@@ -425,8 +459,10 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
         raise InvalidInput(f"initial_state has {np.size(initial_state)} values; the network has "
                            f"N = {o['n']}")
     with _GivenState(o, initial_state) as given:
-        text, tr = _call(_rnnlyap.spectrum_json, json.dumps(o), J, progress, trace)
+        text, tr, vectors = _call(_rnnlyap.spectrum_json, json.dumps(o), J, progress, trace)
         r = given.name_in(_result(text))
+    if vectors is not None:
+        r["clv"]["vectors"] = vectors
     if "members" in r:
         r["exponents_per_member"] = np.stack([m["exponents"] for m in r["members"]])
     if tr is not None:
@@ -491,7 +527,8 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
                      lstm_h_only=False, k=None, t_warmup=100.0, t_ons_warmup=100.0, t_sim=0.0,
                      t_ons=1.0, seed=1, backend="auto", device=0, precision="fp64",
                      qr="householder", threads=0, progress=None, initial_state=None,
-                     ftle_window=0.0):
+                     ftle_window=0.0, clv=False, clv_stats=False, clv_window=0.0,
+                     clv_transient=None):
     """Lyapunov spectra of a trained recurrent network driven by input sequences: one spectrum
     per sequence (exponents per step). The tangent space is every layer's state, layer 0
     first: L·N exponents for rnn and gru, 2·L·N for the LSTM (docs/trained.md).
@@ -518,6 +555,10 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
       initial_state  the state to start from (the state's size: h, or h then c per layer for
                    the LSTM) instead of 0
       ftle_window  finite-time exponents over windows of this many steps (as for spectrum)
+      clv, clv_stats, clv_window, clv_transient
+                   covariant Lyapunov vectors, as for spectrum (one input sequence only):
+                   result["clv"] (also in result["members"][0]); the vectors have the state's
+                   size (2N per layer for the full LSTM)
     {options}
     The state starts at zero (PyTorch's default h0, c0) unless initial_state. The first t_warmup
     steps move the state only, the next t_ons_warmup also the basis; t_sim=0 (the default here) averages every step
@@ -556,6 +597,7 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
         o["nonlinearity"] = _choice("nonlinearity", nonlinearity, ("tanh", "relu"))
     o["lstm_h_only"] = _flag("lstm_h_only", lstm_h_only)
     o["ftle_window"] = _real("ftle_window", ftle_window)
+    _clv_options(o, clv, clv_stats, clv_window, clv_transient)
     if o["lstm_h_only"] and model != "lstm":
         raise InvalidInput(f"lstm_h_only does not apply to model={model!r} (it is for lstm)")
     _callback(progress)
@@ -573,13 +615,17 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
                            f"shape {x.shape}")
     try:
         with _GivenState(o, initial_state) as given:
-            text = _call(_rnnlyap.trained_json, json.dumps(o), sd, x, progress)
+            text, vectors = _call(_rnnlyap.trained_json, json.dumps(o), sd, x, progress)
     except InvalidInput as e:
         if "input sequence has" in str(e) or "features per step" in str(e):
             raise InvalidInput(f"{e} (inputs of shape {tuple(np.shape(inputs))} read as {layout})") from None
         raise
     r = given.name_in(_result(text))
     r["exponents_per_sequence"] = np.stack([m["exponents"] for m in r["members"]])
+    if "clv" in r["members"][0]:
+        r["clv"] = r["members"][0]["clv"]
+        if vectors is not None:
+            r["clv"]["vectors"] = vectors
     return r
 
 

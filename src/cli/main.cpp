@@ -29,6 +29,7 @@
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 #include "rnnlyap/json.hpp"
+#include "rnnlyap/npy.hpp"
 #include "rnnlyap/spectrum.hpp"
 #include "rnnlyap/sweep.hpp"
 #include "rnnlyap/trained.hpp"
@@ -102,7 +103,8 @@ Shard parse_shard(const std::string& text) {
 struct SpectrumArgs {
   std::string model = "rate", integrator = "euler", weights = "gaussian", backend = "auto",
               precision = "fp64", qr = "householder";
-  std::string out, trace, checkpoint, resume, npz;
+  std::string out, trace, checkpoint, resume, npz, clv;
+  double clv_transient = 0;
   std::string seed = "1";  // parsed by parse_seed: the whole range 0 ... 2^64 - 1, nothing else
   std::string network_seed, state_seed, basis_seed, noise_seed;
   std::string nonlinearity = "tanh";  // rnn: tanh | relu
@@ -165,6 +167,18 @@ void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
   sub.add_option("--ftle-window", o.ftle_window,
                  "finite-time exponents over windows of this length (a whole number of --t-ons): "
                  "their quantiles per exponent in the JSON, every window in --npz");
+  sub.add_option("--clv", a.clv,
+                 "covariant Lyapunov vectors at the middle of the --clv-window as an N x k float64 "
+                 ".npy (unit columns, in the order of the exponents)");
+  sub.add_flag("--clv-stats", o.clv_stats,
+               "covariant-vector statistics in the JSON (\"clv\"): localisation, angles between "
+               "the unstable and stable subspaces, each vector's own growth rate");
+  sub.add_option("--clv-window", o.clv_window,
+                 "covariant vectors: the first T of the averaging time is kept (a whole number "
+                 "of --t-ons; default: all of it)");
+  sub.add_option("--clv-transient", a.clv_transient,
+                 "covariant vectors: backward steps (in time) discarded before an instant is used "
+                 "(default: --t-ons-warmup)");
   sub.add_option("--initial-state", o.initial_state_file,
                  "the initial state, .npy of N values (2N for lstm: h then c)");
   sub.add_option("--nonlinearity", a.nonlinearity, "rnn: tanh | relu (PyTorch's nn.RNN)")
@@ -323,6 +337,8 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
     o.n = 0;
   }
   if (sub.count("--k") > 0) o.k = a.k;
+  if (!a.clv.empty()) o.clv = true;
+  if (given(sub, "--clv-transient")) o.clv_transient = a.clv_transient;
   // Trained models: without --t-sim every input step after the warm-ups is averaged.
   if (is_cell(o.model) && sub.count("--t-sim") == 0) o.t_sim = 0;
 }
@@ -467,6 +483,8 @@ int run_spectrum_units(SpectrumOptions o, const SpectrumArgs& a, const CLI::App&
     throw InvalidInput("--checkpoint and --resume are for single runs, not with " + how +
                        " (finished units are kept instead)");
   if (!a.trace.empty()) throw InvalidInput("--trace is for single runs, not with " + how);
+  if (o.clv || o.clv_stats)
+    throw InvalidInput("--clv and --clv-stats are for single runs, not with " + how);
   if (shard && g_ranks.size > 1)
     throw InvalidInput("--shard is for runs without MPI (MPI ranks share the units themselves)");
   if (!shard && g_ranks.size == 1 && !a.quiet)
@@ -548,8 +566,13 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
   if (!a.shard.empty() || (g_ranks.size > 1 && units) || left) return run_spectrum_units(o, a, sub);
   if (g_ranks.rank != 0) return 0;  // one run: rank 0 computes it alone
   require_names(sub, {"--out", "--trace", "--npz", "--checkpoint", "--resume", "--weights-file",
-                      "--inputs", "--initial-state"});
+                      "--inputs", "--initial-state", "--clv"});
   const double log_seconds = cli::progress_log_seconds();
+  if ((given(sub, "--clv") || given(sub, "--clv-stats")) &&
+      (!a.resume.empty() || !a.checkpoint.empty()))
+    throw InvalidInput(
+        "--clv and --clv-stats are not kept in checkpoints: give them without --checkpoint and "
+        "--resume");
   resolve(o, a, sub);
   if (!a.resume.empty()) {
     cli::check_paths({}, {{"--resume", a.resume}});
@@ -562,6 +585,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     std::vector<cli::PathOption> outputs = {{"--out", a.out.empty() ? "-" : a.out}};
     if (!a.trace.empty()) outputs.push_back({"--trace", a.trace});
     if (!a.npz.empty()) outputs.push_back({"--npz", a.npz});
+    if (!a.clv.empty()) outputs.push_back({"--clv", a.clv});
     if (!a.checkpoint.empty()) outputs.push_back({"--checkpoint", a.checkpoint, true});
     std::vector<cli::PathOption> inputs;
     if (!o.weights_file.empty()) inputs.push_back({"--weights-file", o.weights_file});
@@ -582,6 +606,16 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
   if (!a.trace.empty()) trace = std::make_unique<cli::OutputFile>("--trace", a.trace);
   std::unique_ptr<cli::OutputFile> npz;
   if (!a.npz.empty()) npz = std::make_unique<cli::OutputFile>("--npz", a.npz);
+  std::unique_ptr<cli::OutputFile> clv;
+  if (!a.clv.empty()) clv = std::make_unique<cli::OutputFile>("--clv", a.clv);
+  std::string clv_bytes;  // the --clv .npy
+  auto keep_clv = [&](const SpectrumResult& r) {
+    if (!clv) return;
+    if (!r.clv || r.clv->vectors.empty()) throw Error("--clv: no covariant vectors were computed");
+    const std::size_t rows = static_cast<std::size_t>(r.clv->rows);
+    clv_bytes = npy_bytes(
+        npz_float64("clv", {rows, r.clv->vectors.size() / rows}, clv_vectors_c_order(*r.clv)));
+  };
   Trace kept_trace;  // for the .npz
 
   cli::ProgressBar bar(cli::progress_mode(a.quiet), log_seconds);
@@ -612,6 +646,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     if (trace) throw InvalidInput("--trace is for random networks, not trained models");
     const EnsembleResult e = compute_trained_spectra(o, obs);
     bar.finish();
+    keep_clv(e.members.front());
     json = report_members(e, a.quiet, npz ? &arrays : nullptr);
   } else if (o.ensemble > 1) {
     const EnsembleResult e = compute_ensemble(o, obs, control);
@@ -621,12 +656,17 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
     const SpectrumResult r = compute_spectrum(o, obs, control);
     bar.finish();
     if (npz) arrays = to_npz(r, trace ? &kept_trace : nullptr);
+    keep_clv(r);
     json = report_single(r, a.quiet);
   }
   if (trace) trace->commit();
   if (npz) {
     std::fwrite(arrays.data(), 1, arrays.size(), npz->get());
     npz->commit();
+  }
+  if (clv) {
+    std::fwrite(clv_bytes.data(), 1, clv_bytes.size(), clv->get());
+    clv->commit();
   }
   std::fputs(json.c_str(), out.get());
   out.commit();

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "checkpoint.hpp"
+#include "clv.hpp"
 #include "executor.hpp"
 #include "loop.hpp"
 #include "random.hpp"
@@ -136,6 +137,19 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
                   "so that the windows' mean is the exponent)",
                   opt.ftle_window, sched.averaged_time());
     throw InvalidInput(msg);
+  }
+  // Covariant vectors over a window at the start of the averaging phase (clv.hpp): refused before
+  // anything runs when they cannot be had or do not fit in memory.
+  std::optional<ClvRecorder> clv;
+  if (opt.clv_requested()) {
+    if (batch > 1) throw InvalidInput("--clv and --clv-stats are for single runs, not batches");
+    if (!control.resume_path.empty() || !control.checkpoint_path.empty())
+      throw InvalidInput(
+          "--clv and --clv-stats are not kept in checkpoints: give them without --checkpoint and "
+          "--resume");
+    ClvPlan plan = make_clv_plan(opt, sched);
+    check_clv_memory(plan, n, per, static_cast<double>(host_memory_bytes()), opt.clv_window > 0);
+    clv.emplace(std::move(plan), n, per, opt.basis_seed_used());
   }
   detail::RunState run;
   std::optional<detail::Checkpoint> resumed;
@@ -300,6 +314,7 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
     for (int i = 0; i < k; ++i) run.block[i] += logs[i];
     for (std::size_t i = 0; i < window_sum.size(); ++i) window_sum[i] += logs[i];
   };
+  if (clv && clv->wants_basis(0)) clv->add_basis(0, backend->basis_blocking());
   while (run.ons_done < sched.ons_sim) {
     const std::int64_t b = static_cast<std::int64_t>(run.block_rates.size());
     const std::int64_t ons_begin = sched.ons_sim * b / n_blocks;
@@ -316,6 +331,10 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
     }
     backend->reorthonormalize(true);
     ++run.ons_done;
+    if (clv && !clv->complete()) {
+      clv->add_r(backend->last_r_blocking());
+      if (clv->wants_basis(run.ons_done)) clv->add_basis(run.ons_done, backend->basis_blocking());
+    }
     const bool window_end = window_ons > 0 && run.ons_done % window_ons == 0;
     bool taken = false;
     if (obs.trace || window_end) {
@@ -386,6 +405,7 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
     res.timing.tangent_steps = sched.tangent_steps();
     res.timing.qr_count = sched.ons_warmup + sched.ons_sim + 1;
   }
+  if (clv) out.front().clv = clv->finish(out.front().exponents, out.front().stderr_);
   return out;
 }
 

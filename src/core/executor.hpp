@@ -121,6 +121,9 @@ class Reorthonormalizer {
   /// The B·k sums (member-major) since the last call, then zeroes them; throws on a failed
   /// factorisation.
   virtual std::vector<double> take_log_sums_blocking() = 0;
+  /// The B factors R of the last reorthonormalize() (Q_before = Q_after R), each k×k upper
+  /// triangular column-major (zeros below the diagonal), member after member, in fp64.
+  virtual std::vector<double> last_r_blocking() = 0;
 };
 
 /// The primitives of one backend in working precision T (float or double).

@@ -826,6 +826,13 @@ NpzMember npz_text(std::string name, std::string_view utf8) {
           le_bytes(std::span<const std::uint32_t>(cps))};
 }
 
+std::string npy_bytes(const NpzMember& m) {
+  const std::size_t width = m.descr.rfind("<U", 0) == 0 ? 4 * std::stoul(m.descr.substr(2)) : 8;
+  if (m.data.size() != elements(m.shape) * width)
+    throw InvalidInput("the array " + m.name + " has data that does not match its shape");
+  return npy_file(m);
+}
+
 std::string npz_bytes(const std::vector<NpzMember>& members) {
   std::string out, directory;
   std::vector<std::string> names;

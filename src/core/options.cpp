@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <utility>
 
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/options.hpp"
@@ -91,6 +92,24 @@ void validate(const SpectrumOptions& o) {
     if (!is_cell(o.model) && o.ftle_window > o.t_sim)
       fail("--ftle-window " + fmt(o.ftle_window) + " is longer than --t-sim " + fmt(o.t_sim));
   }
+  require_finite_nonneg(o.clv_window, "--clv-window");
+  if (o.clv_transient) require_finite_nonneg(*o.clv_transient, "--clv-transient");
+  if (!o.clv_requested() && (o.clv_window > 0 || o.clv_transient))
+    fail(std::string(o.clv_window > 0 ? "--clv-window" : "--clv-transient") +
+         " applies with --clv or --clv-stats only");
+  if (o.clv_requested() && o.ensemble > 1)
+    fail("--clv and --clv-stats are for single runs, not with --ensemble " +
+         std::to_string(o.ensemble));
+  for (auto [t, name] : {std::pair{o.clv_window, "--clv-window"},
+                         std::pair{o.clv_transient.value_or(0), "--clv-transient"}}) {
+    if (!(t > 0)) continue;
+    const double ons = static_cast<double>(steps_for(o.t_ons, step)) * step;
+    const double per = t / ons;
+    if (std::fabs(per - std::round(per)) > 1e-9 * per || std::round(per) < 1)
+      fail(std::string(name) + " " + fmt(t) + " is not a whole number of --t-ons " + fmt(o.t_ons));
+  }
+  if (!is_cell(o.model) && o.clv_window > o.t_sim)
+    fail("--clv-window " + fmt(o.clv_window) + " is longer than --t-sim " + fmt(o.t_sim));
   if (o.bias_std != 0 && is_cell(o.model))
     fail(
         "--bias-std applies to random networks (rate, map) only; a trained network's biases "

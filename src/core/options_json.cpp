@@ -58,6 +58,10 @@ nlohmann::json options_to_json(const SpectrumOptions& o) {
   if (o.noise_seed) j["noise_seed"] = *o.noise_seed;
   if (!o.initial_state_file.empty()) j["initial_state_file"] = o.initial_state_file;
   if (o.ftle_window > 0) j["ftle_window"] = o.ftle_window;
+  if (o.clv) j["clv"] = true;
+  if (o.clv_stats) j["clv_stats"] = true;
+  if (o.clv_window > 0) j["clv_window"] = o.clv_window;
+  if (o.clv_transient) j["clv_transient"] = *o.clv_transient;
   if (o.model == Model::rnn) j["nonlinearity"] = to_string(o.nonlinearity);
   if (!trained) {
     j["dt"] = o.step_time();
@@ -110,6 +114,10 @@ SpectrumOptions options_from_json(const nlohmann::json& j) {
       if (j.contains(key)) *seed = j.at(key).get<std::uint64_t>();
     o.initial_state_file = j.value("initial_state_file", std::string());
     o.ftle_window = j.value("ftle_window", 0.0);
+    o.clv = j.value("clv", false);
+    o.clv_stats = j.value("clv_stats", false);
+    o.clv_window = j.value("clv_window", 0.0);
+    if (j.contains("clv_transient")) o.clv_transient = j.at("clv_transient").get<double>();
     o.nonlinearity = enum_or(j, "nonlinearity", o.nonlinearity,
                              std::array{Nonlinearity::tanh, Nonlinearity::relu});
     o.bias_std = j.value("bias_std", o.bias_std);

@@ -65,6 +65,7 @@ class ModelPropagator final : public Propagator {
     qr_->reorthonormalize(model_->basis(), accumulate);
   }
   std::vector<double> take_log_sums_blocking() override { return qr_->take_log_sums_blocking(); }
+  std::vector<double> last_r_blocking() override { return qr_->last_r_blocking(); }
 
  private:
   std::size_t basis_size() const {

@@ -65,6 +65,10 @@ class Propagator {
   virtual void reorthonormalize(bool accumulate) = 0;
   /// The B·k sums of log|R_ii| since the last call, then zeroes them.
   virtual std::vector<double> take_log_sums_blocking() = 0;
+  /// The B factors R of the last reorthonormalize(): each k×k, upper triangular, column-major,
+  /// such that the basis before it equals the basis after it times R (covariant vectors,
+  /// clv.hpp).
+  virtual std::vector<double> last_r_blocking() = 0;
 };
 
 /// Where runs go and how: `auto` is CUDA device `device` when this build finds a CUDA device and

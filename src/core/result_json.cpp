@@ -72,7 +72,53 @@ json ftle_json(const std::vector<const SpectrumResult*>& runs) {
           {"std", sd}};
 }
 
+// Covariant Lyapunov vectors (README, "Covariant Lyapunov vectors"): the window and, with
+// --clv-stats, the localisation, the angles between the unstable and stable subspaces and the
+// growth-rate exponents. The vectors themselves go to --clv's .npy (and the .npz).
+json clv_json(const ClvResult& c) {
+  json j = {{"window", c.window},
+            {"window_time", static_cast<double>(c.window) * c.ons_time},
+            {"transient", c.transient},
+            {"transient_time", static_cast<double>(c.transient) * c.ons_time},
+            {"rows", c.rows}};
+  if (c.instant >= 0) {
+    j["instant"] = c.instant;
+    j["instant_time"] = static_cast<double>(c.instant) * c.ons_time;
+  }
+  if (!c.has_stats) return j;
+  std::vector<double> n_ipr;
+  for (double v : c.ipr) n_ipr.push_back(v * c.rows);
+  j["instants"] = c.instants;
+  j["ipr"] = c.ipr;
+  j["n_ipr"] = n_ipr;
+  j["exponents"] = c.exponents;
+  j["stderr"] = c.stderr_;
+  j["n_unstable"] = c.n_unstable;
+  j["n_stable"] = c.n_stable;
+  j["n_neutral"] = c.n_neutral;
+  if (c.angle_quantiles.empty())
+    j["angle"] = nullptr;
+  else
+    j["angle"] = {{"q", {0.05, 0.25, 0.5, 0.75, 0.95}},
+                  {"quantiles", c.angle_quantiles},
+                  {"min", c.angle_min}};
+  return j;
+}
+
+// Column-major rows × cols → C order.
+std::vector<double> c_order(const std::vector<double>& col_major, std::size_t rows) {
+  const std::size_t cols = rows ? col_major.size() / rows : 0;
+  std::vector<double> out(col_major.size());
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t j = 0; j < cols; ++j) out[i * cols + j] = col_major[j * rows + i];
+  return out;
+}
+
 }  // namespace
+
+std::vector<double> clv_vectors_c_order(const ClvResult& c) {
+  return c_order(c.vectors, static_cast<std::size_t>(c.rows));
+}
 
 std::string to_json(const SpectrumResult& r, int indent) {
   const json j = {
@@ -87,9 +133,10 @@ std::string to_json(const SpectrumResult& r, int indent) {
       {"schedule", schedule_json(r.schedule)},
       {"warnings", r.warnings},
   };
-  if (r.ftle.empty()) return j.dump(indent);
+  if (r.ftle.empty() && !r.clv) return j.dump(indent);
   json with = j;
-  with["ftle"] = ftle_json({&r});
+  if (!r.ftle.empty()) with["ftle"] = ftle_json({&r});
+  if (r.clv) with["clv"] = clv_json(*r.clv);
   return with.dump(indent);
 }
 
@@ -118,6 +165,7 @@ std::string to_json(const EnsembleResult& e, int indent) {
                    {"seconds", m.timing.seconds}};
     if (m.sequence >= 0) member["sequence"] = m.sequence;
     if (!m.ftle.empty()) member["ftle"] = ftle_json({&m});
+    if (m.clv) member["clv"] = clv_json(*m.clv);
     members.push_back(member);
   }
   const json j = {
@@ -171,6 +219,14 @@ std::string to_npz(const SpectrumResult& r, const Trace* trace) {
   add_summary(m, r.summary, "", r.summary.n_positive);
   if (!r.ftle.empty())
     m.push_back(npz_float64("ftle", {r.ftle.size(), r.ftle.front().size()}, flat(r.ftle)));
+  if (r.clv && !r.clv->vectors.empty())
+    m.push_back(npz_float64(
+        "clv_vectors", {static_cast<std::size_t>(r.clv->rows), r.clv->vectors.size() / r.clv->rows},
+        clv_vectors_c_order(*r.clv)));
+  if (r.clv && r.clv->has_stats) {
+    m.push_back(npz_float64("clv_exponents", {r.clv->exponents.size()}, r.clv->exponents));
+    m.push_back(npz_float64("clv_ipr", {r.clv->ipr.size()}, r.clv->ipr));
+  }
   if (trace) {
     m.push_back(npz_float64("trace_time", {trace->time.size()}, trace->time));
     m.push_back(npz_float64("trace", {trace->time.size(), static_cast<std::size_t>(trace->k)},

@@ -317,6 +317,9 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
                        std::string(to_string(opt.nonlinearity)) + " but the network's is " +
                        std::string(to_string(net.nonlinearity)));
   validate(opt);
+  if (opt.clv_requested() && inputs.batch > 1)
+    throw InvalidInput("--clv and --clv-stats are for one input sequence, not a batch of " +
+                       std::to_string(inputs.batch));
   if (inputs.input_size != net.input_size)
     throw InvalidInput("the inputs have " + std::to_string(inputs.input_size) +
                        " features per step but the " + std::string(to_string(net.type)) +

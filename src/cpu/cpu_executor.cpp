@@ -42,6 +42,7 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
         rows_(rows),
         k_(k),
         skip_(batch, 0),
+        r_(batch),
         logs_(static_cast<std::size_t>(batch) * k, 0.0) {
     engine_.resize(rows, k, method);
   }
@@ -49,17 +50,26 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
     const std::size_t block = static_cast<std::size_t>(rows_) * k_;
     for (int b = 0; b < batch_; ++b)
       engine_.apply(q + b * block, accumulate, logs_.data() + static_cast<std::size_t>(b) * k_,
-                    skip_[b]);
+                    skip_[b], r_[b]);
   }
   std::vector<double> take_log_sums_blocking() override {
     std::vector<double> out(logs_.size(), 0.0);
     std::swap(out, logs_);
     return out;
   }
+  std::vector<double> last_r_blocking() override {
+    std::vector<double> out;
+    for (int b = 0; b < batch_; ++b) {
+      const std::vector<double> r = r_[b].product(k_);
+      out.insert(out.end(), r.begin(), r.end());
+    }
+    return out;
+  }
 
  private:
   int batch_, rows_, k_;
   std::vector<int> skip_;
+  std::vector<cpu::RFactors<T>> r_;  // per member: the last R's factors
   std::vector<double> logs_;
   cpu::Orthonormalizer<T> engine_;
 };

@@ -22,6 +22,34 @@ inline constexpr double kOnePassCondFp64 = 1e3, kOnePassCondFp32 = 10;
 /// After a fallback, this many re-orthonormalisations of that member go straight to Householder.
 inline constexpr int kSkipAfterFallback = 15;
 
+/// The R of a member's last re-orthonormalisation, as the factorisation left it: r1 (Householder's
+/// R, or CholeskyQR's first factor), times r2 on the left after a second CholeskyQR pass. Only the
+/// upper triangles (k×k, column-major) are meaningful.
+template <class T>
+struct RFactors {
+  std::vector<T> r1, r2;
+  bool two_pass = false;
+
+  /// R = r2 r1 (or r1): k×k upper triangular, column-major, zeros below the diagonal.
+  std::vector<double> product(int k_int) const {
+    const std::size_t k = static_cast<std::size_t>(k_int);
+    std::vector<double> r(k * k, 0.0);
+    if (r1.size() != k * k) return r;  // nothing factorised yet
+    for (std::size_t j = 0; j < k; ++j)
+      for (std::size_t i = 0; i <= j; ++i) {
+        if (!two_pass) {
+          r[j * k + i] = static_cast<double>(r1[j * k + i]);
+          continue;
+        }
+        double s = 0;  // (R₂R₁)_ij = Σ_{i ≤ l ≤ j} R₂_il R₁_lj
+        for (std::size_t l = i; l <= j; ++l)
+          s += static_cast<double>(r2[l * k + i]) * static_cast<double>(r1[j * k + l]);
+        r[j * k + i] = s;
+      }
+    return r;
+  }
+};
+
 template <class T>
 class Orthonormalizer {
  public:
@@ -42,27 +70,37 @@ class Orthonormalizer {
   }
 
   /// Q (rows×k, leading dimension rows) ← Q' with Q = Q'R; adds log|R_ii| to logs[0..k) when
-  /// accumulate. `skip` is the member's count of re-orthonormalisations still to go straight to
-  /// Householder after a CholeskyQR fallback.
-  void apply(T* q, bool accumulate, double* logs, int& skip) {
+  /// accumulate; keeps R's factors in `r`. `skip` is the member's count of re-orthonormalisations
+  /// still to go straight to Householder after a CholeskyQR fallback.
+  void apply(T* q, bool accumulate, double* logs, int& skip, RFactors<T>& r) {
     if (cholesky_) {
       if (skip > 0) {
         --skip;
-      } else if (cholesky_qr(q, accumulate, logs)) {
+      } else if (cholesky_qr(q, accumulate, logs, r)) {
         return;
       } else {
         skip = kSkipAfterFallback;
       }
     }
-    householder(q, accumulate, logs);
+    householder(q, accumulate, logs, r);
   }
 
  private:
-  void householder(T* q, bool accumulate, double* logs) {
+  // The upper triangle of the k×k (leading dimension ld) `a` into `r` (ld k).
+  void keep_upper(const T* a, int ld, std::vector<T>& r) const {
+    r.resize(static_cast<std::size_t>(k_) * k_);
+    for (int j = 0; j < k_; ++j)
+      for (int i = 0; i <= j; ++i)
+        r[static_cast<std::size_t>(j) * k_ + i] = a[static_cast<std::size_t>(j) * ld + i];
+  }
+
+  void householder(T* q, bool accumulate, double* logs, RFactors<T>& r) {
     int info = 0;
     const int lwork = static_cast<int>(work_.size());
     geqrf(rows_, k_, q, rows_, tau_.data(), work_.data(), lwork, info);
     if (info != 0) throw VendorError("LAPACK geqrf", info, "illegal argument", __FILE__, __LINE__);
+    keep_upper(q, rows_, r.r1);
+    r.two_pass = false;
     if (accumulate)
       for (int i = 0; i < k_; ++i)
         logs[i] +=
@@ -77,7 +115,7 @@ class Orthonormalizer {
   // or its Cholesky factor shows Q too ill-conditioned (cond > ~1/√ε loses orthogonality). With
   // one_pass_ (`auto`), a first factor of condition ≤ kOnePassCond ends it after one pass: the
   // orthogonality error is then about cond²ε (≤ 2e-10 in fp64), far below the exponents' noise.
-  bool cholesky_qr(T* q, bool accumulate, double* logs) {
+  bool cholesky_qr(T* q, bool accumulate, double* logs, RFactors<T>& r) {
     const double max_cond = std::is_same_v<T, double> ? kMaxCondFp64 : kMaxCondFp32;
     const double one_pass = std::is_same_v<T, double> ? kOnePassCondFp64 : kOnePassCondFp32;
     std::vector<double> diag1(k_);
@@ -102,6 +140,8 @@ class Orthonormalizer {
           logs[i] += std::log(diag1[i]) + std::log(d);
       }
       if (pass == 0 && !(dmax <= max_cond * dmin)) return false;
+      keep_upper(gram_.data(), k_, pass == 0 ? r.r1 : r.r2);
+      r.two_pass = pass == 1;
       trsm_right_upper(rows_, k_, gram_.data(), k_, q, rows_);
       if (pass == 0 && one_pass_ && dmax <= one_pass * dmin) {
         if (accumulate)

@@ -10,6 +10,10 @@
 //     kMaxCond; `auto` stops after one pass when that ratio is at most kOnePassCond (orthogonality
 //     error ≈ cond² ε). After a fallback, the member's next kSkipAfterFallback re-orthonormalis-
 //     ations go straight to Householder.
+// Each member's R (Q_before = Q_after R) is kept for last_r_blocking(): geqrf's upper triangle is
+// copied out before Q is formed; CholeskyQR's first factor is copied after the verdicts, and after
+// a second pass R = R₂R₁ is formed on the host when it is read (the second factor of a member
+// without a second pass is the identity there).
 // The host waits for the device once per CholeskyQR re-orthonormalisation, for the B verdicts
 // (which members need Householder, and whether any needs a second pass): one event, after which
 // the first solve is already queued. cuSOLVER's devInfo words stay on the device in sticky words
@@ -68,6 +72,7 @@ struct Plan {
   std::size_t bytes() const {
     const std::size_t b = static_cast<std::size_t>(batch), bk = b * static_cast<std::size_t>(k);
     std::size_t elems = sat_add(bk, static_cast<std::size_t>(lwork));  // tau, workspace
+    elems = sat_add(elems, sat_mul(bk, static_cast<std::size_t>(k)));  // the last R (R₁)
     if (cholesky) elems = sat_add(elems, sat_mul(bk, static_cast<std::size_t>(k)));  // Gram
     std::size_t out = sat_mul(elems, sizeof(T));
     out = sat_add(out, sat_mul(bk, sizeof(double) * (cholesky ? 2 : 1)));  // logs, diag R₁
@@ -88,7 +93,8 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
         logs_(block(p_.k)),
         status_(kSlots + 3 * block(1)),
         tau_(block(p_.k)),
-        work_(static_cast<std::size_t>(p_.lwork)) {
+        work_(static_cast<std::size_t>(p_.lwork)),
+        r1_(block(static_cast<std::size_t>(p_.k) * p_.k)) {
     zero(logs_);
     zero(status_);
     if (p_.batch > 1) {
@@ -109,7 +115,36 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
   void reorthonormalize(T* q, bool accumulate) override {
     ctx_.use();
     if (p_.batch > 1) kernels::pointers(p_.batch, q, member(q, 1) - q, ptrs(0), ctx_.stream());
+    two_pass_ = false;
     if (!p_.cholesky || !cholesky_qr(q, accumulate)) householder_all(q, accumulate);
+  }
+
+  std::vector<double> last_r_blocking() override {
+    ctx_.use();
+    const std::size_t k = static_cast<std::size_t>(p_.k), kk = k * k;
+    std::vector<T> r1(r1_.size()), r2(two_pass_ ? r1_.size() : 0);
+    RNNLYAP_CUDA_CHECK(
+        cudaMemcpyAsync(r1.data(), r1_.get(), r1_.bytes(), cudaMemcpyDeviceToHost, ctx_.stream()));
+    if (two_pass_)
+      RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(r2.data(), gram_.get(), r1_.bytes(),
+                                         cudaMemcpyDeviceToHost, ctx_.stream()));
+    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream()));
+    std::vector<double> out(r1.size(), 0.0);
+    for (std::size_t b = 0; b < static_cast<std::size_t>(p_.batch); ++b)
+      for (std::size_t j = 0; j < k; ++j)
+        for (std::size_t i = 0; i <= j; ++i) {
+          const std::size_t at = b * kk + j * k + i;
+          if (!two_pass_) {
+            out[at] = static_cast<double>(r1[at]);
+            continue;
+          }
+          double sum = 0;  // (R₂R₁)_ij over the upper triangles
+          for (std::size_t l = i; l <= j; ++l)
+            sum += static_cast<double>(r2[b * kk + l * k + i]) *
+                   static_cast<double>(r1[b * kk + j * k + l]);
+          out[at] = sum;
+        }
+    return out;
   }
 
   std::vector<double> take_log_sums_blocking() override {
@@ -157,6 +192,7 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
       return;
     }
     la::geqrf_batched(ctx_.blas(), p_.rows, p_.k, ptrs(0), ptrs(1), p_.batch);
+    keep_r(q, 0, p_.batch);
     kernels::householder_logs(p_.batch, p_.rows, p_.k, q, accumulate, logs_.get(), nullptr, nullptr,
                               ctx_.stream());
     kernels::form_q(p_.batch, p_.rows, p_.k, q, tau_.get(), ctx_.stream());
@@ -168,11 +204,24 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
     T* tau = tau_.get() + static_cast<std::size_t>(b) * p_.k;
     const cudaStream_t s = ctx_.stream();
     la::geqrf(ctx_.solver(), p_.rows, p_.k, qb, tau, work_.get(), p_.lwork, slot(kInfoGeqrf));
+    keep_r(q, b, 1);
     kernels::householder_logs(1, p_.rows, p_.k, qb, accumulate,
                               logs_.get() + static_cast<std::size_t>(b) * p_.k, slot(kInfoGeqrf),
                               slot(kStickyGeqrf), s);
     la::orgqr(ctx_.solver(), p_.rows, p_.k, qb, tau, work_.get(), p_.lwork, slot(kInfoOrgqr));
     kernels::record_info(slot(kInfoOrgqr), slot(kStickyOrgqr), s);
+  }
+
+  // The top k×k blocks of members first … first + count − 1 of q (geqrf's R above the diagonal)
+  // into their blocks of r1_: the members' columns one after another form one matrix of
+  // leading dimension rows.
+  void keep_r(const T* q, int first, int count) {
+    const std::size_t k = static_cast<std::size_t>(p_.k);
+    RNNLYAP_CUDA_CHECK(cudaMemcpy2DAsync(
+        r1_.get() + static_cast<std::size_t>(first) * k * k, k * sizeof(T),
+        q + static_cast<std::size_t>(first) * p_.rows * k,
+        static_cast<std::size_t>(p_.rows) * sizeof(T), k * sizeof(T),
+        static_cast<std::size_t>(count) * k, cudaMemcpyDeviceToDevice, ctx_.stream()));
   }
 
   // One CholeskyQR pass's Gram matrices and Cholesky factors (info: 0 first pass, 1 second).
@@ -225,6 +274,10 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
     solve(q);  // queued before the wait
     RNNLYAP_CUDA_CHECK(cudaEventSynchronize(verdicts_ready_.get()));
     const bool second = std::count(verdict, verdict + p_.batch, kernels::kTwoPasses) > 0;
+    // R₁ (the identity for a member falling back; its Householder R replaces it below).
+    RNNLYAP_CUDA_CHECK(
+        cudaMemcpyAsync(r1_.get(), gram_.get(), r1_.bytes(), cudaMemcpyDeviceToDevice, s));
+    two_pass_ = second;
     if (second) gram_and_factor(q, 1);
     kernels::cholesky_finish(p_.batch, p_.k, gram_.get(), per_member(1), second, per_member(2),
                              diag1_.get(), accumulate, logs_.get(), slot(kStickyPotrf), s);
@@ -242,6 +295,8 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
   DeviceBuffer<double> logs_;
   DeviceBuffer<int> status_;
   DeviceBuffer<T> tau_, work_, gram_;
+  DeviceBuffer<T> r1_;     // the last R, or its first CholeskyQR factor (two_pass_)
+  bool two_pass_ = false;  // the last re-orthonormalisation's R is R₂ (in gram_) times r1_
   DeviceBuffer<T*> ptrs_;
   DeviceBuffer<double> diag1_;
   PinnedBuffer<int> verdicts_;  // the host's copy of the verdicts

@@ -190,6 +190,47 @@ class Spectrum(unittest.TestCase):
         self.assertEqual(r["ftle"]["quantiles"].shape, (20, 5))
         np.testing.assert_allclose(r["ftle"]["mean"], r["exponents"], rtol=1e-12, atol=1e-14)
 
+    def test_covariant_vectors_at_a_fixed_point_are_numpys_eigenvectors(self):
+        # J = S D S^-1 (non-normal), the map started at its fixed point h = 0, where the tangent
+        # map is J: the covariant vectors are J's eigenvectors by |eigenvalue| (numpy's eig is the
+        # truth), and each grows by exactly its eigenvalue. Convergence is ≤ 0.7^100 (the largest
+        # ratio of successive |eigenvalues| to the power of the basis warm-up and the backward
+        # steps), so only rounding remains.
+        rng = np.random.default_rng(5)
+        S = rng.standard_normal((5, 5))
+        J = S @ np.diag([1.8, -1.2, 0.7, 0.45, -0.2]) @ np.linalg.inv(S)
+        r = rnnlyap.spectrum(J, model="map", initial_state=np.zeros(5), t_warmup=0,
+                             t_ons_warmup=100, t_sim=200, clv=True, clv_stats=True, backend="cpu")
+        V = r["clv"]["vectors"]
+        self.assertEqual(V.shape, (5, 5))
+        mu, E = np.linalg.eig(J)
+        order = np.argsort(-np.abs(mu))
+        E = np.real(E[:, order])
+        E /= np.linalg.norm(E, axis=0)
+        np.testing.assert_allclose(np.abs(np.sum(V * E, axis=0)), 1, atol=1e-10)
+        np.testing.assert_allclose(r["clv"]["exponents"], np.log(np.abs(mu[order])), atol=1e-9)
+        self.assertEqual(r["clv"]["n_unstable"], 2)
+        with self.assertRaises(rnnlyap.InvalidInput):
+            rnnlyap.spectrum(n=10, clv=True, ensemble=2, t_sim=100, backend="cpu")
+
+    def test_covariant_vectors_of_a_trained_lstm(self):
+        rng = np.random.default_rng(2)
+        h = 5
+        sd = {"weight_ih_l0": 0.5 * rng.standard_normal((4 * h, 2)),
+              "weight_hh_l0": 0.8 * rng.standard_normal((4 * h, h))}
+        x = rng.standard_normal((1500, 2))
+        r = rnnlyap.trained_spectrum(sd, x, model="lstm", clv=True, clv_stats=True, backend="cpu")
+        V = r["clv"]["vectors"]
+        self.assertEqual(V.shape, (2 * h, 2 * h))  # the state (h, c)
+        np.testing.assert_allclose(np.linalg.norm(V, axis=0), 1, atol=1e-12)
+        m = r["members"][0]  # its batch-means errors (the top level's are across sequences)
+        err = np.hypot(m["stderr"], r["clv"]["stderr"])
+        self.assertTrue(np.all(np.abs(r["clv"]["exponents"] - m["exponents"]) <= 4 * err),
+                        (r["clv"]["exponents"], m["exponents"], err))
+        with self.assertRaises(rnnlyap.InvalidInput) as e:
+            rnnlyap.trained_spectrum(sd, np.stack([x, x]), model="lstm", clv=True, backend="cpu")
+        self.assertIn("clv", str(e.exception))
+
     def test_ensemble_of_a_given_matrix(self):
         J = below_onset(30, 0.5, 3)
         e = rnnlyap.spectrum(J, model="map", ensemble=4, seed=10, t_warmup=100, t_ons_warmup=50,
@@ -607,6 +648,11 @@ class BadInput(unittest.TestCase):
             ("state_seed", dict(n=10, initial_state=np.zeros(10), state_seed=2)),
             ("ftle_window", dict(ftle_window=2.5)), ("ftle_window", dict(ftle_window=-1)),
             ("ftle_window", dict(t_sim=100, ftle_window=200)),
+            ("clv", dict(clv="yes")), ("clv_stats", dict(clv_stats=1)),
+            ("clv", dict(clv=True, ensemble=2)), ("clv_window", dict(clv=True, clv_window=2.5)),
+            ("clv_window", dict(clv_stats=True, t_sim=100, clv_window=200)),
+            ("clv_window", dict(clv_window=10)), ("clv_transient", dict(clv_transient=10)),
+            ("clv_transient", dict(clv=True, clv_transient=-1)),
         ]
         for name, kwargs in cases:
             with self.subTest(name=name, kwargs=kwargs):

@@ -44,6 +44,20 @@ class NpzOutput(unittest.TestCase):
     def path(self, name):
         return os.path.join(self.d, name)
 
+    def test_covariant_vectors_npy(self):
+        run("spectrum", "--model", "map", "--n", "12", "--k", "5", "--g", "3", *QUICK, "--clv",
+            "v.npy", "--clv-stats", "--clv-transient", "10", "--out", "r.json", "--npz", "r.npz",
+            cwd=self.d)
+        v = np.load(self.path("v.npy"))
+        self.assertEqual(v.dtype, np.float64)
+        self.assertEqual(v.shape, (12, 5))
+        np.testing.assert_allclose(np.linalg.norm(v, axis=0), 1, atol=1e-12)
+        f = np.load(self.path("r.npz"))
+        np.testing.assert_array_equal(f["clv_vectors"], v)
+        j = load_json(self.path("r.json"))
+        np.testing.assert_array_equal(f["clv_exponents"], as_array(j["clv"]["exponents"]))
+        np.testing.assert_array_equal(f["clv_ipr"], as_array(j["clv"]["ipr"]))
+
     def test_single_run_with_trace(self):
         run("spectrum", "--model", "map", "--n", "12", "--g", "1.5", *QUICK, "--out", "r.json",
             "--trace", "t.csv", "--npz", "r.npz", cwd=self.d)

@@ -1,0 +1,370 @@
+// Covariant Lyapunov vectors (clv.hpp): Ginelli et al., PRL 99, 130601 (2007).
+//
+// Forward (driver.cpp): M Q_{i−1} = Q_i R_i at every re-orthonormalisation i of the window.
+// Backward (here): the covariant vectors at instant i are V_i = Q_i C_i with C_i upper triangular
+// (V_i's column j lies in the span of Q_i's first j columns); covariance M V_{i−1} ∝ V_i gives
+// C_{i−1} ∝ R_i⁻¹ C_i column by column. Started from a random upper-triangular C at the window's
+// end, the iteration converges backwards onto the covariant vectors (every other direction of the
+// column j's triangle decays at the rate of the exponent gaps), so instants are used only after a
+// transient of backward steps. The column norms of R_i⁻¹ C_i are the inverse growth factors of the
+// unit covariant vectors from instant i − 1 to i: their mean log is each vector's own exponent.
+#include "clv.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <set>
+#include <string>
+
+#include "random.hpp"
+#include "rnnlyap/errors.hpp"
+
+namespace rnnlyap::detail {
+namespace {
+
+constexpr double kMiB = 1048576.0;
+// Batch means of the growth-rate exponents, as the Benettin loop's.
+constexpr std::int64_t kMaxBlocks = 40;
+
+std::string fmt(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.10g", v);
+  return b;
+}
+
+double norm(const double* v, int n) {
+  double s = 0;
+  for (int i = 0; i < n; ++i) s += v[i] * v[i];
+  return std::sqrt(s);
+}
+
+// Modified Gram–Schmidt, twice, on the columns of a (rows × p): an orthonormal basis of their span
+// (columns assumed independent).
+void orthonormalize(std::vector<double>& a, int p, int rows) {
+  for (int pass = 0; pass < 2; ++pass)
+    for (int j = 0; j < p; ++j) {
+      double* aj = a.data() + static_cast<std::size_t>(j) * rows;
+      for (int l = 0; l < j; ++l) {
+        const double* al = a.data() + static_cast<std::size_t>(l) * rows;
+        double d = 0;
+        for (int i = 0; i < rows; ++i) d += al[i] * aj[i];
+        for (int i = 0; i < rows; ++i) aj[i] -= d * al[i];
+      }
+      const double nj = norm(aj, rows);
+      for (int i = 0; i < rows; ++i) aj[i] /= nj;
+    }
+}
+
+// The smallest singular value of w (rows × p) by one-sided Jacobi (Hestenes): rotate column pairs
+// until they are orthogonal; the singular values are then the column norms.
+double smallest_singular_value(std::vector<double> w, int p, int rows) {
+  const double eps = std::numeric_limits<double>::epsilon();
+  for (int sweep = 0; sweep < 60; ++sweep) {
+    bool rotated = false;
+    for (int i = 0; i < p; ++i)
+      for (int j = i + 1; j < p; ++j) {
+        double* wi = w.data() + static_cast<std::size_t>(i) * rows;
+        double* wj = w.data() + static_cast<std::size_t>(j) * rows;
+        double a = 0, b = 0, g = 0;
+        for (int r = 0; r < rows; ++r) {
+          a += wi[r] * wi[r];
+          b += wj[r] * wj[r];
+          g += wi[r] * wj[r];
+        }
+        if (!(std::fabs(g) > eps * std::sqrt(a * b))) continue;
+        rotated = true;
+        const double zeta = (b - a) / (2 * g);
+        const double t = (zeta >= 0 ? 1.0 : -1.0) / (std::fabs(zeta) + std::hypot(1.0, zeta));
+        const double c = 1 / std::hypot(1.0, t), s = c * t;
+        for (int r = 0; r < rows; ++r) {
+          const double x = wi[r], y = wj[r];
+          wi[r] = c * x - s * y;
+          wj[r] = s * x + c * y;
+        }
+      }
+    if (!rotated) break;
+  }
+  double smallest = std::numeric_limits<double>::infinity();
+  for (int j = 0; j < p; ++j)
+    smallest = std::min(smallest, norm(w.data() + static_cast<std::size_t>(j) * rows, rows));
+  return smallest;
+}
+
+// Quantile p of sorted values (linear interpolation, numpy's default).
+double quantile(const std::vector<double>& v, double p) {
+  const double at = p * static_cast<double>(v.size() - 1);
+  const std::size_t lo = static_cast<std::size_t>(at);
+  const std::size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (at - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+}  // namespace
+
+double smallest_principal_angle(const std::vector<double>& a_in, int p,
+                                const std::vector<double>& b_in, int q, int rows) {
+  std::vector<double> a = a_in, b = b_in;
+  orthonormalize(a, p, rows);
+  orthonormalize(b, q, rows);
+  // W = (I − P_b) Â, the projection applied twice so that W keeps its accuracy when small.
+  for (int pass = 0; pass < 2; ++pass)
+    for (int j = 0; j < p; ++j) {
+      double* aj = a.data() + static_cast<std::size_t>(j) * rows;
+      for (int l = 0; l < q; ++l) {
+        const double* bl = b.data() + static_cast<std::size_t>(l) * rows;
+        double d = 0;
+        for (int i = 0; i < rows; ++i) d += bl[i] * aj[i];
+        for (int i = 0; i < rows; ++i) aj[i] -= d * bl[i];
+      }
+    }
+  // Its singular values are the sines of the principal angles (and 1 for the directions of span(a)
+  // beyond dim span(b)).
+  return std::asin(std::min(1.0, smallest_singular_value(std::move(a), p, rows)));
+}
+
+double ClvPlan::bytes(int rows, int k) const {
+  const double kd = static_cast<double>(k);
+  return 8.0 * (static_cast<double>(window) * kd * kd +
+                static_cast<double>(basis_instants().size()) * static_cast<double>(rows) * kd);
+}
+
+std::vector<std::int64_t> ClvPlan::basis_instants() const {
+  std::set<std::int64_t> s(vector_instants.begin(), vector_instants.end());
+  s.insert(sample_instants.begin(), sample_instants.end());
+  return {s.begin(), s.end()};
+}
+
+ClvPlan make_clv_plan(const SpectrumOptions& opt, const Schedule& sched) {
+  ClvPlan p;
+  if (!opt.clv_requested()) return p;
+  p.ons_time = static_cast<double>(sched.steps_per_ons) * sched.step_time;
+  p.window = opt.clv_window > 0 ? std::llround(opt.clv_window / p.ons_time) : sched.ons_sim;
+  if (p.window > sched.ons_sim)
+    throw InvalidInput("--clv-window " + fmt(opt.clv_window) +
+                       " is longer than the averaged time " + fmt(sched.averaged_time()));
+  p.transient =
+      opt.clv_transient ? std::llround(*opt.clv_transient / p.ons_time) : sched.ons_warmup;
+  if (2 * p.transient > p.window)
+    throw InvalidInput(
+        "the covariant-vector window (" + fmt(static_cast<double>(p.window) * p.ons_time) +
+        (opt.clv_window > 0 ? ", --clv-window" : ", the averaged time; --clv-window") +
+        ") must be at least twice the backward transient (" +
+        fmt(static_cast<double>(p.transient) * p.ons_time) +
+        (opt.clv_transient ? ", --clv-transient" : ", --t-ons-warmup; --clv-transient") +
+        "): lengthen the window or shorten the transient");
+  if (opt.clv) p.vector_instants.push_back(p.window / 2);
+  p.stats = opt.clv_stats;
+  if (p.stats) {
+    const std::int64_t last = p.last_usable();  // ≥ 1: window ≥ 2·transient and window ≥ 1
+    const std::int64_t count = std::min(last + 1, kClvSamples);
+    std::set<std::int64_t> s;
+    for (std::int64_t i = 0; i < count; ++i)
+      s.insert(count == 1 ? 0
+                          : std::llround(static_cast<double>(i) * static_cast<double>(last) /
+                                         static_cast<double>(count - 1)));
+    p.sample_instants.assign(s.begin(), s.end());
+  }
+  return p;
+}
+
+void check_clv_memory(const ClvPlan& plan, int rows, int k, double available, bool window_given) {
+  const double need = plan.bytes(rows, k);
+  if (plan.window == 0 || available <= 0 || need <= available) return;
+  const double per_r = 8.0 * k * static_cast<double>(k) / kMiB;
+  throw InvalidInput(
+      "covariant vectors over " + std::to_string(plan.window) + " re-orthonormalisations (" +
+      fmt(static_cast<double>(plan.window) * plan.ons_time) +
+      " time units, k = " + std::to_string(k) + ") need " +
+      std::to_string(std::llround(std::ceil(need / kMiB))) + " MiB (" + fmt(per_r) +
+      " MiB per R factor, " + fmt(8.0 * rows * static_cast<double>(k) / kMiB) +
+      " MiB per basis kept); this process may use " +
+      std::to_string(std::llround(available / kMiB)) +
+      " MiB: " + (window_given ? "shorten --clv-window" : "give a shorter --clv-window") +
+      " or a smaller --k");
+}
+
+ClvRecorder::ClvRecorder(ClvPlan plan, int rows, int k, std::uint64_t seed)
+    : plan_(std::move(plan)), rows_(rows), k_(k), seed_(seed) {
+  for (std::int64_t i : plan_.basis_instants()) bases_[i];
+  r_.reserve(static_cast<std::size_t>(plan_.window) * kk());
+}
+
+void ClvRecorder::add_basis(std::int64_t instant, std::vector<double> q) {
+  if (q.size() != static_cast<std::size_t>(rows_) * static_cast<std::size_t>(k_))
+    throw Error("covariant vectors: a basis of the wrong size");
+  bases_.at(instant) = std::move(q);
+}
+
+void ClvRecorder::add_r(const std::vector<double>& r) {
+  if (r.size() != kk()) throw Error("covariant vectors: an R factor of the wrong size");
+  if (complete()) throw Error("covariant vectors: more R factors than the window");
+  r_.insert(r_.end(), r.begin(), r.end());
+}
+
+ClvResult ClvRecorder::finish(const std::vector<double>& exponents,
+                              const std::vector<double>& stderr_,
+                              std::vector<std::vector<double>>* vectors) const {
+  if (!complete()) throw Error("covariant vectors: the window is not complete");
+  const int k = k_, rows = rows_;
+  const std::size_t ku = static_cast<std::size_t>(k);
+  const std::int64_t window = plan_.window, last = plan_.last_usable();
+
+  ClvResult out;
+  out.window = window;
+  out.transient = plan_.transient;
+  out.ons_time = plan_.ons_time;
+  out.rows = rows;
+  out.has_stats = plan_.stats;
+  if (!plan_.vector_instants.empty()) out.instant = plan_.vector_instants.front();
+
+  // Unstable, stable, neutral (within 3 standard errors of zero) by the Benettin exponents.
+  std::vector<int> unstable, stable;
+  for (int j = 0; j < k; ++j) {
+    const double se = j < static_cast<int>(stderr_.size()) ? stderr_[j] : 0.0;
+    const double tol = std::isfinite(se) ? 3 * se : 0.0;
+    if (exponents[j] > tol)
+      unstable.push_back(j);
+    else if (exponents[j] < -tol)
+      stable.push_back(j);
+    else
+      ++out.n_neutral;
+  }
+  out.n_unstable = static_cast<int>(unstable.size());
+  out.n_stable = static_cast<int>(stable.size());
+
+  // The starting C: random, upper triangular, unit columns.
+  std::vector<double> c = initial_basis(k, k, mix_seed(seed_ ^ 0x636c76ull));
+  for (std::size_t j = 0; j < ku; ++j) {
+    for (std::size_t i = j + 1; i < ku; ++i) c[j * ku + i] = 0;
+    const double nj = norm(c.data() + j * ku, k);
+    for (std::size_t i = 0; i <= j; ++i) c[j * ku + i] /= nj;
+  }
+
+  const std::int64_t n_blocks = std::min<std::int64_t>(last, kMaxBlocks);
+  std::vector<double> total(ku, 0.0);
+  std::vector<std::vector<double>> block_sums(static_cast<std::size_t>(n_blocks),
+                                              std::vector<double>(ku, 0.0));
+  std::vector<std::int64_t> block_start;  // block b: growth steps [start[b], start[b + 1])
+  for (std::int64_t b = 0; b <= n_blocks; ++b) block_start.push_back(last * b / n_blocks);
+  std::vector<double> ipr(ku, 0.0), angles;
+  std::vector<std::vector<double>> kept(plan_.vector_instants.size());
+  std::vector<double> norms(ku), v(static_cast<std::size_t>(rows) * ku);
+  std::int64_t samples = 0;
+
+  for (std::int64_t i = window; i >= 0; --i) {
+    if (i < window) {
+      // C_i ∝ R_{i+1}⁻¹ C_{i+1}, column by column (back substitution in the upper triangle).
+      const double* r = r_.data() + static_cast<std::size_t>(i) * kk();
+      for (std::size_t j = 0; j < ku; ++j) {
+        double* cj = c.data() + j * ku;
+        for (std::size_t l = j + 1; l-- > 0;) {
+          const double d = r[l * ku + l];
+          if (d == 0 || !std::isfinite(d))
+            throw Error(
+                "covariant vectors: the tangent map is singular or not finite at "
+                "re-orthonormalisation " +
+                std::to_string(i + 1) + " of the window (R[" + std::to_string(l + 1) + "," +
+                std::to_string(l + 1) + "] = " + fmt(d) +
+                "), so its inverse, and the covariant vectors, are undefined");
+          cj[l] /= d;
+          for (std::size_t m = 0; m < l; ++m) cj[m] -= cj[l] * r[l * ku + m];
+        }
+        norms[j] = norm(cj, static_cast<int>(j + 1));
+        if (!(norms[j] > 0) || !std::isfinite(norms[j]))
+          throw Error(
+              "covariant vectors: the backward iteration went non-finite (the exponents' gaps "
+              "times t_ons exceed what fp64 resolves): shorten --t-ons");
+        for (std::size_t m = 0; m <= j; ++m) cj[m] /= norms[j];
+      }
+      if (i < last) {  // the growth of the unit vectors from instant i to i + 1
+        const std::size_t b = static_cast<std::size_t>(
+            std::upper_bound(block_start.begin(), block_start.end(), i) - block_start.begin() - 1);
+        for (std::size_t j = 0; j < ku; ++j) {
+          const double g = -std::log(norms[j]);
+          total[j] += g;
+          block_sums[b][j] += g;
+        }
+      }
+    }
+    if (i > last) continue;
+    const auto vi = std::find(plan_.vector_instants.begin(), plan_.vector_instants.end(), i);
+    const bool sample =
+        std::binary_search(plan_.sample_instants.begin(), plan_.sample_instants.end(), i);
+    if (vi == plan_.vector_instants.end() && !sample) continue;
+    // V = Q C (C upper triangular), columns normalised.
+    const std::vector<double>& q = bases_.at(i);
+    if (q.empty()) throw Error("covariant vectors: a basis was not kept");
+    std::fill(v.begin(), v.end(), 0.0);
+    for (std::size_t j = 0; j < ku; ++j) {
+      double* vj = v.data() + j * static_cast<std::size_t>(rows);
+      for (std::size_t l = 0; l <= j; ++l) {
+        const double clj = c[j * ku + l];
+        const double* ql = q.data() + l * static_cast<std::size_t>(rows);
+        for (int m = 0; m < rows; ++m) vj[m] += clj * ql[m];
+      }
+      const double nj = norm(vj, rows);
+      for (int m = 0; m < rows; ++m) vj[m] /= nj;
+    }
+    if (vi != plan_.vector_instants.end())
+      kept[static_cast<std::size_t>(vi - plan_.vector_instants.begin())] = v;
+    if (!sample) continue;
+    ++samples;
+    for (std::size_t j = 0; j < ku; ++j) {
+      const double* vj = v.data() + j * static_cast<std::size_t>(rows);
+      double s = 0;
+      for (int m = 0; m < rows; ++m) s += vj[m] * vj[m] * vj[m] * vj[m];
+      ipr[j] += s;
+    }
+    if (!unstable.empty() && !stable.empty()) {
+      // Q is an isometry from R^k: the angles between spans of V's columns are those between the
+      // spans of C's columns.
+      auto columns = [&](const std::vector<int>& idx) {
+        std::vector<double> a;
+        for (int j : idx)
+          a.insert(a.end(), c.begin() + static_cast<std::ptrdiff_t>(j * ku),
+                   c.begin() + static_cast<std::ptrdiff_t>((j + 1) * ku));
+        return a;
+      };
+      angles.push_back(smallest_principal_angle(columns(unstable),
+                                                static_cast<int>(unstable.size()), columns(stable),
+                                                static_cast<int>(stable.size()), k));
+    }
+  }
+
+  if (!kept.empty()) out.vectors = kept.front();
+  if (vectors) *vectors = std::move(kept);
+  if (!plan_.stats) return out;
+  out.instants = samples;
+  out.ipr.resize(ku);
+  for (std::size_t j = 0; j < ku; ++j) out.ipr[j] = ipr[j] / static_cast<double>(samples);
+  // Growth-rate exponents and their weighted batch-means standard errors (as driver.cpp's).
+  const double t = static_cast<double>(last) * plan_.ons_time;
+  out.exponents.resize(ku);
+  out.stderr_.assign(ku, std::numeric_limits<double>::quiet_NaN());
+  for (std::size_t j = 0; j < ku; ++j) out.exponents[j] = total[j] / t;
+  if (n_blocks >= 2) {
+    const double nb = static_cast<double>(n_blocks);
+    for (std::size_t j = 0; j < ku; ++j) {
+      double var = 0;
+      for (std::int64_t b = 0; b < n_blocks; ++b) {
+        const std::size_t bu = static_cast<std::size_t>(b);
+        const double bt =
+            static_cast<double>(block_start[bu + 1] - block_start[bu]) * plan_.ons_time;
+        const double w = bt / t;
+        const double d = block_sums[static_cast<std::size_t>(b)][j] / bt - out.exponents[j];
+        var += w * w * d * d;
+      }
+      out.stderr_[j] = std::sqrt(var * nb / (nb - 1));
+    }
+  }
+  if (angles.empty()) {
+    out.angle_min = std::numeric_limits<double>::quiet_NaN();
+    return out;
+  }
+  std::sort(angles.begin(), angles.end());
+  for (double p : {0.05, 0.25, 0.5, 0.75, 0.95}) out.angle_quantiles.push_back(quantile(angles, p));
+  out.angle_min = angles.front();
+  return out;
+}
+
+}  // namespace rnnlyap::detail
