@@ -13,6 +13,8 @@
 #   6. ensemble throughput: 1000 networks of N = 100 as one batch against separate runs.
 # Part 2 ("extra", the time left):
 #   7. N = 16384, full spectrum, a short schedule: seconds and peak GPU memory;
+#      then size invariance at the sizes of [EWA23]: full spectra for N = 1024, 2048, 4096, 8192
+#      into $OUT/size-invariance (plotted with scripts/analyses.py size-invariance --results);
 #   8. the scaling profiler (N = 256 … 16384, k = N and N/8, Householder and CholeskyQR2);
 #   9. the trained LSTM (N = 512, 10 sequences of 1000 steps, full (h, c) spectrum, QR every step)
 #      against bench/torch_lstm_baseline.py;
@@ -22,7 +24,8 @@
 #
 # Every step has its own timeout, cut further so that a part ends by its deadline
 # (GPU_CHECK_QUICK_SECONDS, default 450; GPU_CHECK_EXTRA_SECONDS, default 480); a step with under
-# 15 s left is skipped. Logs and results go to $OUT (default out/gpu_check); a summary is printed
+# 15 s left is skipped; the size-invariance block of part 2 also stops by GPU_CHECK_SIZE_SECONDS
+# (default 200) after it starts. Logs and results go to $OUT (default out/gpu_check); a summary is printed
 # last and written to $OUT/summary.txt. Run from the repository root:
 #   source .gpu/env.sh && bash bench/gpu_check.sh quick
 # Binaries come from $RNNLYAP_BIN (default .gpu/bin, made by bench/gpu_bundle.sh), else from PATH.
@@ -183,7 +186,8 @@ quick() {
 # ------------------------------------------------------------------------------------------------
 extra() {
   deadline=$(($(now) + ${GPU_CHECK_EXTRA_SECONDS:-480}))
-  (cd "$OUT" && rm -f n16384.* mem16384.txt scaling_* lstm*.json lstm*.log torch_lstm* accuracy_*)
+  (cd "$OUT" && rm -f n16384.* mem16384.txt scaling_* lstm*.json lstm*.log torch_lstm* accuracy_* &&
+    rm -rf size-invariance)
   echo "== part 2 (extra): by $(date -u -d "@$deadline" +%H:%M:%S)"
 
   (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; done) \
@@ -196,6 +200,33 @@ extra() {
   wait "$sampler" 2>/dev/null
   echo "peak GPU memory used during N = 16384: $(sort -n "$OUT/mem16384.txt" | tail -1) MiB" |
     tee -a "$OUT/n16384.log"
+
+  # Size invariance at the sizes of [EWA23] (docs/analyses.md, "Size invariance at the paper's
+  # sizes"): rate network, g = 3, full spectra, fp64, --qr auto, the schedule of
+  # `scripts/analyses.py size-invariance --preset paper-gpu` (dt = 0.25, t_ons = 0.5, t_warmup = 100,
+  # t_ons_warmup = 50, t_sim = 500; t_sim = 200 for N = 8192), one network per size. Expected from
+  # the reference job's target (N = 4096: 8800 steps in <= 35 s, 4 ms/step; 8x per step at 8192):
+  # about 2, 2, 9 and 35 s (N = 1024 ... 8192), about 1 minute in all; each size has its own cap,
+  # the block at most GPU_CHECK_SIZE_SECONDS (default 200) and the part's deadline.
+  # Results: $OUT/size-invariance/spectrum_n<N>.json, plotted by
+  #   python3 scripts/analyses.py size-invariance --preset paper-gpu --results DIR
+  local si="$OUT/size-invariance" si_end=$(($(now) + ${GPU_CHECK_SIZE_SECONDS:-200}))
+  mkdir -p "$si"
+  local si_n si_sim si_cap
+  for si_n in 1024 2048 4096 8192; do
+    case $si_n in 8192) si_sim=200 si_cap=120 ;; 4096) si_sim=500 si_cap=60 ;; *) si_sim=500 si_cap=30 ;; esac
+    local si_left=$((si_end - $(now)))
+    [ "$si_left" -lt "$si_cap" ] && si_cap=$si_left
+    run_step "size_n$si_n" "$si_cap" "$si/n$si_n.log" \
+      "$RNNLYAP" spectrum --backend cuda --qr auto --precision fp64 --n "$si_n" --g 3 --dt 0.25 \
+      --t-ons 0.5 --t-warmup 100 --t-ons-warmup 50 --t-sim "$si_sim" --quiet \
+      --out "$si/spectrum_n$si_n.json"
+  done
+  if "$PY" -c "import numpy, matplotlib" 2>/dev/null; then
+    "$PY" "$ROOT/scripts/analyses.py" size-invariance --preset paper-gpu --results "$si" \
+      --out "$si/size-invariance-gpu.png" --json "$si/size-invariance-gpu.json" 2>&1 |
+      tee "$si/analyses.log"
+  fi
 
   if [ -n "$PROFILE" ]; then
     TAIL_LINES=40 run_step profile_cholesky2 100 "$OUT/scaling_cholesky2.txt" \
@@ -369,6 +400,18 @@ if big:
         f"{max(map(int, mem)) if mem else '?'} MiB")
 elif state("n16384"):
     row("N=16384 qr auto", f"no result: {state('n16384')}")
+
+si = []
+for n in (1024, 2048, 4096, 8192):
+    r = load(f"size-invariance/spectrum_n{n}.json")
+    if r:
+        tm, sm = r["timing"], r["summary"]
+        si.append(f"{n}: {tm['seconds']:.1f} s ({tm['seconds'] / max(1, tm['tangent_steps']) * 1e3:.2f} ms/step), "
+                  f"lambda_max {sm['max_exponent']:+.4f}, D/N {sm['ky_dimension'] / n:.4f}")
+    elif state(f"size_n{n}"):
+        si.append(f"{n}: no result ({state(f'size_n{n}')})")
+if si:
+    row("size invariance N", "; ".join(si))
 
 for q in ("cholesky2", "householder"):
     try:

@@ -2,7 +2,7 @@
 """Scientific checks of rnnlyap, one subcommand per analysis; each writes a PNG and the JSON it was
 drawn from, and prints a one-line summary. Every analysis calls the `rnnlyap` program.
 
-    analyses.py size-invariance [--n 50,100,200,400] [--g 3]
+    analyses.py size-invariance [--n 50,100,200,400] [--g 3] [--preset paper-cpu|paper-gpu] [--results DIR]
     analyses.py symmetry        [--n 200] [--g 3] [--dt 0.05]
     analyses.py input           [--n 200] [--g 3] [--sigma 0,0.25,0.5,1,2] [--ensemble 3]
     analyses.py lambda1         [--n 1000] [--g 1.2,1.5,2,2.5,3]          (map model)
@@ -75,13 +75,17 @@ def check_exe(path):
 _WARNED = set()
 
 
-def run_rnnlyap(exe, sub, args):
-    """Run `rnnlyap SUB ARGS --quiet --out TMP.json` and return (result dict, wall seconds)."""
+def run_rnnlyap(exe, sub, args, trace=False):
+    """Run `rnnlyap SUB ARGS --quiet --out TMP.json` and return (result dict, wall seconds). With
+    trace=True, the running estimates (`--trace`) come back too, as (times, T x k array), in the
+    result's key "_trace"."""
     with tempfile.TemporaryDirectory(prefix="rnnlyap-analyses-") as td:
         out = os.path.join(td, "result.json")
         cmd = [exe, sub] + [str(a) for a in args] + ["--quiet", "--out", out]
         if sub == "sweep":
             cmd += ["--csv", os.path.join(td, "result.csv")]
+        if trace:
+            cmd += ["--trace", os.path.join(td, "trace.csv")]
         t0 = time.perf_counter()
         try:
             p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -97,7 +101,11 @@ def run_rnnlyap(exe, sub, args):
                 _WARNED.add(line)
                 print(f"  ({' '.join(str(a) for a in args[-6:])}) {line}", file=sys.stderr)
         with open(out) as f:
-            return json.load(f), wall
+            r = json.load(f)
+        if trace:
+            t = np.loadtxt(os.path.join(td, "trace.csv"), delimiter=",", skiprows=1, ndmin=2)
+            r["_trace"] = (t[:, 0], t[:, 1:])
+        return r, wall
 
 
 def shown_command(sub, args):
@@ -152,7 +160,7 @@ def resolve(a):
         a.out = str(IMG_DIR / f"{a.name}{suffix}.png")
     if a.json is None:
         a.json = str(JSON_DIR / f"{a.name}{suffix}.json")
-    a.exe = check_exe(a.rnnlyap)
+    a.exe = None if getattr(a, "results", None) else check_exe(a.rnnlyap)
     return a
 
 
@@ -196,25 +204,118 @@ def model_label(a):
 # 1. size invariance
 # ----------------------------------------------------------------------------------------------
 
+# Named schedules of `size-invariance --preset` (explicit options still override them). The sizes of
+# [EWA23]: paper-cpu fits about 10 minutes on the project's 2-core machine (docs/analyses.md,
+# "Size invariance at the paper's sizes"); paper-gpu is the block of bench/gpu_check.sh (extra),
+# normally plotted from its results with --results DIR.
+SIZE_PRESETS = {
+    "paper-cpu": dict(n="250,500,1000,2000", ensemble="4,2,1,1", dt=0.25, t_ons=0.5, t_warmup=100.0,
+                      t_ons_warmup=5.0, t_sim=60.0, name_suffix="-large"),
+    "paper-gpu": dict(n="1024,2048,4096,8192", ensemble="1", dt=0.25, t_ons=0.5, t_warmup=100.0,
+                      t_ons_warmup=50.0, t_sim=500.0, name_suffix="-gpu"),
+}
+
+
+def read_results(a):
+    """--results DIR: the runs from DIR/spectrum_n<N>.json (`rnnlyap spectrum --out`), for the sizes of --n
+    (or of the preset), else for every such file in DIR. Model labels come from the files' params."""
+    d = Path(a.results)
+    if not d.is_dir():
+        raise Failure(f"--results: {d} is not a directory", 2)
+    if a.n is not None and not getattr(a, "n_from_preset", False):
+        ns = sorted(ints(a.n))
+    else:
+        ns = sorted(int(f.stem[len("spectrum_n"):]) for f in d.glob("spectrum_n*.json")
+                    if f.stem[len("spectrum_n"):].isdigit())
+    if len(ns) < 2:
+        raise Failure(f"--results: need spectrum_n<N>.json for at least two sizes in {d} (found {ns})", 2)
+    runs = []
+    for n in ns:
+        f = d / f"spectrum_n{n}.json"
+        try:
+            with open(f) as fh:
+                r = json.load(fh)
+        except (OSError, ValueError) as e:
+            raise Failure(f"--results: cannot read {f}: {e}", 2)
+        if len(r.get("exponents", [])) != n:
+            raise Failure(f"--results: {f} holds {len(r.get('exponents', []))} exponents, not the full "
+                          f"spectrum of N = {n}", 2)
+        pr = r.get("params", {})
+        members = r.get("members")
+        b = len(members) if isinstance(members, list) else int(pr.get("ensemble", 1) or 1)
+        runs.append({"n": n, "ensemble": max(1, b), "file": str(f),
+                     "seconds": float(r.get("timing", {}).get("seconds", float("nan"))), "result": r})
+    pr = runs[-1]["result"].get("params", {})
+    a.model = pr.get("model", a.model)
+    a.integrator = pr.get("integrator", a.integrator)
+    a.dt = pr.get("dt", a.dt)
+    a.t_sim = pr.get("t_sim", a.t_sim)
+    a.g = pr.get("g", a.g)
+    sims = sorted({r["result"].get("params", {}).get("t_sim") for r in runs}, key=lambda x: (x is None, x))
+    if len(sims) > 1:
+        a.t_sim_label = "/".join(fmt(x) for x in sims if x is not None)
+    a.results_backend = ", ".join(sorted({f"{r['result'].get('backend', '?')} {r['result'].get('device', '')}".strip()
+                                          for r in runs}))
+    return ns, runs
+
+
+def ky_and_ks(ex):
+    """Kaplan–Yorke dimension and Σ of the positive exponents of a spectrum."""
+    ex = np.sort(np.asarray(ex, float))[::-1]
+    c = np.cumsum(ex)
+    k = int(np.sum(c >= 0))
+    d = 0.0 if k == 0 else float(len(ex)) if k == len(ex) else k + c[k - 1] / abs(ex[k])
+    return d, float(np.sum(ex[ex > 0]))
+
+
+def block_errors(times, trace, blocks=5):
+    """Standard errors of D_KY, H and λ_max of one run from its running estimates: the averaging time
+    cut into `blocks` equal blocks (each block's mean spectrum from the running sums), s.d./√blocks."""
+    s = trace * times[:, None]  # running sums
+    s = np.vstack([np.zeros(trace.shape[1]), s])
+    t = np.concatenate([[0.0], times])
+    edges = np.linspace(0, len(times), blocks + 1).round().astype(int)
+    vals = []
+    for i0, i1 in zip(edges[:-1], edges[1:]):
+        if i1 > i0:
+            ex = (s[i1] - s[i0]) / (t[i1] - t[i0])
+            vals.append(ky_and_ks(ex) + (float(np.max(ex)),))
+    v = np.array(vals)
+    if len(v) < 2:
+        return {}
+    se = v.std(axis=0, ddof=1) / np.sqrt(len(v))
+    return {"ky_dimension": float(se[0]), "ks_entropy": float(se[1]), "max_exponent": float(se[2]),
+            "blocks": len(v)}
+
+
 def size_invariance(a):
-    ns = sorted(ints(a.n))
     runs = []
     total = 0.0
-    if a.ensemble == "auto":  # about 800 neurons in all per size: more networks where N is small
-        ens = [max(1, int(round(800 / n))) for n in ns]
+    if a.results:
+        ns, runs = read_results(a)
+        ens = [r["ensemble"] for r in runs]
+        total = sum(r["seconds"] for r in runs)
     else:
-        ens = ints(a.ensemble)
-        ens = ens * len(ns) if len(ens) == 1 else ens
-        if len(ens) != len(ns):
-            raise Failure("--ensemble: give one number, one per size, or 'auto'", 2)
-    for n, b in zip(ns, ens):
+        ns = sorted(ints(a.n))
+        if a.ensemble == "auto":  # about 800 neurons in all per size: more networks where N is small
+            ens = [max(1, int(round(800 / n))) for n in ns]
+        else:
+            ens = ints(a.ensemble)
+            ens = ens * len(ns) if len(ens) == 1 else ens
+            if len(ens) != len(ns):
+                raise Failure("--ensemble: give one number, one per size, or 'auto'", 2)
+    for n, b in ([] if a.results else zip(ns, ens)):
         args = model_args(a) + ["--n", n, "--g", fmt(a.g), "--seed", a.seed]
         if b > 1:
             args += ["--ensemble", b]
-        r, wall = run_rnnlyap(a.exe, "spectrum", args)
+        r, wall = run_rnnlyap(a.exe, "spectrum", args, trace=b <= 1)
         total += wall
-        runs.append({"n": n, "ensemble": b, "command": shown_command("spectrum", args), "seconds": wall,
-                     "result": r})
+        run = {"n": n, "ensemble": b, "command": shown_command("spectrum", args), "seconds": wall, "result": r}
+        if "_trace" in r:  # one network: errors of D and H from blocks of its own run
+            run["block_stderr"] = block_errors(*r.pop("_trace"))
+        runs.append(run)
+        if a.preset:
+            print(f"  N = {n} ({b} net{'s' if b > 1 else ''}): {wall:.1f} s", flush=True)
 
     # collapse: every spectrum interpolated onto a common i/N grid, RMS difference to the largest N
     ref = np.array(runs[-1]["result"]["exponents"])
@@ -227,6 +328,14 @@ def size_invariance(a):
     ref_g = on_grid(ref)
     rms = {str(r["n"]): float(np.sqrt(np.mean((on_grid(np.array(r["result"]["exponents"])) - ref_g) ** 2)))
            for r in runs[:-1]}
+    # what the RMS difference would be from the statistical errors alone (the runs' per-exponent
+    # standard errors, on the same grid): a collapse RMS near it is converged to within the noise
+    def se_grid(r):
+        se = r["result"].get("stderr")
+        return on_grid(np.nan_to_num(np.array(se, float))) if se and len(se) == r["n"] else np.full(grid.shape, np.nan)
+
+    ref_se = se_grid(runs[-1])
+    noise = {str(r["n"]): float(np.sqrt(np.mean(se_grid(r) ** 2 + ref_se ** 2))) for r in runs[:-1]}
 
     fig, ax = plt.subplots(1, 3, figsize=(14, 4.2))
     cmap = plt.get_cmap("viridis")
@@ -234,7 +343,8 @@ def size_invariance(a):
         ex = np.array(r["result"]["exponents"])
         n = len(ex)
         ax[0].plot(np.arange(1, n + 1) / n, ex, "-", color=cmap(j / max(1, len(runs) - 1) * 0.9),
-                   lw=1.4, label=f"N = {n} ({r['ensemble']} nets)" + (f" (RMS diff {rms[str(n)]:.3f})" if str(n) in rms else ""))
+                   lw=1.4, label=f"N = {n} ({r['ensemble']} nets)" + (f" (RMS diff {rms[str(n)]:.3f}; noise {noise[str(n)]:.3f})"
+                                                            if str(n) in rms else ""))
     ax[0].axhline(0, color="k", lw=0.7)
     ax[0].set_xlabel("i / N")
     ax[0].set_ylabel(f"λ_i  ({unit(a)})")
@@ -259,12 +369,16 @@ def size_invariance(a):
         return s, (e if e is not None else np.nan)
 
     nn = np.array(ns, float)
+    ens_n = [r["ensemble"] for r in runs]
     d = np.array([summ(r, "ky_dimension") for r in runs])
     h = np.array([summ(r, "ks_entropy") for r in runs])
     lm = np.array([summ(r, "max_exponent") for r in runs])
     for j, r in enumerate(runs):  # single network: the standard error of λ_max from the run's own blocks
         if r["ensemble"] <= 1:
             lm[j, 1] = r["result"]["stderr"][0]
+            be = r.get("block_stderr") or {}  # and of D, H from blocks of its trace (when run here)
+            d[j, 1] = be.get("ky_dimension", np.nan)
+            h[j, 1] = be.get("ks_entropy", np.nan)
     ax[1].errorbar(nn, d[:, 0] / nn, yerr=np.nan_to_num(d[:, 1]) / nn, fmt="o-", capsize=3, label="D_KY / N")
     ax[1].errorbar(nn, h[:, 0] / nn, yerr=np.nan_to_num(h[:, 1]) / nn, fmt="s-", capsize=3,
                    label=f"H / N  ({unit(a)})")
@@ -285,16 +399,28 @@ def size_invariance(a):
     ax[2].set_ylabel(f"λ_max  ({unit(a)})")
     ax[2].set_title("(c) largest exponent")
     ens = ", networks per N: " + ", ".join(f"{b}" for b in ens) + " (mean ± s.e. across networks)"
-    fig.suptitle(f"Size invariance: {model_label(a)}, t_sim = {fmt(a.t_sim)} {tunit(a)}{ens}", y=1.01)
+    if any(b <= 1 for b in ens_n):
+        ens += ("\n(one network: λ_max ± its run's s.e." + ("; no error bar on D/N, H/N)" if a.results else
+                                                             "; D/N, H/N ± s.e. of 5 blocks of its run)"))
+    tsim = getattr(a, "t_sim_label", None) or fmt(a.t_sim)
+    src = f"; from {a.results} ({a.results_backend})" if a.results else ""
+    fig.suptitle(f"Size invariance: {model_label(a)}, t_sim = {tsim} {tunit(a)}{ens}{src}", y=1.01 if not
+                 (a.results or any(b <= 1 for b in ens_n)) else 1.05)
     fig.tight_layout()
     data = {"analysis": "size-invariance", "g": a.g, "n": ns, "collapse_rms_vs_largest_n": rms,
+            "collapse_rms_expected_from_stderr": noise,
             "ky_dimension_per_n": (d[:, 0] / nn).tolist(), "ks_entropy_per_n": (h[:, 0] / nn).tolist(),
-            "max_exponent": lm[:, 0].tolist(), "seconds": total, "runs": runs}
+            "max_exponent": lm[:, 0].tolist(),
+            "ky_dimension_per_n_stderr": (d[:, 1] / nn).tolist(), "ks_entropy_per_n_stderr": (h[:, 1] / nn).tolist(),
+            "max_exponent_stderr": lm[:, 1].tolist(), "preset": a.preset, "results": a.results,
+            "seconds": total, "runs": runs}
     save(fig, a, data)
     return (f"size-invariance: g={fmt(a.g)}, collapse RMS vs N={ns[-1]}: "
             + ", ".join(f"N={k}: {v:.4f}" for k, v in rms.items())
+            + " (from the errors alone: " + ", ".join(f"{v:.4f}" for v in noise.values()) + ")"
             + f"; D/N = {', '.join(f'{x:.4f}' for x in d[:, 0] / nn)}; H/N = {', '.join(f'{x:.4f}' for x in h[:, 0] / nn)}"
-            + f"; λ_max = {', '.join(f'{x:.4f}' for x in lm[:, 0])}; {total:.1f} s")
+            + f"; λ_max = {', '.join(f'{x:.4f}' for x in lm[:, 0])}; {total:.1f} s"
+            + (" (rnnlyap's own timings)" if a.results else ""))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -699,17 +825,31 @@ def transition(a):
 
 # ----------------------------------------------------------------------------------------------
 
+SUBPARSERS = {}
+
+
 def build_parser():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("size-invariance", help="spectra for several N against i/N; D/N, H/N, λ_max against N")
     add_common(p, "size-invariance", models=("rate", "map"), rate_times=(100, 100, 500), map_times=(500, 200, 2000))
-    p.add_argument("--n", default="50,100,200,400", help="sizes (%(default)s)")
+    p.add_argument("--n", default=None, help="sizes (50,100,200,400; with --results: every "
+                   "spectrum_n<N>.json found)")
     p.add_argument("--g", type=float, default=3.0, help="gain (%(default)s)")
     p.add_argument("--ensemble", default="auto",
                    help="networks per size: B, B1,B2,... (one per size) or auto = round(800/N) (%(default)s)")
+    p.add_argument("--preset", default=None, choices=sorted(SIZE_PRESETS),
+                   help="the sizes of [EWA23] with a named schedule; explicit options override it. " + "; ".join(
+                       f"{k}: " + " ".join(f"--{o.replace('_', '-')} {fmt(v) if not isinstance(v, str) else v}"
+                                           for o, v in d.items() if o != "name_suffix")
+                       + f" (writes docs/img/size-invariance{d['name_suffix']}.png)" for k, d in SIZE_PRESETS.items()))
+    p.add_argument("--results", default=None, metavar="DIR",
+                   help="plot DIR/spectrum_n<N>.json (the output of `rnnlyap spectrum --out`, e.g. from "
+                        "bench/gpu_check.sh extra) instead of running rnnlyap; the model options are read "
+                        "from the files")
     p.set_defaults(func=size_invariance)
+    SUBPARSERS["size-invariance"] = p
 
     p = sub.add_parser("symmetry", help="pair sums λ_i + λ_(N+1−i) against i/N")
     add_common(p, "symmetry", dt=0.05, rate_times=(100, 100, 500), map_times=(500, 200, 2000))
@@ -762,6 +902,19 @@ def run_one(ap, argv):
     a = ap.parse_args(argv)
     if a.cmd == "exact":
         a.name_suffix = "-" + a.model + ("" if a.model == "map" or a.integrator == "euler" else "-rk4")
+    if a.cmd == "size-invariance":
+        if a.preset:  # the preset's values become the defaults; options given explicitly still win
+            n_given = a.n is not None
+            p = SUBPARSERS["size-invariance"]
+            saved = {k: p.get_default(k) for k in SIZE_PRESETS[a.preset]}
+            p.set_defaults(**SIZE_PRESETS[a.preset])
+            try:
+                a = ap.parse_args(argv)
+            finally:
+                p.set_defaults(**saved)
+            a.n_from_preset = not n_given  # with --results: the files present, not the preset's sizes
+        elif a.n is None and not a.results:
+            a.n = "50,100,200,400"
     resolve(a)
     t0 = time.perf_counter()
     line = a.func(a)
