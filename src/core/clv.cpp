@@ -198,6 +198,19 @@ void ClvRecorder::add_basis(std::int64_t instant, std::vector<double> q) {
 void ClvRecorder::add_r(const std::vector<double>& r) {
   if (r.size() != kk()) throw Error("covariant vectors: an R factor of the wrong size");
   if (complete()) throw Error("covariant vectors: more R factors than the window");
+  // A singular step is known now: say so at once rather than after the whole run.
+  const std::size_t k = static_cast<std::size_t>(k_);
+  const std::size_t at = r_.size() / kk() + 1;
+  for (std::size_t l = 0; l < k; ++l) {
+    const double d = r[l * k + l];
+    if (d == 0 || !std::isfinite(d))
+      throw Error(
+          "covariant vectors: the tangent map is singular or not finite at "
+          "re-orthonormalisation " +
+          std::to_string(at) + " of the window (R[" + std::to_string(l + 1) + "," +
+          std::to_string(l + 1) + "] = " + fmt(d) +
+          "), so its inverse, and the covariant vectors, are undefined");
+  }
   r_.insert(r_.end(), r.begin(), r.end());
 }
 

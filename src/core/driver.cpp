@@ -314,6 +314,7 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
     for (int i = 0; i < k; ++i) run.block[i] += logs[i];
     for (std::size_t i = 0; i < window_sum.size(); ++i) window_sum[i] += logs[i];
   };
+  if (clv) backend->keep_r(true);  // from the first averaged re-orthonormalisation on
   if (clv && clv->wants_basis(0)) clv->add_basis(0, backend->basis_blocking());
   while (run.ons_done < sched.ons_sim) {
     const std::int64_t b = static_cast<std::int64_t>(run.block_rates.size());

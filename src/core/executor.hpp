@@ -121,8 +121,12 @@ class Reorthonormalizer {
   /// The B·k sums (member-major) since the last call, then zeroes them; throws on a failed
   /// factorisation.
   virtual std::vector<double> take_log_sums_blocking() = 0;
+  /// From now on, keep each re-orthonormalisation's R for last_r_blocking() (covariant vectors);
+  /// off by default, so that other runs pay neither its memory nor its copies.
+  virtual void keep_r(bool on) = 0;
   /// The B factors R of the last reorthonormalize() (Q_before = Q_after R), each k×k upper
-  /// triangular column-major (zeros below the diagonal), member after member, in fp64.
+  /// triangular column-major (zeros below the diagonal), member after member, in fp64; needs
+  /// keep_r(true) before that reorthonormalize().
   virtual std::vector<double> last_r_blocking() = 0;
 };
 

@@ -65,9 +65,11 @@ class Propagator {
   virtual void reorthonormalize(bool accumulate) = 0;
   /// The B·k sums of log|R_ii| since the last call, then zeroes them.
   virtual std::vector<double> take_log_sums_blocking() = 0;
+  /// Keep every later re-orthonormalisation's R (off by default: no memory, no copies).
+  virtual void keep_r(bool on) = 0;
   /// The B factors R of the last reorthonormalize(): each k×k, upper triangular, column-major,
   /// such that the basis before it equals the basis after it times R (covariant vectors,
-  /// clv.hpp).
+  /// clv.hpp); needs keep_r(true) before it.
   virtual std::vector<double> last_r_blocking() = 0;
 };
 

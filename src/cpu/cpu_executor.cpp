@@ -50,14 +50,16 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
     const std::size_t block = static_cast<std::size_t>(rows_) * k_;
     for (int b = 0; b < batch_; ++b)
       engine_.apply(q + b * block, accumulate, logs_.data() + static_cast<std::size_t>(b) * k_,
-                    skip_[b], r_[b]);
+                    skip_[b], keep_ ? &r_[b] : nullptr);
   }
   std::vector<double> take_log_sums_blocking() override {
     std::vector<double> out(logs_.size(), 0.0);
     std::swap(out, logs_);
     return out;
   }
+  void keep_r(bool on) override { keep_ = on; }
   std::vector<double> last_r_blocking() override {
+    if (!keep_) throw Error("last_r_blocking: R was not kept (keep_r)");
     std::vector<double> out;
     for (int b = 0; b < batch_; ++b) {
       const std::vector<double> r = r_[b].product(k_);
@@ -69,7 +71,8 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
  private:
   int batch_, rows_, k_;
   std::vector<int> skip_;
-  std::vector<cpu::RFactors<T>> r_;  // per member: the last R's factors
+  std::vector<cpu::RFactors<T>> r_;  // per member: the last R's factors (with keep_)
+  bool keep_ = false;
   std::vector<double> logs_;
   cpu::Orthonormalizer<T> engine_;
 };

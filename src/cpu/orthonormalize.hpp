@@ -72,7 +72,7 @@ class Orthonormalizer {
   /// Q (rows×k, leading dimension rows) ← Q' with Q = Q'R; adds log|R_ii| to logs[0..k) when
   /// accumulate; keeps R's factors in `r`. `skip` is the member's count of re-orthonormalisations
   /// still to go straight to Householder after a CholeskyQR fallback.
-  void apply(T* q, bool accumulate, double* logs, int& skip, RFactors<T>& r) {
+  void apply(T* q, bool accumulate, double* logs, int& skip, RFactors<T>* r) {
     if (cholesky_) {
       if (skip > 0) {
         --skip;
@@ -87,20 +87,23 @@ class Orthonormalizer {
 
  private:
   // The upper triangle of the k×k (leading dimension ld) `a` into `r` (ld k).
-  void keep_upper(const T* a, int ld, std::vector<T>& r) const {
-    r.resize(static_cast<std::size_t>(k_) * k_);
+  void keep_upper(const T* a, int ld, std::vector<T>* r) const {
+    if (!r) return;  // R not kept
+    r->resize(static_cast<std::size_t>(k_) * k_);
     for (int j = 0; j < k_; ++j)
       for (int i = 0; i <= j; ++i)
-        r[static_cast<std::size_t>(j) * k_ + i] = a[static_cast<std::size_t>(j) * ld + i];
+        (*r)[static_cast<std::size_t>(j) * k_ + i] = a[static_cast<std::size_t>(j) * ld + i];
   }
 
-  void householder(T* q, bool accumulate, double* logs, RFactors<T>& r) {
+  void householder(T* q, bool accumulate, double* logs, RFactors<T>* r) {
     int info = 0;
     const int lwork = static_cast<int>(work_.size());
     geqrf(rows_, k_, q, rows_, tau_.data(), work_.data(), lwork, info);
     if (info != 0) throw VendorError("LAPACK geqrf", info, "illegal argument", __FILE__, __LINE__);
-    keep_upper(q, rows_, r.r1);
-    r.two_pass = false;
+    if (r) {
+      keep_upper(q, rows_, &r->r1);
+      r->two_pass = false;
+    }
     if (accumulate)
       for (int i = 0; i < k_; ++i)
         logs[i] +=
@@ -115,7 +118,7 @@ class Orthonormalizer {
   // or its Cholesky factor shows Q too ill-conditioned (cond > ~1/√ε loses orthogonality). With
   // one_pass_ (`auto`), a first factor of condition ≤ kOnePassCond ends it after one pass: the
   // orthogonality error is then about cond²ε (≤ 2e-10 in fp64), far below the exponents' noise.
-  bool cholesky_qr(T* q, bool accumulate, double* logs, RFactors<T>& r) {
+  bool cholesky_qr(T* q, bool accumulate, double* logs, RFactors<T>* r) {
     const double max_cond = std::is_same_v<T, double> ? kMaxCondFp64 : kMaxCondFp32;
     const double one_pass = std::is_same_v<T, double> ? kOnePassCondFp64 : kOnePassCondFp32;
     std::vector<double> diag1(k_);
@@ -140,8 +143,10 @@ class Orthonormalizer {
           logs[i] += std::log(diag1[i]) + std::log(d);
       }
       if (pass == 0 && !(dmax <= max_cond * dmin)) return false;
-      keep_upper(gram_.data(), k_, pass == 0 ? r.r1 : r.r2);
-      r.two_pass = pass == 1;
+      if (r) {
+        keep_upper(gram_.data(), k_, pass == 0 ? &r->r1 : &r->r2);
+        r->two_pass = pass == 1;
+      }
       trsm_right_upper(rows_, k_, gram_.data(), k_, q, rows_);
       if (pass == 0 && one_pass_ && dmax <= one_pass * dmin) {
         if (accumulate)

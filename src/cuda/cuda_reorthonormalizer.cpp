@@ -72,7 +72,6 @@ struct Plan {
   std::size_t bytes() const {
     const std::size_t b = static_cast<std::size_t>(batch), bk = b * static_cast<std::size_t>(k);
     std::size_t elems = sat_add(bk, static_cast<std::size_t>(lwork));  // tau, workspace
-    elems = sat_add(elems, sat_mul(bk, static_cast<std::size_t>(k)));  // the last R (R₁)
     if (cholesky) elems = sat_add(elems, sat_mul(bk, static_cast<std::size_t>(k)));  // Gram
     std::size_t out = sat_mul(elems, sizeof(T));
     out = sat_add(out, sat_mul(bk, sizeof(double) * (cholesky ? 2 : 1)));  // logs, diag R₁
@@ -93,8 +92,7 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
         logs_(block(p_.k)),
         status_(kSlots + 3 * block(1)),
         tau_(block(p_.k)),
-        work_(static_cast<std::size_t>(p_.lwork)),
-        r1_(block(static_cast<std::size_t>(p_.k) * p_.k)) {
+        work_(static_cast<std::size_t>(p_.lwork)) {
     zero(logs_);
     zero(status_);
     if (p_.batch > 1) {
@@ -119,8 +117,17 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
     if (!p_.cholesky || !cholesky_qr(q, accumulate)) householder_all(q, accumulate);
   }
 
+  // R is kept only for covariant vectors: its buffer (B k² more, beyond the memory plan, which
+  // the covariant vectors' own check bounds on the host) is allocated when asked for.
+  void keep_r(bool on) override {
+    ctx_.use();
+    if (on && r1_.size() == 0) r1_ = DeviceBuffer<T>(block(static_cast<std::size_t>(p_.k) * p_.k));
+    keep_ = on;
+  }
+
   std::vector<double> last_r_blocking() override {
     ctx_.use();
+    if (r1_.size() == 0) throw Error("last_r_blocking: R was not kept (keep_r)");
     const std::size_t k = static_cast<std::size_t>(p_.k), kk = k * k;
     std::vector<T> r1(r1_.size()), r2(two_pass_ ? r1_.size() : 0);
     RNNLYAP_CUDA_CHECK(
@@ -216,6 +223,7 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
   // into their blocks of r1_: the members' columns one after another form one matrix of
   // leading dimension rows.
   void keep_r(const T* q, int first, int count) {
+    if (!keep_) return;
     const std::size_t k = static_cast<std::size_t>(p_.k);
     RNNLYAP_CUDA_CHECK(cudaMemcpy2DAsync(
         r1_.get() + static_cast<std::size_t>(first) * k * k, k * sizeof(T),
@@ -275,8 +283,9 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
     RNNLYAP_CUDA_CHECK(cudaEventSynchronize(verdicts_ready_.get()));
     const bool second = std::count(verdict, verdict + p_.batch, kernels::kTwoPasses) > 0;
     // R₁ (the identity for a member falling back; its Householder R replaces it below).
-    RNNLYAP_CUDA_CHECK(
-        cudaMemcpyAsync(r1_.get(), gram_.get(), r1_.bytes(), cudaMemcpyDeviceToDevice, s));
+    if (keep_)
+      RNNLYAP_CUDA_CHECK(
+          cudaMemcpyAsync(r1_.get(), gram_.get(), r1_.bytes(), cudaMemcpyDeviceToDevice, s));
     two_pass_ = second;
     if (second) gram_and_factor(q, 1);
     kernels::cholesky_finish(p_.batch, p_.k, gram_.get(), per_member(1), second, per_member(2),
@@ -295,7 +304,8 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
   DeviceBuffer<double> logs_;
   DeviceBuffer<int> status_;
   DeviceBuffer<T> tau_, work_, gram_;
-  DeviceBuffer<T> r1_;     // the last R, or its first CholeskyQR factor (two_pass_)
+  DeviceBuffer<T> r1_;  // the last R, or its first CholeskyQR factor (two_pass_); with keep_
+  bool keep_ = false;
   bool two_pass_ = false;  // the last re-orthonormalisation's R is R₂ (in gram_) times r1_
   DeviceBuffer<T*> ptrs_;
   DeviceBuffer<double> diag1_;
