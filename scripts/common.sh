@@ -44,7 +44,7 @@ configure_and_build() {
   echo "== configuring in $BUILD"
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" "${py[@]}" "$@" >"$ROOT/.cmake-configure.log" 2>&1 ||
     { cat "$ROOT/.cmake-configure.log"; exit 1; }
-  grep -E "rnnlyap: (CUDA backend|Python module)" "$ROOT/.cmake-configure.log" || true
+  grep -E "rnnlyap: (CUDA backend|Python module|MPI)" "$ROOT/.cmake-configure.log" || true
   echo "== building"
   cmake --build "$BUILD" -j"$(nproc)"
 }

@@ -123,9 +123,12 @@ double smallest_principal_angle(const std::vector<double>& a_in, int p,
 }
 
 double ClvPlan::bytes(int rows, int k) const {
-  const double kd = static_cast<double>(k);
+  const double kd = static_cast<double>(k), rk = static_cast<double>(rows) * kd;
+  // The R factors and the bases kept, then the working copies of the forward reads (one R, one
+  // basis) and of the backward pass and statistics (the vectors, their copy and the output, C and
+  // the angles' k × k matrices).
   return 8.0 * (static_cast<double>(window) * kd * kd +
-                static_cast<double>(basis_instants().size()) * static_cast<double>(rows) * kd);
+                static_cast<double>(basis_instants().size()) * rk + 4 * rk + 6 * kd * kd);
 }
 
 std::vector<std::int64_t> ClvPlan::basis_instants() const {

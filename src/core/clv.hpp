@@ -30,7 +30,8 @@ struct ClvPlan {
 
   /// The last instant with `transient` backward steps after it.
   std::int64_t last_usable() const { return window - transient; }
-  /// Host bytes of the R factors and the bases kept (rows × k each).
+  /// Host bytes of the R factors and the bases kept (rows × k each), with the working copies of
+  /// the forward reads, the backward pass and the statistics.
   double bytes(int rows, int k) const;
   /// The distinct instants whose basis is kept.
   std::vector<std::int64_t> basis_instants() const;

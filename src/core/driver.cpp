@@ -406,7 +406,14 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
     res.timing.tangent_steps = sched.tangent_steps();
     res.timing.qr_count = sched.ons_warmup + sched.ons_sim + 1;
   }
-  if (clv) out.front().clv = clv->finish(out.front().exponents, out.front().stderr_);
+  if (clv) {
+    out.front().clv = clv->finish(out.front().exponents, out.front().stderr_);
+    if (out.front().clv->transient == 0)
+      out.front().warnings.push_back(
+          "covariant vectors without a backward transient (--clv-transient 0, or --t-ons-warmup "
+          "0 without it): the vectors and statistics still carry the random start of the backward "
+          "pass; give --clv-transient T");
+  }
   return out;
 }
 
