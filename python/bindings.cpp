@@ -85,8 +85,8 @@ class Watched {
   explicit Watched(py::object progress) : progress_(std::move(progress)) {}
 
   /// Observers for the computation: progress is recorded for the Python thread, and throws
-  /// Interrupted once a stop was requested (the trained path and batched ensembles have no
-  /// RunControl; run_in_threads passes the exception on and stops the other threads' runs too).
+  /// Interrupted once a stop was requested (besides control()'s stop request, which the runs poll;
+  /// run_in_threads passes the exception on and stops the other threads' runs too).
   Observers observers() {
     Observers obs;
     obs.progress = [this](Phase p, std::int64_t done, std::int64_t total) {
@@ -251,7 +251,7 @@ py::tuple trained_json(const std::string& options_json,
   const Observers obs = w.observers();
   std::optional<ClvResult> clv;
   const std::string json = w.run([&] {
-    const EnsembleResult e = compute_trained_spectra(opt, net, x, obs);
+    const EnsembleResult e = compute_trained_spectra(opt, net, x, obs, w.control());
     clv = e.members.front().clv;
     return to_json(e);
   });

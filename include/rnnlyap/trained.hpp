@@ -99,10 +99,14 @@ Schedule cell_schedule(const SpectrumOptions& opt, int steps);
 /// One spectrum per input sequence (exponents per step; up to net.tangent_rows(): L·N, the LSTM's
 /// full spectrum 2·L·N). The state starts at zero, as PyTorch's default h0 (and c0). Members are
 /// the sequences. opt.nonlinearity must be net.nonlinearity (InvalidInput otherwise).
+/// `control.stop_requested` ends the runs early (Interrupted); trained runs keep no checkpoints
+/// (a checkpoint or resume path throws InvalidInput).
 EnsembleResult compute_trained_spectra(const SpectrumOptions& opt, const CellNetwork& net,
                                        const InputSequences& inputs,
-                                       const Observers& observers = {});
+                                       const Observers& observers = {},
+                                       const RunControl& control = {});
 /// Loads opt.weights_file (with opt.nonlinearity) and opt.inputs_file, then computes.
-EnsembleResult compute_trained_spectra(const SpectrumOptions& opt, const Observers& observers = {});
+EnsembleResult compute_trained_spectra(const SpectrumOptions& opt, const Observers& observers = {},
+                                       const RunControl& control = {});
 
 }  // namespace rnnlyap

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rnnlyap/options.hpp"
@@ -42,6 +43,10 @@ class UnitPlan {
   std::size_t per_point() const;
   /// "g=1.5 N=100 member 3", "member 3", "sequence 3".
   std::string label(std::size_t unit) const;
+  /// Sorted units cut into runs (first, count) of consecutive units of one point: what compute()
+  /// takes at once.
+  std::vector<std::pair<std::size_t, std::size_t>> runs(
+      const std::vector<std::size_t>& units) const;
   /// The shard (0 … shards − 1) that owns a unit: each point's members are split into `shards`
   /// consecutive parts, shifted by the point's index, so that every shard gets a share of every
   /// size and consecutive units of a shard can run together.

@@ -91,28 +91,26 @@ class Computation {
 // end so that the last ones finish together (guided self-scheduling).
 class Dealer {
  public:
-  Dealer(const UnitPlan& plan, std::vector<std::size_t> missing, int ranks)
-      : per_(plan.per_point()), missing_(std::move(missing)), ranks_(ranks) {}
+  Dealer(const UnitPlan& plan, const std::vector<std::size_t>& todo, int ranks)
+      : runs_(plan.runs(todo)), left_(todo.size()), ranks_(static_cast<std::size_t>(ranks)) {}
   std::optional<std::pair<std::size_t, std::size_t>> next() {
-    if (at_ >= missing_.size()) return std::nullopt;
-    const std::size_t left = missing_.size() - at_;
-    const std::size_t want =
-        std::max<std::size_t>(1, (left + 2 * static_cast<std::size_t>(ranks_) - 1) /
-                                     (2 * static_cast<std::size_t>(ranks_)));
-    const std::size_t first = missing_[at_];
-    std::size_t count = 1;
-    while (count < want && at_ + count < missing_.size() &&
-           missing_[at_ + count] == first + count && (first + count) / per_ == first / per_)
-      ++count;
-    at_ += count;
-    return std::pair{first, count};
+    if (at_ == runs_.size()) return std::nullopt;
+    const std::size_t want = std::max<std::size_t>(1, (left_ + 2 * ranks_ - 1) / (2 * ranks_));
+    const auto [first, count] = runs_[at_];
+    const std::size_t take = std::min(want, count - offset_);
+    const std::pair<std::size_t, std::size_t> chunk{first + offset_, take};
+    offset_ += take;
+    left_ -= take;
+    if (offset_ == count) {
+      ++at_;
+      offset_ = 0;
+    }
+    return chunk;
   }
 
  private:
-  std::size_t per_;
-  std::vector<std::size_t> missing_;
-  int ranks_;
-  std::size_t at_ = 0;
+  std::vector<std::pair<std::size_t, std::size_t>> runs_;
+  std::size_t left_, ranks_, at_ = 0, offset_ = 0;
 };
 
 std::string stopped_message(const UnitStore& store, const std::string& name, const char* why) {
@@ -131,20 +129,15 @@ void run_alone(const UnitPlan& plan, UnitStore& store, const std::vector<std::si
                const std::function<bool()>& stop_requested) {
   RunControl control;
   control.stop_requested = stop_requested;
-  for (std::size_t i = 0; i < missing.size();) {
-    std::size_t count = 1;
-    while (i + count < missing.size() && missing[i + count] == missing[i] + count &&
-           (missing[i] + count) / plan.per_point() == missing[i] / plan.per_point())
-      ++count;
+  for (const auto& [first, count] : plan.runs(missing)) {
     if (stop_requested && stop_requested())
       throw Interrupted(stopped_message(store, name, "interrupted"));
-    if (progress) progress(store.done(), plan.size(), plan.label(missing[i]));
+    if (progress) progress(store.done(), plan.size(), plan.label(first));
     try {
-      for (const std::string& line : plan.compute(missing[i], count, {}, control)) store.add(line);
+      for (const std::string& line : plan.compute(first, count, {}, control)) store.add(line);
     } catch (const Interrupted&) {
       throw Interrupted(stopped_message(store, name, "interrupted"));
     }
-    i += count;
   }
   if (progress) progress(store.done(), plan.size(), "done");
 }

@@ -453,6 +453,20 @@ std::vector<std::size_t> units_to_compute(const UnitStore& store,
   return todo;
 }
 
+// Computes `todo` over the ranks (rank 0 keeps them in `store`, the unit file `name`), with a
+// progress bar on rank 0; SIGINT/SIGTERM stop it.
+void compute_units(const UnitPlan& plan, UnitStore* store, const std::vector<std::size_t>& todo,
+                   const std::string& name, bool quiet, double log_seconds) {
+  cli::ProgressBar bar(cli::progress_mode(quiet || g_ranks.rank != 0), log_seconds);
+  cli::run_units(
+      g_ranks, plan, store, todo, name,
+      [&](std::size_t done, std::size_t total, const std::string& label) {
+        bar.update(label, static_cast<std::int64_t>(done), static_cast<std::int64_t>(total));
+      },
+      [] { return g_stop_requested != 0; });
+  bar.finish();
+}
+
 // What a unit file held at the start: lines ignored, units kept.
 void report_store(const UnitStore& store, bool quiet, bool warnings = true) {
   if (warnings)
@@ -535,14 +549,7 @@ int run_spectrum_units(SpectrumOptions o, const SpectrumArgs& a, const CLI::App&
   if (store) report_store(*store, a.quiet);
   const std::vector<std::size_t> todo =
       store ? units_to_compute(*store, shard) : std::vector<std::size_t>{};
-  cli::ProgressBar bar(cli::progress_mode(a.quiet || g_ranks.rank != 0), log_seconds);
-  cli::run_units(
-      g_ranks, placed_for_rank(plan, o, sub), store.get(), todo, units_path,
-      [&](std::size_t done, std::size_t total, const std::string& label) {
-        bar.update(label, static_cast<std::int64_t>(done), static_cast<std::int64_t>(total));
-      },
-      [] { return g_stop_requested != 0; });
-  bar.finish();
+  compute_units(placed_for_rank(plan, o, sub), store.get(), todo, units_path, a.quiet, log_seconds);
   if (g_ranks.rank != 0) return 0;
   if (shard) {
     store->save();
@@ -793,14 +800,7 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
     report_store(store, a.quiet);
     const std::vector<std::size_t> todo = units_to_compute(store, shard);
     g_checkpointing = 1;
-    cli::ProgressBar bar(cli::progress_mode(a.quiet), log_seconds);
-    cli::run_units(
-        g_ranks, plan, &store, todo, w.out,
-        [&](std::size_t done, std::size_t total, const std::string& label) {
-          bar.update(label, static_cast<std::int64_t>(done), static_cast<std::int64_t>(total));
-        },
-        [] { return g_stop_requested != 0; });
-    bar.finish();
+    compute_units(plan, &store, todo, w.out, a.quiet, log_seconds);
     store.save();
     report_shard(store, todo, *shard, a.quiet);
     return 0;
@@ -829,9 +829,9 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
   };
   g_checkpointing =
       1;  // SIGINT/SIGTERM: stop the point in progress; the partial file keeps the finished ones
-  cli::ProgressBar bar(cli::progress_mode(a.quiet || g_ranks.rank != 0), log_seconds);
   if (!distributed) {
     open_outputs();
+    cli::ProgressBar bar(cli::progress_mode(a.quiet), log_seconds);
     const SweepResult r = run_sweep(
         spec, partial,
         [&](int done, int total, const std::string& label) { bar.update(label, done, total); },
@@ -850,13 +850,7 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
   ranks_agree();
   if (store) report_store(*store, a.quiet, false);  // its warnings come with the result
   const std::vector<std::size_t> todo = store ? store->missing() : std::vector<std::size_t>{};
-  cli::run_units(
-      g_ranks, placed_for_rank(plan, o, sub), store.get(), todo, partial,
-      [&](std::size_t done, std::size_t total, const std::string& label) {
-        bar.update(label, static_cast<std::int64_t>(done), static_cast<std::int64_t>(total));
-      },
-      [] { return g_stop_requested != 0; });
-  bar.finish();
+  compute_units(placed_for_rank(plan, o, sub), store.get(), todo, partial, a.quiet, log_seconds);
   if (g_ranks.rank != 0) return 0;
   SweepResult r = store->sweep_result();
   r.resumed_points = 0;  // said in units above

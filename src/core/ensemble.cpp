@@ -67,7 +67,8 @@ EnsembleResult ensemble_statistics(std::vector<SpectrumResult> members) {
 namespace detail {
 
 EnsembleResult run_ensemble_batched(const SpectrumOptions& opt_in, const Placement& where,
-                                    const Observers& obs) {
+                                    const Observers& obs,
+                                    const std::function<bool()>& stop_requested) {
   SpectrumOptions opt = opt_in;
   validate(opt);
   const int b = opt.ensemble;
@@ -105,7 +106,9 @@ EnsembleResult run_ensemble_batched(const SpectrumOptions& opt_in, const Placeme
   const std::unique_ptr<Propagator> batch =
       make_network_propagator(where, ptrs, dynamics_of(opt), keys, k);
   setup.options.backend = batch->name() == "cuda" ? BackendKind::cuda : BackendKind::cpu;
-  std::vector<SpectrumResult> members = run_benettin(*batch, setup, obs, {});
+  RunControl control;
+  control.stop_requested = stop_requested;
+  std::vector<SpectrumResult> members = run_benettin(*batch, setup, obs, control);
   for (int m = 0; m < b; ++m) members[m].options.seed = opt.seed + static_cast<std::uint64_t>(m);
   return ensemble_statistics(std::move(members));
 }
@@ -131,7 +134,7 @@ EnsembleResult ensemble_of(const SpectrumOptions& opt, const Network* given,
   if (b > 1 && gpu && !given && !is_cell(opt.model) && opt.weights != WeightKind::file &&
       opt.n <= kMaxBatchedN && control.checkpoint_path.empty() && control.resume_path.empty() &&
       !observers.trace && !observers.state)
-    return detail::run_ensemble_batched(opt, where, observers);
+    return detail::run_ensemble_batched(opt, where, observers, control.stop_requested);
   if (b > 1 && (!control.checkpoint_path.empty() || !control.resume_path.empty()))
     throw InvalidInput("--checkpoint and --resume are for single runs, not with --ensemble " +
                        std::to_string(b));

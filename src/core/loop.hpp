@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,15 +37,18 @@ std::vector<std::string> basis_warnings(const std::vector<double>& exponents, do
 
 /// The spectra of sequences first … first + count − 1 of `inputs` as one lockstep batch on
 /// `where` (opt.k resolved). Each result equals that of a batch of one. Trace and state observers
-/// need count = 1.
+/// need count = 1. `stop_requested` (may be empty) ends the run early (Interrupted).
 std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Schedule& schedule,
                                           const CellNetwork& net, const InputSequences& inputs,
                                           int first, int count, const Placement& where,
-                                          const Observers& obs);
+                                          const Observers& obs,
+                                          const std::function<bool()>& stop_requested = {});
 
 /// An ensemble (opt.ensemble networks of the same size, seeds opt.seed, opt.seed + 1, …) as one
-/// lockstep batch on `where`; each member equals the run of its seed alone.
+/// lockstep batch on `where`; each member equals the run of its seed alone. `stop_requested` (may
+/// be empty) ends it early (Interrupted).
 EnsembleResult run_ensemble_batched(const SpectrumOptions& opt, const Placement& where,
-                                    const Observers& obs);
+                                    const Observers& obs,
+                                    const std::function<bool()>& stop_requested = {});
 
 }  // namespace rnnlyap::detail

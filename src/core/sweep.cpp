@@ -227,38 +227,27 @@ SweepResult run_sweep(const SweepSpec& spec, const std::string& partial_path,
   // Finished units (each member of each point) are kept in the partial file; the points are
   // computed whole (a GPU batch or CPU threads for the ensemble), only their missing members.
   const std::size_t per = plan.per_point(), points = plan.size() / per;
-  std::vector<std::size_t> todo;
-  for (std::size_t p = 0; p < points; ++p)
-    for (std::size_t m = 0; m < per; ++m)
-      if (!store.has(p * per + m)) {
-        todo.push_back(p);
-        break;
-      }
-  std::size_t done = points - todo.size();
-  for (std::size_t p : todo) {
-    if (stop_requested && stop_requested())
+  const auto runs = plan.runs(store.missing());
+  std::size_t done = points;  // points complete
+  for (std::size_t r = 0; r < runs.size(); ++r)
+    if (r == 0 || runs[r].first / per != runs[r - 1].first / per) --done;
+  // A stop request ends the point being computed too (its members poll it), so that a job at its
+  // time limit stops within a re-orthonormalisation; the finished units are kept.
+  RunControl control;
+  control.stop_requested = stop_requested;
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const auto [first, count] = runs[r];
+    const bool starts_point = r == 0 || first / per != runs[r - 1].first / per;
+    if (starts_point && r > 0) ++done;
+    if (starts_point && stop_requested && stop_requested())
       throw Interrupted("sweep interrupted after " + std::to_string(done) + " of " +
                         std::to_string(points) + " points; run the same command again to continue");
-    if (progress) {
-      std::string label = plan.label(p * per);
+    if (starts_point && progress) {
+      std::string label = plan.label(first - first % per);
       if (per > 1) label = label.substr(0, label.rfind(" member"));
       progress(static_cast<int>(done), static_cast<int>(points), label);
     }
-    // A stop request ends the point being computed too (its members poll it), so that a job at its
-    // time limit stops within a re-orthonormalisation; the finished units are kept.
-    RunControl control;
-    control.stop_requested = stop_requested;
-    for (std::size_t first = p * per; first < (p + 1) * per;) {
-      if (store.has(first)) {
-        ++first;
-        continue;
-      }
-      std::size_t end = first;
-      while (end < (p + 1) * per && !store.has(end)) ++end;
-      for (const std::string& line : plan.compute(first, end - first, {}, control)) store.add(line);
-      first = end;
-    }
-    ++done;
+    for (const std::string& line : plan.compute(first, count, {}, control)) store.add(line);
   }
   if (progress) progress(static_cast<int>(points), static_cast<int>(points), "done");
   return store.sweep_result();

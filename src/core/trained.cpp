@@ -274,7 +274,8 @@ constexpr int kMaxSequenceBatch = 64;
 std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Schedule& schedule,
                                           const CellNetwork& net, const InputSequences& inputs,
                                           int first, int count, const Placement& where,
-                                          const Observers& observers) {
+                                          const Observers& observers,
+                                          const std::function<bool()>& stop_requested) {
   if (!opt.k) throw Error("run_sequences: k must be resolved");
   const int k = *opt.k;
   const int dim = net.tangent_rows(opt.lstm_h_only);
@@ -300,7 +301,9 @@ std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Sche
   for (int b = 0; b < count; ++b)
     setup.initial_basis.insert(setup.initial_basis.end(), q0.begin(), q0.end());
   // No checkpoints here, so no network_hash: the loop reads it only when resuming.
-  std::vector<SpectrumResult> out = run_benettin(*batch, setup, observers, {});
+  RunControl control;
+  control.stop_requested = stop_requested;
+  std::vector<SpectrumResult> out = run_benettin(*batch, setup, observers, control);
   for (int b = 0; b < count; ++b) out[b].sequence = first + b;
   return out;
 }
@@ -308,7 +311,10 @@ std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Sche
 }  // namespace detail
 
 EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const CellNetwork& net,
-                                       const InputSequences& inputs, const Observers& observers) {
+                                       const InputSequences& inputs, const Observers& observers,
+                                       const RunControl& control) {
+  if (!control.checkpoint_path.empty() || !control.resume_path.empty())
+    throw InvalidInput("--checkpoint and --resume are for random networks, not trained models");
   SpectrumOptions opt = opt_in;
   opt.model = net.type;
   opt.n = net.hidden;
@@ -348,9 +354,14 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
       const auto t0 = std::chrono::steady_clock::now();
       const int batch = inputs.batch;
       EnsembleResult e = ensemble_statistics(detail::run_in_threads<SpectrumResult>(
-          batch, threads, observers, [&](int b, const Observers& own, const auto&) {
+          batch, threads, observers,
+          [&](int b, const Observers& own, const std::function<bool()>& stopped) {
+            // Another thread's failure, or the caller's stop request, ends this run too.
+            const auto stop = [&] {
+              return stopped() || (control.stop_requested && control.stop_requested());
+            };
             return std::move(
-                detail::run_sequences(opt, sched, net, inputs, b, 1, where, own).front());
+                detail::run_sequences(opt, sched, net, inputs, b, 1, where, own, stop).front());
           }));
       e.timing.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -373,7 +384,8 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
       };
     std::vector<SpectrumResult> part;
     try {
-      part = detail::run_sequences(opt, sched, net, inputs, first, count, where, obs);
+      part = detail::run_sequences(opt, sched, net, inputs, first, count, where, obs,
+                                   control.stop_requested);
     } catch (const InvalidInput&) {
       // A batch that does not fit on the device: halve it. A sequence alone that does not fit
       // goes to the CPU under `auto`, and is the error under `cuda`.
@@ -391,7 +403,8 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
   return ensemble_statistics(std::move(members));
 }
 
-EnsembleResult compute_trained_spectra(const SpectrumOptions& opt, const Observers& observers) {
+EnsembleResult compute_trained_spectra(const SpectrumOptions& opt, const Observers& observers,
+                                       const RunControl& control) {
   validate(opt);
   const std::string model(to_string(opt.model));
   if (!is_cell(opt.model))
@@ -401,7 +414,7 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt, const Observe
   if (opt.inputs_file.empty()) throw InvalidInput("--model " + model + " needs --inputs X.npy");
   CellNetwork net = load_cell_network(opt.model, opt.weights_file);
   net.nonlinearity = opt.nonlinearity;
-  return compute_trained_spectra(opt, net, load_inputs(opt.inputs_file), observers);
+  return compute_trained_spectra(opt, net, load_inputs(opt.inputs_file), observers, control);
 }
 
 }  // namespace rnnlyap

@@ -427,6 +427,18 @@ std::string UnitPlan::label(std::size_t u) const {
   return l.str();
 }
 
+std::vector<std::pair<std::size_t, std::size_t>> UnitPlan::runs(
+    const std::vector<std::size_t>& units) const {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  const std::size_t per = impl_->per_point;
+  for (std::size_t u : units)
+    if (!out.empty() && out.back().first + out.back().second == u && u % per != 0)
+      ++out.back().second;
+    else
+      out.emplace_back(u, 1);
+  return out;
+}
+
 int UnitPlan::shard_of(std::size_t u, int shards) const {
   const std::size_t b = impl_->per_point, p = u / b, m = u % b;
   const std::size_t n = static_cast<std::size_t>(shards);
@@ -463,6 +475,8 @@ std::vector<std::string> UnitPlan::compute(std::size_t first, std::size_t count,
                 std::to_string(count) + " are not in one point");
   const std::size_t p = first / s.per_point, m0 = first % s.per_point;
   SpectrumOptions o = s.point_options(p);
+  RunControl stop_only;  // units keep no checkpoints
+  stop_only.stop_requested = control.stop_requested;
   EnsembleResult e;
   if (s.kind == UnitKind::sequences) {
     InputSequences part;
@@ -472,22 +486,12 @@ std::vector<std::string> UnitPlan::compute(std::size_t first, std::size_t count,
     const std::size_t len = static_cast<std::size_t>(part.steps) * part.input_size;
     part.data.assign(s.inputs->data.begin() + static_cast<std::ptrdiff_t>(m0 * len),
                      s.inputs->data.begin() + static_cast<std::ptrdiff_t>((m0 + count) * len));
-    // A trained batch polls no stop request of its own: its progress reports ask instead.
-    Observers obs = observers;
-    if (control.stop_requested)
-      obs.progress = [inner = observers.progress, stop = control.stop_requested](
-                         Phase ph, std::int64_t done, std::int64_t total) {
-        if (stop()) throw Interrupted("stopped");
-        if (inner) inner(ph, done, total);
-      };
-    e = compute_trained_spectra(o, *s.net, part, obs);
+    e = compute_trained_spectra(o, *s.net, part, observers, stop_only);
     for (std::size_t i = 0; i < count; ++i) e.members[i].sequence = static_cast<int>(m0 + i);
   } else {
     o.seed = s.opt.seed + m0;
     o.ensemble = static_cast<int>(count);
-    RunControl c;
-    c.stop_requested = control.stop_requested;
-    e = compute_ensemble(o, observers, c);
+    e = compute_ensemble(o, observers, stop_only);
   }
   std::vector<std::string> lines;
   for (std::size_t i = 0; i < count; ++i) {
