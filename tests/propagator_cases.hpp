@@ -18,6 +18,7 @@
 
 #include "backends.hpp"
 #include "cell_test_util.hpp"
+#include "compare.hpp"
 #include "core/loop.hpp"
 #include "core/propagator.hpp"
 #include "core/random.hpp"
@@ -208,15 +209,15 @@ inline std::vector<double> identities(int batch, int rows) {
   return q;
 }
 
-/// max_i |a_i − b_i| / max_i |b_i| over [from, from + count): relative to the vector's scale.
+/// max_i |a_i − b_i| / max_i |b_i| over [from, from + count): relative to the vector's scale. NaN
+/// or inf when an element is not finite (compare.hpp), inf when the sizes differ or the range
+/// does not fit.
 inline double rel_diff(const std::vector<double>& a, const std::vector<double>& b, std::size_t from,
                        std::size_t count) {
-  double num = 0, den = 0;
-  for (std::size_t i = from; i < from + count && i < a.size() && i < b.size(); ++i) {
-    num = std::max(num, std::fabs(a[i] - b[i]));
-    den = std::max(den, std::fabs(b[i]));
-  }
-  if (a.size() != b.size()) return INFINITY;
+  if (a.size() != b.size() || from > a.size() || count > a.size() - from) return INFINITY;
+  const std::span<const double> sa = std::span(a).subspan(from, count),
+                                sb = std::span(b).subspan(from, count);
+  const double num = max_abs_diff(sa, sb), den = max_abs(sb);
   return den > 0 ? num / den : num;
 }
 
