@@ -10,6 +10,7 @@
 #include <ostream>
 #include <string>
 
+#include "core/executor.hpp"
 #include "rnnlyap/info.hpp"
 #include "rnnlyap/options.hpp"
 
@@ -32,10 +33,29 @@ inline bool cuda_required() {
   return v != nullptr && std::strcmp(v, "1") == 0;
 }
 
-/// Whether this process sees a CUDA device (asked once).
+/// Whether this process sees a CUDA device that this build can run on (asked once). A device it
+/// cannot run on (compute capability, driver) is refused with BackendUnavailable, as when there is
+/// none.
 inline bool have_cuda() {
-  static const bool present = !cuda_devices().empty();
+  static const bool present = !cuda_devices().empty() && detail::cuda_device_unusable(0).empty();
   return present;
+}
+
+/// True when CUDA runs on the test-only emulated device (a build with RNNLYAP_CUDA_EMULATION,
+/// tests/emulation): every kernel thread is then a fiber on the CPU, so slow tests give their CUDA
+/// instance smaller sizes (size_for).
+inline bool cuda_emulated() {
+  static const bool emulated = [] {
+    const auto devices = cuda_devices();
+    return !devices.empty() && devices.front().emulated;
+  }();
+  return emulated;
+}
+
+/// `normal`, or `emulated` for the CUDA instance of a test on the emulated device.
+template <class T>
+T size_for(BackendKind kind, T normal, T emulated) {
+  return kind == BackendKind::cuda && cuda_emulated() ? emulated : normal;
 }
 
 /// True when `kind` cannot run on this machine.
@@ -44,7 +64,8 @@ inline bool skip_unless_available(BackendKind kind) {
 }
 
 inline constexpr const char* kNoCudaRequired =
-    "RNNLYAP_REQUIRE_CUDA=1 but no CUDA device is visible (or this build has no CUDA)";
+    "RNNLYAP_REQUIRE_CUDA=1 but no CUDA device this build can run on is visible (or this build "
+    "has no CUDA)";
 
 /// In a test body (or SetUp): without a CUDA device, skips the test — or fails it when
 /// RNNLYAP_REQUIRE_CUDA=1. Returns from the enclosing void function either way.

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli_path.hpp"
+#include "core/propagator.hpp"
 #include "npy_test_util.hpp"
 #include "rnnlyap/info.hpp"
 
@@ -86,7 +87,8 @@ TEST_F(Cli, ResultJsonHasTheContractKeys) {
   EXPECT_EQ(j["params"]["n"], 30);
   EXPECT_EQ(j["params"]["seed"], 11);
   EXPECT_EQ(j["params"]["k"], 30);
-  EXPECT_EQ(j["backend"], "cpu");
+  // `auto`: the GPU when one is present and usable (this small run fits), else the CPU.
+  EXPECT_EQ(j["backend"], rnnlyap::detail::placement_is_cuda({}) ? "cuda" : "cpu");
   EXPECT_EQ(j["precision"], "fp64");
   EXPECT_TRUE(j["warnings"].empty());
   // 50 τ / t_ons = 1 → 50 trace rows after the header, time column 1..50.

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "backends.hpp"
+#include "compare.hpp"
 #include "core/executor.hpp"
 #include "core/loop.hpp"
 #include "linalg_truth.hpp"
@@ -135,14 +136,14 @@ TEST_P(PropagatorStep, StateMatchesReferenceAndTangentMatchesFiniteDifferences) 
         const double fd = (fp[i] - fm[i]) / (2 * eps);
         const double got =
             d[static_cast<std::size_t>(b) * rows * rows + static_cast<std::size_t>(j) * rows + i];
-        if (!(std::fabs(got - fd) <= worst)) {
+        if (!std::isnan(worst) && !(std::fabs(got - fd) <= worst)) {  // keeps the first NaN
           worst = std::fabs(got - fd);
           wi = i;
           wj = j;
         }
       }
     }
-    EXPECT_LE(worst, 1e-7) << "worst tangent entry (" << wi << ", " << wj << ")";
+    EXPECT_AT_MOST(worst, 1e-7) << "worst tangent entry (" << wi << ", " << wj << ")";
   }
 }
 
@@ -199,7 +200,7 @@ TEST_P(PropagatorNoise, MovesTheStateOnlyWithEachMembersKey) {
   if (backend == BackendKind::cpu)
     EXPECT_EQ(bases[1], bases[0]) << "noise must not enter the tangent step";
   else
-    EXPECT_LE(test::rel_diff(bases[1], bases[0], 0, bases[0].size()), 1e-14);
+    EXPECT_AT_MOST(test::rel_diff(bases[1], bases[0], 0, bases[0].size()), 1e-14);
   const double scale = sigma * std::sqrt(clean.dyn.dt);
   for (int b = 0; b < batch; ++b) {
     // B·n = 40 draws per member: the sample standard deviation of ξ lies in [0.6, 1.45] except
@@ -272,7 +273,8 @@ TEST_P(PropagatorExact, SpectrumWhereTheTangentMapIsConstant) {
   if (is_network(kind)) {
     // Below onset, no bias and no input: h decays like e^{−(1−g)t}, far below 1e-8 after the
     // warm-up.
-    const int n = 40;
+    // Smaller on the emulated device, whose batched QR runs a warp shuffle per (column, column).
+    const int n = test::size_for(backend, 40, 20);
     const double g = kind == Kind::rate_euler ? 0.7 : 0.5;
     const Members m = make_members(kind, batch, n, g, 0.0, 7, /*bias=*/false);
     SpectrumOptions o;
@@ -483,8 +485,8 @@ TEST_P(PropagatorBatch, MembersEqualRunsOfOneMember) {
       EXPECT_EQ(ba, alone.basis);
       EXPECT_EQ(lg, alone.logs);
     } else {
-      EXPECT_LE(test::rel_diff(st, alone.state, 0, ss), 1e-12);
-      EXPECT_LE(test::rel_diff(ba, alone.basis, 0, rk), 1e-12);
+      EXPECT_AT_MOST(test::rel_diff(st, alone.state, 0, ss), 1e-12);
+      EXPECT_AT_MOST(test::rel_diff(ba, alone.basis, 0, rk), 1e-12);
       for (int i = 0; i < k; ++i)
         EXPECT_NEAR(lg[i], alone.logs[i], 1e-12 * std::max(1.0, std::fabs(alone.logs[i])));
     }
@@ -577,7 +579,7 @@ TEST_P(PropagatorPlacement, RunsThatDoNotFitAreInvalidInputNamingMiB) {
       ADD_FAILURE() << what << ": a run that cannot fit was accepted";
     } catch (const BackendUnavailable& e) {
       ADD_FAILURE() << what << ": " << e.what();
-    } catch (const InvalidInput& e) {
+    } catch (const DoesNotFit& e) {  // an InvalidInput: exit 2; trained batches are halved on it
       const std::string msg = e.what();
       EXPECT_NE(msg.find("MiB"), std::string::npos) << what << ": " << msg;
       if (gpu) {
@@ -616,7 +618,8 @@ TEST_P(PropagatorPlacement, NameAndDeviceDescribeTheExecutor) {
   EXPECT_FALSE(p->device().empty());
   if (GetParam() == BackendKind::cuda) {
     EXPECT_EQ(p->device(), cuda_devices()[0].name);
-    EXPECT_TRUE(detail::placement_is_cuda({BackendKind::auto_select, 0}));
+    // `auto` means a real GPU; the test-only emulated device is never chosen.
+    EXPECT_EQ(detail::placement_is_cuda({BackendKind::auto_select, 0}), !test::cuda_emulated());
     const int count = static_cast<int>(cuda_devices().size());
     EXPECT_THROW(
         detail::make_network_propagator({BackendKind::cuda, count + 7}, {&net}, {}, {1}, 2),

@@ -20,12 +20,16 @@
 #include <vector>
 
 #include "backends.hpp"
+#include "compare.hpp"
 #include "core/executor.hpp"
 #include "core/loop.hpp"
 #include "propagator_cases.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 #include "rnnlyap/spectrum.hpp"
+#ifdef RNNLYAP_HAVE_CUDA
+#include "cuda/cuda_common.hpp"
+#endif
 
 namespace rnnlyap {
 namespace {
@@ -83,10 +87,7 @@ double column_diff(const std::vector<double>& a, const std::vector<double>& b, s
   double dot = 0;
   for (std::size_t r = 0; r < rows; ++r) dot += a[o + r] * b[o + r];
   const double sign = dot < 0 ? -1.0 : 1.0;
-  double diff = 0;
-  for (std::size_t r = 0; r < rows; ++r)
-    diff = std::max(diff, std::fabs(sign * a[o + r] - b[o + r]));
-  return diff;
+  return test::max_abs_of(rows, [&](std::size_t r) { return sign * a[o + r] - b[o + r]; });
 }
 
 TEST_P(CudaAgainstCpu, StepsAndReorthonormalisationsAgree) {
@@ -127,7 +128,7 @@ TEST_P(CudaAgainstCpu, StepsAndReorthonormalisationsAgree) {
           EXPECT_NEAR(lg[i], lc[i], tol * std::max(1.0, std::fabs(lc[i]))) << "log " << i;
         for (int b = 0; b < batch; ++b)
           for (int i = 0; i < k; ++i)
-            EXPECT_LE(column_diff(qg, qc, b * rk, rows, i), 10 * tol)
+            EXPECT_AT_MOST(column_diff(qg, qc, b * rk, rows, i), 10 * tol)
                 << "member " << b << ", column " << i;
       }
 
@@ -135,17 +136,17 @@ TEST_P(CudaAgainstCpu, StepsAndReorthonormalisationsAgree) {
       for (detail::Propagator* x : {cpu.get(), gpu.get()}) x->advance_state(0, 2);
       const std::vector<double> hc2 = cpu->state_blocking(), hg2 = gpu->state_blocking();
       for (int b = 0; b < batch; ++b)
-        EXPECT_LE(rel_diff(hg2, hc2, b * ss, ss), step_tolerance(p, kind, n, 2))
+        EXPECT_AT_MOST(rel_diff(hg2, hc2, b * ss, ss), step_tolerance(p, kind, n, 2))
             << "member " << b << ", state after 2 state steps";
       for (detail::Propagator* x : {cpu.get(), gpu.get()}) x->advance_tangent(2, 3);
       const std::vector<double> hc = cpu->state_blocking(), hg = gpu->state_blocking();
       const std::vector<double> qc = cpu->basis_blocking(), qg = gpu->basis_blocking();
       std::vector<double> delta(static_cast<std::size_t>(batch));
       for (int b = 0; b < batch; ++b) {
-        EXPECT_LE(rel_diff(hg, hc, b * ss, ss), step_tolerance(p, kind, n, 5))
+        EXPECT_AT_MOST(rel_diff(hg, hc, b * ss, ss), step_tolerance(p, kind, n, 5))
             << "member " << b << ", state after 3 tangent steps";
         delta[b] = rel_diff(qg, qc, b * rk, rk);
-        EXPECT_LE(delta[b], step_tolerance(p, kind, m.rows, 3))
+        EXPECT_AT_MOST(delta[b], step_tolerance(p, kind, m.rows, 3))
             << "member " << b << ", basis after 3 tangent steps";
       }
 
@@ -166,16 +167,16 @@ TEST_P(CudaAgainstCpu, StepsAndReorthonormalisationsAgree) {
               const double v = qc[b * rk + static_cast<std::size_t>(i) * rows + r];
               s += v * v;
             }
-            max_col = std::max(max_col, std::sqrt(s));
+            max_col = test::nan_max(max_col, std::sqrt(s));
           }
           double max_inv_r = 0;
           for (int i = 0; i < k; ++i) {
             const std::size_t li = static_cast<std::size_t>(b) * k + i;
-            max_inv_r = std::max(max_inv_r, std::exp(-lc[li]));
+            max_inv_r = test::nan_max(max_inv_r, std::exp(-lc[li]));
             const double sens = 16 * (delta[b] + u) * max_col * max_inv_r;
             EXPECT_NEAR(lg[li], lc[li], std::max(floor * std::max(1.0, std::fabs(lc[li])), sens))
                 << "member " << b << ", log " << i;
-            EXPECT_LE(column_diff(og, oc, b * rk, rows, i), std::max(10 * floor, sens))
+            EXPECT_AT_MOST(column_diff(og, oc, b * rk, rows, i), std::max(10 * floor, sens))
                 << "member " << b << ", column " << i;
           }
         }
@@ -188,7 +189,7 @@ TEST_P(CudaAgainstCpu, StepsAndReorthonormalisationsAgree) {
                   std::vector<double>(static_cast<std::size_t>(batch) * k, 0.0));
         const std::vector<double> h6c = cpu->state_blocking(), h6g = gpu->state_blocking();
         for (int b = 0; b < batch; ++b)
-          EXPECT_LE(rel_diff(h6g, h6c, b * ss, ss), step_tolerance(p, kind, n, 6))
+          EXPECT_AT_MOST(rel_diff(h6g, h6c, b * ss, ss), step_tolerance(p, kind, n, 6))
               << "member " << b << ", state after 6 steps";
       }
     }
@@ -253,7 +254,7 @@ TEST_P(CudaAgainstCpu, ShortRunsAgreeWithinStandardErrors) {
       for (std::size_t i = 0; i < c.exponents.size(); ++i) {
         const double se = std::hypot(c.stderr_[i], g.stderr_[i]);
         ASSERT_TRUE(std::isfinite(se)) << "member " << b << ", exponent " << i;
-        EXPECT_LE(std::fabs(g.exponents[i] - c.exponents[i]), sigmas * se + 1e-6)
+        EXPECT_AT_MOST(std::fabs(g.exponents[i] - c.exponents[i]), sigmas * se + 1e-6)
             << "member " << b << ", exponent " << i << " (cpu " << c.exponents[i] << " ± "
             << c.stderr_[i] << ", cuda " << g.exponents[i] << " ± " << g.stderr_[i] << ")";
       }
@@ -283,10 +284,10 @@ TEST(CudaAgainstCpuShapes, LargeShapesAgree) {
       x->set_basis(test::gaussian_values(batch * nk, 1, 53));
       x->advance_tangent(0, 2);
     }
-    EXPECT_LE(rel_diff(gpu->state_blocking(), cpu->state_blocking(), 0,
-                       static_cast<std::size_t>(batch) * n),
-              1e-12);
-    EXPECT_LE(rel_diff(gpu->basis_blocking(), cpu->basis_blocking(), 0, batch * nk), 1e-12);
+    EXPECT_AT_MOST(rel_diff(gpu->state_blocking(), cpu->state_blocking(), 0,
+                            static_cast<std::size_t>(batch) * n),
+                   1e-12);
+    EXPECT_AT_MOST(rel_diff(gpu->basis_blocking(), cpu->basis_blocking(), 0, batch * nk), 1e-12);
     // A Gaussian 301 × 260 basis has κ ≈ (√301 + √260)/(√301 − √260) ≈ 28, two Euler steps
     // (‖D‖ ‖D⁻¹‖ ≲ 1.5 each) keep it below 100: logs to 100·n·u ≈ 3e-12, Q to 1e-10.
     for (detail::Propagator* x : {cpu.get(), gpu.get()}) x->reorthonormalize(true);
@@ -298,8 +299,8 @@ TEST(CudaAgainstCpuShapes, LargeShapesAgree) {
     const std::vector<double> qc = cpu->basis_blocking(), qg = gpu->basis_blocking();
     double worst = 0;
     for (int b = 0; b < batch; ++b)
-      for (int i = 0; i < k; ++i) worst = std::max(worst, column_diff(qg, qc, b * nk, n, i));
-    EXPECT_LE(worst, 1e-10) << "Q up to column signs";
+      for (int i = 0; i < k; ++i) worst = test::nan_max(worst, column_diff(qg, qc, b * nk, n, i));
+    EXPECT_AT_MOST(worst, 1e-10) << "Q up to column signs";
   }
 }
 
@@ -319,6 +320,38 @@ TEST(CudaDevices, AreDescribed) {
   EXPECT_GT(ex->bytes_available(), 0u);
   EXPECT_LE(ex->bytes_available(), devices[0].total_memory);
 }
+
+#ifdef RNNLYAP_HAVE_CUDA
+// Which devices a build runs on, from its CMAKE_CUDA_ARCHITECTURES (no device needed): SASS runs on
+// its major version from its minor on ("a": that version only), PTX on every later capability.
+TEST(CudaArchitectures, DevicesThisBuildRunsOn) {
+  const auto runs = [](const char* archs, int major, int minor) {
+    int oldest = 0;
+    return cuda::build_runs_on(archs, major, minor, oldest);
+  };
+  const char* fallback = "75-real,80-real,86-real,89-real,90-real,100-real,120";  // CMakeLists.txt
+  const int yes[][2] = {{7, 5},  {8, 0},  {8, 6},  {8, 7},  {8, 9}, {9, 0},
+                        {10, 0}, {10, 3}, {12, 0}, {12, 1}, {13, 0}};
+  for (const auto& cc : yes) EXPECT_TRUE(runs(fallback, cc[0], cc[1])) << cc[0] << "." << cc[1];
+  const int no[][2] = {{6, 1}, {7, 0}, {11, 0}};
+  for (const auto& cc : no) EXPECT_FALSE(runs(fallback, cc[0], cc[1])) << cc[0] << "." << cc[1];
+  int oldest = 0;
+  cuda::build_runs_on(fallback, 9, 0, oldest);
+  EXPECT_EQ(oldest, 75);
+  EXPECT_TRUE(runs("90-real", 9, 0));
+  EXPECT_FALSE(runs("90-real", 8, 0));
+  EXPECT_FALSE(runs("90-real", 10, 0)) << "SASS of 9.0 does not run on 10.0";
+  EXPECT_TRUE(runs("90", 10, 0)) << "its PTX does";
+  EXPECT_FALSE(runs("90", 8, 9));
+  EXPECT_TRUE(runs("90a-real", 9, 0));
+  EXPECT_FALSE(runs("90a", 10, 0)) << "arch-specific PTX is not portable";
+  EXPECT_TRUE(runs("80-virtual", 9, 0));
+  EXPECT_FALSE(runs("80-virtual", 7, 5));
+  EXPECT_TRUE(runs("100f-real", 10, 3));
+  EXPECT_TRUE(runs("native", 7, 0)) << "a list it cannot read is taken to run";
+  EXPECT_TRUE(runs("all-major", 7, 0));
+}
+#endif
 
 }  // namespace
 }  // namespace rnnlyap

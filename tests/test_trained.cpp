@@ -65,10 +65,10 @@ TEST(TrainedBatch, LockstepSequencesEqualSeparateRuns) {
     o.t_sim = 0;  // the rest: 250 steps
     o.lstm_h_only = h_only;
     o.k = 7;
+    o.backend = BackendKind::cpu;  // bit for bit: both on the CPU, with or without a GPU present
     const EnsembleResult one_by_one = compute_trained_spectra(o, net, x);
     o.model = Model::lstm;
     o.n = net.hidden;
-    o.backend = BackendKind::cpu;
     const std::vector<SpectrumResult> batch = detail::run_sequences(
         o, cell_schedule(o, x.steps), net, x, 1, 2, detail::placement_of(o), {});  // sequences 1, 2
     ASSERT_EQ(one_by_one.members.size(), 3u);

@@ -25,6 +25,21 @@ class BackendUnavailable : public InvalidInput {
   using InvalidInput::InvalidInput;
 };
 
+/// The run does not fit in the memory where it would run: refused by the memory check before
+/// anything was allocated, or an allocation failed (OutOfDeviceMemory). Exit status 2. Under
+/// `--backend auto` the run goes to the CPU instead, and a batch of trained sequences is halved.
+class DoesNotFit : public InvalidInput {
+ public:
+  using InvalidInput::InvalidInput;
+};
+
+/// A GPU allocation failed (cudaMalloc's cudaErrorMemoryAllocation, or a vendor library's
+/// allocation failure): others took the memory after the check, or the check fell short.
+class OutOfDeviceMemory : public DoesNotFit {
+ public:
+  using DoesNotFit::DoesNotFit;
+};
+
 /// A run was stopped on request (SIGINT/SIGTERM) after writing its checkpoint.
 class Interrupted : public Error {
  public:

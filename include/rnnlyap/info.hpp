@@ -14,8 +14,13 @@ struct DeviceInfo {
   int cc_major = 0;
   int cc_minor = 0;
   std::size_t total_memory = 0;
+  /// 0: unknown. cuda_devices() does not ask (that would make a context on every GPU); a run asks
+  /// the device it uses when it is placed.
   std::size_t free_memory = 0;
   int multiprocessors = 0;
+  /// The test-only emulated device (a build with RNNLYAP_CUDA_EMULATION): not a GPU, and never
+  /// chosen by `auto`.
+  bool emulated = false;
 };
 
 /// The library version, "MAJOR.MINOR.PATCH".
@@ -25,7 +30,8 @@ std::vector<std::string> compiled_backends();
 /// The BLAS the CPU backend links against (vendor as configured, and its own config string when
 /// it offers one, e.g. OpenBLAS's build options).
 std::string blas_info();
-/// CUDA devices present; empty without CUDA support or without a device (never throws).
+/// CUDA devices present; empty without CUDA support or without a device (never throws). Reads
+/// device properties only: it makes no CUDA context on any device.
 std::vector<DeviceInfo> cuda_devices();
 /// Bytes this process may still allocate on the host: the machine's available memory (MemAvailable)
 /// bounded by the headroom (limit − usage) of the cgroups it runs in, v2 or v1 (0 if unknown);

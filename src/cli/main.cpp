@@ -933,7 +933,8 @@ int run_info(bool as_json) {
            {"name", d.name},
            {"compute_capability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
            {"total_memory", d.total_memory},
-           {"free_memory", d.free_memory},
+           {"free_memory",  // 0: not asked (that would make a context on every GPU)
+            d.free_memory ? nlohmann::json(d.free_memory) : nlohmann::json(nullptr)},
            {"multiprocessors", d.multiprocessors}});
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -949,10 +950,13 @@ int run_info(bool as_json) {
             << "\n";
   if (devices.empty()) std::cout << "CUDA devices: none found\n";
   for (const auto& d : devices) {
-    std::printf("CUDA device %d: %s, compute capability %d.%d, %.1f GiB (%.1f GiB free), %d SMs\n",
-                d.index, d.name.c_str(), d.cc_major, d.cc_minor,
-                static_cast<double>(d.total_memory) / (1 << 30),
-                static_cast<double>(d.free_memory) / (1 << 30), d.multiprocessors);
+    char free_text[48] = "free memory unknown";  // not asked: it would make a context per GPU
+    if (d.free_memory != 0)
+      std::snprintf(free_text, sizeof free_text, "%.1f GiB free",
+                    static_cast<double>(d.free_memory) / (1 << 30));
+    std::printf("CUDA device %d: %s, compute capability %d.%d, %.1f GiB (%s), %d SMs\n", d.index,
+                d.name.c_str(), d.cc_major, d.cc_minor,
+                static_cast<double>(d.total_memory) / (1 << 30), free_text, d.multiprocessors);
   }
   return 0;
 }

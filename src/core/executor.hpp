@@ -57,8 +57,11 @@ class Memory {
   /// Bytes this process may still allocate there (the cgroup limit, or the GPU's free memory,
   /// less what the vendor libraries keep for themselves).
   virtual std::size_t bytes_available() const = 0;
-  /// `bytes` of zeroed memory; throws when it cannot be had.
+  /// `bytes` of zeroed memory; throws when it cannot be had (a GPU: OutOfDeviceMemory).
   virtual void* allocate_bytes(std::size_t bytes) = 0;
+  /// Bytes an allocation may take beyond its size (a GPU's allocation granularity): the memory
+  /// check counts it once per buffer. 0 on the CPU.
+  virtual std::size_t allocation_granularity() const { return 0; }
   virtual void free_bytes(void* p) noexcept = 0;
   /// Host → executor memory. May return before the copy is done only when `src` may be reused.
   virtual void copy_in(void* dst, const void* src, std::size_t bytes) = 0;
@@ -142,9 +145,10 @@ class Executor : public Memory {
                             const T* b, int ldb, long long stride_b, T beta, T* c, int ldc,
                             long long stride_c, int batch) = 0;
 
-  /// Device bytes a reorthonormalizer of this shape needs (before it is made).
-  virtual std::size_t reorthonormalizer_bytes(int batch, int rows, int k,
-                                              QrMethod method) const = 0;
+  /// Device bytes a reorthonormalizer of this shape needs (before it is made), with its R factors
+  /// when they will be kept (keep_r: covariant vectors).
+  virtual std::size_t reorthonormalizer_bytes(int batch, int rows, int k, QrMethod method,
+                                              bool keep_r) const = 0;
   /// `auto` means CholeskyQR (a second pass only when the first pass's condition needs it) with
   /// the Householder fallback.
   virtual std::unique_ptr<Reorthonormalizer<T>> make_reorthonormalizer(int batch, int rows, int k,
@@ -208,9 +212,15 @@ class Executor : public Memory {
 /// The CPU executor (BLAS/LAPACK); always compiled.
 template <class T>
 std::unique_ptr<Executor<T>> make_cpu_executor();
-/// The CUDA executor on `device`; throws BackendUnavailable without CUDA or without that device.
+/// The CUDA executor on `device`; throws BackendUnavailable without CUDA or without that device,
+/// or when the device cannot run this build (cuda_device_unusable).
 template <class T>
 std::unique_ptr<Executor<T>> make_cuda_executor(int device);
+/// Why CUDA device `device` cannot run this build, in one line (a compute capability it has no GPU
+/// code for, a driver of an older CUDA than its runtime); empty when it can, or when the device
+/// does not exist (make_cuda_executor then says so). `auto` uses the CPU when it is not empty.
+/// Creates no CUDA context; never throws.
+std::string cuda_device_unusable(int device);
 
 }  // namespace rnnlyap::detail
 

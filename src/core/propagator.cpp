@@ -2,6 +2,7 @@
 // does it fit), written once.
 #include "propagator.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -81,18 +82,22 @@ class ModelPropagator final : public Propagator {
   int k_;
 };
 
-// Bytes the run needs on `ex`: the model's buffers and the re-orthonormaliser's.
+// Bytes the run needs on `ex`: the model's buffers, each rounded up to the executor's allocation
+// granularity, and the re-orthonormaliser's (with the R factors when covariant vectors keep them).
 template <class T>
-double bytes_needed(const Executor<T>& ex, const TangentModel<T>& m, int k, QrMethod qr) {
+double bytes_needed(const Executor<T>& ex, const TangentModel<T>& m, int k,
+                    const Placement& where) {
   return m.bytes_needed(k) +
-         static_cast<double>(ex.reorthonormalizer_bytes(m.batch(), m.tangent_rows(), k, qr));
+         static_cast<double>(m.buffer_count()) * static_cast<double>(ex.allocation_granularity()) +
+         static_cast<double>(
+             ex.reorthonormalizer_bytes(m.batch(), m.tangent_rows(), k, where.qr, where.keep_r));
 }
 
 template <class T>
 [[noreturn]] void throw_does_not_fit(const Executor<T>& ex, const TangentModel<T>& m, int k,
                                      double need) {
   const bool gpu = ex.name() == "cuda";
-  throw InvalidInput(
+  throw DoesNotFit(
       "the run needs " + std::to_string(static_cast<long long>(std::ceil(need / kMiB))) +
       " MiB of " + (gpu ? "GPU memory; " : "memory; ") + ex.device() + " has " +
       std::to_string(static_cast<long long>(static_cast<double>(ex.bytes_available()) / kMiB)) +
@@ -100,8 +105,10 @@ template <class T>
       std::to_string(k) + " basis, " + (std::is_same_v<T, float> ? "fp32" : "fp64") + ")");
 }
 
-// The backend rule, written once: `cpu`, `cuda`, or `auto` (CUDA where present and the run fits
-// there, else the CPU). The memory check happens before anything of the run is allocated.
+// The backend rule, written once: `cpu`, `cuda`, or `auto` (CUDA where present, usable and the run
+// fits there, else the CPU). The memory check happens before anything of the run is allocated; an
+// allocation that fails on the GPU all the same (others took the memory meanwhile) is
+// OutOfDeviceMemory, after which `auto` goes to the CPU too.
 template <class T>
 std::unique_ptr<Propagator> place(
     const Placement& where, const std::function<std::unique_ptr<TangentModel<T>>()>& make_model,
@@ -109,13 +116,20 @@ std::unique_ptr<Propagator> place(
   std::unique_ptr<TangentModel<T>> model = make_model();
   if (placement_is_cuda(where)) {
     std::unique_ptr<Executor<T>> gpu = make_cuda_executor<T>(where.device);
-    const double need = bytes_needed(*gpu, *model, k, where.qr);
-    if (need <= static_cast<double>(gpu->bytes_available()))
-      return std::make_unique<ModelPropagator<T>>(std::move(gpu), std::move(model), k, where.qr);
-    if (where.backend == BackendKind::cuda) throw_does_not_fit(*gpu, *model, k, need);
+    const double need = bytes_needed(*gpu, *model, k, where);
+    if (need <= static_cast<double>(gpu->bytes_available())) {
+      try {
+        return std::make_unique<ModelPropagator<T>>(std::move(gpu), std::move(model), k, where.qr);
+      } catch (const OutOfDeviceMemory&) {
+        if (where.backend == BackendKind::cuda) throw;
+        model = make_model();  // the propagator's constructor took the first one with it
+      }
+    } else if (where.backend == BackendKind::cuda) {
+      throw_does_not_fit(*gpu, *model, k, need);
+    }
   }
   std::unique_ptr<Executor<T>> cpu = make_cpu_executor<T>();
-  const double need = bytes_needed(*cpu, *model, k, where.qr);
+  const double need = bytes_needed(*cpu, *model, k, where);
   const std::size_t have = cpu->bytes_available();
   if (have != 0 && need > static_cast<double>(have)) throw_does_not_fit(*cpu, *model, k, need);
   return std::make_unique<ModelPropagator<T>>(std::move(cpu), std::move(model), k, where.qr);
@@ -127,8 +141,12 @@ bool placement_is_cuda(const Placement& where) {
   if (where.backend == BackendKind::cpu) return false;
   if (where.backend == BackendKind::cuda) return true;
   // With a GPU present, `auto` means it: a --device that does not exist is then an error (exit
-  // 2), not a silent fall-back to the CPU.
-  return !cuda_devices().empty();
+  // 2), not a silent fall-back to the CPU. The test-only emulated device is not a GPU, and a GPU
+  // this build cannot run on (its compute capability, the driver) means the CPU.
+  const auto devices = cuda_devices();
+  return std::any_of(devices.begin(), devices.end(),
+                     [](const DeviceInfo& d) { return !d.emulated; }) &&
+         cuda_device_unusable(where.device).empty();
 }
 
 void check_weights_fit(const SpectrumOptions& opt) {

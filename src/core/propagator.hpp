@@ -80,11 +80,14 @@ struct Placement {
   int device = 0;
   Precision precision = Precision::fp64;
   QrMethod qr = QrMethod::householder;
+  /// The run keeps its R factors (covariant vectors): the memory check counts them.
+  bool keep_r = false;
 };
 
 /// B random or file networks of the same size (nets[b] with noise key keys[b]), k exponents each.
-/// The networks must outlive the call only (weights are copied). Throws InvalidInput when the run
-/// does not fit, BackendUnavailable when CUDA was asked for and is not there.
+/// The networks must outlive the call only (weights are copied). Throws DoesNotFit (an
+/// InvalidInput) when the run does not fit, BackendUnavailable when CUDA was asked for and is not
+/// there or cannot run this build.
 std::unique_ptr<Propagator> make_network_propagator(const Placement& where,
                                                     const std::vector<const Network*>& nets,
                                                     const Dynamics& dyn,
@@ -98,7 +101,7 @@ std::unique_ptr<Propagator> make_cell_propagator(const Placement& where, const C
 
 /// The placement the options ask for.
 inline Placement placement_of(const SpectrumOptions& opt) {
-  return {opt.backend, opt.device, opt.precision, opt.qr};
+  return {opt.backend, opt.device, opt.precision, opt.qr, opt.clv_requested()};
 }
 
 /// Refuses (InvalidInput) random weights that cannot fit before they are drawn: the host's copy

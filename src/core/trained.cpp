@@ -386,9 +386,10 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
     try {
       part = detail::run_sequences(opt, sched, net, inputs, first, count, where, obs,
                                    control.stop_requested);
-    } catch (const InvalidInput&) {
-      // A batch that does not fit on the device: halve it. A sequence alone that does not fit
-      // goes to the CPU under `auto`, and is the error under `cuda`.
+    } catch (const DoesNotFit&) {
+      // A batch that does not fit on the device (refused by the memory check, or an allocation
+      // that failed: OutOfDeviceMemory): halve it. A sequence alone that does not fit goes to the
+      // CPU under `auto`, and is the error under `cuda`.
       if (!want_gpu || (count == 1 && opt.backend == BackendKind::cuda)) throw;
       if (count == 1) {
         where.backend = BackendKind::cpu;

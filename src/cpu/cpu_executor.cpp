@@ -57,9 +57,16 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
     std::swap(out, logs_);
     return out;
   }
-  void keep_r(bool on) override { keep_ = on; }
+  // Turning it on forgets any earlier R: until the next re-orthonormalisation R reads as zeros,
+  // never as the factors of one that ran while R was not kept (the CUDA executor does the same).
+  void keep_r(bool on) override {
+    if (on && !keep_) r_.assign(r_.size(), cpu::RFactors<T>{});
+    keep_ = on;
+  }
   std::vector<double> last_r_blocking() override {
-    if (!keep_) throw Error("last_r_blocking: R was not kept (keep_r)");
+    if (!keep_)
+      throw Error(
+          "last_r_blocking: R is not being kept (call keep_r(true) before re-orthonormalising)");
     std::vector<double> out;
     for (int b = 0; b < batch_; ++b) {
       const std::vector<double> r = r_[b].product(k_);
@@ -106,10 +113,12 @@ class CpuExecutor final : public Executor<T> {
                 c + i * stride_c, ldc);
   }
 
-  std::size_t reorthonormalizer_bytes(int batch, int rows, int k, QrMethod) const override {
-    const std::size_t kk = static_cast<std::size_t>(k);
-    return sizeof(T) * (kk * kk + kk + static_cast<std::size_t>(rows) * 64) +
-           sizeof(double) * kk * (static_cast<std::size_t>(batch) + 1);
+  std::size_t reorthonormalizer_bytes(int batch, int rows, int k, QrMethod,
+                                      bool keep_r) const override {
+    const std::size_t kk = static_cast<std::size_t>(k), b = static_cast<std::size_t>(batch);
+    const std::size_t r = keep_r ? 2 * b * kk * kk : 0;  // each member's R₁ and R₂
+    return sizeof(T) * (kk * kk + kk + static_cast<std::size_t>(rows) * 64 + r) +
+           sizeof(double) * kk * (b + 1);
   }
   std::unique_ptr<Reorthonormalizer<T>> make_reorthonormalizer(int batch, int rows, int k,
                                                                QrMethod method) override {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cuda_check.hpp"
+#include "device_api.cuh"
 #include "device_math.cuh"
 #include "kernels.hpp"
 #include "rnnlyap/errors.hpp"
@@ -140,11 +141,11 @@ void launch_step(int batch, int n, const T* whh, const T* bhh, const T* gi, long
                  const T* h_in, T* h_out, T* c, T* coef, cudaStream_t stream) {
   const unsigned grid = row_blocks(batch, n);
   if (coef != nullptr)
-    cell_step_kernel<T, K, true>
-        <<<grid, kDotThreads, 0, stream>>>(n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef);
+    launch(cell_step_kernel<T, K, true>, grid, kDotThreads, stream, n, whh, bhh, gi, gi_stride,
+           h_in, h_out, c, coef);
   else
-    cell_step_kernel<T, K, false>
-        <<<grid, kDotThreads, 0, stream>>>(n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef);
+    launch(cell_step_kernel<T, K, false>, grid, kDotThreads, stream, n, whh, bhh, gi, gi_stride,
+           h_in, h_out, c, coef);
   RNNLYAP_CUDA_CHECK_LAUNCH(cell_step_kernel);
 }
 
@@ -157,7 +158,7 @@ void launch_step(int batch, int n, const T* whh, const T* bhh, const T* gi, long
 template <class T>
 void cell_input_drive(int batch, int m, int n, const T* a, const T* bias, const T* x, T* y,
                       cudaStream_t stream) {
-  input_drive_kernel<T><<<row_blocks(batch, m), kDotThreads, 0, stream>>>(m, n, a, bias, x, y);
+  launch(input_drive_kernel<T>, row_blocks(batch, m), kDotThreads, stream, m, n, a, bias, x, y);
   RNNLYAP_CUDA_CHECK_LAUNCH(input_drive_kernel);
 }
 
@@ -184,22 +185,23 @@ void cell_step(CellKind kind, int batch, int n, const T* whh, const T* bhh, cons
 template <class T>
 void cell_form_e(CellKind kind, bool h_only, bool input, int batch, int n, int dim, const T* coef,
                  const T* whh, T* e, cudaStream_t stream) {
-  const dim3 g = member_grid(batch, n, n, kThreads);
+  const int threads = row_threads(n, kThreads);
+  const dim3 g = member_grid(batch, n, n, threads);
   if (kind == CellKind::rnn || kind == CellKind::rnn_relu)
-    cell_form_e_kernel<T, CellKind::rnn, false>
-        <<<g, kThreads, 0, stream>>>(batch, n, dim, coef, whh, e);
+    launch(cell_form_e_kernel<T, CellKind::rnn, false>, g, threads, stream, batch, n, dim, coef,
+           whh, e);
   else if (kind == CellKind::gru && input)
-    cell_form_e_kernel<T, CellKind::gru, false, true>
-        <<<g, kThreads, 0, stream>>>(batch, n, dim, coef, whh, e);
+    launch(cell_form_e_kernel<T, CellKind::gru, false, true>, g, threads, stream, batch, n, dim,
+           coef, whh, e);
   else if (kind == CellKind::gru)
-    cell_form_e_kernel<T, CellKind::gru, false>
-        <<<g, kThreads, 0, stream>>>(batch, n, dim, coef, whh, e);
+    launch(cell_form_e_kernel<T, CellKind::gru, false>, g, threads, stream, batch, n, dim, coef,
+           whh, e);
   else if (kind == CellKind::lstm && h_only)
-    cell_form_e_kernel<T, CellKind::lstm, true>
-        <<<g, kThreads, 0, stream>>>(batch, n, dim, coef, whh, e);
+    launch(cell_form_e_kernel<T, CellKind::lstm, true>, g, threads, stream, batch, n, dim, coef,
+           whh, e);
   else if (kind == CellKind::lstm)
-    cell_form_e_kernel<T, CellKind::lstm, false>
-        <<<g, kThreads, 0, stream>>>(batch, n, dim, coef, whh, e);
+    launch(cell_form_e_kernel<T, CellKind::lstm, false>, g, threads, stream, batch, n, dim, coef,
+           whh, e);
   else
     unknown(kind);
   RNNLYAP_CUDA_CHECK_LAUNCH(cell_form_e_kernel);
@@ -208,13 +210,14 @@ void cell_form_e(CellKind kind, bool h_only, bool input, int batch, int n, int d
 template <class T>
 bool cell_diagonal(CellKind kind, bool h_only, int batch, int n, int dim, int k, const T* coef,
                    const T* q, T* qn, cudaStream_t stream) {
-  const dim3 g = member_grid(batch, n, k, kThreads);
+  const int threads = row_threads(n, kThreads);
+  const dim3 g = member_grid(batch, n, k, threads);
   if (kind == CellKind::gru)
-    cell_diagonal_kernel<T, CellKind::gru>
-        <<<g, kThreads, 0, stream>>>(batch, n, dim, k, coef, q, qn);
+    launch(cell_diagonal_kernel<T, CellKind::gru>, g, threads, stream, batch, n, dim, k, coef, q,
+           qn);
   else if (kind == CellKind::lstm && !h_only)
-    cell_diagonal_kernel<T, CellKind::lstm>
-        <<<g, kThreads, 0, stream>>>(batch, n, dim, k, coef, q, qn);
+    launch(cell_diagonal_kernel<T, CellKind::lstm>, g, threads, stream, batch, n, dim, k, coef, q,
+           qn);
   else
     return false;  // rnn (tanh or relu), h-only lstm: no diagonal part
   RNNLYAP_CUDA_CHECK_LAUNCH(cell_diagonal_kernel);

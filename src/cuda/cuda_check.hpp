@@ -1,8 +1,9 @@
 // One checking macro per vendor API (CUDA runtime, cuBLAS, cuSOLVER). A failure throws
 // rnnlyap::VendorError carrying the function's name, the numeric status, the vendor's readable
-// status string, file and line (docs/design.md). The *_NOTHROW variants are for destructors and
-// other cleanup paths: they report on stderr and carry on (as cuCollections' error.hpp does for
-// frees). Host-only header: include it from .cpp and .cu files, never from a public header.
+// status string, file and line (docs/design.md); an allocation failure throws OutOfDeviceMemory
+// with the same text. The *_NOTHROW variants are for destructors and other cleanup paths: they
+// report on stderr and carry on (as cuCollections' error.hpp does for frees). Host-only header:
+// include it from .cpp and .cu files, never from a public header.
 #pragma once
 
 #include <cublas_v2.h>
@@ -59,24 +60,37 @@ inline const char* cusolver_status_string(cusolverStatus_t s) noexcept {
   }
 }
 
+/// An allocation failure is OutOfDeviceMemory (a DoesNotFit: `auto` then goes to the CPU, a batch
+/// of trained sequences is halved), carrying what VendorError would say; others are VendorError.
+[[noreturn]] inline void throw_vendor(bool out_of_memory, const std::string& api, int status,
+                                      const std::string& what, const char* file, int line) {
+  if (out_of_memory)
+    throw OutOfDeviceMemory(std::string("out of GPU memory: ") +
+                            VendorError(api, status, what, file, line).what());
+  throw VendorError(api, status, what, file, line);
+}
+
 [[noreturn]] inline void throw_cuda(cudaError_t status, const char* call, const char* file,
                                     int line) {
-  throw VendorError("CUDA runtime " + api_name(call), static_cast<int>(status),
-                    std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status), file,
-                    line);
+  if (status == cudaErrorMemoryAllocation)
+    (void)cudaGetLastError();  // not sticky: leave no error behind for the next call to report
+  throw_vendor(status == cudaErrorMemoryAllocation, "CUDA runtime " + api_name(call),
+               static_cast<int>(status),
+               std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status), file,
+               line);
 }
 
 [[noreturn]] inline void throw_cublas(cublasStatus_t status, const char* call, const char* file,
                                       int line) {
-  throw VendorError("cuBLAS " + api_name(call), static_cast<int>(status),
-                    std::string(cublasGetStatusName(status)) + ": " + cublasGetStatusString(status),
-                    file, line);
+  throw_vendor(
+      status == CUBLAS_STATUS_ALLOC_FAILED, "cuBLAS " + api_name(call), static_cast<int>(status),
+      std::string(cublasGetStatusName(status)) + ": " + cublasGetStatusString(status), file, line);
 }
 
 [[noreturn]] inline void throw_cusolver(cusolverStatus_t status, const char* call, const char* file,
                                         int line) {
-  throw VendorError("cuSOLVER " + api_name(call), static_cast<int>(status),
-                    cusolver_status_string(status), file, line);
+  throw_vendor(status == CUSOLVER_STATUS_ALLOC_FAILED, "cuSOLVER " + api_name(call),
+               static_cast<int>(status), cusolver_status_string(status), file, line);
 }
 
 /// Reports a failure where throwing is not allowed (destructors).

@@ -1,13 +1,19 @@
 // What the CUDA executor and its re-orthonormalizers share: size arithmetic for the memory
-// estimates, the device check, and the context (device, stream, library handles) all work goes to.
+// estimates, the device check, and the context (device, stream, library handles) all work goes to,
+// pooled per device.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
 #include <limits>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/executor.hpp"
 
@@ -19,8 +25,13 @@ namespace rnnlyap::cuda {
 
 inline constexpr std::size_t kMiB = std::size_t{1} << 20;
 // cuBLAS and cuSOLVER allocate workspaces of their own on first use (cuBLAS up to 32 MiB per
-// stream on Hopper); this much is kept free on top of the buffers a memory check counts.
+// stream on Hopper, cuSOLVER's batched Cholesky and QR their internal scratch, which no query
+// reports); this much is kept free on top of the buffers a memory check counts. Kept as it is:
+// the contexts are pooled (one per live executor), so it is one context's workspaces.
 inline constexpr std::size_t kLibraryReserve = 64 * kMiB;
+// cudaMalloc hands out memory in units of at least this many bytes (small allocations; large ones
+// in pages the driver may share): the memory check counts it once per buffer.
+inline constexpr std::size_t kAllocationGranularity = 512;
 
 // Saturating size arithmetic: a size that does not fit in size_t certainly does not fit on a GPU.
 inline std::size_t sat_mul(std::size_t a, std::size_t b) {
@@ -33,8 +44,82 @@ inline std::size_t sat_add(std::size_t a, std::size_t b) {
                                                          : a + b;
 }
 
-/// Throws BackendUnavailable (exit 2) unless `device` exists.
+/// Whether code built for `archs` (CMAKE_CUDA_ARCHITECTURES with commas: "75-real,...,120") runs
+/// on a device of compute capability major.minor: SASS of the same major and a minor at most its
+/// own ("NN-real" or "NN"; "NNa" only on exactly NN), or PTX the driver compiles for it
+/// ("NN-virtual" or "NN", NN at most its capability). `oldest` gets the smallest NN. A list this
+/// cannot read ("native", "all") is taken to run.
+inline bool build_runs_on(std::string_view archs, int major, int minor, int& oldest) {
+  const int cc = 10 * major + minor;
+  bool runs = false;
+  oldest = 0;
+  while (!archs.empty()) {
+    const std::size_t comma = archs.find(',');
+    std::string_view a = archs.substr(0, comma);
+    archs = comma == std::string_view::npos ? std::string_view() : archs.substr(comma + 1);
+    int nn = 0;
+    std::size_t i = 0;
+    for (; i < a.size() && a[i] >= '0' && a[i] <= '9'; ++i) nn = 10 * nn + (a[i] - '0');
+    if (i == 0) return true;  // all, all-major, native: nothing to check against
+    const std::string_view rest = a.substr(i);
+    const bool specific = !rest.empty() && rest[0] != '-';  // 90a, 100f: not portable PTX
+    const bool exact = !rest.empty() && rest[0] == 'a';
+    const bool sass = rest.find("-virtual") == std::string_view::npos;
+    const bool ptx = rest.find("-real") == std::string_view::npos && !specific;
+    if (oldest == 0 || nn < oldest) oldest = nn;
+    if (sass && nn / 10 == major && (exact ? nn % 10 == minor : nn % 10 <= minor)) runs = true;
+    if (ptx && nn <= cc) runs = true;
+  }
+  return runs;
+}
+
+inline std::string cc_text(int nn) {
+  return std::to_string(nn / 10) + "." + std::to_string(nn % 10);
+}
+
+/// Why device `device` cannot run this build's kernels, in one line: a driver of an older CUDA
+/// major version than the runtime this build links (minor versions are compatible), or a compute
+/// capability this build has no code for (its first kernel launch would fail with
+/// cudaErrorNoKernelImageForDevice). Empty when it can, or when the device does not exist
+/// (require_device says so). Creates no context; never throws.
+inline std::string device_unusable(int device) {
+  int driver = 0, runtime = 0;
+  if (cudaDriverGetVersion(&driver) != cudaSuccess || driver == 0) {
+    (void)cudaGetLastError();
+    return "no CUDA device found (no NVIDIA driver is installed)";
+  }
+  if (cudaRuntimeGetVersion(&runtime) == cudaSuccess && driver / 1000 < runtime / 1000)
+    return "the NVIDIA driver supports CUDA " + std::to_string(driver / 1000) + "." +
+           std::to_string(driver % 1000 / 10) + ", older than the CUDA " +
+           std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) +
+           " this build of rnnlyap uses: update the driver";
+  (void)cudaGetLastError();
+#ifdef RNNLYAP_CUDA_ARCHITECTURES
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return "";
+  }
+  const int cc = 10 * prop.major + prop.minor;
+  int oldest = 0;
+  if (build_runs_on(RNNLYAP_CUDA_ARCHITECTURES, prop.major, prop.minor, oldest)) return "";
+  std::string why = "device " + std::to_string(device) + " (" + prop.name +
+                    ") has compute capability " + cc_text(cc) +
+                    ", for which this build of rnnlyap has no GPU code (";
+  if (cc < oldest) why += "its oldest is for " + cc_text(oldest) + "; ";
+  return why + "CMAKE_CUDA_ARCHITECTURES " + RNNLYAP_CUDA_ARCHITECTURES +
+         "): rebuild with -DCMAKE_CUDA_ARCHITECTURES=" + std::to_string(cc);
+#else
+  (void)device;
+#endif
+  return "";
+}
+
+/// Throws BackendUnavailable (exit 2) unless `device` exists and can run this build's kernels
+/// (device_unusable). Creates no context.
 inline void require_device(int device) {
+  if (const std::string why = device_unusable(device); !why.empty())
+    throw BackendUnavailable("--backend cuda: " + why + " (or use --backend cpu)");
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {
@@ -54,7 +139,8 @@ struct SelectDevice {
 };
 
 /// One device, one non-blocking stream, and the cuBLAS and cuSOLVER handles bound to it. The
-/// executor owns it; its re-orthonormalizers borrow it (they are destroyed first).
+/// executor borrows one from the pool (PooledContext); its re-orthonormalizers use the executor's
+/// (they are destroyed first).
 class Context {
  public:
   explicit Context(int device)
@@ -85,10 +171,65 @@ class Context {
   CusolverHandle cusolver_;
 };
 
-/// Device bytes of a re-orthonormalizer of B bases of rows × k (cuda_reorthonormalizer.cpp).
+/// The Context of one executor, borrowed from a process-wide pool per device for as long as it
+/// lives and then returned: a stream and its cuBLAS and cuSOLVER handles (each with workspaces of
+/// its own, kLibraryReserve) are made once per device and per executor alive at the same time,
+/// not once per executor (a sweep makes one per unit). A context is never lent to two leases at
+/// once, so an executor's stream is its own while it lives and executors on other threads never
+/// share one; it comes back idle (its stream synchronised) with the handles' settings unchanged
+/// (nothing here changes them after construction).
+class PooledContext {
+ public:
+  explicit PooledContext(int device) : ctx_(take(device)) {}
+  ~PooledContext() { give_back(std::move(ctx_)); }
+  PooledContext(const PooledContext&) = delete;
+  PooledContext& operator=(const PooledContext&) = delete;
+  /// The borrowed context (its address is stable while the lease lives).
+  const Context& operator*() const noexcept { return *ctx_; }
+
+ private:
+  struct Pool {
+    std::mutex mutex;
+    std::map<int, std::vector<std::unique_ptr<Context>>> idle;  // by device
+  };
+  // Leaked on purpose, never destroyed: a static pool would destroy its streams and handles during
+  // static destruction at exit, in an order unrelated to the CUDA runtime's and the libraries' own
+  // teardown (they may be unloaded by then: undefined behaviour, crashes at exit). The driver
+  // frees everything of the process when it ends.
+  static Pool& pool() {
+    static Pool* const p = new Pool;
+    return *p;
+  }
+  static std::unique_ptr<Context> take(int device) {
+    {
+      const std::lock_guard<std::mutex> lock(pool().mutex);
+      std::vector<std::unique_ptr<Context>>& idle = pool().idle[device];
+      if (!idle.empty()) {
+        std::unique_ptr<Context> c = std::move(idle.back());
+        idle.pop_back();
+        return c;
+      }
+    }
+    return std::make_unique<Context>(device);  // outside the lock: slow, and it may throw
+  }
+  static void give_back(std::unique_ptr<Context> c) noexcept {
+    if (!c) return;
+    c->quiesce();
+    try {
+      const std::lock_guard<std::mutex> lock(pool().mutex);
+      pool().idle[c->device()].push_back(std::move(c));
+    } catch (...) {  // no memory for the pool's list: this context is destroyed instead
+    }
+  }
+
+  std::unique_ptr<Context> ctx_;
+};
+
+/// Device bytes of a re-orthonormalizer of B bases of rows × k (cuda_reorthonormalizer.cpp), with
+/// its R factors when they will be kept.
 template <class T>
-std::size_t reorthonormalizer_bytes(const Context& ctx, int batch, int rows, int k,
-                                    QrMethod method);
+std::size_t reorthonormalizer_bytes(const Context& ctx, int batch, int rows, int k, QrMethod method,
+                                    bool keep_r);
 /// A re-orthonormalizer of B bases of rows × k on ctx's stream; ctx must outlive it.
 template <class T>
 std::unique_ptr<detail::Reorthonormalizer<T>> make_reorthonormalizer(const Context& ctx, int batch,

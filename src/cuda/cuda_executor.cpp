@@ -2,9 +2,10 @@
 // cuSOLVER and cuBLAS for the re-orthonormalisation (cuda_reorthonormalizer.cpp), our kernels
 // (kernels.hpp) for the per-element work and the state's matrix-vector products, which do per
 // member the CPU executor's arithmetic in its order, so CPU and GPU trajectories agree to rounding.
-// All work goes to one non-blocking stream, to which the library handles are bound. The host waits
-// for the device only in copy_out_blocking, free_bytes, the re-orthonormalizer's
-// take_log_sums_blocking and its one CholeskyQR verdict per re-orthonormalisation.
+// All work goes to one non-blocking stream, to which the library handles are bound (borrowed with
+// them from a per-device pool, cuda_common.hpp). The host waits for the device only in
+// copy_out_blocking, free_bytes, the re-orthonormalizer's take_log_sums_blocking and its one
+// CholeskyQR verdict per re-orthonormalisation.
 #include <cuda_runtime_api.h>
 
 #include <memory>
@@ -24,7 +25,7 @@ namespace {
 template <class T>
 class CudaExecutor final : public Executor<T> {
  public:
-  explicit CudaExecutor(int device) : ctx_(device) {
+  explicit CudaExecutor(int device) : pooled_(device), ctx_(*pooled_) {
     cudaDeviceProp prop{};
     RNNLYAP_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
     name_ = prop.name;
@@ -41,8 +42,7 @@ class CudaExecutor final : public Executor<T> {
   }
   void* allocate_bytes(std::size_t bytes) override {
     ctx_.use();
-    void* p = nullptr;
-    RNNLYAP_CUDA_CHECK(cudaMalloc(&p, bytes));
+    void* p = cuda::device_malloc(bytes);  // OutOfDeviceMemory when it does not fit
     const cudaError_t st = cudaMemsetAsync(p, 0, bytes, ctx_.stream());
     if (st != cudaSuccess) {
       RNNLYAP_CUDA_CHECK_NOTHROW(cudaFree(p));
@@ -74,9 +74,11 @@ class CudaExecutor final : public Executor<T> {
     cuda::la::gemm(ctx_.blas(), CUBLAS_OP_N, m, n, kk, alpha, a, lda, stride_a, b, ldb, stride_b,
                    beta, c, ldc, stride_c, batch);
   }
-  std::size_t reorthonormalizer_bytes(int batch, int rows, int k, QrMethod method) const override {
+  std::size_t allocation_granularity() const override { return cuda::kAllocationGranularity; }
+  std::size_t reorthonormalizer_bytes(int batch, int rows, int k, QrMethod method,
+                                      bool keep_r) const override {
     ctx_.use();
-    return cuda::reorthonormalizer_bytes<T>(ctx_, batch, rows, k, method);
+    return cuda::reorthonormalizer_bytes<T>(ctx_, batch, rows, k, method, keep_r);
   }
   std::unique_ptr<Reorthonormalizer<T>> make_reorthonormalizer(int batch, int rows, int k,
                                                                QrMethod method) override {
@@ -135,7 +137,8 @@ class CudaExecutor final : public Executor<T> {
   }
 
  private:
-  cuda::Context ctx_;
+  cuda::PooledContext pooled_;  // this executor's stream and handles, returned to the pool after
+  const cuda::Context& ctx_;    // *pooled_
   std::string name_;
 };
 
@@ -145,6 +148,14 @@ template <class T>
 std::unique_ptr<Executor<T>> make_cuda_executor(int device) {
   cuda::require_device(device);
   return std::make_unique<CudaExecutor<T>>(device);
+}
+
+std::string cuda_device_unusable(int device) {
+  try {
+    return cuda::device_unusable(device);
+  } catch (...) {  // std::bad_alloc of the message
+    return "CUDA device " + std::to_string(device) + " could not be checked";
+  }
 }
 
 template std::unique_ptr<Executor<float>> make_cuda_executor<float>(int);
@@ -159,8 +170,10 @@ std::vector<DeviceInfo> cuda_devices() {
       (void)cudaGetLastError();
       return {};
     }
-    int previous = 0;
-    const bool restore = cudaGetDevice(&previous) == cudaSuccess;
+    // Properties only: cudaSetDevice and cudaMemGetInfo would make a context on every GPU (memory
+    // the run's fit check cannot see, and a failure on nodes in exclusive-process mode where
+    // another process holds a GPU). Free memory is asked of the device a run uses, when placed
+    // (bytes_available); here it stays 0, unknown.
     std::vector<DeviceInfo> out;
     for (int i = 0; i < count; ++i) {
       cudaDeviceProp prop{};
@@ -172,15 +185,11 @@ std::vector<DeviceInfo> cuda_devices() {
       d.cc_minor = prop.minor;
       d.total_memory = prop.totalGlobalMem;
       d.multiprocessors = prop.multiProcessorCount;
-      std::size_t free_bytes = 0, total_bytes = 0;
-      if (cudaSetDevice(i) == cudaSuccess &&
-          cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
-        d.free_memory = free_bytes;
-        d.total_memory = total_bytes;
-      }
+#ifdef RNNLYAP_CUDA_EMULATION
+      d.emulated = true;
+#endif
       out.push_back(std::move(d));
     }
-    if (restore) (void)cudaSetDevice(previous);
     (void)cudaGetLastError();  // leave no error behind for the next runtime call to report
     return out;
   } catch (...) {

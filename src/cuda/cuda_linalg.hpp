@@ -1,6 +1,7 @@
 // The cuBLAS and cuSOLVER calls of the CUDA executor, for T = float or double, checked.
 // Column-major; scalars in host pointer mode (read before the call returns); every call is
-// asynchronous on the handle's stream. Batched calls take device arrays of per-member pointers.
+// asynchronous on the handle's stream. Batched calls take device arrays of per-member pointers,
+// and any batch: they call the library in pieces of at most kMaxLibraryBatch members.
 #pragma once
 
 #include <cublas_v2.h>
@@ -22,6 +23,19 @@
 
 namespace rnnlyap::cuda::la {
 
+/// cuBLAS's and cuSOLVER's batched routines take at most this many members per call (a grid
+/// dimension of 65535 inside them); larger batches are cut into calls of at most this many.
+inline constexpr int kMaxLibraryBatch = 65535;
+
+/// Calls f(first, count) for consecutive pieces [first, first + count) of at most `most` members
+/// covering [0, batch): a batched library call per piece, its pointer arrays and strided operands
+/// offset to the piece's first member.
+template <class F>
+void in_pieces(int batch, F&& f, int most = kMaxLibraryBatch) {
+  for (int first = 0; first < batch; first += std::min(most, batch - first))
+    f(first, std::min(most, batch - first));
+}
+
 /// C_b = alpha op(A_b) B_b + beta C_b for b < batch (one plain GEMM when batch = 1).
 template <class T>
 void gemm(cublasHandle_t h, cublasOperation_t ta, int m, int n, int kk, T alpha, const T* a,
@@ -32,8 +46,11 @@ void gemm(cublasHandle_t h, cublasOperation_t ta, int m, int n, int kk, T alpha,
     RNNLYAP_DS(RNNLYAP_CUBLAS_CHECK, cublasDgemm, cublasSgemm, h, ta, tb, m, n, kk, &alpha, a, lda,
                b, ldb, &beta, c, ldc);
   else
-    RNNLYAP_DS(RNNLYAP_CUBLAS_CHECK, cublasDgemmStridedBatched, cublasSgemmStridedBatched, h, ta,
-               tb, m, n, kk, &alpha, a, lda, sa, b, ldb, sb, &beta, c, ldc, sc, batch);
+    in_pieces(batch, [&](int first, int count) {
+      RNNLYAP_DS(RNNLYAP_CUBLAS_CHECK, cublasDgemmStridedBatched, cublasSgemmStridedBatched, h, ta,
+                 tb, m, n, kk, &alpha, a + first * sa, lda, sa, b + first * sb, ldb, sb, &beta,
+                 c + first * sc, ldc, sc, count);
+    });
 }
 
 /// B ← B R⁻¹, R k×k upper triangular, B m×k.
@@ -47,9 +64,11 @@ void trsm(cublasHandle_t h, int m, int k, const T* r, T* b) {
 template <class T>
 void trsm_batched(cublasHandle_t h, int m, int k, T* const* r, T* const* b, int batch) {
   const T one = 1;
-  RNNLYAP_DS(RNNLYAP_CUBLAS_CHECK, cublasDtrsmBatched, cublasStrsmBatched, h, CUBLAS_SIDE_RIGHT,
-             CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N, CUBLAS_DIAG_NON_UNIT, m, k, &one, r, k, b, m,
-             batch);
+  in_pieces(batch, [&](int first, int count) {
+    RNNLYAP_DS(RNNLYAP_CUBLAS_CHECK, cublasDtrsmBatched, cublasStrsmBatched, h, CUBLAS_SIDE_RIGHT,
+               CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N, CUBLAS_DIAG_NON_UNIT, m, k, &one, r + first, k,
+               b + first, m, count);
+  });
 }
 
 /// Cholesky A = RᵀR of the upper triangle of the k×k A, in place; `info` a device int.
@@ -61,8 +80,10 @@ void potrf(cusolverDnHandle_t h, int k, T* a, T* work, int lwork, int* info) {
 /// potrf() of every member; `info` a device array of one int per member.
 template <class T>
 void potrf_batched(cusolverDnHandle_t h, int k, T** a, int* info, int batch) {
-  RNNLYAP_DS(RNNLYAP_CUSOLVER_CHECK, cusolverDnDpotrfBatched, cusolverDnSpotrfBatched, h,
-             CUBLAS_FILL_MODE_UPPER, k, a, k, info, batch);
+  in_pieces(batch, [&](int first, int count) {
+    RNNLYAP_DS(RNNLYAP_CUSOLVER_CHECK, cusolverDnDpotrfBatched, cusolverDnSpotrfBatched, h,
+               CUBLAS_FILL_MODE_UPPER, k, a + first, k, info + first, count);
+  });
 }
 
 /// Householder QR of the m×k A: R in the upper triangle, reflectors below it and in tau.
@@ -74,11 +95,14 @@ void geqrf(cusolverDnHandle_t h, int m, int k, T* a, T* tau, T* work, int lwork,
 /// geqrf() of every member. `info` is a host int: argument validation only, not the device work.
 template <class T>
 void geqrf_batched(cublasHandle_t h, int m, int k, T* const* a, T* const* tau, int batch) {
-  int info = 0;
-  RNNLYAP_DS(RNNLYAP_CUBLAS_CHECK, cublasDgeqrfBatched, cublasSgeqrfBatched, h, m, k, a, m, tau,
-             &info, batch);
-  if (info != 0)
-    throw VendorError("cuBLAS cublas<t>geqrfBatched", info, "invalid argument", __FILE__, __LINE__);
+  in_pieces(batch, [&](int first, int count) {
+    int info = 0;
+    RNNLYAP_DS(RNNLYAP_CUBLAS_CHECK, cublasDgeqrfBatched, cublasSgeqrfBatched, h, m, k, a + first,
+               m, tau + first, &info, count);
+    if (info != 0)
+      throw VendorError("cuBLAS cublas<t>geqrfBatched", info, "invalid argument", __FILE__,
+                        __LINE__);
+  });
 }
 /// Forms the m×k Q of geqrf's reflectors in place.
 template <class T>

@@ -36,10 +36,17 @@ namespace {
 constexpr double kMaxCondFp64 = 1e6, kMaxCondFp32 = 3e2;
 constexpr double kOnePassCondFp64 = 1e3, kOnePassCondFp32 = 10;
 constexpr int kSkipAfterFallback = 15;
-// Batched Householder QR (one block per member forms Q) up to this many rows.
+// Batched Householder QR (one block per member forms Q) up to this many rows. Beyond it each
+// member takes cuSOLVER geqrf + orgqr (4 launches with the logs' kernel): cuBLAS's geqrfBatched
+// has no size limit, but forming Q has no batched library call (no orgqrBatched) and our kernel
+// holds a member's columns in one block, and geqrfBatched is documented for small matrices. With
+// more than 256 rows a member's QR is large enough that its own launches matter little.
 constexpr int kMaxBatchedRows = 256;
-// cuSOLVER's potrfBatched and cuBLAS's trsmBatched are made for small matrices (others found the
-// batched solve impractically slow beyond 32 x 32): beyond this k, one call per member.
+// cuSOLVER's potrfBatched and cuBLAS's trsmBatched have no documented size limit, but are made
+// for small matrices (cuBLAS: "for bigger sizes, it might be advantageous to call batchCount times
+// the regular trsm"; others found the batched solve impractically slow beyond 32 x 32): beyond
+// this k, one potrf and one trsm per member, each a large-matrix routine that fills the GPU. The
+// threshold is a performance choice to measure on a GPU (bench/), not a correctness limit.
 constexpr int kMaxBatchedCholesky = 64;
 
 // Status words on the device, then three per member: the first and second potrf's info and the
@@ -69,14 +76,24 @@ struct Plan {
       lwork = ws;
     }
   }
-  std::size_t bytes() const {
+  // The device buffers of the re-orthonormalizer, each rounded up to the allocation granularity:
+  // tau, the workspace, the logs, the status words, the pointer arrays, cuSOLVER's probe while it
+  // is made; with CholeskyQR the Gram matrices, diag R₁ and, for potrfBatched, an allowance of
+  // the Gram matrices' size again for its internal scratch (no query reports it; what it keeps
+  // beyond that is the libraries' own, kLibraryReserve); with keep_r the R factors (B k²).
+  std::size_t bytes(bool keep_r) const {
     const std::size_t b = static_cast<std::size_t>(batch), bk = b * static_cast<std::size_t>(k);
+    const std::size_t bkk = sat_mul(bk, static_cast<std::size_t>(k));
     std::size_t elems = sat_add(bk, static_cast<std::size_t>(lwork));  // tau, workspace
-    if (cholesky) elems = sat_add(elems, sat_mul(bk, static_cast<std::size_t>(k)));  // Gram
+    if (cholesky) elems = sat_add(elems, bkk);                         // Gram
+    if (batched_cholesky) elems = sat_add(elems, bkk);                 // potrfBatched's scratch
+    if (keep_r) elems = sat_add(elems, bkk);                           // R
     std::size_t out = sat_mul(elems, sizeof(T));
     out = sat_add(out, sat_mul(bk, sizeof(double) * (cholesky ? 2 : 1)));  // logs, diag R₁
     out = sat_add(out, (kSlots + 3 * b) * sizeof(int));
-    return sat_add(out, 3 * b * sizeof(T*));
+    out = sat_add(out, 3 * b * sizeof(T*));
+    const std::size_t buffers = 6 + (cholesky ? 2 : 0) + (keep_r ? 1 : 0);
+    return sat_add(out, buffers * kAllocationGranularity);
   }
   int batch, rows, k;
   bool cholesky, one_pass, batched_householder, batched_cholesky;
@@ -117,17 +134,25 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
     if (!p_.cholesky || !cholesky_qr(q, accumulate)) householder_all(q, accumulate);
   }
 
-  // R is kept only for covariant vectors: its buffer (B k² more, beyond the memory plan, which
-  // the covariant vectors' own check bounds on the host) is allocated when asked for.
+  // R is kept only for covariant vectors: its buffer (B k², in the memory plan of a run placed
+  // with keep_r) is allocated when first asked for. Turning it on forgets any earlier R: until the
+  // next re-orthonormalisation R reads as zeros (as on the CPU), never as the factors of one that
+  // ran while R was not kept.
   void keep_r(bool on) override {
     ctx_.use();
-    if (on && r1_.size() == 0) r1_ = DeviceBuffer<T>(block(static_cast<std::size_t>(p_.k) * p_.k));
+    if (on && !keep_) {
+      if (r1_.size() == 0) r1_ = DeviceBuffer<T>(block(static_cast<std::size_t>(p_.k) * p_.k));
+      zero(r1_);
+      two_pass_ = false;
+    }
     keep_ = on;
   }
 
   std::vector<double> last_r_blocking() override {
     ctx_.use();
-    if (r1_.size() == 0) throw Error("last_r_blocking: R was not kept (keep_r)");
+    if (!keep_)
+      throw Error(
+          "last_r_blocking: R is not being kept (call keep_r(true) before re-orthonormalising)");
     const std::size_t k = static_cast<std::size_t>(p_.k), kk = k * k;
     std::vector<T> r1(r1_.size()), r2(two_pass_ ? r1_.size() : 0);
     RNNLYAP_CUDA_CHECK(
@@ -317,9 +342,9 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
 }  // namespace
 
 template <class T>
-std::size_t reorthonormalizer_bytes(const Context& ctx, int batch, int rows, int k,
-                                    QrMethod method) {
-  return Plan<T>(ctx, batch, rows, k, method, nullptr).bytes();
+std::size_t reorthonormalizer_bytes(const Context& ctx, int batch, int rows, int k, QrMethod method,
+                                    bool keep_r) {
+  return Plan<T>(ctx, batch, rows, k, method, nullptr).bytes(keep_r);
 }
 
 template <class T>
@@ -332,8 +357,8 @@ std::unique_ptr<detail::Reorthonormalizer<T>> make_reorthonormalizer(const Conte
       ctx, Plan<T>(ctx, batch, rows, k, method, probe.get()));
 }
 
-template std::size_t reorthonormalizer_bytes<float>(const Context&, int, int, int, QrMethod);
-template std::size_t reorthonormalizer_bytes<double>(const Context&, int, int, int, QrMethod);
+template std::size_t reorthonormalizer_bytes<float>(const Context&, int, int, int, QrMethod, bool);
+template std::size_t reorthonormalizer_bytes<double>(const Context&, int, int, int, QrMethod, bool);
 template std::unique_ptr<detail::Reorthonormalizer<float>> make_reorthonormalizer<float>(
     const Context&, int, int, int, QrMethod);
 template std::unique_ptr<detail::Reorthonormalizer<double>> make_reorthonormalizer<double>(

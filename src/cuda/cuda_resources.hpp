@@ -8,11 +8,29 @@
 #include <cusolverDn.h>
 
 #include <cstddef>
+#include <string>
 #include <utility>
 
 #include "cuda_check.hpp"
 
 namespace rnnlyap::cuda {
+
+/// cudaMalloc of `bytes`; OutOfDeviceMemory naming the size when the device has not that much free
+/// (the run then goes to the CPU under `auto`, a batch of trained sequences is halved), another
+/// failure VendorError.
+inline void* device_malloc(std::size_t bytes) {
+  void* p = nullptr;
+  const cudaError_t st = cudaMalloc(&p, bytes);
+  if (st == cudaErrorMemoryAllocation) {
+    (void)cudaGetLastError();  // not sticky: leave no error behind for the next call to report
+    throw OutOfDeviceMemory("out of GPU memory: cudaMalloc of " +
+                            std::to_string((bytes + (std::size_t{1} << 20) - 1) >> 20) +
+                            " MiB failed (cudaErrorMemoryAllocation: other processes may be using "
+                            "the GPU, or the run does not fit)");
+  }
+  if (st != cudaSuccess) throw_cuda(st, "cudaMalloc", __FILE__, __LINE__);
+  return p;
+}
 
 /// `count` elements of T in device memory (cudaMalloc, or cudaMallocHost when kPinned); move-only.
 template <class T, bool kPinned = false>
@@ -25,7 +43,7 @@ class Allocation {
     if constexpr (kPinned)
       RNNLYAP_CUDA_CHECK(cudaMallocHost(&p, count * sizeof(T)));
     else
-      RNNLYAP_CUDA_CHECK(cudaMalloc(&p, count * sizeof(T)));
+      p = device_malloc(count * sizeof(T));
     ptr_ = static_cast<T*>(p);
     count_ = count;
   }

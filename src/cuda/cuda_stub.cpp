@@ -22,5 +22,9 @@ std::unique_ptr<Executor<T>> make_cuda_executor(int) {
 template std::unique_ptr<Executor<float>> make_cuda_executor<float>(int);
 template std::unique_ptr<Executor<double>> make_cuda_executor<double>(int);
 
+std::string cuda_device_unusable(int) {
+  return "this build of rnnlyap has no CUDA backend";
+}
+
 }  // namespace detail
 }  // namespace rnnlyap

@@ -4,7 +4,7 @@
 // Euler update, the Philox normal generator) comes from core/elementwise.hpp, shared with the CPU.
 #pragma once
 
-#include <cuda_runtime.h>
+#include "device_api.cuh"
 
 #include <cstddef>
 #include <cstdint>
@@ -103,6 +103,13 @@ __device__ __forceinline__ long long global_index() {
 /// Blocks of `threads` covering `items` (at least one).
 inline unsigned blocks_for(long long items, int threads) {
   return static_cast<unsigned>(items > 0 ? (items + threads - 1) / threads : 1);
+}
+
+/// Threads per block of an element-wise pass over `rows` rows: `max_threads`, or fewer (whole
+/// warps) when there are fewer rows, so that small B·n launch no idle warps.
+inline int row_threads(long long rows, int max_threads) {
+  const long long warps = (rows + 31) / 32;
+  return warps * 32 < max_threads ? static_cast<int>(warps > 0 ? warps * 32 : 32) : max_threads;
 }
 
 /// Grid of an element-wise pass over `rows` rows (flattened over members) × k columns: one thread

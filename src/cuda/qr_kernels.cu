@@ -2,6 +2,7 @@
 // fp64 for every working precision, Q formed from batched geqrf's reflectors, the CholeskyQR
 // verdicts, and the lazy devInfo bookkeeping.
 #include "cuda_check.hpp"
+#include "device_api.cuh"
 #include "device_math.cuh"
 #include "kernels.hpp"
 
@@ -151,37 +152,36 @@ __global__ void cholesky_finish_kernel(int k, T* __restrict__ r_all, const int* 
 
 template <class T>
 void pointers(int batch, T* base, long long stride, T** out, cudaStream_t stream) {
-  pointers_kernel<T>
-      <<<blocks_for(batch, kThreads), kThreads, 0, stream>>>(batch, base, stride, out);
+  launch(pointers_kernel<T>, blocks_for(batch, kThreads), kThreads, stream, batch, base, stride,
+         out);
   RNNLYAP_CUDA_CHECK_LAUNCH(pointers_kernel);
 }
 
 template <class T>
 void householder_logs(int batch, int rows, int k, const T* qr, bool accumulate, double* logs,
                       const int* info, int* sticky, cudaStream_t stream) {
-  householder_logs_kernel<T>
-      <<<blocks_for(static_cast<long long>(batch) * k, kThreads), kThreads, 0, stream>>>(
-          batch, rows, k, qr, accumulate ? 1 : 0, logs, info, sticky);
+  launch(householder_logs_kernel<T>, blocks_for(static_cast<long long>(batch) * k, kThreads),
+         kThreads, stream, batch, rows, k, qr, accumulate ? 1 : 0, logs, info, sticky);
   RNNLYAP_CUDA_CHECK_LAUNCH(householder_logs_kernel);
 }
 
 void record_info(const int* info, int* sticky, cudaStream_t stream) {
-  record_info_kernel<<<1, 1, 0, stream>>>(info, sticky);
+  launch(record_info_kernel, 1, 1, stream, info, sticky);
   RNNLYAP_CUDA_CHECK_LAUNCH(record_info_kernel);
 }
 
 template <class T>
 void form_q(int batch, int rows, int k, T* qr, const T* tau, cudaStream_t stream) {
   const unsigned blocks = static_cast<unsigned>(batch < (1 << 30) ? batch : (1 << 30));
-  form_q_kernel<T><<<blocks, kThreads, 0, stream>>>(batch, rows, k, qr, tau);
+  launch(form_q_kernel<T>, blocks, kThreads, stream, batch, rows, k, qr, tau);
   RNNLYAP_CUDA_CHECK_LAUNCH(form_q_kernel);
 }
 
 template <class T>
 void cholesky_check(int batch, int k, T* r, const int* info, double max_cond, double one_pass_cond,
                     double* diag1, int* verdict, cudaStream_t stream) {
-  cholesky_check_kernel<T><<<static_cast<unsigned>(batch), kThreads, 0, stream>>>(
-      k, r, info, max_cond, one_pass_cond, diag1, verdict);
+  launch(cholesky_check_kernel<T>, static_cast<unsigned>(batch), kThreads, stream, k, r, info,
+         max_cond, one_pass_cond, diag1, verdict);
   RNNLYAP_CUDA_CHECK_LAUNCH(cholesky_check_kernel);
 }
 
@@ -189,8 +189,8 @@ template <class T>
 void cholesky_finish(int batch, int k, T* r, const int* info, bool second, const int* verdict,
                      const double* diag1, bool accumulate, double* logs, int* sticky,
                      cudaStream_t stream) {
-  cholesky_finish_kernel<T><<<static_cast<unsigned>(batch), kThreads, 0, stream>>>(
-      k, r, info, second ? 1 : 0, verdict, diag1, accumulate ? 1 : 0, logs, sticky);
+  launch(cholesky_finish_kernel<T>, static_cast<unsigned>(batch), kThreads, stream, k, r, info,
+         second ? 1 : 0, verdict, diag1, accumulate ? 1 : 0, logs, sticky);
   RNNLYAP_CUDA_CHECK_LAUNCH(cholesky_finish_kernel);
 }
 

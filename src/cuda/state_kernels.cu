@@ -4,6 +4,7 @@
 // B·n so that a warp's loads stay coalesced, blockIdx.y striding over the k columns). Each does
 // the CPU executor's per-element arithmetic in its order.
 #include "cuda_check.hpp"
+#include "device_api.cuh"
 #include "device_math.cuh"
 #include "kernels.hpp"
 #include "rnnlyap/errors.hpp"
@@ -120,7 +121,7 @@ __global__ void rk4_combine_kernel(long long rows, int n, int k, int stage, T w,
 
 template <class T>
 void phi_into(long long count, const T* h, T* x, cudaStream_t stream) {
-  phi_kernel<T><<<blocks_for(count, kThreads), kThreads, 0, stream>>>(count, h, x);
+  launch(phi_kernel<T>, blocks_for(count, kThreads), kThreads, stream, count, h, x);
   RNNLYAP_CUDA_CHECK_LAUNCH(phi_kernel);
 }
 
@@ -130,11 +131,11 @@ void euler_or_map_state_step(int batch, int n, bool map, const T* j, const T* bi
                              const std::uint64_t* keys, std::int64_t step, cudaStream_t stream) {
   const unsigned blocks = row_blocks(batch, n);
   if (map)
-    state_kernel<T, true><<<blocks, kDotThreads, 0, stream>>>(n, j, bias, h, x_in, x_out, dt,
-                                                              noise_scale, keys, step);
+    launch(state_kernel<T, true>, blocks, kDotThreads, stream, n, j, bias, h, x_in, x_out, dt,
+           noise_scale, keys, step);
   else
-    state_kernel<T, false><<<blocks, kDotThreads, 0, stream>>>(n, j, bias, h, x_in, x_out, dt,
-                                                               noise_scale, keys, step);
+    launch(state_kernel<T, false>, blocks, kDotThreads, stream, n, j, bias, h, x_in, x_out, dt,
+           noise_scale, keys, step);
   RNNLYAP_CUDA_CHECK_LAUNCH(state_kernel);
 }
 
@@ -147,8 +148,8 @@ void rk4_stage(int batch, int n, int stage, const T* j, const T* bias, const Rk4
   constexpr Kernel stages[4] = {rk4_kernel<T, 0>, rk4_kernel<T, 1>, rk4_kernel<T, 2>,
                                 rk4_kernel<T, 3>};
   if (stage < 0 || stage > 3) throw Error("rk4_stage: stage out of range");
-  stages[stage]<<<row_blocks(batch, n), kDotThreads, 0, stream>>>(n, j, bias, b, c_next, dt_over_6,
-                                                                  noise_scale, keys, step);
+  launch(stages[stage], row_blocks(batch, n), kDotThreads, stream, n, j, bias, b, c_next, dt_over_6,
+         noise_scale, keys, step);
   RNNLYAP_CUDA_CHECK_LAUNCH(rk4_kernel);
 }
 
@@ -156,8 +157,8 @@ template <class T>
 void scale_rows_by_dphi(int batch, int n, int k, const T* h, const T* q, T* s,
                         cudaStream_t stream) {
   const long long rows = static_cast<long long>(batch) * n;
-  scale_rows_kernel<T>
-      <<<column_grid(rows, k, kThreads), kThreads, 0, stream>>>(rows, n, k, h, q, s);
+  const int threads = row_threads(rows, kThreads);
+  launch(scale_rows_kernel<T>, column_grid(rows, k, threads), threads, stream, rows, n, k, h, q, s);
   RNNLYAP_CUDA_CHECK_LAUNCH(scale_rows_kernel);
 }
 
@@ -165,8 +166,9 @@ template <class T>
 void rk4_tangent_combine(int batch, int n, int k, int stage, T w, T c_next, const T* y_next,
                          T* kbuf, const T* q, T* acc, T* s, cudaStream_t stream) {
   const long long rows = static_cast<long long>(batch) * n;
-  rk4_combine_kernel<T><<<column_grid(rows, k, kThreads), kThreads, 0, stream>>>(
-      rows, n, k, stage, w, c_next, y_next, kbuf, q, acc, s);
+  const int threads = row_threads(rows, kThreads);
+  launch(rk4_combine_kernel<T>, column_grid(rows, k, threads), threads, stream, rows, n, k, stage,
+         w, c_next, y_next, kbuf, q, acc, s);
   RNNLYAP_CUDA_CHECK_LAUNCH(rk4_combine_kernel);
 }
 

@@ -38,6 +38,7 @@ class CellModel final : public TangentModel<T> {
   int state_size() const override { return net_.state_size(); }
   int tangent_rows() const override { return dim_; }
   double bytes_needed(int k) const override;
+  int buffer_count() const override { return 4 * layers_ + 8; }  // upload()'s, at most
   void upload(Executor<T>& ex, int k) override;
   void set_state(const std::vector<double>& all) override;
   std::vector<double> state_blocking() override;

@@ -27,6 +27,9 @@ class TangentModel {
   virtual int tangent_rows() const = 0;
   /// Bytes of the model's own buffers on an executor for bases of k columns (before allocation).
   virtual double bytes_needed(int k) const = 0;
+  /// At most how many buffers upload() allocates (each may take the executor's allocation
+  /// granularity beyond its size).
+  virtual int buffer_count() const = 0;
   /// Allocates the buffers on `ex` (which must outlive the model's use) and uploads the weights.
   virtual void upload(Executor<T>& ex, int k) = 0;
 

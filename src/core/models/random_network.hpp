@@ -21,6 +21,7 @@ class RandomNetworkModel final : public TangentModel<T> {
   int state_size() const override { return n_; }
   int tangent_rows() const override { return n_; }
   double bytes_needed(int k) const override;
+  int buffer_count() const override { return rk4_ ? 20 : 8; }  // upload()'s
   void upload(Executor<T>& ex, int k) override;
   void set_state(const std::vector<double>& all) override;
   std::vector<double> state_blocking() override;
