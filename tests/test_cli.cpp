@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "backends.hpp"
 #include "cli_path.hpp"
 #include "core/propagator.hpp"
 #include "npy_test_util.hpp"
@@ -171,6 +172,23 @@ TEST_F(Cli, BadWeightFilesExitTwoWithOneLine) {
 TEST_F(Cli, CudaBackendWithoutDeviceExitsTwo) {
   if (!rnnlyap::cuda_devices().empty()) GTEST_SKIP() << "a CUDA device is present";
   expect_rejected("--n 10 --backend cuda", "--backend cuda");
+}
+
+// The test-only emulated device says what it is wherever a device is named, and `auto` never uses
+// it (tests/emulation/README.md).
+TEST_F(Cli, EmulatedCudaDeviceIsNamedPlainly) {
+  if (!rnnlyap::test::cuda_emulated()) GTEST_SKIP() << "not the emulated CUDA build";
+  const CliRun info = run("info");
+  EXPECT_EQ(info.status, 0);
+  EXPECT_NE(info.out.find("emulated CUDA device (CPU, test-only; not a GPU)"), std::string::npos)
+      << info.out;
+  const CliRun cuda = run("spectrum --model map --n 12 --t-sim 50 --quiet --backend cuda");
+  ASSERT_EQ(cuda.status, 0) << cuda.err;
+  EXPECT_NE(cuda.out.find("\"backend\": \"cuda\""), std::string::npos) << cuda.out;
+  EXPECT_NE(cuda.out.find("\"device\": \"emulated CUDA device"), std::string::npos) << cuda.out;
+  const CliRun automatic = run("spectrum --model map --n 12 --t-sim 50 --quiet");
+  ASSERT_EQ(automatic.status, 0) << automatic.err;
+  EXPECT_NE(automatic.out.find("\"backend\": \"cpu\""), std::string::npos) << automatic.out;
 }
 
 TEST_F(Cli, UnwritableOutputFailsBeforeTheRun) {

@@ -12,7 +12,7 @@ namespace {
 SpectrumOptions chaotic(BackendKind b) {
   SpectrumOptions o;
   o.backend = b;
-  o.n = 80;
+  o.n = test::size_for(b, 80, 40);  // smaller on the emulated device (backends.hpp)
   o.g = 3;
   o.t_warmup = 50;
   o.t_ons_warmup = 50;

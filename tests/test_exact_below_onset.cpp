@@ -97,8 +97,8 @@ TEST_P(ExactBelowOnset, RateEuler) {
 TEST_P(ExactBelowOnset, RateRk4) {
   const BackendKind b = GetParam();
   RNNLYAP_SKIP_UNLESS_AVAILABLE(b);
-  check_case(b, {Model::rate, Integrator::rk4, test::size_for(b, 100, 40), 0.5});
-  check_case(b, {Model::rate, Integrator::rk4, test::size_for(b, 200, 64), 0.8});
+  check_case(b, {Model::rate, Integrator::rk4, test::size_for(b, 100, 32), 0.5});
+  check_case(b, {Model::rate, Integrator::rk4, test::size_for(b, 200, 48), 0.8});
 }
 
 TEST_P(ExactBelowOnset, Map) {

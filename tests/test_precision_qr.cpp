@@ -37,7 +37,7 @@ SpectrumOptions opts(BackendKind b, Model m, int n, double g) {
   SpectrumOptions o;
   o.backend = b;
   o.model = m;
-  o.n = n;
+  o.n = test::size_for(b, n, n / 2);  // smaller on the emulated device (backends.hpp)
   o.g = g;
   o.t_warmup = 300;
   o.t_ons_warmup = 50;

@@ -935,7 +935,8 @@ int run_info(bool as_json) {
            {"total_memory", d.total_memory},
            {"free_memory",  // 0: not asked (that would make a context on every GPU)
             d.free_memory ? nlohmann::json(d.free_memory) : nlohmann::json(nullptr)},
-           {"multiprocessors", d.multiprocessors}});
+           {"multiprocessors", d.multiprocessors},
+           {"emulated", d.emulated}});
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -957,6 +958,10 @@ int run_info(bool as_json) {
     std::printf("CUDA device %d: %s, compute capability %d.%d, %.1f GiB (%s), %d SMs\n", d.index,
                 d.name.c_str(), d.cc_major, d.cc_minor,
                 static_cast<double>(d.total_memory) / (1 << 30), free_text, d.multiprocessors);
+    if (d.emulated)
+      std::cout
+          << "  (the test-only emulated device of a build with RNNLYAP_CUDA_EMULATION: it runs "
+             "the CUDA code on the CPU; --backend auto never uses it)\n";
   }
   return 0;
 }

@@ -19,10 +19,12 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # The CUDA tests a mutation is judged by: the emulator's kernel tests and the CUDA instances that
-# run in seconds on the emulated device.
-FAST = ("emulation.EmulatedKernels.*:*/CudaAgainstCpu.*/cuda*:*/Reorthonormalizers.*/cuda:"
-        "*/PropagatorStep.*/cuda:*/PropagatorBatch.*/cuda:*/Stacked.*/cuda:*/ClvRFactor.*/cuda:"
-        "*/PrecisionAndQr.*/cuda")
+# take seconds on the emulated device (gtest filters of the two binaries).
+FAST = ("*/CudaAgainstCpu.StepsAndReorthonormalisationsAgree/*:CudaAgainstCpuShapes.*:"
+        "*/Reorthonormalizers.*/cuda:*/PropagatorStep.*cuda*:*/PropagatorBatch.*cuda*:"
+        "*/ClvRFactor.*/cuda:*/PrecisionAndQr.Cholesky2FallsBack*/cuda:"
+        "*/PrecisionAndQr.Cholesky2PathIsChosen*/cuda:*/Stacked.*/cuda:Checkpoint.*Cuda*")
+FAST_KERNELS = "EmulatedKernels.*"
 
 # (name, class, file, text, replacement). Each text must occur exactly once in its file.
 MUTATIONS = [
@@ -156,10 +158,10 @@ def main():
 
     def suite(log):
         codes = []
-        for exe in tests:
+        for exe, flt in zip(tests, (FAST, FAST_KERNELS)):
             with open(log, "a") as out:
                 try:
-                    codes.append(subprocess.run([exe, f"--gtest_filter={FAST}"], env=env, stdout=out,
+                    codes.append(subprocess.run([exe, f"--gtest_filter={flt}"], env=env, stdout=out,
                                                 stderr=subprocess.STDOUT, timeout=a.timeout).returncode)
                 except subprocess.TimeoutExpired:
                     codes.append(124)
