@@ -324,6 +324,26 @@ TEST(CudaDevices, AreDescribed) {
   EXPECT_LE(ex->bytes_available(), devices[0].total_memory);
 }
 
+// The executor's contract: a buffer may be freed while work that uses it is still queued (a
+// model's buffers go when the propagator does, whatever the stream still holds), and a blocking
+// copy sees every earlier kernel's result. On the emulated device a free under queued work stops
+// the test.
+TEST(CudaExecutor, FreesAndReadsWhileWorkIsQueued) {
+  RNNLYAP_REQUIRE_CUDA_OR_SKIP();
+  auto ex = detail::make_cuda_executor<double>(0);
+  const std::vector<double> h = {0.25, -0.5, 1.0};
+  void* a = ex->allocate_bytes(h.size() * sizeof(double));
+  void* b = ex->allocate_bytes(h.size() * sizeof(double));
+  ex->copy_in(a, h.data(), h.size() * sizeof(double));
+  ex->phi_into(3, static_cast<const double*>(a), static_cast<double*>(b));
+  ex->phi_into(3, static_cast<const double*>(b), static_cast<double*>(a));
+  ex->free_bytes(b);  // queued work still reads and writes it
+  std::vector<double> out(3, 0.0);
+  ex->copy_out_blocking(out.data(), a, out.size() * sizeof(double));
+  for (std::size_t i = 0; i < h.size(); ++i) EXPECT_NEAR(out[i], std::tanh(std::tanh(h[i])), 1e-15);
+  ex->free_bytes(a);
+}
+
 #ifdef RNNLYAP_HAVE_CUDA
 // Which devices a build runs on, from its CMAKE_CUDA_ARCHITECTURES (no device needed): SASS runs on
 // its major version from its minor on ("a": that version only), PTX on every later capability.
