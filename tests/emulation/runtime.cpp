@@ -410,9 +410,11 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
   // Accounted in 512-byte units, as the driver's small-allocation granularity.
   const std::size_t charged = (size + 511) / 512 * 512;
   if (charged > state().device_total - state().device_used) return fail(cudaErrorMemoryAllocation);
-  void* p = std::aligned_alloc(256, charged);
-  if (p == nullptr) return fail(cudaErrorMemoryAllocation);
-  std::memset(p, 0xff, charged);  // every float and double of it a NaN
+  // Exactly `size` bytes (256-aligned, as cudaMalloc's), so that AddressSanitizer reports a
+  // kernel's access one element past the end.
+  void* p = nullptr;
+  if (::posix_memalign(&p, 256, size) != 0) return fail(cudaErrorMemoryAllocation);
+  std::memset(p, 0xff, size);  // every float and double of it a NaN
   state().blocks[reinterpret_cast<std::uintptr_t>(p)] = {size, Space::device, state().next_id++};
   state().device_used += charged;
   *ptr = p;
