@@ -12,8 +12,6 @@
 #include <cublas_v2.h>
 
 #include <cstdint>
-#include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -33,14 +31,12 @@ namespace la = rnnlyap::emu::la;
 using la::cat;
 using la::require;
 
-std::mutex handles_mutex;
-std::set<const cublasContext*> live_handles;
+la::Handles<cublasContext> handles;
 
 // Every function but cublasCreate: "CUBLAS_STATUS_NOT_INITIALIZED the library was not
 // initialized" (cuBLAS docs, each function's status table); a destroyed handle is no better.
 void require_handle(cublasHandle_t h, const char* api) {
-  std::lock_guard<std::mutex> lock(handles_mutex);
-  require(h != nullptr && live_handles.count(h) != 0, api,
+  require(handles.live(h), api,
           "handle is null, was not created by cublasCreate or was destroyed "
           "(cuBLAS docs: CUBLAS_STATUS_NOT_INITIALIZED)");
 }
@@ -277,10 +273,7 @@ extern "C" {
 // cublasCreate(): "CUBLAS_STATUS_INVALID_VALUE handle == NULL".
 cublasStatus_t cublasCreate_v2(cublasHandle_t* handle) {
   emu::require_host(handle, "cublasCreate", "handle");
-  auto* h = new cublasContext;
-  std::lock_guard<std::mutex> lock(handles_mutex);
-  live_handles.insert(h);
-  *handle = h;
+  *handle = handles.create();
   return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -289,9 +282,7 @@ cublasStatus_t cublasCreate_v2(cublasHandle_t* handle) {
 cublasStatus_t cublasDestroy_v2(cublasHandle_t handle) {
   require_handle(handle, "cublasDestroy");
   emu::synchronize(nullptr);  // the legacy default stream: every stream
-  std::lock_guard<std::mutex> lock(handles_mutex);
-  live_handles.erase(handle);
-  delete handle;
+  handles.destroy(handle);
   return CUBLAS_STATUS_SUCCESS;
 }
 

@@ -1,56 +1,28 @@
 // What the emulated cuBLAS (blas.cpp) and cuSOLVER (solver.cpp) share (test-only): the host
-// BLAS/LAPACK they compute with, Fortran symbols (LP64; the trailing size_t arguments are the
-// hidden lengths of the character arguments, gfortran's convention) as src/cpu/blas_lapack.hpp
-// declares them, so that any BLAS that CMake's FindBLAS finds links; and the checks of
-// column-major operands against the device allocations: the elements a call touches, the members
-// of a batch, and outputs that overlap.
+// BLAS/LAPACK they compute with (the CPU executor's Fortran declarations, src/cpu/blas_lapack.hpp,
+// with the general trsm and potrf these routines need), the registry of live handles, and the
+// checks of column-major operands against the device allocations: the elements a call touches,
+// the members of a batch, and outputs that overlap.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "cpu/blas_lapack.hpp"
 #include "emu_runtime.hpp"
-
-extern "C" {
-void dgemm_(const char*, const char*, const int*, const int*, const int*, const double*,
-            const double*, const int*, const double*, const int*, const double*, double*,
-            const int*, std::size_t, std::size_t);
-void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*,
-            const float*, const int*, const float*, const int*, const float*, float*, const int*,
-            std::size_t, std::size_t);
-void dtrsm_(const char*, const char*, const char*, const char*, const int*, const int*,
-            const double*, const double*, const int*, double*, const int*, std::size_t, std::size_t,
-            std::size_t, std::size_t);
-void strsm_(const char*, const char*, const char*, const char*, const int*, const int*,
-            const float*, const float*, const int*, float*, const int*, std::size_t, std::size_t,
-            std::size_t, std::size_t);
-void dgeqrf_(const int*, const int*, double*, const int*, double*, double*, const int*, int*);
-void sgeqrf_(const int*, const int*, float*, const int*, float*, float*, const int*, int*);
-void dorgqr_(const int*, const int*, const int*, double*, const int*, const double*, double*,
-             const int*, int*);
-void sorgqr_(const int*, const int*, const int*, float*, const int*, const float*, float*,
-             const int*, int*);
-void dpotrf_(const char*, const int*, double*, const int*, int*, std::size_t);
-void spotrf_(const char*, const int*, float*, const int*, int*, std::size_t);
-}
 
 namespace rnnlyap::emu::la {
 
 // --- Host BLAS/LAPACK, overloaded on float/double (LAPACK's info is returned) --------------------
-inline void gemm(char ta, char tb, int m, int n, int k, double alpha, const double* a, int lda,
-                 const double* b, int ldb, double beta, double* c, int ldc) {
-  dgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc, 1, 1);
-}
-inline void gemm(char ta, char tb, int m, int n, int k, float alpha, const float* a, int lda,
-                 const float* b, int ldb, float beta, float* c, int ldc) {
-  sgemm_(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc, 1, 1);
-}
+using rnnlyap::cpu::gemm;
 inline void trsm(char side, char uplo, char trans, char diag, int m, int n, double alpha,
                  const double* a, int lda, double* b, int ldb) {
   dtrsm_(&side, &uplo, &trans, &diag, &m, &n, &alpha, a, &lda, b, &ldb, 1, 1, 1, 1);
@@ -101,6 +73,34 @@ int optimal_lwork(int m, int n, int k, int lda) {
   if (info != 0) return 1;
   return std::max(1, static_cast<int>(work[0]));
 }
+
+// --- Handles -------------------------------------------------------------------------------------
+/// The live handles of one library: created, checked by every call, destroyed.
+template <class Context>
+class Handles {
+ public:
+  Context* create() {
+    auto* h = new Context;
+    std::lock_guard<std::mutex> lock(mutex_);
+    live_.insert(h);
+    return h;
+  }
+  bool live(const Context* h) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return h != nullptr && live_.count(h) != 0;
+  }
+  void destroy(Context* h) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      live_.erase(h);
+    }
+    delete h;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<const Context*> live_;
+};
 
 // --- Messages ------------------------------------------------------------------------------------
 /// The arguments streamed into one string.

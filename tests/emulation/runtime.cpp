@@ -431,13 +431,12 @@ cudaError_t cudaFree(void* ptr) {
   // cudaFree synchronises with the device in practice, but the documentation promises nothing for
   // work that still uses the memory: here, freeing it under queued work is a bug.
   const std::uint64_t id = it->second.id;
-  for (CUstream_st* s : state().streams)
+  std::vector<const CUstream_st*> queues(state().streams.begin(), state().streams.end());
+  queues.push_back(&state().legacy);
+  for (const CUstream_st* s : queues)
     for (const auto& op : s->queue)
       if (std::find(op.uses.begin(), op.uses.end(), id) != op.uses.end())
         violation("cudaFree", hex(ptr) + " is freed while queued work (" + op.what + ") uses it");
-  for (const auto& op : state().legacy.queue)
-    if (std::find(op.uses.begin(), op.uses.end(), id) != op.uses.end())
-      violation("cudaFree", hex(ptr) + " is freed while queued work (" + op.what + ") uses it");
   state().device_used -= (it->second.bytes + 511) / 512 * 512;
   blocks.erase(it);
   std::free(ptr);

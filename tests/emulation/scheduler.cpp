@@ -123,7 +123,7 @@ struct BlockRun {
   const std::function<void()>* body = nullptr;
   std::vector<GpuThread> threads;
   std::vector<int> runnable;
-  int finished = 0, at_barrier = 0, at_shuffle = 0;
+  int finished = 0, at_barrier = 0;
   unsigned generation = 0;
   char barrier_sync[2] = {};          // TSan release/acquire addresses, by generation parity
   std::vector<char> warp_sync;        // two per warp
@@ -267,7 +267,6 @@ void try_complete_group(int w, const GpuThread& first) {
     if (mask >> l & 1u) {
       r.threads[static_cast<std::size_t>(32 * w + l)].state = State::ready;
       r.runnable.push_back(32 * w + l);
-      --r.at_shuffle;
       --r.warp_waiting[static_cast<std::size_t>(w)];
     }
   ++r.warp_rounds[static_cast<std::size_t>(w)];
@@ -301,7 +300,6 @@ void stopped(GpuThread& th) {
       try_release_barrier();
       break;
     case State::shuffle:
-      ++r.at_shuffle;
       // Only when as many lanes wait as its mask names can its group be complete.
       if (++r.warp_waiting[static_cast<std::size_t>(th.linear / 32)] >= __builtin_popcount(th.mask))
         try_complete_group(th.linear / 32, th);
@@ -373,7 +371,7 @@ void run_block(BlockRun& r) {
   r.threads.clear();
   r.threads.resize(static_cast<std::size_t>(n));
   r.runnable.clear();
-  r.finished = r.at_barrier = r.at_shuffle = 0;
+  r.finished = r.at_barrier = 0;
   r.generation = 0;
   r.warp_sync.assign(static_cast<std::size_t>((n + 31) / 32) * 2, 0);
   r.warp_rounds.assign(static_cast<std::size_t>((n + 31) / 32), 0);

@@ -18,8 +18,6 @@
 #include <initializer_list>
 #include <limits>
 #include <map>
-#include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -40,14 +38,12 @@ namespace la = rnnlyap::emu::la;
 using la::cat;
 using la::require;
 
-std::mutex handles_mutex;
-std::set<const cusolverDnContext*> live_handles;
+la::Handles<cusolverDnContext> handles;
 
 // Every function but cusolverDnCreate: "CUSOLVER_STATUS_NOT_INITIALIZED the library was not
 // initialized" (each function's status table); a destroyed handle is no better.
 void require_handle(cusolverDnHandle_t h, const char* api) {
-  std::lock_guard<std::mutex> lock(handles_mutex);
-  require(h != nullptr && live_handles.count(h) != 0, api,
+  require(handles.live(h), api,
           "handle is null, was not created by cusolverDnCreate or was destroyed "
           "(cuSOLVER docs: CUSOLVER_STATUS_NOT_INITIALIZED)");
 }
@@ -308,10 +304,7 @@ extern "C" {
 // cusolverDnCreate(): "handle: the pointer to the handle to the cuSolverDN context".
 cusolverStatus_t cusolverDnCreate(cusolverDnHandle_t* handle) {
   emu::require_host(handle, "cusolverDnCreate", "handle");
-  auto* h = new cusolverDnContext;
-  std::lock_guard<std::mutex> lock(handles_mutex);
-  live_handles.insert(h);
-  *handle = h;
+  *handle = handles.create();
   return CUSOLVER_STATUS_SUCCESS;
 }
 
@@ -319,9 +312,7 @@ cusolverStatus_t cusolverDnCreate(cusolverDnHandle_t* handle) {
 // work keeps no reference to the handle).
 cusolverStatus_t cusolverDnDestroy(cusolverDnHandle_t handle) {
   require_handle(handle, "cusolverDnDestroy");
-  std::lock_guard<std::mutex> lock(handles_mutex);
-  live_handles.erase(handle);
-  delete handle;
+  handles.destroy(handle);
   return CUSOLVER_STATUS_SUCCESS;
 }
 
