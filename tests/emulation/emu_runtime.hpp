@@ -39,6 +39,10 @@ void enqueue(cudaStream_t stream, const char* what, std::function<void()> work,
 /// Runs everything queued on `stream` (and, for the legacy default stream, on every stream).
 void synchronize(cudaStream_t stream);
 
+/// The positive whole number in environment variable `name`, or `fallback` when it is unset; any
+/// other value is refused (a violation naming the variable).
+std::uint64_t env_number(const char* name, std::uint64_t fallback);
+
 /// The size in bytes of the device allocation containing p (0 when none) and its start.
 std::size_t allocation_bytes(const void* p, const void** base = nullptr);
 

@@ -47,6 +47,20 @@ struct Block {
   std::uint64_t id = 0;
 };
 
+}  // namespace
+
+std::uint64_t env_number(const char* name, std::uint64_t fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) return fallback;
+  char* end = nullptr;
+  const unsigned long long n = std::strtoull(v, &end, 10);
+  if (*v == '\0' || *v == '-' || *end != '\0' || n == 0)
+    violation(name, std::string("'") + v + "' is not a positive whole number");
+  return n;
+}
+
+namespace {
+
 struct State {
   std::recursive_mutex mutex;
   std::map<std::uintptr_t, Block> blocks;  // by base address
@@ -57,8 +71,7 @@ struct State {
   std::vector<CUstream_st*> streams;
   State() {
     // RNNLYAP_EMULATED_DEVICE_MIB sets the device's memory (default 8 GiB).
-    const char* mib = std::getenv("RNNLYAP_EMULATED_DEVICE_MIB");
-    device_total = (mib != nullptr ? std::strtoull(mib, nullptr, 10) : 8192) * kMiB;
+    device_total = env_number("RNNLYAP_EMULATED_DEVICE_MIB", 8192) * kMiB;
   }
 };
 

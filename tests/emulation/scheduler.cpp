@@ -160,8 +160,7 @@ struct Rng {
 // reproducible); the default is fixed.
 Rng& rng() {
   static Rng gen = [] {
-    const char* s = std::getenv("RNNLYAP_EMULATION_SEED");
-    const std::uint64_t seed = s != nullptr ? std::strtoull(s, nullptr, 10) : 20261206u;
+    const std::uint64_t seed = env_number("RNNLYAP_EMULATION_SEED", 20261206u);
     return Rng{seed * 0x9E3779B97F4A7C15ull | 1u};
   }();
   return gen;
