@@ -76,6 +76,9 @@ struct SpectrumResult {
   std::vector<double> exponents;  ///< λ_1..λ_k in QR order
   std::vector<double> stderr_;    ///< standard error of each exponent (batch means)
   SpectrumSummary summary;
+  /// Standard error of each summary quantity (batch means of the quantity linearised at the
+  /// estimate); n_positive and ky_is_lower_bound unused, ky_dimension NaN when it is a lower bound.
+  SpectrumSummary summary_stderr;
   SpectrumOptions options;  ///< as used (n set, k resolved, backend resolved)
   Schedule schedule;
   std::string backend;  ///< "cpu" or "cuda"

@@ -391,11 +391,12 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
                    last row equals result["exponents"])
     {options}
     Returns the result JSON as a dict: "exponents" and "stderr" (numpy arrays, QR order),
-    "summary" (max_exponent, mean_exponent, sum, n_positive, ky_dimension, ks_entropy), "params"
-    (the options as used), "backend", "device", "precision", "timing", "schedule", "warnings". With
+    "summary" (max_exponent, mean_exponent, sum, n_positive, ky_dimension, ks_entropy),
+    "summary_stderr" (the standard errors of those but n_positive; batch means), "params" (the
+    options as used), "backend", "device", "precision", "timing", "schedule", "warnings". With
     ensemble > 1 the top level holds the means over the members with their standard errors
-    ("summary_stderr"), "members" each member's result, and "exponents_per_member" is a B × k
-    array.
+    ("stderr", "summary_stderr"), "members" each member's result, and "exponents_per_member" is a
+    B × k array.
 
     Progress with tqdm:
 

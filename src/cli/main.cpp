@@ -370,13 +370,16 @@ bool names_a_file(const std::string& path) {
 std::string report_single(const SpectrumResult& r, bool quiet) {
   for (const std::string& w : r.warnings) std::fprintf(stderr, "rnnlyap: warning: %s\n", w.c_str());
   if (!quiet) {
-    const auto& s = r.summary;
+    const auto &s = r.summary, &se = r.summary_stderr;
+    // D_KY's error is not defined for a lower bound ("D_KY=k+").
+    char ky_error[32] = "";
+    if (!s.ky_is_lower_bound) std::snprintf(ky_error, sizeof ky_error, " +- %.2g", se.ky_dimension);
     std::fprintf(stderr,
-                 "rnnlyap: N=%d k=%d  lambda_max=%.5g +- %.2g  mean=%.5g  D_KY=%.4g%s  H=%.5g  "
-                 "(%s, %.2f s)\n",
-                 r.options.n, r.options.num_exponents(), s.max_exponent, r.stderr_.front(),
-                 s.mean_exponent, s.ky_dimension, s.ky_is_lower_bound ? "+" : "", s.ks_entropy,
-                 r.backend.c_str(), r.timing.seconds);
+                 "rnnlyap: N=%d k=%d  lambda_max=%.5g +- %.2g  mean=%.5g +- %.2g  D_KY=%.4g%s%s  "
+                 "H=%.5g +- %.2g  (%s, %.2f s)\n",
+                 r.options.n, r.options.num_exponents(), s.max_exponent, se.max_exponent,
+                 s.mean_exponent, se.mean_exponent, s.ky_dimension, s.ky_is_lower_bound ? "+" : "",
+                 ky_error, s.ks_entropy, se.ks_entropy, r.backend.c_str(), r.timing.seconds);
   }
   return to_json(r) + "\n";
 }

@@ -9,6 +9,7 @@
 
 #include <optional>
 
+#include "batch_means.hpp"
 #include "checkpoint.hpp"
 #include "clv.hpp"
 #include "executor.hpp"
@@ -379,24 +380,13 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
   for (int m = 0; m < batch; ++m) {
     SpectrumResult& res = out[static_cast<std::size_t>(m)];
     res.exponents.resize(per);
-    res.stderr_.assign(per, std::numeric_limits<double>::quiet_NaN());
     for (int i = 0; i < per; ++i) res.exponents[i] = run.total[m * per + i] / t_avg;
-    if (n_blocks >= 2) {
-      // Weighted batch means: var(λ̂) = B/(B-1) Σ_b w_b² (λ_b - λ̂)², w_b = T_b / T.
-      const double nb = static_cast<double>(n_blocks);
-      for (int i = 0; i < per; ++i) {
-        double v = 0;
-        for (std::size_t b = 0; b < run.block_rates.size(); ++b) {
-          const double w = run.block_times[b] / t_avg;
-          const double d = run.block_rates[b][m * per + i] - res.exponents[i];
-          v += w * w * d * d;
-        }
-        res.stderr_[i] = std::sqrt(v * nb / (nb - 1));
-      }
-    }
+    const Blocks blocks{run.block_rates, run.block_times, static_cast<std::size_t>(m * per)};
+    res.stderr_ = batch_means_stderr(res.exponents, blocks);
     for (const auto& w : windows)
       res.ftle.emplace_back(w.begin() + m * per, w.begin() + (m + 1) * per);
     res.summary = summarize(res.exponents);
+    res.summary_stderr = summary_stderr(res.exponents, blocks);
     res.warnings = basis_warnings(res.exponents, ons_time, opt.precision);
     res.options = opt;
     res.schedule = sched;

@@ -25,6 +25,14 @@ json summary_json(const SpectrumSummary& s) {
   };
 }
 
+// A single run's summary errors: the summary's keys without n_positive and the lower-bound flag.
+json summary_stderr_json(const SpectrumSummary& s) {
+  json j = summary_json(s);
+  j.erase("n_positive");
+  j.erase("ky_dimension_is_lower_bound");
+  return j;
+}
+
 json timing_json(const Timing& t) {
   return {{"seconds", t.seconds}, {"tangent_steps", t.tangent_steps}, {"qr_count", t.qr_count}};
 }
@@ -125,6 +133,7 @@ std::string to_json(const SpectrumResult& r, int indent) {
       {"exponents", r.exponents},
       {"stderr", r.stderr_},
       {"summary", summary_json(r.summary)},
+      {"summary_stderr", summary_stderr_json(r.summary_stderr)},
       {"params", detail::options_to_json(r.options)},
       {"backend", r.backend},
       {"device", r.device},
@@ -162,6 +171,7 @@ std::string to_json(const EnsembleResult& e, int indent) {
                    {"exponents", m.exponents},
                    {"stderr", m.stderr_},
                    {"summary", summary_json(m.summary)},
+                   {"summary_stderr", summary_stderr_json(m.summary_stderr)},
                    {"seconds", m.timing.seconds}};
     if (m.sequence >= 0) member["sequence"] = m.sequence;
     if (!m.ftle.empty()) member["ftle"] = ftle_json({&m});
@@ -217,6 +227,13 @@ std::string to_npz(const SpectrumResult& r, const Trace* trace) {
   m.push_back(npz_float64("exponents", {r.exponents.size()}, r.exponents));
   m.push_back(npz_float64("stderr", {r.stderr_.size()}, r.stderr_));
   add_summary(m, r.summary, "", r.summary.n_positive);
+  const SpectrumSummary& se = r.summary_stderr;
+  const std::pair<const char*, double> errors[] = {{"max_exponent_stderr", se.max_exponent},
+                                                   {"mean_exponent_stderr", se.mean_exponent},
+                                                   {"sum_stderr", se.sum},
+                                                   {"ky_dimension_stderr", se.ky_dimension},
+                                                   {"ks_entropy_stderr", se.ks_entropy}};
+  for (const auto& [name, v] : errors) m.push_back(npz_float64(name, {}, {&v, 1}));
   if (!r.ftle.empty())
     m.push_back(npz_float64("ftle", {r.ftle.size(), r.ftle.front().size()}, flat(r.ftle)));
   if (r.clv && !r.clv->vectors.empty())

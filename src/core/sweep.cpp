@@ -151,14 +151,13 @@ SweepPoint sweep_point(const EnsembleResult& e, double g, std::optional<double> 
     p.mean_exponent_stderr = e.stderr_summary.mean_exponent;
     p.fraction_positive_stderr = std::sqrt(std::max(0.0, (fss - fsum * fsum / b) / (b - 1) / b));
   } else {
-    // One network: the time-average's own error for λ_max (its largest exponent's), none else.
-    const auto& r = e.members.front();
-    std::size_t imax = 0;
-    for (std::size_t i = 1; i < r.exponents.size(); ++i)
-      if (r.exponents[i] > r.exponents[imax]) imax = i;
-    p.max_exponent_stderr = r.stderr_[imax];
-    p.ky_dimension_stderr = p.ks_entropy_stderr = p.mean_exponent_stderr =
-        p.fraction_positive_stderr = kNaN;
+    // One network: the time average's own errors (batch means); none for the fraction.
+    const SpectrumSummary& se = e.members.front().summary_stderr;
+    p.max_exponent_stderr = se.max_exponent;
+    p.ky_dimension_stderr = se.ky_dimension;
+    p.ks_entropy_stderr = se.ks_entropy;
+    p.mean_exponent_stderr = se.mean_exponent;
+    p.fraction_positive_stderr = kNaN;
   }
   return p;
 }

@@ -85,6 +85,12 @@ json result_json(const SpectrumResult& r) {
             {"ky_dimension", number_json(s.ky_dimension)},
             {"ky_is_lower_bound", s.ky_is_lower_bound},
             {"ks_entropy", number_json(s.ks_entropy)}}},
+          {"summary_stderr",
+           {{"max_exponent", number_json(r.summary_stderr.max_exponent)},
+            {"mean_exponent", number_json(r.summary_stderr.mean_exponent)},
+            {"sum", number_json(r.summary_stderr.sum)},
+            {"ky_dimension", number_json(r.summary_stderr.ky_dimension)},
+            {"ks_entropy", number_json(r.summary_stderr.ks_entropy)}}},
           {"options", detail::options_to_json(r.options)},
           {"schedule",
            {{"warmup_steps", r.schedule.warmup_steps},
@@ -117,6 +123,18 @@ SpectrumResult result_from(const json& j) {
   r.summary.ky_dimension = number_from(s.at("ky_dimension"));
   r.summary.ky_is_lower_bound = s.at("ky_is_lower_bound").get<bool>();
   r.summary.ks_entropy = number_from(s.at("ks_entropy"));
+  // Units written before the summary had error bars lack them: NaN, as for one block.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  r.summary_stderr.max_exponent = r.summary_stderr.mean_exponent = r.summary_stderr.sum =
+      r.summary_stderr.ky_dimension = r.summary_stderr.ks_entropy = nan;
+  if (j.contains("summary_stderr")) {
+    const json& se = j.at("summary_stderr");
+    r.summary_stderr.max_exponent = number_from(se.at("max_exponent"));
+    r.summary_stderr.mean_exponent = number_from(se.at("mean_exponent"));
+    r.summary_stderr.sum = number_from(se.at("sum"));
+    r.summary_stderr.ky_dimension = number_from(se.at("ky_dimension"));
+    r.summary_stderr.ks_entropy = number_from(se.at("ks_entropy"));
+  }
   r.options = detail::options_from_json(j.at("options"));
   const json& sc = j.at("schedule");
   r.schedule.warmup_steps = sc.at("warmup_steps").get<std::int64_t>();
