@@ -7,13 +7,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "backends.hpp"
 #include "cli_path.hpp"
+#include "compare.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/spectrum.hpp"
 
@@ -151,58 +157,126 @@ TEST(Checkpoint, CpuCheckpointResumesOnCuda) {
   fs::remove(ckpt);
 }
 
-// The program: SIGINT writes the checkpoint and exits 130; --resume finishes with the same JSON.
-TEST(CheckpointCli, SigintThenResume) {
-  const fs::path dir = temp_path("cli");
-  fs::create_directories(dir);
-  const std::string cli = test::cli_path();
-  const std::string common =
-      " spectrum --n 60 --g 3 --t-sim 3000 --t-ons-warmup 50 --quiet --input-std 0.1";
-  ASSERT_EQ(std::system((cli + common + " --out " + (dir / "whole.json").string()).c_str()), 0);
+// Starts the program with `args` (exec'd by the shell, so the pid is the program's own).
+pid_t start_cli(const std::string& args) {
+  const std::string cmd = "exec " + test::cli_path() + args;
   const pid_t pid = ::fork();
   if (pid == 0) {
-    const std::string args = common + " --checkpoint " + (dir / "run.ckpt").string() +
-                             " --checkpoint-every 0.05 --out " + (dir / "part.json").string();
-    ::execl("/bin/sh", "sh", "-c", ("exec " + cli + args).c_str(), static_cast<char*>(nullptr));
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  // Signal the run once it is checkpointing (its first checkpoint exists), not after a fixed delay:
-  // on a loaded machine a SIGINT before the run has started is the default action (death by the
-  // signal), as it should be.
+  return pid;
+}
+
+int wait_status(pid_t pid) {
   int status = 0;
-  bool exited = false;
-  for (int i = 0; i < 6000 && !fs::exists(dir / "run.ckpt"); ++i) {
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+std::string describe(int status) {
+  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status))
+    return "death by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           ::strsignal(WTERMSIG(status)) + ")";
+  return "wait status " + std::to_string(status);
+}
+
+// Sends `sig` to the run `pid` as soon as its first checkpoint `ckpt` exists, not after a fixed
+// delay: the handlers are installed before anything else runs, so a signal then is never the one
+// that arrives before them (on a loaded machine a fixed delay may signal a run that has not
+// started, whose default action is death by the signal). The run lasts seconds after that
+// checkpoint, so it cannot have finished when the signal comes: it must stop with status 130.
+void signal_at_first_checkpoint(pid_t pid, const fs::path& ckpt, int sig) {
+  const auto t0 = std::chrono::steady_clock::now();
+  int status = 0;
+  bool ended = false;
+  for (int i = 0; i < 6000 && !fs::exists(ckpt); ++i) {
     if (::waitpid(pid, &status, WNOHANG) == pid) {
-      exited = true;
+      ended = true;
       break;
     }
     ::usleep(10000);
   }
-  if (!exited) {
-    ::kill(pid, SIGINT);
-    ::waitpid(pid, &status, 0);
+  if (ended)
+    FAIL() << "the run ended before its first checkpoint existed (" << describe(status) << ")";
+  if (!fs::exists(ckpt)) {
+    ::kill(pid, SIGKILL);
+    wait_status(pid);
+    FAIL() << "no first checkpoint after 60 s";
   }
-  ASSERT_TRUE(WIFEXITED(status));
-  if (WEXITSTATUS(status) == 0) GTEST_SKIP() << "the run finished before the signal arrived";
-  EXPECT_EQ(WEXITSTATUS(status), 130);
-  EXPECT_FALSE(fs::exists(dir / "part.json")) << "no half-written result";
-  ASSERT_TRUE(fs::exists(dir / "run.ckpt"));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(::kill(pid, sig), 0) << "the run is gone: it ended right after its first checkpoint";
+  status = wait_status(pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130)
+      << ::strsignal(sig) << " sent " << seconds
+      << " s after the start, at the first checkpoint: " << describe(status)
+      << " (130 is the documented status: exit 0 is a run that did not stop, or stopped and said "
+         "it finished; death by the signal is no checkpoint-and-stop)";
+}
+
+// Kills and reaps a run that a failed assertion left behind.
+class Reaper {
+ public:
+  explicit Reaper(pid_t pid) : pid_(pid) {}
+  Reaper(Reaper&& o) noexcept : pid_(std::exchange(o.pid_, -1)) {}
+  Reaper(const Reaper&) = delete;
+  Reaper& operator=(const Reaper&) = delete;
+  ~Reaper() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      wait_status(pid_);
+    }
+  }
+  int wait() { return wait_status(std::exchange(pid_, -1)); }
+
+ private:
+  pid_t pid_;
+};
+
+// The program (README, "Long runs"): SIGINT or SIGTERM writes a last checkpoint and exits 130, and
+// --resume finishes with the uninterrupted run's result. Each full run is about 3 s of one core
+// here; the uninterrupted run and the two resumed ones run side by side.
+TEST(CheckpointCli, SignalThenResume) {
+  const fs::path dir = temp_path("cli");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string common =
+      " spectrum --n 60 --g 3 --t-sim 6000 --t-ons-warmup 50 --quiet --input-std 0.1 --threads 1";
+  Reaper whole{start_cli(common + " --out " + (dir / "whole.json").string())};
+  const std::vector<std::pair<int, std::string>> signals = {{SIGINT, "int"}, {SIGTERM, "term"}};
+  for (const auto& [sig, name] : signals) {
+    SCOPED_TRACE("SIG" + std::string(sig == SIGINT ? "INT" : "TERM"));
+    const fs::path ckpt = dir / (name + ".ckpt"), part = dir / (name + ".json");
+    // Reaped by signal_at_first_checkpoint, whatever happens.
+    const pid_t pid = start_cli(common + " --checkpoint " + ckpt.string() +
+                                " --checkpoint-every 0.05 --out " + part.string());
+    ASSERT_NO_FATAL_FAILURE(signal_at_first_checkpoint(pid, ckpt, sig));
+    EXPECT_FALSE(fs::exists(part)) << "no half-written result";
+    ASSERT_TRUE(fs::exists(ckpt));
+  }
   // Changing the model on resume is refused.
-  EXPECT_EQ(WEXITSTATUS(std::system((cli + " spectrum --quiet --g 2 --resume " +
-                                     (dir / "run.ckpt").string() + " 2>/dev/null >/dev/null")
+  EXPECT_EQ(WEXITSTATUS(std::system((test::cli_path() + " spectrum --quiet --g 2 --resume " +
+                                     (dir / "int.ckpt").string() + " 2>/dev/null >/dev/null")
                                         .c_str())),
             2);
-  ASSERT_EQ(std::system((cli + " spectrum --quiet --resume " + (dir / "run.ckpt").string() +
-                         " --out " + (dir / "part.json").string())
-                            .c_str()),
-            0);
-  auto load = [](const fs::path& p) {
+  std::vector<Reaper> resumed;
+  for (const auto& [sig, name] : signals)
+    resumed.emplace_back(start_cli(" spectrum --quiet --resume " +
+                                   (dir / (name + ".ckpt")).string() + " --out " +
+                                   (dir / (name + ".json")).string()));
+  ASSERT_EQ(describe(whole.wait()), "exit status 0") << "the uninterrupted run";
+  for (Reaper& r : resumed) ASSERT_EQ(describe(r.wait()), "exit status 0") << "a resumed run";
+  auto exponents = [](const fs::path& p) {
     std::ifstream f(p);
-    return nlohmann::json::parse(f);
+    return nlohmann::json::parse(f).at("exponents").get<std::vector<double>>();
   };
-  const auto a = load(dir / "whole.json"), b = load(dir / "part.json");
-  for (std::size_t i = 0; i < a["exponents"].size(); ++i)
-    EXPECT_NEAR(a["exponents"][i].get<double>(), b["exponents"][i].get<double>(), 1e-11) << i;
+  const std::vector<double> a = exponents(dir / "whole.json");
+  EXPECT_EQ(a.size(), 60u);
+  for (const auto& [sig, name] : signals)
+    EXPECT_MAX_ABS_DIFF_LE(exponents(dir / (name + ".json")), a, 1e-11) << "resumed after " << name;
   fs::remove_all(dir);
 }
 
