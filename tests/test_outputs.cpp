@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -74,6 +76,13 @@ class Outputs : public rnnlyap::test::ScratchDirTest {
     EXPECT_EQ(files(), before) << args << ": files were created or removed";
   }
 };
+
+// How a child ended, in words.
+std::string describe(int status) {
+  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("death by ") + ::strsignal(WTERMSIG(status));
+  return "wait status " + std::to_string(status);
+}
 
 bool is_root() {
   return ::geteuid() == 0;
@@ -311,11 +320,19 @@ TEST_F(Outputs, TemporariesNeverAccumulate) {
     for (const auto& f : files()) n += f.find("rnnlyap-tmp") != std::string::npos;
     return n;
   };
-  for (int round = 0; round < 3; ++round) {
-    // SIGTERM must remove this run's own temporaries: start it without the earlier ones.
-    if (round == 1)
-      for (const auto& f : files())
-        if (f.find("rnnlyap-tmp") != std::string::npos) fs::remove(path(f));
+  const std::vector<std::string> temps = {".k.json.rnnlyap-tmp", ".k.csv.rnnlyap-tmp"};
+  // This run's temporaries: both exist and neither is an earlier run's (marked "stale" below).
+  const auto own_temps_open = [&] {
+    for (const std::string& t : temps)
+      if (!fs::exists(path(t)) || rnnlyap::test::slurp(path(t)) == "stale") return false;
+    return true;
+  };
+  // SIGKILL from a clean start, SIGKILL over the temporaries it left, then SIGTERM over those.
+  for (const int sig : {SIGKILL, SIGKILL, SIGTERM}) {
+    SCOPED_TRACE(::strsignal(sig));
+    // An earlier killed run's temporaries, marked so that this run's can be told from them.
+    for (const std::string& t : temps)
+      if (fs::exists(path(t))) std::ofstream(path(t)) << "stale";
     const pid_t pid = ::fork();
     if (pid == 0) {
       if (::chdir(dir_.c_str()) != 0) ::_exit(127);
@@ -324,17 +341,40 @@ TEST_F(Outputs, TemporariesNeverAccumulate) {
       ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
-    // Signal it once its outputs are open (polled: a loaded machine may take a while to start it).
-    for (int wait = 0; wait < 600 && count_temps() < 2; ++wait) ::usleep(100000);
-    ::usleep(200000);
-    ::kill(pid, round == 1 ? SIGTERM : SIGKILL);
+    // Signal it once its outputs are open: seen open twice, 0.2 s apart (polled: a loaded machine
+    // may take a while to start it; the path checks create and remove each temporary first).
+    bool open = false, ended = false;
     int status = 0;
-    ::waitpid(pid, &status, 0);
-    const std::size_t temps = count_temps();
-    EXPECT_LE(temps, 2u) << "round " << round;
-    if (round == 1) {
-      EXPECT_EQ(temps, 0u) << "SIGTERM removes the temporaries";
+    for (int wait = 0; wait < 600 && !open && !ended; ++wait) {
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        ended = true;
+      } else if (own_temps_open()) {
+        ::usleep(200000);
+        open = own_temps_open();
+      } else {
+        ::usleep(100000);
+      }
     }
+    if (ended) FAIL() << "the run ended before its outputs were open: " << describe(status);
+    if (!open) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+      FAIL() << "the run's temporaries " << temps[0] << " and " << temps[1]
+             << " never appeared (60 s): nothing was killed mid-run";
+    }
+    ASSERT_EQ(::kill(pid, sig), 0);
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    // SIGKILL cannot be handled; SIGTERM without --checkpoint removes the temporaries and then
+    // takes its default course (src/cli/main.cpp, on_signal): death by the signal either way.
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << describe(status);
+    if (sig == SIGKILL) {
+      // What the killed run left: its own temporaries, one per output, none of the earlier ones.
+      EXPECT_EQ(count_temps(), 2u) << "one temporary per output";
+      EXPECT_TRUE(own_temps_open()) << "the earlier run's temporaries were replaced";
+    } else {
+      EXPECT_EQ(count_temps(), 0u) << "SIGTERM removes the temporaries";
+    }
+    EXPECT_FALSE(fs::exists(path("k.json"))) << "no result from a killed run";
   }
   r = run(kShort + " --out k.json --trace k.csv");
   ASSERT_EQ(r.status, 0) << r.err;
