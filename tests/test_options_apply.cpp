@@ -74,6 +74,18 @@ class OptionsApply : public testing::Test {
     EXPECT_FALSE(fs::exists(out)) << args;
   }
 
+  // The positive control of a refusal: exit 0 with a result and nothing on stderr (a quiet run
+  // prints nothing), so that an option refused where it applies fails.
+  void expect_accepted(const std::string& args) {
+    const fs::path out = dir_ / "accepted.json";
+    fs::remove(out);
+    const CliResult r = run(args + " --out " + out.string());
+    EXPECT_EQ(r.status, 0) << args << "\nstderr: " << r.err;
+    EXPECT_EQ(r.err, "") << args;
+    EXPECT_TRUE(fs::exists(out)) << args;
+    fs::remove(out);
+  }
+
   // A small trained RNN/GRU/LSTM (.npz) and 300 steps of inputs (.npy).
   std::string trained_files(Model type) {
     const CellNetwork c = test::random_cell(type, 4, 2, 0.8, 3);
@@ -97,12 +109,14 @@ class OptionsApply : public testing::Test {
 
 const char* kQuick = " --t-warmup 5 --t-ons-warmup 5 --t-sim 20 --quiet";
 
-// Every option of the table against every model it does not apply to (and a positive control for
-// every model): the line names the option and the model.
+// Every option of the table (src/cli/main.cpp, kOptionScopes) against every model it does not
+// apply to: the line names the option and the model. And the positive controls: every option with
+// every model it applies to runs.
 TEST_F(OptionsApply, OptionsForOtherModelsAreRefused) {
   struct Case {
     std::string flag;  // with its value
     std::vector<std::string> applies;
+    std::string with = "";  // what the option needs beside it where it applies
   };
   const std::vector<Case> cases = {
       {"--integrator rk4", {"rate"}},
@@ -114,26 +128,36 @@ TEST_F(OptionsApply, OptionsForOtherModelsAreRefused) {
       {"--n 4", {"rate", "map"}},
       {"--g 1.5", {"rate", "map"}},
       {"--weights gaussian", {"rate", "map"}},
-      {"--alpha 1.5", {"rate", "map"}},
+      {"--alpha 1.5", {"rate", "map"}, "--weights levy"},
       {"--lstm-h-only", {"lstm"}},
+      {"--network-seed 3", {"rate", "map"}},
+      {"--state-seed 4", {"rate", "map"}},
+      {"--noise-seed 5", {"rate", "map"}, "--input-std 0.1"},
+      {"--nonlinearity relu", {"rnn"}},
+      {"--bias-std 0.1", {"rate", "map"}},
   };
   for (const std::string model : {"rate", "map", "rnn", "gru", "lstm"}) {
     const bool trained = model != "rate" && model != "map";
-    const std::string base = "spectrum --model " + model + kQuick +
-                             (trained ? " " + trained_files(model == "rnn"   ? Model::rnn
-                                                            : model == "gru" ? Model::gru
-                                                                             : Model::lstm)
-                                      : " --n 6");
+    // A random network's size is given here unless the case gives it (--n twice is refused).
+    const std::string common = "spectrum --model " + model + kQuick +
+                               (trained ? " " + trained_files(model == "rnn"   ? Model::rnn
+                                                              : model == "gru" ? Model::gru
+                                                                               : Model::lstm)
+                                        : "");
+    const std::string base = common + (trained ? "" : " --n 6");
     const CliResult ok = run(base);
     ASSERT_EQ(ok.status, 0) << base << "\n" << ok.err;
     for (const Case& c : cases) {
-      if (std::find(c.applies.begin(), c.applies.end(), model) != c.applies.end()) continue;
       const std::string flag = c.flag.substr(0, c.flag.find(' '));
+      if (std::find(c.applies.begin(), c.applies.end(), model) != c.applies.end()) {
+        expect_accepted((flag == "--n" ? common : base) + " " + c.flag + " " + c.with);
+        continue;
+      }
       // A trained model has its N from the file: --n 4 there is refused either way.
       expect_refused(base + " " + c.flag, {flag, "does not apply to --model " + model});
     }
   }
-  // --inputs is for trained models only.
+  // --inputs is for trained models only (the trained runs above take it).
   const std::string files = trained_files(Model::rnn);
   const std::string inputs = files.substr(files.find("--inputs"));
   for (const std::string model : {"rate", "map"})
@@ -149,21 +173,28 @@ TEST_F(OptionsApply, WeightOptionsThatDoNotApplyAreRefused) {
     expect_refused(m + " --n 5 --alpha 1.5", {"--alpha", "levy"});
     expect_refused(m + " --n 5 --weights gaussian --alpha 1.5", {"--alpha", "gaussian"});
     expect_refused(m + " --weights-file " + w + " --alpha 1.5", {"--alpha"});
+    expect_accepted(m + " --n 5 --weights levy --alpha 1.5");
     // A weights file is used as it is: no gain, no size.
     expect_refused(m + " --weights-file " + w + " --g 2", {"--g", "weights file"});
     expect_refused(m + " --weights file --weights-file " + w + " --g 0.5", {"--g"});
     expect_refused(m + " --weights-file " + w + " --n 4", {"--n"});
-    const CliResult ok = run(m + " --n 5 --weights levy --alpha 1.5");
-    EXPECT_EQ(ok.status, 0) << ok.err;
+    expect_accepted(m + " --weights-file " + w);
+    expect_accepted(m + " --weights file --weights-file " + w);
+    for (const std::string weights : {"gaussian", "levy"})
+      expect_accepted(m + " --n 4 --g 2 --weights " + weights);
   }
   // rk4 and dt are the rate model's.
   expect_refused("spectrum --model map --n 5 --integrator rk4", {"--integrator", "map"});
   expect_refused("spectrum --model map --n 5 --dt 0.1", {"--dt", "map"});
+  expect_accepted("spectrum --model rate --n 5 --integrator rk4 --dt 0.1" + std::string(kQuick));
   // The same table applies to sweeps.
   const std::string s = "sweep --quiet --n 5 --g 1,2 --csv " + (dir_ / "s.csv").string();
   expect_refused(s + " --model map --integrator rk4", {"--integrator", "map"});
   expect_refused(s + " --model map --dt 0.5", {"--dt", "map"});
   EXPECT_FALSE(fs::exists(dir_ / "s.csv"));
+  for (const std::string flag : {"--integrator rk4", "--dt 0.5"})
+    expect_accepted(s + " --model rate " + flag + kQuick);
+  expect_accepted(s + " --model map --alpha 1.5" + kQuick);
 }
 
 TEST_F(OptionsApply, SeedsOutsideTheRangeAreRefused) {
