@@ -23,7 +23,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <numbers>
+#include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backends.hpp"
@@ -486,6 +488,41 @@ TEST(ClvPlan, WindowTransientInstantsAndBytes) {
   EXPECT_THROW(detail::make_clv_plan(o, s), InvalidInput);
 }
 
+// Without a backward transient (--clv-transient 0, or --t-ons-warmup 0 without it) the vectors
+// still carry the backward pass's random start: the run says so, and only then.
+TEST(ClvWarning, OnlyWithoutABackwardTransient) {
+  const std::string needle = "covariant vectors without a backward transient";
+  struct Case {
+    double t_ons_warmup;
+    std::optional<double> clv_transient;
+    bool warned;
+  };
+  const Case cases[] = {{10, 0.0, true},           {0, std::nullopt, true}, {0, 0.0, true},
+                        {10, std::nullopt, false}, {10, 5.0, false},        {0, 5.0, false}};
+  for (const Case& c : cases) {
+    SpectrumOptions o;
+    o.backend = BackendKind::cpu;
+    o.model = Model::map;
+    o.n = 8;
+    o.g = 2;
+    o.t_warmup = 10;
+    o.t_ons_warmup = c.t_ons_warmup;
+    o.t_sim = 40;
+    o.clv_stats = true;
+    o.clv_transient = c.clv_transient;
+    const SpectrumResult r = compute_spectrum(o);
+    ASSERT_TRUE(r.clv.has_value());
+    const std::string what =
+        "t_ons_warmup " + std::to_string(c.t_ons_warmup) + ", clv_transient " +
+        (c.clv_transient ? std::to_string(*c.clv_transient) : std::string("not given"));
+    EXPECT_EQ(r.clv->transient == 0, c.warned) << what;
+    const auto warned = std::count_if(r.warnings.begin(), r.warnings.end(), [&](const auto& w) {
+      return w.find(needle) != std::string::npos;
+    });
+    EXPECT_EQ(warned, c.warned ? 1 : 0) << what;
+  }
+}
+
 // --- the program -------------------------------------------------------------------------------
 
 class ClvCli : public testing::Test {
@@ -546,6 +583,30 @@ TEST_F(ClvCli, WritesUnitColumnsOfTheStateDimension) {
   EXPECT_TRUE(j["clv"].contains("angle"));
   EXPECT_EQ(j["params"]["clv"], true);
   EXPECT_EQ(j["params"]["clv_stats"], true);
+}
+
+// The program prints the warning on stderr and keeps it in the JSON's warnings.
+TEST_F(ClvCli, WarnsWithoutABackwardTransient) {
+  const std::string needle = "covariant vectors without a backward transient";
+  for (const std::string transient : {"0", "10"}) {
+    const fs::path out = dir_ / "r.json";
+    const test::CliRun r = run(
+        "spectrum --quiet --backend cpu --model map --n 8 --g 2 --t-warmup 10 --t-ons-warmup 10 "
+        "--t-sim 40 --clv-stats --clv-transient " +
+        transient + " --out " + out.string());
+    ASSERT_EQ(r.status, 0) << r.err;
+    const bool want = transient == "0";
+    EXPECT_EQ(r.err.find("rnnlyap: warning: " + needle) != std::string::npos, want)
+        << "--clv-transient " << transient << ", stderr: " << r.err;
+    const auto j = nlohmann::json::parse(test::slurp(out));
+    const auto& w = j.at("warnings");
+    EXPECT_EQ(std::count_if(w.begin(), w.end(),
+                            [&](const nlohmann::json& x) {
+                              return x.get<std::string>().find(needle) != std::string::npos;
+                            }),
+              want ? 1 : 0)
+        << "--clv-transient " << transient << ": " << w;
+  }
 }
 
 // A trained LSTM's state is (h, c): 2N rows; with --lstm-h-only N. Its vectors' growth rates are
