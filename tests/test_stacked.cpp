@@ -36,6 +36,7 @@
 #include "core/propagator.hpp"
 #include "linalg_truth.hpp"
 #include "npy_test_util.hpp"
+#include "require_torch.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/network.hpp"
 #include "rnnlyap/spectrum.hpp"
@@ -438,8 +439,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, Stacked, testing::Values(BackendKind::cpu, Ba
 // state (every layer's h, or h and c, layer 0 first). The relu network has a unit whose
 // pre-activation is exactly 0 with a nonzero weight: PyTorch's relu′(0) is 0.
 TEST(StackedTorch, MatchesPyTorchModulesAndAutograd) {
-  if (std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") != 0)
-    GTEST_SKIP() << "/usr/bin/python3 has no torch (apt-get install python3-torch)";
+  RNNLYAP_REQUIRE_TORCH_OR_SKIP();
   const fs::path dir =
       fs::temp_directory_path() / ("rnnlyap_stacked_torch_" + std::to_string(::getpid()));
   fs::create_directories(dir);

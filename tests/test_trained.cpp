@@ -17,6 +17,7 @@
 #include "core/executor.hpp"
 #include "core/loop.hpp"
 #include "core/propagator.hpp"
+#include "require_torch.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/trained.hpp"
 
@@ -135,8 +136,7 @@ TEST(TrainedBatch, CpuThreadsTakeWholeSequencesAndMatchSerialRuns) {
 // PyTorch's nn.RNN/GRU/LSTM (float64) and torch.autograd.functional.jacobian of one step, written
 // by a Python script into an .npz; our cell step and tangent map must reproduce them.
 TEST(TrainedTorch, MatchesPyTorchCellsAndAutograd) {
-  if (std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") != 0)
-    GTEST_SKIP() << "/usr/bin/python3 has no torch (apt-get install python3-torch)";
+  RNNLYAP_REQUIRE_TORCH_OR_SKIP();
   const fs::path dir = fs::temp_directory_path() / ("rnnlyap_torch_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string script = R"PY(

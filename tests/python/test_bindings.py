@@ -31,6 +31,16 @@ try:
 except ImportError:
     torch = None
 
+
+def require_torch(test):
+    """Skips `test` where torch is missing, or fails it with RNNLYAP_REQUIRE_TORCH=1 (CI, which
+    installs python3-torch: a skip there would hide a broken installation)."""
+    if torch is None:
+        if os.environ.get("RNNLYAP_REQUIRE_TORCH") == "1":
+            test.fail(f"RNNLYAP_REQUIRE_TORCH=1 but {sys.executable} cannot import torch")
+        test.skipTest("no torch")
+
+
 # Short schedules: the tests check identities, not converged values.
 QUICK = dict(t_warmup=20, t_ons_warmup=20, t_sim=100, backend="cpu")
 
@@ -63,8 +73,7 @@ class Spectrum(unittest.TestCase):
             np.testing.assert_allclose(got, exact_sorted(J), atol=tol)
 
     def test_torch_tensor_and_matching_n_are_accepted(self):
-        if torch is None:
-            self.skipTest("no torch")
+        require_torch(self)
         J = below_onset(12, 0.5, 1)
         a = rnnlyap.spectrum(J, model="map", **QUICK)
         b = rnnlyap.spectrum(torch.tensor(J, dtype=torch.float64), n=12, model="map", **QUICK)
@@ -126,8 +135,9 @@ class Spectrum(unittest.TestCase):
     def test_trained_keywords_equal_the_command_line(self):
         """The same state_dict and inputs through files: layouts, layers, nonlinearity, defaults."""
         exe = cli_program()
-        if exe is None or torch is None:
-            self.skipTest("needs torch and the rnnlyap program built next to the module")
+        require_torch(self)
+        if exe is None:
+            self.skipTest("the rnnlyap program is not built next to the module")
         torch.manual_seed(4)
         x = np.random.default_rng(4).standard_normal((120, 2, 3))  # (T, B, I)
         cases = [(torch.nn.LSTM(3, 5, num_layers=2), "lstm", []),
@@ -340,8 +350,7 @@ class Trained(unittest.TestCase):
         np.testing.assert_array_equal(r2["exponents_per_sequence"], r["exponents_per_sequence"])
 
     def test_modules_at_their_zero_fixed_point(self):
-        if torch is None:
-            self.skipTest("no torch")
+        require_torch(self)
         torch.manual_seed(0)
         for cls in (torch.nn.RNN, torch.nn.GRU):
             with self.subTest(cls=cls.__name__):
@@ -357,8 +366,7 @@ class Trained(unittest.TestCase):
                 np.testing.assert_allclose(np.sort(r["exponents"])[::-1], exact_sorted(jac), atol=tol)
 
     def test_lstm_state_dict_from_torch(self):
-        if torch is None:
-            self.skipTest("no torch")
+        require_torch(self)
         m = torch.nn.LSTM(3, 8, batch_first=True)
         r = rnnlyap.trained_spectrum(m.state_dict(), np.random.default_rng(2).standard_normal((250, 3)))
         self.assertEqual(r["exponents"].shape, (16,))  # (h, c): 2N
@@ -367,8 +375,7 @@ class Trained(unittest.TestCase):
 
     def test_module_layouts(self):
         """A batch_first=False module reads (T, B, I); each sequence equals its own 2-D run."""
-        if torch is None:
-            self.skipTest("no torch")
+        require_torch(self)
         torch.manual_seed(1)
         x = np.random.default_rng(3).standard_normal((300, 3, 2))  # (T, B, I)
         m = torch.nn.LSTM(2, 6)  # batch_first=False, PyTorch's default
@@ -396,8 +403,7 @@ class Trained(unittest.TestCase):
     def test_stacked_layers_at_the_zero_fixed_point(self):
         """Two layers with zero input and biases stay at h = 0; the Jacobian is block triangular
         [[W_hh0, 0], [W_ih1 W_hh0, W_hh1]], so the spectrum is log|eig| of W_hh0 and of W_hh1."""
-        if torch is None:
-            self.skipTest("no torch")
+        require_torch(self)
         torch.manual_seed(2)
         m = torch.nn.RNN(2, 10, num_layers=2, bias=False)
         with torch.no_grad():
@@ -413,8 +419,7 @@ class Trained(unittest.TestCase):
     def test_relu_rnn_in_its_linear_region(self):
         """bias 5 and a weak W_hh: every unit is active at the fixed point, where a relu RNN's
         Jacobian is W_hh (a tanh RNN's there is almost zero)."""
-        if torch is None:
-            self.skipTest("no torch")
+        require_torch(self)
         torch.manual_seed(3)
         m = torch.nn.RNN(2, 10, nonlinearity="relu")
         with torch.no_grad():
@@ -436,8 +441,7 @@ class Trained(unittest.TestCase):
         self.assertLess(np.max(tanh["exponents"]), -5)
 
     def test_modules_that_are_not_modelled_are_refused(self):
-        if torch is None:
-            self.skipTest("no torch")
+        require_torch(self)
         x = np.zeros((50, 2))
         cases = [
             (torch.nn.LSTM(2, 4, bidirectional=True), "bidirectional"),
@@ -502,8 +506,7 @@ class Interrupts(unittest.TestCase):
                                                         backend="cpu", ensemble=3, threads=1))
 
     def test_trained(self):
-        if torch is None:
-            self.skipTest("no torch")
+        require_torch(self)
         lstm = torch.nn.LSTM(3, 200)
         x = np.random.default_rng(0).standard_normal((20000, 3))
         self.assert_interrupts(lambda: rnnlyap.trained_spectrum(lstm, x))                 # one sequence

@@ -14,7 +14,8 @@ grids cut to <= 3 values. A renamed or removed argument therefore still fails th
 or rnnlyap.InvalidInput from the real function), as does a renamed function or result key.
 
 A block that imports an optional package that is not installed (torch, pandas, tqdm, matplotlib)
-is skipped with a message, not failed; matplotlib draws with the Agg backend. README.md's sketch
+is skipped with a message, not failed (torch fails instead with RNNLYAP_REQUIRE_TORCH=1, as in CI,
+which installs python3-torch); matplotlib draws with the Agg backend. README.md's sketch
 uses names it leaves to the reader (`matrix`, `lstm`, `x`); they are defined here, small.
 
 RNNLYAP_DOC_ROOT=<dir> reads README.md and docs/python.md from <dir> instead of the source tree
@@ -89,6 +90,12 @@ def imported_modules(code):
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module.split(".")[0])
     return names
+
+
+def required(names):
+    """Those of the missing optional packages `names` whose absence is a failure: torch where
+    RNNLYAP_REQUIRE_TORCH=1."""
+    return [m for m in names if m == "torch" and os.environ.get("RNNLYAP_REQUIRE_TORCH") == "1"]
 
 
 def installed(name):
@@ -267,6 +274,8 @@ class DocExamples(unittest.TestCase):
         line, code = self.blocks[index]
         where = f"{self.path.relative_to(ROOT)}:{line} (python block {index + 1})"
         missing = sorted(m for m in imported_modules(code) & set(OPTIONAL) if not installed(m))
+        if required(missing):
+            self.fail(f"{where} imports torch, which {sys.executable} lacks (RNNLYAP_REQUIRE_TORCH=1)")
         if missing:
             self.skipped.append(where)
             self.skipTest(f"{where} imports {', '.join(missing)}, which {sys.executable} lacks")
@@ -280,6 +289,9 @@ class DocExamples(unittest.TestCase):
         except ImportError as e:  # e.g. pandas' DataFrame.plot without matplotlib
             needed = [m for m in OPTIONAL if not installed(m) and
                       ((e.name or "").split(".")[0] == m or m in str(e))]
+            if required(needed):
+                raise self.failureException(
+                    f"{where} needs torch, which {sys.executable} lacks (RNNLYAP_REQUIRE_TORCH=1)") from None
             if needed:
                 self.skipped.append(where)
                 self.skipTest(f"{where} needs {', '.join(needed)}, which {sys.executable} lacks")
