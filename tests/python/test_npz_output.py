@@ -72,10 +72,14 @@ class NpzOutput(unittest.TestCase):
         self.assertEqual(json.loads(str(f["result_json"])), j)
         csv = np.loadtxt(self.path("t.csv"), delimiter=",", skiprows=1)
         self.assertEqual(f["trace"].shape, (csv.shape[0], 12))
-        np.testing.assert_allclose(f["trace_time"], csv[:, 0], rtol=1e-9)
-        np.testing.assert_allclose(f["trace"], csv[:, 1:], rtol=1e-9, atol=1e-12)
+        # Both sides come from the program: a NaN on both would pass assert_allclose's default
+        # equal_nan=True, so NaN never counts as equal here (this network's values are finite).
+        self.assertTrue(np.all(np.isfinite(f["trace"])), f["trace"])
+        np.testing.assert_allclose(f["trace_time"], csv[:, 0], rtol=1e-9, equal_nan=False)
+        np.testing.assert_allclose(f["trace"], csv[:, 1:], rtol=1e-9, atol=1e-12, equal_nan=False)
         # The last running estimate is the result.
-        np.testing.assert_allclose(f["trace"][-1], f["exponents"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(f["trace"][-1], f["exponents"], rtol=1e-9, atol=1e-12,
+                                   equal_nan=False)
 
     def test_ensemble_members_and_seeds(self):
         run("spectrum", "--model", "map", "--n", "10", "--g", "1.5", "--ensemble", "3", "--seed",
@@ -88,10 +92,13 @@ class NpzOutput(unittest.TestCase):
         for b, m in enumerate(j["members"]):
             np.testing.assert_array_equal(f["members"][b], as_array(m["exponents"]))
             np.testing.assert_array_equal(f["members_stderr"][b], as_array(m["stderr"]))
-        # The top level is the mean over members and its standard error.
-        np.testing.assert_allclose(f["exponents"], f["members"].mean(axis=0), rtol=1e-12)
+        # The top level is the mean over members and its standard error (finite here: a NaN on
+        # both sides must not pass as equal).
+        self.assertTrue(np.all(np.isfinite(f["members"])), f["members"])
+        np.testing.assert_allclose(f["exponents"], f["members"].mean(axis=0), rtol=1e-12,
+                                   equal_nan=False)
         np.testing.assert_allclose(f["stderr"], f["members"].std(axis=0, ddof=1) / np.sqrt(3),
-                                   rtol=1e-9)
+                                   rtol=1e-9, equal_nan=False)
         self.assertEqual(float(f["max_exponent_stderr"]), j["summary_stderr"]["max_exponent"])
 
     def test_singular_network_keeps_minus_infinity(self):
