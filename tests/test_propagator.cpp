@@ -32,6 +32,7 @@
 #include "compare.hpp"
 #include "core/executor.hpp"
 #include "core/loop.hpp"
+#include "exact_spectrum.hpp"
 #include "linalg_truth.hpp"
 #include "propagator_cases.hpp"
 #include "rnnlyap/errors.hpp"
@@ -246,26 +247,10 @@ std::vector<double> exact_network_spectrum(Kind kind, const Network& net, double
   return test::sorted_desc(lam);
 }
 
-// Tolerance (as test_exact_below_onset.cpp). For a constant linear map the Benettin partial sums
-// are log-volume growth rates: what remains after the initial projection terms cancel is the
-// bounded oscillation of log|R_ii| where i splits a complex pair (in the batch-means standard
-// error) and incomplete alignment with the leading subspaces: 4 standard errors + 10/T.
+// The LSTM's full Jacobian at 0 has rank N (its block rows are proportional): N exponents are −∞,
+// which dgeev and the propagation resolve only as rounding-level values near log ε (below −20).
 void expect_spectrum(const SpectrumResult& r, const std::vector<double>& exact, double t) {
-  ASSERT_EQ(r.exponents.size(), exact.size());
-  std::vector<std::size_t> idx(exact.size());
-  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  std::sort(idx.begin(), idx.end(),
-            [&](auto a, auto b) { return r.exponents[a] > r.exponents[b]; });
-  for (std::size_t i = 0; i < exact.size(); ++i) {
-    const double got = r.exponents[idx[i]];
-    // The LSTM's full Jacobian at 0 has rank N (its block rows are proportional): N exponents are
-    // −∞, which dgeev and the propagation resolve only as rounding-level values near log ε.
-    if (exact[i] < -20) {
-      EXPECT_LT(got, -20.0) << "exponent " << i << " is -inf";
-      continue;
-    }
-    EXPECT_NEAR(got, exact[i], 4 * r.stderr_[idx[i]] + 10.0 / t) << "exponent " << i;
-  }
+  test::expect_exact_spectrum(r.exponents, exact, t);
 }
 
 TEST_P(PropagatorExact, SpectrumWhereTheTangentMapIsConstant) {

@@ -34,6 +34,7 @@
 #include "core/elementwise.hpp"
 #include "core/loop.hpp"
 #include "core/propagator.hpp"
+#include "exact_spectrum.hpp"
 #include "linalg_truth.hpp"
 #include "npy_test_util.hpp"
 #include "require_torch.hpp"
@@ -153,21 +154,8 @@ TEST_P(Stacked, TangentMapMatchesFiniteDifferencesOfTheReferenceStep) {
 
 // As test_propagator.cpp: 4 standard errors + 10/T; exact values below −20 (−∞: the full LSTM's
 // blocks at 0 have rank N) only need to be below −20.
-void expect_spectrum(const SpectrumResult& r, std::vector<double> exact, double t) {
-  exact = test::sorted_desc(exact);
-  ASSERT_EQ(r.exponents.size(), exact.size());
-  std::vector<std::size_t> idx(exact.size());
-  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  std::sort(idx.begin(), idx.end(),
-            [&](auto a, auto b) { return r.exponents[a] > r.exponents[b]; });
-  for (std::size_t i = 0; i < exact.size(); ++i) {
-    const double got = r.exponents[idx[i]];
-    if (exact[i] < -20) {
-      EXPECT_LT(got, -20.0) << "exponent " << i << " is -inf";
-      continue;
-    }
-    EXPECT_NEAR(got, exact[i], 4 * r.stderr_[idx[i]] + 10.0 / t) << "exponent " << i;
-  }
+void expect_spectrum(const SpectrumResult& r, const std::vector<double>& exact, double t) {
+  test::expect_exact_spectrum(r.exponents, exact, t);
 }
 
 std::vector<double> log_abs_eigenvalues(const std::vector<double>& a, int n) {
