@@ -277,8 +277,21 @@ def _random_model(model, integrator, dt, o):
     return o
 
 
-def _floats(v):
-    return np.asarray([np.nan if x is None else x for x in v], dtype=float)
+def _floats(v, null=np.nan):
+    return np.asarray([null if x is None else x for x in v], dtype=float)
+
+
+def _exponents(v):
+    """Exponents from JSON: null there is −∞ (a direction annihilated exactly: a unit that is off, a
+    singular matrix), since NaN and +∞ stop a run instead."""
+    return _floats(v, null=-np.inf)
+
+
+def _summary(s):
+    """The mean and the sum of a spectrum holding −∞ are −∞ (null in JSON)."""
+    for key in ("mean_exponent", "sum"):
+        if key in s and s[key] is None:
+            s[key] = -np.inf
 
 
 def _ftle_arrays(f):
@@ -298,9 +311,12 @@ def _clv_arrays(c):
 
 def _result(text):
     r = json.loads(text)
-    for key in ("exponents", "stderr"):
-        if key in r:
-            r[key] = _floats(r[key])
+    if "exponents" in r:
+        r["exponents"] = _exponents(r["exponents"])
+    if "stderr" in r:
+        r["stderr"] = _floats(r["stderr"])
+    if isinstance(r.get("summary"), dict):
+        _summary(r["summary"])
     if "ftle" in r:
         _ftle_arrays(r["ftle"])
     if "clv" in r:
@@ -308,9 +324,12 @@ def _result(text):
     for m in r.get("members", []):
         if "clv" in m:
             _clv_arrays(m["clv"])
-        for key in ("exponents", "stderr"):
-            if key in m:
-                m[key] = _floats(m[key])
+        if "exponents" in m:
+            m["exponents"] = _exponents(m["exponents"])
+        if "stderr" in m:
+            m["stderr"] = _floats(m["stderr"])
+        if isinstance(m.get("summary"), dict):
+            _summary(m["summary"])
         if "ftle" in m:
             _ftle_arrays(m["ftle"])
     return r
