@@ -10,6 +10,7 @@ import inspect
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -750,6 +751,107 @@ class BadInput(unittest.TestCase):
                 args = dict(g=[0.5], n=10, backend="cpu")
                 args.update(kwargs)
                 self.assert_refused(rnnlyap.sweep, name, **args)
+
+    # Positive controls for the three tables above: each argument they refuse is accepted with a
+    # valid value where it applies (a refusal of a valid value fails here), and every refused name
+    # has a control or is listed as never applying to that function.
+    SPECTRUM_NEVER = {"inputs", "lstm_h_only",  # trained_spectrum's
+                      "weights_file"}  # the command line's: Python passes the matrix as J
+    TRAINED_NEVER = {"dt", "n", "g", "ensemble", "input_std", "zero_diagonal", "bias_std",
+                     "integrator", "weights", "alpha", "trace"}  # fixed by the network or inputs
+    SWEEP_NEVER = {"J", "weights", "trace", "inputs", "bias_std"}  # sweep's grid sets these
+
+    @staticmethod
+    def refused_names(test):
+        """The argument names a refusal test above checks (its source, not a second list)."""
+        src = inspect.getsource(test)
+        return set(re.findall(r'\("(\w+)", dict\(', src))
+
+    def assert_accepted(self, call, name, **kwargs):
+        with self.subTest(name=name, kwargs={k: v for k, v in kwargs.items() if k != "network"}):
+            try:
+                r = call(**kwargs)
+            except rnnlyap.InvalidInput as e:
+                self.fail(f"{name} refused where it applies: {e}")
+            self.assertIsInstance(r, dict)
+
+    def test_spectrum_options_accepted_where_they_apply(self):
+        J = below_onset(6, 0.5, 0)
+        quick = dict(n=6, t_warmup=2, t_ons_warmup=2, t_sim=4, backend="cpu")
+        cases = [
+            ("k", dict(k=3)), ("n", dict(n=7)), ("g", dict(g=0.5)), ("t_sim", dict(t_sim=6)),
+            ("t_warmup", dict(t_warmup=0)), ("t_ons_warmup", dict(t_ons_warmup=0)),
+            ("t_ons", dict(t_ons=2)), ("t_ons", dict(t_ons=0.2)), ("dt", dict(dt=0.05)),
+            ("integrator", dict(integrator="rk4")), ("model", dict(model="map")),
+            ("weights", dict(weights="levy")), ("weights", dict(weights="gaussian")),
+            ("alpha", dict(weights="levy", alpha=1.5)), ("input_std", dict(input_std=0.1)),
+            ("bias_std", dict(bias_std=0.1)), ("seed", dict(seed=0)), ("seed", dict(seed=2**64 - 1)),
+            ("ensemble", dict(ensemble=2)), ("threads", dict(threads=1)), ("device", dict(device=0)),
+            ("backend", dict(backend="cpu")), ("precision", dict(precision="fp32")),
+            ("qr", dict(qr="cholesky2")), ("zero_diagonal", dict(zero_diagonal=True)),
+            ("trace", dict(trace=True)), ("progress", dict(progress=lambda *a: None)),
+            ("J", dict(J=J)), ("n", dict(J=J, n=6)), ("k", dict(J=J, k=2)),
+            ("network_seed", dict(network_seed=3)), ("state_seed", dict(state_seed=2**64 - 1)),
+            ("basis_seed", dict(basis_seed=5)), ("noise_seed", dict(input_std=0.1, noise_seed=3)),
+            ("initial_state", dict(initial_state=np.zeros(6))),
+            ("ftle_window", dict(ftle_window=2)), ("clv", dict(clv=True)),
+            ("clv_stats", dict(clv_stats=True)), ("clv_window", dict(clv=True, clv_window=4)),
+            ("clv_transient", dict(clv=True, clv_transient=1)),
+        ]
+        for name, kwargs in cases:
+            args = dict(quick)
+            if "J" in kwargs:
+                args.pop("n")
+            args.update(kwargs)
+            self.assert_accepted(rnnlyap.spectrum, name, **args)
+        covered = {name for name, _ in cases}
+        self.assertEqual(self.refused_names(self.test_spectrum_options) - covered - self.SPECTRUM_NEVER,
+                         set(), "refused names without a positive control")
+
+    def test_trained_options_accepted_where_they_apply(self):
+        rng = np.random.default_rng(0)
+        sd = {"weight_ih_l0": rng.standard_normal((8, 2)), "weight_hh_l0": 0.5 * rng.standard_normal((8, 8))}
+        gru = {"weight_ih_l0": 0.3 * rng.standard_normal((24, 2)),
+               "weight_hh_l0": 0.3 * rng.standard_normal((24, 8))}
+        lstm = {"weight_ih_l0": 0.3 * rng.standard_normal((32, 2)),
+                "weight_hh_l0": 0.3 * rng.standard_normal((32, 8))}
+        x = np.zeros((60, 2))
+        cases = [
+            ("k", dict(k=3)), ("model", dict(model="rnn")), ("model", dict(network=gru, model="gru")),
+            ("nonlinearity", dict(nonlinearity="relu")), ("nonlinearity", dict(nonlinearity="tanh")),
+            ("batch_first", dict(inputs=np.zeros((2, 60, 2)), batch_first=True)),
+            ("t_warmup", dict(t_warmup=0)), ("t_sim", dict(t_sim=40)), ("t_ons", dict(t_ons=2)),
+            ("seed", dict(seed=2)), ("inputs", dict(inputs=np.zeros((2, 60, 2)))),
+            ("network", dict(network=gru)), ("network", dict(network=lstm)),
+            ("lstm_h_only", dict(network=lstm, lstm_h_only=True)),
+            ("initial_state", dict(initial_state=np.zeros(8))),
+        ]
+        for name, kwargs in cases:
+            args = dict(network=sd, inputs=x, t_warmup=5, t_ons_warmup=5, backend="cpu")
+            args.update(kwargs)
+            self.assert_accepted(rnnlyap.trained_spectrum, name, **args)
+        covered = {name for name, _ in cases}
+        self.assertEqual(self.refused_names(self.test_trained_options) - covered - self.TRAINED_NEVER,
+                         set(), "refused names without a positive control")
+
+    def test_sweep_options_accepted_where_they_apply(self):
+        quick = dict(g=[0.5], n=6, t_warmup=2, t_ons_warmup=2, t_sim=4, backend="cpu")
+        with tempfile.TemporaryDirectory() as d:
+            cases = [
+                ("g", dict(g=[0.5, 1.5])), ("g", dict(g="0.5:1:0.5")), ("g", dict(g=0.5)),
+                ("g", dict(g="0.5,1")), ("n", dict(n=[6, 8])), ("n", dict(n="6,8")),
+                ("alpha", dict(alpha=[1.5, 2])), ("k", dict(n=[6, 8], k=3)),
+                ("dt", dict(dt=0.05)), ("model", dict(model="map")),
+                ("partial", dict(partial=os.path.join(d, "p.jsonl"))),
+                ("ensemble", dict(ensemble=2)), ("seed", dict(seed=0)),
+            ]
+            for name, kwargs in cases:
+                args = dict(quick)
+                args.update(kwargs)
+                self.assert_accepted(rnnlyap.sweep, name, **args)
+        covered = {name for name, _ in cases}
+        self.assertEqual(self.refused_names(self.test_sweep_options) - covered - self.SWEEP_NEVER,
+                         set(), "refused names without a positive control")
 
     def test_messages_name_arguments_not_flags(self):
         # The library's messages name flags; the module rewrites them (exact expected text).
