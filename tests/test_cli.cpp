@@ -57,6 +57,16 @@ class Cli : public testing::Test {
     EXPECT_EQ(count_files(), files_before) << args << ": a temporary file was left behind";
   }
 
+  // The positive control of a refusal: exit 0, a result, nothing on stderr (--quiet).
+  void expect_accepted(const std::string& args) {
+    fs::remove(dir_ / "result.json");
+    const CliRun r = run("spectrum --quiet --t-warmup 2 --t-ons-warmup 2 --t-sim 4 --out " +
+                         (dir_ / "result.json").string() + " " + args);
+    EXPECT_EQ(r.status, 0) << args << "\nstderr: " << r.err;
+    EXPECT_EQ(r.err, "") << args;
+    EXPECT_TRUE(fs::exists(dir_ / "result.json")) << args;
+  }
+
   std::size_t count_files() const {
     std::size_t c = 0;
     for (const auto& e : fs::directory_iterator(dir_))
@@ -167,6 +177,25 @@ TEST_F(Cli, BadWeightFilesExitTwoWithOneLine) {
   expect_rejected("--weights-file " + (dir_ / "ok.npy").string() + " --n 4",
                   "--n cannot be combined");
   expect_rejected("--weights-file " + (dir_ / "ok.npy").string() + " --k 5", "--k 5 exceeds");
+}
+
+// The positive controls of the two tables above: the valid values next to each refused one run.
+TEST_F(Cli, ValuesNextToTheRefusedOnesRun) {
+  expect_accepted("--n 10 --k 10");
+  expect_accepted("--n 10 --dt 1 --t-ons 1");
+  expect_accepted("--n 10 --dt 0.05");
+  expect_accepted("--n 10 --dt 0.1 --t-ons 0.1");
+  expect_accepted("--n 10 --dt 0.1 --t-ons 0.2");
+  expect_accepted("--n 1");
+  expect_accepted("--n 10 --model map");
+  expect_accepted("--n 10 --precision fp32");
+  expect_accepted("--n 10 --weights gaussian");
+  const std::string good =
+      rnnlyap::test::make_npy_bytes(std::vector<double>(16, 0.1), 4, 4, false, false);
+  rnnlyap::test::write_file((dir_ / "ok.npy").string(), good);
+  expect_accepted("--weights-file " + (dir_ / "ok.npy").string());
+  expect_accepted("--weights file --weights-file " + (dir_ / "ok.npy").string());
+  expect_accepted("--weights-file " + (dir_ / "ok.npy").string() + " --k 4");
 }
 
 TEST_F(Cli, CudaBackendWithoutDeviceExitsTwo) {
