@@ -19,9 +19,11 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "compare.hpp"
+#include "core/batch_means.hpp"
 #include "rnnlyap/spectrum.hpp"
 
 namespace rnnlyap {
@@ -176,6 +178,63 @@ TEST(ErrorBars, SummaryErrorsOfLinearQuantities) {
   EXPECT_TRUE(std::isnan(one.stderr_.front()));
   EXPECT_TRUE(std::isnan(one.summary_stderr.max_exponent));
   EXPECT_TRUE(std::isnan(one.summary_stderr.ky_dimension));
+}
+
+// The linearisation itself, against the quantities evaluated block by block: for fluctuations of
+// size δ about the estimate, the batch-means error of summarize() applied to each block's rates
+// equals the linearised error up to O(δ²) relative. Equal blocks of synthetic rates, an estimate
+// with D_KY strictly inside (j = 4) and three positive exponents, in QR order slightly shuffled.
+TEST(ErrorBars, SummaryErrorsAreTheBlockwiseQuantitiesLinearised) {
+  const std::vector<double> estimate = {0.31,  0.12, 0.05, -0.2, -0.45,
+                                        -0.61, -0.8, -1.2, -1.9, -2.5};
+  constexpr int kBlocks = 40;
+  constexpr double kDelta = 1e-6;
+  std::vector<std::vector<double>> rates(kBlocks, estimate);
+  std::vector<double> times(kBlocks, 25.0);
+  std::uint64_t state = 12345;
+  auto uniform = [&] {  // a fixed sequence in (−1, 1)
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<double>(state >> 11) / 4503599627370496.0 - 1.0;
+  };
+  for (std::size_t i = 0; i < estimate.size(); ++i) {
+    double mean = 0;
+    for (auto& r : rates) {
+      r[i] += kDelta * uniform();
+      mean += r[i] / kBlocks;
+    }
+    for (auto& r : rates) r[i] += estimate[i] - mean;  // the blocks average to the estimate
+  }
+  const detail::Blocks blocks{rates, times, 0};
+  const SpectrumSummary se = detail::summary_stderr(estimate, blocks);
+  const SpectrumSummary at = summarize(estimate);
+  ASSERT_FALSE(at.ky_is_lower_bound);
+  ASSERT_EQ(static_cast<int>(at.ky_dimension), 4);
+  // Batch means of a per-block quantity (equal blocks: the sample standard deviation / √B).
+  auto blockwise = [&](double SpectrumSummary::*field) {
+    double v = 0;
+    for (const auto& r : rates) {
+      const double d = summarize(r).*field - at.*field;
+      v += d * d;
+    }
+    return std::sqrt(v / (kBlocks - 1) / kBlocks);
+  };
+  for (auto [name, field] : {std::pair{"max_exponent", &SpectrumSummary::max_exponent},
+                             std::pair{"mean_exponent", &SpectrumSummary::mean_exponent},
+                             std::pair{"sum", &SpectrumSummary::sum},
+                             std::pair{"ky_dimension", &SpectrumSummary::ky_dimension},
+                             std::pair{"ks_entropy", &SpectrumSummary::ks_entropy}}) {
+    const double want = blockwise(field), got = se.*field;
+    ASSERT_GT(want, 0.0) << name;
+    EXPECT_AT_MOST(std::fabs(got - want), 1e-4 * want)
+        << name << ": linearised " << got << ", block by block " << want;
+  }
+  // The exponents' errors are the same formula on each exponent.
+  const std::vector<double> each = detail::batch_means_stderr(estimate, blocks);
+  for (std::size_t i = 0; i < estimate.size(); ++i) {
+    double v = 0;
+    for (const auto& r : rates) v += (r[i] - estimate[i]) * (r[i] - estimate[i]);
+    EXPECT_NEAR(each[i], std::sqrt(v / (kBlocks - 1) / kBlocks), 1e-9 * each[i]) << i;
+  }
 }
 
 }  // namespace
