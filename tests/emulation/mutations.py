@@ -7,16 +7,16 @@ tests catch it (tests/emulation/README.md, "Mutations"). Run by hand, never in t
 The copy of the tree (tracked and untracked files, no build folders) and its emulated build live in
 DIR (default /tmp/rnnlyap-mutations); each mutation edits one file there, rebuilds what changed, runs
 the tests named for it, and restores the file. A mutation is "caught" when a test fails (a wrong
-number, or the emulator's contract report); "survived" when every test passes.
+number, or the emulator's contract report) or it does not compile; "survived" when every test
+passes. The copy, rebuild and verdicts are tests/mutations/engine.py's, shared with the mutations
+of the core algorithm (tests/mutations/run.py).
 """
-import argparse
 import os
-import shutil
-import subprocess
 import sys
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "mutations"))
+import engine  # noqa: E402  (tests/mutations/engine.py: copy, rebuild, run, restore)
 
 # The CUDA tests a mutation is judged by: the emulator's kernel tests and the CUDA instances that
 # take seconds on the emulated device (gtest filters of the two binaries).
@@ -105,101 +105,24 @@ MUTATIONS = [
 ]
 
 
-def run(cmd, cwd, timeout=None, log=None):
-    with open(log, "w") if log else open(os.devnull, "w") as out:
-        try:
-            return subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                  timeout=timeout).returncode
-        except subprocess.TimeoutExpired:
-            return 124
+def annotate(log_text):
+    return " (emulator report)" if "contract violation" in log_text else " (test assertion)"
 
 
-def copy_tree(dst):
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
-                           capture_output=True, text=True).stdout.split()
-    for f in files:
-        if not os.path.isfile(os.path.join(ROOT, f)):
-            continue
-        os.makedirs(os.path.dirname(os.path.join(dst, f)) or dst, exist_ok=True)
-        shutil.copy2(os.path.join(ROOT, f), os.path.join(dst, f))
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", default="/tmp/rnnlyap-mutations")
-    ap.add_argument("--only", nargs="*", help="substrings of mutation names to run")
-    ap.add_argument("--list", action="store_true")
-    ap.add_argument("--timeout", type=int, default=600, help="seconds per mutation's test run")
-    a = ap.parse_args()
-    chosen = [m for m in MUTATIONS if not a.only or any(o in m[0] for o in a.only)]
-    if a.list:
-        for m in chosen:
-            print(f"{m[1]:34} {m[0]}")
-        return 0
-    src, build = os.path.join(a.work, "src"), os.path.join(a.work, "build")
-    shutil.rmtree(src, ignore_errors=True)
-    copy_tree(src)
-    for name, _, path, text, _ in chosen:  # every text still matches the source
-        if open(os.path.join(src, path)).read().count(text) != 1:
-            print(f"mutation '{name}': its text no longer occurs once in {path}", file=sys.stderr)
-            return 2
-    if run(["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
-            "-DRNNLYAP_CUDA_EMULATION=ON", "-DRNNLYAP_BUILD_BENCH=OFF", "-DRNNLYAP_BUILD_PYTHON=OFF"],
-           a.work, log=os.path.join(a.work, "configure.log")) != 0:
-        print("configure failed: see configure.log", file=sys.stderr)
-        return 1
-    targets = ["--target", "rnnlyap_tests", "rnnlyap_emulation_tests"]
-    jobs = str(os.cpu_count() or 2)
-    if run(["cmake", "--build", build, "-j", jobs] + targets, a.work,
-           log=os.path.join(a.work, "build.log")) != 0:
-        print("the unmutated build failed: see build.log", file=sys.stderr)
-        return 1
-    tests = [os.path.join(build, "tests", "rnnlyap_tests"),
-             os.path.join(build, "tests", "emulation", "rnnlyap_emulation_tests")]
-    env = dict(os.environ, RNNLYAP_REQUIRE_CUDA="1")
-
-    def suite(log):
-        codes = []
-        for exe, flt in zip(tests, (FAST, FAST_KERNELS)):
-            with open(log, "a") as out:
-                try:
-                    codes.append(subprocess.run([exe, f"--gtest_filter={flt}"], env=env, stdout=out,
-                                                stderr=subprocess.STDOUT, timeout=a.timeout).returncode)
-                except subprocess.TimeoutExpired:
-                    codes.append(124)
-        return codes
-
-    base = suite(os.path.join(a.work, "baseline.log"))
-    if any(base):
-        print("the unmutated tests fail: see baseline.log", file=sys.stderr)
-        return 1
-    results = []
-    for i, (name, cls, path, text, repl) in enumerate(chosen):
-        full = os.path.join(src, path)
-        original = open(full).read()
-        open(full, "w").write(original.replace(text, repl))
-        log = os.path.join(a.work, f"mutation-{i:02d}.log")
-        t0 = time.time()
-        if run(["cmake", "--build", build, "-j", jobs] + targets, a.work, log=log) != 0:
-            verdict = "caught (does not compile)"
-        else:
-            codes = suite(log)
-            verdict = "caught" if any(codes) else "SURVIVED"
-            if any(c == 124 for c in codes):
-                verdict = "caught (timed out)"
-        open(full, "w").write(original)
-        how = ""
-        if verdict == "caught":
-            text_log = open(log, errors="replace").read()
-            how = " (emulator report)" if "contract violation" in text_log else " (test assertion)"
-        results.append((name, cls, verdict + how))
-        print(f"[{i + 1}/{len(chosen)}] {verdict + how:36} {cls:34} {name}  ({time.time() - t0:.0f} s)",
-              flush=True)
-    run(["cmake", "--build", build, "-j", jobs] + targets, a.work)  # back to the unmutated build
-    survived = [r for r in results if r[2].startswith("SURVIVED")]
-    print(f"\n{len(results) - len(survived)} caught, {len(survived)} survived of {len(results)}")
-    return 1 if survived else 0
-
+CONFIG = engine.Config(
+    description=__doc__.splitlines()[0],
+    default_work="/tmp/rnnlyap-mutations",
+    cmake_args=["-DCMAKE_BUILD_TYPE=Release", "-DRNNLYAP_CUDA_EMULATION=ON",
+                "-DRNNLYAP_BUILD_BENCH=OFF", "-DRNNLYAP_BUILD_PYTHON=OFF"],
+    default_targets=["rnnlyap_tests", "rnnlyap_emulation_tests"],
+    default_checks=[engine.gtest(FAST, "tests/rnnlyap_tests"),
+                    engine.gtest(FAST_KERNELS, "tests/emulation/rnnlyap_emulation_tests")],
+    env={"RNNLYAP_REQUIRE_CUDA": "1"},
+    build_failure_caught=True,
+    annotate=annotate,
+    timeout=600,
+    rebuild_at_end=True,
+)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(engine.main(CONFIG, [engine.Mutation(*t) for t in MUTATIONS]))
