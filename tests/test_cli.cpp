@@ -155,6 +155,20 @@ TEST_F(Cli, BadOptionsExitTwoWithOneLine) {
   expect_rejected("--n ten", "--n");
   expect_rejected("--n 10 --weights file", "--weights-file");
   expect_rejected("--n 10000000", "MiB");  // 800 TB of weights
+  // Options that would be ignored: checkpoint timing without a checkpoint; a covariant-vector
+  // window of 0 ("all" is said by leaving the flag out).
+  expect_rejected("--n 10 --checkpoint-every 5", "--checkpoint-every applies with --checkpoint");
+  expect_rejected("--n 10 --ensemble 2 --checkpoint-every 5", "--checkpoint-every applies");
+  expect_rejected("--n 10 --clv " + (dir_ / "v.npy").string() + " --clv-window 0",
+                  "--clv-window must be > 0 (leave it out");
+}
+
+TEST_F(Cli, UnknownCommandIsNamed) {
+  const CliRun r = run("bogus --n 10");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("unknown command 'bogus'"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
 TEST_F(Cli, BadWeightFilesExitTwoWithOneLine) {

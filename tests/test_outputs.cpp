@@ -192,6 +192,9 @@ TEST_F(Outputs, FailedWritesExitOneWithOneLine) {
       {"", ">/dev/full", "cannot write standard output"},
       {"--out -", ">/dev/full", "cannot write standard output"},
       {"", ">&-", "cannot write standard output"},
+      // The cause of the failed write, not a generic one (issue 19).
+      {"--npz /dev/full", "", "cannot write /dev/full (--npz): No space left on device"},
+      {"--out r.json --trace /dev/full", "", "(--trace): No space left on device"},
   };
   for (const Case& c : cases) {
     const CliRun r = run(kShort + " " + c.args, c.redirect);
@@ -219,6 +222,79 @@ TEST_F(Outputs, FailedWritesExitOneWithOneLine) {
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 1);
+}
+
+// --help, --version and info write to standard output like a result: a failed write exits 1
+// with one line naming the cause, never 0.
+TEST_F(Outputs, HelpAndVersionToAFullDeviceExitOne) {
+  for (const std::string args : {"--version", "--help", "spectrum --help", "info"}) {
+    const CliRun r = run(args, ">/dev/full");
+    EXPECT_EQ(r.status, 1) << args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find("cannot write standard output: No space left on device"),
+              std::string::npos)
+        << args << "\n"
+        << r.err;
+  }
+  const CliRun ok = run("--version");
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.out.find('.'), std::string::npos) << ok.out;
+}
+
+// Started with standard output or error closed (">&-", "2>&-"), the program opens its files on
+// other descriptors: the result file holds the JSON alone (no summary line or warning inside it).
+TEST_F(Outputs, ClosedStandardStreamsDoNotReceiveTheResult) {
+  const std::string verbose = "spectrum --n 8 --g 2 --t-sim 20 --t-ons-warmup 5 --t-warmup 5";
+  for (const std::string closed : {"2>&-", ">&- 2>&-", "<&- >&- 2>&-", ">&- 2>err.txt"}) {
+    fs::remove(path("r.json"));
+    const std::string cmd = "cd " + quote(dir_.string()) + " && " + rnnlyap::test::cli_path() +
+                            " " + verbose + " --out r.json --trace t.csv " + closed;
+    const int raw = std::system(cmd.c_str());
+    ASSERT_TRUE(WIFEXITED(raw)) << closed;
+    EXPECT_EQ(WEXITSTATUS(raw), 0) << closed;
+    const std::string json = slurp(path("r.json"));
+    EXPECT_TRUE(nlohmann::json::accept(json)) << closed << ": the result file holds\n" << json;
+    EXPECT_EQ(json.find("rnnlyap:"), std::string::npos) << closed << ": a message in the result";
+    EXPECT_EQ(slurp(path("t.csv")).rfind("time,lambda_1", 0), 0u) << closed;
+  }
+  // Messages still go to an open stderr.
+  EXPECT_EQ(slurp(path("err.txt")).rfind("rnnlyap: N=8", 0), 0u) << slurp(path("err.txt"));
+}
+
+// A name of an inherited descriptor (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N) is
+// written through that descriptor: appended where the shell appends, never renamed over.
+TEST_F(Outputs, InheritedDescriptorsAreWrittenThrough) {
+  struct Case {
+    std::string out, redirect;
+  };
+  const Case cases[] = {{"/dev/stdout", ">>log"},      {"/proc/self/fd/1", ">>log"},
+                        {"/dev/fd/3", "3>>log"},       {"/dev/stderr", "2>>log"},
+                        {"/proc/self/fd/2", "2>>log"}, {"link", ">>log"}};
+  fs::create_symlink("/dev/stdout", path("link"));
+  for (const Case& c : cases) {
+    std::ofstream(path("log")) << "earlier line\n";
+    const std::string cmd = "cd " + quote(dir_.string()) + " && " + rnnlyap::test::cli_path() +
+                            " " + kShort + " --out " + c.out + " " + c.redirect +
+                            (c.redirect[0] == '2' ? "" : " 2>err.txt");
+    const int raw = std::system(cmd.c_str());
+    ASSERT_TRUE(WIFEXITED(raw)) << c.out;
+    EXPECT_EQ(WEXITSTATUS(raw), 0) << c.out << " " << c.redirect << "\n" << slurp(path("err.txt"));
+    const std::string log = slurp(path("log"));
+    ASSERT_EQ(log.rfind("earlier line\n", 0), 0u) << c.out << ": the log was replaced:\n" << log;
+    EXPECT_TRUE(nlohmann::json::accept(log.substr(13))) << c.out << ": appended\n" << log;
+    EXPECT_FALSE(fs::is_symlink(path("log")));
+    EXPECT_TRUE(fs::is_symlink(path("link")));
+  }
+  for (const auto& f : files()) EXPECT_EQ(f.find("rnnlyap-tmp"), std::string::npos) << f;
+  // A checkpoint is a file read back and replaced whole: a descriptor is refused before the run.
+  std::ofstream(path("log")) << "earlier line\n";
+  const CliRun r = run(kLong + " --checkpoint /dev/stdout", ">>log");
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("descriptor 1"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(path("log")), "earlier line\n");
+  // A descriptor that is not open, or open for reading only.
+  expect_refused("--out /dev/fd/9", "descriptor 9 is not open");
+  expect_refused("--out /dev/stdin", "not open for writing");
 }
 
 TEST_F(Outputs, BadPathsExitTwoBeforeComputing) {

@@ -1,4 +1,5 @@
 // The `rnnlyap` program (README, "Using rnnlyap"). Bad input: one line on stderr and exit status 2.
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -339,7 +340,15 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
   }
   if (sub.count("--k") > 0) o.k = a.k;
   if (!a.clv.empty()) o.clv = true;
+  // The library's clv_window 0 means "all of the averaging time"; on the command line that is
+  // said by leaving the flag out, so an explicit 0 is refused rather than read as "all".
+  if (given(sub, "--clv-window") && o.clv_window == 0)
+    throw InvalidInput("--clv-window must be > 0 (leave it out to keep all of the averaging time)");
   if (given(sub, "--clv-transient")) o.clv_transient = a.clv_transient;
+  if (given(sub, "--checkpoint-every") && a.checkpoint.empty())
+    throw InvalidInput(
+        "--checkpoint-every applies with --checkpoint only (no checkpoint is written "
+        "without it)");
   // Trained models: without --t-sim every input step after the warm-ups is averaged.
   if (is_cell(o.model) && sub.count("--t-sim") == 0) o.t_sim = 0;
 }
@@ -361,7 +370,7 @@ void require_names(const CLI::App& sub, std::initializer_list<const char*> names
 
 // A path that names a file (existing or to be created), not standard output, a device or a FIFO.
 bool names_a_file(const std::string& path) {
-  if (path.empty() || path == "-") return false;
+  if (path.empty() || path == "-" || cli::named_descriptor(path) >= 0) return false;
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? S_ISREG(st.st_mode) : errno == ENOENT;
 }
@@ -563,10 +572,10 @@ int run_spectrum_units(SpectrumOptions o, const SpectrumArgs& a, const CLI::App&
   const std::string json =
       report_members(store->ensemble_result(), a.quiet, npz ? &arrays : nullptr);
   if (npz) {
-    std::fwrite(arrays.data(), 1, arrays.size(), npz->get());
+    npz->write(arrays);
     npz->commit();
   }
-  std::fputs(json.c_str(), out->get());
+  out->write(json);
   out->commit();
   if (!units_path.empty()) std::remove(units_path.c_str());
   return 0;
@@ -653,6 +662,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
       std::fprintf(f, "%.10g", t);
       for (double v : est) std::fprintf(f, ",%.10g", v);
       std::fputc('\n', f);
+      trace->note_failure();
       if (npz) kept_trace.add(t, est);
     };
   }
@@ -678,14 +688,14 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
   }
   if (trace) trace->commit();
   if (npz) {
-    std::fwrite(arrays.data(), 1, arrays.size(), npz->get());
+    npz->write(arrays);
     npz->commit();
   }
   if (clv) {
-    std::fwrite(clv_bytes.data(), 1, clv_bytes.size(), clv->get());
+    clv->write(clv_bytes);
     clv->commit();
   }
-  std::fputs(json.c_str(), out.get());
+  out.write(json);
   out.commit();
   return 0;
 }
@@ -717,11 +727,11 @@ void report_sweep(const SweepResult& r, cli::OutputFile& json_out, cli::OutputFi
     std::fprintf(stderr, "rnnlyap: warning: %s\n", warning.c_str());
   if (r.resumed_points > 0 && !quiet && !partial.empty())
     std::fprintf(stderr, "rnnlyap: %d points taken from %s\n", r.resumed_points, partial.c_str());
-  std::fputs((sweep_json(r) + "\n").c_str(), json_out.get());
-  std::fputs(sweep_csv(r).c_str(), csv_out.get());
+  json_out.write(sweep_json(r) + "\n");
+  csv_out.write(sweep_csv(r));
   if (npz_out) {
     const std::string arrays = sweep_npz(r);
-    std::fwrite(arrays.data(), 1, arrays.size(), npz_out->get());
+    npz_out->write(arrays);
     npz_out->commit();
   }
   json_out.commit();
@@ -914,10 +924,10 @@ int run_merge(const MergeArgs& m, const CLI::App& sub) {
   const std::string json =
       report_members(store.ensemble_result(), m.quiet, npz ? &arrays : nullptr);
   if (npz) {
-    std::fwrite(arrays.data(), 1, arrays.size(), npz->get());
+    npz->write(arrays);
     npz->commit();
   }
-  std::fputs(json.c_str(), out.get());
+  out.write(json);
   out.commit();
   return 0;
 }
@@ -976,7 +986,48 @@ int launched_rank() {
   return 0;
 }
 
+// Whatever went to standard output must have arrived (a full disk, a closed pipe): throws Error
+// (exit 1) otherwise. `earlier`: errno after a write that may have failed already.
+void check_standard_output(int earlier = 0) {
+  errno = 0;
+  std::cout.flush();  // the first failure sets errno; a later flush may not
+  int err = errno != 0 ? errno : earlier;
+  if (std::fflush(stdout) != 0 && err == 0) err = errno;
+  if (!std::cout || std::ferror(stdout))
+    throw Error(std::string("cannot write standard output: ") +
+                std::strerror(err != 0 ? err : EIO));
+}
+
+// --help and --version, printed by CLI11 (its std::endl flushes, so a failure's errno is set at
+// once): a failed write is exit 1 with one line, as for results.
+template <class Print>
+int printed_by_cli11(Print print) {
+  errno = 0;
+  const int status = print();
+  const int err = errno;
+  try {
+    check_standard_output(err);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "rnnlyap: failed: %s\n", e.what());
+    return kExitFailure;
+  }
+  return status;
+}
+
+constexpr const char* kCommands[] = {"spectrum", "sweep", "merge", "info"};
+
 int run_main(int argc, char** argv) {
+  // An unknown command is named (CLI11 would say only that a subcommand is required).
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::none_of(std::begin(kCommands), std::end(kCommands),
+                   [&](const char* c) { return std::strcmp(c, argv[1]) == 0; })) {
+    if (g_ranks.rank == 0)
+      std::fprintf(stderr,
+                   "rnnlyap: error: unknown command '%s' (the commands are spectrum, sweep, "
+                   "merge and info; see rnnlyap --help)\n",
+                   argv[1]);
+    return kExitInvalid;
+  }
   CLI::App app{"rnnlyap: Lyapunov spectra of recurrent neural networks"};
   app.require_subcommand(1);
   app.set_version_flag("--version", rnnlyap::version());
@@ -1006,11 +1057,11 @@ int run_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
-    return g_ranks.rank == 0 ? app.exit(CLI::CallForHelp()) : 0;
+    return g_ranks.rank == 0 ? printed_by_cli11([&] { return app.exit(CLI::CallForHelp()); }) : 0;
   } catch (const CLI::CallForAllHelp& e) {
-    return g_ranks.rank == 0 ? app.exit(e) : 0;
+    return g_ranks.rank == 0 ? printed_by_cli11([&] { return app.exit(e); }) : 0;
   } catch (const CLI::CallForVersion& e) {
-    return g_ranks.rank == 0 ? app.exit(e) : 0;
+    return g_ranks.rank == 0 ? printed_by_cli11([&] { return app.exit(e); }) : 0;
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     for (char& c : what)
@@ -1038,12 +1089,7 @@ int run_main(int argc, char** argv) {
                        : *merge ? run_merge(merge_args, *merge)
                        : *sweep ? run_sweep_command(sweep_opt, sweep_args, sweep_grid, *sweep)
                                 : run_spectrum(opt, args, *spectrum);
-    // Whatever went to standard output must have arrived (a full disk, a closed pipe: exit 1).
-    std::cout.flush();
-    errno = 0;
-    if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout))
-      throw Error(std::string("cannot write standard output: ") +
-                  std::strerror(errno != 0 ? errno : EIO));
+    check_standard_output();  // a full disk, a closed pipe: exit 1
     return status;
   } catch (const cli::QuietExit& e) {
     return e.status;
@@ -1062,9 +1108,25 @@ int run_main(int argc, char** argv) {
   }
 }
 
+// A standard descriptor the program was started without (">&-", "2>&-") is given /dev/null, opened
+// the wrong way round (read-only for output, write-only for input): the number is taken, so no file
+// the program opens becomes its stdout or stderr and no message lands in a result, while every use
+// fails as it would on the closed descriptor (a result to a closed stdout still exits 1).
+void reserve_standard_descriptors() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    const int null = ::open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);  // the lowest free: fd
+    if (null >= 0 && null != fd) {
+      (void)::dup2(null, fd);
+      ::close(null);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  reserve_standard_descriptors();
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   // A closed pipe on standard output is a write error with a message (exit 1), not a silent death.

@@ -4,8 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -42,6 +45,7 @@ struct Destination {
   std::string target, key;
   bool exists = false;
   mode_t mode = 0;
+  int fd = -1;  // OutputKind::descriptor: the descriptor written through
 };
 
 [[noreturn]] void cannot_write(const PathOption& o, const std::string& why) {
@@ -50,6 +54,24 @@ struct Destination {
 
 std::string inode_key(const struct stat& st) {
   return "inode:" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+}
+
+bool whole_number(const std::string& s) {
+  return !s.empty() && s.size() <= 9 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A folder of this process's descriptors: /proc/PID/fd or /proc/PID/task/TID/fd (what /dev/fd,
+// /proc/self/fd and /proc/thread-self/fd resolve to).
+bool own_descriptor_folder(const std::string& folder) {
+  const std::string proc = "/proc/" + std::to_string(::getpid()) + "/";
+  if (folder.rfind(proc, 0) != 0) return false;
+  const std::string rest = folder.substr(proc.size());
+  if (rest == "fd") return true;
+  const std::string task = "task/";
+  return rest.rfind(task, 0) == 0 && rest.size() > task.size() + 3 &&
+         rest.compare(rest.size() - 3, 3, "/fd") == 0 &&
+         whole_number(rest.substr(task.size(), rest.size() - task.size() - 3));
 }
 
 void require_name(const PathOption& o) {
@@ -65,6 +87,17 @@ Destination describe(const PathOption& o) {
     if (::fstat(STDOUT_FILENO, &st) == 0)
       return {OutputKind::standard_output, "-", inode_key(st), false, st.st_mode};
     return {OutputKind::standard_output, "-", "standard output", false, 0};
+  }
+  if (const int fd = named_descriptor(o.path); fd >= 0) {
+    // Written through the descriptor itself: following /proc's link to the file and renaming
+    // over it would destroy what the shell set up (an appended log, a pipe's other end).
+    const int flags = ::fcntl(fd, F_GETFL);
+    struct stat st {};
+    if (flags == -1 || ::fstat(fd, &st) != 0)
+      cannot_write(o, "descriptor " + std::to_string(fd) + " is not open");
+    if ((flags & O_ACCMODE) == O_RDONLY)
+      cannot_write(o, "descriptor " + std::to_string(fd) + " is not open for writing");
+    return {OutputKind::descriptor, o.path, inode_key(st), true, st.st_mode, fd};
   }
   struct stat st {};
   if (::stat(o.path.c_str(), &st) == 0) {
@@ -106,6 +139,31 @@ bool is_checkpoint_resume(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+int named_descriptor(const std::string& path) {
+  // Follows the path's links one at a time until its folder is one of this process's descriptor
+  // folders (then its name is the descriptor) or it is no link (then it names none).
+  std::string p = path;
+  for (int hop = 0; hop < 40 && !p.empty(); ++hop) {
+    const fs::path fp(p);
+    const fs::path folder = fp.parent_path().empty() ? fs::path(".") : fp.parent_path();
+    char* real = ::realpath(folder.c_str(), nullptr);
+    if (real != nullptr) {
+      const bool own = own_descriptor_folder(real);
+      std::free(real);
+      const std::string name = fp.filename().string();
+      if (own) return whole_number(name) ? std::stoi(name) : -1;
+    }
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return -1;
+    std::array<char, 4096> buf{};
+    const ssize_t len = ::readlink(p.c_str(), buf.data(), buf.size() - 1);
+    if (len <= 0) return -1;
+    const fs::path target(std::string(buf.data(), static_cast<std::size_t>(len)));
+    p = target.is_absolute() ? target.string() : (folder / target).string();
+  }
+  return -1;
+}
+
 void check_paths(const std::vector<PathOption>& outputs, const std::vector<PathOption>& inputs) {
   std::vector<std::pair<const PathOption*, std::string>> seen;  // option, identity
   for (const PathOption& in : inputs) {
@@ -124,11 +182,13 @@ void check_paths(const std::vector<PathOption>& outputs, const std::vector<PathO
     if (out.file_only && d.kind != OutputKind::atomic)
       cannot_write(out, d.kind == OutputKind::standard_output
                             ? std::string("standard output is not a file")
+                        : d.kind == OutputKind::descriptor
+                            ? "it names descriptor " + std::to_string(d.fd) +
+                                  ", which is written as it stands, not a file that is replaced"
                             : std::string("it is ") + detail::file_type_name(d.mode) +
                                   ", not a regular file");
     // Two outputs on one character device (/dev/null twice) replace nothing and are allowed.
-    const bool shareable =
-        (d.kind == OutputKind::direct || d.kind == OutputKind::standard_output) && S_ISCHR(d.mode);
+    const bool shareable = d.kind != OutputKind::atomic && S_ISCHR(d.mode);
     for (std::size_t i = 0; i < seen.size(); ++i) {
       const PathOption& other = *seen[i].first;
       if (seen[i].second != d.key || (shareable && i >= n_inputs)) continue;
@@ -162,6 +222,18 @@ OutputFile::OutputFile(std::string option, std::string path)
       kind_ = OutputKind::standard_output;
       file_ = stdout;
       return;
+    case OutputKind::descriptor: {
+      kind_ = OutputKind::descriptor;
+      const int fd = ::fcntl(d.fd, F_DUPFD_CLOEXEC, 3);  // the same open file: its offset, its mode
+      if (fd < 0) cannot_write(o, std::strerror(errno));
+      file_ = ::fdopen(fd, "w");
+      if (!file_) {
+        const int err = errno;
+        ::close(fd);
+        cannot_write(o, std::strerror(err));
+      }
+      return;
+    }
     case OutputKind::direct: {
       kind_ = OutputKind::direct;
       // A FIFO is opened without waiting: no reader is an error now, not a hang.
@@ -210,12 +282,22 @@ OutputFile::~OutputFile() {
   }
 }
 
+void OutputFile::write(const std::string& bytes) {
+  if (std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size() && error_ == 0)
+    error_ = errno;
+}
+
+void OutputFile::note_failure() {
+  if (error_ == 0 && std::ferror(file_)) error_ = errno;
+}
+
 void OutputFile::commit() {
   std::FILE* f = file_;
   file_ = nullptr;
   errno = 0;
-  bool ok = std::fflush(f) == 0 && !std::ferror(f);
-  int err = errno;
+  bool ok = std::fflush(f) == 0 && !std::ferror(f) && error_ == 0;
+  // The cause of the first failed write: a later flush of an errored stream may report none.
+  int err = error_ != 0 ? error_ : errno;
   if (kind_ == OutputKind::atomic && ok && ::fsync(::fileno(f)) != 0 && errno != EINVAL) {
     ok = false;
     err = errno;

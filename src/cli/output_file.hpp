@@ -5,6 +5,9 @@
 // - A regular file, or a path that does not exist yet, is written to the temporary
 //   ".NAME.rnnlyap-tmp" beside it and renamed on commit(); a symbolic link is followed first, so
 //   its target is replaced atomically and the link stays a link.
+// - A name of one of the descriptors the program was started with (/dev/stdout, /dev/stderr,
+//   /dev/fd/N, /proc/self/fd/N, or a link to one) is written through that descriptor, where it
+//   stands and appending where it appends ("--out /dev/stdout >> log"): never replaced.
 // - A character device (/dev/null) or a FIFO is written directly: never replaced.
 // - Anything else (a directory, a socket, a block device) is refused.
 #pragma once
@@ -29,8 +32,13 @@ struct PathOption {
 /// file. The one exception: a --checkpoint may be the --resume file (read before it is rewritten).
 void check_paths(const std::vector<PathOption>& outputs, const std::vector<PathOption>& inputs);
 
-/// How an output is written: to standard output, directly (a device, a FIFO), or atomically.
-enum class OutputKind { standard_output, direct, atomic };
+/// How an output is written: to standard output, directly (a device, a FIFO), through an inherited
+/// descriptor named by its path (/dev/stdout), or atomically.
+enum class OutputKind { standard_output, direct, descriptor, atomic };
+
+/// The descriptor `path` names when it is one of this process's own (/dev/stdout, /dev/fd/3,
+/// /proc/self/fd/1, a link to one of them), else -1.
+int named_descriptor(const std::string& path);
 
 class OutputFile {
  public:
@@ -42,6 +50,10 @@ class OutputFile {
   OutputFile& operator=(const OutputFile&) = delete;
 
   std::FILE* get() const { return file_; }
+  /// Writes `bytes`; a failure is remembered with its cause and reported by commit().
+  void write(const std::string& bytes);
+  /// After writing to get() directly: remembers the cause of a failed write, if there was one.
+  void note_failure();
   /// Flushes and closes (renaming the temporary onto the target). A failed write (a full disk, a
   /// closed pipe) throws rnnlyap::Error: exit status 1, since it happens after the computation.
   void commit();
@@ -50,6 +62,7 @@ class OutputFile {
   std::string option_, path_, target_, tmp_;
   OutputKind kind_ = OutputKind::atomic;
   std::FILE* file_ = nullptr;
+  int error_ = 0;  // errno of the first failed write
 };
 
 /// Removes every temporary still open (async-signal-safe: for SIGINT/SIGTERM handlers).
