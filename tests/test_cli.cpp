@@ -10,9 +10,11 @@
 #include <sstream>
 
 #include "backends.hpp"
+#include "cli/messages.hpp"
 #include "cli_path.hpp"
 #include "core/propagator.hpp"
 #include "npy_test_util.hpp"
+#include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 
 namespace fs = std::filesystem;
@@ -161,6 +163,25 @@ TEST_F(Cli, BadOptionsExitTwoWithOneLine) {
   expect_rejected("--n 10 --ensemble 2 --checkpoint-every 5", "--checkpoint-every applies");
   expect_rejected("--n 10 --clv " + (dir_ / "v.npy").string() + " --clv-window 0",
                   "--clv-window must be > 0 (leave it out");
+}
+
+// Exit-2 messages (the user's input, a run that does not fit) show no build-machine source path:
+// a GPU allocation that fails under --backend cuda is OutOfDeviceMemory, whose message the
+// library builds from a VendorError ending in " at FILE:LINE".
+TEST(CliMessages, ExitTwoMessagesShowNoSourcePath) {
+  const rnnlyap::OutOfDeviceMemory e(
+      std::string("out of GPU memory: ") +
+      rnnlyap::VendorError("CUDA runtime cudaMalloc", 2, "cudaErrorMemoryAllocation: out of memory",
+                           __FILE__, __LINE__)
+          .what());
+  ASSERT_NE(std::string(e.what()).find(__FILE__), std::string::npos) << e.what();
+  EXPECT_EQ(rnnlyap::cli::without_source_location(e.what()),
+            "out of GPU memory: CUDA runtime cudaMalloc error 2 (cudaErrorMemoryAllocation: out "
+            "of memory)");
+  // Anything else is left as it is.
+  for (const std::string m : {"--n must be at least 1", "cannot write 'at x.cpp:3' (--out): x",
+                              "cannot write a.json (--out): it is a directory"})
+    EXPECT_EQ(rnnlyap::cli::without_source_location(m), m);
 }
 
 TEST_F(Cli, UnknownCommandIsNamed) {

@@ -25,6 +25,7 @@
 
 #include "distribute.hpp"
 #include "memory_limit.hpp"
+#include "messages.hpp"
 #include "output_file.hpp"
 #include "progress.hpp"
 #include "rnnlyap/arrays.hpp"
@@ -1097,7 +1098,7 @@ int run_main(int argc, char** argv) {
     say("rnnlyap:%s %s\n", e.what());
     return 130;
   } catch (const InvalidInput& e) {
-    say("rnnlyap:%s error: %s\n", e.what());
+    say("rnnlyap:%s error: %s\n", cli::without_source_location(e.what()).c_str());
     return kExitInvalid;
   } catch (const std::bad_alloc&) {
     say("rnnlyap:%s error: %s\n", "out of memory: the run does not fit in this machine's memory");
