@@ -51,13 +51,19 @@ class VendorError : public Error {
  public:
   VendorError(const std::string& api, int status, const std::string& what, const char* file,
               int line)
-      : Error(api + " error " + std::to_string(status) + " (" + what + ") at " + file + ":" +
-              std::to_string(line)),
+      : Error(api + " error " + std::to_string(status) + " (" + what + ") at " +
+              source_relative(file) + ":" + std::to_string(line)),
         status_(status) {}
   /// The vendor's numeric status code.
   int status() const noexcept { return status_; }
 
  private:
+  /// The path within the project ("src/cuda/x.hpp"), never the build machine's absolute path.
+  static std::string source_relative(const char* file) {
+    const std::string f = file;
+    const std::size_t at = f.rfind("/src/");
+    return at == std::string::npos ? f.substr(f.find_last_of('/') + 1) : f.substr(at + 1);
+  }
   int status_;
 };
 
