@@ -145,6 +145,31 @@ TEST_P(PrecisionAndQr, Cholesky2PathIsChosenByConditioning) {
   }
 }
 
+// Issue 19: on a Lévy map (`rnnlyap spectrum --model map --weights levy --alpha 1.3 --g 1.2 --n 60
+// --seed 8`, the full spectrum) a re-orthonormalisation's second CholeskyQR pass fails its
+// Cholesky factorisation; that member falls back to Householder QR, so --qr cholesky2 and --qr
+// auto finish, on the same trajectory, within the statistical error of Householder's exponents.
+TEST(PrecisionAndQrLevy, CholeskyFailuresOnALevyMapFallBack) {
+  SpectrumOptions o;
+  o.backend = BackendKind::cpu;
+  o.model = Model::map;
+  o.weights = WeightKind::levy;
+  o.alpha = 1.3;
+  o.g = 1.2;
+  o.n = 60;
+  o.seed = 8;
+  const SpectrumResult hh = compute_spectrum(o);
+  ASSERT_EQ(hh.exponents.size(), 60u);
+  for (QrMethod m : {QrMethod::cholesky2, QrMethod::auto_select}) {
+    o.qr = m;
+    SpectrumResult r;
+    ASSERT_NO_THROW(r = compute_spectrum(o)) << to_string(m);
+    ASSERT_EQ(r.exponents.size(), hh.exponents.size());
+    for (std::size_t i = 0; i < r.exponents.size(); ++i)
+      EXPECT_NEAR(r.exponents[i], hh.exponents[i], 4 * hh.stderr_[i]) << to_string(m) << " " << i;
+  }
+}
+
 RNNLYAP_INSTANTIATE_FOR_BACKENDS(PrecisionAndQr);
 
 }  // namespace

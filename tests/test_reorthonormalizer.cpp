@@ -30,6 +30,7 @@
 #include <random>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "backends.hpp"
@@ -589,6 +590,189 @@ TEST_P(Reorthonormalizers, BatchesBeyondTheLibrariesLimitPerCall) {
     });
     EXPECT_AT_MOST(orth, 1e-14);
   }
+}
+
+// --- A failed Cholesky factorisation, in either pass, falls back --------------------------------
+// Bases built to break CholeskyQR in each pass. No re-orthonormalisation may end with an error;
+// the broken member gets what Householder QR gives it (the same routine on the same values, so to
+// rounding), its batch mates keep their CholeskyQR result, and the fallback counts toward the 15
+// re-orthonormalisations that go straight to Householder.
+//   zero pivot   a Gaussian basis with rows 0 and 1 emptied and columns 10, 11 replaced by
+//                (1, 0, 0…) and (1, δ, 0…), δ² below half an ulp of 1 (δ = 2⁻³⁰; fp32 2⁻¹³): every
+//                Gram entry the factorisation touches is exact and the first potrf meets an exact
+//                zero pivot (info 12). Householder resolves R₁₁,₁₁ = δ.
+//   overflow     a Gaussian basis with column 7 scaled by 1e160 (fp32 1e20): the Gram matrix
+//                overflows. OpenBLAS's potrf then returns info 0 with a factor that is not
+//                finite; the first pass must see that as the failure it is.
+//   second pass  A = U D (I − 2N), U orthonormal, N the strictly upper triangle of ones, D
+//                geometric from 1 to 10^−4.5 (fp32 10^−2): the first factor's diagonal ratio (8e3;
+//                fp32 36) passes the conditioning check and makes auto take a second pass too,
+//                but cond(A) ≈ 3⁴⁰ leaves Q R₁⁻¹ so far from orthonormal that the second potrf
+//                fails. Which such bases fail in the second pass rather than the first depends
+//                on rounding: these seeds were picked with OpenBLAS (syrk and gemm Gram matrices
+//                alike). On another LAPACK the basis may fail in the first pass (still a fallback)
+//                or pass both, and then this test shows CholeskyQR2 accepting a basis it cannot
+//                handle.
+enum class Break { zero_pivot, overflow, second_pass };
+
+const char* break_name(Break b) {
+  switch (b) {
+    case Break::zero_pivot:
+      return "first pass: exact zero pivot";
+    case Break::overflow:
+      return "first pass: Gram matrix overflows";
+    case Break::second_pass:
+      return "second pass";
+  }
+  return "?";
+}
+
+std::vector<double> broken_basis(Break kind, bool fp32) {
+  const std::size_t m = kRows;
+  if (kind == Break::second_pass) {
+    std::mt19937_64 rng(fp32 ? 10 : 3);
+    const Matrix u = random_orthonormal(kRows, kCols, rng);
+    const double decades =
+        fp32 ? 2.0 : 4.5;  // the exponents in double, as when the seeds were picked
+    std::vector<double> a(m * kCols);
+    for (int j = 0; j < kCols; ++j)
+      for (std::size_t r = 0; r < m; ++r) {
+        long double s = 0;
+        for (int i = 0; i <= j; ++i)
+          s += u[i * m + r] * std::pow(10.0L, -decades * i / (kCols - 1)) * (i == j ? 1.0L : -2.0L);
+        a[j * m + r] = static_cast<double>(s);
+      }
+    return a;
+  }
+  std::vector<double> a = make_basis(Basis::well, fp32, kRows, kCols, 300);
+  if (kind == Break::overflow) {
+    for (std::size_t r = 0; r < m; ++r) a[7 * m + r] *= fp32 ? 1e20 : 1e160;
+    return a;
+  }
+  for (int c = 0; c < kCols; ++c) a[c * m] = a[c * m + 1] = 0;
+  for (std::size_t c : {10, 11})
+    for (std::size_t r = 0; r < m; ++r) a[c * m + r] = 0;
+  a[10 * m] = a[11 * m] = 1;
+  a[11 * m + 1] = fp32 ? 0x1p-13 : 0x1p-30;
+  return a;
+}
+
+// One accumulating re-orthonormalisation of the given bases as one batch: logs and Q.
+template <class T>
+std::pair<std::vector<double>, std::vector<T>> run_batch(
+    detail::Executor<T>& ex, QrMethod method,
+    const std::vector<const std::vector<double>*>& bases) {
+  const std::size_t mk = static_cast<std::size_t>(kRows) * kCols;
+  auto qr = ex.make_reorthonormalizer(static_cast<int>(bases.size()), kRows, kCols, method);
+  detail::Buffer<T> buf(ex, bases.size() * mk);
+  std::vector<T> host(bases.size() * mk);
+  for (std::size_t b = 0; b < bases.size(); ++b)
+    std::transform(bases[b]->begin(), bases[b]->end(), host.begin() + b * mk,
+                   [](double v) { return static_cast<T>(v); });
+  ex.copy_in(buf.get(), host.data(), host.size() * sizeof(T));
+  qr->reorthonormalize(buf.get(), true);
+  std::vector<double> logs = qr->take_log_sums_blocking();
+  ex.copy_out_blocking(host.data(), buf.get(), host.size() * sizeof(T));
+  return {logs, host};
+}
+
+// Member b of `got` equals member c of `want` to rounding: log|R_ii| within 64·rows·u·max(1,
+// |log|), each column of Q within 64·rows·u up to its sign.
+template <class T>
+void expect_same_member(const std::string& what,
+                        const std::pair<std::vector<double>, std::vector<T>>& got, std::size_t b,
+                        const std::pair<std::vector<double>, std::vector<T>>& want, std::size_t c) {
+  const double tol = 64 * kRows * unit_roundoff(std::is_same_v<T, float>);
+  const std::size_t m = kRows, k = kCols;
+  double worst_log = 0, worst_q = 0;
+  for (std::size_t i = 0; i < k; ++i) {
+    const double w = want.first[c * k + i];
+    worst_log =
+        test::nan_max(worst_log, std::fabs(got.first[b * k + i] - w) / std::max(1.0, std::fabs(w)));
+    const T* g = got.second.data() + (b * k + i) * m;
+    const T* h = want.second.data() + (c * k + i) * m;
+    const double plus = test::max_abs_of(
+        m, [&](std::size_t r) { return static_cast<double>(g[r]) - static_cast<double>(h[r]); });
+    const double minus = test::max_abs_of(
+        m, [&](std::size_t r) { return static_cast<double>(g[r]) + static_cast<double>(h[r]); });
+    worst_q = test::nan_max(worst_q, std::min(plus, minus));
+  }
+  EXPECT_AT_MOST(worst_log, tol) << what << ": log|R_ii|";
+  EXPECT_AT_MOST(worst_q, tol) << what << ": Q";
+}
+
+// How many columns of member b's Q point against the basis they came from: none after CholeskyQR
+// (R_cc > 0), about half after Householder QR.
+template <class T>
+int flipped_columns(const std::vector<T>& q, std::size_t b, const std::vector<double>& basis) {
+  const std::size_t m = kRows;
+  int flipped = 0;
+  for (std::size_t c = 0; c < static_cast<std::size_t>(kCols); ++c) {
+    double dot = 0;
+    for (std::size_t r = 0; r < m; ++r)
+      dot += static_cast<double>(q[(b * kCols + c) * m + r]) * basis[c * m + r];
+    flipped += dot < 0;
+  }
+  return flipped;
+}
+
+template <class T>
+void check_breaks(BackendKind backend) {
+  constexpr bool fp32 = std::is_same_v<T, float>;
+  auto ex = executor<T>(backend);
+  const std::vector<double> well1 = make_basis(Basis::well, fp32, kRows, kCols, 400),
+                            well2 = make_basis(Basis::well, fp32, kRows, kCols, 401);
+  for (Break kind : {Break::zero_pivot, Break::overflow, Break::second_pass}) {
+    const std::vector<double> broken = broken_basis(kind, fp32);
+    const auto householder = run_batch<T>(*ex, QrMethod::householder, {&broken});
+    for (QrMethod method : {QrMethod::cholesky2, QrMethod::auto_select}) {
+      const std::string name =
+          std::string(to_string(method)) + (fp32 ? " fp32, " : " fp64, ") + break_name(kind);
+      SCOPED_TRACE(name);
+      // Alone: the Householder result, no error.
+      const auto alone = run_batch<T>(*ex, method, {&broken});
+      expect_same_member(name + ", alone", alone, 0, householder, 0);
+      // Second of three: it alone falls back; the others keep their CholeskyQR result.
+      const auto batch = run_batch<T>(*ex, method, {&well1, &broken, &well2});
+      expect_same_member(name + ", member 1 of 3", batch, 1, householder, 0);
+      const std::vector<double>* others[] = {&well1, &well2};
+      for (std::size_t o = 0; o < 2; ++o) {
+        const auto own = run_batch<T>(*ex, method, {others[o]});
+        expect_same_member(name + ", member " + std::to_string(2 * o) + " of 3", batch, 2 * o, own,
+                           0);
+        EXPECT_EQ(flipped_columns(batch.second, 2 * o, *others[o]), 0)
+            << name << ", member " << 2 * o << " of 3 must keep CholeskyQR";
+      }
+      // The fallback counts: the next 15 re-orthonormalisations of that member are Householder
+      // (columns flipped), the 16th CholeskyQR again.
+      const std::size_t mk = static_cast<std::size_t>(kRows) * kCols;
+      auto qr = ex->make_reorthonormalizer(1, kRows, kCols, method);
+      detail::Buffer<T> buf(*ex, mk);
+      std::vector<T> host(mk);
+      for (int call = 0; call < 17; ++call) {
+        const std::vector<double>& basis = call == 0 ? broken : well1;
+        std::transform(basis.begin(), basis.end(), host.begin(),
+                       [](double v) { return static_cast<T>(v); });
+        ex->copy_in(buf.get(), host.data(), mk * sizeof(T));
+        qr->reorthonormalize(buf.get(), false);
+        ex->copy_out_blocking(host.data(), buf.get(), mk * sizeof(T));
+        if (call == 0) continue;
+        if (call <= 15)
+          EXPECT_GT(flipped_columns(host, 0, basis), 0) << name << ": call " << call << " skips";
+        else
+          EXPECT_EQ(flipped_columns(host, 0, basis), 0) << name << ": call 16 is CholeskyQR";
+      }
+      EXPECT_NO_THROW((void)qr->take_log_sums_blocking()) << name;
+    }
+  }
+}
+
+TEST_P(Reorthonormalizers, CholeskyFailureInEitherPassFallsBackFp64) {
+  check_breaks<double>(GetParam());
+}
+
+TEST_P(Reorthonormalizers, CholeskyFailureInEitherPassFallsBackFp32) {
+  check_breaks<float>(GetParam());
 }
 
 RNNLYAP_INSTANTIATE_FOR_BACKENDS(Reorthonormalizers);

@@ -113,11 +113,14 @@ class CpuExecutor final : public Executor<T> {
                 c + i * stride_c, ldc);
   }
 
-  std::size_t reorthonormalizer_bytes(int batch, int rows, int k, QrMethod,
+  std::size_t reorthonormalizer_bytes(int batch, int rows, int k, QrMethod method,
                                       bool keep_r) const override {
     const std::size_t kk = static_cast<std::size_t>(k), b = static_cast<std::size_t>(batch);
     const std::size_t r = keep_r ? 2 * b * kk * kk : 0;  // each member's R₁ and R₂
-    return sizeof(T) * (kk * kk + kk + static_cast<std::size_t>(rows) * 64 + r) +
+    // CholeskyQR keeps a copy of the basis it works on, for a second pass that fails.
+    const std::size_t saved =
+        method == QrMethod::householder ? 0 : static_cast<std::size_t>(rows) * kk;
+    return sizeof(T) * (kk * kk + kk + static_cast<std::size_t>(rows) * 64 + r + saved) +
            sizeof(double) * kk * (b + 1);
   }
   std::unique_ptr<Reorthonormalizer<T>> make_reorthonormalizer(int batch, int rows, int k,

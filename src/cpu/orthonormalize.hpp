@@ -61,6 +61,7 @@ class Orthonormalizer {
     one_pass_ = method == QrMethod::auto_select;
     tau_.assign(k, T(0));
     gram_.assign(cholesky_ ? static_cast<std::size_t>(k) * k : 0, T(0));
+    saved_.reserve(cholesky_ ? static_cast<std::size_t>(rows) * k : 0);
     std::vector<T> probe(static_cast<std::size_t>(rows) * k);
     T q1 = 0, q2 = 0;
     int info = 0;
@@ -114,41 +115,52 @@ class Orthonormalizer {
 
   // CholeskyQR2 (Fukaya et al., "CholeskyQR2: a simple and communication-avoiding algorithm for
   // computing a tall-skinny QR factorization", 2014): Q ← Q R₁⁻¹, then once more; R = R₂R₁.
-  // Returns false, leaving Q untouched, when the first Gram matrix is not safely positive definite
-  // or its Cholesky factor shows Q too ill-conditioned (cond > ~1/√ε loses orthogonality). With
-  // one_pass_ (`auto`), a first factor of condition ≤ kOnePassCond ends it after one pass: the
-  // orthogonality error is then about cond²ε (≤ 2e-10 in fp64), far below the exponents' noise.
+  // Returns false, leaving Q as it was given, when either pass's Cholesky factorisation fails
+  // (potrf's info, or a diagonal that is not finite: some LAPACKs return info 0 on a Gram matrix
+  // that overflowed) or the first factor shows Q too ill-conditioned (cond > ~1/√ε loses
+  // orthogonality); before the first solve of a member that may take a second pass, Q is saved
+  // so that a failing second pass can restore it. With one_pass_ (`auto`), a first factor of
+  // condition ≤ kOnePassCond ends it after one pass: the orthogonality error is then about
+  // cond²ε (≤ 2e-10 in fp64), far below the exponents' noise.
   bool cholesky_qr(T* q, bool accumulate, double* logs, RFactors<T>* r) {
     const double max_cond = std::is_same_v<T, double> ? kMaxCondFp64 : kMaxCondFp32;
     const double one_pass = std::is_same_v<T, double> ? kOnePassCondFp64 : kOnePassCondFp32;
+    const std::size_t size = static_cast<std::size_t>(rows_) * k_;
     std::vector<double> diag1(k_);
     for (int pass = 0; pass < 2; ++pass) {
       syrk_t(k_, rows_, T(1), q, rows_, T(0), gram_.data(), k_);
       int info = 0;
       potrf_upper(k_, gram_.data(), k_, info);
-      if (info != 0) {
-        if (pass == 0) return false;
-        throw VendorError("LAPACK potrf", info, "second CholeskyQR pass not positive definite",
-                          __FILE__, __LINE__);
-      }
       double dmin = INFINITY, dmax = 0;
+      bool finite = true;
       for (int i = 0; i < k_; ++i) {
         const double d =
             std::fabs(static_cast<double>(gram_[static_cast<std::size_t>(i) * k_ + i]));
+        finite = finite && std::isfinite(d);
         dmin = std::min(dmin, d);
         dmax = std::max(dmax, d);
+      }
+      if (info != 0 || !finite) {
+        if (pass == 1) std::copy(saved_.begin(), saved_.end(), q);  // undo the first solve
+        return false;
+      }
+      if (pass == 0 && !(dmax <= max_cond * dmin)) return false;
+      for (int i = 0; i < k_; ++i) {
+        const double d =
+            std::fabs(static_cast<double>(gram_[static_cast<std::size_t>(i) * k_ + i]));
         if (pass == 0)
           diag1[i] = d;
         else if (accumulate)
           logs[i] += std::log(diag1[i]) + std::log(d);
       }
-      if (pass == 0 && !(dmax <= max_cond * dmin)) return false;
       if (r) {
         keep_upper(gram_.data(), k_, pass == 0 ? &r->r1 : &r->r2);
         r->two_pass = pass == 1;
       }
+      const bool last = pass == 1 || (one_pass_ && dmax <= one_pass * dmin);
+      if (!last) saved_.assign(q, q + size);
       trsm_right_upper(rows_, k_, gram_.data(), k_, q, rows_);
-      if (pass == 0 && one_pass_ && dmax <= one_pass * dmin) {
+      if (pass == 0 && last) {
         if (accumulate)
           for (int i = 0; i < k_; ++i) logs[i] += std::log(diag1[i]);
         return true;
@@ -160,6 +172,7 @@ class Orthonormalizer {
   int rows_ = 0, k_ = 0;
   bool cholesky_ = false, one_pass_ = false;
   std::vector<T> tau_, work_, gram_;
+  std::vector<T> saved_;  // Q before the first solve, while a second pass may fail
 };
 
 }  // namespace rnnlyap::cpu

@@ -6,21 +6,26 @@
 //     matrices QᵀQ in one strided-batched GEMM, Cholesky (potrfBatched), a verdict per member,
 //     Q ← Q R₁⁻¹ (trsmBatched), and for the members that need it a second pass; log|R_ii| = log
 //     R₁_ii + log R₂_ii. A member falls back to Householder (per member, Q untouched by the solve:
-//     its R is replaced by the identity) when its first Cholesky fails or max/min diag R₁ exceeds
-//     kMaxCond; `auto` stops after one pass when that ratio is at most kOnePassCond (orthogonality
-//     error ≈ cond² ε). After a fallback, the member's next kSkipAfterFallback re-orthonormalis-
-//     ations go straight to Householder.
+//     its R is replaced by the identity) when its first Cholesky fails (devInfo, or a diagonal
+//     that is not finite) or max/min diag R₁ exceeds kMaxCond; `auto` stops after one pass when
+//     that ratio is at most kOnePassCond (orthogonality error ≈ cond² ε). A member whose second
+//     Cholesky fails likewise falls back, on its basis as it was before the first solve (the
+//     batch is saved before that solve). After a fallback, the member's next kSkipAfterFallback
+//     re-orthonormalisations go straight to Householder.
 // Each member's R (Q_before = Q_after R) is kept for last_r_blocking(): geqrf's upper triangle is
 // copied out before Q is formed; CholeskyQR's first factor is copied after the verdicts, and after
 // a second pass R = R₂R₁ is formed on the host when it is read (the second factor of a member
 // without a second pass is the identity there).
 // The host waits for the device once per CholeskyQR re-orthonormalisation, for the B verdicts
 // (which members need Householder, and whether any needs a second pass): one event, after which
-// the first solve is already queued. cuSOLVER's devInfo words stay on the device in sticky words
-// that take_log_sums_blocking() reads back with the logs and turns into VendorError.
+// the first solve is already queued; when a second pass runs it waits once more, for that pass's
+// verdicts (which members fall back after all), the second solve already queued. cuSOLVER's
+// devInfo words of geqrf and orgqr stay on the device in sticky words that
+// take_log_sums_blocking() reads back with the logs and turns into VendorError.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -49,8 +54,9 @@ constexpr int kMaxBatchedRows = 256;
 // threshold is a performance choice to measure on a GPU (bench/), not a correctness limit.
 constexpr int kMaxBatchedCholesky = 64;
 
-// Status words on the device, then three per member: the first and second potrf's info and the
-// verdict.
+// Status words on the device, then four per member: the first and second potrf's info, the
+// verdict and the second pass's verdict. (kStickyPotrf is no longer set: a failed second pass
+// falls back.)
 enum Slot : int { kInfoGeqrf, kInfoOrgqr, kStickyGeqrf, kStickyOrgqr, kStickyPotrf, kSlots };
 
 using kernels::Verdict;
@@ -78,21 +84,23 @@ struct Plan {
   }
   // The device buffers of the re-orthonormalizer, each rounded up to the allocation granularity:
   // tau, the workspace, the logs, the status words, the pointer arrays, cuSOLVER's probe while it
-  // is made; with CholeskyQR the Gram matrices, diag R₁ and, for potrfBatched, an allowance of
-  // the Gram matrices' size again for its internal scratch (no query reports it; what it keeps
-  // beyond that is the libraries' own, kLibraryReserve); with keep_r the R factors (B k²).
+  // is made; with CholeskyQR the Gram matrices, diag R₁ and diag R₂, the saved bases (B rows k)
+  // and, for potrfBatched, an allowance of the Gram matrices' size again for its internal
+  // scratch (no query reports it; what it keeps beyond that is the libraries' own,
+  // kLibraryReserve); with keep_r the R factors (B k²).
   std::size_t bytes(bool keep_r) const {
     const std::size_t b = static_cast<std::size_t>(batch), bk = b * static_cast<std::size_t>(k);
     const std::size_t bkk = sat_mul(bk, static_cast<std::size_t>(k));
     std::size_t elems = sat_add(bk, static_cast<std::size_t>(lwork));  // tau, workspace
     if (cholesky) elems = sat_add(elems, bkk);                         // Gram
-    if (batched_cholesky) elems = sat_add(elems, bkk);                 // potrfBatched's scratch
-    if (keep_r) elems = sat_add(elems, bkk);                           // R
+    if (cholesky) elems = sat_add(elems, sat_mul(bk, static_cast<std::size_t>(rows)));  // saved
+    if (batched_cholesky) elems = sat_add(elems, bkk);  // potrfBatched's scratch
+    if (keep_r) elems = sat_add(elems, bkk);            // R
     std::size_t out = sat_mul(elems, sizeof(T));
-    out = sat_add(out, sat_mul(bk, sizeof(double) * (cholesky ? 2 : 1)));  // logs, diag R₁
-    out = sat_add(out, (kSlots + 3 * b) * sizeof(int));
+    out = sat_add(out, sat_mul(bk, sizeof(double) * (cholesky ? 3 : 1)));  // logs, diag R₁, R₂
+    out = sat_add(out, (kSlots + 4 * b) * sizeof(int));
     out = sat_add(out, 3 * b * sizeof(T*));
-    const std::size_t buffers = 6 + (cholesky ? 2 : 0) + (keep_r ? 1 : 0);
+    const std::size_t buffers = 6 + (cholesky ? 4 : 0) + (keep_r ? 1 : 0);
     return sat_add(out, buffers * kAllocationGranularity);
   }
   int batch, rows, k;
@@ -107,7 +115,7 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
       : ctx_(ctx),
         p_(plan),
         logs_(block(p_.k)),
-        status_(kSlots + 3 * block(1)),
+        status_(kSlots + 4 * block(1)),
         tau_(block(p_.k)),
         work_(static_cast<std::size_t>(p_.lwork)) {
     zero(logs_);
@@ -119,7 +127,9 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
     if (!p_.cholesky) return;
     gram_ = DeviceBuffer<T>(block(static_cast<std::size_t>(p_.k) * p_.k));
     diag1_ = DeviceBuffer<double>(block(p_.k));
-    verdicts_ = PinnedBuffer<int>(block(1));
+    diag2_ = DeviceBuffer<double>(block(p_.k));
+    saved_ = DeviceBuffer<T>(block(static_cast<std::size_t>(p_.rows) * p_.k));
+    verdicts_ = PinnedBuffer<int>(block(2));
     skip_.assign(block(1), 0);
     if (p_.batch > 1)
       kernels::pointers(p_.batch, gram_.get(), static_cast<long long>(p_.k) * p_.k, ptrs(2),
@@ -210,7 +220,8 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
   // The pointer arrays: 0 the bases, 1 tau, 2 the Gram blocks.
   T** ptrs(int which) const { return ptrs_.get() + block(static_cast<std::size_t>(which)); }
   int* slot(int s) const { return status_.get() + s; }
-  // Per-member words: which 0 the first potrf's info, 1 the second's, 2 the verdicts.
+  // Per-member words: which 0 the first potrf's info, 1 the second's, 2 the verdicts, 3 the
+  // second pass's verdicts.
   int* per_member(int which) const { return slot(kSlots) + block(static_cast<std::size_t>(which)); }
   template <class U>
   void zero(DeviceBuffer<U>& buf) const {
@@ -304,6 +315,9 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
                             per_member(2), s);
     RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(verdict, per_member(2), vbytes, cudaMemcpyDeviceToHost, s));
     RNNLYAP_CUDA_CHECK(cudaEventRecord(verdicts_ready_.get(), s));
+    // The bases as they were, for a member whose second pass fails.
+    RNNLYAP_CUDA_CHECK(
+        cudaMemcpyAsync(saved_.get(), q, saved_.bytes(), cudaMemcpyDeviceToDevice, s));
     solve(q);  // queued before the wait
     RNNLYAP_CUDA_CHECK(cudaEventSynchronize(verdicts_ready_.get()));
     const bool second = std::count(verdict, verdict + p_.batch, kernels::kTwoPasses) > 0;
@@ -312,13 +326,39 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
       RNNLYAP_CUDA_CHECK(
           cudaMemcpyAsync(r1_.get(), gram_.get(), r1_.bytes(), cudaMemcpyDeviceToDevice, s));
     two_pass_ = second;
-    if (second) gram_and_factor(q, 1);
-    kernels::cholesky_finish(p_.batch, p_.k, gram_.get(), per_member(1), second, per_member(2),
-                             diag1_.get(), accumulate, logs_.get(), slot(kStickyPotrf), s);
-    if (second) solve(q);
+    // The second pass's verdicts: kTwoPasses (0), or kFallback when its Cholesky failed (devInfo
+    // or a diagonal that is not finite; no ratio limit), for the members taking it; kSkipped for
+    // the others. They are the finish's `info`: nonzero for a member that falls back after all.
+    int* verdict2 = verdict + p_.batch;
+    if (second) {
+      for (int b = 0; b < p_.batch; ++b)
+        verdict2[b] = verdict[b] == kernels::kTwoPasses ? kernels::kTwoPasses : kernels::kSkipped;
+      RNNLYAP_CUDA_CHECK(
+          cudaMemcpyAsync(per_member(3), verdict2, vbytes, cudaMemcpyHostToDevice, s));
+      gram_and_factor(q, 1);
+      kernels::cholesky_check(p_.batch, p_.k, gram_.get(), per_member(1),
+                              std::numeric_limits<double>::infinity(), 0.0, diag2_.get(),
+                              per_member(3), s);
+      RNNLYAP_CUDA_CHECK(
+          cudaMemcpyAsync(verdict2, per_member(3), vbytes, cudaMemcpyDeviceToHost, s));
+      RNNLYAP_CUDA_CHECK(cudaEventRecord(second_verdicts_ready_.get(), s));
+    }
+    kernels::cholesky_finish(p_.batch, p_.k, gram_.get(), per_member(second ? 3 : 1), second,
+                             per_member(2), diag1_.get(), accumulate, logs_.get(),
+                             slot(kStickyPotrf), s);
+    if (second) {
+      solve(q);  // queued before the wait
+      RNNLYAP_CUDA_CHECK(cudaEventSynchronize(second_verdicts_ready_.get()));
+    }
+    const std::size_t member_bytes = static_cast<std::size_t>(p_.rows) * p_.k * sizeof(T);
     for (int b = 0; b < p_.batch; ++b) {
-      if (verdict[b] == kernels::kFallback) skip_[b] = kSkipAfterFallback;
-      if (verdict[b] == kernels::kFallback || verdict[b] == kernels::kSkipped)
+      const bool second_failed =
+          second && verdict[b] == kernels::kTwoPasses && verdict2[b] != kernels::kTwoPasses;
+      if (second_failed)  // back to the basis as it was before the first solve
+        RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(member(q, b), member(saved_.get(), b), member_bytes,
+                                           cudaMemcpyDeviceToDevice, s));
+      if (verdict[b] == kernels::kFallback || second_failed) skip_[b] = kSkipAfterFallback;
+      if (verdict[b] == kernels::kFallback || verdict[b] == kernels::kSkipped || second_failed)
         householder(q, b, accumulate);
     }
     return true;
@@ -333,9 +373,10 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
   bool keep_ = false;
   bool two_pass_ = false;  // the last re-orthonormalisation's R is R₂ (in gram_) times r1_
   DeviceBuffer<T*> ptrs_;
-  DeviceBuffer<double> diag1_;
-  PinnedBuffer<int> verdicts_;  // the host's copy of the verdicts
-  Event verdicts_ready_;
+  DeviceBuffer<double> diag1_, diag2_;
+  DeviceBuffer<T> saved_;       // the bases before the first solve (CholeskyQR)
+  PinnedBuffer<int> verdicts_;  // the host's copy of the verdicts, then of the second pass's
+  Event verdicts_ready_, second_verdicts_ready_;
   std::vector<int> skip_;  // per member: re-orthonormalisations still to go straight to Householder
 };
 

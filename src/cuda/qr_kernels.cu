@@ -104,8 +104,11 @@ __global__ void __launch_bounds__(kThreads)
   for (int i = t; i < k; i += kThreads) {
     const double d = fabs(static_cast<double>(r[static_cast<std::size_t>(i) * (k + 1)]));
     diag1[static_cast<std::size_t>(b) * k + i] = d;
-    dmin = d < dmin ? d : dmin;
-    dmax = dmax < d ? d : dmax;
+    // A diagonal that is not finite (a factorisation that failed without saying so, as some
+    // LAPACKs do on a Gram matrix that overflowed) fails the ratio test for any max_cond.
+    const bool finite = d <= 1.7976931348623157e308;
+    dmin = !finite ? 0.0 : (d < dmin ? d : dmin);
+    dmax = !finite ? INFINITY : (dmax < d ? d : dmax);
   }
   smin[t] = dmin;
   smax[t] = dmax;
@@ -130,14 +133,16 @@ template <class T>
 __global__ void cholesky_finish_kernel(int k, T* __restrict__ r_all, const int* __restrict__ info,
                                        int second, const int* __restrict__ verdict,
                                        const double* __restrict__ diag1, int accumulate,
-                                       double* __restrict__ logs, int* sticky) {
+                                       double* __restrict__ logs, int* /*sticky*/) {
   const int b = static_cast<int>(blockIdx.x);
   T* r = r_all + static_cast<std::size_t>(b) * k * k;
   const int v = verdict[b];
+  // info[b] nonzero: member b's second factorisation failed; it falls back to Householder QR
+  // (cuda_reorthonormalizer.cpp), so it adds no logs here and nothing is reported.
   const bool two = second != 0 && v == kTwoPasses;
-  if (second != 0 && !two) set_identity(k, r);  // the second solve leaves Q as it is
-  if (two && threadIdx.x == 0) fold_info(info + b, sticky);
-  if (accumulate == 0 || (v != kTwoPasses && v != kOnePass)) return;
+  const bool failed = two && info[b] != 0;
+  if (second != 0 && (!two || failed)) set_identity(k, r);  // the second solve leaves Q as it is
+  if (accumulate == 0 || failed || (v != kTwoPasses && v != kOnePass)) return;
   for (int i = static_cast<int>(threadIdx.x); i < k; i += static_cast<int>(blockDim.x)) {
     const std::size_t o = static_cast<std::size_t>(b) * k + i;
     if (two)  // log|R_ii| of R = R2 R1
