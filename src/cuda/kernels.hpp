@@ -85,9 +85,12 @@ template <class T>
 void cholesky_check(int batch, int k, T* r, const int* info, double max_cond, double one_pass_cond,
                     double* diag1, int* verdict, cudaStream_t stream);
 
-/// After the (optional) second potrf: with `second`, kTwoPasses members fold their info into
-/// *sticky and the others' R2 becomes the identity. When `accumulate`, logs += log diag1 (+ log
-/// |diag R2| for kTwoPasses) for every kTwoPasses or kOnePass member.
+/// After the (optional) second potrf: with `second`, `info` holds the second check's verdicts
+/// (kTwoPasses = 0 where the second factor is good); a kTwoPasses member whose second factor failed
+/// adds no logs (the host restores its basis and runs Householder), and every member but a good
+/// kTwoPasses one gets R2 = identity. When `accumulate`, logs += log diag1 (+ log |diag R2| for
+/// kTwoPasses) for every kTwoPasses or kOnePass member that did not fail. `sticky` is unused: a
+/// failed factorisation is never an error.
 template <class T>
 void cholesky_finish(int batch, int k, T* r, const int* info, bool second, const int* verdict,
                      const double* diag1, bool accumulate, double* logs, int* sticky,
