@@ -164,6 +164,13 @@ TEST(FtleOptions, JsonQuantilesAndNpzWindows) {
                  return o;
                }())))
                    .contains("ftle"));
+  // One window: no spread to estimate, so the standard deviation is null (NaN), not 0.
+  SpectrumOptions one = chaotic(BackendKind::cpu);
+  one.ftle_window = one.t_sim;
+  const auto single = nlohmann::json::parse(to_json(compute_spectrum(one)));
+  ASSERT_EQ(single["ftle"]["windows"], 1);
+  for (const auto& s : single["ftle"]["std"]) EXPECT_TRUE(s.is_null()) << s;
+  for (const auto& s : j["ftle"]["std"]) EXPECT_GT(s.get<double>(), 0.0);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Result → JSON and .npz (README, "Using rnnlyap"; other tools parse these keys: keep them stable).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "options_json.hpp"
@@ -70,7 +71,9 @@ json ftle_json(const std::vector<const SpectrumResult*>& runs) {
     const double m = s / static_cast<double>(v.size());
     for (double x : v) ss += (x - m) * (x - m);
     mean.push_back(m);
-    sd.push_back(v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0);
+    // One window has no spread to estimate: NaN (null), not 0.
+    sd.push_back(v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1))
+                              : std::numeric_limits<double>::quiet_NaN());
   }
   return {{"window", runs.front()->options.ftle_window},
           {"windows", windows},
