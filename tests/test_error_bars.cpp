@@ -36,6 +36,19 @@ struct Spread {
   double ratio() const { return sample_std / rms_error; }
 };
 
+// A map network's options on the CPU (one thread: runs are independent of the machine's load).
+SpectrumOptions map_options(int n, double g, double warmups, double t_sim) {
+  SpectrumOptions o;
+  o.backend = BackendKind::cpu;
+  o.threads = 1;
+  o.model = Model::map;
+  o.n = n;
+  o.g = g;
+  o.t_warmup = o.t_ons_warmup = warmups;
+  o.t_sim = t_sim;
+  return o;
+}
+
 Spread spread(const std::vector<double>& estimates, const std::vector<double>& errors) {
   Spread s;
   const double m = static_cast<double>(estimates.size());
@@ -71,15 +84,7 @@ void expect_ratio_in(const std::string& what, const Spread& s, double lo, double
 // per cent: [0.55, 1.5].
 TEST(ErrorBars, BatchMeansErrorMatchesTheSpreadOverSeeds) {
   constexpr int kSeeds = 32;
-  SpectrumOptions o;
-  o.backend = BackendKind::cpu;
-  o.threads = 1;
-  o.model = Model::map;
-  o.n = 50;
-  o.g = 3.0;
-  o.t_warmup = 100;
-  o.t_ons_warmup = 100;
-  o.t_sim = 1000;
+  SpectrumOptions o = map_options(50, 3.0, 100, 1000);
   o.network_seed = 11;
   std::vector<double> l1, l1_se, ky, ky_se, mean, mean_se, sum_exp, sum_se;
   for (int s = 0; s < kSeeds; ++s) {
@@ -114,15 +119,7 @@ TEST(ErrorBars, BatchMeansErrorMatchesTheSpreadOverSeeds) {
 // interval ±17 %): [0.42, 1.8]. The ensemble error of std/B (ratio √10 ≈ 3.2) fails it.
 TEST(ErrorBars, EnsembleErrorMatchesTheSpreadOverEnsembles) {
   constexpr int kRepeats = 20, kMembers = 10;
-  SpectrumOptions o;
-  o.backend = BackendKind::cpu;
-  o.threads = 1;
-  o.model = Model::map;
-  o.n = 30;
-  o.g = 2.5;
-  o.t_warmup = 50;
-  o.t_ons_warmup = 50;
-  o.t_sim = 300;
+  SpectrumOptions o = map_options(30, 2.5, 50, 300);
   o.ensemble = kMembers;
   std::vector<double> l1, l1_se, ky, ky_se, first, first_se;
   for (int r = 0; r < kRepeats; ++r) {
@@ -152,13 +149,7 @@ TEST(ErrorBars, EnsembleErrorMatchesTheSpreadOverEnsembles) {
 // are linear: the sum's is the error of Σλ_i, the mean's that divided by k, and for a
 // non-chaotic run (no positive exponent) the entropy's is 0, as is D_KY's when λ₁ < 0 (D_KY = 0).
 TEST(ErrorBars, SummaryErrorsOfLinearQuantities) {
-  SpectrumOptions o;
-  o.backend = BackendKind::cpu;
-  o.threads = 1;
-  o.model = Model::map;
-  o.n = 20;
-  o.g = 2.0;
-  o.t_sim = 400;
+  SpectrumOptions o = map_options(20, 2.0, 100, 400);  // the default warm-ups
   o.seed = 3;
   const SpectrumResult r = compute_spectrum(o);
   EXPECT_NEAR(r.summary_stderr.mean_exponent, r.summary_stderr.sum / o.n,

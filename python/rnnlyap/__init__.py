@@ -309,8 +309,8 @@ def _clv_arrays(c):
             c["angle"][key] = _floats(c["angle"][key])
 
 
-def _result(text):
-    r = json.loads(text)
+def _run_arrays(r):
+    """One run's (or an ensemble's top level's) JSON lists as numpy arrays, in place."""
     if "exponents" in r:
         r["exponents"] = _exponents(r["exponents"])
     if "stderr" in r:
@@ -321,17 +321,13 @@ def _result(text):
         _ftle_arrays(r["ftle"])
     if "clv" in r:
         _clv_arrays(r["clv"])
+
+
+def _result(text):
+    r = json.loads(text)
+    _run_arrays(r)
     for m in r.get("members", []):
-        if "clv" in m:
-            _clv_arrays(m["clv"])
-        if "exponents" in m:
-            m["exponents"] = _exponents(m["exponents"])
-        if "stderr" in m:
-            m["stderr"] = _floats(m["stderr"])
-        if isinstance(m.get("summary"), dict):
-            _summary(m["summary"])
-        if "ftle" in m:
-            _ftle_arrays(m["ftle"])
+        _run_arrays(m)
     return r
 
 

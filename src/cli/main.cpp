@@ -1015,20 +1015,7 @@ int printed_by_cli11(Print print) {
   return status;
 }
 
-constexpr const char* kCommands[] = {"spectrum", "sweep", "merge", "info"};
-
 int run_main(int argc, char** argv) {
-  // An unknown command is named (CLI11 would say only that a subcommand is required).
-  if (argc > 1 && argv[1][0] != '-' &&
-      std::none_of(std::begin(kCommands), std::end(kCommands),
-                   [&](const char* c) { return std::strcmp(c, argv[1]) == 0; })) {
-    if (g_ranks.rank == 0)
-      std::fprintf(stderr,
-                   "rnnlyap: error: unknown command '%s' (the commands are spectrum, sweep, "
-                   "merge and info; see rnnlyap --help)\n",
-                   argv[1]);
-    return kExitInvalid;
-  }
   CLI::App app{"rnnlyap: Lyapunov spectra of recurrent neural networks"};
   app.require_subcommand(1);
   app.set_version_flag("--version", rnnlyap::version());
@@ -1054,6 +1041,25 @@ int run_main(int argc, char** argv) {
   bool info_json = false;
   CLI::App* info = app.add_subcommand("info", "version, backends, devices and BLAS");
   info->add_flag("--json", info_json, "machine-readable output");
+
+  // An unknown command is named (CLI11 would say only that a subcommand is required).
+  if (argc > 1 && argv[1][0] != '-') {
+    const auto commands = app.get_subcommands([](const CLI::App*) { return true; });
+    std::string names;  // "spectrum, sweep, merge and info"
+    bool known = false;
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      names += (i == 0 ? "" : i + 1 == commands.size() ? " and " : ", ") + commands[i]->get_name();
+      known = known || commands[i]->get_name() == argv[1];
+    }
+    if (!known) {
+      if (g_ranks.rank == 0)
+        std::fprintf(stderr,
+                     "rnnlyap: error: unknown command '%s' (the commands are %s; see rnnlyap "
+                     "--help)\n",
+                     argv[1], names.c_str());
+      return kExitInvalid;
+    }
+  }
 
   try {
     app.parse(argc, argv);

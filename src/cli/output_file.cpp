@@ -137,6 +137,17 @@ bool is_checkpoint_resume(const std::string& a, const std::string& b) {
   return (a == "--checkpoint" && b == "--resume") || (a == "--resume" && b == "--checkpoint");
 }
 
+// A stream over the descriptor fd, or nullptr with fd closed and errno saying why.
+std::FILE* stream_for(int fd) {
+  std::FILE* f = ::fdopen(fd, "w");
+  if (f == nullptr) {
+    const int err = errno;
+    ::close(fd);
+    errno = err;
+  }
+  return f;
+}
+
 }  // namespace
 
 int named_descriptor(const std::string& path) {
@@ -226,12 +237,8 @@ OutputFile::OutputFile(std::string option, std::string path)
       kind_ = OutputKind::descriptor;
       const int fd = ::fcntl(d.fd, F_DUPFD_CLOEXEC, 3);  // the same open file: its offset, its mode
       if (fd < 0) cannot_write(o, std::strerror(errno));
-      file_ = ::fdopen(fd, "w");
-      if (!file_) {
-        const int err = errno;
-        ::close(fd);
-        cannot_write(o, std::strerror(err));
-      }
+      file_ = stream_for(fd);
+      if (!file_) cannot_write(o, std::strerror(errno));
       return;
     }
     case OutputKind::direct: {
@@ -246,12 +253,8 @@ OutputFile::OutputFile(std::string option, std::string path)
         const int flags = ::fcntl(fd, F_GETFL);
         if (flags >= 0) (void)::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
       }
-      file_ = ::fdopen(fd, "w");
-      if (!file_) {
-        const int err = errno;
-        ::close(fd);
-        cannot_write(o, std::strerror(err));
-      }
+      file_ = stream_for(fd);
+      if (!file_) cannot_write(o, std::strerror(errno));
       return;
     }
     case OutputKind::atomic: {
@@ -260,10 +263,9 @@ OutputFile::OutputFile(std::string option, std::string path)
       const int fd = create_temporary(tmp_, d);
       if (fd < 0) cannot_write(o, std::strerror(errno));
       register_pending(tmp_);
-      file_ = ::fdopen(fd, "w");
+      file_ = stream_for(fd);
       if (!file_) {
         const int err = errno;
-        ::close(fd);
         ::unlink(tmp_.c_str());
         unregister_pending(tmp_);
         cannot_write(o, std::strerror(err));

@@ -12,9 +12,10 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// The standard error of Σ_i g_i λ_i: the batch-means formula applied to Σ_i g_i λ_{b,i}.
-double linear_stderr(const std::vector<double>& g, const std::vector<double>& estimate,
-                     const Blocks& blocks) {
+// The batch-means standard error of a quantity whose deviation from its estimate in block b is
+// deviation(b): sqrt(B/(B − 1) Σ_b w_b² deviation(b)²), NaN for fewer than two blocks.
+template <class Deviation>
+double weighted_stderr(const Blocks& blocks, Deviation deviation) {
   const std::size_t nb = blocks.rates.size();
   if (nb < 2) return kNaN;
   double total = 0;
@@ -22,25 +23,32 @@ double linear_stderr(const std::vector<double>& g, const std::vector<double>& es
   double v = 0;
   for (std::size_t b = 0; b < nb; ++b) {
     const double w = blocks.times[b] / total;
-    double d = 0;
-    for (std::size_t i = 0; i < g.size(); ++i)
-      if (g[i] != 0) d += g[i] * (blocks.rates[b][blocks.offset + i] - estimate[i]);
+    const double d = deviation(b);
     v += w * w * d * d;
   }
   const double n = static_cast<double>(nb);
   return std::sqrt(v * n / (n - 1));
 }
 
+// The standard error of Σ_i g_i λ_i (terms with g_i = 0 skipped: a −∞ exponent's NaN deviation
+// does not reach the quantities that do not depend on it).
+double linear_stderr(const std::vector<double>& g, const std::vector<double>& estimate,
+                     const Blocks& blocks) {
+  return weighted_stderr(blocks, [&](std::size_t b) {
+    double d = 0;
+    for (std::size_t i = 0; i < g.size(); ++i)
+      if (g[i] != 0) d += g[i] * (blocks.rates[b][blocks.offset + i] - estimate[i]);
+    return d;
+  });
+}
+
 }  // namespace
 
 std::vector<double> batch_means_stderr(const std::vector<double>& estimate, const Blocks& blocks) {
-  std::vector<double> out(estimate.size(), kNaN);
-  std::vector<double> g(estimate.size(), 0.0);
-  for (std::size_t i = 0; i < estimate.size(); ++i) {
-    g[i] = 1;
-    out[i] = linear_stderr(g, estimate, blocks);
-    g[i] = 0;
-  }
+  std::vector<double> out(estimate.size());
+  for (std::size_t i = 0; i < estimate.size(); ++i)
+    out[i] = weighted_stderr(
+        blocks, [&](std::size_t b) { return blocks.rates[b][blocks.offset + i] - estimate[i]; });
   return out;
 }
 
@@ -64,7 +72,7 @@ SpectrumSummary summary_stderr(const std::vector<double>& estimate, const Blocks
   se.ks_entropy = linear_stderr(g, estimate, blocks);
   // D = j + P/|λ_(j+1)| with P = Σ_{i≤j} λ_(i) ≥ 0 > P + λ_(j+1): ∂D/∂λ_(i) = 1/|λ_(j+1)| for
   // i ≤ j and P/λ_(j+1)² for i = j + 1 (j fixed near the estimate). D = 0 (j = 0, λ_(1) < 0) has
-  // zero gradient: its error is 0.
+  // zero gradient, so its error is 0.
   double partial = 0;
   std::size_t j = 0;
   while (j < k && partial + estimate[order[j]] >= 0) partial += estimate[order[j++]];
@@ -75,8 +83,7 @@ SpectrumSummary summary_stderr(const std::vector<double>& estimate, const Blocks
     const double next = estimate[order[j]];
     for (std::size_t i = 0; i < j; ++i) g[order[i]] = 1.0 / std::abs(next);
     g[order[j]] = partial / (next * next);
-    se.ky_dimension = j == 0 ? 0.0 : linear_stderr(g, estimate, blocks);
-    if (blocks.rates.size() < 2) se.ky_dimension = kNaN;
+    se.ky_dimension = linear_stderr(g, estimate, blocks);
   }
   return se;
 }
