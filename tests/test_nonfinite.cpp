@@ -16,10 +16,12 @@
 #include <string>
 #include <vector>
 
+#include "backends.hpp"
 #include "cell_test_util.hpp"
 #include "cli_path.hpp"
 #include "npy_test_util.hpp"
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/network.hpp"
 #include "rnnlyap/spectrum.hpp"
 #include "rnnlyap/trained.hpp"
 
@@ -178,6 +180,152 @@ TEST_F(NonFinite, TrainedNetworksWithHugeWeightsOrInputsFail) {
       }
     }
   }
+}
+
+// --- saturated units (issue 19, section 3) ------------------------------------------------------
+// A map unit at |h| beyond ~354 (fp64) or ~44 (fp32) has φ′(h) ≈ 4e^{−2|h|} below the precision's
+// smallest normal number: its exponent (log|J_ss φ′(h*)| per step, ≈ −2|h*|) would be set by the
+// precision (rounding noise or −∞). The state is checked whenever the logs are taken.
+
+// A map of n units with weights J (n×n, column-major): a network given to compute_spectrum.
+struct GivenMap {
+  SpectrumOptions o;
+  Network net;
+};
+GivenMap given_map(BackendKind b, std::vector<double> j, Model model = Model::map) {
+  GivenMap g;
+  g.net.n = static_cast<int>(std::lround(std::sqrt(static_cast<double>(j.size()))));
+  g.net.j = std::move(j);
+  g.o.model = model;
+  g.o.weights = WeightKind::file;
+  g.o.weights_file = "in-memory.npy";  // the network is given: the name only satisfies validate()
+  g.o.backend = b;
+  g.o.t_warmup = 50;
+  g.o.t_ons_warmup = 50;
+  g.o.t_sim = 200;
+  return g;
+}
+
+// Weak couplings (0.3 sin(1.7 e) for entry e in column-major order) with unit 0's self-coupling
+// `self`: unit 0 settles at h* ≈ self, the others near 0.
+std::vector<double> coupled(int n, double self) {
+  std::vector<double> j(static_cast<std::size_t>(n) * n);
+  for (std::size_t e = 0; e < j.size(); ++e) j[e] = 0.3 * std::sin(1.7 * static_cast<double>(e));
+  j[0] = self;
+  return j;
+}
+
+std::vector<double> diagonal(const std::vector<double>& d) {
+  const std::size_t n = d.size();
+  std::vector<double> j(n * n, 0.0);
+  for (std::size_t i = 0; i < n; ++i) j[i * n + i] = d[i];
+  return j;
+}
+
+// What the run threw (Error, not InvalidInput), or "" when it gave a result.
+std::string failure(const GivenMap& g) {
+  try {
+    (void)compute_spectrum(g.o, g.net);
+  } catch (const InvalidInput& e) {
+    return std::string("InvalidInput (exit 2, wrong): ") + e.what();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+class SaturatedState : public testing::TestWithParam<BackendKind> {};
+
+// |h*| ≈ 1000 in a coupled map: before, exit 0 with −29.7 for an exponent of ≈ −1992 (the
+// saturated unit's direction is rounding noise; φ′ is exactly 0). Now an Error naming the count.
+TEST_P(SaturatedState, MapUnitBeyondTheUnderflowFails) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  GivenMap g = given_map(GetParam(), coupled(6, 1000));
+  std::string what = failure(g);
+  for (const char* needle :
+       {"saturated", "1 of N = 6 units", "|h| > 354", "fp64", "--weights-file"})
+    EXPECT_NE(what.find(needle), std::string::npos) << needle << " not in: " << what;
+  // fp32 underflows from |h| ≈ 44 on.
+  g = given_map(GetParam(), coupled(6, 100));
+  g.o.precision = Precision::fp32;
+  what = failure(g);
+  for (const char* needle : {"saturated", "1 of N = 6 units", "|h| > 44", "--precision fp64"})
+    EXPECT_NE(what.find(needle), std::string::npos) << needle << " not in: " << what;
+}
+
+// Below the underflow (|h*| = 300: φ′ = 4e^{−600}, representable) the run goes on. A single unit
+// is exact: λ = log|300 φ′(300)| = log 1200 − 600 (the per-step log has a rounding error of
+// ~600 ε). Coupled to others, the saturated direction is resolved only to rounding level, and the
+// run warns (or, where the rounding makes a −∞ of it, fails: UnderflowMinusInfinityIsNotExact;
+// not so for these couplings).
+TEST_P(SaturatedState, MapUnitBelowTheUnderflowRuns) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  const SpectrumResult one = [&] {
+    const GivenMap g = given_map(GetParam(), {300.0});
+    return compute_spectrum(g.o, g.net);
+  }();
+  EXPECT_NEAR(one.exponents[0], std::log(1200.0) - 600, 1e-10);
+  EXPECT_TRUE(one.warnings.empty()) << one.warnings.front();
+  const GivenMap g = given_map(GetParam(), coupled(6, 300));
+  const SpectrumResult r = compute_spectrum(g.o, g.net);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("the exponents from lambda_"), std::string::npos) << r.warnings[0];
+  for (double v : r.exponents) EXPECT_TRUE(std::isfinite(v));
+}
+
+// Decoupled, the saturated unit's basis entries shrink until a product of φ′ ≈ e^{−593} with them
+// underflows to 0: R_33 = 0 exactly, a −∞ that is not an exactly singular map (before: exit 0,
+// λ_3 = −∞ for a true −592.9). Above |h| = 354/2 such a −∞ is an Error.
+TEST_P(SaturatedState, UnderflowMinusInfinityIsNotExact) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  const GivenMap g = given_map(GetParam(), diagonal({300.0, 0.5, 0.8}));
+  const std::string what = failure(g);
+  for (const char* needle : {"saturated", "1 of N = 3 units", "-inf", "--weights-file"})
+    EXPECT_NE(what.find(needle), std::string::npos) << needle << " not in: " << what;
+}
+
+// A rate network's leak keeps a saturated unit's exponent at log(1 − dt)/dt (its φ′ term, e^{−2000}
+// here, is far below rounding either way): saturation is harmless there and the run goes on, with
+// the exact spectrum of the decoupled network, log(1 − dt + dt J_ii φ′(h_i*))/dt.
+TEST_P(SaturatedState, RateUnitBeyondTheUnderflowIsExact) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  const GivenMap g = given_map(GetParam(), diagonal({1000.0, 0.5, 0.8}), Model::rate);
+  const SpectrumResult r = compute_spectrum(g.o, g.net);
+  const double dt = r.schedule.step_time;
+  const std::vector<double> truth = {std::log(1 - dt + dt * 0.8) / dt,
+                                     std::log(1 - dt + dt * 0.5) / dt, std::log(1 - dt) / dt};
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(r.exponents[i], truth[i], 1e-9) << i;
+  EXPECT_TRUE(r.warnings.empty()) << r.warnings.front();
+}
+
+RNNLYAP_INSTANTIATE_FOR_BACKENDS(SaturatedState);
+
+// The program: exit 1, one line naming the units (before: exit 0).
+TEST_F(NonFinite, SaturatedMapUnitFailsInTheProgram) {
+  std::vector<double> w(16);
+  for (std::size_t i = 0; i < w.size(); ++i)
+    w[i] = 0.3 * std::sin(1.7 * static_cast<double>(i));  // weak couplings
+  w[0] = 1000;
+  const std::string path = (dir_ / "w.npy").string();
+  test::write_file(path, test::make_npy_bytes(w, 4, 4, false, false));
+  expect_failed("spectrum --model map --weights-file " + path + kRun,
+                {"saturated", "1 of N = 4 units", "--weights-file"});
+}
+
+// The basis warning reaches stderr and the JSON (a Lévy map whose single re-orthonormalisations
+// exceed what fp64 resolves: test_precision_qr.cpp).
+TEST_F(NonFinite, ConditionWarningIsPrinted) {
+  const fs::path out = dir_ / "r.json";
+  const std::string cmd = test::cli_path() +
+                          " spectrum --model map --n 60 --weights levy --alpha 1.3 --g 1.2 "
+                          "--seed 1 --backend cpu --quiet --out " +
+                          out.string() + " 2>" + (dir_ / "stderr").string();
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const std::string err = slurp(dir_ / "stderr");
+  EXPECT_NE(err.find("rnnlyap: warning: the exponents from lambda_"), std::string::npos) << err;
+  const nlohmann::json j = nlohmann::json::parse(slurp(out));
+  ASSERT_EQ(j.at("warnings").size(), 1u);
+  EXPECT_NE(j["warnings"][0].get<std::string>().find("from lambda_"), std::string::npos);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "backends.hpp"
 #include "compare.hpp"
@@ -168,6 +169,107 @@ TEST(PrecisionAndQrLevy, CholeskyFailuresOnALevyMapFallBack) {
     for (std::size_t i = 0; i < r.exponents.size(); ++i)
       EXPECT_NEAR(r.exponents[i], hh.exponents[i], 4 * hh.stderr_[i]) << to_string(m) << " " << i;
   }
+}
+
+// --- the basis condition of single re-orthonormalisations (issue 19, section 3) -----------------
+// Column i of the basis is resolved to ~ε|R_11| per re-orthonormalisation: past |R_11/R_ii| ≈
+// 1/(100 ε) its log|R_ii| is rounding noise. The warning must judge that from the largest ratio of
+// a single re-orthonormalisation (heavy-tailed weights have single intervals far beyond the
+// average), and name the first unreliable exponent.
+
+double resolvable_log_condition(Precision p) {
+  const double eps = p == Precision::fp32 ? std::numeric_limits<float>::epsilon()
+                                          : std::numeric_limits<double>::epsilon();
+  return std::log(1 / eps) - std::log(100.0);
+}
+
+// The first exponent the warning calls unreliable (1-based), and its e^X; 0 when no such warning.
+struct ConditionWarning {
+  int from = 0;
+  double log_condition = 0;
+};
+ConditionWarning condition_warning(const SpectrumResult& r) {
+  for (const std::string& w : r.warnings) {
+    const auto at = w.find("the exponents from lambda_");
+    if (at == std::string::npos) continue;
+    ConditionWarning c;
+    c.from = std::stoi(w.substr(at + 26));
+    const auto e = w.find("reached e^");
+    if (e != std::string::npos) c.log_condition = std::stod(w.substr(e + 10));
+    return c;
+  }
+  return {};
+}
+
+SpectrumOptions levy_map(BackendKind b, std::uint64_t seed) {
+  SpectrumOptions o;
+  o.backend = b;
+  o.model = Model::map;
+  o.n = 60;
+  o.weights = WeightKind::levy;
+  o.alpha = 1.3;
+  o.g = 1.2;
+  o.seed = seed;
+  return o;  // the map's default schedule: t_ons one step
+}
+
+// Lévy maps (N = 60, α = 1.3, g = 1.2) whose averaged spread (λ_1 − λ_60) t_ons stays below the
+// limit while single re-orthonormalisations exceed it (seeds 1 and 8: spreads ≈ 23 and 27 against
+// 31.4, single ratios ≈ e^39 and e^41): the warning names the exponent from which on they are
+// unreliable; every exponent before it passed the limit in no re-orthonormalisation. Their
+// trailing exponents differ by ~0.07 between builds (roundings).
+TEST_P(PrecisionAndQr, SingleReorthonormalisationBeyondThePrecisionWarns) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  const double limit = resolvable_log_condition(Precision::fp64);
+  for (const std::uint64_t seed : {1, 8}) {
+    const SpectrumResult r = compute_spectrum(levy_map(GetParam(), seed));
+    const double spread = (r.exponents.front() - r.exponents.back()) * r.options.t_ons;
+    ASSERT_LT(spread, limit) << "seed " << seed << ": the case must pass the averaged test";
+    const ConditionWarning w = condition_warning(r);
+    ASSERT_GE(w.from, 2) << "seed " << seed << ": no warning from lambda_i";
+    EXPECT_LE(w.from, 60);
+    EXPECT_GT(w.log_condition, std::round(limit)) << "seed " << seed;
+    // The averaged spread up to the named exponent is a lower bound of its largest single ratio.
+    EXPECT_GE(w.log_condition + 0.5,
+              (r.exponents.front() - r.exponents[w.from - 1]) * r.options.t_ons);
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_NE(r.warnings[0].find("--k " + std::to_string(w.from - 1)), std::string::npos)
+        << r.warnings[0];
+    EXPECT_EQ(r.warnings[0].find("--t-ons"), std::string::npos)
+        << "t_ons is one step of the map already: " << r.warnings[0];
+  }
+}
+
+// A well-conditioned run (rate, N = 50, g = 2: (λ_1 − λ_50) t_ons ≈ 1) has no warning in either
+// precision; a map (N = 40, g = 3) resolved by fp64 but not by fp32 warns only in fp32, and says
+// so.
+TEST_P(PrecisionAndQr, ConditionWarningFollowsThePrecision) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  SpectrumOptions o;
+  o.backend = GetParam();
+  o.model = Model::rate;
+  o.n = test::size_for(GetParam(), 50, 24);
+  o.g = 2;
+  o.t_sim = 200;
+  for (const Precision p : {Precision::fp64, Precision::fp32}) {
+    o.precision = p;
+    const SpectrumResult r = compute_spectrum(o);
+    EXPECT_TRUE(r.warnings.empty()) << to_string(p) << ": " << r.warnings.front();
+  }
+  o = SpectrumOptions();  // the map's default schedule
+  o.backend = GetParam();
+  o.model = Model::map;
+  o.n = 40;
+  o.g = 3;
+  const SpectrumResult f64 = compute_spectrum(o);
+  EXPECT_TRUE(f64.warnings.empty()) << f64.warnings.front();
+  o.precision = Precision::fp32;
+  const SpectrumResult f32 = compute_spectrum(o);
+  const ConditionWarning w = condition_warning(f32);
+  ASSERT_GE(w.from, 2) << "fp32 must warn";
+  EXPECT_GT(w.log_condition, std::round(resolvable_log_condition(Precision::fp32)));
+  EXPECT_NE(f32.warnings[0].find("fp32"), std::string::npos) << f32.warnings[0];
+  EXPECT_NE(f32.warnings[0].find("--precision fp64"), std::string::npos) << f32.warnings[0];
 }
 
 RNNLYAP_INSTANTIATE_FOR_BACKENDS(PrecisionAndQr);

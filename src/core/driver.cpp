@@ -77,31 +77,43 @@ std::string_view to_string(Phase p) {
 
 namespace detail {
 
-// The basis before a re-orthonormalisation has condition κ ≈ e^{(λ_1 − λ_k) t_ons}
-// (docs/design.md); past ~1/(100 ε) its trailing columns are rounding noise. A collapsed basis
-// compresses the computed spread, so this estimate is a lower bound and the warning errs on the
-// safe side.
-std::vector<std::string> basis_warnings(const std::vector<double>& exponents, double ons_time,
-                                        Precision precision) {
+// Column i of the basis before a re-orthonormalisation is resolved only down to ~ε |R_11| (ε of
+// the working precision): once |R_11/R_ii| passes ~1/(100 ε), log|R_ii| is rounding noise, and so
+// is every later column (they are orthogonalised against it). One re-orthonormalisation past the
+// limit suffices: heavy-tailed (Lévy) weights have single intervals far beyond the average, and
+// their trailing exponents then change with the rounding (one build to the next). So the judge is
+// the largest log|R_11/R_ii| of a single averaged re-orthonormalisation (max_ratio, from the
+// re-orthonormaliser: no extra synchronisation), not the averaged spread (λ_1 − λ_i) t_ons, which
+// is never larger (a mean of the same differences) and only stands in for the
+// re-orthonormalisations before a --resume, whose maxima the checkpoint does not keep. −∞ exponents
+// and exactly zero R_ii (an exactly singular map) are exact and never count. A collapsed basis
+// compresses the computed ratios, so they are lower bounds and the warning errs on the safe side.
+std::vector<std::string> basis_warnings(const std::vector<double>& exponents,
+                                        const std::vector<double>& max_ratio, double ons_time,
+                                        bool one_step, Precision precision) {
   std::vector<std::string> w;
-  // −∞ exponents (an exactly singular map) are exact, not resolved by the basis: the spread that
-  // matters is that of the finite ones.
-  std::vector<double> finite;
-  for (double v : exponents)
-    if (std::isfinite(v)) finite.push_back(v);
-  if (finite.size() < 2) return w;
-  const auto [lo, hi] = std::minmax_element(finite.begin(), finite.end());
-  const double log_kappa = (*hi - *lo) * ons_time;
-  const double eps = precision == Precision::fp32 ? 1.1920929e-7 : 2.220446049250313e-16;
+  const std::size_t k = exponents.size();
+  const bool fp32 = precision == Precision::fp32;
+  const double eps = fp32 ? 1.1920929e-7 : 2.220446049250313e-16;
   const double limit = std::log(1 / eps) - std::log(100.0);
-  if (log_kappa > limit) {
-    char msg[256];
+  for (std::size_t i = 1; i < k; ++i) {
+    double worst = i < max_ratio.size() ? max_ratio[i] : 0.0;
+    const double spread = (exponents[0] - exponents[i]) * ons_time;
+    if (std::isfinite(spread)) worst = std::max(worst, spread);
+    if (!(worst > limit)) continue;
+    // What helps: a shorter interval (unless it is one step already), fp64, fewer exponents.
+    std::string hint = one_step ? "" : "shorten --t-ons, ";
+    if (fp32) hint += "use --precision fp64, ";
+    hint += (hint.empty() ? "compute" : "or compute") + std::string(" fewer exponents (--k ") +
+            std::to_string(i) + ")";
+    char msg[400];
     std::snprintf(msg, sizeof msg,
-                  "the basis condition per re-orthonormalisation, e^%.0f, exceeds what %s resolves "
-                  "(e^%.0f): the trailing exponents, and D_KY and H computed from them, are "
-                  "unreliable; shorten --t-ons",
-                  log_kappa, precision == Precision::fp32 ? "fp32" : "fp64", limit);
-    w.emplace_back(msg);
+                  "the exponents from lambda_%zu on are unreliable: a re-orthonormalisation's "
+                  "basis condition |R_11/R_%zu,%zu| reached e^%.0f, beyond what %s resolves "
+                  "(e^%.0f), so they, and D_KY and H computed from them, depend on rounding; ",
+                  i + 1, i + 1, i + 1, worst, fp32 ? "fp32" : "fp64", limit);
+    w.push_back(msg + hint);
+    break;
   }
   return w;
 }
@@ -180,13 +192,11 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
     obs.progress(phase, static_cast<std::int64_t>(done), static_cast<std::int64_t>(work.total));
   };
 
-  // A non-finite log|R_ii| is read where the logs are (block ends, traces, checkpoints); NaN
-  // propagates into it from a state or basis that overflowed, so only then is the state downloaded
-  // to say what overflowed. NaN or +inf: the state overflowed (φ of ±inf is NaN after one more
-  // step) or the basis did between re-orthonormalisations (κ = e^{(λ_1 − λ_k) t_ons} beyond the
-  // working precision). −inf is allowed for an exactly singular tangent map (a zero column of J,
-  // g = 0) but not when a rate or map state is so large that φ′(h) = 1/cosh²(h) underflows to 0:
-  // the map is then singular only in the working precision (README, "Errors").
+  // The logs are read at block ends, traces, windows and checkpoints. NaN propagates into them
+  // from a state or basis that overflowed: NaN or +inf means the state overflowed (φ of ±inf is
+  // NaN after one more step) or the basis did between re-orthonormalisations (κ = e^{(λ_1 − λ_k)
+  // t_ons} beyond the working precision). −inf is allowed for an exactly singular tangent map (a
+  // zero column of J, g = 0) but not when it comes from a saturated state (below).
   const bool fp32 = opt.precision == Precision::fp32;
   const std::string precision_hint = fp32 ? "; or use --precision fp64" : "";
   const std::string scale_hint =
@@ -195,37 +205,84 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
       : opt.weights == WeightKind::levy ? "lower --g or --input-std, or raise --alpha"
                                         : "lower --g or --input-std";
   const std::string bias_hint = opt.bias_std > 0 ? " (or --bias-std)" : "";
+  // Beyond this |h|, φ′(h) = 4e^{−2|h|}/(1 + e^{−2|h|})² (elementwise.hpp) is below the smallest
+  // normal number of the precision (e^{−708.4} in fp64, e^{−87.3} in fp32) and soon exactly 0.
+  const double saturated = fp32 ? 44.0 : 354.0;
+  // Where a saturated unit's φ′ is all its tangent map has — a map, or a rate network stepped by
+  // Euler with dt = 1 (no leak 1 − dt) — an underflowed φ′ gives a wrong exponent (finite noise
+  // or −∞ set by the precision, not log φ′(h) ≈ −2|h| per step). A rate network's leak keeps such
+  // a unit's exponent at −1 (its φ′ term is below rounding), so there saturation is harmless.
+  const bool phi_only =
+      opt.model == Model::map ||
+      (opt.model == Model::rate && opt.integrator == Integrator::euler && sched.step_time == 1.0);
+  // The state of a map whose units saturate is checked whenever the logs are taken (one download
+  // of B·N values, after the wait that taking the logs has anyway): a unit that saturates only
+  // between two checks makes its R_ii rounding noise, which the basis warning (basis_warnings)
+  // then reports. Any rate/map state that overflowed is an error too. `limit`: the |h| beyond
+  // which a unit counts as saturated; `minus_inf`: the check of a −∞ log (below).
+  auto check_state = [&](const std::vector<double>& state, double limit, bool minus_inf) {
+    const std::size_t units = state.size() / static_cast<std::size_t>(batch);
+    for (int m = 0; m < batch; ++m) {
+      double largest = 0;
+      std::size_t count = 0;
+      for (std::size_t u = 0; u < units; ++u) {
+        const double h = state[m * units + u];
+        if (!std::isfinite(h))
+          throw Error(
+              "the network state overflowed to a non-finite value, so the exponents are "
+              "not finite: " +
+              scale_hint + bias_hint + precision_hint);
+        largest = std::max(largest, std::fabs(h));
+        count += std::fabs(h) > limit ? 1 : 0;
+      }
+      if (count == 0) continue;
+      char msg[400];
+      std::snprintf(
+          msg, sizeof msg,
+          "the network state saturated%s: %zu of N = %zu units at |h| > %.0f (largest "
+          "|h| %.3g), where %s in %s, so their exponents would be set by the precision, "
+          "not by the network: ",
+          batch > 1 ? (" (member " + std::to_string(m) + ")").c_str() : "", count, units, limit,
+          largest,
+          minus_inf ? "products of phi'(h) underflow (a log|R_ii| is -inf)" : "phi'(h) underflows",
+          fp32 ? "fp32" : "fp64");
+      throw Error(msg + scale_hint + bias_hint + precision_hint);
+    }
+  };
   auto check_logs = [&](const std::vector<double>& logs) {
     bool nan_or_inf = false, minus_inf = false;
     for (double v : logs) {
       if (std::isnan(v) || v == std::numeric_limits<double>::infinity()) nan_or_inf = true;
       if (v == -std::numeric_limits<double>::infinity()) minus_inf = true;
     }
+    if (phi_only) {
+      const std::vector<double> state = backend->state_blocking();
+      check_state(state, saturated, false);
+      // A −∞ log is also what a product of such φ′ gives when it underflows to 0: over the
+      // steps_per_ons steps of one interval, or of one step's φ′ (from |h| ≈ saturated / 2 on)
+      // with the tiny basis entries a saturated unit's direction ends up with (a decoupled map
+      // with a unit at |h| = 300, t_ons one step: finite for tens of re-orthonormalisations, then
+      // −∞). So a −∞ is taken for exact (an exactly singular map) only when no unit is that
+      // saturated.
+      if (minus_inf)
+        check_state(state,
+                    saturated / static_cast<double>(std::max<std::int64_t>(2, sched.steps_per_ons)),
+                    true);
+    }
     if (!nan_or_inf && !minus_inf) return;
-    const std::vector<double> state = backend->state_blocking();
-    double largest = 0;
-    for (double h : state) {
-      if (!std::isfinite(h))
-        throw Error(
-            "the network state overflowed to a non-finite value, so the exponents are "
-            "not finite: " +
-            scale_hint + bias_hint + precision_hint);
-      largest = std::max(largest, std::fabs(h));
-    }
-    // Beyond this |h|, φ′(h) = 1/cosh²(h) is below the smallest normal number of the precision.
-    const double saturated = fp32 ? 44.0 : 354.0;
-    if (!is_cell(opt.model) && largest > saturated) {
-      char msg[256];
-      std::snprintf(
-          msg, sizeof msg,
-          "the network state saturated (|h| reached %.3g; phi'(h) underflows in %s beyond "
-          "|h| ~ %.0f), so the exponents are not finite: ",
-          largest, fp32 ? "fp32" : "fp64", saturated);
-      throw Error(msg + scale_hint + bias_hint + precision_hint);
-    }
+    // A rate network's state is downloaded only here, to say what overflowed.
+    if (!is_cell(opt.model) && !phi_only) check_state(backend->state_blocking(), saturated, false);
     // A trained cell's pre-activations are not in its state: a −∞ there is a saturated gate
     // (|pre-activation| beyond what the precision resolves), not a singular network. A relu RNN
     // is exactly singular wherever a unit is off (relu′ = 0): its −∞ is exact, as for g = 0.
+    if (is_cell(opt.model)) {
+      for (double h : backend->state_blocking())
+        if (!std::isfinite(h))
+          throw Error(
+              "the network state overflowed to a non-finite value, so the exponents are "
+              "not finite: " +
+              scale_hint + bias_hint + precision_hint);
+    }
     const bool relu = opt.model == Model::rnn && opt.nonlinearity == Nonlinearity::relu;
     if (is_cell(opt.model) && !nan_or_inf && !relu)
       throw Error(std::string("the cell saturated: its Jacobian became exactly singular in ") +
@@ -238,10 +295,15 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
           "non-finite log|R_ii|): shorten --t-ons, or " +
           scale_hint + precision_hint);
   };
+  // Per log: the largest log|R_11/R_ii| of one averaged re-orthonormalisation (basis_warnings).
+  // The basis warm-up's are not taken (its logs are discarded, and a basis that lost directions to
+  // rounding there regains them: that is what the warm-up is for).
+  std::vector<double> max_ratio(k, 0.0);
   auto take_logs = [&] {
-    std::vector<double> logs = backend->take_log_sums_blocking();
-    check_logs(logs);
-    return logs;
+    LogSums logs = backend->take_logs_blocking();
+    check_logs(logs.sums);
+    for (int i = 0; i < k; ++i) max_ratio[i] = std::max(max_ratio[i], logs.max_ratio[i]);
+    return std::move(logs.sums);
   };
 
   // Checkpoints are taken between re-orthonormalisations (or warm-up chunks): the logs so far move
@@ -387,7 +449,10 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
       res.ftle.emplace_back(w.begin() + m * per, w.begin() + (m + 1) * per);
     res.summary = summarize(res.exponents);
     res.summary_stderr = summary_stderr(res.exponents, blocks);
-    res.warnings = basis_warnings(res.exponents, ons_time, opt.precision);
+    res.warnings = basis_warnings(
+        res.exponents,
+        std::vector<double>(max_ratio.begin() + m * per, max_ratio.begin() + (m + 1) * per),
+        ons_time, sched.steps_per_ons == 1, opt.precision);
     res.options = opt;
     res.schedule = sched;
     res.backend = backend->name();

@@ -112,18 +112,32 @@ class Buffer {
   std::size_t count_ = 0;
 };
 
+/// What the re-orthonormalisations since the last take left: B·k values each, member-major.
+struct LogSums {
+  /// Σ log|R_b,ii| over the accumulated re-orthonormalisations.
+  std::vector<double> sums;
+  /// max of log|R_b,11| − log|R_b,ii| over them, and of 0 (column 1's own): the basis condition
+  /// one re-orthonormalisation had to resolve in column i (driver.cpp). Only finite differences
+  /// count (an exactly zero R_ii, a singular map, is exact, not rounding).
+  std::vector<double> max_ratio;
+};
+
 /// Re-orthonormalises a batch of B bases of rows × k (column-major blocks one after another) and
-/// keeps the fp64 sums of log|R_ii| where the bases live.
+/// keeps the fp64 sums of log|R_ii| and their largest per-re-orthonormalisation ratios (LogSums)
+/// where the bases live.
 template <class T>
 class Reorthonormalizer {
  public:
   virtual ~Reorthonormalizer() = default;
-  /// Q_b = Q_b' R_b, Q_b ← Q_b' for every member; adds log|R_b,ii| to member b's sums when
-  /// `accumulate`. A GPU waits here only for CholeskyQR's verdict (one wait for the whole batch).
+  /// Q_b = Q_b' R_b, Q_b ← Q_b' for every member; adds log|R_b,ii| to member b's sums (and
+  /// log|R_b,11/R_b,ii| to its maxima) when `accumulate`. A GPU waits here only for CholeskyQR's
+  /// verdict (one wait for the whole batch).
   virtual void reorthonormalize(T* q, bool accumulate) = 0;
-  /// The B·k sums (member-major) since the last call, then zeroes them; throws on a failed
-  /// factorisation.
-  virtual std::vector<double> take_log_sums_blocking() = 0;
+  /// The sums and maxima since the last call (read together: a GPU waits once), then resets them;
+  /// throws on a failed factorisation.
+  virtual LogSums take_logs_blocking() = 0;
+  /// take_logs_blocking()'s sums alone.
+  std::vector<double> take_log_sums_blocking() { return take_logs_blocking().sums; }
   /// From now on, keep each re-orthonormalisation's R for last_r_blocking() (covariant vectors);
   /// off by default, so that other runs pay neither its memory nor its copies.
   virtual void keep_r(bool on) = 0;

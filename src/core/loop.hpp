@@ -31,9 +31,11 @@ struct LoopSetup {
 std::vector<SpectrumResult> run_benettin(Propagator& propagator, const LoopSetup& setup,
                                          const Observers& obs, const RunControl& control);
 
-/// Warnings about a spectrum's reliability (the basis condition per re-orthonormalisation).
-std::vector<std::string> basis_warnings(const std::vector<double>& exponents, double ons_time,
-                                        Precision precision);
+/// Warnings about a spectrum's reliability: the basis condition of single re-orthonormalisations
+/// (max_ratio: LogSums::max_ratio's maxima over the run, driver.cpp); one_step: t_ons is one step.
+std::vector<std::string> basis_warnings(const std::vector<double>& exponents,
+                                        const std::vector<double>& max_ratio, double ons_time,
+                                        bool one_step, Precision precision);
 
 /// The spectra of sequences first … first + count − 1 of `inputs` as one lockstep batch on
 /// `where` (opt.k resolved). Each result equals that of a batch of one. Trace and state observers

@@ -65,7 +65,7 @@ class ModelPropagator final : public Propagator {
   void reorthonormalize(bool accumulate) override {
     qr_->reorthonormalize(model_->basis(), accumulate);
   }
-  std::vector<double> take_log_sums_blocking() override { return qr_->take_log_sums_blocking(); }
+  LogSums take_logs_blocking() override { return qr_->take_logs_blocking(); }
   void keep_r(bool on) override { qr_->keep_r(on); }
   std::vector<double> last_r_blocking() override { return qr_->last_r_blocking(); }
 

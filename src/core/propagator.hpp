@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "executor.hpp"
 #include "rnnlyap/network.hpp"
 #include "rnnlyap/options.hpp"
 #include "rnnlyap/trained.hpp"
@@ -63,8 +64,11 @@ class Propagator {
   virtual void advance_tangent(std::int64_t step0, std::int64_t steps) = 0;
   /// Q = Q'R; Q ← Q'; adds log|R_ii| to the sums when `accumulate`.
   virtual void reorthonormalize(bool accumulate) = 0;
-  /// The B·k sums of log|R_ii| since the last call, then zeroes them.
-  virtual std::vector<double> take_log_sums_blocking() = 0;
+  /// The B·k sums of log|R_ii| since the last call and the largest log|R_11/R_ii| of one
+  /// re-orthonormalisation among them (executor.hpp, LogSums), then resets both.
+  virtual LogSums take_logs_blocking() = 0;
+  /// take_logs_blocking()'s sums alone.
+  std::vector<double> take_log_sums_blocking() { return take_logs_blocking().sums; }
   /// Keep every later re-orthonormalisation's R (off by default: no memory, no copies).
   virtual void keep_r(bool on) = 0;
   /// The B factors R of the last reorthonormalize(): each k×k, upper triangular, column-major,

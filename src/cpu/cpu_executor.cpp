@@ -43,18 +43,22 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
         k_(k),
         skip_(batch, 0),
         r_(batch),
-        logs_(static_cast<std::size_t>(batch) * k, 0.0) {
+        logs_(static_cast<std::size_t>(batch) * k, 0.0),
+        max_ratio_(logs_.size(), 0.0) {
     engine_.resize(rows, k, method);
   }
   void reorthonormalize(T* q, bool accumulate) override {
     const std::size_t block = static_cast<std::size_t>(rows_) * k_;
     for (int b = 0; b < batch_; ++b)
       engine_.apply(q + b * block, accumulate, logs_.data() + static_cast<std::size_t>(b) * k_,
-                    skip_[b], keep_ ? &r_[b] : nullptr);
+                    max_ratio_.data() + static_cast<std::size_t>(b) * k_, skip_[b],
+                    keep_ ? &r_[b] : nullptr);
   }
-  std::vector<double> take_log_sums_blocking() override {
-    std::vector<double> out(logs_.size(), 0.0);
-    std::swap(out, logs_);
+  LogSums take_logs_blocking() override {
+    LogSums out{std::vector<double>(logs_.size(), 0.0),
+                std::vector<double>(max_ratio_.size(), 0.0)};
+    std::swap(out.sums, logs_);
+    std::swap(out.max_ratio, max_ratio_);
     return out;
   }
   // Turning it on forgets any earlier R: until the next re-orthonormalisation R reads as zeros,
@@ -80,7 +84,7 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
   std::vector<int> skip_;
   std::vector<cpu::RFactors<T>> r_;  // per member: the last R's factors (with keep_)
   bool keep_ = false;
-  std::vector<double> logs_;
+  std::vector<double> logs_, max_ratio_;
   cpu::Orthonormalizer<T> engine_;
 };
 
@@ -121,7 +125,7 @@ class CpuExecutor final : public Executor<T> {
     const std::size_t saved =
         method == QrMethod::householder ? 0 : static_cast<std::size_t>(rows) * kk;
     return sizeof(T) * (kk * kk + kk + static_cast<std::size_t>(rows) * 64 + r + saved) +
-           sizeof(double) * kk * (b + 1);
+           sizeof(double) * kk * (2 * b + 2);  // logs and maxima; diag R₁ and log|R_ii|
   }
   std::unique_ptr<Reorthonormalizer<T>> make_reorthonormalizer(int batch, int rows, int k,
                                                                QrMethod method) override {

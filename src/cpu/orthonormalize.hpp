@@ -60,6 +60,7 @@ class Orthonormalizer {
     cholesky_ = method != QrMethod::householder;
     one_pass_ = method == QrMethod::auto_select;
     tau_.assign(k, T(0));
+    diag_log_.assign(k, 0.0);
     gram_.assign(cholesky_ ? static_cast<std::size_t>(k) * k : 0, T(0));
     saved_.reserve(cholesky_ ? static_cast<std::size_t>(rows) * k : 0);
     std::vector<T> probe(static_cast<std::size_t>(rows) * k);
@@ -70,23 +71,38 @@ class Orthonormalizer {
     work_.assign(static_cast<std::size_t>(std::max(q1, q2)) + 1, T(0));
   }
 
-  /// Q (rows×k, leading dimension rows) ← Q' with Q = Q'R; adds log|R_ii| to logs[0..k) when
-  /// accumulate; keeps R's factors in `r`. `skip` is the member's count of re-orthonormalisations
-  /// still to go straight to Householder after a CholeskyQR fallback.
-  void apply(T* q, bool accumulate, double* logs, int& skip, RFactors<T>* r) {
+  /// Q (rows×k, leading dimension rows) ← Q' with Q = Q'R; when accumulate, adds log|R_ii| to
+  /// logs[0..k) and raises max_ratio[0..k) to log|R_11| − log|R_ii| where that is finite (see
+  /// LogSums, core/executor.hpp); keeps R's factors in `r`. `skip` is the member's count of
+  /// re-orthonormalisations still to go straight to Householder after a CholeskyQR fallback.
+  void apply(T* q, bool accumulate, double* logs, double* max_ratio, int& skip, RFactors<T>* r) {
+    logs_ = logs;
+    max_ratio_ = max_ratio;
     if (cholesky_) {
       if (skip > 0) {
         --skip;
-      } else if (cholesky_qr(q, accumulate, logs, r)) {
+      } else if (cholesky_qr(q, accumulate, r)) {
         return;
       } else {
         skip = kSkipAfterFallback;
       }
     }
-    householder(q, accumulate, logs, r);
+    householder(q, accumulate, r);
   }
 
  private:
+  // logs += log|R_ii| (diag_log_), and the maxima of log|R_11| − log|R_ii|: a difference that is
+  // not finite (R_ii or R_11 exactly zero: a singular map, exact; NaN: check_logs' business) is
+  // left out. The CUDA kernels (qr_kernels.cu) do the same.
+  void add_logs() {
+    const double first = diag_log_[0];
+    for (int i = 0; i < k_; ++i) {
+      logs_[i] += diag_log_[i];
+      const double ratio = first - diag_log_[i];
+      if (std::isfinite(ratio)) max_ratio_[i] = std::max(max_ratio_[i], ratio);
+    }
+  }
+
   // The upper triangle of the k×k (leading dimension ld) `a` into `r` (ld k).
   void keep_upper(const T* a, int ld, std::vector<T>* r) const {
     if (!r) return;  // R not kept
@@ -96,7 +112,7 @@ class Orthonormalizer {
         (*r)[static_cast<std::size_t>(j) * k_ + i] = a[static_cast<std::size_t>(j) * ld + i];
   }
 
-  void householder(T* q, bool accumulate, double* logs, RFactors<T>* r) {
+  void householder(T* q, bool accumulate, RFactors<T>* r) {
     int info = 0;
     const int lwork = static_cast<int>(work_.size());
     geqrf(rows_, k_, q, rows_, tau_.data(), work_.data(), lwork, info);
@@ -105,10 +121,12 @@ class Orthonormalizer {
       keep_upper(q, rows_, &r->r1);
       r->two_pass = false;
     }
-    if (accumulate)
+    if (accumulate) {
       for (int i = 0; i < k_; ++i)
-        logs[i] +=
+        diag_log_[i] =
             std::log(std::fabs(static_cast<double>(q[static_cast<std::size_t>(i) * rows_ + i])));
+      add_logs();
+    }
     orgqr(rows_, k_, k_, q, rows_, tau_.data(), work_.data(), lwork, info);
     if (info != 0) throw VendorError("LAPACK orgqr", info, "illegal argument", __FILE__, __LINE__);
   }
@@ -122,7 +140,7 @@ class Orthonormalizer {
   // so that a failing second pass can restore it. With one_pass_ (`auto`), a first factor of
   // condition ≤ kOnePassCond ends it after one pass: the orthogonality error is then about
   // cond²ε (≤ 2e-10 in fp64), far below the exponents' noise.
-  bool cholesky_qr(T* q, bool accumulate, double* logs, RFactors<T>* r) {
+  bool cholesky_qr(T* q, bool accumulate, RFactors<T>* r) {
     const double max_cond = std::is_same_v<T, double> ? kMaxCondFp64 : kMaxCondFp32;
     const double one_pass = std::is_same_v<T, double> ? kOnePassCondFp64 : kOnePassCondFp32;
     const std::size_t size = static_cast<std::size_t>(rows_) * k_;
@@ -150,9 +168,10 @@ class Orthonormalizer {
             std::fabs(static_cast<double>(gram_[static_cast<std::size_t>(i) * k_ + i]));
         if (pass == 0)
           diag1[i] = d;
-        else if (accumulate)
-          logs[i] += std::log(diag1[i]) + std::log(d);
+        else
+          diag_log_[i] = std::log(diag1[i]) + std::log(d);
       }
+      if (pass == 1 && accumulate) add_logs();
       if (r) {
         keep_upper(gram_.data(), k_, pass == 0 ? &r->r1 : &r->r2);
         r->two_pass = pass == 1;
@@ -161,8 +180,10 @@ class Orthonormalizer {
       if (!last) saved_.assign(q, q + size);
       trsm_right_upper(rows_, k_, gram_.data(), k_, q, rows_);
       if (pass == 0 && last) {
-        if (accumulate)
-          for (int i = 0; i < k_; ++i) logs[i] += std::log(diag1[i]);
+        if (accumulate) {
+          for (int i = 0; i < k_; ++i) diag_log_[i] = std::log(diag1[i]);
+          add_logs();
+        }
         return true;
       }
     }
@@ -172,7 +193,10 @@ class Orthonormalizer {
   int rows_ = 0, k_ = 0;
   bool cholesky_ = false, one_pass_ = false;
   std::vector<T> tau_, work_, gram_;
-  std::vector<T> saved_;  // Q before the first solve, while a second pass may fail
+  std::vector<T> saved_;          // Q before the first solve, while a second pass may fail
+  std::vector<double> diag_log_;  // log|R_ii| of the current re-orthonormalisation
+  double* logs_ = nullptr;        // the member's sums and maxima (apply's arguments)
+  double* max_ratio_ = nullptr;
 };
 
 }  // namespace rnnlyap::cpu

@@ -4,7 +4,7 @@
 // member the CPU executor's arithmetic in its order, so CPU and GPU trajectories agree to rounding.
 // All work goes to one non-blocking stream, to which the library handles are bound (borrowed with
 // them from a per-device pool, cuda_common.hpp). The host waits for the device only in
-// copy_out_blocking, free_bytes, the re-orthonormalizer's take_log_sums_blocking and its one
+// copy_out_blocking, free_bytes, the re-orthonormalizer's take_logs_blocking and its one
 // CholeskyQR verdict per re-orthonormalisation.
 #include <cuda_runtime_api.h>
 

@@ -21,7 +21,7 @@
 // the first solve is already queued; when a second pass runs it waits once more, for that pass's
 // verdicts (which members fall back after all), the second solve already queued. cuSOLVER's
 // devInfo words of geqrf and orgqr stay on the device in sticky words that
-// take_log_sums_blocking() reads back with the logs and turns into VendorError.
+// take_logs_blocking() reads back with the logs and turns into VendorError.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -97,10 +97,11 @@ struct Plan {
     if (batched_cholesky) elems = sat_add(elems, bkk);  // potrfBatched's scratch
     if (keep_r) elems = sat_add(elems, bkk);            // R
     std::size_t out = sat_mul(elems, sizeof(T));
-    out = sat_add(out, sat_mul(bk, sizeof(double) * (cholesky ? 3 : 1)));  // logs, diag R₁, R₂
+    // logs, their maxima, diag R₁, R₂
+    out = sat_add(out, sat_mul(bk, sizeof(double) * (cholesky ? 4 : 2)));
     out = sat_add(out, (kSlots + 4 * b) * sizeof(int));
     out = sat_add(out, 3 * b * sizeof(T*));
-    const std::size_t buffers = 6 + (cholesky ? 4 : 0) + (keep_r ? 1 : 0);
+    const std::size_t buffers = 7 + (cholesky ? 4 : 0) + (keep_r ? 1 : 0);
     return sat_add(out, buffers * kAllocationGranularity);
   }
   int batch, rows, k;
@@ -115,10 +116,12 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
       : ctx_(ctx),
         p_(plan),
         logs_(block(p_.k)),
+        max_ratio_(block(p_.k)),
         status_(kSlots + 4 * block(1)),
         tau_(block(p_.k)),
         work_(static_cast<std::size_t>(p_.lwork)) {
     zero(logs_);
+    zero(max_ratio_);
     zero(status_);
     if (p_.batch > 1) {
       ptrs_ = DeviceBuffer<T*>(3 * block(1));
@@ -189,16 +192,21 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
     return out;
   }
 
-  std::vector<double> take_log_sums_blocking() override {
+  // The maxima start at 0 (log|R_11/R_11|), which a memset can write: a ratio below 0 never
+  // matters to the condition it measures.
+  detail::LogSums take_logs_blocking() override {
     ctx_.use();
-    std::vector<double> out(logs_.size());
+    detail::LogSums out{std::vector<double>(logs_.size()), std::vector<double>(logs_.size())};
     int sticky[3] = {0, 0, 0};
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(out.data(), logs_.get(), logs_.bytes(),
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(out.sums.data(), logs_.get(), logs_.bytes(),
+                                       cudaMemcpyDeviceToHost, ctx_.stream()));
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(out.max_ratio.data(), max_ratio_.get(), max_ratio_.bytes(),
                                        cudaMemcpyDeviceToHost, ctx_.stream()));
     RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(sticky, status_.get() + kStickyGeqrf, sizeof sticky,
                                        cudaMemcpyDeviceToHost, ctx_.stream()));
     RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream()));
     zero(logs_);
+    zero(max_ratio_);
     RNNLYAP_CUDA_CHECK(
         cudaMemsetAsync(slot(kStickyGeqrf), 0, sizeof sticky, ctx_.stream()));  // reported once
     const char* what[3] = {"cuSOLVER cusolverDn<t>geqrf", "cuSOLVER cusolverDn<t>orgqr",
@@ -236,8 +244,8 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
     }
     la::geqrf_batched(ctx_.blas(), p_.rows, p_.k, ptrs(0), ptrs(1), p_.batch);
     keep_r(q, 0, p_.batch);
-    kernels::householder_logs(p_.batch, p_.rows, p_.k, q, accumulate, logs_.get(), nullptr, nullptr,
-                              ctx_.stream());
+    kernels::householder_logs(p_.batch, p_.rows, p_.k, q, accumulate, logs_.get(), max_ratio_.get(),
+                              nullptr, nullptr, ctx_.stream());
     kernels::form_q(p_.batch, p_.rows, p_.k, q, tau_.get(), ctx_.stream());
   }
 
@@ -248,9 +256,9 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
     const cudaStream_t s = ctx_.stream();
     la::geqrf(ctx_.solver(), p_.rows, p_.k, qb, tau, work_.get(), p_.lwork, slot(kInfoGeqrf));
     keep_r(q, b, 1);
-    kernels::householder_logs(1, p_.rows, p_.k, qb, accumulate,
-                              logs_.get() + static_cast<std::size_t>(b) * p_.k, slot(kInfoGeqrf),
-                              slot(kStickyGeqrf), s);
+    const std::size_t o = static_cast<std::size_t>(b) * p_.k;
+    kernels::householder_logs(1, p_.rows, p_.k, qb, accumulate, logs_.get() + o,
+                              max_ratio_.get() + o, slot(kInfoGeqrf), slot(kStickyGeqrf), s);
     la::orgqr(ctx_.solver(), p_.rows, p_.k, qb, tau, work_.get(), p_.lwork, slot(kInfoOrgqr));
     kernels::record_info(slot(kInfoOrgqr), slot(kStickyOrgqr), s);
   }
@@ -344,7 +352,7 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
       RNNLYAP_CUDA_CHECK(cudaEventRecord(second_verdicts_ready_.get(), s));
     }
     kernels::cholesky_finish(p_.batch, p_.k, gram_.get(), per_member(second ? 3 : 1), second,
-                             per_member(2), diag1_.get(), accumulate, logs_.get(),
+                             per_member(2), diag1_.get(), accumulate, logs_.get(), max_ratio_.get(),
                              slot(kStickyPotrf), s);
     if (second) {
       solve(q);  // queued before the wait
@@ -367,6 +375,7 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
   const Context& ctx_;
   Plan<T> p_;
   DeviceBuffer<double> logs_;
+  DeviceBuffer<double> max_ratio_;  // LogSums::max_ratio, from 0
   DeviceBuffer<int> status_;
   DeviceBuffer<T> tau_, work_, gram_;
   DeviceBuffer<T> r1_;  // the last R, or its first CholeskyQR factor (two_pass_); with keep_

@@ -59,11 +59,12 @@ bool cell_diagonal(CellKind kind, bool h_only, int batch, int n, int dim, int k,
 template <class T>
 void pointers(int batch, T* base, long long stride, T** out, cudaStream_t stream);
 
-/// After geqrf of each block: logs[b·k + i] += log|R_b(i, i)| when `accumulate`; folds *info into
-/// *sticky when info is not null.
+/// After geqrf of each block: when `accumulate`, logs[b·k + i] += log|R_b(i, i)| and
+/// max_ratio[b·k + i] raised to log|R_b(0, 0)| − log|R_b(i, i)| where that is finite (LogSums,
+/// core/executor.hpp); folds *info into *sticky when info is not null.
 template <class T>
 void householder_logs(int batch, int rows, int k, const T* qr, bool accumulate, double* logs,
-                      const int* info, int* sticky, cudaStream_t stream);
+                      double* max_ratio, const int* info, int* sticky, cudaStream_t stream);
 
 /// Folds *info into *sticky.
 void record_info(const int* info, int* sticky, cudaStream_t stream);
@@ -89,11 +90,11 @@ void cholesky_check(int batch, int k, T* r, const int* info, double max_cond, do
 /// (kTwoPasses = 0 where the second factor is good); a kTwoPasses member whose second factor failed
 /// adds no logs (the host restores its basis and runs Householder), and every member but a good
 /// kTwoPasses one gets R2 = identity. When `accumulate`, logs += log diag1 (+ log |diag R2| for
-/// kTwoPasses) for every kTwoPasses or kOnePass member that did not fail. `sticky` is unused: a
-/// failed factorisation is never an error.
+/// kTwoPasses) for every kTwoPasses or kOnePass member that did not fail, and max_ratio as in
+/// householder_logs. `sticky` is unused: a failed factorisation is never an error.
 template <class T>
 void cholesky_finish(int batch, int k, T* r, const int* info, bool second, const int* verdict,
-                     const double* diag1, bool accumulate, double* logs, int* sticky,
-                     cudaStream_t stream);
+                     const double* diag1, bool accumulate, double* logs, double* max_ratio,
+                     int* sticky, cudaStream_t stream);
 
 }  // namespace rnnlyap::cuda::kernels

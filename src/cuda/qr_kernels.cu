@@ -11,7 +11,7 @@ namespace {
 
 constexpr int kThreads = 256;  // a power of two (the reductions halve it) and a multiple of 32
 
-// Keeps the first nonzero devInfo of a cuSOLVER call; read back in take_log_sums_blocking().
+// Keeps the first nonzero devInfo of a cuSOLVER call; read back in take_logs_blocking().
 __device__ __forceinline__ void fold_info(const int* info, int* sticky) {
   const int v = *info;
   if (v != 0) atomicCAS(sticky, 0, v);
@@ -23,16 +23,28 @@ __global__ void pointers_kernel(int batch, T* base, long long stride, T** out) {
   if (b < batch) out[b] = base + b * stride;
 }
 
+// logs[o] += log|R_ii| = l, and max_ratio[o] raised to log|R_11| − l = first − l when that is
+// finite (an exactly zero R_ii or R_11 is exact; NaN is check_logs' business): the CPU's add_logs
+// (src/cpu/orthonormalize.hpp). Each entry has one thread.
+__device__ __forceinline__ void add_log(double l, double first, double* logs, double* max_ratio) {
+  *logs += l;
+  const double ratio = first - l;
+  if (ratio > *max_ratio && ratio <= 1.7976931348623157e308) *max_ratio = ratio;
+}
+
 template <class T>
 __global__ void householder_logs_kernel(int batch, int rows, int k, const T* __restrict__ qr,
-                                        int accumulate, double* __restrict__ logs, const int* info,
+                                        int accumulate, double* __restrict__ logs,
+                                        double* __restrict__ max_ratio, const int* info,
                                         int* sticky) {
   const long long t = global_index();
   if (t == 0 && info != nullptr) fold_info(info, sticky);
   if (accumulate == 0 || t >= static_cast<long long>(batch) * k) return;
   const std::size_t b = static_cast<std::size_t>(t / k), i = static_cast<std::size_t>(t % k);
   const std::size_t ld = static_cast<std::size_t>(rows);
-  logs[t] += log(fabs(static_cast<double>(qr[b * ld * k + i * ld + i])));
+  const T* r = qr + b * ld * k;
+  add_log(log(fabs(static_cast<double>(r[i * ld + i]))), log(fabs(static_cast<double>(r[0]))),
+          logs + t, max_ratio + t);
 }
 
 __global__ void record_info_kernel(const int* info, int* sticky) {
@@ -128,12 +140,21 @@ __global__ void __launch_bounds__(kThreads)
              : (one_pass_cond > 0 && smax[0] <= one_pass_cond * smin[0] ? kOnePass : kTwoPasses);
 }
 
+// log|R_ii| of R = R₂R₁ (two: R₂ in r) or of R₁, from diag R₁ (d1) and the member's r.
+template <class T>
+__device__ __forceinline__ double cholesky_log(bool two, int k, const double* d1, const T* r,
+                                               int i) {
+  return two ? log(d1[i]) + log(fabs(static_cast<double>(r[static_cast<std::size_t>(i) * (k + 1)])))
+             : log(d1[i]);
+}
+
 // One block per member.
 template <class T>
 __global__ void cholesky_finish_kernel(int k, T* __restrict__ r_all, const int* __restrict__ info,
                                        int second, const int* __restrict__ verdict,
                                        const double* __restrict__ diag1, int accumulate,
-                                       double* __restrict__ logs, int* /*sticky*/) {
+                                       double* __restrict__ logs, double* __restrict__ max_ratio,
+                                       int* /*sticky*/) {
   const int b = static_cast<int>(blockIdx.x);
   T* r = r_all + static_cast<std::size_t>(b) * k * k;
   const int v = verdict[b];
@@ -143,13 +164,11 @@ __global__ void cholesky_finish_kernel(int k, T* __restrict__ r_all, const int* 
   const bool failed = two && info[b] != 0;
   if (second != 0 && (!two || failed)) set_identity(k, r);  // the second solve leaves Q as it is
   if (accumulate == 0 || failed || (v != kTwoPasses && v != kOnePass)) return;
+  const double* d1 = diag1 + static_cast<std::size_t>(b) * k;
+  const double first = cholesky_log(two, k, d1, r, 0);
   for (int i = static_cast<int>(threadIdx.x); i < k; i += static_cast<int>(blockDim.x)) {
     const std::size_t o = static_cast<std::size_t>(b) * k + i;
-    if (two)  // log|R_ii| of R = R2 R1
-      logs[o] +=
-          log(diag1[o]) + log(fabs(static_cast<double>(r[static_cast<std::size_t>(i) * (k + 1)])));
-    else
-      logs[o] += log(diag1[o]);
+    add_log(cholesky_log(two, k, d1, r, i), first, logs + o, max_ratio + o);
   }
 }
 
@@ -164,9 +183,9 @@ void pointers(int batch, T* base, long long stride, T** out, cudaStream_t stream
 
 template <class T>
 void householder_logs(int batch, int rows, int k, const T* qr, bool accumulate, double* logs,
-                      const int* info, int* sticky, cudaStream_t stream) {
+                      double* max_ratio, const int* info, int* sticky, cudaStream_t stream) {
   launch(householder_logs_kernel<T>, blocks_for(static_cast<long long>(batch) * k, kThreads),
-         kThreads, stream, batch, rows, k, qr, accumulate ? 1 : 0, logs, info, sticky);
+         kThreads, stream, batch, rows, k, qr, accumulate ? 1 : 0, logs, max_ratio, info, sticky);
   RNNLYAP_CUDA_CHECK_LAUNCH(householder_logs_kernel);
 }
 
@@ -192,22 +211,22 @@ void cholesky_check(int batch, int k, T* r, const int* info, double max_cond, do
 
 template <class T>
 void cholesky_finish(int batch, int k, T* r, const int* info, bool second, const int* verdict,
-                     const double* diag1, bool accumulate, double* logs, int* sticky,
-                     cudaStream_t stream) {
+                     const double* diag1, bool accumulate, double* logs, double* max_ratio,
+                     int* sticky, cudaStream_t stream) {
   launch(cholesky_finish_kernel<T>, static_cast<unsigned>(batch), kThreads, stream, k, r, info,
-         second ? 1 : 0, verdict, diag1, accumulate ? 1 : 0, logs, sticky);
+         second ? 1 : 0, verdict, diag1, accumulate ? 1 : 0, logs, max_ratio, sticky);
   RNNLYAP_CUDA_CHECK_LAUNCH(cholesky_finish_kernel);
 }
 
 #define RNNLYAP_INSTANTIATE(T)                                                                \
   template void pointers<T>(int, T*, long long, T**, cudaStream_t);                           \
-  template void householder_logs<T>(int, int, int, const T*, bool, double*, const int*, int*, \
-                                    cudaStream_t);                                            \
+  template void householder_logs<T>(int, int, int, const T*, bool, double*, double*,         \
+                                    const int*, int*, cudaStream_t);                          \
   template void form_q<T>(int, int, int, T*, const T*, cudaStream_t);                         \
   template void cholesky_check<T>(int, int, T*, const int*, double, double, double*, int*,    \
                                   cudaStream_t);                                              \
   template void cholesky_finish<T>(int, int, T*, const int*, bool, const int*, const double*, \
-                                   bool, double*, int*, cudaStream_t);
+                                   bool, double*, double*, int*, cudaStream_t);
 RNNLYAP_INSTANTIATE(float)
 RNNLYAP_INSTANTIATE(double)
 #undef RNNLYAP_INSTANTIATE

@@ -136,12 +136,16 @@ TEST_F(EmulatedKernels, HouseholderLogs) {
     for (int i = 0; i < kk; ++i)
       qr[std::size_t(m) * rows * kk + std::size_t(i) * rows + i] = -(i + 2.0 + m);
   Dev<double> dqr(qr, s), logs(std::vector<double>(std::size_t(b) * kk, 1.0), s);
+  Dev<double> ratio(std::vector<double>(std::size_t(b) * kk, -1.0), s);
   Dev<int> info(std::vector<int>{-4}, s), sticky(std::vector<int>{0}, s);
-  k::householder_logs<double>(b, rows, kk, dqr.p, true, logs.p, info.p, sticky.p, s);
-  const auto l = logs.get(s);
+  k::householder_logs<double>(b, rows, kk, dqr.p, true, logs.p, ratio.p, info.p, sticky.p, s);
+  const auto l = logs.get(s), r = ratio.get(s);
   for (int m = 0; m < b; ++m)
-    for (int i = 0; i < kk; ++i)
+    for (int i = 0; i < kk; ++i) {
       EXPECT_DOUBLE_EQ(l[std::size_t(m) * kk + i], 1.0 + std::log(i + 2.0 + m));
+      // raised from −1 to log|R_11| − log|R_ii|
+      EXPECT_DOUBLE_EQ(r[std::size_t(m) * kk + i], std::log(2.0 + m) - std::log(i + 2.0 + m));
+    }
   EXPECT_EQ(sticky.get(s)[0], -4);
 }
 
