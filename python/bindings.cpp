@@ -216,6 +216,7 @@ py::tuple spectrum_json(const std::string& options_json, const std::optional<Arr
       throw InvalidInput("trace=True is for single runs, not with ensemble " +
                          std::to_string(opt.ensemble));
     obs.trace = [&](double t, std::span<const double> est) { kept.add(t, est); };
+    obs.trace_kept = true;  // every estimate: counted in the run's memory check
   }
   const RunControl control = w.control();
   std::optional<ClvResult> clv;

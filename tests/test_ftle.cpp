@@ -6,18 +6,27 @@
 //     exponents of every window is log|det J| per step exactly (volume growth).
 //   - In a chaotic map the windows' variance falls like 1/T (central limit): a 4× longer window
 //     has about 4× less variance.
+//   - Windows that cannot fit in memory (--ftle-window 1 over --t-sim 1e9: 10⁹ windows, over
+//     100 GB with their copies) are refused before anything runs, from the library and the program
+//     (exit 2, one line naming --ftle-window), not grown into the OOM killer.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <vector>
 
 #include "backends.hpp"
+#include "cli_path.hpp"
 #include "linalg_truth.hpp"
 #include "rnnlyap/arrays.hpp"
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/info.hpp"
 #include "rnnlyap/json.hpp"
 #include "rnnlyap/network.hpp"
 #include "rnnlyap/spectrum.hpp"
@@ -171,6 +180,67 @@ TEST(FtleOptions, JsonQuantilesAndNpzWindows) {
   ASSERT_EQ(single["ftle"]["windows"], 1);
   for (const auto& s : single["ftle"]["std"]) EXPECT_TRUE(s.is_null()) << s;
   for (const auto& s : j["ftle"]["std"]) EXPECT_GT(s.get<double>(), 0.0);
+}
+
+// 10⁹ windows of one exponent: at least 8 GB of rates alone, twice that with the results' copies
+// and ~56 bytes per row of vector overhead (memory_limit.cpp counts ~120 GB), beyond this
+// machine's available memory (checked). The run must stop before its warm-up: a stop request
+// answered at the first poll would turn a missing check into Interrupted, not a hang.
+SpectrumOptions endless_windows() {
+  SpectrumOptions o;
+  o.backend = BackendKind::cpu;
+  o.n = 10;
+  o.k = 1;
+  o.t_warmup = 100;
+  o.t_ons_warmup = 0;
+  o.t_sim = 1e9;
+  o.ftle_window = 1;
+  return o;
+}
+
+TEST(FtleMemory, WindowsBeyondMemoryAreRefusedBeforeTheRun) {
+  const double have = static_cast<double>(host_memory_bytes());
+  if (have == 0) GTEST_SKIP() << "this machine's memory is unknown";
+  ASSERT_LT(have, 100e9) << "the test assumes 10^9 windows exceed this machine's memory";
+  RunControl c;
+  bool polled = false;
+  c.stop_requested = [&polled] { return polled = true; };
+  try {
+    compute_spectrum(endless_windows(), {}, c);
+    ADD_FAILURE() << "not refused";
+  } catch (const InvalidInput& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("--ftle-window"), std::string::npos) << what;
+    EXPECT_NE(what.find("MiB"), std::string::npos) << what;
+    EXPECT_NE(what.find("this process may use"), std::string::npos) << what;
+  } catch (const Interrupted&) {
+    ADD_FAILURE() << "the run started before the memory check";
+  }
+  EXPECT_FALSE(polled) << "refused only after the run began";
+}
+
+TEST(FtleMemory, ProgramExitsTwoNamingTheWindowAtOnce) {
+  if (host_memory_bytes() == 0) GTEST_SKIP() << "this machine's memory is unknown";
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("rnnlyap_ftle_mem_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  // `timeout`: without the check the program would run (and grow) for hours.
+  const std::string cmd = "timeout 30 " + test::cli_path() +
+                          " spectrum --quiet --backend cpu --n 10 --k 1 --ftle-window 1 "
+                          "--t-sim 1e9 --out " +
+                          (dir / "r.json").string() + " >/dev/null 2>" + (dir / "stderr").string() +
+                          " </dev/null";
+  const auto t0 = std::chrono::steady_clock::now();
+  const int raw = std::system(cmd.c_str());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string err = test::slurp(dir / "stderr");
+  EXPECT_TRUE(WIFEXITED(raw) && WEXITSTATUS(raw) == 2) << raw << "\nstderr: " << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("--ftle-window"), std::string::npos) << err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "r.json"));
+  EXPECT_LT(seconds, 20) << "refused only after a while";
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -1,14 +1,20 @@
 // host_memory_bytes() honours the cgroup limits the process runs under (v2 and v1), not only the
 // machine's MemAvailable: each test builds a fake /proc and /sys tree and reads it through
 // detail::available_memory_bytes(root).
+// Every series a run keeps in memory (finite-time windows, a kept trace, the covariant vectors'
+// R factors and bases) is counted in one check against a budget (faked here): each series is
+// named with its remedy, and the total is compared, not each part alone.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "core/clv.hpp"
 #include "core/memory_limit.hpp"
+#include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 #include "scratch_dir.hpp"
 
@@ -131,6 +137,108 @@ TEST_F(MemoryLimitTest, CgroupPathMissingUnderTheMountFallsBackToAncestors) {
 
 TEST(HostMemory, RealMachineReportsSomething) {
   EXPECT_GT(rnnlyap::host_memory_bytes(), 0u);
+}
+
+// --- the series a run keeps, against a faked budget ----------------------------------------------
+
+using rnnlyap::InvalidInput;
+using rnnlyap::Schedule;
+using rnnlyap::SpectrumOptions;
+using rnnlyap::detail::check_run_memory;
+using rnnlyap::detail::kept_series;
+
+// N = 10, k = 4, t_ons = 1, 1000 averaged re-orthonormalisations.
+SpectrumOptions small_run() {
+  SpectrumOptions o;
+  o.n = 10;
+  o.k = 4;
+  o.t_warmup = 0;
+  o.t_ons_warmup = 10;
+  o.t_sim = 1000;
+  rnnlyap::validate(o);
+  return o;
+}
+
+std::string refusal(const SpectrumOptions& o, bool trace_kept, double available) {
+  try {
+    check_run_memory(o, rnnlyap::make_schedule(o), 10, 1, trace_kept, available);
+  } catch (const InvalidInput& e) {
+    return e.what();
+  }
+  return "";
+}
+
+double total(const std::vector<rnnlyap::detail::KeptSeries>& kept) {
+  double s = 0;
+  for (const auto& k : kept) s += k.bytes;
+  return s;
+}
+
+TEST(KeptMemory, NothingKeptNothingRefused) {
+  const SpectrumOptions o = small_run();
+  EXPECT_TRUE(kept_series(o, rnnlyap::make_schedule(o), 10, 1, false).empty());
+  EXPECT_EQ(refusal(o, false, 1), "");
+}
+
+// 1000 windows of 4 rates: at least the loop's and the results' 32 bytes each (64 000 bytes), at
+// most a few times that with the vectors' overhead.
+TEST(KeptMemory, FiniteTimeWindowsAreCountedAndNamed) {
+  SpectrumOptions o = small_run();
+  o.ftle_window = 1;
+  const auto kept = kept_series(o, rnnlyap::make_schedule(o), 10, 1, false);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_GE(kept[0].bytes, 1000 * 2 * 32.0);
+  EXPECT_LE(kept[0].bytes, 1000 * 8 * 32.0);
+  EXPECT_EQ(refusal(o, false, kept[0].bytes), "");
+  const std::string msg = refusal(o, false, kept[0].bytes - 1);
+  EXPECT_NE(msg.find("--ftle-window 1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("1000 windows"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("this process may use"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("longer --ftle-window"), std::string::npos) << msg;
+  // 10 times longer windows: 10 times fewer.
+  o.ftle_window = 10;
+  const auto fewer = kept_series(o, rnnlyap::make_schedule(o), 10, 1, false);
+  EXPECT_NEAR(fewer.at(0).bytes, kept[0].bytes / 10, 1e-9 * kept[0].bytes);
+  // A batch of 3 members keeps three members' windows.
+  o.ftle_window = 1;
+  const auto batch = kept_series(o, rnnlyap::make_schedule(o), 10, 3, false);
+  EXPECT_GE(batch.at(0).bytes, 3 * 1000 * 2 * 32.0);
+  EXPECT_GT(batch.at(0).bytes, 2 * kept[0].bytes);
+}
+
+// A trace is counted only when the caller keeps it (Python's trace=True, the CLI's --trace with
+// --npz): 1000 rows of the time and 4 estimates, 40 000 bytes at least.
+TEST(KeptMemory, AKeptTraceIsCounted) {
+  const SpectrumOptions o = small_run();
+  const auto kept = kept_series(o, rnnlyap::make_schedule(o), 10, 1, true);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_GE(kept[0].bytes, 1000 * 40.0);
+  const std::string msg = refusal(o, true, 1000 * 40.0);
+  EXPECT_NE(msg.find("the trace"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("trace=False"), std::string::npos) << msg;
+  EXPECT_EQ(refusal(o, false, 1000 * 40.0), "") << "a streamed trace is not kept";
+}
+
+// Each series fits alone, all together do not: the total is what is compared, and every series is
+// named with its remedy.
+TEST(KeptMemory, TheTotalIsComparedNotEachPart) {
+  SpectrumOptions o = small_run();
+  o.ftle_window = 1;
+  o.clv_stats = true;
+  const Schedule s = rnnlyap::make_schedule(o);
+  const auto kept = kept_series(o, s, 10, 1, true);
+  ASSERT_EQ(kept.size(), 3u);
+  double largest = 0;
+  for (const auto& k : kept) largest = std::max(largest, k.bytes);
+  const rnnlyap::detail::ClvPlan plan = rnnlyap::detail::make_clv_plan(o, s);
+  EXPECT_DOUBLE_EQ(kept[2].bytes, plan.bytes(10, 4)) << "the covariant vectors' own count";
+  EXPECT_NO_THROW(rnnlyap::detail::check_clv_memory(plan, 10, 4, largest, false));
+  EXPECT_EQ(refusal(o, true, total(kept)), "");
+  const std::string msg = refusal(o, true, total(kept) - 1);
+  for (const char* needle : {"--ftle-window", "the trace", "covariant vectors", "--clv-window",
+                             "in all", "this process may use"})
+    EXPECT_NE(msg.find(needle), std::string::npos) << needle << ": " << msg;
+  EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n'), 0) << "one line";
 }
 
 }  // namespace

@@ -49,6 +49,13 @@ struct ClvResult {
   /// columns in the order of the exponents (each up to its sign).
   std::int64_t instant = -1;
   std::vector<double> vectors;
+  /// Each vector's convergence: the largest angle (radians, sign-free) between it and the same
+  /// vector from backward passes started at other random C's, over the instants reported (the
+  /// vectors' and the statistics'). An estimate of its error, which decays like
+  /// e^{−(λ_{j−1} − λ_j) t} with the backward time t; vectors beyond `convergence_tolerance` are
+  /// named in the run's warnings. Vector 1 is exact (0).
+  std::vector<double> convergence;
+  double convergence_tolerance = 0;
   /// options.clv_stats: statistics over `instants` instants evenly spread over 0 … window −
   /// transient.
   bool has_stats = false;

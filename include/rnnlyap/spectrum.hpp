@@ -26,6 +26,8 @@ struct Observers {
   /// Running estimate after every averaged re-orthonormalisation: model time averaged so far and
   /// the estimate of every exponent. Asking for it makes the backend read its logs every time.
   std::function<void(double time, std::span<const double> estimate)> trace;
+  /// The trace observer keeps every estimate in memory: counted in the run's memory check.
+  bool trace_kept = false;
   /// The state h before each averaged tangent step (global step index). Debug and test use only:
   /// it forces one step per call and a state download per step.
   std::function<void(std::int64_t step, std::span<const double> state)> state;

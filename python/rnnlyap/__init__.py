@@ -301,7 +301,7 @@ def _ftle_arrays(f):
 
 
 def _clv_arrays(c):
-    for key in ("ipr", "n_ipr", "exponents", "stderr"):
+    for key in ("convergence", "ipr", "n_ipr", "exponents", "stderr"):
         if key in c:
             c[key] = _floats(c[key])
     if c.get("angle"):

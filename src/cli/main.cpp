@@ -666,6 +666,7 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
       trace->note_failure();
       if (npz) kept_trace.add(t, est);
     };
+    obs.trace_kept = npz != nullptr;  // counted in the run's memory check
   }
   std::string json, arrays;
   if (is_cell(o.model)) {

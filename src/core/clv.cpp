@@ -91,6 +91,24 @@ double smallest_singular_value(std::vector<double> w, int p, int rows) {
   return smallest;
 }
 
+// The angle (radians, sign-free: in [0, π/2]) between two unit vectors of length n:
+// 2 asin(|a ∓ b| / 2), accurate for small angles too (unlike acos of the dot product).
+double convergence_angle(const double* a, const double* b, std::size_t n) {
+  double dot = 0;
+  for (std::size_t m = 0; m < n; ++m) dot += a[m] * b[m];
+  const double sign = dot >= 0 ? 1.0 : -1.0;
+  double d2 = 0;
+  for (std::size_t m = 0; m < n; ++m) d2 += (a[m] - sign * b[m]) * (a[m] - sign * b[m]);
+  return 2 * std::asin(std::min(1.0, std::sqrt(d2) / 2));
+}
+
+std::string vector_list(const std::vector<std::size_t>& js) {
+  std::string s;
+  for (std::size_t a = 0; a < js.size(); ++a)
+    s += (a == 0 ? "" : a + 1 == js.size() ? " and " : ", ") + std::to_string(js[a] + 1);
+  return s;
+}
+
 // Quantile p of sorted values (linear interpolation, numpy's default).
 double quantile(const std::vector<double>& v, double p) {
   const double at = p * static_cast<double>(v.size() - 1);
@@ -125,10 +143,11 @@ double smallest_principal_angle(const std::vector<double>& a_in, int p,
 double ClvPlan::bytes(int rows, int k) const {
   const double kd = static_cast<double>(k), rk = static_cast<double>(rows) * kd;
   // The R factors and the bases kept, then the working copies of the forward reads (one R, one
-  // basis) and of the backward pass and statistics (the vectors, their copy and the output, C and
-  // the angles' k × k matrices).
-  return 8.0 * (static_cast<double>(window) * kd * kd +
-                static_cast<double>(basis_instants().size()) * rk + 4 * rk + 6 * kd * kd);
+  // basis) and of the backward pass and statistics (the vectors, their copy and the output, the
+  // kClvStarts C's and the angles' k × k matrices).
+  return 8.0 *
+         (static_cast<double>(window) * kd * kd +
+          static_cast<double>(basis_instants().size()) * rk + 4 * rk + (kClvStarts + 5) * kd * kd);
 }
 
 std::vector<std::int64_t> ClvPlan::basis_instants() const {
@@ -170,20 +189,19 @@ ClvPlan make_clv_plan(const SpectrumOptions& opt, const Schedule& sched) {
   return p;
 }
 
-void check_clv_memory(const ClvPlan& plan, int rows, int k, double available, bool window_given) {
-  const double need = plan.bytes(rows, k);
-  if (plan.window == 0 || available <= 0 || need <= available) return;
+KeptSeries clv_kept_series(const ClvPlan& plan, int rows, int k, bool window_given) {
   const double per_r = 8.0 * k * static_cast<double>(k) / kMiB;
-  throw InvalidInput(
-      "covariant vectors over " + std::to_string(plan.window) + " re-orthonormalisations (" +
-      fmt(static_cast<double>(plan.window) * plan.ons_time) +
-      " time units, k = " + std::to_string(k) + ") need " +
-      std::to_string(std::llround(std::ceil(need / kMiB))) + " MiB (" + fmt(per_r) +
-      " MiB per R factor, " + fmt(8.0 * rows * static_cast<double>(k) / kMiB) +
-      " MiB per basis kept); this process may use " +
-      std::to_string(std::llround(available / kMiB)) +
-      " MiB: " + (window_given ? "shorten --clv-window" : "give a shorter --clv-window") +
-      " or a smaller --k");
+  return {"covariant vectors over " + std::to_string(plan.window) + " re-orthonormalisations (" +
+              fmt(static_cast<double>(plan.window) * plan.ons_time) +
+              " time units, k = " + std::to_string(k) + "; " + fmt(per_r) + " MiB per R factor, " +
+              fmt(8.0 * rows * static_cast<double>(k) / kMiB) + " MiB per basis kept)",
+          plan.window == 0 ? 0.0 : plan.bytes(rows, k),
+          std::string(window_given ? "shorten --clv-window" : "give a shorter --clv-window") +
+              " or a smaller --k"};
+}
+
+void check_clv_memory(const ClvPlan& plan, int rows, int k, double available, bool window_given) {
+  check_kept_memory({clv_kept_series(plan, rows, k, window_given)}, available);
 }
 
 ClvRecorder::ClvRecorder(ClvPlan plan, int rows, int k, std::uint64_t seed)
@@ -217,9 +235,73 @@ void ClvRecorder::add_r(const std::vector<double>& r) {
   r_.insert(r_.end(), r.begin(), r.end());
 }
 
+std::vector<std::string> convergence_warnings(const std::vector<double>& convergence,
+                                              const std::vector<double>& exponents,
+                                              const std::vector<double>& stderr_,
+                                              std::int64_t back_steps, double ons_time,
+                                              bool stats) {
+  std::vector<std::string> out;
+  const std::size_t k = convergence.size();
+  auto se = [&](std::size_t j) {
+    const double e = j < stderr_.size() ? stderr_[j] : 0.0;
+    return std::isfinite(e) ? e : 0.0;
+  };
+  // Vector j's error decays (backwards) like e^{−(λ_{j−1} − λ_j) t}: the gap to the exponent above
+  // it. Where that gap is zero within 3 standard errors, vectors j − 1 and j span an Oseledets
+  // subspace of dimension 2 (or more) in which no single vector is covariant: their estimates
+  // differ by O(1) at any transient, and only their span is defined.
+  std::vector<bool> degenerate(k, false);
+  std::vector<std::size_t> not_converged;
+  std::string groups;
+  for (std::size_t j = 1; j < k && j < exponents.size(); ++j) {
+    const double gap = exponents[j - 1] - exponents[j];
+    if (std::isfinite(gap) && gap <= 3 * std::hypot(se(j - 1), se(j))) {
+      degenerate[j] = true;
+      groups += std::string(groups.empty() ? "" : "; ") + std::to_string(j) + " and " +
+                std::to_string(j + 1) + " (" + fmt(exponents[j - 1]) + ", " + fmt(exponents[j]) +
+                ")";
+    }
+  }
+  double extra = 0;  // backward time the worst vector needs beyond what it had
+  std::string angles;
+  for (std::size_t j = 0; j < k; ++j) {
+    if (degenerate[j] || !(convergence[j] > kClvConvergenceTolerance)) continue;
+    not_converged.push_back(j);
+    char a[32];
+    std::snprintf(a, sizeof a, "%.2g", convergence[j]);
+    angles += std::string(angles.empty() ? "" : ", ") + a;
+    const double gap = j > 0 && j < exponents.size() ? exponents[j - 1] - exponents[j] : 0.0;
+    if (std::isfinite(gap) && gap > 0)
+      extra = std::max(extra, std::log(convergence[j] / kClvConvergenceTolerance) / gap);
+  }
+  const double had = static_cast<double>(back_steps) * ons_time;
+  if (!not_converged.empty()) {
+    // Whole t_ons, rounded up.
+    const double need = std::ceil((had + extra) / ons_time) * ons_time;
+    const std::string more =
+        extra > 0 ? (stats ? "give --clv-transient " + fmt(need) +
+                                 " or more (and a window of at least twice that)"
+                           : "give a --clv-window of " + fmt(2 * need) +
+                                 " or more (the vectors are at its middle)")
+                  : (stats ? "give a longer --clv-transient" : "give a longer --clv-window");
+    out.push_back("covariant vector" + std::string(not_converged.size() > 1 ? "s " : " ") +
+                  vector_list(not_converged) +
+                  " may not have converged: backward passes from independent random starts "
+                  "differ by up to " +
+                  angles + " rad (more than " + fmt(kClvConvergenceTolerance) + ") after " +
+                  fmt(had) + " time units of backward iteration; " + more);
+  }
+  if (!groups.empty())
+    out.push_back("covariant vectors " + groups +
+                  ": their exponents are equal within 3 standard errors, so only their span is "
+                  "defined, not each vector (no transient makes them converge)");
+  return out;
+}
+
 ClvResult ClvRecorder::finish(const std::vector<double>& exponents,
                               const std::vector<double>& stderr_,
-                              std::vector<std::vector<double>>* vectors) const {
+                              std::vector<std::vector<double>>* vectors,
+                              std::vector<std::string>* warnings) const {
   if (!complete()) throw Error("covariant vectors: the window is not complete");
   const int k = k_, rows = rows_;
   const std::size_t ku = static_cast<std::size_t>(k);
@@ -248,13 +330,23 @@ ClvResult ClvRecorder::finish(const std::vector<double>& exponents,
   out.n_unstable = static_cast<int>(unstable.size());
   out.n_stable = static_cast<int>(stable.size());
 
-  // The starting C: random, upper triangular, unit columns.
-  std::vector<double> c = initial_basis(k, k, mix_seed(seed_ ^ 0x636c76ull));
-  for (std::size_t j = 0; j < ku; ++j) {
-    for (std::size_t i = j + 1; i < ku; ++i) c[j * ku + i] = 0;
-    const double nj = norm(c.data() + j * ku, k);
-    for (std::size_t i = 0; i <= j; ++i) c[j * ku + i] /= nj;
+  // The starting Cs: random, upper triangular, unit columns. The first gives the vectors; the
+  // others, from other seeds, run the same backward pass over the same R factors only to estimate
+  // how far the vectors still are from convergence (convergence_angle).
+  std::vector<std::vector<double>> cs;
+  for (int s = 0; s < kClvStarts; ++s) {
+    std::vector<double> c0 = initial_basis(
+        k, k, mix_seed(seed_ ^ (0x636c76ull + (static_cast<std::uint64_t>(s) << 24))));
+    for (std::size_t j = 0; j < ku; ++j) {
+      for (std::size_t i = j + 1; i < ku; ++i) c0[j * ku + i] = 0;
+      const double nj = norm(c0.data() + j * ku, k);
+      for (std::size_t i = 0; i <= j; ++i) c0[j * ku + i] /= nj;
+    }
+    cs.push_back(std::move(c0));
   }
+  std::vector<double>& c = cs.front();
+  out.convergence.assign(ku, 0.0);
+  out.convergence_tolerance = kClvConvergenceTolerance;
 
   const std::int64_t n_blocks = std::min<std::int64_t>(last, kMaxBlocks);
   std::vector<double> total(ku, 0.0);
@@ -269,29 +361,31 @@ ClvResult ClvRecorder::finish(const std::vector<double>& exponents,
 
   for (std::int64_t i = window; i >= 0; --i) {
     if (i < window) {
-      // C_i ∝ R_{i+1}⁻¹ C_{i+1}, column by column (back substitution in the upper triangle).
+      // C_i ∝ R_{i+1}⁻¹ C_{i+1}, column by column (back substitution in the upper triangle); the
+      // column norms of the first C are the growth factors.
       const double* r = r_.data() + static_cast<std::size_t>(i) * kk();
-      for (std::size_t j = 0; j < ku; ++j) {
-        double* cj = c.data() + j * ku;
-        for (std::size_t l = j + 1; l-- > 0;) {
-          const double d = r[l * ku + l];
-          if (d == 0 || !std::isfinite(d))
+      for (std::size_t s = cs.size(); s-- > 0;)
+        for (std::size_t j = 0; j < ku; ++j) {
+          double* cj = cs[s].data() + j * ku;
+          for (std::size_t l = j + 1; l-- > 0;) {
+            const double d = r[l * ku + l];
+            if (d == 0 || !std::isfinite(d))
+              throw Error(
+                  "covariant vectors: the tangent map is singular or not finite at "
+                  "re-orthonormalisation " +
+                  std::to_string(i + 1) + " of the window (R[" + std::to_string(l + 1) + "," +
+                  std::to_string(l + 1) + "] = " + fmt(d) +
+                  "), so its inverse, and the covariant vectors, are undefined");
+            cj[l] /= d;
+            for (std::size_t m = 0; m < l; ++m) cj[m] -= cj[l] * r[l * ku + m];
+          }
+          norms[j] = norm(cj, static_cast<int>(j + 1));
+          if (!(norms[j] > 0) || !std::isfinite(norms[j]))
             throw Error(
-                "covariant vectors: the tangent map is singular or not finite at "
-                "re-orthonormalisation " +
-                std::to_string(i + 1) + " of the window (R[" + std::to_string(l + 1) + "," +
-                std::to_string(l + 1) + "] = " + fmt(d) +
-                "), so its inverse, and the covariant vectors, are undefined");
-          cj[l] /= d;
-          for (std::size_t m = 0; m < l; ++m) cj[m] -= cj[l] * r[l * ku + m];
+                "covariant vectors: the backward iteration went non-finite (the exponents' gaps "
+                "times t_ons exceed what fp64 resolves): shorten --t-ons");
+          for (std::size_t m = 0; m <= j; ++m) cj[m] /= norms[j];
         }
-        norms[j] = norm(cj, static_cast<int>(j + 1));
-        if (!(norms[j] > 0) || !std::isfinite(norms[j]))
-          throw Error(
-              "covariant vectors: the backward iteration went non-finite (the exponents' gaps "
-              "times t_ons exceed what fp64 resolves): shorten --t-ons");
-        for (std::size_t m = 0; m <= j; ++m) cj[m] /= norms[j];
-      }
       if (i < last) {  // the growth of the unit vectors from instant i to i + 1
         const std::size_t b = static_cast<std::size_t>(
             std::upper_bound(block_start.begin(), block_start.end(), i) - block_start.begin() - 1);
@@ -323,6 +417,11 @@ ClvResult ClvRecorder::finish(const std::vector<double>& exponents,
     }
     if (vi != plan_.vector_instants.end())
       kept[static_cast<std::size_t>(vi - plan_.vector_instants.begin())] = v;
+    // Each vector's convergence: its largest angle to the other starts' at any instant reported.
+    for (std::size_t s = 1; s < cs.size(); ++s)
+      for (std::size_t j = 0; j < ku; ++j)
+        out.convergence[j] = std::max(
+            out.convergence[j], convergence_angle(c.data() + j * ku, cs[s].data() + j * ku, j + 1));
     if (!sample) continue;
     ++samples;
     for (std::size_t j = 0; j < ku; ++j) {
@@ -349,6 +448,14 @@ ClvResult ClvRecorder::finish(const std::vector<double>& exponents,
 
   if (!kept.empty()) out.vectors = kept.front();
   if (vectors) *vectors = std::move(kept);
+  if (warnings) {
+    // The reported instant with the fewest backward steps after it bounds the convergence: the
+    // last sampled one (the transient) with statistics, else the vectors' (window / 2).
+    const std::int64_t back = plan_.stats ? plan_.transient : window - out.instant;
+    for (std::string& w : convergence_warnings(out.convergence, exponents, stderr_, back,
+                                               plan_.ons_time, plan_.stats))
+      warnings->push_back(std::move(w));
+  }
   if (!plan_.stats) return out;
   out.instants = samples;
   out.ipr.resize(ku);

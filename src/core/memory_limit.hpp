@@ -5,6 +5,9 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
+
+#include "rnnlyap/options.hpp"
 
 namespace rnnlyap::detail {
 
@@ -20,5 +23,31 @@ std::size_t available_memory_bytes(const std::string& root);
 /// Processes that share this machine's memory (MPI ranks on one node, set by the program):
 /// host_memory_bytes() is the available memory divided among them. 1 by default.
 void set_host_memory_share(int processes);
+
+/// A series a run keeps in host memory until it ends (memory_limit.cpp): what it is (with the
+/// sizes that make it up), its bytes, and what to change to make it smaller.
+struct KeptSeries {
+  std::string what;
+  double bytes = 0;
+  std::string remedy;
+};
+
+/// Refuses (InvalidInput, one line) series whose bytes together exceed `available` (0: unknown,
+/// nothing refused), naming each series, its MiB, the total, what this process may use and each
+/// series' remedy. One check for all of a run's series, so that the total is compared.
+void check_kept_memory(const std::vector<KeptSeries>& kept, double available);
+
+/// Every series a run of `batch` members (`rows` state dimensions, opt.num_exponents() exponents
+/// each) on schedule `sched` keeps in host memory: the finite-time windows (--ftle-window), the
+/// trace when the caller's observer keeps every estimate (`trace_kept`), and the covariant
+/// vectors' R factors and bases (--clv, --clv-stats, single runs). Assumes the options were
+/// validated (the windows tile the averaged time).
+std::vector<KeptSeries> kept_series(const SpectrumOptions& opt, const Schedule& sched, int rows,
+                                    int batch, bool trace_kept);
+
+/// check_kept_memory(kept_series(...), available): called by the Benettin loop before anything
+/// runs, so every front end (CLI, Python, C++) inherits it.
+void check_run_memory(const SpectrumOptions& opt, const Schedule& sched, int rows, int batch,
+                      bool trace_kept, double available);
 
 }  // namespace rnnlyap::detail

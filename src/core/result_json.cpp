@@ -96,6 +96,8 @@ json clv_json(const ClvResult& c) {
     j["instant"] = c.instant;
     j["instant_time"] = static_cast<double>(c.instant) * c.ons_time;
   }
+  j["convergence"] = c.convergence;
+  j["convergence_tolerance"] = c.convergence_tolerance;
   if (!c.has_stats) return j;
   std::vector<double> n_ipr;
   for (double v : c.ipr) n_ipr.push_back(v * c.rows);
@@ -243,6 +245,8 @@ std::string to_npz(const SpectrumResult& r, const Trace* trace) {
     m.push_back(npz_float64(
         "clv_vectors", {static_cast<std::size_t>(r.clv->rows), r.clv->vectors.size() / r.clv->rows},
         clv_vectors_c_order(*r.clv)));
+  if (r.clv && !r.clv->convergence.empty())
+    m.push_back(npz_float64("clv_convergence", {r.clv->convergence.size()}, r.clv->convergence));
   if (r.clv && r.clv->has_stats) {
     m.push_back(npz_float64("clv_exponents", {r.clv->exponents.size()}, r.clv->exponents));
     m.push_back(npz_float64("clv_ipr", {r.clv->ipr.size()}, r.clv->ipr));

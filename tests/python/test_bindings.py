@@ -261,6 +261,46 @@ class Spectrum(unittest.TestCase):
         with self.assertRaises(rnnlyap.InvalidInput):
             rnnlyap.spectrum(n=10, clv=True, ensemble=2, t_sim=100, backend="cpu")
 
+    def test_covariant_vectors_carry_their_convergence(self):
+        # Eigenvalues 0.9 and 0.85 (exponent gap 0.057 per step) and 30 backward steps to the
+        # vectors: vector 4 is off its eigenvector by ~e^-1.7 times a random coefficient, the
+        # others by e^-10 or less. The estimate (one angle per vector, radians) is the size of the
+        # true error (numpy's eigenvectors) where that is above rounding, and the warning names
+        # vector 4 alone.
+        rng = np.random.default_rng(42)
+        S = rng.standard_normal((6, 6))
+        J = S @ np.diag([2.0, 1.4, -0.9, 0.85, -0.35, 0.15]) @ np.linalg.inv(S)
+        r = rnnlyap.spectrum(J, model="map", initial_state=np.zeros(6), t_warmup=0,
+                             t_ons_warmup=400, t_sim=400, clv=True, clv_window=60,
+                             clv_transient=10, backend="cpu")
+        c = r["clv"]
+        self.assertIsInstance(c["convergence"], np.ndarray)
+        self.assertEqual(c["convergence"].shape, (6,))
+        self.assertEqual(c["convergence_tolerance"], 0.01)
+        V = c["vectors"]
+        E = S / np.linalg.norm(S, axis=0)
+        truth = np.arccos(np.minimum(1, np.abs(np.sum(V * E, axis=0))))
+        self.assertGreater(truth[3], 0.03)
+        big = truth > 1e-6
+        self.assertTrue(np.all(c["convergence"][big] >= truth[big] / 10), (c["convergence"], truth))
+        self.assertTrue(np.all(c["convergence"][big] <= truth[big] * 30), (c["convergence"], truth))
+        warned = [w for w in r["warnings"] if "may not have converged" in w]
+        self.assertEqual(len(warned), 1, r["warnings"])
+        self.assertIn("covariant vector 4 ", warned[0])
+
+    def test_kept_series_beyond_memory_are_refused_before_the_run(self):
+        # 10^9 finite-time windows, or a kept trace of 10^9 estimates of 10 exponents: far beyond
+        # this machine's memory. Refused before anything runs (a progress report would mean the
+        # run began), naming what to change.
+        def started(*_):
+            raise RuntimeError("the run started")
+        with self.assertRaises(rnnlyap.InvalidInput) as e:
+            rnnlyap.spectrum(n=10, ftle_window=1, t_sim=1e9, backend="cpu", progress=started)
+        self.assertIn("ftle_window", str(e.exception))
+        with self.assertRaises(rnnlyap.InvalidInput) as e:
+            rnnlyap.spectrum(n=10, t_sim=1e9, trace=True, backend="cpu", progress=started)
+        self.assertIn("trace=False", str(e.exception))
+
     def test_covariant_vectors_of_a_trained_lstm(self):
         rng = np.random.default_rng(2)
         h = 5
