@@ -151,6 +151,9 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
                   opt.ftle_window, sched.averaged_time());
     throw InvalidInput(msg);
   }
+  // Every series the run keeps in memory (finite-time windows, a kept trace, the covariant
+  // vectors' R factors and bases), counted together and refused before anything runs.
+  check_run_memory(opt, sched, n, batch, obs.trace_kept, static_cast<double>(host_memory_bytes()));
   // Covariant vectors over a window at the start of the averaging phase (clv.hpp): refused before
   // anything runs when they cannot be had or do not fit in memory.
   std::optional<ClvRecorder> clv;
@@ -161,7 +164,6 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
           "--clv and --clv-stats are not kept in checkpoints: give them without --checkpoint and "
           "--resume");
     ClvPlan plan = make_clv_plan(opt, sched);
-    check_clv_memory(plan, n, per, static_cast<double>(host_memory_bytes()), opt.clv_window > 0);
     clv.emplace(std::move(plan), n, per, opt.basis_seed_used());
   }
   detail::RunState run;
@@ -462,7 +464,8 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
     res.timing.qr_count = sched.ons_warmup + sched.ons_sim + 1;
   }
   if (clv) {
-    out.front().clv = clv->finish(out.front().exponents, out.front().stderr_);
+    out.front().clv =
+        clv->finish(out.front().exponents, out.front().stderr_, nullptr, &out.front().warnings);
     if (out.front().clv->transient == 0)
       out.front().warnings.push_back(
           "covariant vectors without a backward transient (--clv-transient 0, or --t-ons-warmup "
