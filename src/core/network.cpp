@@ -25,7 +25,12 @@ std::vector<double> initial_state(int n, std::uint64_t seed) {
 }
 
 std::vector<double> given_state(const std::string& path, int size, const std::string& what) {
-  NpyArray a = read_npy_array(path);  // refuses NaN and ±inf
+  NpyArray a;
+  try {
+    a = read_npy_array(path);  // refuses NaN and ±inf
+  } catch (const InvalidInput& e) {  // "PATH: cannot open ...": say which input it is
+    throw InvalidInput(std::string("--initial-state ") + e.what());
+  }
   if (a.data.size() != static_cast<std::size_t>(size))
     throw InvalidInput("--initial-state " + path + ": " + std::to_string(a.data.size()) +
                        " values; " + what + " has " + std::to_string(size));
