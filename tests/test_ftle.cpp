@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -217,6 +218,32 @@ TEST(FtleMemory, WindowsBeyondMemoryAreRefusedBeforeTheRun) {
     ADD_FAILURE() << "the run started before the memory check";
   }
   EXPECT_FALSE(polled) << "refused only after the run began";
+}
+
+// An ensemble keeps every member's windows until its statistics: members that each fit (an eighth
+// of the memory) but not all together (16 of them) are refused before the first one runs, on the
+// CPU's threads or one after another alike.
+TEST(FtleMemory, EnsembleMembersAreCountedTogether) {
+  const double have = static_cast<double>(host_memory_bytes());
+  if (have == 0) GTEST_SKIP() << "this machine's memory is unknown";
+  SpectrumOptions o = endless_windows();
+  o.t_sim = std::ceil(have / 8 / 120);  // ≥ 120 bytes per window of one exponent
+  o.ensemble = 16;
+  for (int threads : {1, 2}) {
+    o.threads = threads;
+    RunControl c;
+    std::atomic<bool> polled{false};
+    c.stop_requested = [&polled] { return polled = true; };
+    try {
+      compute_ensemble(o, {}, c);
+      ADD_FAILURE() << "not refused";
+    } catch (const InvalidInput& e) {
+      EXPECT_NE(std::string(e.what()).find("--ftle-window"), std::string::npos) << e.what();
+    } catch (const Interrupted&) {
+      ADD_FAILURE() << "a member started before the memory check";
+    }
+    EXPECT_FALSE(polled) << "refused only after a member began";
+  }
 }
 
 TEST(FtleMemory, ProgramExitsTwoNamingTheWindowAtOnce) {

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "loop.hpp"
+#include "memory_limit.hpp"
 #include "parallel.hpp"
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
@@ -124,6 +125,11 @@ EnsembleResult ensemble_of(const SpectrumOptions& opt, const Network* given,
                            const Observers& observers, const RunControl& control) {
   validate(opt);
   const int b = opt.ensemble;
+  // Every member's kept series (finite-time windows) are held until the ensemble's statistics:
+  // counted together before the first member runs (the loop counts one member at a time).
+  if (b > 1)
+    detail::check_run_memory(opt, make_schedule(opt), opt.n, b, false,
+                             static_cast<double>(host_memory_bytes()));
   auto run_member = [given](const SpectrumOptions& o, const Observers& obs, const RunControl& c) {
     return given ? compute_spectrum(o, *given, obs, c) : compute_spectrum(o, obs, c);
   };
