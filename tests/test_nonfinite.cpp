@@ -152,6 +152,27 @@ TEST(NonFiniteLibrary, ExactlySingularMapKeepsMinusInfinity) {
   }
 }
 
+// J of rank 1 (every entry 0.2): the map is exactly singular beyond λ_1, −∞ exactly, though some
+// re-orthonormalisations resolve R_22 … R_44 to rounding level (|R_11/R_ii| ≈ e^74) instead of 0.
+// The −∞ stays, with no basis warning.
+TEST(NonFiniteLibrary, RankOneMapKeepsMinusInfinityWithoutAWarning) {
+  Network net;
+  net.n = 4;
+  net.j.assign(16, 0.2);
+  SpectrumOptions o;
+  o.model = Model::map;
+  o.weights = WeightKind::file;
+  o.weights_file = "in-memory.npy";
+  o.backend = BackendKind::cpu;
+  o.t_warmup = 5;
+  o.t_ons_warmup = 5;
+  o.t_sim = 20;
+  const SpectrumResult r = compute_spectrum(o, net);
+  EXPECT_TRUE(std::isfinite(r.exponents[0]));
+  for (int i = 1; i < 4; ++i) EXPECT_EQ(r.exponents[i], -std::numeric_limits<double>::infinity());
+  EXPECT_TRUE(r.warnings.empty()) << r.warnings.front();
+}
+
 // Trained networks: huge weights or inputs saturate or overflow the cell.
 TEST_F(NonFinite, TrainedNetworksWithHugeWeightsOrInputsFail) {
   for (const Model m : {Model::rnn, Model::gru, Model::lstm}) {

@@ -97,6 +97,9 @@ std::vector<std::string> basis_warnings(const std::vector<double>& exponents,
   const double eps = fp32 ? 1.1920929e-7 : 2.220446049250313e-16;
   const double limit = std::log(1 / eps) - std::log(100.0);
   for (std::size_t i = 1; i < k; ++i) {
+    // A −∞ exponent is exact (a log|R_ii| of exactly 0 at some re-orthonormalisation: J of rank
+    // below k), whatever rounding-level R_ii the other re-orthonormalisations had.
+    if (exponents[i] == -std::numeric_limits<double>::infinity()) continue;
     double worst = i < max_ratio.size() ? max_ratio[i] : 0.0;
     const double spread = (exponents[0] - exponents[i]) * ons_time;
     if (std::isfinite(spread)) worst = std::max(worst, spread);
