@@ -1,7 +1,8 @@
 // Outputs (README, "Errors"): every output path is checked before any computation; regular files
-// are replaced atomically, devices and FIFOs are written directly, a symlink's target is replaced
-// and the link kept, "-" is standard output, a failed write exits 1 with one line, and no
-// temporary is ever left behind.
+// are replaced atomically (through a temporary of the process), devices and FIFOs are written
+// directly, a symlink's target is replaced and the link kept, "-" is standard output, a failed
+// write exits 1 with one line, no temporary is ever left behind, and runs writing one file at once
+// do not disturb each other.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include <sstream>
 
 #include "cli_path.hpp"
+#include "io/output_file.hpp"
 #include "npy_test_util.hpp"
 #include "scratch_dir.hpp"
 
@@ -82,6 +84,14 @@ std::string describe(int status) {
   if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return std::string("death by ") + ::strsignal(WTERMSIG(status));
   return "wait status " + std::to_string(status);
+}
+
+// The pid of a process that has ended (and been reaped).
+pid_t dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  ::waitpid(pid, nullptr, 0);
+  return pid;
 }
 
 bool is_root() {
@@ -382,33 +392,46 @@ TEST_F(Outputs, CheckpointMayContinueInTheResumeFileButNotInAnOutput) {
 }
 
 TEST_F(Outputs, TemporariesNeverAccumulate) {
-  // Stale temporaries of an earlier killed run (output, trace, checkpoint) are replaced.
-  for (const std::string stale :
-       {".r.json.rnnlyap-tmp", ".t.csv.rnnlyap-tmp", ".c.ckpt.rnnlyap-tmp"})
+  // Temporaries are ".NAME.rnnlyap-tmp.HOST.PID" (io/output_file.hpp): those of a killed run of
+  // this host (output, trace, checkpoint; and an earlier version's ".NAME.rnnlyap-tmp") are
+  // removed; a live process's, and another host's, are left alone.
+  const std::string host = rnnlyap::io::temporary_host();
+  const auto temp = [&](const std::string& file, const std::string& h, long pid) {
+    return rnnlyap::io::temporary_name(file, h, pid).string();
+  };
+  const pid_t dead = dead_pid();
+  const std::vector<std::string> kept = {temp("r.json", host, ::getpid()),
+                                         temp("r.json", "another-host.example", dead)};
+  for (const std::string& stale : {temp("r.json", host, dead), temp("t.csv", host, dead),
+                                   temp("c.ckpt", host, dead), std::string(".r.json.rnnlyap-tmp")})
     std::ofstream(path(stale)) << "stale";
+  for (const std::string& k : kept) std::ofstream(path(k)) << "kept";
   CliRun r =
       run(kShort + " --out r.json --trace t.csv --checkpoint c.ckpt --checkpoint-every 1e-6");
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(files(), std::vector<std::string>({"c.ckpt", "r.json", "t.csv"}));
+  std::vector<std::string> want = {"c.ckpt", "r.json", "t.csv", kept[0], kept[1]};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(files(), want);
+  for (const std::string& k : kept) fs::remove(path(k));
   // Killed mid-run, again and again: at most one temporary per output, gone after a good run.
   const auto count_temps = [&] {
     std::size_t n = 0;
     for (const auto& f : files()) n += f.find("rnnlyap-tmp") != std::string::npos;
     return n;
   };
-  const std::vector<std::string> temps = {".k.json.rnnlyap-tmp", ".k.csv.rnnlyap-tmp"};
-  // This run's temporaries: both exist and neither is an earlier run's (marked "stale" below).
-  const auto own_temps_open = [&] {
-    for (const std::string& t : temps)
-      if (!fs::exists(path(t)) || rnnlyap::test::slurp(path(t)) == "stale") return false;
+  // A run's temporaries (its pid: the shell execs the program).
+  const auto temps_of = [&](pid_t pid) {
+    return std::vector<std::string>{temp("k.json", host, pid), temp("k.csv", host, pid)};
+  };
+  const auto open_temps = [&](pid_t pid) {
+    for (const std::string& t : temps_of(pid))
+      if (!fs::exists(path(t))) return false;
     return true;
   };
   // SIGKILL from a clean start, SIGKILL over the temporaries it left, then SIGTERM over those.
+  std::vector<std::string> earlier;  // the temporaries the previous killed run left
   for (const int sig : {SIGKILL, SIGKILL, SIGTERM}) {
     SCOPED_TRACE(::strsignal(sig));
-    // An earlier killed run's temporaries, marked so that this run's can be told from them.
-    for (const std::string& t : temps)
-      if (fs::exists(path(t))) std::ofstream(path(t)) << "stale";
     const pid_t pid = ::fork();
     if (pid == 0) {
       if (::chdir(dir_.c_str()) != 0) ::_exit(127);
@@ -424,9 +447,9 @@ TEST_F(Outputs, TemporariesNeverAccumulate) {
     for (int wait = 0; wait < 600 && !open && !ended; ++wait) {
       if (::waitpid(pid, &status, WNOHANG) == pid) {
         ended = true;
-      } else if (own_temps_open()) {
+      } else if (open_temps(pid)) {
         ::usleep(200000);
-        open = own_temps_open();
+        open = open_temps(pid);
       } else {
         ::usleep(100000);
       }
@@ -435,7 +458,7 @@ TEST_F(Outputs, TemporariesNeverAccumulate) {
     if (!open) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, 0);
-      FAIL() << "the run's temporaries " << temps[0] << " and " << temps[1]
+      FAIL() << "the run's temporaries " << temps_of(pid)[0] << " and " << temps_of(pid)[1]
              << " never appeared (60 s): nothing was killed mid-run";
     }
     ASSERT_EQ(::kill(pid, sig), 0);
@@ -443,18 +466,96 @@ TEST_F(Outputs, TemporariesNeverAccumulate) {
     // SIGKILL cannot be handled; SIGTERM without --checkpoint removes the temporaries and then
     // takes its default course (src/cli/main.cpp, on_signal): death by the signal either way.
     EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << describe(status);
+    // The earlier killed run's temporaries were removed when this run made its own.
+    for (const std::string& t : earlier) EXPECT_FALSE(fs::exists(path(t))) << t;
     if (sig == SIGKILL) {
       // What the killed run left: its own temporaries, one per output, none of the earlier ones.
       EXPECT_EQ(count_temps(), 2u) << "one temporary per output";
-      EXPECT_TRUE(own_temps_open()) << "the earlier run's temporaries were replaced";
+      EXPECT_TRUE(open_temps(pid));
     } else {
       EXPECT_EQ(count_temps(), 0u) << "SIGTERM removes the temporaries";
     }
+    earlier = temps_of(pid);
     EXPECT_FALSE(fs::exists(path("k.json"))) << "no result from a killed run";
   }
   r = run(kShort + " --out k.json --trace k.csv");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(count_temps(), 0u);
+}
+
+// Two runs writing one --out at once: each writes its own temporary, both succeed, and the file
+// is one run's whole result (the last to finish), never a mixture or a confusing error.
+TEST_F(Outputs, ConcurrentRunsWritingOneFileBothSucceed) {
+  const auto temporary_open = [&] {
+    for (const auto& f : files())
+      if (f.rfind(".same.json.rnnlyap-tmp", 0) == 0) return true;
+    return false;
+  };
+  const pid_t slow = ::fork();
+  if (slow == 0) {
+    if (::chdir(dir_.c_str()) != 0) ::_exit(127);
+    const std::string cmd = "exec " + rnnlyap::test::cli_path() +
+                            " spectrum --quiet --n 40 --g 2 --t-sim 20000 --out same.json "
+                            "2>slow.err";
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  bool ended = false;
+  for (int wait = 0; wait < 600 && !temporary_open() && !ended; ++wait) {
+    ended = ::waitpid(slow, &status, WNOHANG) == slow;
+    if (!ended) ::usleep(100000);
+  }
+  ASSERT_FALSE(ended) << "the slow run ended before its output was open: " << describe(status);
+  // A second run writes the same file while the first is computing.
+  const CliRun fast = run(kShort + " --out same.json");
+  EXPECT_EQ(fast.status, 0) << fast.err;
+  const std::string between = slurp(path("same.json"));
+  ASSERT_TRUE(nlohmann::json::accept(between)) << between;
+  EXPECT_EQ(nlohmann::json::parse(between)["params"]["n"], 8);
+  const pid_t gone = ::waitpid(slow, &status, WNOHANG);
+  const bool overlapped = gone == 0;
+  if (gone == 0) {
+    ASSERT_EQ(::waitpid(slow, &status, 0), slow);
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << describe(status) << "\n"
+                                                             << slurp(path("slow.err"));
+  EXPECT_TRUE(overlapped) << "the slow run was not running when the fast one finished";
+  const std::string json = slurp(path("same.json"));
+  ASSERT_TRUE(nlohmann::json::accept(json)) << json;
+  EXPECT_EQ(nlohmann::json::parse(json)["params"]["n"], 40) << "the last run's result";
+  EXPECT_EQ(files(), std::vector<std::string>({"same.json", "slow.err"}));
+}
+
+// A unit file (--shard) and a sweep's partial file that are symlinks: written through the link
+// (the target replaced atomically and appended to), the link stays a link.
+TEST_F(Outputs, UnitFilesThroughASymlink) {
+  fs::create_directories(path("real"));
+  fs::create_symlink("real/units.jsonl", path("units.jsonl"));  // dangling
+  const std::string sweep = "sweep --quiet --n 6 --g 1,2 --t-sim 10 --t-warmup 5 --t-ons-warmup 5";
+  CliRun r = run(sweep + " --shard 1/2 --out units.jsonl");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(path("units.jsonl")));
+  const std::string first = slurp(path("real/units.jsonl"));
+  EXPECT_EQ(std::count(first.begin(), first.end(), '\n'), 2) << first;  // head, one unit
+  // The other shard's units added to the same file, through the link.
+  r = run(sweep + " --shard 2/2 --out units.jsonl");
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = run(sweep + " --shard 1/1 --out units.jsonl");  // all there: nothing computed, rewritten
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(path("units.jsonl")));
+  const std::string all = slurp(path("real/units.jsonl"));
+  EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 3) << all;
+  // The sweep's partial file as a link to the shards' units: read through it, and when the sweep
+  // is done what it names is removed; the link stays for the next run.
+  fs::create_symlink("real/units.jsonl", path("s.json.partial.jsonl"));
+  r = run(sweep + " --out s.json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::accept(slurp(path("s.json"))));
+  EXPECT_TRUE(fs::is_symlink(path("s.json.partial.jsonl")));
+  EXPECT_FALSE(fs::exists(path("real/units.jsonl")));
+  for (const auto& e : fs::recursive_directory_iterator(dir_))
+    EXPECT_EQ(e.path().string().find("rnnlyap-tmp"), std::string::npos) << e.path();
 }
 
 }  // namespace

@@ -88,8 +88,11 @@ std::vector<Transition> find_transitions(const std::vector<SweepPoint>& grid,
 /// this grid are kept (a point with some members kept computes only the others), every other line
 /// (a failed check, a duplicate, a point off the grid) is ignored and reported in `warnings`. A
 /// file written with other options (those that change the numbers: not backend, device or
-/// threads) throws InvalidInput. `progress(done, total, label)` counts points and is called before
-/// each point that is computed.
+/// threads) throws InvalidInput. `partial_path` must be a regular file or not exist yet (a symlink
+/// is written through to its target, which is read back): a directory, a FIFO, a device or a
+/// missing folder throws InvalidInput ("cannot write PATH (partial file): ...") before anything is
+/// computed. `progress(done, total, label)` counts points and is called before each point that is
+/// computed.
 SweepResult run_sweep(
     const SweepSpec& spec, const std::string& partial_path,
     const std::function<void(int done, int total, const std::string& label)>& progress = {},

@@ -85,7 +85,11 @@ class UnitStore {
   /// run's identity: lines whose check fails, duplicates and lines of another run are ignored and
   /// reported in warnings(); units of this run at grid points not in this grid are reported, kept
   /// in the file and not used. The file is rewritten without the ignored lines when the first
-  /// unit is added, then appended to; an empty path keeps everything in memory.
+  /// unit is added, then appended to; an empty path keeps everything in memory. The file is read
+  /// back, so `path` must be a regular file or not exist yet (in a folder that exists): anything
+  /// else (a directory, a FIFO, a device, a missing folder) throws InvalidInput naming it, here,
+  /// before anything is computed. A symlink is written through: its target is replaced atomically
+  /// (a temporary of this process renamed over it) and appended to, and the link stays a link.
   UnitStore(UnitPlan plan, std::string path);
 
   const UnitPlan& plan() const { return plan_; }

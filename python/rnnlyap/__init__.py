@@ -703,7 +703,10 @@ def sweep(g, *, alpha=None, n=100, model="rate", zero_diagonal=False, k=None, in
       ensemble   networks per grid point, seeds seed ... seed+B-1 at every point (1)
       partial    None (the default: nothing is written), or the path of a JSON-lines file where
                  finished points are kept: an interrupted sweep given the same path continues
-                 (the file stays when the sweep is complete; delete it to compute afresh)
+                 (the file stays when the sweep is complete; delete it to compute afresh). It is
+                 read back, so it must be a regular file or not exist yet; a symlink is written
+                 through (its target replaced, the link kept); a directory, FIFO, device or
+                 missing folder raises InvalidInput before anything is computed
       model, zero_diagonal, integrator, dt, input_std, network_seed, state_seed, basis_seed,
       noise_seed: as for rnnlyap.spectrum
     {options}

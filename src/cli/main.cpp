@@ -24,9 +24,9 @@
 #include <thread>
 
 #include "distribute.hpp"
+#include "io/output_file.hpp"
 #include "memory_limit.hpp"
 #include "messages.hpp"
-#include "output_file.hpp"
 #include "progress.hpp"
 #include "rnnlyap/arrays.hpp"
 #include "rnnlyap/errors.hpp"
@@ -64,7 +64,7 @@ extern "C" void on_signal(int sig) {
     g_stop_requested = 1;
     return;
   }
-  cli::remove_pending_outputs_from_signal_handler();
+  io::remove_pending_outputs_from_signal_handler();
   std::signal(sig, SIG_DFL);
   std::raise(sig);
 }
@@ -371,7 +371,7 @@ void require_names(const CLI::App& sub, std::initializer_list<const char*> names
 
 // A path that names a file (existing or to be created), not standard output, a device or a FIFO.
 bool names_a_file(const std::string& path) {
-  if (path.empty() || path == "-" || cli::named_descriptor(path) >= 0) return false;
+  if (path.empty() || path == "-" || io::named_descriptor(path) >= 0) return false;
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? S_ISREG(st.st_mode) : errno == ENOENT;
 }
@@ -530,13 +530,13 @@ int run_spectrum_units(SpectrumOptions o, const SpectrumArgs& a, const CLI::App&
   const std::string units_path = shard                 ? a.out
                                  : names_a_file(a.out) ? a.out + ".partial.jsonl"
                                                        : std::string();
-  std::vector<cli::PathOption> inputs;
+  std::vector<io::PathOption> inputs;
   if (!o.weights_file.empty()) inputs.push_back({"--weights-file", o.weights_file});
   if (!o.inputs_file.empty()) inputs.push_back({"--inputs", o.inputs_file});
   if (!o.initial_state_file.empty()) inputs.push_back({"--initial-state", o.initial_state_file});
-  std::unique_ptr<cli::OutputFile> out, npz;
+  std::unique_ptr<io::OutputFile> out, npz;
   if (g_ranks.rank == 0) {
-    std::vector<cli::PathOption> outputs;
+    std::vector<io::PathOption> outputs;
     if (shard) {
       outputs.push_back({"--out", a.out, true});
     } else {
@@ -544,17 +544,17 @@ int run_spectrum_units(SpectrumOptions o, const SpectrumArgs& a, const CLI::App&
       if (!units_path.empty()) outputs.push_back({"--out (its partial file)", units_path, true});
       if (!a.npz.empty()) outputs.push_back({"--npz", a.npz});
     }
-    cli::check_paths(outputs, inputs);
+    io::check_paths(outputs, inputs);
   } else {
-    cli::check_paths({}, inputs);
+    io::check_paths({}, inputs);
   }
   const UnitPlan plan = UnitPlan::spectrum(o);
   std::unique_ptr<UnitStore> store;
   if (g_ranks.rank == 0) {
     store = std::make_unique<UnitStore>(plan, units_path);
     if (!shard) {
-      out = std::make_unique<cli::OutputFile>("--out", a.out.empty() ? "-" : a.out);
-      if (!a.npz.empty()) npz = std::make_unique<cli::OutputFile>("--npz", a.npz);
+      out = std::make_unique<io::OutputFile>("--out", a.out.empty() ? "-" : a.out);
+      if (!a.npz.empty()) npz = std::make_unique<io::OutputFile>("--npz", a.npz);
     }
   }
   ranks_agree();
@@ -578,7 +578,7 @@ int run_spectrum_units(SpectrumOptions o, const SpectrumArgs& a, const CLI::App&
   }
   out->write(json);
   out->commit();
-  if (!units_path.empty()) std::remove(units_path.c_str());
+  if (!units_path.empty()) io::remove_file(units_path);
   return 0;
 }
 
@@ -602,24 +602,24 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
         "--resume");
   resolve(o, a, sub);
   if (!a.resume.empty()) {
-    cli::check_paths({}, {{"--resume", a.resume}});
+    io::check_paths({}, {{"--resume", a.resume}});
     resume_options(o, a, sub);
   }
   validate(o);
   if (!(a.checkpoint_every > 0)) throw InvalidInput("--checkpoint-every must be > 0 seconds");
   // Every output and input path is checked before anything is computed (README, "Errors").
   {
-    std::vector<cli::PathOption> outputs = {{"--out", a.out.empty() ? "-" : a.out}};
+    std::vector<io::PathOption> outputs = {{"--out", a.out.empty() ? "-" : a.out}};
     if (!a.trace.empty()) outputs.push_back({"--trace", a.trace});
     if (!a.npz.empty()) outputs.push_back({"--npz", a.npz});
     if (!a.clv.empty()) outputs.push_back({"--clv", a.clv});
     if (!a.checkpoint.empty()) outputs.push_back({"--checkpoint", a.checkpoint, true});
-    std::vector<cli::PathOption> inputs;
+    std::vector<io::PathOption> inputs;
     if (!o.weights_file.empty()) inputs.push_back({"--weights-file", o.weights_file});
     if (!o.inputs_file.empty()) inputs.push_back({"--inputs", o.inputs_file});
     if (!o.initial_state_file.empty()) inputs.push_back({"--initial-state", o.initial_state_file});
     if (!a.resume.empty()) inputs.push_back({"--resume", a.resume});
-    cli::check_paths(outputs, inputs);
+    io::check_paths(outputs, inputs);
   }
   RunControl control;
   control.checkpoint_path = a.checkpoint;
@@ -628,13 +628,13 @@ int run_spectrum(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) 
   control.stop_requested = [] { return g_stop_requested != 0; };
   g_checkpointing = a.checkpoint.empty() ? 0 : 1;
   // Open the outputs before the run, so that a bad path fails now and not after hours.
-  std::unique_ptr<cli::OutputFile> trace;
-  cli::OutputFile out("--out", a.out.empty() ? "-" : a.out);
-  if (!a.trace.empty()) trace = std::make_unique<cli::OutputFile>("--trace", a.trace);
-  std::unique_ptr<cli::OutputFile> npz;
-  if (!a.npz.empty()) npz = std::make_unique<cli::OutputFile>("--npz", a.npz);
-  std::unique_ptr<cli::OutputFile> clv;
-  if (!a.clv.empty()) clv = std::make_unique<cli::OutputFile>("--clv", a.clv);
+  std::unique_ptr<io::OutputFile> trace;
+  io::OutputFile out("--out", a.out.empty() ? "-" : a.out);
+  if (!a.trace.empty()) trace = std::make_unique<io::OutputFile>("--trace", a.trace);
+  std::unique_ptr<io::OutputFile> npz;
+  if (!a.npz.empty()) npz = std::make_unique<io::OutputFile>("--npz", a.npz);
+  std::unique_ptr<io::OutputFile> clv;
+  if (!a.clv.empty()) clv = std::make_unique<io::OutputFile>("--clv", a.clv);
   std::string clv_bytes;  // the --clv .npy
   auto keep_clv = [&](const SpectrumResult& r) {
     if (!clv) return;
@@ -722,8 +722,8 @@ void add_sweep_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a, Sweep
 }
 
 // The sweep's outputs and its summary on stderr.
-void report_sweep(const SweepResult& r, cli::OutputFile& json_out, cli::OutputFile& csv_out,
-                  cli::OutputFile* npz_out, const std::string& partial, const std::string& out,
+void report_sweep(const SweepResult& r, io::OutputFile& json_out, io::OutputFile& csv_out,
+                  io::OutputFile* npz_out, const std::string& partial, const std::string& out,
                   const std::string& csv_path, bool quiet) {
   for (const auto& warning : r.warnings)
     std::fprintf(stderr, "rnnlyap: warning: %s\n", warning.c_str());
@@ -738,7 +738,7 @@ void report_sweep(const SweepResult& r, cli::OutputFile& json_out, cli::OutputFi
   }
   json_out.commit();
   csv_out.commit();
-  if (!partial.empty()) std::remove(partial.c_str());
+  if (!partial.empty()) io::remove_file(partial);
   if (quiet) return;
   std::fprintf(stderr, "rnnlyap: sweep of %zu points written to %s and %s\n", r.grid.size(),
                out.c_str(), csv_path.c_str());
@@ -809,7 +809,7 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
     if (!w.csv.empty() || !w.npz.empty())
       throw InvalidInput(std::string(w.csv.empty() ? "--npz" : "--csv") +
                          " is for the combined result: give it to rnnlyap merge");
-    cli::check_paths({{"--out", w.out, true}}, {});
+    io::check_paths({{"--out", w.out, true}}, {});
     const UnitPlan plan = UnitPlan::sweep(spec);
     UnitStore store(plan, w.out);
     report_store(store, a.quiet);
@@ -830,17 +830,17 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
     partial = csv_path + ".partial.jsonl";
   else
     throw InvalidInput("a sweep keeps its finished points beside --out or --csv: give one a file");
-  std::unique_ptr<cli::OutputFile> json_out, csv_out, npz_out;
+  std::unique_ptr<io::OutputFile> json_out, csv_out, npz_out;
   if (g_ranks.rank == 0) {
-    std::vector<cli::PathOption> outputs = {
+    std::vector<io::PathOption> outputs = {
         {"--out", w.out}, {"--csv", csv_path}, {"--out (its partial file)", partial, true}};
     if (!w.npz.empty()) outputs.push_back({"--npz", w.npz});
-    cli::check_paths(outputs, {});
+    io::check_paths(outputs, {});
   }
   auto open_outputs = [&] {
-    json_out = std::make_unique<cli::OutputFile>("--out", w.out);
-    csv_out = std::make_unique<cli::OutputFile>("--csv", csv_path);
-    if (!w.npz.empty()) npz_out = std::make_unique<cli::OutputFile>("--npz", w.npz);
+    json_out = std::make_unique<io::OutputFile>("--out", w.out);
+    csv_out = std::make_unique<io::OutputFile>("--csv", csv_path);
+    if (!w.npz.empty()) npz_out = std::make_unique<io::OutputFile>("--npz", w.npz);
   };
   g_checkpointing =
       1;  // SIGINT/SIGTERM: stop the point in progress; the partial file keeps the finished ones
@@ -882,9 +882,9 @@ struct MergeArgs {
 
 int run_merge(const MergeArgs& m, const CLI::App& sub) {
   require_names(sub, {"--out", "--csv", "--npz"});
-  std::vector<cli::PathOption> inputs;
+  std::vector<io::PathOption> inputs;
   for (const std::string& f : m.files) inputs.push_back({"FILE", f});
-  cli::check_paths({}, inputs);  // regular files, before any is read
+  io::check_paths({}, inputs);  // regular files, before any is read
   std::ifstream first(m.files.front());
   std::string head;
   if (!first || !std::getline(first, head))
@@ -904,24 +904,24 @@ int run_merge(const MergeArgs& m, const CLI::App& sub) {
   if (plan.kind() == UnitKind::sweep) {
     const std::string out = m.out.empty() ? "sweep.json" : m.out;
     const std::string csv_path = csv_path_for(out, m.csv);
-    std::vector<cli::PathOption> outputs = {{"--out", out}, {"--csv", csv_path}};
+    std::vector<io::PathOption> outputs = {{"--out", out}, {"--csv", csv_path}};
     if (!m.npz.empty()) outputs.push_back({"--npz", m.npz});
-    cli::check_paths(outputs, inputs);
-    cli::OutputFile json_out("--out", out), csv_out("--csv", csv_path);
-    std::unique_ptr<cli::OutputFile> npz_out;
-    if (!m.npz.empty()) npz_out = std::make_unique<cli::OutputFile>("--npz", m.npz);
+    io::check_paths(outputs, inputs);
+    io::OutputFile json_out("--out", out), csv_out("--csv", csv_path);
+    std::unique_ptr<io::OutputFile> npz_out;
+    if (!m.npz.empty()) npz_out = std::make_unique<io::OutputFile>("--npz", m.npz);
     report_sweep(store.sweep_result(), json_out, csv_out, npz_out.get(), "", out, csv_path,
                  m.quiet);
     return 0;
   }
   if (!m.csv.empty())
     throw InvalidInput("--csv is for sweeps; these files hold a spectrum's units");
-  std::vector<cli::PathOption> outputs = {{"--out", m.out.empty() ? "-" : m.out}};
+  std::vector<io::PathOption> outputs = {{"--out", m.out.empty() ? "-" : m.out}};
   if (!m.npz.empty()) outputs.push_back({"--npz", m.npz});
-  cli::check_paths(outputs, inputs);
-  cli::OutputFile out("--out", m.out.empty() ? "-" : m.out);
-  std::unique_ptr<cli::OutputFile> npz;
-  if (!m.npz.empty()) npz = std::make_unique<cli::OutputFile>("--npz", m.npz);
+  io::check_paths(outputs, inputs);
+  io::OutputFile out("--out", m.out.empty() ? "-" : m.out);
+  std::unique_ptr<io::OutputFile> npz;
+  if (!m.npz.empty()) npz = std::make_unique<io::OutputFile>("--npz", m.npz);
   std::string arrays;
   const std::string json =
       report_members(store.ensemble_result(), m.quiet, npz ? &arrays : nullptr);

@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "file_errors.hpp"
+#include "io/output_file.hpp"
 #include "options_json.hpp"
 #include "rnnlyap/errors.hpp"
 
@@ -101,39 +102,10 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
   const std::uint64_t sum = fnv1a(out.data(), out.size());
   put(out, &sum, sizeof sum);
 
-  // Written beside the real target (symlinks followed, so a link stays a link) and renamed.
-  const std::filesystem::path target = final_target(path);
-  struct stat st {};
-  if (::stat(target.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-    throw Error("cannot write checkpoint " + printable(path) + ": it is " +
-                file_type_name(st.st_mode) + ", not a regular file");
-  const std::string tmp = temporary_for(target).string();
-  auto failed = [&](int err) {
-    ::unlink(tmp.c_str());
-    return Error("cannot write checkpoint " + printable(path) + ": " + std::strerror(err));
-  };
-  ::unlink(tmp.c_str());  // a stale temporary of a killed run
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  if (fd < 0)
-    throw Error("cannot write checkpoint " + printable(path) + ": " + std::strerror(errno));
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t w = ::write(fd, out.data() + done, out.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      const int err = w < 0 ? errno : EIO;
-      ::close(fd);
-      throw failed(err);
-    }
-    done += static_cast<std::size_t>(w);
-  }
-  if (::fsync(fd) != 0 && errno != EINVAL) {
-    const int err = errno;
-    ::close(fd);
-    throw failed(err);
-  }
-  if (::close(fd) != 0) throw failed(errno);
-  if (std::rename(tmp.c_str(), target.c_str()) != 0) throw failed(errno);
+  // Written to a temporary of this process beside the real target (symlinks followed, so a link
+  // stays a link) and renamed over it (io/output_file.hpp).
+  const std::string why = io::replace_file(path, out);
+  if (!why.empty()) throw Error("cannot write checkpoint " + printable(path) + ": " + why);
 }
 
 namespace {

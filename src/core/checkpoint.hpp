@@ -40,8 +40,9 @@ std::uint64_t fnv1a(const void* data, std::size_t size, std::uint64_t h = 0xcbf2
 /// FNV-1a of the weights and bias, to refuse resuming with another network.
 std::uint64_t network_hash(const Network& net);
 
-/// Writes atomically: the temporary ".NAME.rnnlyap-tmp" beside the target (symlinks followed, so a
-/// link stays a link; a stale temporary of a killed run is replaced), then rename. Throws Error (a
+/// Writes atomically (io/output_file.hpp): this process's temporary ".NAME.rnnlyap-tmp.HOST.PID"
+/// beside the target (symlinks followed, so a link stays a link; stale temporaries of killed runs
+/// are removed), then rename. Throws Error (a
 /// failure during the run: exit status 1) if the target is not a regular file or on any failure.
 void write_checkpoint(const std::string& path, const Checkpoint& c);
 /// Reads and verifies (magic, version, checksum, sizes). Anything but a regular file (symlinks

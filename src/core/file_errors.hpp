@@ -1,7 +1,6 @@
 // One-line error messages for the file readers (.npy, .npz): names and header text are shown with
-// control bytes escaped, so a message is always a single printable line. Also the two rules every
-// writer of a file (the CLI's outputs, checkpoints) shares: where a write to a path lands (symlinks
-// followed) and the one temporary that stands for it while it is written.
+// control bytes escaped, so a message is always a single printable line. Also where a write to a
+// path lands (symlinks followed), which every writer of a file shares (src/io/output_file.hpp).
 #pragma once
 
 #include <sys/stat.h>
@@ -58,13 +57,6 @@ inline std::filesystem::path final_target(const std::string& path) {
     p = next.is_absolute() ? next : p.parent_path() / next;
   }
   fail(path, "too many levels of symbolic links");
-}
-
-/// The temporary that stands for `target` while it is written: ".NAME.rnnlyap-tmp" in the same
-/// folder (so the rename is atomic). One name per target: a temporary left by a killed run is
-/// replaced by the next run writing the same file, never accumulated.
-inline std::filesystem::path temporary_for(const std::filesystem::path& target) {
-  return target.parent_path() / ("." + target.filename().string() + ".rnnlyap-tmp");
 }
 
 /// What a file type is called in messages ("a directory", "a FIFO", ...).

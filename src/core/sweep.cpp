@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "checkpoint.hpp"
+#include "io/output_file.hpp"
 #include "options_json.hpp"
 #include "propagator.hpp"
 #include "rnnlyap/arrays.hpp"
@@ -222,6 +223,9 @@ SweepResult run_sweep(const SweepSpec& spec, const std::string& partial_path,
                       const std::function<void(int, int, const std::string&)>& progress,
                       const std::function<bool()>& stop_requested) {
   const UnitPlan plan = UnitPlan::sweep(spec);  // validates every point first
+  // Read back and replaced (a symlink's target): a regular file or none yet, checked before
+  // anything is computed (InvalidInput naming it).
+  if (!partial_path.empty()) io::check_file_to_read_back(partial_path, "partial file");
   UnitStore store(plan, partial_path);
   // Finished units (each member of each point) are kept in the partial file; the points are
   // computed whole (a GPU batch or CPU threads for the ensemble), only their missing members.

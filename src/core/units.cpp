@@ -14,6 +14,8 @@
 #include <sstream>
 
 #include "checkpoint.hpp"
+#include "file_errors.hpp"
+#include "io/output_file.hpp"
 #include "options_json.hpp"
 #include "propagator.hpp"
 #include "rnnlyap/errors.hpp"
@@ -530,6 +532,9 @@ UnitStore::UnitStore(UnitPlan plan, std::string path)
       results_(plan_.size()),
       from_file_(plan_.size(), 0) {
   if (path_.empty()) return;
+  // Read back and replaced: a regular file or none yet (a device, a FIFO, a folder or a missing
+  // folder is refused now, before anything is computed).
+  io::check_file_to_read_back(path_, "unit file");
   std::ifstream f(path_);
   if (!f) return;
   std::string line;
@@ -606,26 +611,17 @@ void UnitStore::note_ignored(const std::string& file) {
 
 void UnitStore::save() {
   if (path_.empty() || file_) return;
-  // (Re)written from the kept lines, atomically (a temporary renamed over it), so that ignored
-  // lines go and a kill meanwhile loses nothing; then appended to.
-  const std::string tmp = path_ + ".rnnlyap-tmp";
-  {
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(tmp.c_str(), "w"), &std::fclose);
-    if (!f) throw Error("cannot write " + tmp + ": " + std::strerror(errno));
-    std::fputs((plan_.head() + "\n").c_str(), f.get());
-    for (const std::string& l : other_points_) std::fputs((l + "\n").c_str(), f.get());
-    for (const std::string& l : lines_) std::fputs((l + "\n").c_str(), f.get());
-    if (std::fflush(f.get()) != 0 || std::ferror(f.get())) {
-      std::remove(tmp.c_str());
-      throw Error("writing " + tmp + " failed");
-    }
-  }
-  if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error("cannot rename " + tmp + " to " + path_);
-  }
-  file_.reset(std::fopen(path_.c_str(), "a"));
-  if (!file_) throw Error("cannot append to " + path_);
+  // (Re)written from the kept lines, atomically (io/output_file.hpp: a temporary of this process
+  // renamed over the file's final target, so a symlink stays a link), so that ignored lines go and
+  // a kill meanwhile loses nothing; then the target is appended to.
+  std::string text = plan_.head() + "\n";
+  for (const std::string& l : other_points_) text += l + "\n";
+  for (const std::string& l : lines_) text += l + "\n";
+  std::string target;
+  const std::string why = io::replace_file(path_, text, &target);
+  if (!why.empty()) throw Error("cannot write " + detail::printable(path_) + ": " + why);
+  file_.reset(std::fopen(target.c_str(), "a"));
+  if (!file_) throw Error("cannot append to " + path_ + ": " + std::strerror(errno));
 }
 
 void UnitStore::append(const std::string& line) {

@@ -903,5 +903,80 @@ class BadInput(unittest.TestCase):
         self.assertEqual(str(cm.exception), "t_sim must be a finite number >= 0, got -1")
 
 
+class PartialPath(unittest.TestCase):
+    """sweep(partial=...) goes through the program's output policy (src/io/output_file.hpp): a
+    symlink is written through to its target and stays a link; a path that is not a regular file
+    (a FIFO, a directory, a device) or lies in a missing folder raises InvalidInput naming
+    `partial` before anything is computed."""
+
+    GRID = dict(g=[0.5, 1.0], n=10, model="map", **QUICK)
+
+    def refused_before_computing(self, path):
+        calls = []
+        with self.assertRaises(rnnlyap.InvalidInput) as cm:
+            rnnlyap.sweep(partial=path, progress=lambda *a: calls.append(a), **self.GRID)
+        self.assertEqual(calls, [], f"{path}: computed before it was refused")
+        self.assertIn("partial", str(cm.exception))
+        self.assertIn(os.fspath(path), str(cm.exception))
+        return str(cm.exception)
+
+    def test_symlink_target_is_written_and_the_link_kept(self):
+        with tempfile.TemporaryDirectory() as d:
+            os.mkdir(os.path.join(d, "real"))
+            link = os.path.join(d, "p.jsonl")
+            os.symlink("real/p.jsonl", link)  # dangling: created through the link
+            a = rnnlyap.sweep(partial=link, **self.GRID)
+            self.assertTrue(os.path.islink(link))
+            with open(os.path.join(d, "real", "p.jsonl")) as f:
+                lines = f.read().splitlines()
+            self.assertIn("rnnlyap units 1", lines[0])
+            self.assertEqual(len(lines), 3)  # the head and one line per point
+            # Continued from the target, and rewritten through the link.
+            calls = []
+            b = rnnlyap.sweep(partial=link, progress=lambda *x: calls.append(x), **self.GRID)
+            self.assertTrue(os.path.islink(link))
+            self.assertEqual([c[0] for c in calls], ["done"])  # nothing computed
+            assert_array_equal(b["table"]["max_exponent"], a["table"]["max_exponent"])
+            self.assertEqual(sorted(os.listdir(d)), ["p.jsonl", "real"])
+            self.assertEqual(os.listdir(os.path.join(d, "real")), ["p.jsonl"])
+
+    def test_fifo_is_refused_at_once(self):
+        with tempfile.TemporaryDirectory() as d:
+            fifo = os.path.join(d, "fifo")
+            os.mkfifo(fifo)
+            code = ("import rnnlyap\n"
+                    "try:\n"
+                    f"    rnnlyap.sweep(partial={fifo!r}, g=[0.5], n=6, model='map', t_sim=10,\n"
+                    "                  backend='cpu')\n"
+                    "except rnnlyap.InvalidInput as e:\n"
+                    "    print(e)\n")
+            try:
+                out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                     timeout=120)
+            except subprocess.TimeoutExpired:
+                self.fail("sweep(partial=FIFO) hung on the FIFO")
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("partial", out.stdout)
+            self.assertIn("FIFO", out.stdout)
+            self.assertIn(fifo, out.stdout)
+
+    def test_directory_and_missing_folder_are_refused_before_computing(self):
+        with tempfile.TemporaryDirectory() as d:
+            message = self.refused_before_computing(d)
+            self.assertIn("a directory", message)
+            self.refused_before_computing(pathlib.Path(d) / "missing" / "p.jsonl")
+            self.assertEqual(os.listdir(d), [])
+
+    def test_character_device_is_refused_and_left_alone(self):
+        import stat
+        # A program that does not check would replace the device (as root, /dev/null): only once
+        # a directory is refused before computing is the device tried.
+        with tempfile.TemporaryDirectory() as d:
+            self.refused_before_computing(d)
+        message = self.refused_before_computing("/dev/null")
+        self.assertIn("character device", message)
+        self.assertTrue(stat.S_ISCHR(os.stat("/dev/null").st_mode))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

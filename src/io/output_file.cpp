@@ -1,5 +1,6 @@
-#include "output_file.hpp"
+#include "io/output_file.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,24 +9,33 @@
 #include <array>
 #include <cerrno>
 #include <climits>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <system_error>
 
-#include "file_errors.hpp"
+#include "core/file_errors.hpp"
 #include "rnnlyap/errors.hpp"
 
-namespace rnnlyap::cli {
+namespace rnnlyap::io {
 namespace {
 
 namespace fs = std::filesystem;
 using detail::printable;
 
-// Temporary names for the signal handler; fixed-size storage because a handler may not allocate.
-std::array<std::array<char, 4096>, 4> g_pending{};
+// The temporaries this process has open (guarded by g_mutex): a temporary of this process's pid
+// that is not among them was left by an earlier process with the same pid, and is stale.
+std::mutex g_mutex;
+std::set<std::string> g_open;
+
+// The same names for the signal handler; fixed-size storage because a handler may not allocate.
+std::array<std::array<char, 4096>, 16> g_pending{};
 
 void register_pending(const std::string& tmp) {
+  g_open.insert(tmp);
   for (auto& slot : g_pending)
     if (slot[0] == '\0' && tmp.size() < slot.size()) {
       std::memcpy(slot.data(), tmp.c_str(), tmp.size() + 1);
@@ -34,6 +44,7 @@ void register_pending(const std::string& tmp) {
 }
 
 void unregister_pending(const std::string& tmp) {
+  g_open.erase(tmp);
   for (auto& slot : g_pending)
     if (tmp == slot.data()) slot[0] = '\0';
 }
@@ -124,15 +135,6 @@ Destination describe(const PathOption& o) {
           "path:" + (ec ? target.string() : canonical.string()), false, 0};
 }
 
-// Creates the temporary for `target` (replacing a stale one of a killed run); -1 and errno set on
-// failure.
-int create_temporary(const std::string& tmp, const Destination& d) {
-  ::unlink(tmp.c_str());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
-  if (fd >= 0 && d.exists) (void)::fchmod(fd, d.mode & 07777);  // keep the file's permissions
-  return fd;
-}
-
 bool is_checkpoint_resume(const std::string& a, const std::string& b) {
   return (a == "--checkpoint" && b == "--resume") || (a == "--resume" && b == "--checkpoint");
 }
@@ -146,6 +148,40 @@ std::FILE* stream_for(int fd) {
     errno = err;
   }
   return f;
+}
+
+constexpr const char* kTemporaryTag = ".rnnlyap-tmp";
+
+// Removes the temporaries of `target` that no process is writing any more: those of this host
+// whose process is gone (or, for this process's pid, that this process did not open: an earlier
+// process had the pid), and the one temporary per file of versions before temporaries were
+// unique. Those of other hosts (a shared file system) are left alone: their processes cannot be
+// asked. Called with g_mutex held.
+void remove_stale_temporaries(const fs::path& target) {
+  const fs::path folder = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  const std::string prefix = "." + target.filename().string() + kTemporaryTag;
+  DIR* dir = ::opendir(folder.c_str());
+  if (dir == nullptr) return;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    if (name.rfind(prefix, 0) != 0) continue;
+    bool stale = name.size() == prefix.size();
+    if (!stale && name[prefix.size()] == '.') {
+      const std::string rest = name.substr(prefix.size() + 1);  // HOST.PID or HOST.PID-N
+      const auto dot = rest.rfind('.');
+      if (dot == std::string::npos || rest.substr(0, dot) != temporary_host()) continue;
+      const std::string id = rest.substr(dot + 1);
+      const std::string pid_text = id.substr(0, id.find('-'));
+      if (!whole_number(pid_text)) continue;
+      const long pid = std::stol(pid_text);
+      if (pid == static_cast<long>(::getpid()))
+        stale = g_open.count((target.parent_path() / name).string()) == 0;
+      else
+        stale = pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+    }
+    if (stale) (void)::unlinkat(::dirfd(dir), name.c_str(), 0);
+  }
+  ::closedir(dir);
 }
 
 }  // namespace
@@ -213,13 +249,157 @@ void check_paths(const std::vector<PathOption>& outputs, const std::vector<PathO
   }
   // The folders must accept a new file: create and remove each temporary now.
   for (std::size_t i = 0; i < outputs.size(); ++i) {
-    const Destination& d = dests[i];
-    if (d.kind != OutputKind::atomic) continue;
-    const std::string tmp = detail::temporary_for(d.target).string();
-    const int fd = create_temporary(tmp, d);
-    if (fd < 0) cannot_write(outputs[i], std::strerror(errno));
-    ::close(fd);
-    ::unlink(tmp.c_str());
+    if (dests[i].kind != OutputKind::atomic) continue;
+    AtomicFile tmp(dests[i].target);
+    if (!tmp.ok()) cannot_write(outputs[i], tmp.error());
+  }
+}
+
+void check_file_to_read_back(const std::string& path, const std::string& name) {
+  const PathOption o{name, path == "-" ? "./-" : path, true};
+  check_paths({o}, {});
+  // It is read back: an existing file must be readable too.
+  struct stat st {};
+  if (::stat(o.path.c_str(), &st) == 0 && ::access(o.path.c_str(), R_OK) != 0)
+    throw InvalidInput("cannot read " + printable(o.path) + " (" + name +
+                       "): " + std::strerror(errno));
+}
+
+const std::string& temporary_host() {
+  static const std::string host = [] {
+    std::array<char, 256> buf{};
+    if (::gethostname(buf.data(), buf.size() - 1) != 0 || buf[0] == '\0')
+      return std::string("host");
+    std::string h(buf.data());
+    for (char& c : h)
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.'))
+        c = '_';
+    if (h.size() > 64) h.resize(64);
+    return h;
+  }();
+  return host;
+}
+
+fs::path temporary_name(const fs::path& target, const std::string& host, long pid) {
+  return target.parent_path() / ("." + target.filename().string() + kTemporaryTag + "." + host +
+                                 "." + std::to_string(pid));
+}
+
+AtomicFile::AtomicFile(const std::string& path) {
+  try {
+    target_ = detail::final_target(path).string();
+  } catch (const InvalidInput&) {
+    error_ = "too many levels of symbolic links";
+    return;
+  }
+  struct stat st {};
+  const bool exists = ::stat(target_.c_str(), &st) == 0;
+  if (exists && !S_ISREG(st.st_mode)) {
+    error_ = std::string("it is ") + detail::file_type_name(st.st_mode) + ", not a regular file";
+    return;
+  }
+  const std::lock_guard<std::mutex> lock(g_mutex);
+  remove_stale_temporaries(target_);
+  const std::string base = temporary_name(target_, temporary_host(), ::getpid()).string();
+  // Another temporary of this process for the same file (two writers at once in one process)
+  // gets a number: ".NAME.rnnlyap-tmp.HOST.PID-1".
+  int err = EEXIST;
+  for (int n = 0; n < 1000; ++n) {
+    const std::string tmp = n == 0 ? base : base + "-" + std::to_string(n);
+    if (g_open.count(tmp) != 0) continue;
+    fd_ = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
+    if (fd_ < 0 && errno == EEXIST) {
+      // Not this process's: an earlier process with this pid left it.
+      if (::unlink(tmp.c_str()) != 0 && errno != ENOENT) {
+        err = errno;
+        break;
+      }
+      fd_ = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
+    }
+    if (fd_ < 0) {
+      err = errno;
+      break;
+    }
+    if (exists) (void)::fchmod(fd_, st.st_mode & 07777);  // keep the file's permissions
+    tmp_ = tmp;
+    pending_ = true;
+    register_pending(tmp_);
+    return;
+  }
+  error_ = std::strerror(err);
+}
+
+AtomicFile::~AtomicFile() {
+  abandon();
+}
+
+int AtomicFile::release() {
+  const int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+int AtomicFile::write_and_close(const std::string& bytes) {
+  int err = 0;
+  std::size_t done = 0;
+  while (err == 0 && done < bytes.size()) {
+    const ssize_t w = ::write(fd_, bytes.data() + done, bytes.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0)
+      err = w < 0 ? errno : EIO;
+    else
+      done += static_cast<std::size_t>(w);
+  }
+  if (err == 0 && ::fsync(fd_) != 0 && errno != EINVAL) err = errno;
+  if (::close(fd_) != 0 && err == 0) err = errno;
+  fd_ = -1;
+  return err;
+}
+
+int AtomicFile::commit() {
+  if (!pending_) return ENOENT;
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  int err = 0;
+  if (std::rename(tmp_.c_str(), target_.c_str()) != 0) {
+    err = errno;
+    ::unlink(tmp_.c_str());
+  }
+  pending_ = false;
+  const std::lock_guard<std::mutex> lock(g_mutex);
+  unregister_pending(tmp_);
+  return err;
+}
+
+void AtomicFile::abandon() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (!pending_) return;
+  ::unlink(tmp_.c_str());
+  pending_ = false;
+  const std::lock_guard<std::mutex> lock(g_mutex);
+  unregister_pending(tmp_);
+}
+
+std::string replace_file(const std::string& path, const std::string& bytes, std::string* target) {
+  AtomicFile f(path);
+  if (!f.ok()) return f.error();
+  if (target != nullptr) *target = f.target();
+  int err = f.write_and_close(bytes);
+  if (err == 0) err = f.commit();
+  return err == 0 ? std::string() : std::strerror(err);
+}
+
+void remove_file(const std::string& path) {
+  try {
+    (void)::unlink(detail::final_target(path).c_str());
+  } catch (const InvalidInput&) {
+    // a loop of links: nothing was written through it
   }
 }
 
@@ -259,15 +439,12 @@ OutputFile::OutputFile(std::string option, std::string path)
     }
     case OutputKind::atomic: {
       kind_ = OutputKind::atomic;
-      tmp_ = detail::temporary_for(target_).string();
-      const int fd = create_temporary(tmp_, d);
-      if (fd < 0) cannot_write(o, std::strerror(errno));
-      register_pending(tmp_);
-      file_ = stream_for(fd);
+      atomic_ = std::make_unique<AtomicFile>(target_);
+      if (!atomic_->ok()) cannot_write(o, atomic_->error());
+      file_ = stream_for(atomic_->release());
       if (!file_) {
         const int err = errno;
-        ::unlink(tmp_.c_str());
-        unregister_pending(tmp_);
+        atomic_.reset();
         cannot_write(o, std::strerror(err));
       }
       return;
@@ -278,10 +455,7 @@ OutputFile::OutputFile(std::string option, std::string path)
 OutputFile::~OutputFile() {
   if (!file_ || kind_ == OutputKind::standard_output) return;
   std::fclose(file_);
-  if (kind_ == OutputKind::atomic) {
-    ::unlink(tmp_.c_str());
-    unregister_pending(tmp_);
-  }
+  atomic_.reset();  // removes the temporary
 }
 
 void OutputFile::write(const std::string& bytes) {
@@ -312,12 +486,11 @@ void OutputFile::commit() {
     }
   }
   if (kind_ == OutputKind::atomic) {
-    unregister_pending(tmp_);
-    if (ok && std::rename(tmp_.c_str(), target_.c_str()) != 0) {
-      ok = false;
-      err = errno;
+    if (ok) {
+      err = atomic_->commit();
+      ok = err == 0;
     }
-    if (!ok) ::unlink(tmp_.c_str());
+    atomic_.reset();  // removes the temporary if it was not renamed
   }
   if (!ok) {
     const std::string what =
@@ -332,4 +505,4 @@ void remove_pending_outputs_from_signal_handler() {
     if (slot[0] != '\0') ::unlink(slot.data());
 }
 
-}  // namespace rnnlyap::cli
+}  // namespace rnnlyap::io
