@@ -126,6 +126,8 @@ def _real_array(name, v):
     if hasattr(v, "detach") and hasattr(v, "is_complex"):  # a torch tensor
         if v.is_complex():
             raise InvalidInput(f"{name} must be real, got a complex tensor")
+        if str(v.dtype) == "torch.bool":  # one rule with numpy's bool arrays and .npy files
+            raise InvalidInput(f"{name} must be a real (float or integer) array, got dtype torch.bool")
         v = v.detach().cpu().double().numpy()
     try:
         a = np.asarray(v)
@@ -174,8 +176,13 @@ def _part_seeds(o, network_seed=None, state_seed=None, basis_seed=None, noise_se
     return o
 
 
+def _is_path(v):
+    return isinstance(v, (str, bytes, os.PathLike))
+
+
 class _GivenState:
-    """A given initial state as the temporary .npy file the library reads (removed on exit)."""
+    """A given initial state for the library: a path to an .npy file is passed on as it is (as the
+    command line's --initial-state); an array goes through a temporary .npy file (removed on exit)."""
 
     def __init__(self, o, initial_state):
         self.path = None
@@ -183,6 +190,13 @@ class _GivenState:
             return
         if "state_seed" in o:
             raise InvalidInput("state_seed and initial_state exclude each other (the state is given)")
+        if _is_path(initial_state):
+            path = os.fsdecode(os.fspath(initial_state))
+            if not path:
+                raise InvalidInput("initial_state must be an array or the path of an .npy file, got "
+                                   "an empty string")
+            o["initial_state_file"] = path
+            return
         h0 = _real_array("initial_state", initial_state).ravel()
         if h0.size == 0:
             raise InvalidInput("initial_state is empty")
@@ -386,7 +400,8 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
                    the seed of one part alone (default: seed; in an ensemble seed + m for the
                    parts not given: network_seed=7, ensemble=20 is 20 initial conditions of
                    one network); network_seed not with J, noise_seed only with input_std > 0
-      initial_state  the initial state (N values) instead of one drawn from the state seed
+      initial_state  the initial state (N values: an array, a tensor, or the path of an .npy
+                   file) instead of one drawn from the state seed
       ftle_window  finite-time exponents over windows of this length (a whole number of t_ons;
                    0: none): result["ftle"] holds per exponent the quantiles q (5, 25, 50, 75,
                    95 %) of the window estimates as a k × 5 array, their mean and std
@@ -471,9 +486,11 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
         elif alpha is not None:
             raise InvalidInput(f"alpha applies to weights='levy' only ({o['weights']} weights have "
                                "no tail index)")
-    if initial_state is not None and np.size(initial_state) != o["n"]:
-        raise InvalidInput(f"initial_state has {np.size(initial_state)} values; the network has "
-                           f"N = {o['n']}")
+    if initial_state is not None and not _is_path(initial_state):
+        initial_state = _real_array("initial_state", initial_state).ravel()
+        if initial_state.size != o["n"]:
+            raise InvalidInput(f"initial_state has {initial_state.size} values; the network has "
+                               f"N = {o['n']}")
     with _GivenState(o, initial_state) as given:
         text, tr, vectors = _call(_rnnlyap.spectrum_json, json.dumps(o), J, progress, trace)
         r = given.name_in(_result(text))
@@ -569,7 +586,7 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
       lstm_h_only  LSTM: propagate ∂h'/∂h with c held fixed (N exponents per layer) instead of
                    the full (h, c) tangent space (2N per layer, h block first)
       initial_state  the state to start from (the state's size: h, or h then c per layer for
-                   the LSTM) instead of 0
+                   the LSTM; an array, a tensor or the path of an .npy file) instead of 0
       ftle_window  finite-time exponents over windows of this many steps (as for spectrum)
       clv, clv_stats, clv_window, clv_transient
                    covariant Lyapunov vectors, as for spectrum (one input sequence only):

@@ -106,6 +106,19 @@ class Spectrum(unittest.TestCase):
             self.assertEqual(r["schedule"]["averaged_time"], 1000)
             assert_exact(r["exponents"], exact_sorted(J), 1000)
 
+    def test_bool_arrays_are_refused_from_numpy_and_torch_alike(self):
+        # One rule for every front end: the program's .npy reader takes real numbers only, so a
+        # bool matrix is refused whether it comes as numpy's or torch's (a mask is not a weight).
+        arrays = [np.eye(4, dtype=bool)]
+        if torch is not None:
+            arrays.append(torch.eye(4, dtype=torch.bool))
+        for a in arrays:
+            for kwargs in (dict(J=a), dict(n=16, initial_state=a.reshape(-1))):
+                with self.assertRaises(rnnlyap.InvalidInput) as cm:
+                    rnnlyap.spectrum(model="map", **kwargs, **QUICK)
+                self.assertIn("must be a real (float or integer) array", str(cm.exception))
+        require_torch(self)
+
     def test_torch_tensor_and_matching_n_are_accepted(self):
         require_torch(self)
         J = below_onset(12, 0.5, 1)
@@ -221,8 +234,22 @@ class Spectrum(unittest.TestCase):
                  "--g", "2", "--model", "map", "--t-warmup", "20", "--t-ons-warmup", "20",
                  "--t-sim", "100", "--initial-state", path], capture_output=True, text=True,
                 timeout=120)
-        self.assertEqual(out.returncode, 0, out.stderr)
-        assert_array_equal(r["exponents"], json.loads(out.stdout)["exponents"])
+            self.assertEqual(out.returncode, 0, out.stderr)
+            assert_array_equal(r["exponents"], json.loads(out.stdout)["exponents"])
+            # The path of an .npy file is the same state (str, PathLike or bytes), named as given.
+            for given in (path, pathlib.Path(path), os.fsencode(path)):
+                p = rnnlyap.spectrum(n=10, g=2, model="map", initial_state=given, threads=1, **QUICK)
+                assert_array_equal(p["exponents"], r["exponents"])
+                self.assertEqual(p["params"]["initial_state_file"], path)
+            # A path's problems are the library's, named initial_state: too few values, missing.
+            np.save(os.path.join(d, "h9.npy"), h0[:9])
+            for bad, says in (("h9.npy", "9 values; a network of N = 10 has 10"),
+                              ("missing.npy", "cannot open"), ("", "empty string")):
+                with self.assertRaises(rnnlyap.InvalidInput) as cm:
+                    rnnlyap.spectrum(n=10, g=2, model="map", initial_state=os.path.join(d, bad)
+                                     if bad else "", **QUICK)
+                self.assertIn("initial_state", str(cm.exception))
+                self.assertIn(says, str(cm.exception))
         # network_seed in an ensemble: member m is the run with seed + m and that network seed.
         e = rnnlyap.spectrum(n=8, g=2, model="map", seed=3, network_seed=11, ensemble=2, threads=1,
                              **QUICK)
