@@ -293,8 +293,9 @@ std::vector<std::string> convergence_warnings(const std::vector<double>& converg
   }
   if (!groups.empty())
     out.push_back("covariant vectors " + groups +
-                  ": their exponents are equal within 3 standard errors, so only their span is "
-                  "defined, not each vector (no transient makes them converge)");
+                  ": their exponents are not told apart by 3 standard errors; if they are equal, "
+                  "only their span is defined, not each vector (no transient makes them "
+                  "converge), else a longer --t-sim resolves them");
   return out;
 }
 
