@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/info.hpp"
 #include "rnnlyap/spectrum.hpp"
+#include "rnnlyap/sweep.hpp"
 #include "rnnlyap/units.hpp"
 #include "scratch_dir.hpp"
 
@@ -75,6 +77,37 @@ TEST_F(Units, EnsembleInChunksIsTheWholeEnsemble) {
 }
 
 // Exact numbers: −∞ exponents (a map with g = 0 maps everything to 0) survive a unit line.
+// A distributed run keeps every unit's result and line to the end: units that each fit (an eighth
+// of the memory) but not all together (16 members, or 2 points of 8) are refused when the plan is
+// made, before any unit runs.
+TEST_F(Units, FiniteTimeWindowsOfAllUnitsAreCountedTogether) {
+  const double have = static_cast<double>(host_memory_bytes());
+  if (have == 0) GTEST_SKIP() << "this machine's memory is unknown";
+  SpectrumOptions o;
+  o.backend = BackendKind::cpu;
+  o.n = 10;
+  o.k = 1;
+  o.t_ons_warmup = 0;
+  o.ftle_window = 1;
+  o.t_sim = std::ceil(have / 8 / 120);  // ≥ 120 bytes per window of one exponent
+  o.ensemble = 16;
+  EXPECT_THROW(UnitPlan::spectrum(o), InvalidInput);
+  SweepSpec spec;
+  spec.base = o;
+  spec.base.ensemble = 8;
+  spec.g = {1.0, 2.0};
+  spec.n = {10};
+  try {
+    UnitPlan::sweep(spec);
+    ADD_FAILURE() << "not refused";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("--ftle-window"), std::string::npos) << e.what();
+  }
+  // One member of one point fits.
+  o.ensemble = 1;
+  EXPECT_NO_THROW(UnitPlan::spectrum(o));
+}
+
 TEST_F(Units, NonFiniteExponentsSurviveALine) {
   SpectrumOptions o = small_map();
   o.g = 0;

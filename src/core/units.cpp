@@ -16,9 +16,11 @@
 #include "checkpoint.hpp"
 #include "file_errors.hpp"
 #include "io/output_file.hpp"
+#include "memory_limit.hpp"
 #include "options_json.hpp"
 #include "propagator.hpp"
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/info.hpp"
 #include "rnnlyap/trained.hpp"
 
 namespace rnnlyap {
@@ -213,6 +215,32 @@ struct UnitPlan::Impl {
     run = buf;
   }
 
+  // Every unit's result is kept until the run ends, in memory and as its unit line (JSON text:
+  // about 3 times the 8 bytes of each number), so the finite-time windows of all units are counted
+  // together before any unit runs (the loop counts one unit at a time). A random network's N is
+  // known from its options; a weights file's from its header, read by the first unit (rows only
+  // size covariant vectors, which units never keep).
+  void check_memory() const {
+    // kept_series counts three copies of each window (the loop's, the result's, an output's); a
+    // store holds about four (the result, and its line at about 3 times its bytes).
+    constexpr double kKeptCopies = 4.0 / 3.0;
+    double bytes = 0;
+    std::string remedy;
+    for (std::size_t p = 0; p < points.size(); ++p) {
+      const SpectrumOptions o = point_options(p);
+      for (const detail::KeptSeries& k :
+           detail::kept_series(o, make_schedule(o), o.n, static_cast<int>(per_point), false)) {
+        bytes += kKeptCopies * k.bytes;
+        remedy = k.remedy;
+      }
+    }
+    if (bytes > 0)
+      detail::check_kept_memory({{"the finite-time windows of all " + std::to_string(units) +
+                                      " units (each result and its unit line, kept to the end)",
+                                  bytes, remedy}},
+                                static_cast<double>(host_memory_bytes()));
+  }
+
   SpectrumOptions point_options(std::size_t p) const {
     SpectrumOptions o = opt;
     if (kind == UnitKind::sweep) {
@@ -336,6 +364,7 @@ UnitPlan UnitPlan::sweep(const SweepSpec& spec) {
     validate(o);
     detail::check_weights_fit(o);
   }
+  impl->check_memory();
   impl->identify();
   UnitPlan plan;
   plan.impl_ = std::move(impl);
@@ -364,6 +393,7 @@ UnitPlan UnitPlan::spectrum(const SpectrumOptions& opt) {
     impl->per_point = static_cast<std::size_t>(std::max(1, opt.ensemble));
   }
   impl->units = impl->per_point;
+  if (impl->kind == UnitKind::ensemble) impl->check_memory();
   impl->identify();
   UnitPlan plan;
   plan.impl_ = std::move(impl);
