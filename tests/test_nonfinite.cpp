@@ -305,6 +305,29 @@ TEST_P(SaturatedState, UnderflowMinusInfinityIsNotExact) {
     EXPECT_NE(what.find(needle), std::string::npos) << needle << " not in: " << what;
 }
 
+// A unit far below the underflow but with φ′(h) below ε (|h| = 30: φ′ ≈ 4e^{−60}, a true exponent
+// of about −55), coupled weakly (0.158 sin(1.7 e² + 0.5) for entry e) to nine others: its direction
+// is resolved only to rounding level, and after a few hundred steps rounding makes its R_ii
+// exactly 0 (before: exit 0, λ_10 = −∞, no warning, although the map is not singular). A −∞ with
+// a unit beyond (log 4 + log 1/ε)/2 (18.7 in fp64, 8.7 in fp32) is an Error.
+TEST_P(SaturatedState, MinusInfinityFromAUnitBelowRoundingIsNotExact) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  std::vector<double> j(100);
+  for (std::size_t e = 0; e < j.size(); ++e) {
+    const double x = static_cast<double>(e);
+    j[e] = 0.158 * std::sin(1.7 * x * x + 0.5);
+  }
+  j[0] = 30;
+  GivenMap g = given_map(GetParam(), j);
+  std::string what = failure(g);
+  for (const char* needle : {"saturated", "1 of N = 10 units", "|h| > 19", "-inf", "fp64"})
+    EXPECT_NE(what.find(needle), std::string::npos) << needle << " not in: " << what;
+  g.o.precision = Precision::fp32;
+  what = failure(g);
+  for (const char* needle : {"saturated", "1 of N = 10 units", "fp32", "--precision fp64"})
+    EXPECT_NE(what.find(needle), std::string::npos) << needle << " not in: " << what;
+}
+
 // A rate network's leak keeps a saturated unit's exponent at log(1 − dt)/dt (its φ′ term, e^{−2000}
 // here, is far below rounding either way): saturation is harmless there and the run goes on, with
 // the exact spectrum of the decoupled network, log(1 − dt + dt J_ii φ′(h_i*))/dt.

@@ -242,15 +242,17 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
       }
       if (count == 0) continue;
       char msg[400];
-      std::snprintf(
-          msg, sizeof msg,
-          "the network state saturated%s: %zu of N = %zu units at |h| > %.0f (largest "
-          "|h| %.3g), where %s in %s, so their exponents would be set by the precision, "
-          "not by the network: ",
-          batch > 1 ? (" (member " + std::to_string(m) + ")").c_str() : "", count, units, limit,
-          largest,
-          minus_inf ? "products of phi'(h) underflow (a log|R_ii| is -inf)" : "phi'(h) underflows",
-          fp32 ? "fp32" : "fp64");
+      std::snprintf(msg, sizeof msg,
+                    "the network state saturated%s: %zu of N = %zu units at |h| > %.0f (largest "
+                    "|h| %.3g), where %s in %s, so their exponents would be set by the precision, "
+                    "not by the network: ",
+                    batch > 1 ? (" (member " + std::to_string(m) + ")").c_str() : "", count, units,
+                    limit, largest,
+                    minus_inf
+                        ? "phi'(h) is below the precision's rounding or its products underflow (a "
+                          "log|R_ii| is -inf)"
+                        : "phi'(h) underflows",
+                    fp32 ? "fp32" : "fp64");
       throw Error(msg + scale_hint + bias_hint + precision_hint);
     }
   };
@@ -267,11 +269,17 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
       // steps_per_ons steps of one interval, or of one step's φ′ (from |h| ≈ saturated / 2 on)
       // with the tiny basis entries a saturated unit's direction ends up with (a decoupled map
       // with a unit at |h| = 300, t_ons one step: finite for tens of re-orthonormalisations, then
-      // −∞). So a −∞ is taken for exact (an exactly singular map) only when no unit is that
-      // saturated.
+      // −∞). Long before that, a unit whose φ′(h) ≈ 4e^{−2|h|} is below ε (|h| beyond
+      // (log 4 + log 1/ε)/2: 18.7 in fp64, 8.7 in fp32) has a direction the QR resolves only to
+      // rounding level, and rounding alone can make its R_ii exactly 0 (a coupled map with a unit
+      // at |h| = 30: a −∞ after a few hundred steps, for a true exponent of −55). So a −∞ is taken
+      // for exact (an exactly singular map) only when no unit is beyond either bound.
+      const double eps = fp32 ? 1.1920929e-7 : 2.220446049250313e-16;
+      const double below_rounding = 0.5 * (std::log(4.0) + std::log(1 / eps));
       if (minus_inf)
         check_state(state,
-                    saturated / static_cast<double>(std::max<std::int64_t>(2, sched.steps_per_ons)),
+                    std::min(below_rounding, saturated / static_cast<double>(std::max<std::int64_t>(
+                                                             2, sched.steps_per_ons))),
                     true);
     }
     if (!nan_or_inf && !minus_inf) return;
