@@ -25,6 +25,7 @@ import numbers
 import operator
 import os
 import re
+import stat
 import sys
 import tempfile
 
@@ -110,7 +111,13 @@ def _choice(name, v, choices):
 def _clv_options(o, clv, clv_stats, clv_window, clv_transient):
     o["clv"] = _flag("clv", clv)
     o["clv_stats"] = _flag("clv_stats", clv_stats)
-    o["clv_window"] = _real("clv_window", clv_window)
+    # None: all of the averaging time. An explicit 0 is refused, as the program's --clv-window 0
+    # (it would silently mean "all").
+    if clv_window is not None:
+        o["clv_window"] = _real("clv_window", clv_window)
+        if o["clv_window"] == 0:
+            raise InvalidInput("clv_window=0 is refused: leave it out (None) to keep all of the "
+                               "averaging time")
     if clv_transient is not None:
         o["clv_transient"] = _real("clv_transient", clv_transient)
 
@@ -195,6 +202,17 @@ class _GivenState:
             if not path:
                 raise InvalidInput("initial_state must be an array or the path of an .npy file, got "
                                    "an empty string")
+            # As the program's inputs: a regular file only (a FIFO would block the read, and
+            # Ctrl-C with it; a device is not a saved state). A missing file is the library's.
+            try:
+                mode = os.stat(path).st_mode
+            except OSError:
+                mode = None
+            if mode is not None and not stat.S_ISREG(mode):
+                kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                        else "a character device" if stat.S_ISCHR(mode)
+                        else "a block device" if stat.S_ISBLK(mode) else "a socket")
+                raise InvalidInput(f"initial_state {path}: it is {kind}, not a regular file")
             o["initial_state_file"] = path
             return
         h0 = _real_array("initial_state", initial_state).ravel()
@@ -372,7 +390,7 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
              ensemble=1, backend="auto", device=0, precision="fp64", qr="householder", threads=0,
              progress=None, trace=False, network_seed=None, state_seed=None, basis_seed=None,
              noise_seed=None, initial_state=None, ftle_window=0.0, clv=False, clv_stats=False,
-             clv_window=0.0, clv_transient=None):
+             clv_window=None, clv_transient=None):
     """The Lyapunov spectrum of a random network, or of the given square matrix J.
 
         rnnlyap.spectrum(n=500, g=3)                         # gaussian J_ij ~ N(0, g²/N)
@@ -413,7 +431,7 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
                    "angle" (quantiles of the smallest angle between the unstable and stable
                    subspaces, or None)
       clv_window   the first clv_window of the averaging time is kept for them (a whole number of
-                   t_ons; 0: all of it; memory: window/t_ons · k² + 101 · N · k doubles at most)
+                   t_ons; None: all of it; memory: window/t_ons · k² + 101 · N · k doubles at most)
       clv_transient  backward steps (in time) discarded before an instant is used (default:
                    t_ons_warmup); the window must be at least twice as long
       trace        True: result["trace"] = {"time": (T,), "estimates": (T, k)}, the running
@@ -560,7 +578,7 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
                      lstm_h_only=False, k=None, t_warmup=100.0, t_ons_warmup=100.0, t_sim=0.0,
                      t_ons=1.0, seed=1, backend="auto", device=0, precision="fp64",
                      qr="householder", threads=0, progress=None, initial_state=None,
-                     ftle_window=0.0, clv=False, clv_stats=False, clv_window=0.0,
+                     ftle_window=0.0, clv=False, clv_stats=False, clv_window=None,
                      clv_transient=None):
     """Lyapunov spectra of a trained recurrent network driven by input sequences: one spectrum
     per sequence (exponents per step). The tangent space is every layer's state, layer 0

@@ -243,8 +243,13 @@ class Spectrum(unittest.TestCase):
                 self.assertEqual(p["params"]["initial_state_file"], path)
             # A path's problems are the library's, named initial_state: too few values, missing.
             np.save(os.path.join(d, "h9.npy"), h0[:9])
+            # Not a regular file: refused at once, as the program's --initial-state (a FIFO
+            # would block the read, and Ctrl-C with it).
+            os.mkfifo(os.path.join(d, "fifo.npy"))
             for bad, says in (("h9.npy", "9 values; a network of N = 10 has 10"),
-                              ("missing.npy", "cannot open"), ("", "empty string")):
+                              ("missing.npy", "cannot open"), ("", "empty string"),
+                              ("fifo.npy", "it is a FIFO, not a regular file"),
+                              (".", "it is a directory, not a regular file")):
                 with self.assertRaises(rnnlyap.InvalidInput) as cm:
                     rnnlyap.spectrum(n=10, g=2, model="map", initial_state=os.path.join(d, bad)
                                      if bad else "", **QUICK)
@@ -754,6 +759,7 @@ class BadInput(unittest.TestCase):
             ("ftle_window", dict(t_sim=100, ftle_window=200)),
             ("clv", dict(clv="yes")), ("clv_stats", dict(clv_stats=1)),
             ("clv", dict(clv=True, ensemble=2)), ("clv_window", dict(clv=True, clv_window=2.5)),
+            ("clv_window", dict(clv=True, clv_window=0)),  # refused, as --clv-window 0
             ("clv_window", dict(clv_stats=True, t_sim=100, clv_window=200)),
             ("clv_window", dict(clv_window=10)), ("clv_transient", dict(clv_transient=10)),
             ("clv_transient", dict(clv=True, clv_transient=-1)),
