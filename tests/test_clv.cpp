@@ -644,6 +644,27 @@ TEST(ClvConvergence, DegenerateExponentsAreNotIdentifiable) {
                   .empty());
 }
 
+// The advice can be followed: with --clv alone the vectors sit at the window's middle, and where no
+// --clv-window was given the window is the whole averaging time, so the remedy is a longer --t-sim
+// (a --clv-window beyond --t-sim is refused).
+TEST(ClvConvergence, AdviceNamesWhatSetsTheWindow) {
+  const std::vector<double> conv = {0.0, 0.3}, ex = {0.5, -0.5}, se = {0.01, 0.01};
+  const std::string given = detail::convergence_warnings(conv, ex, se, 30, 1.0, false).at(0);
+  EXPECT_NE(given.find("give a --clv-window of"), std::string::npos) << given;
+  const std::string all = detail::convergence_warnings(conv, ex, se, 30, 1.0, false, true).at(0);
+  EXPECT_NE(all.find("give a --t-sim of"), std::string::npos) << all;
+  EXPECT_EQ(all.find("--clv-window"), std::string::npos) << all;
+  const std::string stats = detail::convergence_warnings(conv, ex, se, 30, 1.0, true, true).at(0);
+  EXPECT_NE(stats.find("and a --t-sim of at least twice that"), std::string::npos) << stats;
+  // The plan knows which: no --clv-window, the whole averaging time.
+  SpectrumOptions o;
+  o.clv = true;
+  o.t_sim = 1000;
+  EXPECT_TRUE(detail::make_clv_plan(o, make_schedule(o)).window_is_all);
+  o.clv_window = 500;
+  EXPECT_FALSE(detail::make_clv_plan(o, make_schedule(o)).window_is_all);
+}
+
 // --- the plan and its memory -------------------------------------------------------------------
 
 TEST(ClvPlan, WindowTransientInstantsAndBytes) {

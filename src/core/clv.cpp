@@ -176,6 +176,7 @@ ClvPlan make_clv_plan(const SpectrumOptions& opt, const Schedule& sched) {
         "): lengthen the window or shorten the transient");
   if (opt.clv) p.vector_instants.push_back(p.window / 2);
   p.stats = opt.clv_stats;
+  p.window_is_all = !(opt.clv_window > 0);
   if (p.stats) {
     const std::int64_t last = p.last_usable();  // ≥ 1: window ≥ 2·transient and window ≥ 1
     const std::int64_t count = std::min(last + 1, kClvSamples);
@@ -238,8 +239,8 @@ void ClvRecorder::add_r(const std::vector<double>& r) {
 std::vector<std::string> convergence_warnings(const std::vector<double>& convergence,
                                               const std::vector<double>& exponents,
                                               const std::vector<double>& stderr_,
-                                              std::int64_t back_steps, double ons_time,
-                                              bool stats) {
+                                              std::int64_t back_steps, double ons_time, bool stats,
+                                              bool window_is_all) {
   std::vector<std::string> out;
   const std::size_t k = convergence.size();
   auto se = [&](std::size_t j) {
@@ -279,11 +280,15 @@ std::vector<std::string> convergence_warnings(const std::vector<double>& converg
     // Whole t_ons, rounded up.
     const double need = std::ceil((had + extra) / ons_time) * ons_time;
     const std::string more =
-        extra > 0 ? (stats ? "give --clv-transient " + fmt(need) +
-                                 " or more (and a window of at least twice that)"
-                           : "give a --clv-window of " + fmt(2 * need) +
-                                 " or more (the vectors are at its middle)")
-                  : (stats ? "give a longer --clv-transient" : "give a longer --clv-window");
+        extra > 0
+            ? (stats ? "give --clv-transient " + fmt(need) + " or more (and a " +
+                           (window_is_all ? "--t-sim" : "--clv-window") + " of at least twice that)"
+                     : (window_is_all ? "give a --t-sim of " : "give a --clv-window of ") +
+                           fmt(2 * need) + " or more (the vectors are at the middle of " +
+                           (window_is_all ? "the averaging time)" : "the window)"))
+            : (stats           ? "give a longer --clv-transient"
+               : window_is_all ? "give a longer --t-sim"
+                               : "give a longer --clv-window");
     out.push_back("covariant vector" + std::string(not_converged.size() > 1 ? "s " : " ") +
                   vector_list(not_converged) +
                   " may not have converged: backward passes from independent random starts "
@@ -454,7 +459,7 @@ ClvResult ClvRecorder::finish(const std::vector<double>& exponents,
     // last sampled one (the transient) with statistics, else the vectors' (window / 2).
     const std::int64_t back = plan_.stats ? plan_.transient : window - out.instant;
     for (std::string& w : convergence_warnings(out.convergence, exponents, stderr_, back,
-                                               plan_.ons_time, plan_.stats))
+                                               plan_.ons_time, plan_.stats, plan_.window_is_all))
       warnings->push_back(std::move(w));
   }
   if (!plan_.stats) return out;

@@ -46,6 +46,7 @@ struct ClvPlan {
   std::vector<std::int64_t> vector_instants;  ///< sorted: V is returned at these
   std::vector<std::int64_t> sample_instants;  ///< sorted: statistics; empty without them
   bool stats = false;
+  bool window_is_all = false;  ///< no --clv-window: the window is the whole averaging time
 
   /// The last instant with `transient` backward steps after it.
   std::int64_t last_usable() const { return window - transient; }
@@ -113,10 +114,12 @@ class ClvRecorder {
 /// `ons_time`) and the --clv-transient (`stats`) or --clv-window that the exponents' gaps say
 /// would bring them within it; and the vectors whose exponent equals the one above within 3
 /// standard errors (`exponents`, `stderr_`: Benettin's), which are not identifiable on their own.
+/// `window_is_all`: the window is the whole averaging time, so a longer one means a longer --t-sim.
 std::vector<std::string> convergence_warnings(const std::vector<double>& convergence,
                                               const std::vector<double>& exponents,
                                               const std::vector<double>& stderr_,
-                                              std::int64_t back_steps, double ons_time, bool stats);
+                                              std::int64_t back_steps, double ons_time, bool stats,
+                                              bool window_is_all = false);
 
 /// The smallest principal angle (radians) between the column spans of a (rows × p) and b (rows ×
 /// q), both column-major with independent columns: asin of the smallest singular value of
