@@ -129,6 +129,27 @@ TEST_F(OutputPolicy, TemporariesAreUniqueToTheirProcess) {
   EXPECT_EQ(slurp(target), "second");
 }
 
+// A file name of the longest length Linux allows (255 bytes) is written: its temporary's name,
+// which adds the tag, host and pid, is cut to fit (before: "File name too long" from 233 on).
+TEST_F(OutputPolicy, LongestLegalNamesAreWritten) {
+  for (std::size_t len : {200u, 233u, 244u, 255u}) {
+    const std::string target = path(std::string(len - 5, 'a') + ".json");
+    io::AtomicFile a(target), b(target);
+    ASSERT_TRUE(a.ok()) << len << ": " << a.error();
+    ASSERT_TRUE(b.ok()) << len << ": " << b.error();
+    EXPECT_LE(fs::path(a.temporary()).filename().string().size(), 255u);
+    EXPECT_NE(a.temporary(), b.temporary());
+    EXPECT_EQ(a.write_and_close("x"), 0);
+    EXPECT_EQ(a.commit(), 0);
+    EXPECT_EQ(slurp(target), "x");
+    EXPECT_EQ(b.write_and_close("y"), 0);
+    EXPECT_EQ(b.commit(), 0);
+    EXPECT_EQ(slurp(target), "y");
+    EXPECT_EQ(temporaries(), 0u) << len;
+    fs::remove(target);
+  }
+}
+
 TEST_F(OutputPolicy, StaleTemporariesOfThisHostAreRemoved) {
   const std::string host = io::temporary_host();
   const fs::path target = path("r.json");

@@ -152,6 +152,16 @@ std::FILE* stream_for(int fd) {
 
 constexpr const char* kTemporaryTag = ".rnnlyap-tmp";
 
+// ".NAME" of a target's temporaries, NAME cut so that the whole temporary name,
+// ".NAME.rnnlyap-tmp.HOST.PID-N", stays within the 255 bytes a file name may have on Linux file
+// systems (the tag 12, a host of at most 64, a pid of at most 10, "-N" up to 4, three dots): a
+// file whose own name is legal can always be written.
+std::string temporary_stem(const fs::path& target) {
+  constexpr std::size_t kMaxName = 255 - (12 + 64 + 10 + 4 + 3);
+  const std::string name = target.filename().string();
+  return "." + name.substr(0, kMaxName);
+}
+
 // Removes the temporaries of `target` that no process is writing any more: those of this host
 // whose process is gone (or, for this process's pid, that this process did not open: an earlier
 // process had the pid), and the one temporary per file of versions before temporaries were
@@ -159,7 +169,7 @@ constexpr const char* kTemporaryTag = ".rnnlyap-tmp";
 // asked. Called with g_mutex held.
 void remove_stale_temporaries(const fs::path& target) {
   const fs::path folder = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  const std::string prefix = "." + target.filename().string() + kTemporaryTag;
+  const std::string prefix = temporary_stem(target) + kTemporaryTag;
   DIR* dir = ::opendir(folder.c_str());
   if (dir == nullptr) return;
   while (const dirent* e = ::readdir(dir)) {
@@ -282,8 +292,8 @@ const std::string& temporary_host() {
 }
 
 fs::path temporary_name(const fs::path& target, const std::string& host, long pid) {
-  return target.parent_path() / ("." + target.filename().string() + kTemporaryTag + "." + host +
-                                 "." + std::to_string(pid));
+  return target.parent_path() /
+         (temporary_stem(target) + kTemporaryTag + "." + host + "." + std::to_string(pid));
 }
 
 AtomicFile::AtomicFile(const std::string& path) {
