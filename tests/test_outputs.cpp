@@ -558,4 +558,24 @@ TEST_F(Outputs, UnitFilesThroughASymlink) {
     EXPECT_EQ(e.path().string().find("rnnlyap-tmp"), std::string::npos) << e.path();
 }
 
+// A --shard unit file that cannot be one is named for what it is (before: "give one", as if no
+// --out had been given), for sweeps and ensembles alike; no --out at all still asks for one.
+TEST_F(Outputs, ShardUnitFileThatIsNotAFileIsNamed) {
+  ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0600), 0);
+  fs::create_directories(path("dir"));
+  const std::string sweep = "sweep --quiet --n 6 --g 1,2 --t-sim 10 --shard 1/2";
+  const std::string ensemble = "spectrum --quiet --n 6 --ensemble 2 --t-sim 10 --shard 1/2";
+  for (const std::string& cmd : {sweep, ensemble}) {
+    for (const auto& [out, says] : {std::pair<std::string, std::string>{"fifo", "it is a FIFO"},
+                                    {"dir", "it is a directory"}}) {
+      const CliRun r = run(cmd + " --out " + out);
+      EXPECT_EQ(r.status, 2) << cmd << " --out " << out << ": " << r.err;
+      EXPECT_NE(r.err.find(says), std::string::npos) << cmd << ": " << r.err;
+    }
+    const CliRun r = run(cmd + " --out -");
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("give one"), std::string::npos) << r.err;
+  }
+}
+
 }  // namespace

@@ -376,6 +376,15 @@ bool names_a_file(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? S_ISREG(st.st_mode) : errno == ENOENT;
 }
 
+// --shard writes its unit file to --out, which merge reads back: a file name (not standard output
+// or a descriptor), and a regular file or a new one (a FIFO, a device or a folder is named as
+// such).
+void require_unit_file(const std::string& out) {
+  if (out.empty() || out == "-" || io::named_descriptor(out) >= 0)
+    throw InvalidInput("--shard writes its units to the file --out: give one");
+  io::check_paths({{"--out", out, true}}, {});
+}
+
 // A single run's JSON, with its warnings and the summary line on stderr.
 std::string report_single(const SpectrumResult& r, bool quiet) {
   for (const std::string& w : r.warnings) std::fprintf(stderr, "rnnlyap: warning: %s\n", w.c_str());
@@ -523,8 +532,7 @@ int run_spectrum_units(SpectrumOptions o, const SpectrumArgs& a, const CLI::App&
     throw InvalidInput("--shard is for runs without MPI (MPI ranks share the units themselves)");
   if (!shard && g_ranks.size == 1 && !a.quiet)
     std::fprintf(stderr, "rnnlyap: continuing the run kept in %s.partial.jsonl\n", a.out.c_str());
-  if (shard && !names_a_file(a.out))
-    throw InvalidInput("--shard writes its units to the file --out: give one");
+  if (shard) require_unit_file(a.out);
   if (shard && !a.npz.empty())
     throw InvalidInput("--npz is for the combined result: give it to rnnlyap merge");
   const std::string units_path = shard                 ? a.out
@@ -804,8 +812,7 @@ int run_sweep_command(SpectrumOptions o, const SpectrumArgs& a, const SweepArgs&
   if (shard) {
     if (distributed)
       throw InvalidInput("--shard is for runs without MPI (MPI ranks share the units themselves)");
-    if (!names_a_file(w.out))
-      throw InvalidInput("--shard writes its units to the file --out: give one");
+    require_unit_file(w.out);
     if (!w.csv.empty() || !w.npz.empty())
       throw InvalidInput(std::string(w.csv.empty() ? "--npz" : "--csv") +
                          " is for the combined result: give it to rnnlyap merge");
