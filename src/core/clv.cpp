@@ -197,8 +197,8 @@ KeptSeries clv_kept_series(const ClvPlan& plan, int rows, int k, bool window_giv
               " time units, k = " + std::to_string(k) + "; " + fmt(per_r) + " MiB per R factor, " +
               fmt(8.0 * rows * static_cast<double>(k) / kMiB) + " MiB per basis kept)",
           plan.window == 0 ? 0.0 : plan.bytes(rows, k),
-          std::string(window_given ? "shorten --clv-window" : "give a shorter --clv-window") +
-              " or a smaller --k"};
+          std::string(window_given ? "shorten --clv-window or give a smaller --k"
+                                   : "give a shorter --clv-window or a smaller --k")};
 }
 
 void check_clv_memory(const ClvPlan& plan, int rows, int k, double available, bool window_given) {

@@ -75,8 +75,8 @@ std::vector<KeptSeries> kept_series(const SpectrumOptions& opt, const Schedule& 
              " exponents, one per re-orthonormalisation of the averaged time " +
              fmt(sched.averaged_time()) + ")",
          3 * t * 8 * (kd + 1),
-         "keep no trace in memory (Python: trace=False; the CLI streams --trace to its file and "
-         "keeps it only for --npz)"});
+         "keep no trace in memory (trace=False in Python; the program keeps its trace in memory "
+         "only for an .npz output)"});
   }
   // Covariant vectors (single runs only; a batch is refused with them by the loop).
   if (opt.clv_requested() && batch == 1) {
