@@ -85,9 +85,13 @@ void BM_Reorthonormalize(benchmark::State& state) {
 
 BENCHMARK(BM_Dgemm)
     ->Arg(64)
+    ->Arg(100)  // bench/flop_floor.py's reference jobs: 100, 400, 800, 1000, 1024, 2000
     ->Arg(250)
+    ->Arg(400)
     ->Arg(500)
+    ->Arg(800)
     ->Arg(1000)
+    ->Arg(1024)
     ->Arg(2000)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

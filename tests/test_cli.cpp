@@ -142,6 +142,31 @@ TEST_F(Cli, InfoListsBackendsAndBlas) {
   EXPECT_TRUE(nlohmann::json::parse(j.out).contains("devices"));
 }
 
+// OpenBLAS on a CPU newer than its kernel table runs generic SSE3 kernels at a quarter of the
+// speed: `info` says so and names OPENBLAS_CORETYPE. Forced here both ways (the variable is read
+// when OpenBLAS loads, in the child): generic kernels warn on a CPU with AVX2, Haswell's do not.
+TEST_F(Cli, InfoWarnsWhenOpenBlasRunsGenericKernels) {
+  if (rnnlyap::blas_info().find("OpenBLAS") == std::string::npos) GTEST_SKIP() << "not OpenBLAS";
+#if defined(__x86_64__)
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no AVX2: generic kernels are right";
+  ::setenv("OPENBLAS_CORETYPE", "Prescott", 1);
+  const CliRun generic = run("info");
+  const CliRun generic_json = run("info --json");
+  ::setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+  const CliRun haswell = run("info --json");
+  ::unsetenv("OPENBLAS_CORETYPE");
+  ASSERT_EQ(generic.status, 0);
+  EXPECT_NE(generic.out.find("BLAS warning: OpenBLAS did not recognise this CPU"),
+            std::string::npos)
+      << generic.out;
+  EXPECT_NE(generic.out.find("OPENBLAS_CORETYPE="), std::string::npos) << generic.out;
+  EXPECT_TRUE(nlohmann::json::parse(generic_json.out)["blas_warning"].is_string());
+  EXPECT_TRUE(nlohmann::json::parse(haswell.out)["blas_warning"].is_null()) << haswell.out;
+#else
+  GTEST_SKIP() << "x86-64 only";
+#endif
+}
+
 TEST_F(Cli, BadOptionsExitTwoWithOneLine) {
   expect_rejected("--n 10 --k 11", "--k 11 exceeds");
   expect_rejected("--n 10 --dt 0", "--dt must be in (0, 1]");

@@ -30,6 +30,9 @@ std::vector<std::string> compiled_backends();
 /// The BLAS the CPU backend links against (vendor as configured, and its own config string when
 /// it offers one, e.g. OpenBLAS's build options).
 std::string blas_info();
+/// "" or one line on why the CPU's BLAS runs below this CPU's speed and what to set (OpenBLAS on a
+/// CPU newer than its kernel table falls back to generic kernels: OPENBLAS_CORETYPE).
+std::string blas_warning();
 /// CUDA devices present; empty without CUDA support or without a device (never throws). Reads
 /// device properties only: it makes no CUDA context on any device.
 std::vector<DeviceInfo> cuda_devices();

@@ -946,6 +946,8 @@ int run_info(bool as_json) {
   if (as_json) {
     nlohmann::json j = {
         {"version", version()}, {"backends", compiled_backends()}, {"blas", blas_info()}};
+    const std::string slow = blas_warning();
+    j["blas_warning"] = slow.empty() ? nlohmann::json(nullptr) : nlohmann::json(slow);
     j["mpi"] =
         cli::mpi_library().empty() ? nlohmann::json(nullptr) : nlohmann::json(cli::mpi_library());
     j["devices"] = nlohmann::json::array();
@@ -967,6 +969,8 @@ int run_info(bool as_json) {
   for (const auto& s : compiled_backends()) b += (b.empty() ? "" : ", ") + s;
   std::cout << "backends compiled in: " << b << "\n";
   std::cout << "BLAS: " << blas_info() << "\n";
+  if (const std::string slow = blas_warning(); !slow.empty())
+    std::cout << "BLAS warning: " << slow << "\n";
   const std::string mpi = cli::mpi_library();
   std::cout << "MPI: "
             << (mpi.empty() ? "not compiled in (--shard and merge spread a run instead)" : mpi)

@@ -247,4 +247,6 @@ bool set_blas_threads(int threads);
 int blas_threads();
 /// The BLAS linked, and its own configuration string where it has one (`rnnlyap info`).
 std::string blas_description();
+/// "" or why the BLAS runs below this CPU's speed (blas_warning()).
+std::string blas_core_warning();
 }  // namespace rnnlyap::cpu

@@ -36,6 +36,10 @@ std::string blas_info() {
   return cpu::blas_description();
 }
 
+std::string blas_warning() {
+  return cpu::blas_core_warning();
+}
+
 namespace {
 std::atomic<int> g_host_share{1};
 }

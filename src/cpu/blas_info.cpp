@@ -51,4 +51,33 @@ std::string blas_description() {
   return s;
 }
 
+std::string blas_core_warning() {
+  // OpenBLAS built with DYNAMIC_ARCH picks its kernels by CPU model; a model newer than its table
+  // (0.3.21 on a Sapphire Rapids Xeon) falls back to the generic SSE3 "Prescott" kernels, a
+  // quarter of the dgemm rate the CPU's AVX2/AVX-512 give (15.5 against 67 GFLOP/s on one core,
+  // bench/RESULTS.md). Its OPENBLAS_CORETYPE, read when the library loads, overrides the choice.
+  using NameFn = char* (*)();
+  const auto f = reinterpret_cast<NameFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (f == nullptr) return "";
+  const std::string core = f();
+  std::string lower;
+  for (char c : core) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  bool generic = false;  // kernels older than AVX2
+  for (const char* g : {"prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai",
+                        "coppermine", "northwood", "banias", "unknown"})
+    generic = generic || lower == g;
+#if defined(__x86_64__) || defined(__i386__)
+  if (!generic || !__builtin_cpu_supports("avx2")) return "";
+  const char* better = __builtin_cpu_supports("avx512f") ? "SkylakeX" : "Haswell";
+  return "OpenBLAS did not recognise this CPU and runs its generic " + core +
+         " kernels, though the CPU has " +
+         (__builtin_cpu_supports("avx512f") ? "AVX-512" : "AVX2") +
+         ": set OPENBLAS_CORETYPE=" + better +
+         " in the environment for several times the speed (dgemm 4.3x on one core of a Xeon "
+         "with AVX-512)";
+#else
+  return "";
+#endif
+}
+
 }  // namespace rnnlyap::cpu

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Each reference job's whole-run time as a multiple of its flop floor, for 1 … T threads.
+
+The floor of a job is its flop count divided by this machine's dgemm rate at the job's size and
+thread count (`rnnlyap_bench_cpu`'s BM_Dgemm, the BLAS call the CPU executor makes): the time the
+run would take if every flop ran at square-dgemm speed. Flops counted (fp64, k exponents, N units):
+  tangent step, rate Euler / map:  2N²k  (one N×N by N×k product; element-wise work left out)
+  tangent step, LSTM (2N state):   8N²k  (the 4N×N recurrent weights by the N×k h-part of the basis)
+  Householder QR and forming Q:    2(2Nk² − 2k³/3)  (geqrf + orgqr; the rows are 2N for the LSTM)
+The counts of tangent steps and QRs are those the run reports (timing.tangent_steps, qr_count).
+
+    /usr/bin/python3 bench/flop_floor.py [--build build] [--threads 1,2] [--quick] [--out F.json]
+
+Prints one table (job, threads, seconds, floor, time/floor) and writes the numbers as JSON.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+# name, size for the dgemm rate, CLI arguments, flops(result) -> tangent flops per step and QR flops
+# per QR, members. Schedules keep each job to about 10–40 s on one thread of a 2.6 GHz core.
+JOBS = [
+    ("rate N=400 full", 400, "--n 400 --g 3 --dt 0.1 --t-ons 1 --t-warmup 30 --t-ons-warmup 30 --t-sim 300"),
+    ("rate N=1000 full", 1000, "--n 1000 --g 3 --dt 0.1 --t-ons 1 --t-warmup 10 --t-ons-warmup 5 --t-sim 50"),
+    ("rate N=2000 full", 2000, "--n 2000 --g 3 --dt 0.1 --t-ons 1 --t-warmup 2 --t-ons-warmup 1 --t-sim 10"),
+    ("rate N=800 QR every step", 800,
+     "--n 800 --g 3 --dt 0.1 --t-ons 0.1 --t-warmup 10 --t-ons-warmup 1 --t-sim 20"),
+    ("map ensemble 64 x N=100", 100,
+     "--model map --n 100 --g 3 --ensemble 64 --t-warmup 100 --t-ons-warmup 100 --t-sim 1000"),
+    ("trained LSTM N=512, 10 sequences", 1024, "LSTM"),
+]
+QUICK = {"rate N=2000 full": "--n 2000 --g 3 --dt 0.1 --t-ons 1 --t-warmup 1 --t-ons-warmup 1 --t-sim 3"}
+
+
+def qr_flops(rows, k):
+    return 2.0 * (2.0 * rows * k * k - 2.0 * k ** 3 / 3.0)
+
+
+def dgemm_rates(bench, threads):
+    """{n: GFLOP/s} from BM_Dgemm with `threads` BLAS threads."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        subprocess.run([bench, "--benchmark_filter=^BM_Dgemm/", "--benchmark_min_time=0.3",
+                        f"--benchmark_out={f.name}", "--benchmark_out_format=json"],
+                       env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        b = json.load(open(f.name))["benchmarks"]
+    return {int(x["name"].split("/")[1]): x["GFLOP/s"] for x in b}
+
+
+def lstm_files(d, hidden=512, steps=30, batch=10):
+    import torch
+    torch.manual_seed(0)
+    m = torch.nn.LSTM(4, hidden, batch_first=True)
+    np.savez(f"{d}/W.npz", **{k: v.detach().double().numpy() for k, v in m.state_dict().items()})
+    np.save(f"{d}/X.npy", np.random.default_rng(0).standard_normal((batch, steps, 4)))
+    return (f"--model lstm --weights-file {d}/W.npz --inputs {d}/X.npy "
+            "--t-warmup 5 --t-ons-warmup 5")
+
+
+def run_job(exe, args, threads):
+    """The result and the whole run's wall time (start-up, weights and warm-up included)."""
+    t0 = time.perf_counter()
+    out = subprocess.run([exe, "spectrum", *args.split(), "--backend", "cpu", "--threads",
+                          str(threads), "--quiet"], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout), time.perf_counter() - t0
+
+
+def flops_of(r, lstm):
+    """Tangent and QR flops of a result; timing counts the steps and QRs of every member (an
+    ensemble's networks, a batch's sequences)."""
+    k = len(r["exponents"])
+    steps, qrs = r["timing"]["tangent_steps"], r["timing"]["qr_count"]
+    if lstm:
+        n = k // 2
+        return steps * 8.0 * n * n * k + qrs * qr_flops(2 * n, k)
+    n = r["params"]["n"]
+    return steps * 2.0 * n * n * k + qrs * qr_flops(n, k)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ap.add_argument("--build", default=os.path.join(root, "build"))
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--quick", action="store_true", help="a shorter N = 2000 job")
+    ap.add_argument("--only", default="", help="run the jobs whose name contains this")
+    ap.add_argument("--out", default="")
+    a = ap.parse_args()
+    exe = os.path.join(a.build, "src", "cli", "rnnlyap")
+    bench = os.path.join(a.build, "bench", "rnnlyap_bench_cpu")
+    for p in (exe, bench):
+        if not os.access(p, os.X_OK):
+            sys.exit(f"flop_floor.py: {p} is not built (cmake --build {a.build})")
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        lstm_args = None
+        for threads in (int(t) for t in a.threads.split(",")):
+            rates = dgemm_rates(bench, threads)
+            print(f"== {threads} thread(s): dgemm GFLOP/s " +
+                  ", ".join(f"N={n} {g:.1f}" for n, g in sorted(rates.items())), flush=True)
+            for name, size, args in JOBS:
+                if a.only and a.only not in name:
+                    continue
+                lstm = args == "LSTM"
+                if lstm:
+                    lstm_args = lstm_args or lstm_files(d)
+                    args = lstm_args
+                if a.quick:
+                    args = QUICK.get(name, args)
+                r, seconds = run_job(exe, args, threads)
+                flops = flops_of(r, lstm)
+                floor = flops / (rates[size] * 1e9)
+                rows.append(dict(job=name, threads=threads, seconds=seconds, flops=flops,
+                                 dgemm_gflops=rates[size], floor=floor, ratio=seconds / floor))
+                print(f"  {name:34s} {seconds:8.2f} s  floor {floor:8.2f} s  "
+                      f"({flops / 1e9:9.1f} GFLOP at {rates[size]:6.1f} GFLOP/s)  "
+                      f"time/floor {seconds / floor:5.2f}", flush=True)
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
