@@ -81,6 +81,25 @@ std::string in_child(const std::function<bool()>& body, unsigned seconds = 60) {
   return "failed";
 }
 
+// A directory, a FIFO and `missing` (in a folder that does not exist) must each be refused
+// (`refused` returns "" when it was); /dev/null is tried only when they all were — code that took
+// it would replace it (as root) — and must still be a character device afterwards.
+void expect_bad_paths_refused(const std::function<std::string(const std::string&)>& refused,
+                              const std::string& dir, const std::string& fifo,
+                              const std::string& missing, const std::string& what) {
+  bool all = true;
+  for (const std::string& bad : {dir, fifo, missing}) {
+    const std::string result = refused(bad);
+    EXPECT_EQ(result, "") << bad << ": " << what;
+    all = all && result.empty();
+  }
+  ASSERT_TRUE(all) << "/dev/null not tried";
+  EXPECT_EQ(refused("/dev/null"), "") << "/dev/null: " << what;
+  struct stat st {};
+  ASSERT_EQ(::stat("/dev/null", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+}
+
 SpectrumOptions tiny_map() {
   SpectrumOptions o;
   o.model = Model::map;
@@ -225,18 +244,8 @@ TEST_F(OutputPolicy, UnitFileMustBeARegularFile) {
       return false;
     });
   };
-  bool all = true;
-  for (const std::string& bad : {path("dir"), path("fifo"), path("missing/u.jsonl")}) {
-    const std::string result = refused(bad);
-    EXPECT_EQ(result, "") << bad << ": not refused with InvalidInput naming it";
-    all = all && result.empty();
-  }
-  // A device only where the others are refused: a store that took it would replace it (as root).
-  ASSERT_TRUE(all) << "/dev/null not tried";
-  EXPECT_EQ(refused("/dev/null"), "") << "/dev/null: not refused with InvalidInput naming it";
-  struct stat st {};
-  ASSERT_EQ(::stat("/dev/null", &st), 0);
-  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  expect_bad_paths_refused(refused, path("dir"), path("fifo"), path("missing/u.jsonl"),
+                           "not refused with InvalidInput naming it");
   EXPECT_EQ(files(), std::vector<std::string>({"dir", "fifo"}));
 }
 
@@ -256,18 +265,8 @@ TEST_F(OutputPolicy, SweepRefusesABadPartialFileBeforeComputing) {
       return false;
     });
   };
-  bool all = true;
-  for (const std::string& bad : {path("dir"), path("fifo"), path("missing/p.jsonl")}) {
-    const std::string result = refused(bad);
-    EXPECT_EQ(result, "") << bad << ": not refused before computing, with InvalidInput naming it";
-    all = all && result.empty();
-  }
-  // A device only where the others are refused: a sweep that took it would replace it (as root).
-  ASSERT_TRUE(all) << "/dev/null not tried";
-  EXPECT_EQ(refused("/dev/null"), "") << "/dev/null: not refused before computing";
-  struct stat st {};
-  ASSERT_EQ(::stat("/dev/null", &st), 0);
-  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  expect_bad_paths_refused(refused, path("dir"), path("fifo"), path("missing/p.jsonl"),
+                           "not refused before computing, with InvalidInput naming it");
   EXPECT_EQ(files(), std::vector<std::string>({"dir", "fifo"}));
   // A symlink is written through.
   fs::create_directories(path("real"));

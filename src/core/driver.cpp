@@ -76,6 +76,15 @@ std::string_view to_string(Phase p) {
 }
 
 namespace detail {
+namespace {
+
+// The working precision's machine epsilon.
+double epsilon_of(Precision p) {
+  return p == Precision::fp32 ? std::numeric_limits<float>::epsilon()
+                              : std::numeric_limits<double>::epsilon();
+}
+
+}  // namespace
 
 // Column i of the basis before a re-orthonormalisation is resolved only down to ~ε |R_11| (ε of
 // the working precision): once |R_11/R_ii| passes ~1/(100 ε), log|R_ii| is rounding noise, and so
@@ -94,8 +103,7 @@ std::vector<std::string> basis_warnings(const std::vector<double>& exponents,
   std::vector<std::string> w;
   const std::size_t k = exponents.size();
   const bool fp32 = precision == Precision::fp32;
-  const double eps = fp32 ? 1.1920929e-7 : 2.220446049250313e-16;
-  const double limit = std::log(1 / eps) - std::log(100.0);
+  const double limit = std::log(1 / epsilon_of(precision)) - std::log(100.0);
   for (std::size_t i = 1; i < k; ++i) {
     // A −∞ exponent is exact (a log|R_ii| of exactly 0 at some re-orthonormalisation: J of rank
     // below k), whatever rounding-level R_ii the other re-orthonormalisations had.
@@ -274,8 +282,7 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
       // rounding level, and rounding alone can make its R_ii exactly 0 (a coupled map with a unit
       // at |h| = 30: a −∞ after a few hundred steps, for a true exponent of −55). So a −∞ is taken
       // for exact (an exactly singular map) only when no unit is beyond either bound.
-      const double eps = fp32 ? 1.1920929e-7 : 2.220446049250313e-16;
-      const double below_rounding = 0.5 * (std::log(4.0) + std::log(1 / eps));
+      const double below_rounding = 0.5 * (std::log(4.0) + std::log(1 / epsilon_of(opt.precision)));
       if (minus_inf)
         check_state(state,
                     std::min(below_rounding, saturated / static_cast<double>(std::max<std::int64_t>(
@@ -283,19 +290,14 @@ std::vector<SpectrumResult> run_benettin(Propagator& backend_ref, const LoopSetu
                     true);
     }
     if (!nan_or_inf && !minus_inf) return;
-    // A rate network's state is downloaded only here, to say what overflowed.
-    if (!is_cell(opt.model) && !phi_only) check_state(backend->state_blocking(), saturated, false);
+    // A rate network's or a cell's state is downloaded only here, to say what overflowed (a
+    // cell's state holds no pre-activations: only its overflow is checked).
+    if (!phi_only)
+      check_state(backend->state_blocking(),
+                  is_cell(opt.model) ? std::numeric_limits<double>::infinity() : saturated, false);
     // A trained cell's pre-activations are not in its state: a −∞ there is a saturated gate
     // (|pre-activation| beyond what the precision resolves), not a singular network. A relu RNN
     // is exactly singular wherever a unit is off (relu′ = 0): its −∞ is exact, as for g = 0.
-    if (is_cell(opt.model)) {
-      for (double h : backend->state_blocking())
-        if (!std::isfinite(h))
-          throw Error(
-              "the network state overflowed to a non-finite value, so the exponents are "
-              "not finite: " +
-              scale_hint + bias_hint + precision_hint);
-    }
     const bool relu = opt.model == Model::rnn && opt.nonlinearity == Nonlinearity::relu;
     if (is_cell(opt.model) && !nan_or_inf && !relu)
       throw Error(std::string("the cell saturated: its Jacobian became exactly singular in ") +

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "elementwise.hpp"
+#include "io/output_file.hpp"
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/network.hpp"
@@ -25,9 +26,12 @@ std::vector<double> initial_state(int n, std::uint64_t seed) {
 }
 
 std::vector<double> given_state(const std::string& path, int size, const std::string& what) {
+  // A regular file, as the program's inputs (a FIFO would block the read; a device is no saved
+  // state): every front end refuses the same (io/output_file.hpp). A missing one is the reader's.
+  io::check_paths({}, {{"--initial-state", path}});
   NpyArray a;
   try {
-    a = read_npy_array(path);  // refuses NaN and ±inf
+    a = read_npy_array(path);        // refuses NaN and ±inf
   } catch (const InvalidInput& e) {  // "PATH: cannot open ...": say which input it is
     throw InvalidInput(std::string("--initial-state ") + e.what());
   }

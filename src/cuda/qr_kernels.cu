@@ -218,14 +218,14 @@ void cholesky_finish(int batch, int k, T* r, const int* info, bool second, const
   RNNLYAP_CUDA_CHECK_LAUNCH(cholesky_finish_kernel);
 }
 
-#define RNNLYAP_INSTANTIATE(T)                                                                \
-  template void pointers<T>(int, T*, long long, T**, cudaStream_t);                           \
-  template void householder_logs<T>(int, int, int, const T*, bool, double*, double*,         \
-                                    const int*, int*, cudaStream_t);                          \
-  template void form_q<T>(int, int, int, T*, const T*, cudaStream_t);                         \
-  template void cholesky_check<T>(int, int, T*, const int*, double, double, double*, int*,    \
-                                  cudaStream_t);                                              \
-  template void cholesky_finish<T>(int, int, T*, const int*, bool, const int*, const double*, \
+#define RNNLYAP_INSTANTIATE(T)                                                                   \
+  template void pointers<T>(int, T*, long long, T**, cudaStream_t);                              \
+  template void householder_logs<T>(int, int, int, const T*, bool, double*, double*, const int*, \
+                                    int*, cudaStream_t);                                         \
+  template void form_q<T>(int, int, int, T*, const T*, cudaStream_t);                            \
+  template void cholesky_check<T>(int, int, T*, const int*, double, double, double*, int*,       \
+                                  cudaStream_t);                                                 \
+  template void cholesky_finish<T>(int, int, T*, const int*, bool, const int*, const double*,    \
                                    bool, double*, double*, int*, cudaStream_t);
 RNNLYAP_INSTANTIATE(float)
 RNNLYAP_INSTANTIATE(double)
