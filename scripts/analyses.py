@@ -18,11 +18,14 @@ model options --model, --integrator, --dt, --t-warmup, --t-ons-warmup, --t-sim, 
 The page docs/analyses.md shows the figures and the commands that made them.
 Needs numpy and matplotlib.
 """
+import os
 import sys
 
-# The analyses live in the package scripts/analyses/ beside this file (the package, not this file,
-# is what `import analyses` finds here).
-from analyses.cli import main
+# The analyses live in the package scripts/analyses/ beside this file (a package comes before a
+# module of the same name, so `import analyses` finds it, not this file); this folder is put first
+# on the path also where Python would leave it out (python3 -P, PYTHONSAFEPATH).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from analyses.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main(__doc__))
