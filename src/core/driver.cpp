@@ -10,7 +10,7 @@
 #include <optional>
 
 #include "batch_means.hpp"
-#include "checkpoint.hpp"
+#include "io/checkpoint.hpp"
 #include "clv.hpp"
 #include "executor.hpp"
 #include "loop.hpp"

@@ -1,6 +1,6 @@
 // Binary checkpoint: magic line, format version, a JSON header (options, counters, sizes), the
 // arrays as little-endian float64, and an FNV-1a checksum of everything before it.
-#include "checkpoint.hpp"
+#include "io/checkpoint.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,9 +15,9 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "file_errors.hpp"
+#include "io/file_errors.hpp"
 #include "io/output_file.hpp"
-#include "options_json.hpp"
+#include "core/options_json.hpp"
 #include "rnnlyap/errors.hpp"
 
 namespace rnnlyap::detail {
