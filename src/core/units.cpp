@@ -13,11 +13,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/memory_limit.hpp"
+#include "core/options_json.hpp"
 #include "io/checkpoint.hpp"
 #include "io/file_errors.hpp"
 #include "io/output_file.hpp"
-#include "core/memory_limit.hpp"
-#include "core/options_json.hpp"
 #include "propagator.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"

@@ -15,9 +15,9 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "core/options_json.hpp"
 #include "io/file_errors.hpp"
 #include "io/output_file.hpp"
-#include "core/options_json.hpp"
 #include "rnnlyap/errors.hpp"
 
 namespace rnnlyap::detail {

@@ -24,8 +24,8 @@
 #include <system_error>
 #include <utility>
 
-#include "io/file_errors.hpp"
 #include "core/memory_limit.hpp"
+#include "io/file_errors.hpp"
 #include "rnnlyap/errors.hpp"
 
 namespace rnnlyap {

@@ -48,8 +48,8 @@
 #include <utility>
 #include <vector>
 
-#include "io/file_errors.hpp"
 #include "core/memory_limit.hpp"
+#include "io/file_errors.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/npy.hpp"
 
