@@ -60,12 +60,6 @@ class Reader {
 
 }  // namespace
 
-std::uint64_t fnv1a(const void* data, std::size_t size, std::uint64_t h) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (std::size_t i = 0; i < size; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  return h;
-}
-
 std::uint64_t network_hash(const Network& net) {
   std::uint64_t h = fnv1a(net.j.data(), net.j.size() * sizeof(double));
   return fnv1a(net.bias.data(), net.bias.size() * sizeof(double), h);
