@@ -1,5 +1,5 @@
 // Test helpers that write NumPy .npy files and .npz (ZIP) archives, written independently of the
-// readers in src/core/npy.cpp and src/core/npz.cpp (and of zlib).
+// readers in src/io/npy.cpp and src/io/npz.cpp (and of zlib).
 #pragma once
 
 #include <algorithm>

@@ -19,7 +19,7 @@
 #include <thread>
 
 #include "cli_path.hpp"
-#include "core/checkpoint.hpp"
+#include "io/checkpoint.hpp"
 #include "npy_test_util.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/npy.hpp"

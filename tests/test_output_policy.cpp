@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "core/checkpoint.hpp"
+#include "io/checkpoint.hpp"
 #include "io/output_file.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/sweep.hpp"

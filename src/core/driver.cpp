@@ -10,9 +10,9 @@
 #include <optional>
 
 #include "batch_means.hpp"
-#include "checkpoint.hpp"
 #include "clv.hpp"
 #include "executor.hpp"
+#include "io/checkpoint.hpp"
 #include "loop.hpp"
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"

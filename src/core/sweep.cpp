@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "checkpoint.hpp"
+#include "io/checkpoint.hpp"
 #include "io/output_file.hpp"
 #include "options_json.hpp"
 #include "propagator.hpp"

@@ -17,7 +17,7 @@
 #include <set>
 #include <system_error>
 
-#include "core/file_errors.hpp"
+#include "io/file_errors.hpp"
 #include "rnnlyap/errors.hpp"
 
 namespace rnnlyap::io {

@@ -1,6 +1,6 @@
 // Every file the program writes goes through here (README, "Errors"): the CLI's outputs, unit and
-// partial files (units.cpp, and so Python's sweep(partial=...)) and checkpoints. Every output path
-// is checked before any computation, and an output file appears complete or not at all.
+// partial files (core/unit_store.cpp, and so Python's sweep(partial=...)) and checkpoints. Every
+// output path is checked before any computation, and an output file appears complete or not at all.
 //
 // - "-" is standard output (OutputFile only; for the library "-" is a file of that name).
 // - A regular file, or a path that does not exist yet, is written to a temporary beside it,

@@ -4,7 +4,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "options_json.hpp"
+#include "core/options_json.hpp"
 #include "rnnlyap/arrays.hpp"
 #include "rnnlyap/json.hpp"
 #include "rnnlyap/npy.hpp"

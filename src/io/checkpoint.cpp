@@ -1,6 +1,6 @@
 // Binary checkpoint: magic line, format version, a JSON header (options, counters, sizes), the
 // arrays as little-endian float64, and an FNV-1a checksum of everything before it.
-#include "checkpoint.hpp"
+#include "io/checkpoint.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,9 +15,9 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "file_errors.hpp"
+#include "core/options_json.hpp"
+#include "io/file_errors.hpp"
 #include "io/output_file.hpp"
-#include "options_json.hpp"
 #include "rnnlyap/errors.hpp"
 
 namespace rnnlyap::detail {
@@ -59,12 +59,6 @@ class Reader {
 };
 
 }  // namespace
-
-std::uint64_t fnv1a(const void* data, std::size_t size, std::uint64_t h) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (std::size_t i = 0; i < size; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
-  return h;
-}
 
 std::uint64_t network_hash(const Network& net) {
   std::uint64_t h = fnv1a(net.j.data(), net.j.size() * sizeof(double));

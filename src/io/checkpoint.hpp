@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "io/hash.hpp"
 #include "rnnlyap/network.hpp"
 #include "rnnlyap/options.hpp"
 
@@ -32,10 +33,6 @@ struct Checkpoint {
   std::vector<double> state;  ///< n
   std::vector<double> basis;  ///< n×k, empty before the basis started
 };
-
-/// 64-bit FNV-1a of `size` bytes, continuing from `h` (checkpoint sums, network hashes, the
-/// checks of a sweep's partial file).
-std::uint64_t fnv1a(const void* data, std::size_t size, std::uint64_t h = 0xcbf29ce484222325ull);
 
 /// FNV-1a of the weights and bias, to refuse resuming with another network.
 std::uint64_t network_hash(const Network& net);
