@@ -97,6 +97,79 @@ struct RunOptions {
   }
 };
 
+namespace detail {
+
+/// Pointers to `strings` and a null pointer, as execve takes them (valid while `strings` lives).
+inline std::vector<char*> c_strings(std::vector<std::string>& strings) {
+  std::vector<char*> p;
+  for (std::string& s : strings) p.push_back(s.data());
+  p.push_back(nullptr);
+  return p;
+}
+
+/// This process's environment with `set` set in it.
+inline std::vector<std::string> environment_with(
+    const std::vector<std::pair<std::string, std::string>>& set) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    const bool replaced = std::any_of(set.begin(), set.end(), [&](const auto& kv) {
+      return entry.rfind(kv.first + "=", 0) == 0;
+    });
+    if (!replaced) env.push_back(entry);
+  }
+  for (const auto& [name, value] : set) env.push_back(name + "=" + value);
+  return env;
+}
+
+/// Appends what one read of `fd` gives to `sink`; false at its end (or an error).
+inline bool read_some(int fd, std::string& sink) {
+  char buf[4096];
+  const ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n > 0) sink.append(buf, static_cast<std::size_t>(n));
+  return n > 0 || (n < 0 && errno == EINTR);
+}
+
+/// Reads the pipes `fds` (the child `pid`'s stdout and stderr) into `sinks` until both end, both
+/// at once so that a child filling one while we wait on the other never blocks. Past
+/// `timeout_seconds` (> 0) the child is sent SIGTERM, as timeout(1) sends it; returns whether it
+/// was.
+inline bool drain(const int (&fds)[2], pid_t pid, double timeout_seconds,
+                  std::string* const (&sinks)[2]) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
+  bool timed_out = false;
+  pollfd polled[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    int wait_ms = -1;
+    if (timeout_seconds > 0 && !timed_out) {
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      wait_ms = static_cast<int>(std::max<long long>(0, left.count()));
+    }
+    const int ready = ::poll(polled, 2, wait_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) break;
+    if (ready == 0) {
+      ::kill(pid, SIGTERM);
+      timed_out = true;
+      continue;
+    }
+    for (int i = 0; i < 2; ++i)
+      if (polled[i].fd >= 0 && polled[i].revents != 0 && !read_some(polled[i].fd, *sinks[i])) {
+        ::close(polled[i].fd);
+        polled[i].fd = -1;
+        --open_fds;
+      }
+  }
+  for (const pollfd& p : polled)
+    if (p.fd >= 0) ::close(p.fd);
+  return timed_out;
+}
+
+}  // namespace detail
+
 /// Runs `program` with `args` (no shell; standard input from /dev/null) and returns its status
 /// and what it wrote on standard output and error.
 inline CliRun run_program(const std::string& program, const std::vector<std::string>& args,
@@ -104,20 +177,9 @@ inline CliRun run_program(const std::string& program, const std::vector<std::str
   // Everything the child needs is built before fork: after it, only async-signal-safe calls.
   std::vector<std::string> arg_strings = {program};
   arg_strings.insert(arg_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : arg_strings) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    const std::string entry = *e;
-    bool replaced = false;
-    for (const auto& [k, v] : opt.env) replaced = replaced || entry.rfind(k + "=", 0) == 0;
-    if (!replaced) env_strings.push_back(entry);
-  }
-  for (const auto& [k, v] : opt.env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (std::string& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
+  const std::vector<char*> argv = detail::c_strings(arg_strings);
+  std::vector<std::string> env_strings = detail::environment_with(opt.env);
+  const std::vector<char*> envp = detail::c_strings(env_strings);
   const std::string cwd = opt.cwd.string();
 
   CliRun r;
@@ -143,41 +205,8 @@ inline CliRun run_program(const std::string& program, const std::vector<std::str
     r.err = std::string("fork: ") + std::strerror(errno);
     return r;
   }
-  // Both pipes drained together, so a child that fills one while we wait on the other never
-  // blocks.
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::duration<double>(opt.timeout_seconds);
-  bool timed_out = false;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  std::string* sinks[2] = {&r.out, &r.err};
-  int open_fds = 2;
-  while (open_fds > 0) {
-    int wait_ms = -1;
-    if (opt.timeout_seconds > 0 && !timed_out) {
-      const auto left = deadline - std::chrono::steady_clock::now();
-      wait_ms = static_cast<int>(
-          std::max<long long>(0, std::chrono::ceil<std::chrono::milliseconds>(left).count()));
-    }
-    const int ready = ::poll(fds, 2, wait_ms);
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready == 0) {  // past the timeout: stopped as timeout(1) stops it
-      ::kill(pid, SIGTERM);
-      timed_out = true;
-      continue;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buf[4096];
-      const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<std::size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
+  const bool timed_out =
+      detail::drain({out_pipe[0], err_pipe[0]}, pid, opt.timeout_seconds, {&r.out, &r.err});
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

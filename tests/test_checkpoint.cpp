@@ -161,9 +161,7 @@ TEST(Checkpoint, CpuCheckpointResumesOnCuda) {
 pid_t start_cli(const std::string& args) {
   std::vector<std::string> argv_strings = test::split_args(args);
   argv_strings.insert(argv_strings.begin(), test::cli_path());
-  std::vector<char*> argv;
-  for (std::string& a : argv_strings) argv.push_back(a.data());
-  argv.push_back(nullptr);
+  const std::vector<char*> argv = test::detail::c_strings(argv_strings);
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::execv(argv[0], argv.data());
