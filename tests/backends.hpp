@@ -23,6 +23,10 @@ inline void PrintTo(BackendKind kind, std::ostream* os) {
 
 namespace rnnlyap::test {
 
+/// Every backend, in the order the parameterised suites list them: the one list of the tests
+/// (RNNLYAP_INSTANTIATE_FOR_BACKENDS and the suites whose parameters combine a backend with more).
+inline constexpr BackendKind kBackends[] = {BackendKind::cpu, BackendKind::cuda};
+
 inline std::string backend_name(const testing::TestParamInfo<BackendKind>& info) {
   return std::string(to_string(info.param));
 }
@@ -86,10 +90,8 @@ inline constexpr const char* kNoCudaRequired =
     if ((kind) == ::rnnlyap::BackendKind::cuda) RNNLYAP_REQUIRE_CUDA_OR_SKIP(); \
   } while (0)
 
-#define RNNLYAP_INSTANTIATE_FOR_BACKENDS(suite)                                     \
-  INSTANTIATE_TEST_SUITE_P(                                                         \
-      Backends, suite,                                                              \
-      ::testing::Values(::rnnlyap::BackendKind::cpu, ::rnnlyap::BackendKind::cuda), \
-      ::rnnlyap::test::backend_name)
+#define RNNLYAP_INSTANTIATE_FOR_BACKENDS(suite)                                              \
+  INSTANTIATE_TEST_SUITE_P(Backends, suite, ::testing::ValuesIn(::rnnlyap::test::kBackends), \
+                           ::rnnlyap::test::backend_name)
 
 }  // namespace rnnlyap::test

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "program_fixture.hpp"
+
 namespace rnnlyap::test {
 
 /// True when RNNLYAP_REQUIRE_TORCH=1: a missing torch is a failure, not a skip.
@@ -19,8 +21,7 @@ inline bool torch_required() {
 
 /// Whether /usr/bin/python3 imports torch and numpy (asked once).
 inline bool have_torch() {
-  static const bool present =
-      std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") == 0;
+  static const bool present = python_imports("torch, numpy");
   return present;
 }
 

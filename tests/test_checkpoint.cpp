@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "backends.hpp"
-#include "cli_path.hpp"
 #include "compare.hpp"
+#include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/spectrum.hpp"
 
@@ -38,10 +38,6 @@ SpectrumOptions small_run() {
   o.t_ons_warmup = 10;
   o.t_sim = 60;  // 60 re-orthonormalisations in 40 blocks
   return o;
-}
-
-fs::path temp_path(const std::string& name) {
-  return fs::temp_directory_path() / ("rnnlyap_ckpt_" + std::to_string(::getpid()) + "_" + name);
 }
 
 void expect_same(const SpectrumResult& a, const SpectrumResult& b) {
@@ -76,7 +72,8 @@ SpectrumResult interrupted_run(const SpectrumOptions& o, int stop_at, int second
 TEST(Checkpoint, ResumeAnywhereEqualsUninterruptedRun) {
   const SpectrumOptions o = small_run();
   const SpectrumResult whole = compute_spectrum(o);
-  const fs::path ckpt = temp_path("a.ckpt");
+  const test::TempDir temp;
+  const fs::path ckpt = temp / "a.ckpt";
   // Polls: 1–200 state warm-up (chunks of one step), 201–210 basis warm-up, 211–269 averaging
   // (a block ends every 1–2 re-orthonormalisations).
   for (int stop_at : {1, 150, 200, 201, 205, 210, 211, 230, 231, 250, 269}) {
@@ -96,7 +93,8 @@ TEST(Checkpoint, ResumeAnywhereEqualsUninterruptedRun) {
 
 TEST(Checkpoint, PeriodicCheckpointsDoNotChangeTheResult) {
   const SpectrumOptions o = small_run();
-  const fs::path ckpt = temp_path("b.ckpt");
+  const test::TempDir temp;
+  const fs::path ckpt = temp / "b.ckpt";
   RunControl c;
   c.checkpoint_path = ckpt.string();
   c.checkpoint_every = 0;  // at every poll
@@ -107,7 +105,8 @@ TEST(Checkpoint, PeriodicCheckpointsDoNotChangeTheResult) {
 
 TEST(Checkpoint, RefusesAnotherNetworkAndCorruptFiles) {
   SpectrumOptions o = small_run();
-  const fs::path ckpt = temp_path("c.ckpt");
+  const test::TempDir temp;
+  const fs::path ckpt = temp / "c.ckpt";
   RunControl c;
   c.checkpoint_path = ckpt.string();
   c.stop_requested = [] { return true; };
@@ -129,7 +128,7 @@ TEST(Checkpoint, RefusesAnotherNetworkAndCorruptFiles) {
   EXPECT_THROW(read_checkpoint_options(ckpt.string()), InvalidInput);
   std::ofstream(ckpt, std::ios::binary) << bytes.substr(0, 10);
   EXPECT_THROW(read_checkpoint_options(ckpt.string()), InvalidInput);
-  EXPECT_THROW(read_checkpoint_options(temp_path("missing").string()), InvalidInput);
+  EXPECT_THROW(read_checkpoint_options((temp / "missing").string()), InvalidInput);
   fs::remove(ckpt);
 }
 
@@ -140,7 +139,8 @@ TEST(Checkpoint, CpuCheckpointResumesOnCuda) {
   SpectrumOptions o = small_run();
   o.t_sim = 400;
   const SpectrumResult whole = compute_spectrum(o);
-  const fs::path ckpt = temp_path("d.ckpt");
+  const test::TempDir temp;
+  const fs::path ckpt = temp / "d.ckpt";
   RunControl c;
   c.checkpoint_path = ckpt.string();
   int polls = 0;
@@ -157,12 +157,14 @@ TEST(Checkpoint, CpuCheckpointResumesOnCuda) {
   fs::remove(ckpt);
 }
 
-// Starts the program with `args` (exec'd by the shell, so the pid is the program's own).
+// Starts the program with `args` (split at spaces; no shell, so the pid is the program's own).
 pid_t start_cli(const std::string& args) {
-  const std::string cmd = "exec " + test::cli_path() + args;
+  std::vector<std::string> argv_strings = test::split_args(args);
+  argv_strings.insert(argv_strings.begin(), test::cli_path());
+  const std::vector<char*> argv = test::detail::c_strings(argv_strings);
   const pid_t pid = ::fork();
   if (pid == 0) {
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::execv(argv[0], argv.data());
     ::_exit(127);
   }
   return pid;
@@ -240,9 +242,8 @@ class Reaper {
 // --resume finishes with the uninterrupted run's result. Each full run is about 3 s of one core
 // here; the uninterrupted run and the two resumed ones run side by side.
 TEST(CheckpointCli, SignalThenResume) {
-  const fs::path dir = temp_path("cli");
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const test::TempDir temp;
+  const fs::path& dir = temp.path();
   const std::string common =
       " spectrum --n 60 --g 3 --t-sim 6000 --t-ons-warmup 50 --quiet --input-std 0.1 --threads 1";
   Reaper whole{start_cli(common + " --out " + (dir / "whole.json").string())};
@@ -258,9 +259,7 @@ TEST(CheckpointCli, SignalThenResume) {
     ASSERT_TRUE(fs::exists(ckpt));
   }
   // Changing the model on resume is refused.
-  EXPECT_EQ(WEXITSTATUS(std::system((test::cli_path() + " spectrum --quiet --g 2 --resume " +
-                                     (dir / "int.ckpt").string() + " 2>/dev/null >/dev/null")
-                                        .c_str())),
+  EXPECT_EQ(test::run_cli("spectrum --quiet --g 2 --resume " + (dir / "int.ckpt").string()).status,
             2);
   std::vector<Reaper> resumed;
   for (const auto& [sig, name] : signals)

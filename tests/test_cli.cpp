@@ -11,9 +11,9 @@
 
 #include "backends.hpp"
 #include "cli/messages.hpp"
-#include "cli_path.hpp"
 #include "core/propagator.hpp"
 #include "npy_test_util.hpp"
+#include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 
@@ -24,29 +24,8 @@ namespace {
 using rnnlyap::test::CliRun;
 using rnnlyap::test::slurp;
 
-class Cli : public testing::Test {
+class Cli : public rnnlyap::test::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ =
-        fs::temp_directory_path() / ("rnnlyap_cli_" + std::to_string(::getpid()) + "_" +
-                                     testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  CliRun run(const std::string& args) {
-    const std::string cmd = rnnlyap::test::cli_path() + " " + args + " >" +
-                            (dir_ / "stdout").string() + " 2>" + (dir_ / "stderr").string() +
-                            " </dev/null";
-    const int raw = std::system(cmd.c_str());
-    CliRun r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    r.out = slurp(dir_ / "stdout");
-    r.err = slurp(dir_ / "stderr");
-    return r;
-  }
-
   // Exit 2, exactly one line on stderr containing `needle`, and nothing left in the directory
   // but the captured streams and the given input files.
   void expect_rejected(const std::string& args, const std::string& needle) {
@@ -70,13 +49,9 @@ class Cli : public testing::Test {
   }
 
   std::size_t count_files() const {
-    std::size_t c = 0;
-    for (const auto& e : fs::directory_iterator(dir_))
-      if (e.path().filename() != "stdout" && e.path().filename() != "stderr") ++c;
-    return c;
+    const fs::directory_iterator files(dir_);
+    return static_cast<std::size_t>(std::distance(begin(files), end(files)));
   }
-
-  fs::path dir_;
 };
 
 TEST_F(Cli, ResultJsonHasTheContractKeys) {
@@ -301,8 +276,8 @@ TEST_F(Cli, ProgressLinesInABatchLog) {
     const std::string a = cmd == "spectrum" ? args
                                             : "sweep --n 20 --g 1,2,3 --t-sim 100 --out " +
                                                   (dir_ / "s.json").string();
-    const CliRun r = run("--version >/dev/null; RNNLYAP_PROGRESS_SECONDS=0.001 " +
-                         rnnlyap::test::cli_path() + " " + a);
+    const CliRun r =
+        run(a, rnnlyap::test::RunOptions().set_env("RNNLYAP_PROGRESS_SECONDS", "0.001"));
     ASSERT_EQ(r.status, 0) << r.err;
     std::istringstream lines(r.err);
     std::string line;
@@ -316,8 +291,8 @@ TEST_F(Cli, ProgressLinesInABatchLog) {
     }
     EXPECT_GE(progress, 2) << cmd << ": " << r.err;
     EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
-    const CliRun q = run("--version >/dev/null; RNNLYAP_PROGRESS_SECONDS=0.001 " +
-                         rnnlyap::test::cli_path() + " " + a + " --quiet");
+    const CliRun q = run(a + " --quiet",
+                         rnnlyap::test::RunOptions().set_env("RNNLYAP_PROGRESS_SECONDS", "0.001"));
     ASSERT_EQ(q.status, 0) << q.err;
     EXPECT_TRUE(q.err.empty()) << cmd << ": --quiet prints nothing: " << q.err;
   }
@@ -326,9 +301,9 @@ TEST_F(Cli, ProgressLinesInABatchLog) {
   ASSERT_EQ(d.status, 0) << d.err;
   EXPECT_EQ(d.err.find("progress"), std::string::npos) << d.err;
   // A bad interval is refused before the run.
-  for (const std::string bad : {"0", "-1", "abc", "''", "nan", "1e400"}) {
-    const CliRun b = run("--version >/dev/null; RNNLYAP_PROGRESS_SECONDS=" + bad + " " +
-                         rnnlyap::test::cli_path() + " " + args);
+  for (const std::string bad : {"0", "-1", "abc", "", "nan", "1e400"}) {
+    const CliRun b =
+        run(args, rnnlyap::test::RunOptions().set_env("RNNLYAP_PROGRESS_SECONDS", bad));
     EXPECT_EQ(b.status, 2) << bad << ": " << b.err;
     EXPECT_NE(b.err.find("RNNLYAP_PROGRESS_SECONDS"), std::string::npos) << b.err;
   }

@@ -29,12 +29,12 @@
 #include <vector>
 
 #include "backends.hpp"
-#include "cli_path.hpp"
 #include "compare.hpp"
 #include "core/clv.hpp"
 #include "core/propagator.hpp"
 #include "core/random.hpp"
 #include "npy_test_util.hpp"
+#include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 #include "rnnlyap/json.hpp"
@@ -228,15 +228,9 @@ struct FixedPoint {
   }
 };
 
-class ClvFixedPoint : public testing::TestWithParam<BackendKind> {
+class ClvFixedPoint : public test::WithTempDir<testing::TestWithParam<BackendKind>> {
  protected:
-  void SetUp() override {
-    RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
-    dir_ = fs::temp_directory_path() / ("rnnlyap_clv_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  void SetUp() override { RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam()); }
 };
 
 // Tolerances: the forward basis and the backward iteration converge like the largest ratio of
@@ -566,9 +560,8 @@ TEST(ClvConvergence, EstimateIsTheSizeOfTheTrueError) {
 TEST(ClvConvergence, CloseExponentsAndAShortWindowAreWarned) {
   const FixedPoint fp({2.0, 1.4, -0.9, 0.85, -0.35, 0.15});
   const int n = fp.n;
-  const fs::path dir =
-      fs::temp_directory_path() / ("rnnlyap_clvconv_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const test::TempDir temp;
+  const std::filesystem::path& dir = temp.path();
   SpectrumOptions o;
   o.backend = BackendKind::cpu;
   o.model = Model::map;
@@ -623,7 +616,6 @@ TEST(ClvConvergence, CloseExponentsAndAShortWindowAreWarned) {
     EXPECT_LT(long_run.clv->convergence[jj], detail::kClvConvergenceTolerance) << jj;
   for (const auto& w : long_run.warnings)
     EXPECT_EQ(w.find("covariant vector"), std::string::npos) << w;
-  fs::remove_all(dir);
 }
 
 // Equal exponents (eigenvalues 0.6 and −0.6: one modulus) span a plane in which no single vector is
@@ -740,28 +732,8 @@ TEST(ClvWarning, OnlyWithoutABackwardTransient) {
 
 // --- the program -------------------------------------------------------------------------------
 
-class ClvCli : public testing::Test {
+class ClvCli : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ =
-        fs::temp_directory_path() / ("rnnlyap_clv_cli_" + std::to_string(::getpid()) + "_" +
-                                     testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  test::CliRun run(const std::string& args) {
-    const std::string cmd = test::cli_path() + " " + args + " >" + (dir_ / "stdout").string() +
-                            " 2>" + (dir_ / "stderr").string() + " </dev/null";
-    const int raw = std::system(cmd.c_str());
-    test::CliRun r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    r.out = test::slurp(dir_ / "stdout");
-    r.err = test::slurp(dir_ / "stderr");
-    return r;
-  }
-
   void expect_rejected(const std::string& args, const std::string& needle) {
     const test::CliRun r =
         run("spectrum --quiet --backend cpu --out " + (dir_ / "r.json").string() + " " + args);
@@ -771,8 +743,6 @@ class ClvCli : public testing::Test {
     EXPECT_FALSE(fs::exists(dir_ / "r.json")) << args;
     EXPECT_FALSE(fs::exists(dir_ / "v.npy")) << args;
   }
-
-  fs::path dir_;
 };
 
 TEST_F(ClvCli, WritesUnitColumnsOfTheStateDimension) {

@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "backends.hpp"
-#include "cli_path.hpp"
 #include "linalg_truth.hpp"
+#include "program_fixture.hpp"
 #include "rnnlyap/arrays.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
@@ -248,26 +248,22 @@ TEST(FtleMemory, EnsembleMembersAreCountedTogether) {
 
 TEST(FtleMemory, ProgramExitsTwoNamingTheWindowAtOnce) {
   if (host_memory_bytes() == 0) GTEST_SKIP() << "this machine's memory is unknown";
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("rnnlyap_ftle_mem_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const test::TempDir temp;
+  const std::filesystem::path& dir = temp.path();
   // `timeout`: without the check the program would run (and grow) for hours.
-  const std::string cmd = "timeout 30 " + test::cli_path() +
-                          " spectrum --quiet --backend cpu --n 10 --k 1 --ftle-window 1 "
-                          "--t-sim 1e9 --out " +
-                          (dir / "r.json").string() + " >/dev/null 2>" + (dir / "stderr").string() +
-                          " </dev/null";
   const auto t0 = std::chrono::steady_clock::now();
-  const int raw = std::system(cmd.c_str());
+  const test::CliRun r = test::run_cli(
+      "spectrum --quiet --backend cpu --n 10 --k 1 --ftle-window 1 --t-sim 1e9 --out " +
+          (dir / "r.json").string(),
+      test::RunOptions().timeout(30));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const std::string err = test::slurp(dir / "stderr");
-  EXPECT_TRUE(WIFEXITED(raw) && WEXITSTATUS(raw) == 2) << raw << "\nstderr: " << err;
+  const std::string& err = r.err;
+  EXPECT_EQ(r.status, 2) << "\nstderr: " << err;
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
   EXPECT_NE(err.find("--ftle-window"), std::string::npos) << err;
   EXPECT_FALSE(std::filesystem::exists(dir / "r.json"));
   EXPECT_LT(seconds, 20) << "refused only after a while";
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

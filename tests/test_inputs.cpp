@@ -18,13 +18,12 @@
 #include <sstream>
 #include <thread>
 
-#include "cli_path.hpp"
 #include "io/checkpoint.hpp"
 #include "npy_test_util.hpp"
+#include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/npy.hpp"
 #include "rnnlyap/spectrum.hpp"
-#include "scratch_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -34,24 +33,10 @@ namespace {
 using rnnlyap::test::CliRun;
 using rnnlyap::test::slurp;
 
-class Inputs : public test::ScratchDirTest {
+class Inputs : public test::TempDirTest {
  protected:
-  Inputs() : ScratchDirTest("rnnlyap_inputs") {}
-
-  CliRun run(const std::string& args) {
-    const std::string se = dir_.string() + ".stderr";
-    const std::string cmd = "cd '" + dir_.string() + "' && timeout 60 " + test::cli_path() + " " +
-                            args + " >/dev/null 2>'" + se + "' </dev/null";
-    const int raw = std::system(cmd.c_str());
-    CliRun r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    r.err = slurp(se);
-    fs::remove(se);
-    return r;
-  }
-
   void expect_refused(const std::string& args, const std::string& needle) {
-    const CliRun r = run(args);
+    const CliRun r = run(args, test::RunOptions().timeout(60));
     EXPECT_EQ(r.status, 2) << args << "\n" << r.err;  // 124: it hung
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << args << "\n" << r.err;

@@ -32,10 +32,10 @@
 #include <utility>
 #include <vector>
 
-#include "cli_path.hpp"
 #include "compare.hpp"
 #include "core/elementwise.hpp"
 #include "core/random.hpp"
+#include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/network.hpp"
 #include "rnnlyap/spectrum.hpp"
@@ -303,23 +303,21 @@ TEST(LevySpectrum, ComputeSpectrumWithLevyWeights) {
 
 TEST(LevySpectrum, CommandLineAcceptsLevyWeights) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("rnnlyap_levy_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const test::TempDir temp;
+  const std::filesystem::path& dir = temp.path();
   const fs::path out = dir / "result.json";
-  const std::string cmd = test::cli_path() +
-                          " spectrum --quiet --weights levy --alpha 1.5 --n 30 --g 1 --t-warmup 10"
-                          " --t-ons-warmup 10 --t-sim 20 --backend cpu --out " +
-                          out.string() + " 2>" + (dir / "stderr").string() + " </dev/null";
-  const int raw = std::system(cmd.c_str());
-  ASSERT_TRUE(WIFEXITED(raw)) << cmd;
-  ASSERT_EQ(WEXITSTATUS(raw), 0) << cmd;
+  const std::string args =
+      "spectrum --quiet --weights levy --alpha 1.5 --n 30 --g 1 --t-warmup 10"
+      " --t-ons-warmup 10 --t-sim 20 --backend cpu --out " +
+      out.string();
+  const test::CliRun r = test::run_cli(args);
+  ASSERT_EQ(r.status, 0) << args << "\n" << r.err;
   std::ifstream f(out);
   const auto j = nlohmann::json::parse(f);
   ASSERT_EQ(j.at("exponents").size(), 30u);
   for (const auto& l : j.at("exponents")) EXPECT_TRUE(l.is_number() && std::isfinite(double(l)));
   EXPECT_EQ(j.at("params").at("weights"), "levy");
   EXPECT_EQ(j.at("params").at("alpha"), 1.5);
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -14,9 +14,9 @@
 
 #include "core/clv.hpp"
 #include "core/memory_limit.hpp"
+#include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
-#include "scratch_dir.hpp"
 
 namespace {
 
@@ -25,10 +25,8 @@ using rnnlyap::detail::available_memory_bytes;
 constexpr std::size_t kMiB = std::size_t{1} << 20;
 constexpr std::size_t kGiB = std::size_t{1} << 30;
 
-class MemoryLimitTest : public rnnlyap::test::ScratchDirTest {
+class MemoryLimitTest : public rnnlyap::test::TempDirTest {
  protected:
-  MemoryLimitTest() : ScratchDirTest("rnnlyap_memlimit") {}
-
   // Writes ROOT/relative (creating its folders).
   void write(const std::string& relative, const std::string& text) const {
     const std::filesystem::path p = dir_ / relative;

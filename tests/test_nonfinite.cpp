@@ -18,8 +18,8 @@
 
 #include "backends.hpp"
 #include "cell_test_util.hpp"
-#include "cli_path.hpp"
 #include "npy_test_util.hpp"
+#include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/network.hpp"
 #include "rnnlyap/spectrum.hpp"
@@ -39,36 +39,21 @@ test::ZipMember zip_member(const std::string& name, const std::string& data) {
   return m;
 }
 
-class NonFinite : public testing::Test {
+class NonFinite : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ =
-        fs::temp_directory_path() / ("rnnlyap_nonfinite_" + std::to_string(::getpid()) + "_" +
-                                     testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Exit 1, one line `rnnlyap: failed: …` containing every needle, and no result file.
   void expect_failed(const std::string& args, const std::vector<std::string>& needles) {
     const fs::path out = dir_ / "result.json";
-    const std::string cmd = test::cli_path() + " " + args + " --out " + out.string() + " >" +
-                            (dir_ / "stdout").string() + " 2>" + (dir_ / "stderr").string() +
-                            " </dev/null";
-    const int raw = std::system(cmd.c_str());
-    const int status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    const std::string err = slurp(dir_ / "stderr");
-    EXPECT_EQ(status, 1) << args << "\nstderr: " << err;
+    const test::CliRun r = run(args + " --out " + out.string());
+    const std::string& err = r.err;
+    EXPECT_EQ(r.status, 1) << args << "\nstderr: " << err;
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << args << "\nstderr: " << err;
     EXPECT_EQ(err.rfind("rnnlyap: failed: ", 0), 0u) << err;
     for (const std::string& n : needles)
       EXPECT_NE(err.find(n), std::string::npos) << args << ": no '" << n << "' in " << err;
     EXPECT_FALSE(fs::exists(out)) << args;
-    EXPECT_TRUE(slurp(dir_ / "stdout").empty()) << args;
+    EXPECT_TRUE(r.out.empty()) << args;
   }
-
-  fs::path dir_;
 };
 
 const std::string kRun = " --quiet --t-warmup 10 --t-ons-warmup 5 --t-sim 20";
@@ -360,12 +345,12 @@ TEST_F(NonFinite, SaturatedMapUnitFailsInTheProgram) {
 // exceed what fp64 resolves: test_precision_qr.cpp).
 TEST_F(NonFinite, ConditionWarningIsPrinted) {
   const fs::path out = dir_ / "r.json";
-  const std::string cmd = test::cli_path() +
-                          " spectrum --model map --n 60 --weights levy --alpha 1.3 --g 1.2 "
-                          "--seed 1 --backend cpu --quiet --out " +
-                          out.string() + " 2>" + (dir_ / "stderr").string();
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  const std::string err = slurp(dir_ / "stderr");
+  const test::CliRun r =
+      run("spectrum --model map --n 60 --weights levy --alpha 1.3 --g 1.2 --seed 1 --backend cpu "
+          "--quiet --out " +
+          out.string());
+  ASSERT_EQ(r.status, 0);
+  const std::string& err = r.err;
   EXPECT_NE(err.find("rnnlyap: warning: the exponents from lambda_"), std::string::npos) << err;
   const nlohmann::json j = nlohmann::json::parse(slurp(out));
   ASSERT_EQ(j.at("warnings").size(), 1u);

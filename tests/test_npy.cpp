@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "npy_test_util.hpp"
+#include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/npy.hpp"
-#include "scratch_dir.hpp"
 
 namespace rnnlyap {
 namespace {
@@ -30,9 +30,8 @@ using test::npy_header_dict;
 using test::write_file;
 
 /// A scratch directory, removed at the end of each test.
-class NpyTest : public test::ScratchDirTest {
+class NpyTest : public test::TempDirTest {
  protected:
-  NpyTest() : ScratchDirTest("rnnlyap_npy") {}
 };
 
 /// Distinct values, exactly representable in float32, that identify their (row, col).

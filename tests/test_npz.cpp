@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "npy_test_util.hpp"
+#include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/npy.hpp"
-#include "scratch_dir.hpp"
 
 namespace rnnlyap {
 namespace {
@@ -38,9 +38,8 @@ using test::ZipMember;
 using test::ZipOptions;
 
 /// A scratch directory, removed at the end of each test.
-class NpzTest : public test::ScratchDirTest {
+class NpzTest : public test::TempDirTest {
  protected:
-  NpzTest() : ScratchDirTest("rnnlyap_npz") {}
 };
 
 std::size_t product(const std::vector<std::size_t>& shape) {
@@ -334,16 +333,14 @@ TEST_F(NpzTest, ReadsFromAPipe) {
 // .npz written by NumPy.
 
 bool have_numpy() {
-  static const bool ok =
-      std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0;  // NOLINT
+  static const bool ok = test::python_imports("numpy");
   return ok;
 }
 
-/// Runs `script` (which must not contain single quotes) with /usr/bin/python3, with `dir` as
-/// sys.argv[1]; returns whether it exited with status 0.
+/// Runs `script` with /usr/bin/python3, with `dir` as sys.argv[1]; returns whether it exited
+/// with status 0.
 bool run_python(const std::string& script, const std::string& dir) {
-  const std::string cmd = "/usr/bin/python3 -c '" + script + "' '" + dir + "'";
-  return std::system(cmd.c_str()) == 0;  // NOLINT
+  return test::run_program("/usr/bin/python3", {"-c", script, dir}).status == 0;
 }
 
 const std::string kPythonValues =

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "cell_test_util.hpp"
-#include "cli_path.hpp"
 #include "core/options_json.hpp"
 #include "npy_test_util.hpp"
+#include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/sweep.hpp"
 #include "rnnlyap/trained.hpp"
@@ -29,11 +29,6 @@ namespace {
 
 using rnnlyap::test::slurp;
 
-struct CliResult {
-  int status = -1;
-  std::string out, err;
-};
-
 test::ZipMember zip_member(const std::string& name, const std::string& data) {
   test::ZipMember m;
   m.name = name;
@@ -41,32 +36,12 @@ test::ZipMember zip_member(const std::string& name, const std::string& data) {
   return m;
 }
 
-class OptionsApply : public testing::Test {
+class OptionsApply : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ =
-        fs::temp_directory_path() / ("rnnlyap_apply_" + std::to_string(::getpid()) + "_" +
-                                     testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  CliResult run(const std::string& args) {
-    const std::string cmd = test::cli_path() + " " + args + " >" + (dir_ / "stdout").string() +
-                            " 2>" + (dir_ / "stderr").string() + " </dev/null";
-    const int raw = std::system(cmd.c_str());
-    CliResult r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    r.out = slurp(dir_ / "stdout");
-    r.err = slurp(dir_ / "stderr");
-    return r;
-  }
-
   // Exit 2, one line on stderr that contains every needle, no result written.
   void expect_refused(const std::string& args, const std::vector<std::string>& needles) {
     const fs::path out = dir_ / "result.json";
-    const CliResult r = run(args + " --out " + out.string());
+    const test::CliRun r = run(args + " --out " + out.string());
     EXPECT_EQ(r.status, 2) << args << "\nstderr: " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\nstderr: " << r.err;
     for (const std::string& n : needles)
@@ -79,7 +54,7 @@ class OptionsApply : public testing::Test {
   void expect_accepted(const std::string& args) {
     const fs::path out = dir_ / "accepted.json";
     fs::remove(out);
-    const CliResult r = run(args + " --out " + out.string());
+    const test::CliRun r = run(args + " --out " + out.string());
     EXPECT_EQ(r.status, 0) << args << "\nstderr: " << r.err;
     EXPECT_EQ(r.err, "") << args;
     EXPECT_TRUE(fs::exists(out)) << args;
@@ -103,8 +78,6 @@ class OptionsApply : public testing::Test {
     test::write_file(in, test::make_npy_array_bytes(x, {300, 2}, false, false));
     return "--weights-file " + w + " --inputs " + in;
   }
-
-  fs::path dir_;
 };
 
 const char* kQuick = " --t-warmup 5 --t-ons-warmup 5 --t-sim 20 --quiet";
@@ -145,7 +118,7 @@ TEST_F(OptionsApply, OptionsForOtherModelsAreRefused) {
                                                                                : Model::lstm)
                                         : "");
     const std::string base = common + (trained ? "" : " --n 6");
-    const CliResult ok = run(base);
+    const test::CliRun ok = run(base);
     ASSERT_EQ(ok.status, 0) << base << "\n" << ok.err;
     for (const Case& c : cases) {
       const std::string flag = c.flag.substr(0, c.flag.find(' '));
@@ -205,7 +178,7 @@ TEST_F(OptionsApply, SeedsOutsideTheRangeAreRefused) {
   expect_refused("sweep --quiet --n 4 --g 1 --csv " + (dir_ / "s.csv").string() + " --seed -3",
                  {"--seed"});
   for (const std::string good : {"0", "18446744073709551615", "007"}) {
-    const CliResult r = run(m + " --seed " + good);
+    const test::CliRun r = run(m + " --seed " + good);
     ASSERT_EQ(r.status, 0) << good << ": " << r.err;
     const auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j["params"]["seed"].get<std::uint64_t>(), std::stoull(good)) << good;
@@ -236,7 +209,7 @@ TEST_F(OptionsApply, ParamsHoldOnlyWhatWasUsed) {
   const std::string w = (dir_ / "w.npy").string();
   test::write_file(w, test::make_npy_bytes(std::vector<double>(16, 0.2), 4, 4, false, false));
   auto params = [&](const std::string& args) {
-    const CliResult r = run("spectrum" + std::string(kQuick) + " " + args);
+    const test::CliRun r = run("spectrum" + std::string(kQuick) + " " + args);
     EXPECT_EQ(r.status, 0) << args << ": " << r.err;
     return r.status == 0 ? nlohmann::json::parse(r.out).at("params") : nlohmann::json::object();
   };

@@ -18,20 +18,18 @@
 
 #include "io/checkpoint.hpp"
 #include "io/output_file.hpp"
+#include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/sweep.hpp"
 #include "rnnlyap/units.hpp"
-#include "scratch_dir.hpp"
 
 namespace fs = std::filesystem;
 
 namespace rnnlyap {
 namespace {
 
-class OutputPolicy : public test::ScratchDirTest {
+class OutputPolicy : public test::TempDirTest {
  protected:
-  OutputPolicy() : ScratchDirTest("rnnlyap_output_policy") {}
-
   std::vector<std::string> files() const {
     std::vector<std::string> v;
     for (const auto& e : fs::directory_iterator(dir_)) v.push_back(e.path().filename().string());

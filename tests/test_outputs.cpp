@@ -17,10 +17,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli_path.hpp"
 #include "io/output_file.hpp"
 #include "npy_test_util.hpp"
-#include "scratch_dir.hpp"
+#include "program_fixture.hpp"
 
 namespace fs = std::filesystem;
 
@@ -39,26 +38,16 @@ std::string quote(const std::string& s) {
 const std::string kShort = "spectrum --quiet --n 8 --g 2 --t-sim 20 --t-ons-warmup 5 --t-warmup 5";
 const std::string kLong = "spectrum --quiet --n 300 --g 3 --t-sim 1e7";
 
-class Outputs : public rnnlyap::test::ScratchDirTest {
+class Outputs : public rnnlyap::test::TempDirTest {
  protected:
-  Outputs() : ScratchDirTest("rnnlyap_outputs") {}
-
-  // Runs in the scratch directory (so relative paths are relative to it); stdout and stderr are
-  // captured outside it unless `redirect` replaces the stdout redirection.
-  CliRun run(const std::string& args, const std::string& redirect = "") {
-    const fs::path so = dir_.string() + ".stdout", se = dir_.string() + ".stderr";
-    const std::string cmd = "cd " + quote(dir_.string()) + " && timeout 120 " +
-                            rnnlyap::test::cli_path() + " " + args + " " +
-                            (redirect.empty() ? ">" + quote(so.string()) : redirect) + " 2>" +
-                            quote(se.string()) + " </dev/null";
-    const int raw = std::system(cmd.c_str());
-    CliRun r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    r.out = slurp(so);
-    r.err = slurp(se);
-    fs::remove(so);
-    fs::remove(se);
-    return r;
+  // Runs in the test's directory (so relative paths are relative to it); stdout and stderr are
+  // captured through pipes, unless `redirect`, a redirection of the shell's, replaces stdout's.
+  CliRun run(const std::string& args, const std::string& redirect = "") const {
+    if (redirect.empty())
+      return rnnlyap::test::TempDirTest::run(args, rnnlyap::test::RunOptions().timeout(120));
+    return rnnlyap::test::run_shell_command(
+        "exec " + quote(rnnlyap::test::cli_path()) + " " + args + " " + redirect,
+        rnnlyap::test::RunOptions().in(dir_).timeout(120));
   }
 
   std::vector<std::string> files() const {
@@ -114,12 +103,12 @@ TEST_F(Outputs, CharacterDevicesAreWrittenNotReplaced) {
 TEST_F(Outputs, FifoIsWrittenDirectlyAndNeedsAReader) {
   ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0600), 0);
   // A reader started first receives the whole JSON; the FIFO stays a FIFO.
-  const std::string cmd = "cd " + quote(dir_.string()) +
-                          " && (cat fifo > got.json &) && sleep 1 && timeout 120 " +
-                          rnnlyap::test::cli_path() + " " + kShort + " --out fifo 2>err.txt";
-  const int raw = std::system(cmd.c_str());
-  ASSERT_TRUE(WIFEXITED(raw));
-  EXPECT_EQ(WEXITSTATUS(raw), 0) << slurp(path("err.txt"));
+  const CliRun r = rnnlyap::test::run_shell_command(
+      "(cat fifo > got.json &) && sleep 1 && exec " + quote(rnnlyap::test::cli_path()) + " " +
+          kShort + " --out fifo 2>err.txt",
+      rnnlyap::test::RunOptions().in(dir_).timeout(120));
+  ASSERT_LT(r.status, 128);
+  EXPECT_EQ(r.status, 0) << slurp(path("err.txt"));
   for (int i = 0; i < 50 && slurp(path("got.json")).find("\n}") == std::string::npos; ++i)
     ::usleep(100000);
   EXPECT_TRUE(nlohmann::json::accept(slurp(path("got.json"))));
@@ -257,11 +246,12 @@ TEST_F(Outputs, ClosedStandardStreamsDoNotReceiveTheResult) {
   const std::string verbose = "spectrum --n 8 --g 2 --t-sim 20 --t-ons-warmup 5 --t-warmup 5";
   for (const std::string closed : {"2>&-", ">&- 2>&-", "<&- >&- 2>&-", ">&- 2>err.txt"}) {
     fs::remove(path("r.json"));
-    const std::string cmd = "cd " + quote(dir_.string()) + " && " + rnnlyap::test::cli_path() +
-                            " " + verbose + " --out r.json --trace t.csv " + closed;
-    const int raw = std::system(cmd.c_str());
-    ASSERT_TRUE(WIFEXITED(raw)) << closed;
-    EXPECT_EQ(WEXITSTATUS(raw), 0) << closed;
+    const CliRun r =
+        rnnlyap::test::run_shell_command("exec " + quote(rnnlyap::test::cli_path()) + " " +
+                                             verbose + " --out r.json --trace t.csv " + closed,
+                                         rnnlyap::test::RunOptions().in(dir_));
+    ASSERT_LT(r.status, 128) << closed;
+    EXPECT_EQ(r.status, 0) << closed;
     const std::string json = slurp(path("r.json"));
     EXPECT_TRUE(nlohmann::json::accept(json)) << closed << ": the result file holds\n" << json;
     EXPECT_EQ(json.find("rnnlyap:"), std::string::npos) << closed << ": a message in the result";
@@ -283,12 +273,12 @@ TEST_F(Outputs, InheritedDescriptorsAreWrittenThrough) {
   fs::create_symlink("/dev/stdout", path("link"));
   for (const Case& c : cases) {
     std::ofstream(path("log")) << "earlier line\n";
-    const std::string cmd = "cd " + quote(dir_.string()) + " && " + rnnlyap::test::cli_path() +
-                            " " + kShort + " --out " + c.out + " " + c.redirect +
-                            (c.redirect[0] == '2' ? "" : " 2>err.txt");
-    const int raw = std::system(cmd.c_str());
-    ASSERT_TRUE(WIFEXITED(raw)) << c.out;
-    EXPECT_EQ(WEXITSTATUS(raw), 0) << c.out << " " << c.redirect << "\n" << slurp(path("err.txt"));
+    const CliRun r = rnnlyap::test::run_shell_command(
+        "exec " + quote(rnnlyap::test::cli_path()) + " " + kShort + " --out " + c.out + " " +
+            c.redirect + (c.redirect[0] == '2' ? "" : " 2>err.txt"),
+        rnnlyap::test::RunOptions().in(dir_));
+    ASSERT_LT(r.status, 128) << c.out;
+    EXPECT_EQ(r.status, 0) << c.out << " " << c.redirect << "\n" << slurp(path("err.txt"));
     const std::string log = slurp(path("log"));
     ASSERT_EQ(log.rfind("earlier line\n", 0), 0u) << c.out << ": the log was replaced:\n" << log;
     EXPECT_TRUE(nlohmann::json::accept(log.substr(13))) << c.out << ": appended\n" << log;

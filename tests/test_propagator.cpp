@@ -65,7 +65,7 @@ std::string case_name(const testing::TestParamInfo<Case>& info) {
 std::vector<Case> cases(std::initializer_list<Kind> kinds, std::initializer_list<int> batches) {
   std::vector<Case> out;
   for (Kind k : kinds)
-    for (BackendKind b : {BackendKind::cpu, BackendKind::cuda})
+    for (BackendKind b : test::kBackends)
       for (int batch : batches) out.push_back({k, b, batch});
   return out;
 }
@@ -73,7 +73,7 @@ std::vector<Case> cases(std::initializer_list<Kind> kinds, std::initializer_list
 std::vector<Case> all_cases(std::initializer_list<int> batches) {
   std::vector<Case> out;
   for (Kind k : test::kAllKinds)
-    for (BackendKind b : {BackendKind::cpu, BackendKind::cuda})
+    for (BackendKind b : test::kBackends)
       for (int batch : batches) out.push_back({k, b, batch});
   return out;
 }

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "cli_path.hpp"
 #include "core/options_json.hpp"
 #include "exact_spectrum.hpp"
 #include "linalg_truth.hpp"
 #include "npy_test_util.hpp"
+#include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/network.hpp"
 #include "rnnlyap/spectrum.hpp"
@@ -124,19 +124,13 @@ TEST(Seeds, EnsembleOfInitialConditionsOfOneNetwork) {
       << "params hold a part's seed only when it was given";
 }
 
-class GivenState : public testing::Test {
+class GivenState : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("rnnlyap_seeds_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string write(const std::string& name, const std::vector<double>& v) {
     const std::string p = (dir_ / name).string();
     test::write_file(p, test::make_npy_array_bytes(v, {v.size()}, false, false));
     return p;
   }
-  fs::path dir_;
 };
 
 TEST_F(GivenState, RandomNetworkStartsThere) {
@@ -186,12 +180,9 @@ TEST_F(GivenState, TrainedNetworkStartsThere) {
 }
 
 int cli_status(const std::string& args, std::string* err = nullptr) {
-  const std::string log =
-      (fs::temp_directory_path() / ("rnnlyap_seeds_err_" + std::to_string(::getpid()))).string();
-  const int raw = std::system((test::cli_path() + " " + args + " >/dev/null 2>" + log).c_str());
-  if (err) *err = test::slurp(log);
-  fs::remove(log);
-  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  const test::CliRun r = test::run_cli(args);
+  if (err) *err = r.err;
+  return r.status;
 }
 
 TEST(SeedsCli, RefusedWhereTheyDoNotApply) {
@@ -209,12 +200,10 @@ TEST(SeedsCli, RefusedWhereTheyDoNotApply) {
                        "--noise-seed 6 --input-std 0.1" +
                        quick),
             0);
-  const fs::path csv =
-      fs::temp_directory_path() / ("rnnlyap_seeds_" + std::to_string(::getpid()) + ".csv");
-  EXPECT_EQ(cli_status("sweep --model map --g 1,2 --network-seed 3 --out - --csv " + csv.string() +
-                       quick),
+  const test::TempDir dir;
+  EXPECT_EQ(cli_status("sweep --model map --g 1,2 --network-seed 3 --out - --csv " +
+                       (dir / "s.csv").string() + quick),
             0);
-  fs::remove(csv);
 }
 
 }  // namespace

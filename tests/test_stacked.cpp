@@ -29,7 +29,6 @@
 
 #include "backends.hpp"
 #include "cell_test_util.hpp"
-#include "cli_path.hpp"
 #include "compare.hpp"
 #include "core/elementwise.hpp"
 #include "core/loop.hpp"
@@ -37,12 +36,12 @@
 #include "exact_spectrum.hpp"
 #include "linalg_truth.hpp"
 #include "npy_test_util.hpp"
+#include "program_fixture.hpp"
 #include "require_torch.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/network.hpp"
 #include "rnnlyap/spectrum.hpp"
 #include "rnnlyap/trained.hpp"
-#include "scratch_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -419,8 +418,7 @@ TEST_P(Stacked, LockstepSequencesEqualSeparateRuns) {
   EXPECT_NE(batch[0].exponents[0], batch[1].exponents[0]);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Stacked, testing::Values(BackendKind::cpu, BackendKind::cuda),
-                         test::backend_name);
+RNNLYAP_INSTANTIATE_FOR_BACKENDS(Stacked);
 
 // PyTorch's stacked modules: one step of nn.RNN (tanh, 3 layers; relu, 2 layers), nn.GRU (2) and
 // nn.LSTM (3) in float64, and torch.autograd.functional.jacobian of it with respect to the
@@ -428,9 +426,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, Stacked, testing::Values(BackendKind::cpu, Ba
 // pre-activation is exactly 0 with a nonzero weight: PyTorch's relu′(0) is 0.
 TEST(StackedTorch, MatchesPyTorchModulesAndAutograd) {
   RNNLYAP_REQUIRE_TORCH_OR_SKIP();
-  const fs::path dir =
-      fs::temp_directory_path() / ("rnnlyap_stacked_torch_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const test::TempDir temp;
+  const std::filesystem::path& dir = temp.path();
   const std::string script = R"PY(
 import sys, numpy as np, torch
 torch.manual_seed(5); torch.set_default_dtype(torch.float64)
@@ -464,9 +461,9 @@ for name, cls, kw, L in [("rnn", torch.nn.RNN, {}, 3),
     np.savez(f"{out}/{name}.npz", **sd)
 )PY";
   std::ofstream(dir / "gen.py") << script;
-  ASSERT_EQ(
-      std::system(("/usr/bin/python3 " + (dir / "gen.py").string() + " " + dir.string()).c_str()),
-      0);
+  const test::CliRun gen =
+      test::run_program("/usr/bin/python3", {(dir / "gen.py").string(), dir.string()});
+  ASSERT_EQ(gen.status, 0) << gen.err;
   struct Case {
     const char* file;
     Model type;
@@ -511,7 +508,6 @@ for name, cls, kw, L in [("rnn", torch.nn.RNN, {}, 3),
       EXPECT_EQ(next[1], 0.0);
     }
   }
-  fs::remove_all(dir);
 }
 
 // state_dicts of stacked networks: layers l0 … l{L−1}, shapes per layer, biases in every layer or
@@ -597,21 +593,8 @@ TEST(StackedArrays, OptionsAndNetworkNonlinearityMustAgree) {
 
 // --- the command line ---------------------------------------------------------------------------
 
-class StackedCli : public test::ScratchDirTest {
+class StackedCli : public test::TempDirTest {
  protected:
-  StackedCli() : ScratchDirTest("rnnlyap_stacked") {}
-
-  test::CliRun run(const std::string& args) {
-    const std::string cmd = test::cli_path() + " " + args + " >" + path("stdout") + " 2>" +
-                            path("stderr") + " </dev/null";
-    const int raw = std::system(cmd.c_str());
-    test::CliRun r;
-    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    r.out = test::slurp(path("stdout"));
-    r.err = test::slurp(path("stderr"));
-    return r;
-  }
-
   void expect_refused(const std::string& args, const std::vector<std::string>& needles) {
     const test::CliRun r = run(args);
     EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
@@ -736,8 +719,7 @@ TEST_F(StackedCli, StackedNetworksAndReluFromTheCommandLine) {
 // The example of docs/trained.md, as written there: its Python (numpy only) writes W.npz and
 // X.npy, its command computes the spectrum of the 2-layer GRU.
 TEST_F(StackedCli, TheExampleOfDocsTrainedRuns) {
-  if (std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") != 0)
-    GTEST_SKIP() << "/usr/bin/python3 has no numpy";
+  if (!test::python_imports("numpy")) GTEST_SKIP() << "/usr/bin/python3 has no numpy";
   const std::string doc = test::slurp(fs::path(RNNLYAP_SOURCE_DIR) / "docs" / "trained.md");
   const std::string marker = "<!-- tested: tests/test_stacked.cpp -->";
   const std::size_t at = doc.find(marker);
@@ -753,12 +735,13 @@ TEST_F(StackedCli, TheExampleOfDocsTrainedRuns) {
   const auto [shell, end] = block("sh", after);
   (void)end;
   std::ofstream(dir_ / "example.py") << python;
-  ASSERT_EQ(std::system(("cd " + dir_.string() + " && /usr/bin/python3 example.py").c_str()), 0)
-      << python;
-  std::string cmd = shell;
+  const test::CliRun py =
+      test::run_program("/usr/bin/python3", {"example.py"}, test::RunOptions().in(dir_));
+  ASSERT_EQ(py.status, 0) << python << py.err;
+  const std::string& cmd = shell;
   ASSERT_EQ(cmd.rfind("rnnlyap ", 0), 0u) << cmd;
-  cmd = "cd " + dir_.string() + " && " + test::cli_path() + cmd.substr(7) + " --quiet";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const test::CliRun r = run(cmd.substr(8) + " --quiet");
+  ASSERT_EQ(r.status, 0) << cmd << "\n" << r.err;
   const auto j = nlohmann::json::parse(test::slurp(dir_ / "gru2.json"));
   EXPECT_EQ(j.at("exponents").size(), 32u) << "2 layers × 16 units";
   EXPECT_EQ(j.at("params").at("model"), "gru");

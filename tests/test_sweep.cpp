@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli_path.hpp"
+#include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/spectrum.hpp"
 #include "rnnlyap/sweep.hpp"
@@ -116,9 +116,8 @@ TEST(Sweep, ResumesWhereItStopped) {
   s.n = {40};
   s.base.t_sim = 100;
   const SweepResult whole = run_sweep(s, "");
-  const fs::path partial =
-      fs::temp_directory_path() / ("rnnlyap_sweep_" + std::to_string(::getpid()) + ".jsonl");
-  fs::remove(partial);
+  const test::TempDir temp;
+  const fs::path partial = temp / "s.jsonl";
   // A stop requested while the fourth point runs (its members poll it too): three are kept.
   bool stop = false;
   EXPECT_THROW(
@@ -170,9 +169,8 @@ TEST(Sweep, PartialPointsAreMatchedByParameters) {
   s.base.threads = 1;
   const SweepResult whole = run_sweep(s, "");
   ASSERT_EQ(whole.grid.size(), 6u);
-  const fs::path partial =
-      fs::temp_directory_path() / ("rnnlyap_sweep_match_" + std::to_string(::getpid()) + ".jsonl");
-  fs::remove(partial);
+  const test::TempDir temp;
+  const fs::path partial = temp / "s.jsonl";
   // A sweep over g = 0.7 … 1.2 finishes its first four points: 0.7 is not on s's grid.
   SweepSpec wider = s;
   wider.g = parse_grid("0.7:1.2:0.1", "--g");
@@ -269,15 +267,13 @@ TEST(Sweep, PointsKeepEveryMembersSpectrum) {
 }
 
 TEST(SweepCli, WritesCsvAndJson) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("rnnlyap_sweepcli_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const std::string cmd =
-      test::cli_path() +
-      " sweep --quiet --model map --g 0.5,1.5 --n 20,30 --ensemble 2 --t-sim 50 --t-warmup 50 "
+  const test::TempDir temp;
+  const std::filesystem::path& dir = temp.path();
+  const test::CliRun r = test::run_cli(
+      "sweep --quiet --model map --g 0.5,1.5 --n 20,30 --ensemble 2 --t-sim 50 --t-warmup 50 "
       "--t-ons-warmup 10 --out " +
-      (dir / "s.json").string();
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
+      (dir / "s.json").string());
+  ASSERT_EQ(r.status, 0) << r.err;
   std::ifstream jf(dir / "s.json");
   const auto j = nlohmann::json::parse(jf);
   ASSERT_EQ(j["grid"].size(), 4u);
@@ -299,29 +295,19 @@ TEST(SweepCli, WritesCsvAndJson) {
   EXPECT_EQ(j["grid"][0]["members"][0].size(), 20u);
   EXPECT_TRUE(j["params"]["k"].is_null());
   // Bad grids exit 2.
-  EXPECT_EQ(WEXITSTATUS(std::system((test::cli_path() + " sweep --g 1:0:1 --out " +
-                                     (dir / "x.json").string() + " 2>/dev/null")
-                                        .c_str())),
-            2);
-  fs::remove_all(dir);
+  EXPECT_EQ(test::run_cli("sweep --g 1:0:1 --out " + (dir / "x.json").string()).status, 2);
 }
 
 // A sweep refused (exit 2) has computed nothing and leaves no file behind, even when only its last
 // point is at fault (a tail index out of range, a size that cannot fit in memory); a stale partial
 // file of other options is refused and left as it was.
 TEST(SweepCli, RefusedSweepLeavesNoPartialFile) {
-  const fs::path dir =
-      fs::temp_directory_path() / ("rnnlyap_sweeprefused_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const test::TempDir temp;
+  const std::filesystem::path& dir = temp.path();
   const std::string out = (dir / "s.json").string();
-  const std::string base = test::cli_path() +
-                           " sweep --quiet --model map --t-sim 20 --t-warmup 10 "
-                           "--t-ons-warmup 5 --out " +
-                           out;
-  auto status = [](const std::string& cmd) {
-    return WEXITSTATUS(std::system((cmd + " 2>/dev/null").c_str()));
-  };
+  const std::string base =
+      "sweep --quiet --model map --t-sim 20 --t-warmup 10 --t-ons-warmup 5 --out " + out;
+  auto status = [](const std::string& args) { return test::run_cli(args).status; };
   EXPECT_EQ(status(base + " --g 1 --n 10 --alpha 1.5,2.5"), 2);
   EXPECT_EQ(status(base + " --g 1 --n 10,3000000"), 2) << "N = 3e6 needs 72 TB";
   EXPECT_EQ(status(base + " --g 1,2,1 --n 10"), 2);
@@ -331,7 +317,6 @@ TEST(SweepCli, RefusedSweepLeavesNoPartialFile) {
   std::ofstream(out + ".partial.jsonl") << stale;
   EXPECT_EQ(status(base + " --g 1 --n 10"), 2);
   EXPECT_EQ(test::slurp(out + ".partial.jsonl"), stale);
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "core/executor.hpp"
 #include "core/loop.hpp"
 #include "core/propagator.hpp"
+#include "program_fixture.hpp"
 #include "require_torch.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/trained.hpp"
@@ -137,8 +138,8 @@ TEST(TrainedBatch, CpuThreadsTakeWholeSequencesAndMatchSerialRuns) {
 // by a Python script into an .npz; our cell step and tangent map must reproduce them.
 TEST(TrainedTorch, MatchesPyTorchCellsAndAutograd) {
   RNNLYAP_REQUIRE_TORCH_OR_SKIP();
-  const fs::path dir = fs::temp_directory_path() / ("rnnlyap_torch_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const test::TempDir temp;
+  const std::filesystem::path& dir = temp.path();
   const std::string script = R"PY(
 import sys, numpy as np, torch
 torch.manual_seed(3); torch.set_default_dtype(torch.float64)
@@ -164,9 +165,9 @@ for kind, cls in [("rnn", torch.nn.RNN), ("gru", torch.nn.GRU), ("lstm", torch.n
     np.savez(f"{out}/{kind}.npz", **sd)
 )PY";
   std::ofstream(dir / "gen.py") << script;
-  ASSERT_EQ(
-      std::system(("/usr/bin/python3 " + (dir / "gen.py").string() + " " + dir.string()).c_str()),
-      0);
+  const test::CliRun gen =
+      test::run_program("/usr/bin/python3", {(dir / "gen.py").string(), dir.string()});
+  ASSERT_EQ(gen.status, 0) << gen.err;
   for (Model type : {Model::rnn, Model::gru, Model::lstm}) {
     SCOPED_TRACE(std::string(to_string(type)));
     const auto arrays = read_npz((dir / (std::string(to_string(type)) + ".npz")).string());
@@ -185,7 +186,6 @@ for kind, cls in [("rnn", torch.nn.RNN), ("gru", torch.nn.GRU), ("lstm", torch.n
       for (std::size_t j = 0; j < dim; ++j)
         EXPECT_NEAR(d[j * dim + i], jac[i * dim + j], 1e-12) << "(" << i << ", " << j << ")";
   }
-  fs::remove_all(dir);
 }
 
 TEST(TrainedInputs, BadWeightsAndInputsAreInvalidInput) {

@@ -8,19 +8,18 @@
 #include <string>
 #include <vector>
 
+#include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 #include "rnnlyap/spectrum.hpp"
 #include "rnnlyap/sweep.hpp"
 #include "rnnlyap/units.hpp"
-#include "scratch_dir.hpp"
 
 namespace rnnlyap {
 namespace {
 
-class Units : public test::ScratchDirTest {
+class Units : public test::TempDirTest {
  protected:
-  Units() : ScratchDirTest("rnnlyap_units") {}
 };
 
 SpectrumOptions small_map() {
