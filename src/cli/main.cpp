@@ -7,7 +7,6 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <new>
@@ -23,13 +22,6 @@ namespace {
 
 using namespace rnnlyap;
 using namespace rnnlyap::cli;
-
-// The rank a launcher gave this process, before MPI is started (for messages only).
-int launched_rank() {
-  for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"})
-    if (const char* s = std::getenv(v)) return std::atoi(s);
-  return 0;
-}
 
 // Whatever went to standard output must have arrived (a full disk, a closed pipe): throws Error
 // (exit 1) otherwise. `earlier`: errno after a write that may have failed already.
@@ -103,19 +95,6 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv) {
     return kExitInvalid;
   }
   return std::nullopt;
-}
-
-// Messages: rank 0 speaks for the job; another rank says only what is its own.
-void say(const char* format, const char* what) {
-  if (g_agreement_pending) {  // its input was refused before the ranks agreed to start
-    g_agreement_pending = false;
-    const Agreement agreed = all_ranks_ok(g_ranks, false);
-    if (g_ranks.rank != 0 && !agreed.rank0) return;  // rank 0 says it
-  }
-  if (g_ranks.rank == 0)
-    std::fprintf(stderr, format, "", what);
-  else
-    std::fprintf(stderr, format, (" rank " + std::to_string(g_ranks.rank) + ":").c_str(), what);
 }
 
 // Runs the command given; what it throws becomes a line on stderr and an exit status.

@@ -1,6 +1,8 @@
 #include "process.hpp"
 
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "io/output_file.hpp"
 
@@ -41,6 +43,24 @@ void ranks_agree() {
       std::fprintf(stderr, "rnnlyap: error: another rank refused the run (its message is above)\n");
     throw QuietExit{kExitInvalid};
   }
+}
+
+int launched_rank() {
+  for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"})
+    if (const char* s = std::getenv(v)) return std::atoi(s);
+  return 0;
+}
+
+void say(const char* format, const char* what) {
+  if (g_agreement_pending) {  // its input was refused before the ranks agreed to start
+    g_agreement_pending = false;
+    const Agreement agreed = all_ranks_ok(g_ranks, false);
+    if (g_ranks.rank != 0 && !agreed.rank0) return;  // rank 0 says it
+  }
+  if (g_ranks.rank == 0)
+    std::fprintf(stderr, format, "", what);
+  else
+    std::fprintf(stderr, format, (" rank " + std::to_string(g_ranks.rank) + ":").c_str(), what);
 }
 
 }  // namespace rnnlyap::cli

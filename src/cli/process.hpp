@@ -35,4 +35,11 @@ inline bool stop_requested() {
 /// with rank 0's line, when another rank refused its input.
 void ranks_agree();
 
+/// The rank a launcher gave this process, before MPI is started (for messages only).
+int launched_rank();
+
+/// An error's line on stderr (`format` with "%s" for " rank R:" and one for `what`): rank 0 speaks
+/// for the job; another rank says only what is its own (not an input that rank 0 refused too).
+void say(const char* format, const char* what);
+
 }  // namespace rnnlyap::cli
