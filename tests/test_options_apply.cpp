@@ -82,7 +82,7 @@ class OptionsApply : public test::TempDirTest {
 
 const char* kQuick = " --t-warmup 5 --t-ons-warmup 5 --t-sim 20 --quiet";
 
-// Every option of the table (src/cli/main.cpp, kOptionScopes) against every model it does not
+// Every option of the table (src/cli/options.cpp, kOptionScopes) against every model it does not
 // apply to: the line names the option and the model. And the positive controls: every option with
 // every model it applies to runs.
 TEST_F(OptionsApply, OptionsForOtherModelsAreRefused) {

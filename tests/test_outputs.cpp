@@ -454,7 +454,7 @@ TEST_F(Outputs, TemporariesNeverAccumulate) {
     ASSERT_EQ(::kill(pid, sig), 0);
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     // SIGKILL cannot be handled; SIGTERM without --checkpoint removes the temporaries and then
-    // takes its default course (src/cli/main.cpp, on_signal): death by the signal either way.
+    // takes its default course (src/cli/process.cpp, on_signal): death by the signal either way.
     EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << describe(status);
     // The earlier killed run's temporaries were removed when this run made its own.
     for (const std::string& t : earlier) EXPECT_FALSE(fs::exists(path(t))) << t;

@@ -40,5 +40,8 @@ std::vector<DeviceInfo> cuda_devices();
 /// bounded by the headroom (limit − usage) of the cgroups it runs in, v2 or v1 (0 if unknown);
 /// under MPI the program divides it among the ranks on the node.
 std::size_t host_memory_bytes();
+/// Processes that share this machine's memory (MPI ranks on one node, set by the program):
+/// host_memory_bytes() is the available memory divided among them. 1 by default.
+void set_host_memory_share(int processes);
 
 }  // namespace rnnlyap

@@ -209,7 +209,7 @@ class _GivenState:
         return r
 
 
-# The options of the command line, by the models they apply to (src/cli/main.cpp, kOptionScopes;
+# The options of the command line, by the models they apply to (src/cli/options.cpp, kOptionScopes;
 # README "Errors"): an option for another model raises InvalidInput naming it, never ignored.
 _RANDOM_ONLY = "the random networks (rate, map) of rnnlyap.spectrum and rnnlyap.sweep"
 _TRAINED_ONLY = "the trained models rnn, gru and lstm (rnnlyap.trained_spectrum)"

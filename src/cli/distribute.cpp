@@ -179,48 +179,62 @@ void send_work(int to, std::size_t first, std::size_t count) {
   MPI_Send(w, 2, MPI_INT64_T, to, kWork, MPI_COMM_WORLD);
 }
 
+// A rank's finished computation, sent to rank 0: its lines, or what went wrong (then rank 0's
+// stop follows). Nothing when the computation is not finished.
+enum class Sent { nothing, lines, failure };
+Sent send_finished(Computation& job, bool& stopped_here) {
+  if (!job.running() || !job.finished()) return Sent::nothing;
+  std::vector<std::string> lines;
+  try {
+    lines = job.take();
+  } catch (...) {
+    const std::string what = describe(std::current_exception());
+    stopped_here = stopped_here || what == "I";
+    send_text(what, 0, kFailed);  // then wait for rank 0's stop
+    return Sent::failure;
+  }
+  std::string all;
+  for (const std::string& l : lines) all += l + "\n";
+  send_text(all, 0, kResult);
+  return Sent::lines;
+}
+
+// A message from rank 0: work to start (false: there is no more), or the stop (throws QuietExit
+// with the job's exit status).
+bool take_message(const MPI_Status& st, Computation& job, const UnitPlan& plan,
+                  const std::function<bool()>& stop_requested, bool stopped_here) {
+  if (st.MPI_TAG == kWork) {
+    std::int64_t w[2];
+    MPI_Recv(w, 2, MPI_INT64_T, 0, kWork, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (w[1] == 0) return false;  // no more work
+    job.start(plan, static_cast<std::size_t>(w[0]), static_cast<std::size_t>(w[1]), stop_requested);
+  } else if (st.MPI_TAG == kStop) {
+    int status = 1;  // rank 0's: 130 when the job was interrupted, 1 when a unit failed
+    MPI_Recv(&status, 1, MPI_INT, 0, kStop, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    job.abandon();
+    MPI_Send(nullptr, 0, MPI_CHAR, 0, kBye, MPI_COMM_WORLD);
+    throw QuietExit{stopped_here ? 130 : status};
+  } else {
+    recv_text(st);  // nothing else is sent to a worker
+  }
+  return true;
+}
+
 // Ranks 1 …: ask for work, compute it, send the lines; stop when told.
 void work(const UnitPlan& plan, const std::function<bool()>& stop_requested) {
   Computation job;
   MPI_Send(nullptr, 0, MPI_CHAR, 0, kReady, MPI_COMM_WORLD);
   bool stopped_here = false;
   for (;;) {
-    bool idle = true;
-    if (job.running() && job.finished()) {
-      idle = false;
-      std::vector<std::string> lines;
-      try {
-        lines = job.take();
-      } catch (...) {
-        const std::string what = describe(std::current_exception());
-        stopped_here = stopped_here || what == "I";
-        send_text(what, 0, kFailed);  // then wait for rank 0's stop
-        continue;
-      }
-      std::string all;
-      for (const std::string& l : lines) all += l + "\n";
-      send_text(all, 0, kResult);
-    }
+    const Sent sent = send_finished(job, stopped_here);
+    if (sent == Sent::failure) continue;
+    bool idle = sent == Sent::nothing;
     int flag = 0;
     MPI_Status st;
     MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
     if (flag) {
       idle = false;
-      if (st.MPI_TAG == kWork) {
-        std::int64_t w[2];
-        MPI_Recv(w, 2, MPI_INT64_T, 0, kWork, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        if (w[1] == 0) return;  // no more work
-        job.start(plan, static_cast<std::size_t>(w[0]), static_cast<std::size_t>(w[1]),
-                  stop_requested);
-      } else if (st.MPI_TAG == kStop) {
-        int status = 1;  // rank 0's: 130 when the job was interrupted, 1 when a unit failed
-        MPI_Recv(&status, 1, MPI_INT, 0, kStop, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        job.abandon();
-        MPI_Send(nullptr, 0, MPI_CHAR, 0, kBye, MPI_COMM_WORLD);
-        throw QuietExit{stopped_here ? 130 : status};
-      } else {
-        recv_text(st);  // nothing else is sent to a worker
-      }
+      if (!take_message(st, job, plan, stop_requested, stopped_here)) return;
     }
     // A stop request here (a signal) reaches the computation through its stop test; without one
     // running, rank 0 is told at once.
@@ -232,47 +246,142 @@ void work(const UnitPlan& plan, const std::function<bool()>& stop_requested) {
   }
 }
 
-// Rank 0: deal work to every rank (itself included, on its computation thread), keep what comes
-// back.
-void lead(const Ranks& ranks, const UnitPlan& plan, UnitStore& store,
-          const std::vector<std::size_t>& todo, const std::string& name,
-          const std::function<void(std::size_t, std::size_t, const std::string&)>& progress,
-          const std::function<bool()>& stop_requested) {
-  Dealer dealer(plan, todo, ranks.size);
-  std::vector<char> finished(static_cast<std::size_t>(ranks.size), 0);
-  Computation own;
-  bool own_finished = false;
-  std::string last_label;
-  auto give = [&](int r) {
-    const auto chunk = dealer.next();
+// Rank 0: deals work to every rank (itself included, on its computation thread), keeps what comes
+// back, and stops every rank first when anything goes wrong (none is left waiting for work).
+class Leader {
+ public:
+  using Progress = std::function<void(std::size_t, std::size_t, const std::string&)>;
+  Leader(const Ranks& ranks, const UnitPlan& plan, UnitStore& store,
+         const std::vector<std::size_t>& todo, const std::string& name, const Progress& progress,
+         const std::function<bool()>& stop_requested)
+      : ranks_(ranks),
+        plan_(plan),
+        store_(store),
+        todo_(todo),
+        name_(name),
+        progress_(progress),
+        stop_requested_(stop_requested),
+        dealer_(plan, todo, ranks.size),
+        finished_(static_cast<std::size_t>(ranks.size), 0) {}
+
+  void run() {
+    // Whatever goes wrong here (a line that is not this run's, a failed write) stops every rank
+    // first: none is left waiting for work.
+    try {
+      give(0);
+      while (!all_done()) {
+        if (stop_requested_ && stop_requested_()) {
+          // Said at once: a launcher that stops the job (a rank died, a time limit) may kill this
+          // process soon after.
+          std::fprintf(stderr, "rnnlyap: %s\n",
+                       stopped_message(store_, name_, "interrupted").c_str());
+          std::fflush(stderr);
+          stop_all(std::make_exception_ptr(QuietExit{130}));
+        }
+        const bool own = take_own();
+        const bool message = answer();
+        if (!own && !message) pause();
+      }
+    } catch (...) {
+      if (stopping_) throw;
+      stop_all(std::current_exception());
+    }
+  }
+
+ private:
+  // Every unit to do is kept and every rank (this one's computation too) has finished.
+  bool all_done() const {
+    bool all_done = true;
+    for (std::size_t u : todo_) all_done = all_done && store_.has(u);
+    bool everyone = own_finished_ || !own_.running();
+    for (int r = 1; r < ranks_.size; ++r)
+      everyone = everyone && finished_[static_cast<std::size_t>(r)];
+    return all_done && everyone;
+  }
+
+  // The next chunk to rank `r` (0: this rank's computation), or "no more work".
+  void give(int r) {
+    const auto chunk = dealer_.next();
     if (r == 0) {
       if (chunk) {
-        own.start(plan, chunk->first, chunk->second, stop_requested);
-        last_label = plan.label(chunk->first);
+        own_.start(plan_, chunk->first, chunk->second, stop_requested_);
+        last_label_ = plan_.label(chunk->first);
       } else {
-        own_finished = true;
+        own_finished_ = true;
       }
       return;
     }
     if (chunk) {
       send_work(r, chunk->first, chunk->second);
-      last_label = plan.label(chunk->first);
+      last_label_ = plan_.label(chunk->first);
     } else {
       send_work(r, 0, 0);
-      finished[static_cast<std::size_t>(r)] = 1;
+      finished_[static_cast<std::size_t>(r)] = 1;
     }
-  };
-  auto keep = [&](const std::string& lines) {
+  }
+
+  void keep(const std::string& lines) {
     std::istringstream in(lines);
     for (std::string line; std::getline(in, line);)
-      if (!line.empty()) store.add(line);
-    if (progress) progress(store.done(), plan.size(), last_label);
-  };
+      if (!line.empty()) store_.add(line);
+    if (progress_) progress_(store_.done(), plan_.size(), last_label_);
+  }
+
+  // This rank's computation, when it finished: its lines kept and the next chunk started.
+  bool take_own() {
+    if (!own_.running() || !own_.finished()) return false;
+    std::vector<std::string> lines;
+    try {
+      lines = own_.take();
+    } catch (const Interrupted&) {
+      stop_all(std::make_exception_ptr(Interrupted(stopped_message(store_, name_, "interrupted"))));
+    } catch (const std::exception& x) {
+      stop_all(
+          std::make_exception_ptr(Error("rank 0: " + std::string(x.what()) + " (" +
+                                        stopped_message(store_, name_, "the job stopped") + ")")));
+    }
+    std::string all;
+    for (const std::string& l : lines) all += l + "\n";
+    keep(all);
+    give(0);
+    return true;
+  }
+
+  // One message from another rank, if there is one.
+  bool answer() {
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+    if (!flag) return false;
+    const int r = st.MPI_SOURCE;
+    if (st.MPI_TAG == kReady) {
+      MPI_Recv(nullptr, 0, MPI_CHAR, r, kReady, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      give(r);
+    } else if (st.MPI_TAG == kResult) {
+      keep(recv_text(st));
+      give(r);
+    } else if (st.MPI_TAG == kFailed) {
+      failed(r, recv_text(st));
+    } else {
+      recv_text(st);
+    }
+    return true;
+  }
+
+  // Rank `r` was stopped ("I") or its unit failed ("E" and why): the job stops.
+  [[noreturn]] void failed(int r, const std::string& what) {
+    if (what == "I")
+      stop_all(std::make_exception_ptr(Interrupted(
+          stopped_message(store_, name_, ("rank " + std::to_string(r) + " was stopped").c_str()))));
+    stop_all(
+        std::make_exception_ptr(Error("rank " + std::to_string(r) + ": " + what.substr(1) + " (" +
+                                      stopped_message(store_, name_, "the job stopped") + ")")));
+  }
+
   // Stops every rank still working, keeps what they send meanwhile, and throws `e`.
-  bool stopping = false;
-  auto stop_all = [&](const std::exception_ptr& e) {
-    stopping = true;
-    own.abandon();
+  [[noreturn]] void stop_all(const std::exception_ptr& e) {
+    stopping_ = true;
+    own_.abandon();
     int status = 1;  // the exit status the other ranks take
     try {
       std::rethrow_exception(e);
@@ -283,11 +392,18 @@ void lead(const Ranks& ranks, const UnitPlan& plan, UnitStore& store,
     } catch (...) {
     }
     int waiting = 0;
-    for (int r = 1; r < ranks.size; ++r)
-      if (!finished[static_cast<std::size_t>(r)]) {
+    for (int r = 1; r < ranks_.size; ++r)
+      if (!finished_[static_cast<std::size_t>(r)]) {
         MPI_Send(&status, 1, MPI_INT, r, kStop, MPI_COMM_WORLD);
         ++waiting;
       }
+    wait_for_byes(waiting);
+    std::rethrow_exception(e);
+  }
+
+  // The `waiting` ranks told to stop answer (what they finished meanwhile is kept); one that never
+  // answers ends the job.
+  void wait_for_byes(int waiting) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (waiting > 0 && std::chrono::steady_clock::now() < until) {
       int flag = 0;
@@ -309,76 +425,22 @@ void lead(const Ranks& ranks, const UnitPlan& plan, UnitStore& store,
       }
     }
     if (waiting > 0) MPI_Abort(MPI_COMM_WORLD, 1);  // a rank that never answers: end the job
-    std::rethrow_exception(e);
-  };
-  // Whatever goes wrong here (a line that is not this run's, a failed write) stops every rank
-  // first: none is left waiting for work.
-  try {
-    give(0);
-    for (;;) {
-      bool all_done = true;
-      for (std::size_t u : todo) all_done = all_done && store.has(u);
-      bool everyone = own_finished || !own.running();
-      for (int r = 1; r < ranks.size; ++r)
-        everyone = everyone && finished[static_cast<std::size_t>(r)];
-      if (all_done && everyone) break;
-      bool idle = true;
-      if (stop_requested && stop_requested()) {
-        // Said at once: a launcher that stops the job (a rank died, a time limit) may kill this
-        // process soon after.
-        std::fprintf(stderr, "rnnlyap: %s\n", stopped_message(store, name, "interrupted").c_str());
-        std::fflush(stderr);
-        stop_all(std::make_exception_ptr(QuietExit{130}));
-      }
-      if (own.running() && own.finished()) {
-        idle = false;
-        std::vector<std::string> lines;
-        try {
-          lines = own.take();
-        } catch (const Interrupted&) {
-          stop_all(
-              std::make_exception_ptr(Interrupted(stopped_message(store, name, "interrupted"))));
-        } catch (const std::exception& x) {
-          stop_all(std::make_exception_ptr(Error("rank 0: " + std::string(x.what()) + " (" +
-                                                 stopped_message(store, name, "the job stopped") +
-                                                 ")")));
-        }
-        std::string all;
-        for (const std::string& l : lines) all += l + "\n";
-        keep(all);
-        give(0);
-      }
-      int flag = 0;
-      MPI_Status st;
-      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
-      if (flag) {
-        idle = false;
-        const int r = st.MPI_SOURCE;
-        if (st.MPI_TAG == kReady) {
-          MPI_Recv(nullptr, 0, MPI_CHAR, r, kReady, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-          give(r);
-        } else if (st.MPI_TAG == kResult) {
-          keep(recv_text(st));
-          give(r);
-        } else if (st.MPI_TAG == kFailed) {
-          const std::string what = recv_text(st);
-          if (what == "I")
-            stop_all(std::make_exception_ptr(Interrupted(stopped_message(
-                store, name, ("rank " + std::to_string(r) + " was stopped").c_str()))));
-          stop_all(std::make_exception_ptr(
-              Error("rank " + std::to_string(r) + ": " + what.substr(1) + " (" +
-                    stopped_message(store, name, "the job stopped") + ")")));
-        } else {
-          recv_text(st);
-        }
-      }
-      if (idle) pause();
-    }
-  } catch (...) {
-    if (stopping) throw;
-    stop_all(std::current_exception());
   }
-}
+
+  const Ranks& ranks_;
+  const UnitPlan& plan_;
+  UnitStore& store_;
+  const std::vector<std::size_t>& todo_;
+  const std::string& name_;
+  const Progress& progress_;
+  const std::function<bool()>& stop_requested_;
+  Dealer dealer_;
+  std::vector<char> finished_;  // the ranks told there is no more work
+  Computation own_;
+  bool own_finished_ = false;
+  bool stopping_ = false;
+  std::string last_label_;
+};
 
 #endif  // RNNLYAP_WITH_MPI
 
@@ -454,7 +516,7 @@ void run_units(const Ranks& ranks, const UnitPlan& plan, UnitStore* store,
   }
 #ifdef RNNLYAP_WITH_MPI
   if (ranks.rank == 0)
-    lead(ranks, plan, *store, todo, store_name, progress, stop_requested);
+    Leader(ranks, plan, *store, todo, store_name, progress, stop_requested).run();
   else
     work(plan, stop_requested);
 #else

@@ -44,7 +44,7 @@ namespace {
 std::atomic<int> g_host_share{1};
 }
 
-void detail::set_host_memory_share(int processes) {
+void set_host_memory_share(int processes) {
   g_host_share = processes < 1 ? 1 : processes;
 }
 

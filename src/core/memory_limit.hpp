@@ -20,10 +20,6 @@ namespace rnnlyap::detail {
 /// `root` is "" for the real machine (a test passes a fake tree). 0 when nothing is known.
 std::size_t available_memory_bytes(const std::string& root);
 
-/// Processes that share this machine's memory (MPI ranks on one node, set by the program):
-/// host_memory_bytes() is the available memory divided among them. 1 by default.
-void set_host_memory_share(int processes);
-
 /// A series a run keeps in host memory until it ends (memory_limit.cpp): what it is (with the
 /// sizes that make it up), its bytes, and what to change to make it smaller.
 struct KeptSeries {

@@ -69,7 +69,7 @@ MUTATIONS = [
       gtest("Checkpoint.*:CheckpointCli.*:Sweep.ResumesWhereItStopped"),
       python_tests("Interrupts.test_spectrum")),
     m("program: SIGINT/SIGTERM during a checkpointed run ignored", "stop request",
-      "src/cli/main.cpp", "    g_stop_requested = 1;\n    return;", "    return;",
+      "src/cli/process.cpp", "    g_stop_requested = 1;\n    return;", "    return;",
       gtest("CheckpointCli.*:Outputs.TemporariesNeverAccumulate"), quick=True),
 
     # --- the averages --------------------------------------------------------------------------
