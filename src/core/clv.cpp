@@ -1,13 +1,14 @@
 // Covariant Lyapunov vectors (clv.hpp): Ginelli et al., PRL 99, 130601 (2007).
 //
-// Forward (driver.cpp): M Q_{i−1} = Q_i R_i at every re-orthonormalisation i of the window.
-// Backward (here): the covariant vectors at instant i are V_i = Q_i C_i with C_i upper triangular
-// (V_i's column j lies in the span of Q_i's first j columns); covariance M V_{i−1} ∝ V_i gives
-// C_{i−1} ∝ R_i⁻¹ C_i column by column. Started from a random upper-triangular C at the window's
-// end, the iteration converges backwards onto the covariant vectors (every other direction of the
-// column j's triangle decays at the rate of the exponent gaps), so instants are used only after a
-// transient of backward steps. The column norms of R_i⁻¹ C_i are the inverse growth factors of the
-// unit covariant vectors from instant i − 1 to i: their mean log is each vector's own exponent.
+// Forward (run/clv_recording.cpp): M Q_{i−1} = Q_i R_i at every re-orthonormalisation i of the
+// window. Backward (here): the covariant vectors at instant i are V_i = Q_i C_i with C_i upper
+// triangular (V_i's column j lies in the span of Q_i's first j columns); covariance M V_{i−1} ∝ V_i
+// gives C_{i−1} ∝ R_i⁻¹ C_i column by column. Started from a random upper-triangular C at the
+// window's end, the iteration converges backwards onto the covariant vectors (every other direction
+// of the column j's triangle decays at the rate of the exponent gaps), so instants are used only
+// after a transient of backward steps. The column norms of R_i⁻¹ C_i are the inverse growth factors
+// of the unit covariant vectors from instant i − 1 to i: their mean log is each vector's own
+// exponent.
 #include "clv.hpp"
 
 #include <algorithm>
@@ -31,6 +32,17 @@ std::string fmt(double v) {
   char b[64];
   std::snprintf(b, sizeof b, "%.10g", v);
   return b;
+}
+
+// The error for an R factor that cannot be inverted: R[l, l] of re-orthonormalisation `at` of
+// the window.
+Error singular_r(std::int64_t at, std::size_t l, double d) {
+  return Error(
+      "covariant vectors: the tangent map is singular or not finite at "
+      "re-orthonormalisation " +
+      std::to_string(at) + " of the window (R[" + std::to_string(l + 1) + "," +
+      std::to_string(l + 1) + "] = " + fmt(d) +
+      "), so its inverse, and the covariant vectors, are undefined");
 }
 
 double norm(const double* v, int n) {
@@ -225,13 +237,7 @@ void ClvRecorder::add_r(const std::vector<double>& r) {
   const std::size_t at = r_.size() / kk() + 1;
   for (std::size_t l = 0; l < k; ++l) {
     const double d = r[l * k + l];
-    if (d == 0 || !std::isfinite(d))
-      throw Error(
-          "covariant vectors: the tangent map is singular or not finite at "
-          "re-orthonormalisation " +
-          std::to_string(at) + " of the window (R[" + std::to_string(l + 1) + "," +
-          std::to_string(l + 1) + "] = " + fmt(d) +
-          "), so its inverse, and the covariant vectors, are undefined");
+    if (d == 0 || !std::isfinite(d)) throw singular_r(static_cast<std::int64_t>(at), l, d);
   }
   r_.insert(r_.end(), r.begin(), r.end());
 }
@@ -304,45 +310,17 @@ std::vector<std::string> convergence_warnings(const std::vector<double>& converg
   return out;
 }
 
-ClvResult ClvRecorder::finish(const std::vector<double>& exponents,
-                              const std::vector<double>& stderr_,
-                              std::vector<std::vector<double>>* vectors,
-                              std::vector<std::string>* warnings) const {
-  if (!complete()) throw Error("covariant vectors: the window is not complete");
-  const int k = k_, rows = rows_;
+namespace {
+
+// The starting Cs: random, upper triangular, unit columns. The first gives the vectors; the
+// others, from other seeds, run the same backward pass over the same R factors only to estimate
+// how far the vectors still are from convergence (convergence_angle).
+std::vector<std::vector<double>> starting_cs(std::uint64_t seed, int k) {
   const std::size_t ku = static_cast<std::size_t>(k);
-  const std::int64_t window = plan_.window, last = plan_.last_usable();
-
-  ClvResult out;
-  out.window = window;
-  out.transient = plan_.transient;
-  out.ons_time = plan_.ons_time;
-  out.rows = rows;
-  out.has_stats = plan_.stats;
-  if (!plan_.vector_instants.empty()) out.instant = plan_.vector_instants.front();
-
-  // Unstable, stable, neutral (within 3 standard errors of zero) by the Benettin exponents.
-  std::vector<int> unstable, stable;
-  for (int j = 0; j < k; ++j) {
-    const double se = j < static_cast<int>(stderr_.size()) ? stderr_[j] : 0.0;
-    const double tol = std::isfinite(se) ? 3 * se : 0.0;
-    if (exponents[j] > tol)
-      unstable.push_back(j);
-    else if (exponents[j] < -tol)
-      stable.push_back(j);
-    else
-      ++out.n_neutral;
-  }
-  out.n_unstable = static_cast<int>(unstable.size());
-  out.n_stable = static_cast<int>(stable.size());
-
-  // The starting Cs: random, upper triangular, unit columns. The first gives the vectors; the
-  // others, from other seeds, run the same backward pass over the same R factors only to estimate
-  // how far the vectors still are from convergence (convergence_angle).
   std::vector<std::vector<double>> cs;
   for (int s = 0; s < kClvStarts; ++s) {
-    std::vector<double> c0 = initial_basis(
-        k, k, mix_seed(seed_ ^ (0x636c76ull + (static_cast<std::uint64_t>(s) << 24))));
+    std::vector<double> c0 =
+        initial_basis(k, k, mix_seed(seed ^ (0x636c76ull + (static_cast<std::uint64_t>(s) << 24))));
     for (std::size_t j = 0; j < ku; ++j) {
       for (std::size_t i = j + 1; i < ku; ++i) c0[j * ku + i] = 0;
       const double nj = norm(c0.data() + j * ku, k);
@@ -350,150 +328,262 @@ ClvResult ClvRecorder::finish(const std::vector<double>& exponents,
     }
     cs.push_back(std::move(c0));
   }
-  std::vector<double>& c = cs.front();
-  out.convergence.assign(ku, 0.0);
-  out.convergence_tolerance = kClvConvergenceTolerance;
+  return cs;
+}
 
-  const std::int64_t n_blocks = std::min<std::int64_t>(last, kMaxBlocks);
-  std::vector<double> total(ku, 0.0);
-  std::vector<std::vector<double>> block_sums(static_cast<std::size_t>(n_blocks),
-                                              std::vector<double>(ku, 0.0));
-  std::vector<std::int64_t> block_start;  // block b: growth steps [start[b], start[b + 1])
-  for (std::int64_t b = 0; b <= n_blocks; ++b) block_start.push_back(last * b / n_blocks);
-  std::vector<double> ipr(ku, 0.0), angles;
-  std::vector<std::vector<double>> kept(plan_.vector_instants.size());
-  std::vector<double> norms(ku), v(static_cast<std::size_t>(rows) * ku);
-  std::int64_t samples = 0;
-
-  for (std::int64_t i = window; i >= 0; --i) {
-    if (i < window) {
-      // C_i ∝ R_{i+1}⁻¹ C_{i+1}, column by column (back substitution in the upper triangle); the
-      // column norms of the first C are the growth factors.
-      const double* r = r_.data() + static_cast<std::size_t>(i) * kk();
-      for (std::size_t s = cs.size(); s-- > 0;)
-        for (std::size_t j = 0; j < ku; ++j) {
-          double* cj = cs[s].data() + j * ku;
-          for (std::size_t l = j + 1; l-- > 0;) {
-            const double d = r[l * ku + l];
-            if (d == 0 || !std::isfinite(d))
-              throw Error(
-                  "covariant vectors: the tangent map is singular or not finite at "
-                  "re-orthonormalisation " +
-                  std::to_string(i + 1) + " of the window (R[" + std::to_string(l + 1) + "," +
-                  std::to_string(l + 1) + "] = " + fmt(d) +
-                  "), so its inverse, and the covariant vectors, are undefined");
-            cj[l] /= d;
-            for (std::size_t m = 0; m < l; ++m) cj[m] -= cj[l] * r[l * ku + m];
-          }
-          norms[j] = norm(cj, static_cast<int>(j + 1));
-          if (!(norms[j] > 0) || !std::isfinite(norms[j]))
-            throw Error(
-                "covariant vectors: the backward iteration went non-finite (the exponents' gaps "
-                "times t_ons exceed what fp64 resolves): shorten --t-ons");
-          for (std::size_t m = 0; m <= j; ++m) cj[m] /= norms[j];
-        }
-      if (i < last) {  // the growth of the unit vectors from instant i to i + 1
-        const std::size_t b = static_cast<std::size_t>(
-            std::upper_bound(block_start.begin(), block_start.end(), i) - block_start.begin() - 1);
-        for (std::size_t j = 0; j < ku; ++j) {
-          const double g = -std::log(norms[j]);
-          total[j] += g;
-          block_sums[b][j] += g;
-        }
-      }
-    }
-    if (i > last) continue;
-    const auto vi = std::find(plan_.vector_instants.begin(), plan_.vector_instants.end(), i);
-    const bool sample =
-        std::binary_search(plan_.sample_instants.begin(), plan_.sample_instants.end(), i);
-    if (vi == plan_.vector_instants.end() && !sample) continue;
-    // V = Q C (C upper triangular), columns normalised.
-    const std::vector<double>& q = bases_.at(i);
-    if (q.empty()) throw Error("covariant vectors: a basis was not kept");
-    std::fill(v.begin(), v.end(), 0.0);
-    for (std::size_t j = 0; j < ku; ++j) {
-      double* vj = v.data() + j * static_cast<std::size_t>(rows);
-      for (std::size_t l = 0; l <= j; ++l) {
-        const double clj = c[j * ku + l];
-        const double* ql = q.data() + l * static_cast<std::size_t>(rows);
-        for (int m = 0; m < rows; ++m) vj[m] += clj * ql[m];
-      }
-      const double nj = norm(vj, rows);
-      for (int m = 0; m < rows; ++m) vj[m] /= nj;
-    }
-    if (vi != plan_.vector_instants.end())
-      kept[static_cast<std::size_t>(vi - plan_.vector_instants.begin())] = v;
-    // Each vector's convergence: its largest angle to the other starts' at any instant reported.
-    for (std::size_t s = 1; s < cs.size(); ++s)
-      for (std::size_t j = 0; j < ku; ++j)
-        out.convergence[j] = std::max(
-            out.convergence[j], convergence_angle(c.data() + j * ku, cs[s].data() + j * ku, j + 1));
-    if (!sample) continue;
-    ++samples;
-    for (std::size_t j = 0; j < ku; ++j) {
-      const double* vj = v.data() + j * static_cast<std::size_t>(rows);
-      double s = 0;
-      for (int m = 0; m < rows; ++m) s += vj[m] * vj[m] * vj[m] * vj[m];
-      ipr[j] += s;
-    }
-    if (!unstable.empty() && !stable.empty()) {
-      // Q is an isometry from R^k: the angles between spans of V's columns are those between the
-      // spans of C's columns.
-      auto columns = [&](const std::vector<int>& idx) {
-        std::vector<double> a;
-        for (int j : idx)
-          a.insert(a.end(), c.begin() + static_cast<std::ptrdiff_t>(j * ku),
-                   c.begin() + static_cast<std::ptrdiff_t>((j + 1) * ku));
-        return a;
-      };
-      angles.push_back(smallest_principal_angle(columns(unstable),
-                                                static_cast<int>(unstable.size()), columns(stable),
-                                                static_cast<int>(stable.size()), k));
-    }
+// The backward pass of ClvRecorder::finish over the recorded R factors and bases, from the
+// window's end to instant 0: its phases are one step back (step_back), the vectors at a reported
+// instant (at_instant, sample) and the statistics at the end (statistics).
+class BackwardPass {
+ public:
+  BackwardPass(const ClvPlan& plan, int rows, int k, std::uint64_t seed,
+               const std::vector<double>& r,
+               const std::map<std::int64_t, std::vector<double>>& bases)
+      : plan_(plan),
+        rows_(rows),
+        k_(k),
+        ku_(static_cast<std::size_t>(k)),
+        r_(r),
+        bases_(bases),
+        last_(plan.last_usable()),
+        cs_(starting_cs(seed, k)),
+        n_blocks_(std::min<std::int64_t>(last_, kMaxBlocks)),
+        total_(ku_, 0.0),
+        block_sums_(static_cast<std::size_t>(n_blocks_), std::vector<double>(ku_, 0.0)),
+        ipr_(ku_, 0.0),
+        kept_(plan.vector_instants.size()),
+        norms_(ku_),
+        v_(static_cast<std::size_t>(rows) * ku_) {
+    // Block b: growth steps [start[b], start[b + 1]).
+    for (std::int64_t b = 0; b <= n_blocks_; ++b) block_start_.push_back(last_ * b / n_blocks_);
   }
 
-  if (!kept.empty()) out.vectors = kept.front();
-  if (vectors) *vectors = std::move(kept);
+  // The result's plan fields and the split of the vectors by the Benettin exponents.
+  void start(const std::vector<double>& exponents, const std::vector<double>& stderr_);
+  void run();
+  // The vectors at every instant of plan.vector_instants, in order.
+  std::vector<std::vector<double>>& kept() { return kept_; }
+  ClvResult& result() { return out_; }
+  // --clv-stats: inverse participation ratios, growth-rate exponents, angles.
+  void statistics();
+
+ private:
+  void step_back(std::int64_t i);
+  void solve_column(double* cj, std::size_t j, const double* r, std::int64_t i);
+  void add_growth(std::int64_t i);
+  void at_instant(std::int64_t i);
+  void vectors_at(std::int64_t i);
+  void sample();
+  std::vector<double> columns(const std::vector<int>& idx) const;
+  void growth_rates();
+
+  const ClvPlan& plan_;
+  int rows_, k_;
+  std::size_t ku_;
+  const std::vector<double>& r_;
+  const std::map<std::int64_t, std::vector<double>>& bases_;
+  std::int64_t last_;
+  std::vector<std::vector<double>> cs_;
+  std::vector<int> unstable_, stable_;
+  std::int64_t n_blocks_;
+  std::vector<double> total_;
+  std::vector<std::vector<double>> block_sums_;
+  std::vector<std::int64_t> block_start_;
+  std::vector<double> ipr_, angles_;
+  std::vector<std::vector<double>> kept_;
+  std::vector<double> norms_, v_;
+  std::int64_t samples_ = 0;
+  ClvResult out_;
+};
+
+void BackwardPass::start(const std::vector<double>& exponents, const std::vector<double>& stderr_) {
+  out_.window = plan_.window;
+  out_.transient = plan_.transient;
+  out_.ons_time = plan_.ons_time;
+  out_.rows = rows_;
+  out_.has_stats = plan_.stats;
+  if (!plan_.vector_instants.empty()) out_.instant = plan_.vector_instants.front();
+  // Unstable, stable, neutral (within 3 standard errors of zero) by the Benettin exponents.
+  for (int j = 0; j < k_; ++j) {
+    const double se = j < static_cast<int>(stderr_.size()) ? stderr_[j] : 0.0;
+    const double tol = std::isfinite(se) ? 3 * se : 0.0;
+    if (exponents[j] > tol)
+      unstable_.push_back(j);
+    else if (exponents[j] < -tol)
+      stable_.push_back(j);
+    else
+      ++out_.n_neutral;
+  }
+  out_.n_unstable = static_cast<int>(unstable_.size());
+  out_.n_stable = static_cast<int>(stable_.size());
+  out_.convergence.assign(ku_, 0.0);
+  out_.convergence_tolerance = kClvConvergenceTolerance;
+}
+
+void BackwardPass::run() {
+  const std::int64_t window = plan_.window;
+  for (std::int64_t i = window; i >= 0; --i) {
+    if (i < window) step_back(i);
+    if (i <= last_) at_instant(i);
+  }
+}
+
+// C_i ∝ R_{i+1}⁻¹ C_{i+1}, column by column (back substitution in the upper triangle); the
+// column norms of the first C are the growth factors.
+void BackwardPass::step_back(std::int64_t i) {
+  const double* r = r_.data() + static_cast<std::size_t>(i) * ku_ * ku_;
+  for (std::size_t s = cs_.size(); s-- > 0;)
+    for (std::size_t j = 0; j < ku_; ++j) solve_column(cs_[s].data() + j * ku_, j, r, i);
+  if (i < last_) add_growth(i);
+}
+
+void BackwardPass::solve_column(double* cj, std::size_t j, const double* r, std::int64_t i) {
+  for (std::size_t l = j + 1; l-- > 0;) {
+    const double d = r[l * ku_ + l];
+    if (d == 0 || !std::isfinite(d)) throw singular_r(i + 1, l, d);
+    cj[l] /= d;
+    for (std::size_t m = 0; m < l; ++m) cj[m] -= cj[l] * r[l * ku_ + m];
+  }
+  norms_[j] = norm(cj, static_cast<int>(j + 1));
+  if (!(norms_[j] > 0) || !std::isfinite(norms_[j]))
+    throw Error(
+        "covariant vectors: the backward iteration went non-finite (the exponents' gaps "
+        "times t_ons exceed what fp64 resolves): shorten --t-ons");
+  for (std::size_t m = 0; m <= j; ++m) cj[m] /= norms_[j];
+}
+
+// The growth of the unit vectors from instant i to i + 1.
+void BackwardPass::add_growth(std::int64_t i) {
+  const std::size_t b = static_cast<std::size_t>(
+      std::upper_bound(block_start_.begin(), block_start_.end(), i) - block_start_.begin() - 1);
+  for (std::size_t j = 0; j < ku_; ++j) {
+    const double g = -std::log(norms_[j]);
+    total_[j] += g;
+    block_sums_[b][j] += g;
+  }
+}
+
+void BackwardPass::at_instant(std::int64_t i) {
+  const auto vi = std::find(plan_.vector_instants.begin(), plan_.vector_instants.end(), i);
+  const bool is_sample =
+      std::binary_search(plan_.sample_instants.begin(), plan_.sample_instants.end(), i);
+  if (vi == plan_.vector_instants.end() && !is_sample) return;
+  vectors_at(i);
+  if (vi != plan_.vector_instants.end())
+    kept_[static_cast<std::size_t>(vi - plan_.vector_instants.begin())] = v_;
+  // Each vector's convergence: its largest angle to the other starts' at any instant reported.
+  const std::vector<double>& c = cs_.front();
+  for (std::size_t s = 1; s < cs_.size(); ++s)
+    for (std::size_t j = 0; j < ku_; ++j)
+      out_.convergence[j] =
+          std::max(out_.convergence[j],
+                   convergence_angle(c.data() + j * ku_, cs_[s].data() + j * ku_, j + 1));
+  if (is_sample) sample();
+}
+
+// V = Q C (C upper triangular), columns normalised.
+void BackwardPass::vectors_at(std::int64_t i) {
+  const std::vector<double>& q = bases_.at(i);
+  if (q.empty()) throw Error("covariant vectors: a basis was not kept");
+  const std::vector<double>& c = cs_.front();
+  std::fill(v_.begin(), v_.end(), 0.0);
+  for (std::size_t j = 0; j < ku_; ++j) {
+    double* vj = v_.data() + j * static_cast<std::size_t>(rows_);
+    for (std::size_t l = 0; l <= j; ++l) {
+      const double clj = c[j * ku_ + l];
+      const double* ql = q.data() + l * static_cast<std::size_t>(rows_);
+      for (int m = 0; m < rows_; ++m) vj[m] += clj * ql[m];
+    }
+    const double nj = norm(vj, rows_);
+    for (int m = 0; m < rows_; ++m) vj[m] /= nj;
+  }
+}
+
+void BackwardPass::sample() {
+  ++samples_;
+  for (std::size_t j = 0; j < ku_; ++j) {
+    const double* vj = v_.data() + j * static_cast<std::size_t>(rows_);
+    double s = 0;
+    for (int m = 0; m < rows_; ++m) s += vj[m] * vj[m] * vj[m] * vj[m];
+    ipr_[j] += s;
+  }
+  if (unstable_.empty() || stable_.empty()) return;
+  // Q is an isometry from R^k: the angles between spans of V's columns are those between the
+  // spans of C's columns.
+  angles_.push_back(smallest_principal_angle(columns(unstable_), static_cast<int>(unstable_.size()),
+                                             columns(stable_), static_cast<int>(stable_.size()),
+                                             k_));
+}
+
+std::vector<double> BackwardPass::columns(const std::vector<int>& idx) const {
+  const std::vector<double>& c = cs_.front();
+  std::vector<double> a;
+  for (int j : idx)
+    a.insert(a.end(), c.begin() + static_cast<std::ptrdiff_t>(j * ku_),
+             c.begin() + static_cast<std::ptrdiff_t>((j + 1) * ku_));
+  return a;
+}
+
+void BackwardPass::statistics() {
+  out_.instants = samples_;
+  out_.ipr.resize(ku_);
+  for (std::size_t j = 0; j < ku_; ++j) out_.ipr[j] = ipr_[j] / static_cast<double>(samples_);
+  growth_rates();
+  if (angles_.empty()) {
+    out_.angle_min = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
+  std::sort(angles_.begin(), angles_.end());
+  for (double p : {0.05, 0.25, 0.5, 0.75, 0.95})
+    out_.angle_quantiles.push_back(quantile(angles_, p));
+  out_.angle_min = angles_.front();
+}
+
+// Growth-rate exponents and their weighted batch-means standard errors (as the run's).
+void BackwardPass::growth_rates() {
+  const double t = static_cast<double>(last_) * plan_.ons_time;
+  out_.exponents.resize(ku_);
+  out_.stderr_.assign(ku_, std::numeric_limits<double>::quiet_NaN());
+  for (std::size_t j = 0; j < ku_; ++j) out_.exponents[j] = total_[j] / t;
+  if (n_blocks_ < 2) return;
+  const double nb = static_cast<double>(n_blocks_);
+  for (std::size_t j = 0; j < ku_; ++j) {
+    double var = 0;
+    for (std::int64_t b = 0; b < n_blocks_; ++b) {
+      const std::size_t bu = static_cast<std::size_t>(b);
+      const double bt =
+          static_cast<double>(block_start_[bu + 1] - block_start_[bu]) * plan_.ons_time;
+      const double w = bt / t;
+      const double d = block_sums_[bu][j] / bt - out_.exponents[j];
+      var += w * w * d * d;
+    }
+    out_.stderr_[j] = std::sqrt(var * nb / (nb - 1));
+  }
+}
+
+}  // namespace
+
+ClvResult ClvRecorder::finish(const std::vector<double>& exponents,
+                              const std::vector<double>& stderr_,
+                              std::vector<std::vector<double>>* vectors,
+                              std::vector<std::string>* warnings) const {
+  if (!complete()) throw Error("covariant vectors: the window is not complete");
+  BackwardPass pass(plan_, rows_, k_, seed_, r_, bases_);
+  pass.start(exponents, stderr_);
+  pass.run();
+  ClvResult& out = pass.result();
+  if (!pass.kept().empty()) out.vectors = pass.kept().front();
+  if (vectors) *vectors = std::move(pass.kept());
   if (warnings) {
     // The reported instant with the fewest backward steps after it bounds the convergence: the
     // last sampled one (the transient) with statistics, else the vectors' (window / 2).
-    const std::int64_t back = plan_.stats ? plan_.transient : window - out.instant;
+    const std::int64_t back = plan_.stats ? plan_.transient : plan_.window - out.instant;
     for (std::string& w : convergence_warnings(out.convergence, exponents, stderr_, back,
                                                plan_.ons_time, plan_.stats, plan_.window_is_all))
       warnings->push_back(std::move(w));
   }
-  if (!plan_.stats) return out;
-  out.instants = samples;
-  out.ipr.resize(ku);
-  for (std::size_t j = 0; j < ku; ++j) out.ipr[j] = ipr[j] / static_cast<double>(samples);
-  // Growth-rate exponents and their weighted batch-means standard errors (as driver.cpp's).
-  const double t = static_cast<double>(last) * plan_.ons_time;
-  out.exponents.resize(ku);
-  out.stderr_.assign(ku, std::numeric_limits<double>::quiet_NaN());
-  for (std::size_t j = 0; j < ku; ++j) out.exponents[j] = total[j] / t;
-  if (n_blocks >= 2) {
-    const double nb = static_cast<double>(n_blocks);
-    for (std::size_t j = 0; j < ku; ++j) {
-      double var = 0;
-      for (std::int64_t b = 0; b < n_blocks; ++b) {
-        const std::size_t bu = static_cast<std::size_t>(b);
-        const double bt =
-            static_cast<double>(block_start[bu + 1] - block_start[bu]) * plan_.ons_time;
-        const double w = bt / t;
-        const double d = block_sums[static_cast<std::size_t>(b)][j] / bt - out.exponents[j];
-        var += w * w * d * d;
-      }
-      out.stderr_[j] = std::sqrt(var * nb / (nb - 1));
-    }
-  }
-  if (angles.empty()) {
-    out.angle_min = std::numeric_limits<double>::quiet_NaN();
-    return out;
-  }
-  std::sort(angles.begin(), angles.end());
-  for (double p : {0.05, 0.25, 0.5, 0.75, 0.95}) out.angle_quantiles.push_back(quantile(angles, p));
-  out.angle_min = angles.front();
-  return out;
+  if (plan_.stats) pass.statistics();
+  return std::move(out);
 }
 
 }  // namespace rnnlyap::detail

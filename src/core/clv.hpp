@@ -1,8 +1,9 @@
 // Covariant Lyapunov vectors by Ginelli et al.'s method (PRL 99, 130601, 2007), written once for
-// every model and backend on the host: the Benettin loop (driver.cpp) hands over the R factor of
-// every re-orthonormalisation of a window and the orthonormal bases Q at the instants asked for;
-// finish() iterates a random upper-triangular C backwards, C ← R⁻¹C with unit columns, and the
-// covariant vectors at instant i are V_i = Q_i C_i. Memory is bounded by the window (plan.bytes).
+// every model and backend on the host: the Benettin loop (run/clv_recording.cpp) hands over the R
+// factor of every re-orthonormalisation of a window and the orthonormal bases Q at the instants
+// asked for; finish() iterates a random upper-triangular C backwards, C ← R⁻¹C with unit columns,
+// and the covariant vectors at instant i are V_i = Q_i C_i. Memory is bounded by the window
+// (plan.bytes).
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,7 @@
 // The Benettin loop shared by every model (docs/design.md, "Algorithm"): warm-ups, propagation,
 // re-orthonormalisation, accumulation, batch means, checkpoints, for B ≥ 1 members in lockstep.
-// Model-specific code makes a Propagator (propagator.hpp) and calls run_benettin.
+// Model-specific code makes a Propagator (propagator.hpp) and calls run_benettin; the run itself
+// is run/benettin_run.hpp, its phases and observers.
 #pragma once
 
 #include <chrono>
@@ -32,7 +33,8 @@ std::vector<SpectrumResult> run_benettin(Propagator& propagator, const LoopSetup
                                          const Observers& obs, const RunControl& control);
 
 /// Warnings about a spectrum's reliability: the basis condition of single re-orthonormalisations
-/// (max_ratio: LogSums::max_ratio's maxima over the run, driver.cpp); one_step: t_ons is one step.
+/// (max_ratio: LogSums::max_ratio's maxima over the run, run/benettin_run.cpp); one_step: t_ons is
+/// one step.
 std::vector<std::string> basis_warnings(const std::vector<double>& exponents,
                                         const std::vector<double>& max_ratio, double ons_time,
                                         bool one_step, Precision precision);

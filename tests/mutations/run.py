@@ -33,6 +33,10 @@ def m(name, cls, path, text, repl, *checks, quick=False, equivalent=None):
 
 
 DRIVER = "src/core/driver.cpp"
+RUN = "src/core/run/benettin_run.cpp"
+NONFINITE = "src/core/run/nonfinite.cpp"
+CHECKPOINTS = "src/core/run/checkpoints.cpp"
+WINDOWS = "src/core/run/ftle_windows.cpp"
 MEANS = "src/core/batch_means.cpp"
 QR = "src/cpu/orthonormalize.hpp"
 NETWORK = "src/core/network.cpp"
@@ -56,15 +60,15 @@ MUTATIONS = [
       "g[order[j]] = partial / (next * next);", "g[order[j]] = 0;",
       gtest(ERROR_BARS + ":Sweep.*")),
     m("skipped re-orthonormalisation: every other averaged one, logs still taken",
-      "skipped re-orthonormalisation", DRIVER,
-      "    backend->reorthonormalize(true);\n    ++run.ons_done;",
-      "    if (run.ons_done % 2 == 0) backend->reorthonormalize(true);\n    ++run.ons_done;",
+      "skipped re-orthonormalisation", RUN,
+      "    backend_.reorthonormalize(true);\n    ++run_.ons_done;",
+      "    if (run_.ons_done % 2 == 0) backend_.reorthonormalize(true);\n    ++run_.ons_done;",
       gtest(ERROR_BARS + ":" + CLV + ":Backends/Consistency.*/cpu:"
             "Backends/PrecisionAndQr.Cholesky2*/cpu:Checkpoint.ResumeAnywhereEqualsUninterruptedRun")),
 
     # --- stopping ------------------------------------------------------------------------------
-    m("stop request ignored by the loop", "stop request", DRIVER,
-      "const bool stop = control.stop_requested && control.stop_requested();",
+    m("stop request ignored by the loop", "stop request", CHECKPOINTS,
+      "const bool stop = control_.stop_requested && control_.stop_requested();",
       "const bool stop = false;",
       gtest("Checkpoint.*:CheckpointCli.*:Sweep.ResumesWhereItStopped"),
       python_tests("Interrupts.test_spectrum")),
@@ -73,27 +77,27 @@ MUTATIONS = [
       gtest("CheckpointCli.*:Outputs.TemporariesNeverAccumulate"), quick=True),
 
     # --- the averages --------------------------------------------------------------------------
-    m("basis warm-up logs counted in the average", "averaging", DRIVER,
-      "    backend->reorthonormalize(false);\n    ++run.ons_warmup_done;",
-      "    backend->reorthonormalize(true);\n    ++run.ons_warmup_done;",
+    m("basis warm-up logs counted in the average", "averaging", RUN,
+      "    backend_.reorthonormalize(false);\n    ++run_.ons_warmup_done;",
+      "    backend_.reorthonormalize(true);\n    ++run_.ons_warmup_done;",
       gtest(EXACT_FAST + ":" + EXACT_MAP + ":Seeds.EnsembleOfInitialConditionsOfOneNetwork"),
       python_tests("Spectrum.test_given_map_below_onset_is_exact"),
       gtest(SUM_RULES + ":" + FTLE + ":Checkpoint.ResumeAnywhereEqualsUninterruptedRun"),
       quick=True),
-    m("lambda_1 and lambda_2 swapped in the result", "order", DRIVER,
-      "    res.stderr_ = batch_means_stderr(res.exponents, blocks);\n",
-      "    res.stderr_ = batch_means_stderr(res.exponents, blocks);\n"
-      "    if (per >= 2) {\n      std::swap(res.exponents[0], res.exponents[1]);\n"
-      "      std::swap(res.stderr_[0], res.stderr_[1]);\n    }\n",
+    m("lambda_1 and lambda_2 swapped in the result", "order", RUN,
+      "  res.stderr_ = batch_means_stderr(res.exponents, blocks);\n",
+      "  res.stderr_ = batch_means_stderr(res.exponents, blocks);\n"
+      "  if (per_ >= 2) {\n    std::swap(res.exponents[0], res.exponents[1]);\n"
+      "    std::swap(res.stderr_[0], res.stderr_[1]);\n  }\n",
       gtest(EXACT_FAST + ":" + EXACT_MAP),
       gtest(FTLE + ":" + CLV + ":Summary.*:Sweep.*"), quick=True),
-    m("averaging time one interval too long", "averaging", DRIVER,
-      "const double t_avg = sched.averaged_time();",
-      "const double t_avg = sched.averaged_time() + ons_time;",
+    m("averaging time one interval too long", "averaging", RUN,
+      "const double t_avg = sched_.averaged_time();",
+      "const double t_avg = sched_.averaged_time() + ons_time_;",
       gtest(EXACT_FAST + ":" + EXACT_MAP), gtest(SUM_RULES + ":" + FTLE), quick=True),
-    m("dropped log: the first averaged interval's logs not accumulated", "dropped log", DRIVER,
-      "    backend->reorthonormalize(true);\n    ++run.ons_done;",
-      "    backend->reorthonormalize(run.ons_done > 0);\n    ++run.ons_done;",
+    m("dropped log: the first averaged interval's logs not accumulated", "dropped log", RUN,
+      "    backend_.reorthonormalize(true);\n    ++run_.ons_done;",
+      "    backend_.reorthonormalize(run_.ons_done > 0);\n    ++run_.ons_done;",
       gtest(EXACT_FAST + ":" + EXACT_MAP), gtest(SUM_RULES + ":" + FTLE), quick=True),
     m("dropped log: Householder leaves out the last exponent's log|R_kk|", "dropped log", QR,
       "for (int i = 0; i < k_; ++i)\n        diag_log_[i] =\n",
@@ -103,29 +107,31 @@ MUTATIONS = [
       "if (std::isfinite(ratio)) max_ratio_[i] = std::max(max_ratio_[i], ratio);", "",
       gtest("Backends/PrecisionAndQr.SingleReorthonormalisation*/cpu:"
             "Backends/PrecisionAndQr.ConditionWarningFollowsThePrecision/cpu")),
-    m("saturation: a map's state checked only when a log is not finite", "missing error", DRIVER,
-      "    if (phi_only) {\n      const std::vector<double> state",
-      "    if (phi_only && (nan_or_inf || minus_inf)) {\n      const std::vector<double> state",
+    m("saturation: a map's state checked only when a log is not finite", "missing error",
+      NONFINITE, "  if (phi_only_) {\n    const std::vector<double> state",
+      "  if (phi_only_ && (nan_or_inf || minus_inf)) {\n    const std::vector<double> state",
       gtest("Backends/SaturatedState.*/cpu:NonFinite.Saturated*")),
-    m("wrong time scale: rates per step, not per unit of model time", "time scale", DRIVER,
-      "const double t_avg = sched.averaged_time();",
-      "const double t_avg = static_cast<double>(sched.ons_sim * sched.steps_per_ons);",
+    m("wrong time scale: rates per step, not per unit of model time", "time scale", RUN,
+      "const double t_avg = sched_.averaged_time();",
+      "const double t_avg = static_cast<double>(sched_.ons_sim * sched_.steps_per_ons);",
       gtest(EXACT_FAST + ":" + SUM_RULES)),
-    m("finite-time exponents: window time one interval too long", "time scale", DRIVER,
-      "const double wt = static_cast<double>(window_ons) * ons_time;",
-      "const double wt = static_cast<double>(window_ons + 1) * ons_time;",
+    m("finite-time exponents: window time one interval too long", "time scale", WINDOWS,
+      "const double wt = static_cast<double>(window_ons_) * run.ons_time();",
+      "const double wt = static_cast<double>(window_ons_ + 1) * run.ons_time();",
       gtest(FTLE)),
-    m("checkpoint: the logs taken for a checkpoint are lost on resume", "checkpoint", DRIVER,
-      "      if (run.ons_warmup_done == sched.ons_warmup && run.basis_started)\n"
-      "        for (int i = 0; i < k; ++i) run.block[i] += logs[i];\n", "",
+    m("checkpoint: the logs taken for a checkpoint are lost on resume", "checkpoint",
+      CHECKPOINTS,
+      "    if (state.ons_warmup_done == run.schedule().ons_warmup && state.basis_started)\n"
+      "      run.add_logs(logs);\n", "",
       gtest("Checkpoint.*:CheckpointCli.*")),
     m("Kaplan-Yorke dimension divides by |lambda_j|, not |lambda_(j+1)|", "summary",
       "src/core/analysis.cpp", "partial / std::abs(l[j]);", "partial / std::abs(l[j > 0 ? j - 1 : j]);",
       gtest("Summary.*:ErrorBars.*:Sweep.*")),
 
     # --- seeds and options ---------------------------------------------------------------------
-    m("ignored seed: the initial basis drawn from --seed, not --basis-seed", "ignored seed", DRIVER,
-      "detail::initial_basis(n, per, opt.basis_seed_used())", "detail::initial_basis(n, per, opt.seed)",
+    m("ignored seed: the initial basis drawn from --seed, not --basis-seed", "ignored seed", RUN,
+      "detail::initial_basis(n_, per_, opt_.basis_seed_used())",
+      "detail::initial_basis(n_, per_, opt_.seed)",
       gtest(SEEDS), python_tests("Spectrum.test_initial_state_and_part_seeds")),
     m("ignored seed: the initial state drawn from --seed, not --state-seed", "ignored seed", DRIVER,
       "detail::initial_state(net.n, opt.state_seed_used())", "detail::initial_state(net.n, opt.seed)",
