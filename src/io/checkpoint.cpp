@@ -224,7 +224,7 @@ void validate_checkpoint(const Checkpoint& c, const Schedule& s, std::int64_t ma
     corrupt("step " + std::to_string(r.step) + " does not match the phases done (" +
             std::to_string(steps) + ")");
   // Finished averaging blocks: block b ends after ons_sim (b + 1) / n_blocks re-orthonormalisations
-  // (driver.cpp); floor(q n + rem)(b + 1) / n) computed without overflow.
+  // (run/benettin_run.cpp); floor(q n + rem)(b + 1) / n) computed without overflow.
   const std::int64_t n_blocks = std::min(s.ons_sim, max_blocks);
   std::int64_t blocks = 0;
   if (n_blocks > 0) {
