@@ -22,15 +22,15 @@ inline CellNetwork random_cell(Model type, int n, int in, double scale, std::uin
   net.hidden = n;
   net.input_size = in;
   const int gn = net.gates() * n;
-  net.w_ih.resize(static_cast<std::size_t>(gn) * in);
-  net.w_hh.resize(static_cast<std::size_t>(gn) * n);
-  for (double& w : net.w_ih) w = N01(rng) / std::sqrt(in);
-  for (double& w : net.w_hh) w = scale * N01(rng) / std::sqrt(n);
+  net.layer(0).w_ih.resize(static_cast<std::size_t>(gn) * in);
+  net.layer(0).w_hh.resize(static_cast<std::size_t>(gn) * n);
+  for (double& w : net.layer(0).w_ih) w = N01(rng) / std::sqrt(in);
+  for (double& w : net.layer(0).w_hh) w = scale * N01(rng) / std::sqrt(n);
   if (biases) {
-    net.b_ih.resize(gn);
-    net.b_hh.resize(gn);
-    for (double& b : net.b_ih) b = 0.3 * N01(rng);
-    for (double& b : net.b_hh) b = 0.3 * N01(rng);
+    net.layer(0).b_ih.resize(gn);
+    net.layer(0).b_hh.resize(gn);
+    for (double& b : net.layer(0).b_ih) b = 0.3 * N01(rng);
+    for (double& b : net.layer(0).b_hh) b = 0.3 * N01(rng);
   }
   return net;
 }
@@ -42,7 +42,7 @@ inline CellNetwork random_stacked_cell(Model type, int layers, int n, int in, do
   CellNetwork net = random_cell(type, n, in, scale, seed, biases);
   for (int l = 1; l < layers; ++l) {
     const CellNetwork above = random_cell(type, n, n, scale, seed + 7919 * l, biases);
-    net.upper.push_back({above.w_ih, above.w_hh, above.b_ih, above.b_hh});
+    net.layers.push_back(above.layer(0));
   }
   return net;
 }

@@ -165,14 +165,14 @@ TEST_F(NonFinite, TrainedNetworksWithHugeWeightsOrInputsFail) {
       for (const double xscale : {1.0, 1e300}) {
         if (wscale == 1.0 && xscale == 1.0) continue;
         CellNetwork c = test::random_cell(m, 4, 2, 0.8, 3);
-        for (double& v : c.w_ih) v *= wscale;
-        for (double& v : c.w_hh) v *= wscale;
+        for (double& v : c.layer(0).w_ih) v *= wscale;
+        for (double& v : c.layer(0).w_hh) v *= wscale;
         const std::size_t gn = static_cast<std::size_t>(c.gates() * c.hidden);
         const std::vector<test::ZipMember> members = {
             zip_member("weight_ih_l0.npy",
-                       test::make_npy_array_bytes(c.w_ih, {gn, 2}, false, false)),
+                       test::make_npy_array_bytes(c.layer(0).w_ih, {gn, 2}, false, false)),
             zip_member("weight_hh_l0.npy",
-                       test::make_npy_array_bytes(c.w_hh, {gn, 4}, false, false))};
+                       test::make_npy_array_bytes(c.layer(0).w_hh, {gn, 4}, false, false))};
         const std::string w = (dir_ / "w.npz").string();
         test::write_file(w, test::make_zip(members));
         std::vector<double> x(400);

@@ -66,10 +66,14 @@ class OptionsApply : public test::TempDirTest {
     const CellNetwork c = test::random_cell(type, 4, 2, 0.8, 3);
     const std::size_t gn = static_cast<std::size_t>(c.gates() * c.hidden);
     const std::vector<test::ZipMember> members = {
-        zip_member("weight_ih_l0.npy", test::make_npy_array_bytes(c.w_ih, {gn, 2}, false, false)),
-        zip_member("weight_hh_l0.npy", test::make_npy_array_bytes(c.w_hh, {gn, 4}, false, false)),
-        zip_member("bias_ih_l0.npy", test::make_npy_array_bytes(c.b_ih, {gn}, false, false)),
-        zip_member("bias_hh_l0.npy", test::make_npy_array_bytes(c.b_hh, {gn}, false, false))};
+        zip_member("weight_ih_l0.npy",
+                   test::make_npy_array_bytes(c.layer(0).w_ih, {gn, 2}, false, false)),
+        zip_member("weight_hh_l0.npy",
+                   test::make_npy_array_bytes(c.layer(0).w_hh, {gn, 4}, false, false)),
+        zip_member("bias_ih_l0.npy",
+                   test::make_npy_array_bytes(c.layer(0).b_ih, {gn}, false, false)),
+        zip_member("bias_hh_l0.npy",
+                   test::make_npy_array_bytes(c.layer(0).b_hh, {gn}, false, false))};
     const std::string w = (dir_ / (std::string(to_string(type)) + ".npz")).string();
     test::write_file(w, test::make_zip(members));
     std::vector<double> x(600);
@@ -309,10 +313,10 @@ TEST(TrainedParts, PartsThatAreNotModelledAreRefused) {
   const std::size_t gn = 12;
   auto arrays = [&](const std::string& prefix) {
     std::map<std::string, NpyArray> a;
-    a[prefix + "weight_ih_l0"] = {{gn, 2}, c.w_ih};
-    a[prefix + "weight_hh_l0"] = {{gn, 3}, c.w_hh};
-    a[prefix + "bias_ih_l0"] = {{gn}, c.b_ih};
-    a[prefix + "bias_hh_l0"] = {{gn}, c.b_hh};
+    a[prefix + "weight_ih_l0"] = {{gn, 2}, c.layer(0).w_ih};
+    a[prefix + "weight_hh_l0"] = {{gn, 3}, c.layer(0).w_hh};
+    a[prefix + "bias_ih_l0"] = {{gn}, c.layer(0).b_ih};
+    a[prefix + "bias_hh_l0"] = {{gn}, c.layer(0).b_hh};
     return a;
   };
   auto message = [](const std::map<std::string, NpyArray>& a) -> std::string {

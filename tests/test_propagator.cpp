@@ -586,7 +586,7 @@ TEST_P(PropagatorPlacement, RunsThatDoNotFitAreInvalidInputNamingMiB) {
   cell.type = Model::lstm;
   cell.hidden = 16;
   cell.input_size = 0;
-  cell.w_hh.assign(64 * 16, 0.01);
+  cell.layer(0).w_hh.assign(64 * 16, 0.01);
   InputSequences x;
   x.batch = 1;
   x.steps = 2'000'000'000;

@@ -23,6 +23,7 @@
 #include "compare.hpp"
 #include "core/executor.hpp"
 #include "core/loop.hpp"
+#include "core/models/random_network_kernels.hpp"
 #include "propagator_cases.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
@@ -335,8 +336,9 @@ TEST(CudaExecutor, FreesAndReadsWhileWorkIsQueued) {
   void* a = ex->allocate_bytes(h.size() * sizeof(double));
   void* b = ex->allocate_bytes(h.size() * sizeof(double));
   ex->copy_in(a, h.data(), h.size() * sizeof(double));
-  ex->phi_into(3, static_cast<const double*>(a), static_cast<double*>(b));
-  ex->phi_into(3, static_cast<const double*>(b), static_cast<double*>(a));
+  auto& kernels = ex->kernels<detail::RandomNetworkKernels<double>>();
+  kernels.phi_into(3, static_cast<const double*>(a), static_cast<double*>(b));
+  kernels.phi_into(3, static_cast<const double*>(b), static_cast<double*>(a));
   ex->free_bytes(b);  // queued work still reads and writes it
   std::vector<double> out(3, 0.0);
   ex->copy_out_blocking(out.data(), a, out.size() * sizeof(double));

@@ -152,8 +152,8 @@ TEST_F(GivenState, TrainedNetworkStartsThere) {
   net.type = Model::rnn;
   net.hidden = 3;
   net.input_size = 1;
-  net.w_ih = {0, 0, 0};
-  net.w_hh = {0.5, 0.1, 0, -0.2, 0.4, 0.1, 0, 0.3, 0.6};
+  net.layer(0).w_ih = {0, 0, 0};
+  net.layer(0).w_hh = {0.5, 0.1, 0, -0.2, 0.4, 0.1, 0, 0.3, 0.6};
   InputSequences x;
   x.batch = 1;
   x.steps = 20;

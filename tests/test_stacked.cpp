@@ -176,7 +176,7 @@ TEST_P(Stacked, ZeroFixedPointSpectrumIsTheUnionOfTheLayers) {
     SCOPED_TRACE(c.name());
     CellNetwork net = test::random_stacked_cell(c.type, c.layers, n, 2, 0.6, 90, false);
     for (int l = 1; l < c.layers; ++l)
-      for (double& w : net.upper[static_cast<std::size_t>(l - 1)].w_hh) w *= 1 + 0.5 * l;
+      for (double& w : net.layer(l).w_hh) w *= 1 + 0.5 * l;
     InputSequences x = test::random_inputs(1, steps, 2, 3);
     std::fill(x.data.begin(), x.data.end(), 0.0);
     std::vector<double> exact;
@@ -211,8 +211,8 @@ TEST_P(Stacked, ReluFixedPointWithUnitsOffKeepsMinusInfinity) {
   CellNetwork net = test::random_cell(Model::rnn, n, 1, 0.4, 12);
   net.nonlinearity = Nonlinearity::relu;
   for (int i = 0; i < n; ++i) {
-    net.b_ih[static_cast<std::size_t>(i)] = i < on ? 1.0 : -3.0;
-    net.b_hh[static_cast<std::size_t>(i)] = 0.0;
+    net.layer(0).b_ih[static_cast<std::size_t>(i)] = i < on ? 1.0 : -3.0;
+    net.layer(0).b_hh[static_cast<std::size_t>(i)] = 0.0;
   }
   InputSequences x = test::random_inputs(1, steps, 1, 4);
   std::fill(x.data.begin(), x.data.end(), 0.0);
@@ -223,8 +223,8 @@ TEST_P(Stacked, ReluFixedPointWithUnitsOffKeepsMinusInfinity) {
   const std::vector<double> again = cell_step(net, h, zero);
   for (int i = 0; i < n; ++i) {
     ASSERT_NEAR(again[i], h[i], 1e-14);
-    double a = net.b_ih[i];
-    for (int j = 0; j < n; ++j) a += net.w_hh[static_cast<std::size_t>(i) * n + j] * h[j];
+    double a = net.layer(0).b_ih[i];
+    for (int j = 0; j < n; ++j) a += net.layer(0).w_hh[static_cast<std::size_t>(i) * n + j] * h[j];
     if (i < on) {
       ASSERT_GT(a, 0.2) << "unit " << i << " is on";
     } else {
@@ -234,7 +234,8 @@ TEST_P(Stacked, ReluFixedPointWithUnitsOffKeepsMinusInfinity) {
   std::vector<double> block(static_cast<std::size_t>(on) * on);
   for (int r = 0; r < on; ++r)
     for (int c = 0; c < on; ++c)
-      block[static_cast<std::size_t>(c) * on + r] = net.w_hh[static_cast<std::size_t>(r) * n + c];
+      block[static_cast<std::size_t>(c) * on + r] =
+          net.layer(0).w_hh[static_cast<std::size_t>(r) * n + c];
   std::vector<double> exact = log_abs_eigenvalues(block, on);
   SpectrumOptions o;
   o.backend = GetParam();
@@ -280,12 +281,12 @@ TEST_P(Stacked, ReluStackWithEveryUnitOnIsTheUnionOfItsLayers) {
   CellNetwork net = test::random_stacked_cell(Model::rnn, layers, n, 1, 0.35, 21);
   net.nonlinearity = Nonlinearity::relu;
   for (int l = 0; l < layers; ++l) {
-    std::vector<double>& bih = l == 0 ? net.b_ih : net.upper[0].b_ih;
-    std::vector<double>& bhh = l == 0 ? net.b_hh : net.upper[0].b_hh;
+    std::vector<double>& bih = l == 0 ? net.layer(0).b_ih : net.layer(1).b_ih;
+    std::vector<double>& bhh = l == 0 ? net.layer(0).b_hh : net.layer(1).b_hh;
     std::fill(bih.begin(), bih.end(), l == 0 ? 1.5 : 4.0);
     std::fill(bhh.begin(), bhh.end(), 0.0);
   }
-  for (double& w : net.upper[0].w_hh) w *= 2.0;  // the layers' spectra interleave
+  for (double& w : net.layer(1).w_hh) w *= 2.0;  // the layers' spectra interleave
   InputSequences x = test::random_inputs(1, steps, 1, 4);
   std::fill(x.data.begin(), x.data.end(), 0.0);
   std::vector<double> s(static_cast<std::size_t>(net.state_size()), 0.0);
@@ -478,7 +479,7 @@ for name, cls, kw, L in [("rnn", torch.nn.RNN, {}, 3),
     const auto arrays = read_npz((dir / (std::string(c.file) + ".npz")).string());
     CellNetwork net = cell_from_arrays(c.type, arrays, "torch");
     net.nonlinearity = c.f;
-    ASSERT_EQ(net.layers(), c.layers);
+    ASSERT_EQ(net.num_layers(), c.layers);
     const std::vector<double>& x = arrays.at("x").data;
     const std::vector<double>& s = arrays.at("state").data;
     const std::vector<double>& want = arrays.at("next").data;
@@ -517,7 +518,7 @@ TEST(StackedArrays, LayersAreReadAndBadOnesRefused) {
   auto arrays_of = [](const CellNetwork& net, const std::string& prefix) {
     std::map<std::string, NpyArray> a;
     const std::size_t gn = static_cast<std::size_t>(net.gates() * net.hidden);
-    for (int l = 0; l < net.layers(); ++l) {
+    for (int l = 0; l < net.num_layers(); ++l) {
       const std::string s = "_l" + std::to_string(l);
       const std::size_t in = l == 0 ? static_cast<std::size_t>(net.input_size) : 4;
       a[prefix + "weight_ih" + s] = {{gn, in}, net.layer(l).w_ih};
@@ -538,9 +539,9 @@ TEST(StackedArrays, LayersAreReadAndBadOnesRefused) {
   for (const std::string prefix : {"", "gru."}) {
     const auto good = arrays_of(c, prefix);
     const CellNetwork back = cell_from_arrays(Model::gru, good, "W.npz");
-    EXPECT_EQ(back.layers(), 3);
-    EXPECT_EQ(back.upper[1].w_ih, c.upper[1].w_ih);
-    EXPECT_EQ(back.upper[0].b_hh, c.upper[0].b_hh);
+    EXPECT_EQ(back.num_layers(), 3);
+    EXPECT_EQ(back.layer(2).w_ih, c.layer(2).w_ih);
+    EXPECT_EQ(back.layer(1).b_hh, c.layer(1).b_hh);
     EXPECT_EQ(back.tangent_rows(false), 12);
     auto gap = good;
     for (const char* part : {"weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"})
@@ -572,7 +573,7 @@ TEST(StackedArrays, LayersAreReadAndBadOnesRefused) {
   const CellNetwork nb = test::random_stacked_cell(Model::gru, 2, 4, 2, 1.0, 3, false);
   auto none = arrays_of(nb, "");
   for (const char* k : {"bias_ih_l0", "bias_hh_l0", "bias_ih_l1", "bias_hh_l1"}) none.erase(k);
-  EXPECT_EQ(cell_from_arrays(Model::gru, none, "W.npz").layers(), 2);
+  EXPECT_EQ(cell_from_arrays(Model::gru, none, "W.npz").num_layers(), 2);
 }
 
 // The nonlinearity of the options and of the network must agree (the CLI sets the network's).
@@ -608,7 +609,7 @@ class StackedCli : public test::TempDirTest {
     std::vector<test::ZipMember> members;
     const std::size_t gn = static_cast<std::size_t>(c.gates() * c.hidden);
     const std::size_t n = static_cast<std::size_t>(c.hidden);
-    for (int l = 0; l < c.layers(); ++l) {
+    for (int l = 0; l < c.num_layers(); ++l) {
       const std::string s = "_l" + std::to_string(l) + ".npy";
       const std::size_t in = l == 0 ? static_cast<std::size_t>(c.input_size) : n;
       const auto add = [&](const std::string& name, const std::vector<double>& v,
@@ -620,7 +621,7 @@ class StackedCli : public test::TempDirTest {
       };
       add("weight_ih", c.layer(l).w_ih, {gn, in});
       add("weight_hh", c.layer(l).w_hh, {gn, n});
-      if (!c.b_ih.empty()) {
+      if (!c.layer(0).b_ih.empty()) {
         add("bias_ih", c.layer(l).b_ih, {gn});
         add("bias_hh", c.layer(l).b_hh, {gn});
       }
@@ -697,8 +698,8 @@ TEST_F(StackedCli, StackedNetworksAndReluFromTheCommandLine) {
   // relu: units 7 … 9 have a negative bias that keeps them off (the input is small).
   CellNetwork relu = test::random_cell(Model::rnn, 10, 2, 0.4, 12);
   for (int i = 0; i < 10; ++i) {
-    relu.b_ih[static_cast<std::size_t>(i)] = i < 7 ? 1.0 : -5.0;
-    relu.b_hh[static_cast<std::size_t>(i)] = 0.0;
+    relu.layer(0).b_ih[static_cast<std::size_t>(i)] = i < 7 ? 1.0 : -5.0;
+    relu.layer(0).b_hh[static_cast<std::size_t>(i)] = 0.0;
   }
   const std::string f = files(relu, 100, 0.01);
   const test::CliRun r = run("spectrum --model rnn --nonlinearity relu" + std::string(kQuick) +

@@ -193,10 +193,10 @@ TEST(TrainedInputs, BadWeightsAndInputsAreInvalidInput) {
   auto arrays_of = [](const CellNetwork& c) {
     std::map<std::string, NpyArray> a;
     const std::size_t gn = static_cast<std::size_t>(c.gates() * c.hidden);
-    a["lstm.weight_ih_l0"] = {{gn, static_cast<std::size_t>(c.input_size)}, c.w_ih};
-    a["lstm.weight_hh_l0"] = {{gn, static_cast<std::size_t>(c.hidden)}, c.w_hh};
-    a["lstm.bias_ih_l0"] = {{gn}, c.b_ih};
-    a["lstm.bias_hh_l0"] = {{gn}, c.b_hh};
+    a["lstm.weight_ih_l0"] = {{gn, static_cast<std::size_t>(c.input_size)}, c.layer(0).w_ih};
+    a["lstm.weight_hh_l0"] = {{gn, static_cast<std::size_t>(c.hidden)}, c.layer(0).w_hh};
+    a["lstm.bias_ih_l0"] = {{gn}, c.layer(0).b_ih};
+    a["lstm.bias_hh_l0"] = {{gn}, c.layer(0).b_hh};
     return a;
   };
   auto a = arrays_of(good);

@@ -15,17 +15,16 @@
 
 namespace rnnlyap {
 
-/// Layer l ≥ 1 of a stacked network (PyTorch's weight_ih_l{l}, weight_hh_l{l}, bias_ih_l{l},
-/// bias_hh_l{l}): its input is the new h of layer l − 1, so w_ih is G·N × N; w_hh is G·N × N and
-/// the biases G·N (both empty without biases), as in layer 0.
+/// One layer as torch.nn.RNN/GRU/LSTM stores it (weight_ih_l{l}, weight_hh_l{l}, bias_ih_l{l},
+/// bias_hh_l{l}), row-major, gates stacked in PyTorch's order — GRU (r, z, n), LSTM (i, f, g, o):
+/// w_ih is G·N × I for layer 0 and G·N × N above it (its input is the new h of layer l − 1), w_hh
+/// G·N × N, the biases G·N (empty without biases, in every layer); G = 1, 3, 4 for rnn, gru, lstm.
 struct CellLayer {
   std::vector<double> w_ih, w_hh, b_ih, b_hh;
 };
 
-/// Layer 0 as torch.nn.RNN/GRU/LSTM stores it: weight_ih_l0 (G·N × I), weight_hh_l0 (G·N × N),
-/// bias_ih_l0 and bias_hh_l0 (G·N), row-major, gates stacked in PyTorch's order — GRU (r, z, n),
-/// LSTM (i, f, g, o); G = 1, 3, 4 for rnn, gru, lstm. Layers 1 … L−1 (num_layers = L) are in
-/// `upper`. Per layer, with x its input (x_t for layer 0, layer l−1's new h above it):
+/// A trained cell of num_layers() = L layers, layer 0 first. Per layer, with x its input (x_t for
+/// layer 0, layer l−1's new h above it):
 ///   rnn:  h' = φ(W_ih x + b_ih + W_hh h + b_hh), φ = tanh or relu (`nonlinearity`)
 ///   gru:  r = σ(.), z = σ(.), n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)),
 ///         h' = (1 − z) ⊙ n + z ⊙ h
@@ -38,31 +37,28 @@ struct CellNetwork {
   Nonlinearity nonlinearity = Nonlinearity::tanh;  ///< rnn only (nn.RNN's `nonlinearity`)
   int hidden = 0;                                  ///< N, the same in every layer
   int input_size = 0;                              ///< I, layer 0's input
-  std::vector<double> w_ih, w_hh, b_ih, b_hh;      ///< layer 0
-  std::vector<CellLayer> upper;                    ///< layers 1 … L−1; empty for one layer
+  std::vector<CellLayer> layers = std::vector<CellLayer>(1);  ///< layers 0 … L−1; at least one
 
-  /// A layer's weights: l = 0 the fields above, l ≥ 1 upper[l − 1].
-  struct LayerRef {
-    const std::vector<double>&w_ih, &w_hh, &b_ih, &b_hh;
-  };
-  LayerRef layer(int l) const {
-    if (l == 0) return {w_ih, w_hh, b_ih, b_hh};
-    const CellLayer& u = upper.at(static_cast<std::size_t>(l - 1));
-    return {u.w_ih, u.w_hh, u.b_ih, u.b_hh};
-  }
+  /// Layer l's weights.
+  const CellLayer& layer(int l) const { return layers.at(static_cast<std::size_t>(l)); }
+  CellLayer& layer(int l) { return layers.at(static_cast<std::size_t>(l)); }
   /// L, PyTorch's num_layers.
-  int layers() const { return 1 + static_cast<int>(upper.size()); }
+  int num_layers() const { return static_cast<int>(layers.size()); }
+  /// The layers have biases (bias=True): all of them or none.
+  bool has_biases() const { return !layers.empty() && !layers.front().b_ih.empty(); }
   int gates() const { return type == Model::lstm ? 4 : type == Model::gru ? 3 : 1; }
   /// One layer's state: N, or 2N for the LSTM (h first, then c).
   int layer_state_size() const { return type == Model::lstm ? 2 * hidden : hidden; }
   /// Length of the state vector: L layers' states, layer 0 first.
-  int state_size() const { return layers() * layer_state_size(); }
+  int state_size() const { return num_layers() * layer_state_size(); }
   /// Rows of one layer's block of the tangent basis: its state, or the LSTM's h alone.
   int layer_tangent_rows(bool lstm_h_only) const {
     return lstm_h_only ? hidden : layer_state_size();
   }
   /// Rows of the tangent basis: L blocks of layer_tangent_rows, layer 0 first.
-  int tangent_rows(bool lstm_h_only) const { return layers() * layer_tangent_rows(lstm_h_only); }
+  int tangent_rows(bool lstm_h_only) const {
+    return num_layers() * layer_tangent_rows(lstm_h_only);
+  }
 };
 
 /// Builds a cell from state_dict arrays: layers l0 … l{L−1} (consecutive; a gap is refused). Keys

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "models/cell_layout.hpp"
+
 #if defined(__CUDACC__)
 #define RNNLYAP_HD __host__ __device__ __forceinline__
 #else
@@ -80,55 +82,57 @@ RNNLYAP_HD T drelu(T x) {
   return x > T(0) ? T(1) : (x <= T(0) ? T(0) : x);
 }
 
-/// One unit of a trained cell (PyTorch conventions) from its gates' input parts gi[g] and hidden
-/// parts gh[g] (g < G, PyTorch's gate order): returns the new h, moves c (LSTM), and, when coef is
-/// not null, writes the tangent coefficients coef[j·stride] (j < 6) of the structured tangent map
-/// (src/core/models/cell.hpp), computed from the state before the step. With x the layer's input
-/// (a stacked layer's input is the layer below's new h), dx enters as dh does, through W_i* with
-/// the same coefficients, except the GRU's n gate, whose input part is not reset by r (c4):
-///   rnn:  h' = φ(a) (kRelu: relu(a));  dh' = c0 (W_hh dh + W_ih dx)
+/// One unit of a trained cell of kind K (PyTorch conventions) from its gates' input parts gi[g] and
+/// hidden parts gh[g] (g < G, PyTorch's gate order): returns the new h, moves c (LSTM), and, when
+/// coef is not null, writes the tangent coefficients coef[slot·stride] (models/cell_layout.hpp
+/// names the slots) of the structured tangent map (src/core/models/cell.hpp), computed from the
+/// state before the step. With x the layer's input (a stacked layer's input is the layer below's
+/// new h), dx enters as dh does, through W_i* with the same coefficients, except the GRU's n gate,
+/// whose input part is not reset by r (n_x):
+///   rnn:  h' = φ(a) (rnn_relu: relu(a));  dh' = act (W_hh dh + W_ih dx)
 ///   gru:  r = σ(a_r), z = σ(a_z), n = φ(gi_n + r gh_n), h' = (1 − z) n + z h;
-///         dh' = c0 (W_hr dh + W_ir dx) + c1 (W_hz dh + W_iz dx) + c2 (W_hn dh) + c4 (W_in dx)
-///               + c3 dh
+///         dh' = r (W_hr dh + W_ir dx) + z (W_hz dh + W_iz dx) + n_h (W_hn dh) + n_x (W_in dx)
+///               + keep dh
 ///   lstm: c' = f c + i g, h' = o φ(c');
-///         dc' = c0 (W_hi dh + W_ii dx) + c1 (W_hf dh + W_if dx) + c2 (W_hg dh + W_ig dx) + c3 dc,
-///         dh' = c4 (W_ho dh + W_io dx) + c5 dc'
-template <class T, int G, bool kRelu = false>
+///         dc' = i (W_hi dh + W_ii dx) + f (W_hf dh + W_if dx) + g (W_hg dh + W_ig dx) + keep dc,
+///         dh' = o (W_ho dh + W_io dx) + c_to_h dc'
+template <class T, CellKind K>
 RNNLYAP_HD T cell_unit(const T* gi, const T* gh, T h, T& c, T* coef, std::size_t stride) {
-  if constexpr (G == 1) {
+  if constexpr (K == CellKind::rnn_tanh || K == CellKind::rnn_relu) {
     const T a = gi[0] + gh[0];
-    if constexpr (kRelu) {
-      if (coef) coef[0] = drelu(a);
+    if constexpr (K == CellKind::rnn_relu) {
+      if (coef) coef[RnnCoef::act * stride] = drelu(a);
       return relu(a);
     } else {
-      if (coef) coef[0] = dphi(a);
+      if (coef) coef[RnnCoef::act * stride] = dphi(a);
       return phi(a);
     }
-  } else if constexpr (G == 3) {
+  } else if constexpr (K == CellKind::gru) {
     const T ar = gi[0] + gh[0], az = gi[1] + gh[1];
     const T r = sigmoid(ar), z = sigmoid(az);
     const T an = gi[2] + r * gh[2];
     if (coef) {
       const T dn = dphi(an) * (T(1) - z);
-      coef[0] = dn * dsigmoid(ar) * gh[2];
-      coef[stride] = dsigmoid(az) * (h - phi(an));
-      coef[2 * stride] = dn * r;
-      coef[3 * stride] = z;
-      coef[4 * stride] = dn;
+      coef[GruCoef::r * stride] = dn * dsigmoid(ar) * gh[2];
+      coef[GruCoef::z * stride] = dsigmoid(az) * (h - phi(an));
+      coef[GruCoef::n_h * stride] = dn * r;
+      coef[GruCoef::keep * stride] = z;
+      coef[GruCoef::n_x * stride] = dn;
     }
     const T nn = phi(an);
     return (T(1) - z) * nn + z * h;
   } else {
+    static_assert(K == CellKind::lstm);
     const T ai = gi[0] + gh[0], af = gi[1] + gh[1], ag = gi[2] + gh[2], ao = gi[3] + gh[3];
     const T ig = sigmoid(ai), fg = sigmoid(af), gg = phi(ag), og = sigmoid(ao);
     const T cn = fg * c + ig * gg;
     if (coef) {
-      coef[0] = dsigmoid(ai) * gg;
-      coef[stride] = dsigmoid(af) * c;
-      coef[2 * stride] = ig * dphi(ag);
-      coef[3 * stride] = fg;
-      coef[4 * stride] = dsigmoid(ao) * phi(cn);
-      coef[5 * stride] = og * dphi(cn);
+      coef[LstmCoef::i * stride] = dsigmoid(ai) * gg;
+      coef[LstmCoef::f * stride] = dsigmoid(af) * c;
+      coef[LstmCoef::g * stride] = ig * dphi(ag);
+      coef[LstmCoef::keep * stride] = fg;
+      coef[LstmCoef::o * stride] = dsigmoid(ao) * phi(cn);
+      coef[LstmCoef::c_to_h * stride] = og * dphi(cn);
     }
     c = cn;
     return og * phi(cn);

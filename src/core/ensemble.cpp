@@ -106,7 +106,7 @@ EnsembleResult run_ensemble_batched(const SpectrumOptions& opt_in, const Placeme
   for (const Network& net : nets) ptrs.push_back(&net);
   const std::unique_ptr<Propagator> batch =
       make_network_propagator(where, ptrs, dynamics_of(opt), keys, k);
-  setup.options.backend = batch->name() == "cuda" ? BackendKind::cuda : BackendKind::cpu;
+  setup.options.backend = batch->kind();
   RunControl control;
   control.stop_requested = stop_requested;
   std::vector<SpectrumResult> members = run_benettin(*batch, setup, obs, control);

@@ -1,7 +1,9 @@
 // The executor: what a backend offers the models (docs/design.md).
-// Memory, copies, strided-batched GEMM, batched re-orthonormalisation returning log|R_ii|, and the
-// per-element kernels of the models — declared once here, implemented once per backend
-// (src/cpu/cpu_executor.cpp, src/cuda/cuda_executor.cpp). An executor knows no model: the models
+// Memory, copies, strided-batched GEMM and batched re-orthonormalisation returning log|R_ii|,
+// declared once here and implemented once per backend (src/cpu/cpu_executor.cpp,
+// src/cuda/cuda_executor.cpp; backends.hpp registers them). The per-element kernels of a model
+// family are declared beside the model (src/core/models/*_kernels.hpp), implemented in each
+// backend's folder, and reached through kernels<K>(). An executor knows no model: the models
 // (src/core/models/) write their state and tangent steps with these calls, and one propagator
 // (propagator.hpp) drives any model on any executor.
 //
@@ -18,28 +20,24 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
+#include "rnnlyap/errors.hpp"
 #include "rnnlyap/options.hpp"
 
 namespace rnnlyap::detail {
 
-/// A trained cell of the per-element kernels; cell_gates() is its number of gates G. rnn_relu is
-/// the vanilla RNN with nonlinearity='relu' (one gate, as rnn).
-enum class CellKind : int { rnn = 1, gru = 3, lstm = 4, rnn_relu = 0x101 };
-/// G: 1 (rnn, rnn_relu), 3 (gru), 4 (lstm).
-constexpr int cell_gates(CellKind kind) {
-  return static_cast<int>(kind) & 0xff;
-}
-
-/// The state buffers of the RK4 state step, each B·n values.
-template <class T>
-struct Rk4Buffers {
-  T* h = nullptr;  ///< the state; the last stage moves it
-  T* x[4] = {};    ///< x[s] = φ(y_s); x[0] = φ(h) holds between steps
-  T* y[4] = {};    ///< stage points y_s (y_0 = h before the step)
-  T* f[4] = {};    ///< f(y_s) = -y_s + J φ(y_s) + b
+/// The per-element kernels of one model family on one backend (e.g. models/cell_kernels.hpp): an
+/// interface declared beside the model, implemented in each backend's folder and owned by its
+/// executor.
+class Kernels {
+ public:
+  virtual ~Kernels() = default;
+  Kernels() = default;
+  Kernels(const Kernels&) = delete;
+  Kernels& operator=(const Kernels&) = delete;
 };
 
 /// Memory and copies, independent of the working precision.
@@ -50,8 +48,10 @@ class Memory {
   Memory(const Memory&) = delete;
   Memory& operator=(const Memory&) = delete;
 
-  /// "cpu" or "cuda".
-  virtual std::string name() const = 0;
+  /// Which backend (backends.hpp).
+  virtual BackendKind kind() const = 0;
+  /// Its name: "cpu" or "cuda".
+  std::string name() const { return std::string(to_string(kind())); }
   /// The CPU model or the GPU's name.
   virtual std::string device() const = 0;
   /// Bytes this process may still allocate there (the cgroup limit, or the GPU's free memory,
@@ -168,59 +168,20 @@ class Executor : public Memory {
   virtual std::unique_ptr<Reorthonormalizer<T>> make_reorthonormalizer(int batch, int rows, int k,
                                                                        QrMethod method) = 0;
 
-  // --- per-element kernels of the random networks (models/random_network.cpp) --------------------
-  // J is B blocks of n×n, bias/h/x B·n values, q/s/kbuf/acc B blocks of n×k, keys B noise keys.
+  /// This backend's kernels of family K (a Kernels interface, models/*_kernels.hpp), owned by the
+  /// executor. A model looks them up once (upload) and then calls them directly: one virtual call
+  /// per kernel launch on the whole batch.
+  template <class K>
+  K& kernels() {
+    K* k = dynamic_cast<K*>(family_kernels(typeid(K)));
+    if (k == nullptr)
+      throw Error("the " + name() + " executor has no kernels of this model family");
+    return *k;
+  }
 
-  /// x = φ(h), `count` values.
-  virtual void phi_into(long long count, const T* h, T* x) = 0;
-  /// One Euler (rate) or map state step: drive = J x_in (each row summed over columns 0..n-1 in
-  /// order), h ← (1-dt) h + dt (drive + b) + σ ξ (rate) or drive + b + σ ξ (map), x_out = φ(h).
-  /// Needs x_in = φ(h); x_out is another buffer.
-  virtual void euler_or_map_state_step(int batch, int n, bool map, const T* j, const T* bias, T* h,
-                                       const T* x_in, T* x_out, T dt, T noise_scale,
-                                       const std::uint64_t* keys, std::int64_t step) = 0;
-  /// Stage `stage` (0..3) of classic RK4 of the state: f_s = -y_s + J x_s + b; stages 0..2 also
-  /// y_{s+1} = h + c_next f_s and x_{s+1} = φ(y_{s+1}); stage 3 moves h by dt/6 (f0 + 2f1 + 2f2 +
-  /// f3), adds the noise and sets x_0 = φ(h). Stage 0 copies h into y_0.
-  virtual void rk4_stage(int batch, int n, int stage, const T* j, const T* bias,
-                         const Rk4Buffers<T>& b, T c_next, T dt_over_6, T noise_scale,
-                         const std::uint64_t* keys, std::int64_t step) = 0;
-  /// s = diag(φ'(h)) q.
-  virtual void scale_rows_by_dphi(int batch, int n, int k, const T* h, const T* q, T* s) = 0;
-  /// The pass after RK4 tangent product `stage`: K ← K − Q; A ← (stage 0 ? Q : A) + w K; for
-  /// stage < 3 also S ← diag(φ'(y_next)) (Q + c_next K).
-  virtual void rk4_tangent_combine(int batch, int n, int k, int stage, T w, T c_next,
-                                   const T* y_next, T* kbuf, const T* q, T* acc, T* s) = 0;
-
-  // --- per-element kernels of the trained cells (models/cell.cpp) --------------------------------
-  // One layer at a time. N units, G gates; W_hh (G·N × N column-major) and b_hh are shared by
-  // every member; gi is member 0's input drive of this step (G·N values), member b's at
-  // gi + b·gi_stride; h, c B·N values; coef B blocks of 6·N; e B blocks of dim × N; q, qn B blocks
-  // of dim × k (a stacked network passes q and qn offset to the layer's first row, and dim its
-  // total rows).
-
-  /// y_b = A x_b + bias for b < batch: A (m × n column-major) and bias (m) shared, x B·n values, y
-  /// B·m values; each row summed from the bias over columns 0..n-1 in order (the input drive
-  /// W_ih h + b_ih of a stacked layer, from the new h of the layer below).
-  virtual void cell_input_drive(int batch, int m, int n, const T* a, const T* bias, const T* x,
-                                T* y) = 0;
-
-  /// gh = W_hh h_in + b_hh (each row summed from the bias over columns 0..N-1 in order), then per
-  /// unit the tangent coefficients into coef (skipped when null) and the state update into h_out
-  /// and c (c in place; null for rnn/gru). h_out is another buffer than h_in.
-  virtual void cell_step(CellKind kind, int batch, int n, const T* whh, const T* bhh, const T* gi,
-                         long long gi_stride, const T* h_in, T* h_out, T* c, T* coef) = 0;
-  /// E, the dim × N matrix that maps δh to the new tangent vector (models/cell.cpp), from w =
-  /// W_hh. With `input`, w is a stacked layer's W_ih (G·N × N) and E maps the layer's input δx
-  /// (the layer below's new δh): the same row scalings, but the GRU's n gate takes c4 (its input
-  /// part is not reset by r) instead of c2.
-  virtual void cell_form_e(CellKind kind, bool h_only, bool input, int batch, int n, int dim,
-                           const T* coef, const T* w, T* e) = 0;
-  /// qn = D q, the diagonal part of the tangent map (gru: z on δh; full lstm: f on δc, into both
-  /// blocks), rows 0 … 2N−1 of each column (dim: the leading dimension and a member's rows).
-  /// Returns false, doing nothing, when the cell has none (rnn, h-only lstm).
-  virtual bool cell_diagonal(CellKind kind, bool h_only, int batch, int n, int dim, int k,
-                             const T* coef, const T* q, T* qn) = 0;
+ protected:
+  /// The kernels of the family whose interface type is `family`; null when this backend has none.
+  virtual Kernels* family_kernels(const std::type_info& family) = 0;
 };
 
 /// The CPU executor (BLAS/LAPACK); always compiled.

@@ -1,6 +1,7 @@
 // Build and machine information for `rnnlyap info`, and the memory this process may still use.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <string>
 #include <system_error>
 
+#include "backends.hpp"
 #include "executor.hpp"
 #include "memory_limit.hpp"
 #include "rnnlyap/info.hpp"
@@ -24,12 +26,16 @@ std::string version() {
   return RNNLYAP_VERSION;
 }
 
+// In the order of the public BackendKind (cpu first), whatever auto's order of preference.
 std::vector<std::string> compiled_backends() {
-#ifdef RNNLYAP_HAVE_CUDA
-  return {"cpu", "cuda"};
-#else
-  return {"cpu"};
-#endif
+  std::vector<const detail::Backend*> all = detail::backends();
+  std::sort(all.begin(), all.end(), [](const detail::Backend* a, const detail::Backend* b) {
+    return static_cast<int>(a->kind) < static_cast<int>(b->kind);
+  });
+  std::vector<std::string> out;
+  for (const detail::Backend* b : all)
+    if (b->compiled) out.emplace_back(to_string(b->kind));
+  return out;
 }
 
 std::string blas_info() {

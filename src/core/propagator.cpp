@@ -8,6 +8,7 @@
 #include <string>
 #include <type_traits>
 
+#include "backends.hpp"
 #include "executor.hpp"
 #include "models/cell.hpp"
 #include "models/model.hpp"
@@ -30,7 +31,7 @@ class ModelPropagator final : public Propagator {
     qr_ = ex_->make_reorthonormalizer(model_->batch(), model_->tangent_rows(), k_, qr);
   }
 
-  std::string name() const override { return ex_->name(); }
+  BackendKind kind() const override { return ex_->kind(); }
   std::string device() const override { return ex_->device(); }
   int batch() const override { return model_->batch(); }
 
@@ -96,7 +97,7 @@ double bytes_needed(const Executor<T>& ex, const TangentModel<T>& m, int k,
 template <class T>
 [[noreturn]] void throw_does_not_fit(const Executor<T>& ex, const TangentModel<T>& m, int k,
                                      double need) {
-  const bool gpu = ex.name() == "cuda";
+  const bool gpu = backend(ex.kind()).accelerator;
   throw DoesNotFit(
       "the run needs " + std::to_string(static_cast<long long>(std::ceil(need / kMiB))) +
       " MiB of " + (gpu ? "GPU memory; " : "memory; ") + ex.device() + " has " +
@@ -105,30 +106,31 @@ template <class T>
       std::to_string(k) + " basis, " + (std::is_same_v<T, float> ? "fp32" : "fp64") + ")");
 }
 
-// The backend rule, written once: `cpu`, `cuda`, or `auto` (CUDA where present, usable and the run
-// fits there, else the CPU). The memory check happens before anything of the run is allocated; an
-// allocation that fails on the GPU all the same (others took the memory meanwhile) is
-// OutOfDeviceMemory, after which `auto` goes to the CPU too.
+// The backend rule, written once: a named backend, or `auto` (backends.hpp: an accelerator where
+// present, usable and the run fits there, else the CPU). The memory check happens before anything
+// of the run is allocated; an allocation that fails on the GPU all the same (others took the
+// memory meanwhile) is OutOfDeviceMemory, after which `auto` goes to the CPU too.
 template <class T>
 std::unique_ptr<Propagator> place(
     const Placement& where, const std::function<std::unique_ptr<TangentModel<T>>()>& make_model,
     int k) {
   std::unique_ptr<TangentModel<T>> model = make_model();
-  if (placement_is_cuda(where)) {
-    std::unique_ptr<Executor<T>> gpu = make_cuda_executor<T>(where.device);
-    const double need = bytes_needed(*gpu, *model, k, where);
-    if (need <= static_cast<double>(gpu->bytes_available())) {
+  const BackendKind kind = placed_backend(where);
+  if (kind != BackendKind::cpu) {
+    std::unique_ptr<Executor<T>> ex = make_executor<T>(kind, where.device);
+    const double need = bytes_needed(*ex, *model, k, where);
+    if (need <= static_cast<double>(ex->bytes_available())) {
       try {
-        return std::make_unique<ModelPropagator<T>>(std::move(gpu), std::move(model), k, where.qr);
+        return std::make_unique<ModelPropagator<T>>(std::move(ex), std::move(model), k, where.qr);
       } catch (const OutOfDeviceMemory&) {
-        if (where.backend == BackendKind::cuda) throw;
+        if (where.backend != BackendKind::auto_select) throw;
         model = make_model();  // the propagator's constructor took the first one with it
       }
-    } else if (where.backend == BackendKind::cuda) {
-      throw_does_not_fit(*gpu, *model, k, need);
+    } else if (where.backend != BackendKind::auto_select) {
+      throw_does_not_fit(*ex, *model, k, need);
     }
   }
-  std::unique_ptr<Executor<T>> cpu = make_cpu_executor<T>();
+  std::unique_ptr<Executor<T>> cpu = make_executor<T>(BackendKind::cpu, where.device);
   const double need = bytes_needed(*cpu, *model, k, where);
   const std::size_t have = cpu->bytes_available();
   if (have != 0 && need > static_cast<double>(have)) throw_does_not_fit(*cpu, *model, k, need);
@@ -137,16 +139,11 @@ std::unique_ptr<Propagator> place(
 
 }  // namespace
 
-bool placement_is_cuda(const Placement& where) {
-  if (where.backend == BackendKind::cpu) return false;
-  if (where.backend == BackendKind::cuda) return true;
-  // With a GPU present, `auto` means it: a --device that does not exist is then an error (exit
-  // 2), not a silent fall-back to the CPU. The test-only emulated device is not a GPU, and a GPU
-  // this build cannot run on (its compute capability, the driver) means the CPU.
-  const auto devices = cuda_devices();
-  return std::any_of(devices.begin(), devices.end(),
-                     [](const DeviceInfo& d) { return !d.emulated; }) &&
-         cuda_device_unusable(where.device).empty();
+// With a GPU present, `auto` means it: a --device that does not exist is then an error (exit 2),
+// not a silent fall-back to the CPU. The test-only emulated device is not a GPU, and a GPU this
+// build cannot run on (its compute capability, the driver) means the CPU (backends.hpp).
+BackendKind placed_backend(const Placement& where) {
+  return resolve_backend(where.backend, where.device);
 }
 
 void check_weights_fit(const SpectrumOptions& opt) {

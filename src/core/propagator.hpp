@@ -46,8 +46,10 @@ class Propagator {
   Propagator(const Propagator&) = delete;
   Propagator& operator=(const Propagator&) = delete;
 
-  /// "cpu" or "cuda".
-  virtual std::string name() const = 0;
+  /// Which backend runs it (backends.hpp).
+  virtual BackendKind kind() const = 0;
+  /// Its name: "cpu" or "cuda".
+  std::string name() const { return std::string(to_string(kind())); }
   /// The CPU model or the GPU's name.
   virtual std::string device() const = 0;
   virtual int batch() const = 0;
@@ -113,7 +115,11 @@ inline Placement placement_of(const SpectrumOptions& opt) {
 /// memory when placed). Does nothing for weights from a file.
 void check_weights_fit(const SpectrumOptions& opt);
 
+/// The backend `where` resolves to (backends.hpp, resolve_backend): cpu or cuda.
+BackendKind placed_backend(const Placement& where);
 /// True when `where` resolves to a CUDA device (auto with a device present, or cuda).
-bool placement_is_cuda(const Placement& where);
+inline bool placement_is_cuda(const Placement& where) {
+  return placed_backend(where) == BackendKind::cuda;
+}
 
 }  // namespace rnnlyap::detail

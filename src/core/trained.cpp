@@ -40,20 +40,16 @@ const NpyArray* find_key(const std::map<std::string, NpyArray>& a, const std::st
   return found;
 }
 
-}  // namespace
+bool ends_with(const std::string& k, const std::string& tail) {
+  return k.size() >= tail.size() && k.compare(k.size() - tail.size(), tail.size(), tail) == 0;
+}
 
-CellNetwork cell_from_arrays(Model type, const std::map<std::string, NpyArray>& arrays,
-                             const std::string& name) {
-  if (!is_cell(type)) throw InvalidInput("cell_from_arrays: model must be rnn, gru or lstm");
-  CellNetwork net;
-  net.type = type;
-  const int g = net.gates();
-  const std::string model(to_string(type));
-  const auto ends_with = [](const std::string& k, const std::string& tail) {
-    return k.size() >= tail.size() && k.compare(k.size() - tail.size(), tail.size(), tail) == 0;
-  };
-  // Parts that are not modelled are refused, never ignored: LSTM projections (proj_size > 0),
-  // reverse directions (bidirectional=True), and the cell's parameters under another module prefix.
+// The parts of a layer's key: weight_ih_l<d>, weight_hh_l<d>, bias_ih_l<d>, bias_hh_l<d>.
+constexpr const char* kParts[] = {"weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"};
+
+// Parts that are not modelled are refused, never ignored: LSTM projections (proj_size > 0) and
+// reverse directions (bidirectional=True).
+void refuse_unmodelled(const std::map<std::string, NpyArray>& arrays, const std::string& name) {
   for (const auto& [k, v] : arrays) {
     if (k.find("weight_hr_l") != std::string::npos)
       throw InvalidInput(name + ": '" + k +
@@ -64,11 +60,12 @@ CellNetwork cell_from_arrays(Model type, const std::map<std::string, NpyArray>& 
                          "' is a reverse direction (bidirectional=True); only unidirectional "
                          "networks are supported");
   }
-  // The layers present: every key whose last component is weight_ih_l<d>, weight_hh_l<d>,
-  // bias_ih_l<d> or bias_hh_l<d>. They must be l0 … l{L−1}, without a gap.
-  static const char* const kParts[] = {"weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l"};
+}
+
+// The highest layer present (-1 when none) and the first key naming it: every key whose last
+// component is one of kParts followed by up to four digits.
+int top_layer(const std::map<std::string, NpyArray>& arrays, std::string& top_key) {
   int top = -1;
-  std::string top_key;
   for (const auto& [k, v] : arrays) {
     const std::string last = k.substr(k.rfind('.') == std::string::npos ? 0 : k.rfind('.') + 1);
     for (const char* part : kParts) {
@@ -84,92 +81,134 @@ CellNetwork cell_from_arrays(Model type, const std::map<std::string, NpyArray>& 
       }
     }
   }
+  return top;
+}
+
+// One layer's four arrays as found (null when absent).
+struct LayerArrays {
+  const NpyArray *wih, *whh, *bih, *bhh;
+};
+
+// Every part of layer l under `hh_prefix`, the module prefix of weight_hh_l0 (the cell's
+// parameters under another prefix are another network's).
+void check_prefix(const std::map<std::string, NpyArray>& arrays, int l,
+                  const std::string& hh_prefix, const std::string& name) {
+  for (const char* part : kParts) {
+    const std::string key = std::string(part) + std::to_string(l);
+    if (l == 0 && key == "weight_hh_l0") continue;
+    for (const auto& [k, v] : arrays)
+      if ((k == key || ends_with(k, "." + key)) && k.substr(0, k.size() - key.size()) != hh_prefix)
+        throw InvalidInput(name + ": '" + k + "' and '" + hh_prefix +
+                           "weight_hh_l0' have different module prefixes; save one "
+                           "network's state_dict");
+  }
+}
+
+// Both weights, and both biases or neither — as layer 0 (`biased`) for the layers above it.
+void check_present(const LayerArrays& a, int l, bool biased, const std::string& name) {
+  const std::string sfx = "_l" + std::to_string(l);
+  if (!a.wih || !a.whh)
+    throw InvalidInput(name + ": missing " + (!a.wih ? "weight_ih" : "weight_hh") + sfx +
+                       " (expected PyTorch state_dict keys weight_ih" + sfx + ", weight_hh" + sfx +
+                       ", bias_ih" + sfx + ", bias_hh" + sfx + ")");
+  if (!a.bih != !a.bhh)
+    throw InvalidInput(name + ": missing " + (!a.bih ? "bias_ih" : "bias_hh") + sfx +
+                       " (both biases or neither, as with bias=False)");
+  if (l > 0 && (a.bih != nullptr) != biased)
+    throw InvalidInput(
+        name + ": " +
+        (a.bih ? "bias_ih" + sfx + " is given but layer 0 has no biases"
+               : "missing bias_ih" + sfx + " and bias_hh" + sfx + " (layer 0 has biases)") +
+        "; with bias=False no layer has biases");
+}
+
+// The shapes of layer l > 0 (those of layer 0 fix N and I: layer0_shapes).
+void check_upper_shapes(const LayerArrays& a, int l, int g, int hidden, const std::string& name) {
+  const std::string sfx = "_l" + std::to_string(l);
+  const std::size_t n = static_cast<std::size_t>(hidden), gn = static_cast<std::size_t>(g) * n;
+  if (a.whh->shape.size() != 2 || a.whh->shape[0] != gn || a.whh->shape[1] != n)
+    throw InvalidInput(name + ": weight_hh" + sfx + " has shape " + shape_text(a.whh->shape) +
+                       ", expected (" + std::to_string(gn) + ", " + std::to_string(n) +
+                       ") as weight_hh_l0");
+  if (a.wih->shape.size() != 2 || a.wih->shape[0] != gn || a.wih->shape[1] != n)
+    throw InvalidInput(name + ": weight_ih" + sfx + " has shape " + shape_text(a.wih->shape) +
+                       ", expected (" + std::to_string(gn) + ", " + std::to_string(n) +
+                       "): layer " + std::to_string(l) + " takes layer " + std::to_string(l - 1) +
+                       "'s h as its input");
+}
+
+// Layer 0's shapes, which set net.hidden (N) and net.input_size (I).
+void layer0_shapes(const LayerArrays& a, int g, CellNetwork& net, const std::string& name) {
+  const std::string model(to_string(net.type));
+  const NpyArray& whh = *a.whh;
+  if (whh.shape.size() != 2 || whh.shape[0] % static_cast<std::size_t>(g) != 0 ||
+      whh.shape[0] != static_cast<std::size_t>(g) * whh.shape[1])
+    throw InvalidInput(name + ": weight_hh_l0 has shape " + shape_text(whh.shape) + ", expected (" +
+                       std::to_string(g) + "*N, N) for " + model);
+  net.hidden = static_cast<int>(whh.shape[1]);
+  const std::size_t gn = static_cast<std::size_t>(g) * static_cast<std::size_t>(net.hidden);
+  if (a.wih->shape.size() != 2 || a.wih->shape[0] != gn || a.wih->shape[1] < 1)
+    throw InvalidInput(name + ": weight_ih_l0 has shape " + shape_text(a.wih->shape) +
+                       ", expected (" + std::to_string(gn) + ", input_size) for " + model +
+                       " with N = " + std::to_string(net.hidden));
+}
+
+// Layer l's checked shapes (with layer 0's: net.hidden and net.input_size) and finite weights.
+CellLayer take_layer(const LayerArrays& a, int l, int g, CellNetwork& net,
+                     const std::string& name) {
+  if (l == 0)
+    layer0_shapes(a, g, net, name);
+  else
+    check_upper_shapes(a, l, g, net.hidden, name);
+  const std::size_t gn = static_cast<std::size_t>(g) * static_cast<std::size_t>(net.hidden);
+  for (const NpyArray* b : {a.bih, a.bhh})
+    if (b && (b->shape.size() != 1 || b->shape[0] != gn))
+      throw InvalidInput(name + ": a bias of layer " + std::to_string(l) + " has shape " +
+                         shape_text(b->shape) + ", expected (" + std::to_string(gn) + ",)");
+  CellLayer layer;
+  layer.w_ih = a.wih->data;
+  layer.w_hh = a.whh->data;
+  if (a.bih) {
+    layer.b_ih = a.bih->data;
+    layer.b_hh = a.bhh->data;
+  }
+  for (const auto* v : {&layer.w_ih, &layer.w_hh, &layer.b_ih, &layer.b_hh})
+    for (double x : *v)
+      if (!std::isfinite(x))
+        throw InvalidInput(name + ": non-finite weight in layer " + std::to_string(l));
+  if (l == 0) net.input_size = static_cast<int>(a.wih->shape[1]);
+  return layer;
+}
+
+}  // namespace
+
+CellNetwork cell_from_arrays(Model type, const std::map<std::string, NpyArray>& arrays,
+                             const std::string& name) {
+  if (!is_cell(type)) throw InvalidInput("cell_from_arrays: model must be rnn, gru or lstm");
+  CellNetwork net;
+  net.type = type;
+  net.layers.clear();
+  refuse_unmodelled(arrays, name);
+  // The layers present must be l0 … l{L−1}, without a gap.
+  std::string top_key;
+  const int top = top_layer(arrays, top_key);
   const int layers = std::max(1, top + 1);
   std::string hh_prefix;
   for (int l = 0; l < layers; ++l) {
     const std::string sfx = "_l" + std::to_string(l);
-    const NpyArray* wih = find_key(arrays, "weight_ih" + sfx, name);
-    const NpyArray* whh = find_key(arrays, "weight_hh" + sfx, name);
-    const NpyArray* bih = find_key(arrays, "bias_ih" + sfx, name);
-    const NpyArray* bhh = find_key(arrays, "bias_hh" + sfx, name);
-    if (l > 0 && !wih && !whh && !bih && !bhh)
+    const LayerArrays a{
+        find_key(arrays, "weight_ih" + sfx, name), find_key(arrays, "weight_hh" + sfx, name),
+        find_key(arrays, "bias_ih" + sfx, name), find_key(arrays, "bias_hh" + sfx, name)};
+    if (l > 0 && !a.wih && !a.whh && !a.bih && !a.bhh)
       throw InvalidInput(name + ": '" + top_key + "' belongs to layer " + std::to_string(top) +
                          " but layer " + std::to_string(l) +
                          " is missing (layers must be l0, l1, ... without a gap)");
-    // Every part of every layer under the module prefix of weight_hh_l0.
-    if (l == 0 && whh)
+    if (l == 0 && a.whh)
       for (const auto& [k, v] : arrays)
-        if (whh == &v) hh_prefix = k.substr(0, k.size() - std::string("weight_hh_l0").size());
-    if (l > 0 || whh)
-      for (const char* part : kParts) {
-        const std::string key = std::string(part) + std::to_string(l);
-        if (l == 0 && key == "weight_hh_l0") continue;
-        for (const auto& [k, v] : arrays)
-          if ((k == key || ends_with(k, "." + key)) &&
-              k.substr(0, k.size() - key.size()) != hh_prefix)
-            throw InvalidInput(name + ": '" + k + "' and '" + hh_prefix +
-                               "weight_hh_l0' have different module prefixes; save one "
-                               "network's state_dict");
-      }
-    if (!wih || !whh)
-      throw InvalidInput(name + ": missing " + (!wih ? "weight_ih" : "weight_hh") + sfx +
-                         " (expected PyTorch state_dict keys weight_ih" + sfx + ", weight_hh" +
-                         sfx + ", bias_ih" + sfx + ", bias_hh" + sfx + ")");
-    if (!bih != !bhh)
-      throw InvalidInput(name + ": missing " + (!bih ? "bias_ih" : "bias_hh") + sfx +
-                         " (both biases or neither, as with bias=False)");
-    if (l > 0 && (bih != nullptr) == net.b_ih.empty())
-      throw InvalidInput(
-          name + ": " +
-          (bih ? "bias_ih" + sfx + " is given but layer 0 has no biases"
-               : "missing bias_ih" + sfx + " and bias_hh" + sfx + " (layer 0 has biases)") +
-          "; with bias=False no layer has biases");
-    if (l == 0) {
-      if (whh->shape.size() != 2 || whh->shape[0] % static_cast<std::size_t>(g) != 0 ||
-          whh->shape[0] != static_cast<std::size_t>(g) * whh->shape[1])
-        throw InvalidInput(name + ": weight_hh_l0 has shape " + shape_text(whh->shape) +
-                           ", expected (" + std::to_string(g) + "*N, N) for " + model);
-      net.hidden = static_cast<int>(whh->shape[1]);
-    }
-    const std::size_t n = static_cast<std::size_t>(net.hidden);
-    const std::size_t gn = static_cast<std::size_t>(g) * n;
-    if (l > 0 && (whh->shape.size() != 2 || whh->shape[0] != gn || whh->shape[1] != n))
-      throw InvalidInput(name + ": weight_hh" + sfx + " has shape " + shape_text(whh->shape) +
-                         ", expected (" + std::to_string(gn) + ", " + std::to_string(n) +
-                         ") as weight_hh_l0");
-    if (l == 0 && (wih->shape.size() != 2 || wih->shape[0] != gn || wih->shape[1] < 1))
-      throw InvalidInput(name + ": weight_ih_l0 has shape " + shape_text(wih->shape) +
-                         ", expected (" + std::to_string(gn) + ", input_size) for " + model +
-                         " with N = " + std::to_string(net.hidden));
-    if (l > 0 && (wih->shape.size() != 2 || wih->shape[0] != gn || wih->shape[1] != n))
-      throw InvalidInput(name + ": weight_ih" + sfx + " has shape " + shape_text(wih->shape) +
-                         ", expected (" + std::to_string(gn) + ", " + std::to_string(n) +
-                         "): layer " + std::to_string(l) + " takes layer " + std::to_string(l - 1) +
-                         "'s h as its input");
-    for (const NpyArray* b : {bih, bhh})
-      if (b && (b->shape.size() != 1 || b->shape[0] != gn))
-        throw InvalidInput(name + ": a bias of layer " + std::to_string(l) + " has shape " +
-                           shape_text(b->shape) + ", expected (" + std::to_string(gn) + ",)");
-    CellLayer layer;
-    layer.w_ih = wih->data;
-    layer.w_hh = whh->data;
-    if (bih) {
-      layer.b_ih = bih->data;
-      layer.b_hh = bhh->data;
-    }
-    for (const auto* v : {&layer.w_ih, &layer.w_hh, &layer.b_ih, &layer.b_hh})
-      for (double x : *v)
-        if (!std::isfinite(x))
-          throw InvalidInput(name + ": non-finite weight in layer " + std::to_string(l));
-    if (l == 0) {
-      net.input_size = static_cast<int>(wih->shape[1]);
-      net.w_ih = std::move(layer.w_ih);
-      net.w_hh = std::move(layer.w_hh);
-      net.b_ih = std::move(layer.b_ih);
-      net.b_hh = std::move(layer.b_hh);
-    } else {
-      net.upper.push_back(std::move(layer));
-    }
+        if (a.whh == &v) hh_prefix = k.substr(0, k.size() - std::string("weight_hh_l0").size());
+    if (l > 0 || a.whh) check_prefix(arrays, l, hh_prefix, name);
+    check_present(a, l, l > 0 && net.has_biases(), name);
+    net.layers.push_back(take_layer(a, l, net.gates(), net, name));
   }
   return net;
 }
@@ -207,8 +246,8 @@ std::vector<double> cell_step(const CellNetwork& net, std::span<const double> st
   const int n = net.hidden, gn = net.gates() * n, per = net.layer_state_size();
   const bool relu = net.type == Model::rnn && net.nonlinearity == Nonlinearity::relu;
   std::vector<double> out(state.begin(), state.end());
-  for (int l = 0; l < net.layers(); ++l) {
-    const CellNetwork::LayerRef w = net.layer(l);
+  for (int l = 0; l < net.num_layers(); ++l) {
+    const CellLayer& w = net.layer(l);
     // Layer 0 reads the input, layer l > 0 the new h of layer l − 1.
     const std::span<const double> in =
         l == 0 ? x : std::span<const double>(out).subspan(static_cast<std::size_t>(l - 1) * per, n);
@@ -283,7 +322,7 @@ std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Sche
       make_cell_propagator(where, net, inputs, first, count, k, opt.lstm_h_only);
   LoopSetup setup;
   setup.options = opt;
-  setup.options.backend = batch->name() == "cuda" ? BackendKind::cuda : BackendKind::cpu;
+  setup.options.backend = batch->kind();
   setup.schedule = schedule;
   setup.batch = count;
   setup.dim = dim;

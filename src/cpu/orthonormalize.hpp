@@ -1,6 +1,6 @@
 // Re-orthonormalisation of a tangent basis on the CPU: Householder QR (LAPACK geqrf + orgqr), or
 // CholeskyQR (two passes, or one where the first pass's condition allows it) with a Householder
-// fallback. The rules (and their constants) are the CUDA executor's too.
+// fallback. The rules and their constants are core/qr_policy.hpp's, the CUDA executor's too.
 #pragma once
 
 #include <algorithm>
@@ -8,19 +8,14 @@
 #include <type_traits>
 #include <vector>
 
+#include "../core/qr_policy.hpp"
 #include "blas_lapack.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/options.hpp"
 
 namespace rnnlyap::cpu {
 
-/// CholeskyQR falls back to Householder when max/min diag(R₁) exceeds this (Yamamoto et al. 2015:
-/// beyond cond ~ ε^(-1/2) one pass loses orthogonality).
-inline constexpr double kMaxCondFp64 = 1e6, kMaxCondFp32 = 3e2;
-/// `auto` stops after one CholeskyQR pass when max/min diag(R₁) is at most this.
-inline constexpr double kOnePassCondFp64 = 1e3, kOnePassCondFp32 = 10;
-/// After a fallback, this many re-orthonormalisations of that member go straight to Householder.
-inline constexpr int kSkipAfterFallback = 15;
+using detail::qr_policy::kSkipAfterFallback;
 
 /// The R of a member's last re-orthonormalisation, as the factorisation left it: r1 (Householder's
 /// R, or CholeskyQR's first factor), times r2 on the left after a second CholeskyQR pass. Only the
@@ -141,8 +136,8 @@ class Orthonormalizer {
   // condition ≤ kOnePassCond ends it after one pass: the orthogonality error is then about
   // cond²ε (≤ 2e-10 in fp64), far below the exponents' noise.
   bool cholesky_qr(T* q, bool accumulate, RFactors<T>* r) {
-    const double max_cond = std::is_same_v<T, double> ? kMaxCondFp64 : kMaxCondFp32;
-    const double one_pass = std::is_same_v<T, double> ? kOnePassCondFp64 : kOnePassCondFp32;
+    const double max_cond = detail::qr_policy::max_cond<T>;
+    const double one_pass = detail::qr_policy::one_pass_cond<T>;
     const std::size_t size = static_cast<std::size_t>(rows_) * k_;
     std::vector<double> diag1(k_);
     for (int pass = 0; pass < 2; ++pass) {

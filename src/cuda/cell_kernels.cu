@@ -25,7 +25,7 @@ __global__ void __launch_bounds__(kDotThreads)
     cell_step_kernel(int n, const T* __restrict__ whh, const T* __restrict__ bhh,
                      const T* __restrict__ gi_all, long long gi_stride, const T* __restrict__ h_all,
                      T* __restrict__ h_out_all, T* __restrict__ c_all, T* __restrict__ coef_all) {
-  constexpr int G = static_cast<int>(K) & 0xff;  // detail::cell_gates(K)
+  constexpr int G = detail::kCellGates<K>;
   const std::size_t un = static_cast<std::size_t>(n);
   const RowBlock rb(n);
   const std::size_t b = static_cast<std::size_t>(rb.b);
@@ -45,8 +45,8 @@ __global__ void __launch_bounds__(kDotThreads)
   // The unit's update and coefficients: the per-element math the CPU executor runs too.
   T* c = K == CellKind::lstm ? c_all + b * un + i : nullptr;
   T ci = c != nullptr ? *c : T(0);
-  h_out_all[b * un + i] = detail::cell_unit<T, G, K == CellKind::rnn_relu>(
-      a, gh, h_in[i], ci, kCoef ? coef_all + b * 6 * un + i : nullptr, un);
+  h_out_all[b * un + i] = detail::cell_unit<T, K>(
+      a, gh, h_in[i], ci, kCoef ? coef_all + b * detail::kCoefSlots * un + i : nullptr, un);
   if (c != nullptr) *c = ci;
 }
 
@@ -66,40 +66,42 @@ __global__ void __launch_bounds__(kDotThreads)
 }
 
 // E (dim × N, leading dimension dim) of each member from W_hh and its coefficients: one thread
-// per unit i, blockIdx.y striding over the columns; rnn E = c0 W_hh, gru E = c0 W_hr + c1 W_hz +
-// c2 W_hn, lstm M = c0 W_hi + c1 W_hf + c2 W_hg, E = [c4 W_ho + c5 M; M] (h-only: the first
-// block), every product a row scaling. kInput: whh is a stacked layer's W_ih, and the GRU's n
-// gate takes c4 instead of c2.
+// per unit i, blockIdx.y striding over the columns; rnn E = act W_hh, gru E = r W_hr + z W_hz +
+// n_h W_hn, lstm M = i W_hi + f W_hf + g W_hg, E = [o W_ho + c_to_h M; M] (h-only: the first
+// block), every product a row scaling (the slots of models/cell_layout.hpp). kInput: whh is a
+// stacked layer's W_ih, and the GRU's n gate takes n_x instead of n_h.
 template <class T, CellKind K, bool kHOnly, bool kInput = false>
 __global__ void cell_form_e_kernel(int batch, int n, int dim, const T* __restrict__ coef_all,
                                    const T* __restrict__ whh, T* __restrict__ e_all) {
   const long long i = global_index();
   if (i >= n) return;
   const std::size_t un = static_cast<std::size_t>(n);
-  const std::size_t gn = static_cast<std::size_t>(static_cast<int>(K) & 0xff) * un,
-                    ld = static_cast<std::size_t>(dim);
+  constexpr int G = detail::kCellGates<K>;
+  const std::size_t gn = static_cast<std::size_t>(G) * un, ld = static_cast<std::size_t>(dim);
   for (std::size_t b = blockIdx.z; b < static_cast<std::size_t>(batch); b += gridDim.z) {
-    const T* coef = coef_all + b * 6 * un;
+    const T* coef = coef_all + b * detail::kCoefSlots * un;
+    const auto slot = [&](int s) { return coef[s * un + i]; };
     T* e = e_all + b * ld * un;
-    const T c0 = coef[i];
+    const T c0 = coef[i];  // slot 0: act, r or i
     for (int col = static_cast<int>(blockIdx.y); col < n; col += static_cast<int>(gridDim.y)) {
       const T* w = whh + static_cast<std::size_t>(col) * gn;
       T* ec = e + static_cast<std::size_t>(col) * ld;
-      if constexpr (K == CellKind::rnn) {
+      if constexpr (K == CellKind::rnn_tanh) {
         ec[i] = c0 * w[i];
       } else if constexpr (K == CellKind::gru) {
-        const T cn = kInput ? coef[4 * un + i] : coef[2 * un + i];
-        ec[i] = c0 * w[i] + coef[un + i] * w[un + i] + cn * w[2 * un + i];
+        const T cn = kInput ? slot(GruCoef::n_x) : slot(GruCoef::n_h);
+        ec[i] = c0 * w[i] + slot(GruCoef::z) * w[un + i] + cn * w[2 * un + i];
       } else {  // lstm
-        const T m = c0 * w[i] + coef[un + i] * w[un + i] + coef[2 * un + i] * w[2 * un + i];
-        ec[i] = coef[4 * un + i] * w[3 * un + i] + coef[5 * un + i] * m;
+        const T m = c0 * w[i] + slot(LstmCoef::f) * w[un + i] + slot(LstmCoef::g) * w[2 * un + i];
+        ec[i] = slot(LstmCoef::o) * w[3 * un + i] + slot(LstmCoef::c_to_h) * m;
         if constexpr (!kHOnly) ec[un + i] = m;
       }
     }
   }
 }
 
-// qn = D q of each member: gru qn_h = z q_h; full lstm qn_h = c5 f q_c, qn_c = f q_c (f = c3).
+// qn = D q of each member: gru qn_h = keep q_h (keep = z); full lstm qn_h = c_to_h keep q_c,
+// qn_c = keep q_c (keep = f).
 template <class T, CellKind K>
 __global__ void cell_diagonal_kernel(int batch, int n, int dim, int k,
                                      const T* __restrict__ coef_all, const T* __restrict__ q_all,
@@ -108,18 +110,18 @@ __global__ void cell_diagonal_kernel(int batch, int n, int dim, int k,
   if (i >= n) return;
   const std::size_t un = static_cast<std::size_t>(n), ld = static_cast<std::size_t>(dim);
   for (std::size_t b = blockIdx.z; b < static_cast<std::size_t>(batch); b += gridDim.z) {
-    const T* coef = coef_all + b * 6 * un;
+    const T* coef = coef_all + b * detail::kCoefSlots * un;
     const T* q = q_all + b * ld * k;
     T* qn = qn_all + b * ld * k;
-    const T c3 = coef[3 * un + i];
+    const T keep = coef[(K == CellKind::gru ? GruCoef::keep : LstmCoef::keep) * un + i];
     for (int col = static_cast<int>(blockIdx.y); col < k; col += static_cast<int>(gridDim.y)) {
       const std::size_t o = static_cast<std::size_t>(col) * ld + i;
       if constexpr (K == CellKind::gru) {
-        qn[o] = c3 * q[o];
+        qn[o] = keep * q[o];
       } else {
-        const T c5 = coef[5 * un + i];
-        qn[o] = c5 * c3 * q[o + un];
-        qn[o + un] = c3 * q[o + un];
+        const T c_to_h = coef[LstmCoef::c_to_h * un + i];
+        qn[o] = c_to_h * keep * q[o + un];
+        qn[o + un] = keep * q[o + un];
       }
     }
   }
@@ -166,9 +168,9 @@ template <class T>
 void cell_step(CellKind kind, int batch, int n, const T* whh, const T* bhh, const T* gi,
                long long gi_stride, const T* h_in, T* h_out, T* c, T* coef, cudaStream_t stream) {
   switch (kind) {
-    case CellKind::rnn:
-      return launch_step<T, CellKind::rnn>(batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef,
-                                           stream);
+    case CellKind::rnn_tanh:
+      return launch_step<T, CellKind::rnn_tanh>(batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c,
+                                                coef, stream);
     case CellKind::rnn_relu:
       return launch_step<T, CellKind::rnn_relu>(batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c,
                                                 coef, stream);
@@ -187,9 +189,9 @@ void cell_form_e(CellKind kind, bool h_only, bool input, int batch, int n, int d
                  const T* whh, T* e, cudaStream_t stream) {
   const int threads = row_threads(n, kThreads);
   const dim3 g = member_grid(batch, n, n, threads);
-  if (kind == CellKind::rnn || kind == CellKind::rnn_relu)
-    launch(cell_form_e_kernel<T, CellKind::rnn, false>, g, threads, stream, batch, n, dim, coef,
-           whh, e);
+  if (kind == CellKind::rnn_tanh || kind == CellKind::rnn_relu)  // the same E
+    launch(cell_form_e_kernel<T, CellKind::rnn_tanh, false>, g, threads, stream, batch, n, dim,
+           coef, whh, e);
   else if (kind == CellKind::gru && input)
     launch(cell_form_e_kernel<T, CellKind::gru, false, true>, g, threads, stream, batch, n, dim,
            coef, whh, e);

@@ -1,21 +1,25 @@
 // The CUDA executor: the primitives of core/executor.hpp on one GPU. cuBLAS for the products,
-// cuSOLVER and cuBLAS for the re-orthonormalisation (cuda_reorthonormalizer.cpp), our kernels
-// (kernels.hpp) for the per-element work and the state's matrix-vector products, which do per
-// member the CPU executor's arithmetic in its order, so CPU and GPU trajectories agree to rounding.
+// cuSOLVER and cuBLAS for the re-orthonormalisation (cuda_reorthonormalizer.cpp), and the model
+// families' kernels (model_kernels.cpp over our kernels, kernels.hpp) for the per-element work and
+// the state's matrix-vector products, which do per member the CPU executor's arithmetic in its
+// order, so CPU and GPU trajectories agree to rounding.
 // All work goes to one non-blocking stream, to which the library handles are bound (borrowed with
 // them from a per-device pool, cuda_common.hpp). The host waits for the device only in
 // copy_out_blocking, free_bytes, the re-orthonormalizer's take_logs_blocking and its one
 // CholeskyQR verdict per re-orthonormalisation.
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
+#include "core/backends.hpp"
 #include "core/executor.hpp"
 #include "cuda_common.hpp"
 #include "cuda_linalg.hpp"
-#include "kernels.hpp"
+#include "model_kernels.hpp"
 #include "rnnlyap/info.hpp"
 
 namespace rnnlyap {
@@ -32,7 +36,7 @@ class CudaExecutor final : public Executor<T> {
   }
   ~CudaExecutor() override { ctx_.quiesce(); }
 
-  std::string name() const override { return "cuda"; }
+  BackendKind kind() const override { return BackendKind::cuda; }
   std::string device() const override { return name_; }
   std::size_t bytes_available() const override {
     ctx_.use();
@@ -85,61 +89,21 @@ class CudaExecutor final : public Executor<T> {
     return cuda::make_reorthonormalizer<T>(ctx_, batch, rows, k, method);
   }
 
-  void phi_into(long long count, const T* h, T* x) override {
-    ctx_.use();
-    cuda::kernels::phi_into(count, h, x, ctx_.stream());
-  }
-  void euler_or_map_state_step(int batch, int n, bool map, const T* j, const T* bias, T* h,
-                               const T* x_in, T* x_out, T dt, T noise_scale,
-                               const std::uint64_t* keys, std::int64_t step) override {
-    ctx_.use();
-    cuda::kernels::euler_or_map_state_step(batch, n, map, j, bias, h, x_in, x_out, dt, noise_scale,
-                                           keys, step, ctx_.stream());
-  }
-  void rk4_stage(int batch, int n, int stage, const T* j, const T* bias, const Rk4Buffers<T>& b,
-                 T c_next, T dt_over_6, T noise_scale, const std::uint64_t* keys,
-                 std::int64_t step) override {
-    ctx_.use();
-    cuda::kernels::rk4_stage(batch, n, stage, j, bias, b, c_next, dt_over_6, noise_scale, keys,
-                             step, ctx_.stream());
-  }
-  void scale_rows_by_dphi(int batch, int n, int k, const T* h, const T* q, T* s) override {
-    ctx_.use();
-    cuda::kernels::scale_rows_by_dphi(batch, n, k, h, q, s, ctx_.stream());
-  }
-  void rk4_tangent_combine(int batch, int n, int k, int stage, T w, T c_next, const T* y_next,
-                           T* kbuf, const T* q, T* acc, T* s) override {
-    ctx_.use();
-    cuda::kernels::rk4_tangent_combine(batch, n, k, stage, w, c_next, y_next, kbuf, q, acc, s,
-                                       ctx_.stream());
-  }
-
-  void cell_input_drive(int batch, int m, int n, const T* a, const T* bias, const T* x,
-                        T* y) override {
-    ctx_.use();
-    cuda::kernels::cell_input_drive(batch, m, n, a, bias, x, y, ctx_.stream());
-  }
-  void cell_step(CellKind kind, int batch, int n, const T* whh, const T* bhh, const T* gi,
-                 long long gi_stride, const T* h_in, T* h_out, T* c, T* coef) override {
-    ctx_.use();
-    cuda::kernels::cell_step(kind, batch, n, whh, bhh, gi, gi_stride, h_in, h_out, c, coef,
-                             ctx_.stream());
-  }
-  void cell_form_e(CellKind kind, bool h_only, bool input, int batch, int n, int dim, const T* coef,
-                   const T* whh, T* e) override {
-    ctx_.use();
-    cuda::kernels::cell_form_e(kind, h_only, input, batch, n, dim, coef, whh, e, ctx_.stream());
-  }
-  bool cell_diagonal(CellKind kind, bool h_only, int batch, int n, int dim, int k, const T* coef,
-                     const T* q, T* qn) override {
-    ctx_.use();
-    return cuda::kernels::cell_diagonal(kind, h_only, batch, n, dim, k, coef, q, qn, ctx_.stream());
+ protected:
+  // The model families' kernels (model_kernels.cpp).
+  Kernels* family_kernels(const std::type_info& family) override {
+    if (family == typeid(RandomNetworkKernels<T>)) return random_network_.get();
+    if (family == typeid(CellKernels<T>)) return cell_.get();
+    return nullptr;
   }
 
  private:
   cuda::PooledContext pooled_;  // this executor's stream and handles, returned to the pool after
   const cuda::Context& ctx_;    // *pooled_
   std::string name_;
+  std::unique_ptr<RandomNetworkKernels<T>> random_network_ =
+      cuda::make_random_network_kernels<T>(ctx_);
+  std::unique_ptr<CellKernels<T>> cell_ = cuda::make_cell_kernels<T>(ctx_);
 };
 
 }  // namespace
@@ -160,6 +124,25 @@ std::string cuda_device_unusable(int device) {
 
 template std::unique_ptr<Executor<float>> make_cuda_executor<float>(int);
 template std::unique_ptr<Executor<double>> make_cuda_executor<double>(int);
+
+// `auto` takes a GPU present and usable; the test-only emulated device is not a GPU.
+const Backend& cuda_backend() {
+  static const Backend entry{
+      BackendKind::cuda,
+      true,
+      true,
+      &make_cuda_executor<float>,
+      &make_cuda_executor<double>,
+      &cuda_device_unusable,
+      [](int device) {
+        const auto devices = cuda_devices();
+        return std::any_of(devices.begin(), devices.end(),
+                           [](const DeviceInfo& d) { return !d.emulated; }) &&
+               cuda_device_unusable(device).empty();
+      },
+  };
+  return entry;
+}
 
 }  // namespace detail
 

@@ -29,6 +29,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/qr_policy.hpp"
 #include "cuda_common.hpp"
 #include "cuda_linalg.hpp"
 #include "kernels.hpp"
@@ -36,11 +37,9 @@
 namespace rnnlyap::cuda {
 namespace {
 
-// The CPU's constants (src/cpu/orthonormalize.hpp): fall back beyond max/min diag R₁ of 1e6
-// (fp64) / 3e2 (fp32); one pass only (auto) up to 1e3 / 10; 15 Householder steps after a fallback.
-constexpr double kMaxCondFp64 = 1e6, kMaxCondFp32 = 3e2;
-constexpr double kOnePassCondFp64 = 1e3, kOnePassCondFp32 = 10;
-constexpr int kSkipAfterFallback = 15;
+// The CPU's rules (core/qr_policy.hpp): when CholeskyQR falls back, when one pass suffices, and
+// how long a member stays on Householder after a fallback.
+using detail::qr_policy::kSkipAfterFallback;
 // Batched Householder QR (one block per member forms Q) up to this many rows. Beyond it each
 // member takes cuSOLVER geqrf + orgqr (4 launches with the logs' kernel): cuBLAS's geqrfBatched
 // has no size limit, but forming Q has no batched library call (no orgqrBatched) and our kernel
@@ -316,11 +315,10 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
     const std::size_t vbytes = block(sizeof(int));
     RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(per_member(2), verdict, vbytes, cudaMemcpyHostToDevice, s));
     gram_and_factor(q, 0);
-    const bool fp64 = std::is_same_v<T, double>;
-    const double one_pass = !p_.one_pass ? 0 : fp64 ? kOnePassCondFp64 : kOnePassCondFp32;
+    const double one_pass = !p_.one_pass ? 0 : detail::qr_policy::one_pass_cond<T>;
     kernels::cholesky_check(p_.batch, p_.k, gram_.get(), per_member(0),
-                            fp64 ? kMaxCondFp64 : kMaxCondFp32, one_pass, diag1_.get(),
-                            per_member(2), s);
+                            detail::qr_policy::max_cond<T>, one_pass, diag1_.get(), per_member(2),
+                            s);
     RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(verdict, per_member(2), vbytes, cudaMemcpyDeviceToHost, s));
     RNNLYAP_CUDA_CHECK(cudaEventRecord(verdicts_ready_.get(), s));
     // The bases as they were, for a member whose second pass fails.

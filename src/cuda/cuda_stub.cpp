@@ -1,5 +1,6 @@
 // The CUDA side of a build without CUDA: it links, reports no devices, and says clearly why it
 // cannot run when asked for.
+#include "core/backends.hpp"
 #include "core/executor.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
@@ -24,6 +25,19 @@ template std::unique_ptr<Executor<double>> make_cuda_executor<double>(int);
 
 std::string cuda_device_unusable(int) {
   return "this build of rnnlyap has no CUDA backend";
+}
+
+const Backend& cuda_backend() {
+  static const Backend entry{
+      BackendKind::cuda,
+      false,
+      true,
+      &make_cuda_executor<float>,
+      &make_cuda_executor<double>,
+      &cuda_device_unusable,
+      [](int) { return false; },
+  };
+  return entry;
 }
 
 }  // namespace detail

@@ -2,19 +2,23 @@
 // qr_kernels.cu). Plain C++17, no CUDA language extensions, so the host compiler includes it too.
 // Each launcher queues its kernel on `stream`, checks the launch and returns without waiting;
 // each is explicitly instantiated for T = float and double in its .cu file. The per-element
-// launchers take the arguments of the executor method of the same name (core/executor.hpp), where
-// their semantics are documented, and do per member the CPU executor's arithmetic in its order.
+// launchers take the arguments of the kernel of the same name (core/models/*_kernels.hpp; a cell's
+// without the cell_ prefix), where their semantics are documented, and do per member the CPU
+// executor's arithmetic in its order.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
 
-#include "core/executor.hpp"
+#include "core/models/cell_layout.hpp"
+#include "core/models/random_network_kernels.hpp"
 
 namespace rnnlyap::cuda::kernels {
 
 using detail::CellKind;
+using detail::GruCoef;
+using detail::LstmCoef;
 using detail::Rk4Buffers;
 
 // --- random networks (state_kernels.cu) ---------------------------------------------------------

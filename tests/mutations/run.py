@@ -163,17 +163,18 @@ MUTATIONS = [
       "const T beta = map_ ? T(0) : static_cast<T>(1);",
       gtest(STEP + ":" + EXACT_FAST + ":" + SUM_RULES)),
     m("tangent map taken at the next state (the state stepped first)", "tangent map", MODEL,
-      "    ex_->scale_rows_by_dphi(batch(), n_, k_, h_.get(), q_.get(), s_.get());\n"
+      "    kern_->scale_rows_by_dphi(batch(), n_, k_, h_.get(), q_.get(), s_.get());\n"
       "    const T alpha",
       "    state_step(step);\n"
-      "    ex_->scale_rows_by_dphi(batch(), n_, k_, h_.get(), q_.get(), s_.get());\n"
+      "    kern_->scale_rows_by_dphi(batch(), n_, k_, h_.get(), q_.get(), s_.get());\n"
       "    const T alpha",
       gtest(STEP + ":" + SUM_RULES)),
     m("tanh's derivative 1 - tanh instead of 1 - tanh^2", "tangent map", ELEMENTWISE,
       "return T(4) * e / (d * d);", "return T(1) - phi(x);",
       gtest("Elementwise.*:" + STEP + ":" + SUM_RULES)),
     m("GRU: z-gate tangent coefficient of the wrong sign", "tangent map", ELEMENTWISE,
-      "coef[stride] = dsigmoid(az) * (h - phi(an));", "coef[stride] = dsigmoid(az) * (phi(an) - h);",
+      "coef[GruCoef::z * stride] = dsigmoid(az) * (h - phi(an));",
+      "coef[GruCoef::z * stride] = dsigmoid(az) * (phi(an) - h);",
       gtest(STEP + ":Backends/Stacked.*/cpu:TrainedTorch.*")),
     m("stacked layers: the input term of the tangent map dropped", "tangent map",
       "src/core/models/cell.cpp", "    if (l == 0) continue;", "    continue;",

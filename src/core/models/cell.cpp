@@ -8,8 +8,14 @@ namespace rnnlyap::detail {
 namespace {
 
 CellKind kind_of(const CellNetwork& net) {
-  if (net.type == Model::rnn && net.nonlinearity == Nonlinearity::relu) return CellKind::rnn_relu;
-  return static_cast<CellKind>(net.gates());
+  switch (net.type) {
+    case Model::gru:
+      return CellKind::gru;
+    case Model::lstm:
+      return CellKind::lstm;
+    default:
+      return net.nonlinearity == Nonlinearity::relu ? CellKind::rnn_relu : CellKind::rnn_tanh;
+  }
 }
 
 }  // namespace
@@ -23,8 +29,8 @@ CellModel<T>::CellModel(const CellNetwork& net, const InputSequences& inputs, in
       first_(first),
       count_(count),
       n_(net.hidden),
-      gn_(net.gates() * net.hidden),
-      layers_(net.layers()),
+      gn_(cell_gates(kind_) * net.hidden),
+      layers_(net.num_layers()),
       d_(net.layer_tangent_rows(lstm_h_only)),
       dim_(net.tangent_rows(lstm_h_only)),
       steps_(inputs.steps),
@@ -37,13 +43,15 @@ double CellModel<T>::bytes_needed(int k) const {
   // coefficients, E and two bases.
   const double n = n_, gn = gn_, d = d_, dim = dim_, l = layers_;
   const double shared = l * (gn * n + gn) + (l - 1) * (gn * n + gn);
-  const double per = gn * steps_ + (l > 1 ? gn : 0) + 3 * l * n + 6 * n + d * n + 2 * dim * k;
+  const double per =
+      gn * steps_ + (l > 1 ? gn : 0) + 3 * l * n + kCoefSlots * n + d * n + 2 * dim * k;
   return (shared + count_ * per) * sizeof(T);
 }
 
 template <class T>
 void CellModel<T>::upload(Executor<T>& ex, int k) {
   ex_ = &ex;
+  kern_ = &ex.template kernels<CellKernels<T>>();
   k_ = k;
   const std::size_t gn = static_cast<std::size_t>(gn_), n = static_cast<std::size_t>(n_);
   const std::size_t b = static_cast<std::size_t>(count_);
@@ -73,7 +81,7 @@ void CellModel<T>::upload(Executor<T>& ex, int k) {
   wih_.clear();
   bih_.clear();
   for (int l = 0; l < layers_; ++l) {
-    const CellNetwork::LayerRef w = net_.layer(l);
+    const CellLayer& w = net_.layer(l);
     whh_.push_back(matrix(w.w_hh));
     bhh_.push_back(vector(w.b_hh));
     wih_.push_back(l == 0 ? Buffer<T>() : matrix(w.w_ih));
@@ -81,14 +89,15 @@ void CellModel<T>::upload(Executor<T>& ex, int k) {
   }
   // Layer 0's input drive W_ih x_t + b_ih of every step of every member, summed in fp64 from the
   // bias in the order j = 0 .. I−1 and rounded once.
+  const CellLayer& l0 = net_.layer(0);
   drive_ = Buffer<T>(ex, b * steps * gn);
   v.assign(steps * gn, T(0));
   for (std::size_t m = 0; m < b; ++m) {
     const std::span<const double> x = inputs_.sequence(first_ + static_cast<int>(m));
     for (std::size_t t = 0; t < steps; ++t)
       for (std::size_t r = 0; r < gn; ++r) {
-        double a = net_.b_ih.empty() ? 0.0 : net_.b_ih[r];
-        for (std::size_t j = 0; j < in; ++j) a += net_.w_ih[r * in + j] * x[t * in + j];
+        double a = l0.b_ih.empty() ? 0.0 : l0.b_ih[r];
+        for (std::size_t j = 0; j < in; ++j) a += l0.w_ih[r * in + j] * x[t * in + j];
         v[t * gn + r] = static_cast<T>(a);
       }
     ex.copy_in(drive_.get() + m * steps * gn, v.data(), v.size() * sizeof(T));
@@ -96,7 +105,7 @@ void CellModel<T>::upload(Executor<T>& ex, int k) {
   gi_ = layers_ > 1 ? Buffer<T>(ex, b * gn) : Buffer<T>();
   for (auto& h : h_) h = Buffer<T>(ex, layers * b * n);
   if (kind_ == CellKind::lstm) c_ = Buffer<T>(ex, layers * b * n);
-  coef_ = Buffer<T>(ex, b * 6 * n);
+  coef_ = Buffer<T>(ex, b * kCoefSlots * n);
   e_ = Buffer<T>(ex, b * static_cast<std::size_t>(d_) * n);
   const std::size_t dim = static_cast<std::size_t>(dim_);
   q_ = Buffer<T>(ex, b * dim * static_cast<std::size_t>(k));
@@ -156,13 +165,12 @@ void CellModel<T>::layer_step(int l, std::int64_t t, T* coef) {
   long long gi_stride = static_cast<long long>(steps_) * gn_;
   if (l > 0) {
     // W_ih_l (new h of layer l − 1) + b_ih_l
-    ex_->cell_input_drive(count_, gn_, n_, wih_[l].get(), bih_[l].get(), h_new + at - bn,
-                          gi_.get());
+    kern_->input_drive(count_, gn_, n_, wih_[l].get(), bih_[l].get(), h_new + at - bn, gi_.get());
     gi = gi_.get();
     gi_stride = gn_;
   }
-  ex_->cell_step(kind_, count_, n_, whh_[l].get(), bhh_[l].get(), gi, gi_stride,
-                 h_[h_cur_].get() + at, h_new + at, c_.get() ? c_.get() + at : nullptr, coef);
+  kern_->step(kind_, count_, n_, whh_[l].get(), bhh_[l].get(), gi, gi_stride, h_[h_cur_].get() + at,
+              h_new + at, c_.get() ? c_.get() + at : nullptr, coef);
 }
 
 template <class T>
@@ -180,16 +188,16 @@ void CellModel<T>::tangent_step(std::int64_t t) {
   for (int l = 0; l < layers_; ++l) {
     const long long row = static_cast<long long>(l) * d_;
     layer_step(l, t, coef_.get());  // the coefficients come from the layer's state before the step
-    ex_->cell_form_e(kind_, h_only_, false, count_, n_, d_, coef_.get(), whh_[l].get(), e_.get());
+    kern_->form_e(kind_, h_only_, false, count_, n_, d_, coef_.get(), whh_[l].get(), e_.get());
     // Q_l' = D Q_l (the diagonal parts), then Q_l' += E Q_{h,l} (the layer's first N rows).
-    const bool diagonal = ex_->cell_diagonal(kind_, h_only_, count_, n_, dim_, k_, coef_.get(),
-                                             q_.get() + row, qn_.get() + row);
+    const bool diagonal = kern_->diagonal(kind_, h_only_, count_, n_, dim_, k_, coef_.get(),
+                                          q_.get() + row, qn_.get() + row);
     ex_->gemm_batched(d_, k_, n_, T(1), e_.get(), d_, dn, q_.get() + row, dim_, dk,
                       diagonal ? T(1) : T(0), qn_.get() + row, dim_, dk, count_);
     if (l == 0) continue;
     // The input term: Q_l' += E_in Q'_{h,l−1}, the rows layer l − 1 has just been moved to (rows
     // of the same buffer that this product does not write).
-    ex_->cell_form_e(kind_, h_only_, true, count_, n_, d_, coef_.get(), wih_[l].get(), e_.get());
+    kern_->form_e(kind_, h_only_, true, count_, n_, d_, coef_.get(), wih_[l].get(), e_.get());
     ex_->gemm_batched(d_, k_, n_, T(1), e_.get(), d_, dn, qn_.get() + row - d_, dim_, dk, T(1),
                       qn_.get() + row, dim_, dk, count_);
   }

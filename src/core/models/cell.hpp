@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "../propagator.hpp"
+#include "cell_kernels.hpp"
+#include "cell_layout.hpp"
 #include "model.hpp"
 
 namespace rnnlyap::detail {
@@ -58,6 +60,7 @@ class CellModel final : public TangentModel<T> {
   int first_, count_, n_, gn_, layers_, d_, dim_, k_ = 0, steps_;
   bool h_only_;
   Executor<T>* ex_ = nullptr;
+  CellKernels<T>* kern_ = nullptr;  // ex_'s, found in upload()
   // Per layer: W_hh (G·N × N column-major), b_hh; W_ih and b_ih of layers l > 0 (index l; empty at
   // 0, whose drive W_ih x_t + b_ih is precomputed for every step in drive_).
   std::vector<Buffer<T>> whh_, bhh_, wih_, bih_;

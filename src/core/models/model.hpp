@@ -1,5 +1,6 @@
 // A model (TangentModel): the dynamics of B ≥ 1 members, its state step and tangent step written
-// once with the executor's primitives (executor.hpp). A model knows no backend; the propagator
+// once with the executor's primitives (executor.hpp) and its family's kernels, declared beside it
+// (random_network_kernels.hpp, cell_kernels.hpp). A model knows no backend; the propagator
 // (propagator.hpp) drives it on any executor.
 #pragma once
 

@@ -42,6 +42,7 @@ double RandomNetworkModel<T>::bytes_needed(int k) const {
 template <class T>
 void RandomNetworkModel<T>::upload(Executor<T>& ex, int k) {
   ex_ = &ex;
+  kern_ = &ex.template kernels<RandomNetworkKernels<T>>();
   k_ = k;
   const std::size_t b = nets_.size(), n = static_cast<std::size_t>(n_);
   const std::size_t nk = n * static_cast<std::size_t>(k);
@@ -89,7 +90,7 @@ void RandomNetworkModel<T>::set_state(const std::vector<double>& all) {
   const std::vector<T> v(all.begin(), all.end());
   ex_->copy_in(h_.get(), v.data(), v.size() * sizeof(T));
   x_cur_ = 0;
-  ex_->phi_into(static_cast<long long>(v.size()), h_.get(), x_[0].get());
+  kern_->phi_into(static_cast<long long>(v.size()), h_.get(), x_[0].get());
 }
 
 template <class T>
@@ -122,8 +123,8 @@ void RandomNetworkModel<T>::rk4_state(std::int64_t step) {
   const T c[4] = {T(0), dt / 2, dt / 2, dt};
   const Rk4Buffers<T> b = rk4_buffers();
   for (int s = 0; s < 4; ++s)
-    ex_->rk4_stage(batch(), n_, s, j_.get(), bias_.get(), b, s < 3 ? c[s + 1] : T(0), dt / 6,
-                   noise_scale(), keys_.get(), step);
+    kern_->rk4_stage(batch(), n_, s, j_.get(), bias_.get(), b, s < 3 ? c[s + 1] : T(0), dt / 6,
+                     noise_scale(), keys_.get(), step);
 }
 
 template <class T>
@@ -132,9 +133,9 @@ void RandomNetworkModel<T>::state_step(std::int64_t step) {
     rk4_state(step);
     return;
   }
-  ex_->euler_or_map_state_step(batch(), n_, map_, j_.get(), bias_.get(), h_.get(), x_[x_cur_].get(),
-                               x_[1 - x_cur_].get(), static_cast<T>(dyn_.dt), noise_scale(),
-                               keys_.get(), step);
+  kern_->euler_or_map_state_step(batch(), n_, map_, j_.get(), bias_.get(), h_.get(),
+                                 x_[x_cur_].get(), x_[1 - x_cur_].get(), static_cast<T>(dyn_.dt),
+                                 noise_scale(), keys_.get(), step);
   x_cur_ = 1 - x_cur_;
 }
 
@@ -144,7 +145,7 @@ void RandomNetworkModel<T>::tangent_step(std::int64_t step) {
   if (!rk4_) {
     // S = diag(φ'(h)) Q, then Q ← α J S + β Q in one product: α = dt, β = 1 − dt (rate/Euler);
     // α = 1, β = 0 (map).
-    ex_->scale_rows_by_dphi(batch(), n_, k_, h_.get(), q_.get(), s_.get());
+    kern_->scale_rows_by_dphi(batch(), n_, k_, h_.get(), q_.get(), s_.get());
     const T alpha = map_ ? T(1) : static_cast<T>(dyn_.dt);
     const T beta = map_ ? T(0) : static_cast<T>(1 - dyn_.dt);
     ex_->gemm_batched(n_, k_, n_, alpha, j_.get(), n_, nn, s_.get(), n_, nk, beta, q_.get(), n_, nk,
@@ -158,14 +159,14 @@ void RandomNetworkModel<T>::tangent_step(std::int64_t step) {
   rk4_state(step);  // fills the stage points y_s and moves h
   const T c[4] = {T(0), dt / 2, dt / 2, dt};
   const T w[4] = {dt / 6, dt / 3, dt / 3, dt / 6};
-  ex_->scale_rows_by_dphi(batch(), n_, k_, y_[0].get(), q_.get(), s_.get());
+  kern_->scale_rows_by_dphi(batch(), n_, k_, y_[0].get(), q_.get(), s_.get());
   for (int s = 0; s < 4; ++s) {
     // K = J S − c_s K_{s−1} (on the first stage c_0 = 0: K is not read)
     ex_->gemm_batched(n_, k_, n_, T(1), j_.get(), n_, nn, s_.get(), n_, nk, -c[s], kbuf_.get(), n_,
                       nk, batch());
-    ex_->rk4_tangent_combine(batch(), n_, k_, s, w[s], s < 3 ? c[s + 1] : T(0),
-                             s < 3 ? y_[s + 1].get() : nullptr, kbuf_.get(), q_.get(), acc_.get(),
-                             s_.get());
+    kern_->rk4_tangent_combine(batch(), n_, k_, s, w[s], s < 3 ? c[s + 1] : T(0),
+                               s < 3 ? y_[s + 1].get() : nullptr, kbuf_.get(), q_.get(), acc_.get(),
+                               s_.get());
   }
   swap(q_, acc_);
 }

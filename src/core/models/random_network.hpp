@@ -7,6 +7,7 @@
 
 #include "../propagator.hpp"
 #include "model.hpp"
+#include "random_network_kernels.hpp"
 
 namespace rnnlyap::detail {
 
@@ -40,6 +41,7 @@ class RandomNetworkModel final : public TangentModel<T> {
   int n_ = 0, k_ = 0;
   bool rk4_ = false, map_ = false;
   Executor<T>* ex_ = nullptr;
+  RandomNetworkKernels<T>* kern_ = nullptr;  // ex_'s, found in upload()
   Buffer<T> j_, bias_, h_, x_[4], y_[4], f_[4], q_, s_, kbuf_, acc_;
   Buffer<std::uint64_t> keys_;
   int x_cur_ = 0;  // Euler/map: x_[x_cur_] = φ(h)

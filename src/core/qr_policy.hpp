@@ -1,0 +1,27 @@
+// The rules of CholeskyQR with a Householder fallback, shared by every executor's
+// re-orthonormaliser (src/cpu/orthonormalize.hpp, src/cuda/cuda_reorthonormalizer.cpp), so that
+// the backends switch and fall back at the same conditions.
+#pragma once
+
+#include <type_traits>
+
+namespace rnnlyap::detail::qr_policy {
+
+/// CholeskyQR falls back to Householder when max/min diag(R₁) exceeds this (Yamamoto et al. 2015:
+/// beyond cond ~ ε^(-1/2) one pass loses orthogonality).
+inline constexpr double kMaxCondFp64 = 1e6, kMaxCondFp32 = 3e2;
+/// `auto` stops after one CholeskyQR pass when max/min diag(R₁) is at most this: the
+/// orthogonality error is then about cond² ε.
+inline constexpr double kOnePassCondFp64 = 1e3, kOnePassCondFp32 = 10;
+/// After a fallback, this many re-orthonormalisations of that member go straight to Householder.
+inline constexpr int kSkipAfterFallback = 15;
+
+/// kMaxCond in working precision T.
+template <class T>
+inline constexpr double max_cond = std::is_same_v<T, double> ? kMaxCondFp64 : kMaxCondFp32;
+/// kOnePassCond in working precision T.
+template <class T>
+inline constexpr double one_pass_cond =
+    std::is_same_v<T, double> ? kOnePassCondFp64 : kOnePassCondFp32;
+
+}  // namespace rnnlyap::detail::qr_policy

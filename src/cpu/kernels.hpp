@@ -1,0 +1,19 @@
+// The CPU backend's implementations of the model families' kernels (core/models/*_kernels.hpp),
+// each in its own file here; the CPU executor (cpu_executor.cpp) owns one of each.
+#pragma once
+
+#include <memory>
+
+#include "../core/models/cell_kernels.hpp"
+#include "../core/models/random_network_kernels.hpp"
+
+namespace rnnlyap::detail {
+
+/// random_network_kernels.cpp.
+template <class T>
+std::unique_ptr<RandomNetworkKernels<T>> make_cpu_random_network_kernels();
+/// cell_kernels.cpp.
+template <class T>
+std::unique_ptr<CellKernels<T>> make_cpu_cell_kernels();
+
+}  // namespace rnnlyap::detail

@@ -1,0 +1,138 @@
+// The random networks' per-element kernels on the CPU (core/models/random_network_kernels.hpp):
+// plain loops. The state's matrix-vector products are our own loops in a fixed order (column by
+// column), so a trajectory depends neither on k nor on the BLAS thread count; every loop does the
+// arithmetic of the CUDA kernels in the same order (core/elementwise.hpp is shared), so CPU and GPU
+// trajectories agree to rounding.
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "../core/elementwise.hpp"
+#include "../core/models/random_network_kernels.hpp"
+#include "kernels.hpp"
+
+namespace rnnlyap::detail {
+namespace {
+
+template <class T>
+class CpuRandomNetworkKernels final : public RandomNetworkKernels<T> {
+ public:
+  void phi_into(long long count, const T* h, T* x) override {
+    for (long long i = 0; i < count; ++i) x[i] = phi(h[i]);
+  }
+
+  void euler_or_map_state_step(int batch, int n, bool map, const T* j, const T* bias, T* h,
+                               const T* x_in, T* x_out, T dt, T noise_scale,
+                               const std::uint64_t* keys, std::int64_t step) override {
+    for (int b = 0; b < batch; ++b) {
+      const std::size_t vo = vector_offset(b, n);
+      matvec(n, j + vo * n, x_in + vo);
+      T* hb = h + vo;
+      const T* bb = bias + vo;
+      for (int i = 0; i < n; ++i) {
+        const T xi = noise_scale != T(0) ? noise(keys[b], step, i) : T(0);
+        hb[i] = map ? drive_[i] + bb[i] + (noise_scale != T(0) ? noise_scale * xi : T(0))
+                    : euler_update(hb[i], drive_[i], bb[i], dt, noise_scale, xi);
+        x_out[vo + i] = phi(hb[i]);
+      }
+    }
+  }
+
+  void rk4_stage(int batch, int n, int s, const T* j, const T* bias, const Rk4Buffers<T>& st,
+                 T c_next, T dt6, T noise_scale, const std::uint64_t* keys,
+                 std::int64_t step) override {
+    for (int b = 0; b < batch; ++b) {
+      const std::size_t vo = vector_offset(b, n);
+      T* h = st.h + vo;
+      T* y = st.y[s] + vo;
+      if (s == 0) std::copy(h, h + n, y);
+      matvec(n, j + vo * n, st.x[s] + vo);
+      T* f = st.f[s] + vo;
+      for (int i = 0; i < n; ++i) f[i] = -y[i] + drive_[i] + bias[vo + i];  // f(y)
+      if (s < 3) {
+        for (int i = 0; i < n; ++i) {
+          const T yn = h[i] + c_next * f[i];  // y_{s+1} = h + c_{s+1} f_s
+          st.y[s + 1][vo + i] = yn;
+          st.x[s + 1][vo + i] = phi(yn);
+        }
+        continue;
+      }
+      const T *f0 = st.f[0] + vo, *f1 = st.f[1] + vo, *f2 = st.f[2] + vo;
+      for (int i = 0; i < n; ++i) {
+        h[i] += dt6 * (f0[i] + 2 * f1[i] + 2 * f2[i] + f[i]);
+        if (noise_scale != T(0)) h[i] += noise_scale * noise(keys[b], step, i);
+        st.x[0][vo + i] = phi(h[i]);
+      }
+    }
+  }
+
+  void scale_rows_by_dphi(int batch, int n, int k, const T* h, const T* q, T* s) override {
+    d_.resize(static_cast<std::size_t>(n));
+    for (int b = 0; b < batch; ++b) {
+      const std::size_t vo = vector_offset(b, n), bo = vo * k;
+      for (int i = 0; i < n; ++i) d_[i] = dphi(h[vo + i]);
+      for (int c = 0; c < k; ++c) {
+        const std::size_t o = bo + static_cast<std::size_t>(c) * n;
+        for (int r = 0; r < n; ++r) s[o + r] = d_[r] * q[o + r];
+      }
+    }
+  }
+
+  void rk4_tangent_combine(int batch, int n, int k, int stage, T w, T c_next, const T* y_next,
+                           T* kbuf, const T* q, T* acc, T* s) override {
+    d_.resize(static_cast<std::size_t>(n));
+    for (int b = 0; b < batch; ++b) {
+      const std::size_t vo = vector_offset(b, n), bo = vo * k;
+      if (stage < 3)
+        for (int i = 0; i < n; ++i) d_[i] = dphi(y_next[vo + i]);
+      for (int col = 0; col < k; ++col) {
+        const std::size_t o = bo + static_cast<std::size_t>(col) * n;
+        T* kc = kbuf + o;
+        T* ac = acc + o;
+        T* sc = s + o;
+        const T* qc = q + o;
+        for (int r = 0; r < n; ++r) {
+          const T kv = kc[r] - qc[r];
+          kc[r] = kv;
+          ac[r] = (stage == 0 ? qc[r] : ac[r]) + w * kv;
+          if (stage < 3) sc[r] = d_[r] * (qc[r] + c_next * kv);
+        }
+      }
+    }
+  }
+
+ private:
+  static std::size_t vector_offset(int b, int n) {
+    return static_cast<std::size_t>(b) * static_cast<std::size_t>(n);
+  }
+
+  static T noise(std::uint64_t key, std::int64_t step, int i) {
+    return static_cast<T>(normal_at(key, kStreamNoise, static_cast<std::uint64_t>(step),
+                                    static_cast<std::uint32_t>(i)));
+  }
+
+  // drive_ = J x, column by column: each row summed over columns 0..n-1 in order.
+  void matvec(int n, const T* j, const T* x) {
+    drive_.assign(static_cast<std::size_t>(n), T(0));
+    for (int c = 0; c < n; ++c) {
+      const T xc = x[c];
+      const T* col = j + static_cast<std::size_t>(c) * n;
+      for (int r = 0; r < n; ++r) drive_[r] += col[r] * xc;
+    }
+  }
+
+  std::vector<T> drive_, d_;  // scratch
+};
+
+}  // namespace
+
+template <class T>
+std::unique_ptr<RandomNetworkKernels<T>> make_cpu_random_network_kernels() {
+  return std::make_unique<CpuRandomNetworkKernels<T>>();
+}
+
+template std::unique_ptr<RandomNetworkKernels<float>> make_cpu_random_network_kernels<float>();
+template std::unique_ptr<RandomNetworkKernels<double>> make_cpu_random_network_kernels<double>();
+
+}  // namespace rnnlyap::detail
