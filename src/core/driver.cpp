@@ -68,7 +68,7 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
   const std::unique_ptr<detail::Propagator> propagator =
       detail::make_network_propagator(detail::placement_of(opt), {&net}, detail::dynamics_of(opt),
                                       {detail::noise_key(opt.noise_seed_used())}, *opt.k);
-  opt.backend = propagator->name() == "cuda" ? BackendKind::cuda : BackendKind::cpu;
+  opt.backend = propagator->kind();
   return std::move(detail::run_benettin(*propagator, setup, obs, control).front());
 }
 

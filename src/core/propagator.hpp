@@ -1,7 +1,7 @@
-// The seam between the algorithm (driver.cpp's Benettin loop) and the rest: one Propagator for
-// every model on every backend. make_*_propagator picks the backend (placement written once),
-// checks that the run fits in the memory the process may really use, and pairs a model
-// (src/core/models/) with an executor (executor.hpp) for B ≥ 1 members.
+// The seam between the algorithm (the Benettin run, run/benettin_run.hpp) and the rest: one
+// Propagator for every model on every backend. make_*_propagator picks the backend (placement
+// written once), checks that the run fits in the memory the process may really use, and pairs a
+// model (src/core/models/) with an executor (executor.hpp) for B ≥ 1 members.
 #pragma once
 
 #include <cstdint>
