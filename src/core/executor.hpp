@@ -117,8 +117,8 @@ struct LogSums {
   /// Σ log|R_b,ii| over the accumulated re-orthonormalisations.
   std::vector<double> sums;
   /// max of log|R_b,11| − log|R_b,ii| over them, and of 0 (column 1's own): the basis condition
-  /// one re-orthonormalisation had to resolve in column i (run/basis_warnings.cpp). Only finite differences
-  /// count (an exactly zero R_ii, a singular map, is exact, not rounding).
+  /// one re-orthonormalisation had to resolve in column i (run/basis_warnings.cpp). Only finite
+  /// differences count (an exactly zero R_ii, a singular map, is exact, not rounding).
   std::vector<double> max_ratio;
 };
 
