@@ -8,22 +8,10 @@
 #include <tuple>
 
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/option_table.hpp"
 #include "rnnlyap/spectrum.hpp"
 
 namespace rnnlyap::cli {
-
-namespace {
-
-template <class E>
-E parse_choice(const std::string& flag, const std::string& value,
-               const std::map<std::string, E>& m) {
-  if (auto it = m.find(value); it != m.end()) return it->second;
-  std::string names;
-  for (const auto& [k, v] : m) names += (names.empty() ? "" : "|") + k;
-  throw InvalidInput(flag + " must be one of " + names + ", got '" + value + "'");
-}
-
-}  // namespace
 
 void add_common_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
   sub.add_option("--model", a.model, "rate | map")->capture_default_str();
@@ -147,13 +135,7 @@ std::uint64_t parse_seed(const std::string& text, const std::string& flag = "--s
 
 // The models each option applies to. An option given for another model is refused (exit 2), never
 // recorded in `params` and ignored (README, "Errors").
-constexpr unsigned model_bit(Model m) {
-  return 1u << static_cast<unsigned>(m);
-}
 constexpr unsigned kRateOnly = model_bit(Model::rate);
-constexpr unsigned kRandomModels = model_bit(Model::rate) | model_bit(Model::map);
-constexpr unsigned kTrainedModels =
-    model_bit(Model::rnn) | model_bit(Model::gru) | model_bit(Model::lstm);
 
 struct OptionScope {
   const char* flag;
@@ -209,29 +191,13 @@ void refuse_options_that_do_not_apply(const SpectrumOptions& o, const CLI::App& 
 
 // The choices (--model, --backend, ...) parsed.
 void resolve_choices(SpectrumOptions& o, const SpectrumArgs& a) {
-  o.model = parse_choice<Model>("--model", a.model,
-                                {{"rate", Model::rate},
-                                 {"map", Model::map},
-                                 {"rnn", Model::rnn},
-                                 {"gru", Model::gru},
-                                 {"lstm", Model::lstm}});
-  o.integrator = parse_choice<Integrator>("--integrator", a.integrator,
-                                          {{"euler", Integrator::euler}, {"rk4", Integrator::rk4}});
-  o.nonlinearity =
-      parse_choice<Nonlinearity>("--nonlinearity", a.nonlinearity,
-                                 {{"tanh", Nonlinearity::tanh}, {"relu", Nonlinearity::relu}});
-  o.weights = parse_choice<WeightKind>(
-      "--weights", a.weights,
-      {{"gaussian", WeightKind::gaussian}, {"levy", WeightKind::levy}, {"file", WeightKind::file}});
-  o.backend = parse_choice<BackendKind>(
-      "--backend", a.backend,
-      {{"auto", BackendKind::auto_select}, {"cpu", BackendKind::cpu}, {"cuda", BackendKind::cuda}});
-  o.precision = parse_choice<Precision>("--precision", a.precision,
-                                        {{"fp64", Precision::fp64}, {"fp32", Precision::fp32}});
-  o.qr = parse_choice<QrMethod>("--qr", a.qr,
-                                {{"householder", QrMethod::householder},
-                                 {"cholesky2", QrMethod::cholesky2},
-                                 {"auto", QrMethod::auto_select}});
+  o.model = parse_choice<Model>(a.model);
+  o.integrator = parse_choice<Integrator>(a.integrator);
+  o.nonlinearity = parse_choice<Nonlinearity>(a.nonlinearity);
+  o.weights = parse_choice<WeightKind>(a.weights);
+  o.backend = parse_choice<BackendKind>(a.backend);
+  o.precision = parse_choice<Precision>(a.precision);
+  o.qr = parse_choice<QrMethod>(a.qr);
 }
 
 // --device and the seeds, each given as a whole number.

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/option_table.hpp"
 #include "rnnlyap/options.hpp"
 
 namespace rnnlyap {
@@ -138,62 +139,36 @@ Schedule make_schedule(const SpectrumOptions& o) {
   return s;
 }
 
+namespace {
+
+// An enum value's spelling: the option table's (rnnlyap/option_table.hpp).
+template <class E>
+std::string_view spelling(E e) {
+  return option_info(option_of(e)).values[static_cast<std::size_t>(e)];
+}
+
+}  // namespace
+
 std::string_view to_string(Model m) {
-  switch (m) {
-    case Model::rate:
-      return "rate";
-    case Model::map:
-      return "map";
-    case Model::rnn:
-      return "rnn";
-    case Model::gru:
-      return "gru";
-    case Model::lstm:
-      return "lstm";
-  }
-  return "?";
+  return spelling(m);
 }
 std::string_view to_string(Integrator i) {
-  return i == Integrator::euler ? "euler" : "rk4";
+  return spelling(i);
 }
 std::string_view to_string(WeightKind w) {
-  switch (w) {
-    case WeightKind::gaussian:
-      return "gaussian";
-    case WeightKind::levy:
-      return "levy";
-    case WeightKind::file:
-      return "file";
-  }
-  return "?";
+  return spelling(w);
 }
 std::string_view to_string(Precision p) {
-  return p == Precision::fp64 ? "fp64" : "fp32";
+  return spelling(p);
 }
 std::string_view to_string(BackendKind b) {
-  switch (b) {
-    case BackendKind::auto_select:
-      return "auto";
-    case BackendKind::cpu:
-      return "cpu";
-    case BackendKind::cuda:
-      return "cuda";
-  }
-  return "?";
+  return spelling(b);
 }
 std::string_view to_string(Nonlinearity f) {
-  return f == Nonlinearity::tanh ? "tanh" : "relu";
+  return spelling(f);
 }
 std::string_view to_string(QrMethod q) {
-  switch (q) {
-    case QrMethod::householder:
-      return "householder";
-    case QrMethod::cholesky2:
-      return "cholesky2";
-    case QrMethod::auto_select:
-      return "auto";
-  }
-  return "?";
+  return spelling(q);
 }
 
 }  // namespace rnnlyap
