@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <map>
 #include <set>
 #include <tuple>
+#include <vector>
 
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/option_table.hpp"
@@ -133,60 +133,13 @@ std::uint64_t parse_seed(const std::string& text, const std::string& flag = "--s
   return static_cast<std::uint64_t>(v);
 }
 
-// The models each option applies to. An option given for another model is refused (exit 2), never
-// recorded in `params` and ignored (README, "Errors").
-constexpr unsigned kRateOnly = model_bit(Model::rate);
-
-struct OptionScope {
-  const char* flag;
-  unsigned models;  // model_bit()s
-  const char* scope;
-};
-
-constexpr OptionScope kOptionScopes[] = {
-    {"--integrator", kRateOnly, "the rate model (map and trained models step in discrete time)"},
-    {"--dt", kRateOnly, "the rate model (map and trained-model times are in steps)"},
-    {"--ensemble", kRandomModels, "random networks (rate, map); a trained model is one network"},
-    {"--input-std", kRandomModels, "random networks (rate, map); trained models take --inputs"},
-    {"--zero-diagonal", kRandomModels,
-     "random networks (rate, map); a trained model's weights are used as they are"},
-    {"--n", kRandomModels,
-     "random networks (rate, map); a trained model's N comes from its weights"},
-    {"--g", kRandomModels, "random networks (rate, map); a trained model's weights are not scaled"},
-    {"--weights", kRandomModels,
-     "random networks (rate, map); a trained model's weights come from --weights-file"},
-    {"--alpha", kRandomModels, "random networks (rate, map) with levy weights"},
-    {"--inputs", kTrainedModels, "the trained models rnn, gru and lstm"},
-    {"--lstm-h-only", model_bit(Model::lstm), "--model lstm"},
-    {"--network-seed", kRandomModels, "random networks (rate, map); a trained model is given"},
-    {"--state-seed", kRandomModels,
-     "random networks (rate, map); a trained model starts at 0 (or --initial-state)"},
-    {"--noise-seed", kRandomModels, "random networks (rate, map) with --input-std > 0"},
-    {"--nonlinearity", model_bit(Model::rnn),
-     "--model rnn (gru and lstm have PyTorch's fixed nonlinearities; rate and map use tanh)"},
-    {"--bias-std", kRandomModels,
-     "random networks (rate, map); a trained model's biases come from --weights-file"},
-};
-
-void refuse_options_that_do_not_apply(const SpectrumOptions& o, const CLI::App& sub) {
-  for (const OptionScope& s : kOptionScopes)
-    if (given(sub, s.flag) && (s.models & model_bit(o.model)) == 0)
-      throw InvalidInput(std::string(s.flag) + " does not apply to --model " +
-                         std::string(to_string(o.model)) + " (it is for " + s.scope + ")");
-  // Within the random networks: the tail index is for levy weights, the gain for generated ones.
-  // (A sweep has no --weights: its --alpha grid itself selects levy weights.)
-  if (sub.get_option_no_throw("--weights") != nullptr && given(sub, "--alpha") &&
-      o.weights != WeightKind::levy)
-    throw InvalidInput("--alpha applies to --weights levy only (" +
-                       std::string(to_string(o.weights)) + " weights have no tail index)");
-  if (o.weights == WeightKind::file && given(sub, "--network-seed"))
-    throw InvalidInput("--network-seed does not apply to a weights file (its weights are given)");
-  if (given(sub, "--noise-seed") && !(o.input_std > 0))
-    throw InvalidInput("--noise-seed applies with --input-std > 0 only (there is no noise)");
-  if (o.weights == WeightKind::file && given(sub, "--g"))
-    throw InvalidInput(
-        "--g does not apply to a weights file (its matrix is used as it is; scale the file "
-        "instead)");
+// The table's options given on `sub` (a sweep's grids --g, --alpha and --n go by the names of the
+// options they vary).
+std::vector<OptionId> given_options(const CLI::App& sub) {
+  std::vector<OptionId> ids;
+  for (const OptionInfo& info : option_table())
+    if (given(sub, std::string(info.cli).c_str())) ids.push_back(info.id);
+  return ids;
 }
 
 // The choices (--model, --backend, ...) parsed.
@@ -218,7 +171,11 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
   resolve_numbers(o, a, sub);
   // A weights file implies --weights file; N then comes from the file.
   if (!o.weights_file.empty() && sub.count("--weights") == 0) o.weights = WeightKind::file;
-  refuse_options_that_do_not_apply(o, sub);
+  // A sweep has no --weights: its --alpha grid itself selects levy weights.
+  SpectrumOptions as_given = o;
+  if (sub.get_option_no_throw("--weights") == nullptr && given(sub, "--alpha"))
+    as_given.weights = WeightKind::levy;
+  refuse_options_that_do_not_apply(as_given, given_options(sub));
   if (o.weights == WeightKind::file) {
     if (o.weights_file.empty()) throw InvalidInput("--weights file needs --weights-file W.npy");
     if (sub.count("--n") > 0)
