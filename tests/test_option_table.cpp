@@ -93,5 +93,32 @@ TEST(OptionTable, RefusesOptionsThatDoNotApply) {
   EXPECT_NO_THROW(refuse_options_that_do_not_apply(o, given));
 }
 
+// A message about an option carries its identity: what() names it as the command line does, each
+// front end its own way.
+TEST(OptionTable, MessagesNameTheirOption) {
+  SpectrumOptions o;
+  o.t_ons = 0.25;
+  try {
+    validate(o);
+    FAIL();
+  } catch (const InvalidInput& e) {
+    EXPECT_STREQ(e.what(), "--t-ons 0.25 is not a whole number of steps of 0.1");
+    EXPECT_EQ(e.message(Spelling::python), "t_ons=0.25 is not a whole number of steps of 0.1");
+    EXPECT_EQ(e.option(), OptionId::t_ons);
+  }
+  o = SpectrumOptions();
+  o.weights_file = "w.npy";
+  try {
+    validate(o);
+    FAIL();
+  } catch (const InvalidInput& e) {
+    EXPECT_EQ(e.message(Spelling::python),
+              "J is given but --weights is gaussian (use --weights file)");
+  }
+  const InvalidInput plain("no option");
+  EXPECT_FALSE(plain.option().has_value());
+  EXPECT_EQ(plain.message(Spelling::python), "no option");
+}
+
 }  // namespace
 }  // namespace rnnlyap

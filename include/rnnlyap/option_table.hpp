@@ -91,12 +91,12 @@ constexpr OptionId option_of(Nonlinearity) {
 
 /// The index of `name` among the option's values; -1 when it is none of them.
 int choice_index(OptionId id, std::string_view name);
-/// The enum value named `name`; throws InvalidInput "FLAG must be one of a|b|c, got 'x'" (the
-/// names in alphabetical order) when it is none of them.
-int parse_choice_index(OptionId id, std::string_view name, Spelling s);
+/// The enum value named `name`; throws InvalidInput "--qr must be one of a|b|c, got 'x'" (the
+/// names in alphabetical order) about the option when it is none of them.
+int parse_choice_index(OptionId id, std::string_view name);
 template <class E>
-E parse_choice(std::string_view name, Spelling s = Spelling::cli) {
-  return static_cast<E>(parse_choice_index(option_of(E{}), name, s));
+E parse_choice(std::string_view name) {
+  return static_cast<E>(parse_choice_index(option_of(E{}), name));
 }
 
 /// Throws InvalidInput naming the first option of `given` that does not apply to the options `o`

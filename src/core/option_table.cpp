@@ -4,7 +4,7 @@
 #include "rnnlyap/option_table.hpp"
 
 #include <algorithm>
-#include <array>
+#include <utility>
 
 #include "rnnlyap/errors.hpp"
 
@@ -190,15 +190,42 @@ int choice_index(OptionId id, std::string_view name) {
   return it == values.end() ? -1 : static_cast<int>(it - values.begin());
 }
 
-int parse_choice_index(OptionId id, std::string_view name, Spelling s) {
+int parse_choice_index(OptionId id, std::string_view name) {
   if (const int i = choice_index(id, name); i >= 0) return i;
   const auto values = option_info(id).values;
   std::vector<std::string_view> sorted(values.begin(), values.end());
   std::sort(sorted.begin(), sorted.end());
   std::string names;
   for (std::string_view v : sorted) names += (names.empty() ? "" : "|") + std::string(v);
-  throw InvalidInput(std::string(option_name(id, s)) + " must be one of " + names + ", got '" +
-                     std::string(name) + "'");
+  throw InvalidInput(id, "", " must be one of " + names + ", got '" + std::string(name) + "'");
+}
+
+namespace {
+
+// Python writes a number given to an option as name=value ("t_ons=0.25"), other words after a
+// space.
+bool starts_a_number(const std::string& v) {
+  std::size_t i = v.empty() || (v[0] != '-' && v[0] != '+') ? 0 : 1;
+  if (i < v.size() && v[i] == '.') ++i;
+  return i < v.size() && v[i] >= '0' && v[i] <= '9';
+}
+
+std::string spelled(OptionId id, const std::string& value, const std::string& text, Spelling s) {
+  std::string m(option_name(id, s));
+  if (!value.empty()) m += (s == Spelling::python && starts_a_number(value) ? "=" : " ") + value;
+  return m + text;
+}
+
+}  // namespace
+
+InvalidInput::InvalidInput(OptionId id, std::string value, std::string text)
+    : Error(spelled(id, value, text, Spelling::cli)),
+      option_(id),
+      value_(std::move(value)),
+      text_(std::move(text)) {}
+
+std::string InvalidInput::message(Spelling s) const {
+  return option_ ? spelled(*option_, value_, text_, s) : what();
 }
 
 void refuse_options_that_do_not_apply(const SpectrumOptions& o, std::span<const OptionId> given,
