@@ -32,6 +32,7 @@
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 #include "rnnlyap/json.hpp"
+#include "rnnlyap/option_table.hpp"
 #include "rnnlyap/spectrum.hpp"
 #include "rnnlyap/sweep.hpp"
 #include "rnnlyap/trained.hpp"
@@ -276,13 +277,25 @@ std::string sweep_json_of(const std::string& options_json, const std::vector<dou
   });
 }
 
+// Python's InvalidInput, for the translator of messages about an option.
+py::exception<InvalidInput>* g_invalid_input = nullptr;
+
 }  // namespace
 
 PYBIND11_MODULE(_rnnlyap, m) {
   m.doc() = "rnnlyap: Lyapunov spectra of recurrent neural networks (use the rnnlyap package)";
   // Translators are tried last-registered first: InvalidInput before its base Error.
   py::register_exception<Error>(m, "Error", PyExc_RuntimeError);
-  py::register_exception<InvalidInput>(m, "InvalidInput", PyExc_ValueError);
+  g_invalid_input = &py::register_exception<InvalidInput>(m, "InvalidInput", PyExc_ValueError);
+  // A message about an option names it as Python does ("t_ons=0.25", "J").
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const InvalidInput& e) {
+      if (!e.option()) throw;
+      (*g_invalid_input)(e.message(Spelling::python).c_str());
+    }
+  });
   m.def("spectrum_json", &spectrum_json, py::arg("options_json"), py::arg("weights") = py::none(),
         py::arg("progress") = py::none(), py::arg("trace") = false);
   m.def("trained_json", &trained_json, py::arg("options_json"), py::arg("state_dict"),

@@ -2,10 +2,14 @@
 // no CUDA or BLAS header (docs/design.md).
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 namespace rnnlyap {
+
+enum class OptionId;  // rnnlyap/option_table.hpp
+enum class Spelling;
 
 /// Base of every rnnlyap exception.
 class Error : public std::runtime_error {
@@ -17,6 +21,18 @@ class Error : public std::runtime_error {
 class InvalidInput : public Error {
  public:
   using Error::Error;
+  /// A message about option `id`: its name, then `value` unless empty, then `text` (" must be
+  /// ..."). what() names the option as the command line does ("--t-ons 0.25 is not ..."),
+  /// message(Spelling::python) as Python does ("t_ons=0.25 is not ...").
+  InvalidInput(OptionId id, std::string value, std::string text);
+  /// The option the message is about, when it was made with one.
+  std::optional<OptionId> option() const { return option_; }
+  /// The message with the option named as front end `s` spells it.
+  std::string message(Spelling s) const;
+
+ private:
+  std::optional<OptionId> option_;
+  std::string value_, text_;
 };
 
 /// A backend that was asked for is not available (not compiled in, or no device present).

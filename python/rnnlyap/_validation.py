@@ -22,7 +22,9 @@ _SEED_MAX = 2**64 - 1
 _INT_MAX = 2**31 - 1
 
 # --------------------------------------------------------------------------------------------------
-# Messages: the library's messages name command-line flags; here they name the Python arguments.
+# Messages: a message about one option comes with that option named as Python spells it (the
+# library's table of options, through the bindings: "t_ons=0.25 is not ..."); the command-line flags
+# the rest of a message names are rewritten here to the Python arguments.
 
 _FLAG = re.compile(r"--([a-z][a-z0-9-]*)( (?=[-+]?\.?[0-9]))?")
 _FLAG_NAMES = {"weights-file": "J", "inputs": "inputs"}

@@ -3,108 +3,102 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <map>
 #include <set>
+#include <stdexcept>
 #include <tuple>
+#include <type_traits>
+#include <variant>
+#include <vector>
 
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/option_table.hpp"
 #include "rnnlyap/spectrum.hpp"
 
 namespace rnnlyap::cli {
 
 namespace {
 
-template <class E>
-E parse_choice(const std::string& flag, const std::string& value,
-               const std::map<std::string, E>& m) {
-  if (auto it = m.find(value); it != m.end()) return it->second;
-  std::string names;
-  for (const auto& [k, v] : m) names += (names.empty() ? "" : "|") + k;
-  throw InvalidInput(flag + " must be one of " + names + ", got '" + value + "'");
+// Where the command line puts each option of the table: the library's options, or SpectrumArgs for
+// what is parsed afterwards (choices, seeds, optional numbers) and what the program alone uses.
+using Target = std::variant<bool*, int*, double*, std::string*>;
+
+Target target(OptionId id, SpectrumOptions& o, SpectrumArgs& a) {
+  // clang-format off
+  switch (id) {
+    case OptionId::model: return &a.model;
+    case OptionId::integrator: return &a.integrator;
+    case OptionId::zero_diagonal: return &o.zero_diagonal;
+    case OptionId::k: return &a.k;
+    case OptionId::dt: return &o.dt;
+    case OptionId::t_warmup: return &o.t_warmup;
+    case OptionId::t_ons_warmup: return &o.t_ons_warmup;
+    case OptionId::t_sim: return &o.t_sim;
+    case OptionId::t_ons: return &o.t_ons;
+    case OptionId::input_std: return &o.input_std;
+    case OptionId::seed: return &a.seed;
+    case OptionId::network_seed: return &a.network_seed;
+    case OptionId::state_seed: return &a.state_seed;
+    case OptionId::basis_seed: return &a.basis_seed;
+    case OptionId::noise_seed: return &a.noise_seed;
+    case OptionId::backend: return &a.backend;
+    case OptionId::device: return &o.device;
+    case OptionId::precision: return &a.precision;
+    case OptionId::qr: return &a.qr;
+    case OptionId::threads: return &o.threads;
+    case OptionId::ensemble: return &o.ensemble;
+    case OptionId::quiet: return &a.quiet;
+    case OptionId::shard: return &a.shard;
+    case OptionId::n: return &o.n;
+    case OptionId::g: return &o.g;
+    case OptionId::weights: return &a.weights;
+    case OptionId::alpha: return &o.alpha;
+    case OptionId::weights_file: return &o.weights_file;
+    case OptionId::inputs: return &o.inputs_file;
+    case OptionId::lstm_h_only: return &o.lstm_h_only;
+    case OptionId::ftle_window: return &o.ftle_window;
+    case OptionId::clv: return &a.clv;
+    case OptionId::clv_stats: return &o.clv_stats;
+    case OptionId::clv_window: return &o.clv_window;
+    case OptionId::clv_transient: return &a.clv_transient;
+    case OptionId::initial_state: return &o.initial_state_file;
+    case OptionId::nonlinearity: return &a.nonlinearity;
+    case OptionId::bias_std: return &o.bias_std;
+    case OptionId::out: return &a.out;
+    case OptionId::trace: return &a.trace;
+    case OptionId::npz: return &a.npz;
+    case OptionId::checkpoint: return &a.checkpoint;
+    case OptionId::checkpoint_every: return &a.checkpoint_every;
+    case OptionId::resume: return &a.resume;
+  }
+  // clang-format on
+  throw std::logic_error("an option without a place on the command line");
+}
+
+// The table's options of one command (kSpectrum, kSweep), in the table's order.
+void add_options(CLI::App& sub, unsigned command, SpectrumOptions& o, SpectrumArgs& a) {
+  for (const OptionInfo& info : option_table()) {
+    if ((info.commands & command) == 0) continue;
+    const std::string name(info.cli), help(info.help);
+    CLI::Option* opt = std::visit(
+        [&](auto* value) {
+          if constexpr (std::is_same_v<decltype(value), bool*>)
+            return sub.add_flag(name, *value, help);
+          else
+            return sub.add_option(name, *value, help);
+        },
+        target(info.id, o, a));
+    if (info.show_default) opt->capture_default_str();
+  }
 }
 
 }  // namespace
 
 void add_common_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
-  sub.add_option("--model", a.model, "rate | map")->capture_default_str();
-  sub.add_option("--integrator", a.integrator, "euler | rk4 (rate model)")->capture_default_str();
-  sub.add_flag("--zero-diagonal", o.zero_diagonal, "no autapses: J_ii = 0");
-  sub.add_option("--k", a.k, "number of exponents (default: N)");
-  sub.add_option("--dt", o.dt, "time step in tau (rate model)")->capture_default_str();
-  sub.add_option("--t-warmup", o.t_warmup, "state-only warm-up time")->capture_default_str();
-  sub.add_option("--t-ons-warmup", o.t_ons_warmup, "basis warm-up time (logs discarded)")
-      ->capture_default_str();
-  sub.add_option("--t-sim", o.t_sim, "averaging time")->capture_default_str();
-  sub.add_option("--t-ons", o.t_ons, "time between re-orthonormalisations")->capture_default_str();
-  sub.add_option("--input-std", o.input_std, "std of the white-noise input")->capture_default_str();
-  sub.add_option("--seed", a.seed, "random seed (weights, initial conditions, noise)")
-      ->capture_default_str();
-  sub.add_option("--network-seed", a.network_seed,
-                 "seed of the random weights alone (default: --seed; in an ensemble, fixed: one "
-                 "network, many initial conditions)");
-  sub.add_option("--state-seed", a.state_seed, "seed of the initial state alone (default: --seed)");
-  sub.add_option("--basis-seed", a.basis_seed,
-                 "seed of the initial tangent basis alone (default: --seed)");
-  sub.add_option("--noise-seed", a.noise_seed,
-                 "seed of the white-noise input alone (default: --seed)");
-  sub.add_option("--backend", a.backend, "auto | cpu | cuda")->capture_default_str();
-  sub.add_option("--device", o.device, "CUDA device index (cuda and auto backends)")
-      ->capture_default_str();
-  sub.add_option("--precision", a.precision, "fp64 | fp32")->capture_default_str();
-  sub.add_option("--qr", a.qr, "householder | cholesky2 | auto")->capture_default_str();
-  sub.add_option("--threads", o.threads, "CPU BLAS threads (0: the library's default)")
-      ->capture_default_str();
-  sub.add_option("--ensemble", o.ensemble, "number of networks (seeds seed, seed+1, ...)")
-      ->capture_default_str();
-  sub.add_flag("--quiet", a.quiet, "no progress bar and no summary line");
-  sub.add_option("--shard", a.shard,
-                 "compute only share I of N (1 <= I <= N) of the independent spectra (ensemble "
-                 "members, sequences, grid points' members) into the unit file --out; combine the "
-                 "shards' files with rnnlyap merge");
+  add_options(sub, kSweep, o, a);
 }
 
 void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
-  add_common_options(sub, o, a);
-  sub.add_option("--n", o.n, "number of neurons")->capture_default_str();
-  sub.add_option("--g", o.g, "gain")->capture_default_str();
-  sub.add_option("--weights", a.weights, "gaussian | levy | file")->capture_default_str();
-  sub.add_option("--alpha", o.alpha, "tail index of levy weights, (0, 2]")->capture_default_str();
-  sub.add_option("--weights-file", o.weights_file, "square float64/float32 .npy matrix (sets N)");
-  sub.add_option("--inputs", o.inputs_file,
-                 "rnn/gru/lstm: input sequence(s), T x I or B x T x I .npy");
-  sub.add_flag("--lstm-h-only", o.lstm_h_only,
-               "lstm: propagate only the h block (N exponents; the full (h, c) spectrum has 2N)");
-  sub.add_option("--ftle-window", o.ftle_window,
-                 "finite-time exponents over windows of this length (a whole number of --t-ons): "
-                 "their quantiles per exponent in the JSON, every window in --npz");
-  sub.add_option("--clv", a.clv,
-                 "covariant Lyapunov vectors at the middle of the --clv-window as an N x k float64 "
-                 ".npy (unit columns, in the order of the exponents)");
-  sub.add_flag("--clv-stats", o.clv_stats,
-               "covariant-vector statistics in the JSON (\"clv\"): localisation, angles between "
-               "the unstable and stable subspaces, each vector's own growth rate");
-  sub.add_option("--clv-window", o.clv_window,
-                 "covariant vectors: the first T of the averaging time is kept (a whole number "
-                 "of --t-ons; default: all of it)");
-  sub.add_option("--clv-transient", a.clv_transient,
-                 "covariant vectors: backward steps (in time) discarded before an instant is used "
-                 "(default: --t-ons-warmup)");
-  sub.add_option("--initial-state", o.initial_state_file,
-                 "the initial state, .npy of N values (2N for lstm: h then c)");
-  sub.add_option("--nonlinearity", a.nonlinearity, "rnn: tanh | relu (PyTorch's nn.RNN)")
-      ->capture_default_str();
-  sub.add_option("--bias-std", o.bias_std,
-                 "rate/map: bias b_i ~ N(0, S^2) drawn from the seed (0: no bias)")
-      ->capture_default_str();
-  sub.add_option("--out", a.out, "result JSON (default: standard output)");
-  sub.add_option("--trace", a.trace, "CSV of the running estimate at every re-orthonormalisation");
-  sub.add_option("--npz", a.npz,
-                 "every array of the result (and the trace with --trace) as a NumPy .npz");
-  sub.add_option("--checkpoint", a.checkpoint,
-                 "write a checkpoint here every --checkpoint-every seconds and on SIGINT/SIGTERM");
-  sub.add_option("--checkpoint-every", a.checkpoint_every, "seconds between checkpoints")
-      ->capture_default_str();
-  sub.add_option("--resume", a.resume, "continue the run saved in this checkpoint");
+  add_options(sub, kSpectrum, o, a);
 }
 
 void resume_options(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
@@ -145,93 +139,24 @@ std::uint64_t parse_seed(const std::string& text, const std::string& flag = "--s
   return static_cast<std::uint64_t>(v);
 }
 
-// The models each option applies to. An option given for another model is refused (exit 2), never
-// recorded in `params` and ignored (README, "Errors").
-constexpr unsigned model_bit(Model m) {
-  return 1u << static_cast<unsigned>(m);
-}
-constexpr unsigned kRateOnly = model_bit(Model::rate);
-constexpr unsigned kRandomModels = model_bit(Model::rate) | model_bit(Model::map);
-constexpr unsigned kTrainedModels =
-    model_bit(Model::rnn) | model_bit(Model::gru) | model_bit(Model::lstm);
-
-struct OptionScope {
-  const char* flag;
-  unsigned models;  // model_bit()s
-  const char* scope;
-};
-
-constexpr OptionScope kOptionScopes[] = {
-    {"--integrator", kRateOnly, "the rate model (map and trained models step in discrete time)"},
-    {"--dt", kRateOnly, "the rate model (map and trained-model times are in steps)"},
-    {"--ensemble", kRandomModels, "random networks (rate, map); a trained model is one network"},
-    {"--input-std", kRandomModels, "random networks (rate, map); trained models take --inputs"},
-    {"--zero-diagonal", kRandomModels,
-     "random networks (rate, map); a trained model's weights are used as they are"},
-    {"--n", kRandomModels,
-     "random networks (rate, map); a trained model's N comes from its weights"},
-    {"--g", kRandomModels, "random networks (rate, map); a trained model's weights are not scaled"},
-    {"--weights", kRandomModels,
-     "random networks (rate, map); a trained model's weights come from --weights-file"},
-    {"--alpha", kRandomModels, "random networks (rate, map) with levy weights"},
-    {"--inputs", kTrainedModels, "the trained models rnn, gru and lstm"},
-    {"--lstm-h-only", model_bit(Model::lstm), "--model lstm"},
-    {"--network-seed", kRandomModels, "random networks (rate, map); a trained model is given"},
-    {"--state-seed", kRandomModels,
-     "random networks (rate, map); a trained model starts at 0 (or --initial-state)"},
-    {"--noise-seed", kRandomModels, "random networks (rate, map) with --input-std > 0"},
-    {"--nonlinearity", model_bit(Model::rnn),
-     "--model rnn (gru and lstm have PyTorch's fixed nonlinearities; rate and map use tanh)"},
-    {"--bias-std", kRandomModels,
-     "random networks (rate, map); a trained model's biases come from --weights-file"},
-};
-
-void refuse_options_that_do_not_apply(const SpectrumOptions& o, const CLI::App& sub) {
-  for (const OptionScope& s : kOptionScopes)
-    if (given(sub, s.flag) && (s.models & model_bit(o.model)) == 0)
-      throw InvalidInput(std::string(s.flag) + " does not apply to --model " +
-                         std::string(to_string(o.model)) + " (it is for " + s.scope + ")");
-  // Within the random networks: the tail index is for levy weights, the gain for generated ones.
-  // (A sweep has no --weights: its --alpha grid itself selects levy weights.)
-  if (sub.get_option_no_throw("--weights") != nullptr && given(sub, "--alpha") &&
-      o.weights != WeightKind::levy)
-    throw InvalidInput("--alpha applies to --weights levy only (" +
-                       std::string(to_string(o.weights)) + " weights have no tail index)");
-  if (o.weights == WeightKind::file && given(sub, "--network-seed"))
-    throw InvalidInput("--network-seed does not apply to a weights file (its weights are given)");
-  if (given(sub, "--noise-seed") && !(o.input_std > 0))
-    throw InvalidInput("--noise-seed applies with --input-std > 0 only (there is no noise)");
-  if (o.weights == WeightKind::file && given(sub, "--g"))
-    throw InvalidInput(
-        "--g does not apply to a weights file (its matrix is used as it is; scale the file "
-        "instead)");
+// The table's options given on `sub` (a sweep's grids --g, --alpha and --n go by the names of the
+// options they vary).
+std::vector<OptionId> given_options(const CLI::App& sub) {
+  std::vector<OptionId> ids;
+  for (const OptionInfo& info : option_table())
+    if (given(sub, std::string(info.cli).c_str())) ids.push_back(info.id);
+  return ids;
 }
 
 // The choices (--model, --backend, ...) parsed.
 void resolve_choices(SpectrumOptions& o, const SpectrumArgs& a) {
-  o.model = parse_choice<Model>("--model", a.model,
-                                {{"rate", Model::rate},
-                                 {"map", Model::map},
-                                 {"rnn", Model::rnn},
-                                 {"gru", Model::gru},
-                                 {"lstm", Model::lstm}});
-  o.integrator = parse_choice<Integrator>("--integrator", a.integrator,
-                                          {{"euler", Integrator::euler}, {"rk4", Integrator::rk4}});
-  o.nonlinearity =
-      parse_choice<Nonlinearity>("--nonlinearity", a.nonlinearity,
-                                 {{"tanh", Nonlinearity::tanh}, {"relu", Nonlinearity::relu}});
-  o.weights = parse_choice<WeightKind>(
-      "--weights", a.weights,
-      {{"gaussian", WeightKind::gaussian}, {"levy", WeightKind::levy}, {"file", WeightKind::file}});
-  o.backend = parse_choice<BackendKind>(
-      "--backend", a.backend,
-      {{"auto", BackendKind::auto_select}, {"cpu", BackendKind::cpu}, {"cuda", BackendKind::cuda}});
-  o.precision = parse_choice<Precision>("--precision", a.precision,
-                                        {{"fp64", Precision::fp64}, {"fp32", Precision::fp32}});
-  o.qr = parse_choice<QrMethod>("--qr", a.qr,
-                                {{"householder", QrMethod::householder},
-                                 {"cholesky2", QrMethod::cholesky2},
-                                 {"auto", QrMethod::auto_select}});
+  o.model = parse_choice<Model>(a.model);
+  o.integrator = parse_choice<Integrator>(a.integrator);
+  o.nonlinearity = parse_choice<Nonlinearity>(a.nonlinearity);
+  o.weights = parse_choice<WeightKind>(a.weights);
+  o.backend = parse_choice<BackendKind>(a.backend);
+  o.precision = parse_choice<Precision>(a.precision);
+  o.qr = parse_choice<QrMethod>(a.qr);
 }
 
 // --device and the seeds, each given as a whole number.
@@ -252,7 +177,11 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
   resolve_numbers(o, a, sub);
   // A weights file implies --weights file; N then comes from the file.
   if (!o.weights_file.empty() && sub.count("--weights") == 0) o.weights = WeightKind::file;
-  refuse_options_that_do_not_apply(o, sub);
+  // A sweep has no --weights: its --alpha grid itself selects levy weights.
+  SpectrumOptions as_given = o;
+  if (sub.get_option_no_throw("--weights") == nullptr && given(sub, "--alpha"))
+    as_given.weights = WeightKind::levy;
+  refuse_options_that_do_not_apply(as_given, given_options(sub));
   if (o.weights == WeightKind::file) {
     if (o.weights_file.empty()) throw InvalidInput("--weights file needs --weights-file W.npy");
     if (sub.count("--n") > 0)

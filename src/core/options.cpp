@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/option_table.hpp"
 #include "rnnlyap/options.hpp"
 
 namespace rnnlyap {
@@ -13,6 +14,10 @@ namespace {
 [[noreturn]] void fail(const std::string& msg) {
   throw InvalidInput(msg);
 }
+// A message about one option: its name (and `value`, unless empty), then `text`.
+[[noreturn]] void fail(OptionId id, const std::string& value, const std::string& text) {
+  throw InvalidInput(id, value, text);
+}
 
 std::string fmt(double v) {
   std::ostringstream s;
@@ -20,9 +25,8 @@ std::string fmt(double v) {
   return s.str();
 }
 
-void require_finite_nonneg(double v, const char* name) {
-  if (!std::isfinite(v) || v < 0)
-    fail(std::string(name) + " must be a finite number >= 0, got " + fmt(v));
+void require_finite_nonneg(double v, OptionId id) {
+  if (!std::isfinite(v) || v < 0) fail(id, "", " must be a finite number >= 0, got " + fmt(v));
 }
 
 // Steps for a time t: round(t / step), with the rounding checked so that, e.g., t_ons = 0.25 with
@@ -35,96 +39,103 @@ std::int64_t steps_for(double t, double step) {
 
 void validate(const SpectrumOptions& o) {
   if (o.weights != WeightKind::file || o.n > 0) {
-    if (o.n < 1) fail("--n must be at least 1, got " + std::to_string(o.n));
+    if (o.n < 1) fail(OptionId::n, "", " must be at least 1, got " + std::to_string(o.n));
   }
-  if (o.k && *o.k < 1) fail("--k must be at least 1, got " + std::to_string(*o.k));
+  if (o.k && *o.k < 1) fail(OptionId::k, "", " must be at least 1, got " + std::to_string(*o.k));
   if (o.state_seed && !o.initial_state_file.empty())
-    fail("--state-seed and --initial-state exclude each other (the state is given)");
+    fail(OptionId::state_seed, "", " and --initial-state exclude each other (the state is given)");
   // The LSTM's tangent space is (h, c): 2N exponents. A trained network's size (N, layers) is known
   // once its file is loaded: compute_trained_spectra checks k then.
   const int dim = o.model == Model::lstm && !o.lstm_h_only ? 2 * o.n : o.n;
   if (o.k && o.n > 0 && !is_cell(o.model) && *o.k > dim)
-    fail("--k " + std::to_string(*o.k) + " exceeds the " +
-         (dim == o.n ? "number of neurons N = " : "LSTM state size 2N = ") + std::to_string(dim));
-  if (!std::isfinite(o.g) || o.g < 0) fail("--g must be a finite number >= 0, got " + fmt(o.g));
+    fail(OptionId::k, std::to_string(*o.k),
+         std::string(" exceeds the ") +
+             (dim == o.n ? "number of neurons N = " : "LSTM state size 2N = ") +
+             std::to_string(dim));
+  if (!std::isfinite(o.g) || o.g < 0)
+    fail(OptionId::g, "", " must be a finite number >= 0, got " + fmt(o.g));
   if (o.weights == WeightKind::levy && !(o.alpha > 0 && o.alpha <= 2))
-    fail("--alpha must be in (0, 2], got " + fmt(o.alpha));
+    fail(OptionId::alpha, "", " must be in (0, 2], got " + fmt(o.alpha));
   if (o.weights == WeightKind::file && o.weights_file.empty())
-    fail("--weights file needs --weights-file W.npy");
+    fail(OptionId::weights, "file", " needs --weights-file W.npy");
   if (o.weights != WeightKind::file && !o.weights_file.empty())
-    fail("--weights-file is given but --weights is " + std::string(to_string(o.weights)) +
-         " (use --weights file)");
+    fail(OptionId::weights_file, "",
+         " is given but --weights is " + std::string(to_string(o.weights)) +
+             " (use --weights file)");
   if (o.model == Model::rate && !(o.dt > 0 && o.dt <= 1))
-    fail("--dt must be in (0, 1], got " + fmt(o.dt));
-  require_finite_nonneg(o.t_warmup, "--t-warmup");
-  require_finite_nonneg(o.t_ons_warmup, "--t-ons-warmup");
-  require_finite_nonneg(o.t_sim, "--t-sim");
-  require_finite_nonneg(o.input_std, "--input-std");
+    fail(OptionId::dt, "", " must be in (0, 1], got " + fmt(o.dt));
+  require_finite_nonneg(o.t_warmup, OptionId::t_warmup);
+  require_finite_nonneg(o.t_ons_warmup, OptionId::t_ons_warmup);
+  require_finite_nonneg(o.t_sim, OptionId::t_sim);
+  require_finite_nonneg(o.input_std, OptionId::input_std);
   const double step = o.step_time();
   if (!std::isfinite(o.t_ons) || o.t_ons < step)
-    fail("--t-ons must be at least one step (" + fmt(step) + "), got " + fmt(o.t_ons));
+    fail(OptionId::t_ons, "",
+         " must be at least one step (" + fmt(step) + "), got " + fmt(o.t_ons));
   const double per_ons = static_cast<double>(steps_for(o.t_ons, step)) * step;
   if (std::fabs(per_ons - o.t_ons) > 1e-9 * o.t_ons)
-    fail("--t-ons " + fmt(o.t_ons) + " is not a whole number of steps of " + fmt(step));
+    fail(OptionId::t_ons, fmt(o.t_ons), " is not a whole number of steps of " + fmt(step));
   if (is_cell(o.model)) {
     // The files are checked where they are loaded (compute_trained_spectra): the library also
     // takes cells and inputs from memory.
   } else if (!o.inputs_file.empty()) {
-    fail("--inputs applies to the trained models rnn, gru and lstm only");
+    fail(OptionId::inputs, "", " applies to the trained models rnn, gru and lstm only");
   }
-  if (o.lstm_h_only && o.model != Model::lstm) fail("--lstm-h-only applies to --model lstm only");
+  if (o.lstm_h_only && o.model != Model::lstm)
+    fail(OptionId::lstm_h_only, "", " applies to --model lstm only");
   if (o.nonlinearity != Nonlinearity::tanh && o.model != Model::rnn)
-    fail("--nonlinearity applies to --model rnn only (" + std::string(to_string(o.model)) +
-         " uses tanh)");
-  require_finite_nonneg(o.bias_std, "--bias-std");
-  require_finite_nonneg(o.ftle_window, "--ftle-window");
+    fail(OptionId::nonlinearity, "",
+         " applies to --model rnn only (" + std::string(to_string(o.model)) + " uses tanh)");
+  require_finite_nonneg(o.bias_std, OptionId::bias_std);
+  require_finite_nonneg(o.ftle_window, OptionId::ftle_window);
   if (o.ensemble > 1 && o.seed > std::numeric_limits<std::uint64_t>::max() -
                                      static_cast<std::uint64_t>(o.ensemble - 1))
-    fail("--seed " + std::to_string(o.seed) + " with --ensemble " + std::to_string(o.ensemble) +
-         ": the members' seeds seed ... seed+" + std::to_string(o.ensemble - 1) +
-         " would pass 2^64-1 and wrap to 0");
+    fail(OptionId::seed, std::to_string(o.seed),
+         " with --ensemble " + std::to_string(o.ensemble) + ": the members' seeds seed ... seed+" +
+             std::to_string(o.ensemble - 1) + " would pass 2^64-1 and wrap to 0");
   if (o.ftle_window > 0) {
     const double ons = static_cast<double>(steps_for(o.t_ons, step)) * step;
     const double per = o.ftle_window / ons;
     if (std::fabs(per - std::round(per)) > 1e-9 * per || std::round(per) < 1)
-      fail("--ftle-window " + fmt(o.ftle_window) + " is not a whole number of --t-ons " +
-           fmt(o.t_ons));
+      fail(OptionId::ftle_window, fmt(o.ftle_window),
+           " is not a whole number of --t-ons " + fmt(o.t_ons));
     if (!is_cell(o.model) && o.ftle_window > o.t_sim)
-      fail("--ftle-window " + fmt(o.ftle_window) + " is longer than --t-sim " + fmt(o.t_sim));
+      fail(OptionId::ftle_window, fmt(o.ftle_window), " is longer than --t-sim " + fmt(o.t_sim));
   }
-  require_finite_nonneg(o.clv_window, "--clv-window");
-  if (o.clv_transient) require_finite_nonneg(*o.clv_transient, "--clv-transient");
+  require_finite_nonneg(o.clv_window, OptionId::clv_window);
+  if (o.clv_transient) require_finite_nonneg(*o.clv_transient, OptionId::clv_transient);
   if (!o.clv_requested() && (o.clv_window > 0 || o.clv_transient))
-    fail(std::string(o.clv_window > 0 ? "--clv-window" : "--clv-transient") +
+    fail(o.clv_window > 0 ? OptionId::clv_window : OptionId::clv_transient, "",
          " applies with --clv or --clv-stats only");
   if (o.clv_requested() && o.ensemble > 1)
     fail("--clv and --clv-stats are for single runs, not with --ensemble " +
          std::to_string(o.ensemble));
-  for (auto [t, name] : {std::pair{o.clv_window, "--clv-window"},
-                         std::pair{o.clv_transient.value_or(0), "--clv-transient"}}) {
+  for (auto [t, id] : {std::pair{o.clv_window, OptionId::clv_window},
+                       std::pair{o.clv_transient.value_or(0), OptionId::clv_transient}}) {
     if (!(t > 0)) continue;
     const double ons = static_cast<double>(steps_for(o.t_ons, step)) * step;
     const double per = t / ons;
     if (std::fabs(per - std::round(per)) > 1e-9 * per || std::round(per) < 1)
-      fail(std::string(name) + " " + fmt(t) + " is not a whole number of --t-ons " + fmt(o.t_ons));
+      fail(id, fmt(t), " is not a whole number of --t-ons " + fmt(o.t_ons));
   }
   if (!is_cell(o.model) && o.clv_window > o.t_sim)
-    fail("--clv-window " + fmt(o.clv_window) + " is longer than --t-sim " + fmt(o.t_sim));
+    fail(OptionId::clv_window, fmt(o.clv_window), " is longer than --t-sim " + fmt(o.t_sim));
   if (o.bias_std != 0 && is_cell(o.model))
-    fail(
-        "--bias-std applies to random networks (rate, map) only; a trained network's biases "
-        "come from its weights file");
+    fail(OptionId::bias_std, "",
+         " applies to random networks (rate, map) only; a trained network's biases come from its "
+         "weights file");
   // Trained models: t_sim = 0 means "all the input that is left" (README, "Using rnnlyap").
   if (!(is_cell(o.model) && o.t_sim == 0) && o.t_sim < o.t_ons)
-    fail("--t-sim " + fmt(o.t_sim) +
+    fail(OptionId::t_sim, fmt(o.t_sim),
          " is shorter than one re-orthonormalisation interval --t-ons " + fmt(o.t_ons));
   const double max_steps = 1e15;
   if (o.t_warmup / step > max_steps || o.t_sim / step > max_steps ||
       o.t_ons_warmup / step > max_steps)
     fail("run length exceeds 1e15 steps");
-  if (o.ensemble < 1) fail("--ensemble must be at least 1, got " + std::to_string(o.ensemble));
-  if (o.threads < 0) fail("--threads must be >= 0, got " + std::to_string(o.threads));
-  if (o.device < 0) fail("--device must be >= 0, got " + std::to_string(o.device));
+  if (o.ensemble < 1)
+    fail(OptionId::ensemble, "", " must be at least 1, got " + std::to_string(o.ensemble));
+  if (o.threads < 0) fail(OptionId::threads, "", " must be >= 0, got " + std::to_string(o.threads));
+  if (o.device < 0) fail(OptionId::device, "", " must be >= 0, got " + std::to_string(o.device));
 }
 
 Schedule make_schedule(const SpectrumOptions& o) {
@@ -138,62 +149,36 @@ Schedule make_schedule(const SpectrumOptions& o) {
   return s;
 }
 
+namespace {
+
+// An enum value's spelling: the option table's (rnnlyap/option_table.hpp).
+template <class E>
+std::string_view spelling(E e) {
+  return option_info(option_of(e)).values[static_cast<std::size_t>(e)];
+}
+
+}  // namespace
+
 std::string_view to_string(Model m) {
-  switch (m) {
-    case Model::rate:
-      return "rate";
-    case Model::map:
-      return "map";
-    case Model::rnn:
-      return "rnn";
-    case Model::gru:
-      return "gru";
-    case Model::lstm:
-      return "lstm";
-  }
-  return "?";
+  return spelling(m);
 }
 std::string_view to_string(Integrator i) {
-  return i == Integrator::euler ? "euler" : "rk4";
+  return spelling(i);
 }
 std::string_view to_string(WeightKind w) {
-  switch (w) {
-    case WeightKind::gaussian:
-      return "gaussian";
-    case WeightKind::levy:
-      return "levy";
-    case WeightKind::file:
-      return "file";
-  }
-  return "?";
+  return spelling(w);
 }
 std::string_view to_string(Precision p) {
-  return p == Precision::fp64 ? "fp64" : "fp32";
+  return spelling(p);
 }
 std::string_view to_string(BackendKind b) {
-  switch (b) {
-    case BackendKind::auto_select:
-      return "auto";
-    case BackendKind::cpu:
-      return "cpu";
-    case BackendKind::cuda:
-      return "cuda";
-  }
-  return "?";
+  return spelling(b);
 }
 std::string_view to_string(Nonlinearity f) {
-  return f == Nonlinearity::tanh ? "tanh" : "relu";
+  return spelling(f);
 }
 std::string_view to_string(QrMethod q) {
-  switch (q) {
-    case QrMethod::householder:
-      return "householder";
-    case QrMethod::cholesky2:
-      return "cholesky2";
-    case QrMethod::auto_select:
-      return "auto";
-  }
-  return "?";
+  return spelling(q);
 }
 
 }  // namespace rnnlyap

@@ -1,29 +1,26 @@
 #include "options_json.hpp"
 
-#include <array>
 #include <utility>
 
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/option_table.hpp"
 
 namespace rnnlyap::detail {
 namespace {
 
-template <class E, std::size_t N>
-E enum_from(const nlohmann::json& j, const char* key, const std::array<E, N>& values) {
+// An enum's value from its spelling in the option table.
+template <class E>
+E enum_from(const nlohmann::json& j, const char* key) {
   const std::string s = j.at(key).get<std::string>();
-  for (E v : values)
-    if (to_string(v) == s) return v;
-  throw InvalidInput(std::string("unknown value '") + s + "' for " + key);
+  const int i = choice_index(option_of(E{}), s);
+  if (i < 0) throw InvalidInput(std::string("unknown value '") + s + "' for " + key);
+  return static_cast<E>(i);
 }
 
 // A key that `params` leaves out where it does not apply: absent means the default.
-template <class E, std::size_t N>
-E enum_or(const nlohmann::json& j, const char* key, E fallback, const std::array<E, N>& values) {
-  if (!j.contains(key)) return fallback;
-  const std::string s = j.at(key).get<std::string>();
-  for (E v : values)
-    if (to_string(v) == s) return v;
-  throw InvalidInput(std::string("unknown value '") + s + "' for " + key);
+template <class E>
+E enum_or(const nlohmann::json& j, const char* key, E fallback) {
+  return j.contains(key) ? enum_from<E>(j, key) : fallback;
 }
 
 }  // namespace
@@ -79,14 +76,11 @@ nlohmann::json options_to_json(const SpectrumOptions& o) {
 SpectrumOptions options_from_json(const nlohmann::json& j) {
   try {
     SpectrumOptions o;
-    o.model = enum_from(j, "model",
-                        std::array{Model::rate, Model::map, Model::rnn, Model::gru, Model::lstm});
-    o.integrator =
-        enum_or(j, "integrator", o.integrator, std::array{Integrator::euler, Integrator::rk4});
+    o.model = enum_from<Model>(j, "model");
+    o.integrator = enum_or(j, "integrator", o.integrator);
     o.n = j.value("n", o.n);
     o.g = j.value("g", o.g);
-    o.weights = enum_or(j, "weights", o.weights,
-                        std::array{WeightKind::gaussian, WeightKind::levy, WeightKind::file});
+    o.weights = enum_or(j, "weights", o.weights);
     o.alpha = j.value("alpha", o.alpha);
     o.weights_file = j.at("weights_file").get<std::string>();
     o.zero_diagonal = j.value("zero_diagonal", o.zero_diagonal);
@@ -98,11 +92,9 @@ SpectrumOptions options_from_json(const nlohmann::json& j) {
     o.t_ons = j.at("t_ons").get<double>();
     o.input_std = j.value("input_std", o.input_std);
     o.seed = j.at("seed").get<std::uint64_t>();
-    o.backend = enum_from(
-        j, "backend", std::array{BackendKind::auto_select, BackendKind::cpu, BackendKind::cuda});
-    o.precision = enum_from(j, "precision", std::array{Precision::fp64, Precision::fp32});
-    o.qr = enum_from(j, "qr",
-                     std::array{QrMethod::householder, QrMethod::cholesky2, QrMethod::auto_select});
+    o.backend = enum_from<BackendKind>(j, "backend");
+    o.precision = enum_from<Precision>(j, "precision");
+    o.qr = enum_from<QrMethod>(j, "qr");
     o.threads = j.at("threads").get<int>();
     o.device = j.value("device", 0);
     o.ensemble = j.value("ensemble", 1);
@@ -118,8 +110,7 @@ SpectrumOptions options_from_json(const nlohmann::json& j) {
     o.clv_stats = j.value("clv_stats", false);
     o.clv_window = j.value("clv_window", 0.0);
     if (j.contains("clv_transient")) o.clv_transient = j.at("clv_transient").get<double>();
-    o.nonlinearity = enum_or(j, "nonlinearity", o.nonlinearity,
-                             std::array{Nonlinearity::tanh, Nonlinearity::relu});
+    o.nonlinearity = enum_or(j, "nonlinearity", o.nonlinearity);
     o.bias_std = j.value("bias_std", o.bias_std);
     return o;
   } catch (const nlohmann::json::exception& e) {
