@@ -303,6 +303,24 @@ PYBIND11_MODULE(_rnnlyap, m) {
   m.def("sweep_json", &sweep_json_of, py::arg("options_json"), py::arg("g"), py::arg("alpha"),
         py::arg("n"), py::arg("partial") = std::string(), py::arg("progress") = py::none());
   m.def("parse_grid", &parse_grid, py::arg("text"), py::arg("name"));
+  // The table of options (rnnlyap/option_table.hpp): the Python name of each command-line flag
+  // ("weights-file": "J"), and the values of each choice ("qr": ("householder", ...)).
+  m.def("option_names", [] {
+    py::dict names;
+    for (const OptionInfo& o : option_table())
+      if (!o.python.empty()) names[py::str(std::string(o.cli.substr(2)))] = std::string(o.python);
+    return names;
+  });
+  m.def("option_values", [] {
+    py::dict values;
+    for (const OptionInfo& o : option_table()) {
+      if (o.values.empty()) continue;
+      py::list v;
+      for (std::string_view s : o.values) v.append(std::string(s));
+      values[py::str(std::string(o.python))] = py::tuple(v);
+    }
+    return values;
+  });
   m.def("version", &version);
   m.def("compiled_backends", &compiled_backends);
 }

@@ -1,15 +1,13 @@
 // The options of `rnnlyap spectrum` and `rnnlyap sweep`, described once (README, "Using rnnlyap"):
 // each option's names on the command line and in Python, its type, the spellings of its values,
 // the models it applies to and its one-line documentation. The command line builds its options
-// from this table, the enums' names come from it, and an option given where it does not apply is
-// refused here for every front end.
+// from this table, the enums' names and Python's names of flags and choices come from it, and an
+// option given where it does not apply is refused here (the command line's wording; Python still
+// words its own refusals, python/rnnlyap/_validation.py).
 #pragma once
 
-#include <cstdint>
 #include <span>
-#include <string>
 #include <string_view>
-#include <vector>
 
 #include "rnnlyap/options.hpp"
 
@@ -67,27 +65,15 @@ const OptionInfo& option_info(OptionId id);
 std::string_view option_name(OptionId id, Spelling s);
 
 /// The option whose values an enum's are.
-constexpr OptionId option_of(Model) {
-  return OptionId::model;
-}
-constexpr OptionId option_of(Integrator) {
-  return OptionId::integrator;
-}
-constexpr OptionId option_of(WeightKind) {
-  return OptionId::weights;
-}
-constexpr OptionId option_of(Precision) {
-  return OptionId::precision;
-}
-constexpr OptionId option_of(BackendKind) {
-  return OptionId::backend;
-}
-constexpr OptionId option_of(QrMethod) {
-  return OptionId::qr;
-}
-constexpr OptionId option_of(Nonlinearity) {
-  return OptionId::nonlinearity;
-}
+// clang-format off
+constexpr OptionId option_of(Model) { return OptionId::model; }
+constexpr OptionId option_of(Integrator) { return OptionId::integrator; }
+constexpr OptionId option_of(WeightKind) { return OptionId::weights; }
+constexpr OptionId option_of(Precision) { return OptionId::precision; }
+constexpr OptionId option_of(BackendKind) { return OptionId::backend; }
+constexpr OptionId option_of(QrMethod) { return OptionId::qr; }
+constexpr OptionId option_of(Nonlinearity) { return OptionId::nonlinearity; }
+// clang-format on
 
 /// The index of `name` among the option's values; -1 when it is none of them.
 int choice_index(OptionId id, std::string_view name);
@@ -101,7 +87,7 @@ E parse_choice(std::string_view name) {
 
 /// Throws InvalidInput naming the first option of `given` that does not apply to the options `o`
 /// (README, "Errors"): one for another model, the tail index without levy weights, the gain or the
-/// network seed with a weights file, the noise seed without noise. `given` is in OptionId's order.
+/// network seed with a weights file, the noise seed without noise. `s` names them.
 void refuse_options_that_do_not_apply(const SpectrumOptions& o, std::span<const OptionId> given,
                                       Spelling s = Spelling::cli);
 

@@ -212,7 +212,7 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
         if model != "rnn":
             raise InvalidInput(f"nonlinearity does not apply to model={model!r} (it is for rnn; gru "
                                "and lstm have PyTorch's fixed nonlinearities)")
-        o["nonlinearity"] = _choice("nonlinearity", nonlinearity, ("tanh", "relu"))
+        o["nonlinearity"] = _choice("nonlinearity", nonlinearity)
     o["lstm_h_only"] = _flag("lstm_h_only", lstm_h_only)
     o["ftle_window"] = _real("ftle_window", ftle_window)
     _clv_options(o, clv, clv_stats, clv_window, clv_transient)

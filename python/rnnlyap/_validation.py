@@ -27,7 +27,8 @@ _INT_MAX = 2**31 - 1
 # the rest of a message names are rewritten here to the Python arguments.
 
 _FLAG = re.compile(r"--([a-z][a-z0-9-]*)( (?=[-+]?\.?[0-9]))?")
-_FLAG_NAMES = {"weights-file": "J", "inputs": "inputs"}
+_FLAG_NAMES = _rnnlyap.option_names()  # "t-sim": "t_sim", "weights-file": "J"
+_VALUES = _rnnlyap.option_values()  # each choice's values: "qr": ("householder", ...)
 
 
 def _python_names(message):
@@ -83,7 +84,9 @@ def _flag(name, v):
     return bool(v)
 
 
-def _choice(name, v, choices):
+def _choice(name, v, choices=None):
+    """One of `choices`, by default all the values of the option `name`."""
+    choices = _VALUES[name] if choices is None else choices
     if not isinstance(v, str) or v not in choices:
         raise InvalidInput(f"{name} must be one of {', '.join(repr(c) for c in choices)}, got {v!r}")
     return v
@@ -143,10 +146,10 @@ def _common(o, k, t_warmup, t_ons_warmup, t_sim, t_ons, seed, backend, device, p
         t_sim=_real("t_sim", t_sim),
         t_ons=_real("t_ons", t_ons),
         seed=_int("seed", seed, 0, _SEED_MAX),
-        backend=_choice("backend", backend, ("auto", "cpu", "cuda")),
+        backend=_choice("backend", backend),
         device=_int("device", device, 0, _INT_MAX),
-        precision=_choice("precision", precision, ("fp64", "fp32")),
-        qr=_choice("qr", qr, ("householder", "cholesky2", "auto")),
+        precision=_choice("precision", precision),
+        qr=_choice("qr", qr),
         threads=_int("threads", threads, 0, _INT_MAX),
         weights_file="", inputs_file="",
     )
@@ -273,8 +276,7 @@ def _random_model(model, integrator, dt, o):
                 raise InvalidInput(f"{name} does not apply to model={o['model']!r} (it is for the "
                                    "rate model; map times are in steps)")
     else:
-        o["integrator"] = _choice("integrator", "euler" if integrator is None else integrator,
-                                  ("euler", "rk4"))
+        o["integrator"] = _choice("integrator", "euler" if integrator is None else integrator)
         o["dt"] = 0.1 if dt is None else _real("dt", dt)
     return o
 

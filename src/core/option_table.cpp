@@ -4,7 +4,9 @@
 #include "rnnlyap/option_table.hpp"
 
 #include <algorithm>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "rnnlyap/errors.hpp"
 
