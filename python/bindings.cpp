@@ -1,7 +1,8 @@
 // Python bindings: the spectrum of a random or given network (one or an ensemble), the spectra of a
-// trained cell driven by input sequences, and sweeps. Options travel as the JSON "params" object of
-// the result, results as the result JSON; rnnlyap/__init__.py checks the arguments and turns the
-// results into numpy arrays.
+// trained cell driven by input sequences, and sweeps. Options arrive as a dict of Python values
+// (the fields of SpectrumOptions), results leave as Python objects (dicts, lists, numbers: the
+// structure of the result JSON); no JSON text crosses. rnnlyap/__init__.py checks the arguments and
+// turns the results' lists into numpy arrays.
 //
 // Every computation runs on a worker thread with the GIL released, while the calling thread waits
 // in steps of 100 ms: after each it takes the GIL, hands the latest progress to the Python callback
@@ -15,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -27,7 +29,6 @@
 #include <utility>
 #include <vector>
 
-#include "core/options_json.hpp"
 #include "rnnlyap/arrays.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
@@ -44,14 +45,96 @@ namespace {
 
 using Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
-// The options of a call. "k": null leaves k unset (it defaults to the network's dimension).
-SpectrumOptions options_from(const std::string& options_json) {
-  nlohmann::json j = nlohmann::json::parse(options_json);
-  const bool no_k = j.contains("k") && j["k"].is_null();
-  if (no_k) j["k"] = 1;
-  SpectrumOptions o = detail::options_from_json(j);
-  if (no_k) o.k.reset();
+// An enum's value from its spelling in the option table.
+template <class E>
+E choice_in(const py::dict& o, const char* key, E fallback) {
+  return o.contains(key) ? parse_choice<E>(o[key].cast<std::string>()) : fallback;
+}
+
+// A value of the dict of options, or `fallback` where the dict leaves it out.
+template <class T>
+T value_in(const py::dict& o, const char* key, T fallback) {
+  return o.contains(key) ? o[key].cast<T>() : fallback;
+}
+
+// The options of a call, from the dict of checked Python values rnnlyap/_validation.py builds (the
+// fields of SpectrumOptions by name; what the dict leaves out keeps its default). "k": None leaves
+// k unset (it defaults to the network's dimension).
+SpectrumOptions options_from(const py::dict& d) {
+  SpectrumOptions o;
+  o.model = choice_in(d, "model", o.model);
+  o.integrator = choice_in(d, "integrator", o.integrator);
+  o.n = value_in(d, "n", o.n);
+  o.g = value_in(d, "g", o.g);
+  o.weights = choice_in(d, "weights", o.weights);
+  o.alpha = value_in(d, "alpha", o.alpha);
+  o.weights_file = value_in(d, "weights_file", o.weights_file);
+  o.zero_diagonal = value_in(d, "zero_diagonal", o.zero_diagonal);
+  if (d.contains("k") && !d["k"].is_none()) o.k = d["k"].cast<int>();
+  o.dt = value_in(d, "dt", o.dt);
+  o.t_warmup = value_in(d, "t_warmup", o.t_warmup);
+  o.t_ons_warmup = value_in(d, "t_ons_warmup", o.t_ons_warmup);
+  o.t_sim = value_in(d, "t_sim", o.t_sim);
+  o.t_ons = value_in(d, "t_ons", o.t_ons);
+  o.input_std = value_in(d, "input_std", o.input_std);
+  o.seed = value_in(d, "seed", o.seed);
+  o.backend = choice_in(d, "backend", o.backend);
+  o.device = value_in(d, "device", o.device);
+  o.precision = choice_in(d, "precision", o.precision);
+  o.qr = choice_in(d, "qr", o.qr);
+  o.threads = value_in(d, "threads", o.threads);
+  o.ensemble = value_in(d, "ensemble", o.ensemble);
+  o.inputs_file = value_in(d, "inputs_file", o.inputs_file);
+  o.lstm_h_only = value_in(d, "lstm_h_only", o.lstm_h_only);
+  o.nonlinearity = choice_in(d, "nonlinearity", o.nonlinearity);
+  o.bias_std = value_in(d, "bias_std", o.bias_std);
+  for (auto [key, seed] :
+       {std::pair{"network_seed", &o.network_seed}, std::pair{"state_seed", &o.state_seed},
+        std::pair{"basis_seed", &o.basis_seed}, std::pair{"noise_seed", &o.noise_seed}})
+    if (d.contains(key)) *seed = d[key].cast<std::uint64_t>();
+  o.initial_state_file = value_in(d, "initial_state_file", o.initial_state_file);
+  o.ftle_window = value_in(d, "ftle_window", o.ftle_window);
+  o.clv = value_in(d, "clv", o.clv);
+  o.clv_stats = value_in(d, "clv_stats", o.clv_stats);
+  o.clv_window = value_in(d, "clv_window", o.clv_window);
+  if (d.contains("clv_transient")) o.clv_transient = d["clv_transient"].cast<double>();
   return o;
+}
+
+// The library's result (its result JSON's structure, rnnlyap/json.hpp) as Python objects: objects
+// as dicts in the order of their keys, non-finite numbers as None, as the JSON has them.
+py::object python_of(const nlohmann::json& j) {
+  switch (j.type()) {
+    case nlohmann::json::value_t::object: {
+      py::dict d;
+      for (const auto& [key, value] : j.items()) d[py::str(key)] = python_of(value);
+      return d;
+    }
+    case nlohmann::json::value_t::array: {
+      py::list l;
+      for (const auto& v : j) l.append(python_of(v));
+      return l;
+    }
+    case nlohmann::json::value_t::string:
+      return py::str(j.get_ref<const std::string&>());
+    case nlohmann::json::value_t::boolean:
+      return py::bool_(j.get<bool>());
+    case nlohmann::json::value_t::number_integer:
+      return py::int_(j.get<std::int64_t>());
+    case nlohmann::json::value_t::number_unsigned:
+      return py::int_(j.get<std::uint64_t>());
+    case nlohmann::json::value_t::number_float: {
+      const double v = j.get<double>();
+      return std::isfinite(v) ? py::object(py::float_(v)) : py::object(py::none());
+    }
+    default:
+      return py::none();
+  }
+}
+
+// The writer's text read back here, so that Python gets objects, never the text.
+py::object python_of(const std::string& result_json) {
+  return python_of(nlohmann::json::parse(result_json));
 }
 
 // A C-order n×n array → the column-major network; zero_diagonal applied here (compute_spectrum
@@ -203,10 +286,10 @@ py::object clv_vectors(const std::optional<ClvResult>& clv) {
   return a;
 }
 
-// (result JSON, trace or None, covariant vectors or None).
-py::tuple spectrum_json(const std::string& options_json, const std::optional<Array>& weights,
-                        const py::object& progress, bool trace) {
-  SpectrumOptions opt = options_from(options_json);
+// (result, trace or None, covariant vectors or None).
+py::tuple spectrum_of(const py::dict& options, const std::optional<Array>& weights,
+                      const py::object& progress, bool trace) {
+  SpectrumOptions opt = options_from(options);
   std::optional<Network> net;
   if (weights) net = network_from(*weights, opt.zero_diagonal);
   Watched w(progress);
@@ -230,15 +313,14 @@ py::tuple spectrum_json(const std::string& options_json, const std::optional<Arr
     clv = r.clv;
     return to_json(r);
   });
-  return py::make_tuple(json, trace ? trace_arrays(kept) : py::object(py::none()),
+  return py::make_tuple(python_of(json), trace ? trace_arrays(kept) : py::object(py::none()),
                         clv_vectors(clv));
 }
 
-// inputs: B × T × I. (result JSON, the first sequence's covariant vectors or None).
-py::tuple trained_json(const std::string& options_json,
-                       const std::map<std::string, Array>& state_dict, const Array& inputs,
-                       const py::object& progress) {
-  const SpectrumOptions opt = options_from(options_json);
+// inputs: B × T × I. (result, the first sequence's covariant vectors or None).
+py::tuple trained_of(const py::dict& options, const std::map<std::string, Array>& state_dict,
+                     const Array& inputs, const py::object& progress) {
+  const SpectrumOptions opt = options_from(options);
   std::map<std::string, NpyArray> arrays;
   for (const auto& [k, v] : state_dict) arrays[k] = npy_from(v);
   CellNetwork net = cell_from_arrays(opt.model, arrays, "network");
@@ -257,24 +339,24 @@ py::tuple trained_json(const std::string& options_json,
     clv = e.members.front().clv;
     return to_json(e);
   });
-  return py::make_tuple(json, clv_vectors(clv));
+  return py::make_tuple(python_of(json), clv_vectors(clv));
 }
 
-std::string sweep_json_of(const std::string& options_json, const std::vector<double>& g,
-                          const std::vector<double>& alpha, const std::vector<int>& n,
-                          const std::string& partial, const py::object& progress) {
+py::object sweep_of(const py::dict& options, const std::vector<double>& g,
+                    const std::vector<double>& alpha, const std::vector<int>& n,
+                    const std::string& partial, const py::object& progress) {
   SweepSpec spec;
-  spec.base = options_from(options_json);
+  spec.base = options_from(options);
   spec.g = g;
   spec.alpha = alpha;
   spec.n = n;
   Watched w(progress);
-  return w.run([&] {
+  return python_of(w.run([&] {
     return sweep_json(run_sweep(
         spec, partial,
         [&w](int done, int total, const std::string& label) { w.report(label, done, total); },
         [&w] { return w.stop_requested(); }));
-  });
+  }));
 }
 
 // Python's InvalidInput, for the translator of messages about an option.
@@ -296,12 +378,12 @@ PYBIND11_MODULE(_rnnlyap, m) {
       (*g_invalid_input)(e.message(Spelling::python).c_str());
     }
   });
-  m.def("spectrum_json", &spectrum_json, py::arg("options_json"), py::arg("weights") = py::none(),
+  m.def("spectrum", &spectrum_of, py::arg("options"), py::arg("weights") = py::none(),
         py::arg("progress") = py::none(), py::arg("trace") = false);
-  m.def("trained_json", &trained_json, py::arg("options_json"), py::arg("state_dict"),
-        py::arg("inputs"), py::arg("progress") = py::none());
-  m.def("sweep_json", &sweep_json_of, py::arg("options_json"), py::arg("g"), py::arg("alpha"),
-        py::arg("n"), py::arg("partial") = std::string(), py::arg("progress") = py::none());
+  m.def("trained", &trained_of, py::arg("options"), py::arg("state_dict"), py::arg("inputs"),
+        py::arg("progress") = py::none());
+  m.def("sweep", &sweep_of, py::arg("options"), py::arg("g"), py::arg("alpha"), py::arg("n"),
+        py::arg("partial") = std::string(), py::arg("progress") = py::none());
   m.def("parse_grid", &parse_grid, py::arg("text"), py::arg("name"));
   // The table of options (rnnlyap/option_table.hpp): the Python name of each command-line flag
   // ("weights-file": "J"), and the values of each choice ("qr": ("householder", ...)).

@@ -16,8 +16,6 @@ on the calling thread. Bad input raises rnnlyap.InvalidInput (a ValueError) nami
 run that fails (e.g. its state overflows) raises rnnlyap.Error (a RuntimeError). The full guide is
 docs/python.md.
 """
-import json
-
 import numpy as np
 
 from . import _rnnlyap
@@ -146,8 +144,8 @@ def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
     J = _network(o, J, n, g, weights, alpha, bias_std)
     initial_state = _initial_state(o, initial_state)
     with _GivenState(o, initial_state) as given:
-        text, tr, vectors = _call(_rnnlyap.spectrum_json, json.dumps(o), J, progress, trace)
-        r = given.name_in(_result(text))
+        raw, tr, vectors = _call(_rnnlyap.spectrum, o, J, progress, trace)
+        r = given.name_in(_result(raw))
     return _spectrum_result(r, tr, vectors)
 
 
@@ -222,12 +220,12 @@ def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinear
     x, layout = _sequences(inputs, batch_first)
     try:
         with _GivenState(o, initial_state) as given:
-            text, vectors = _call(_rnnlyap.trained_json, json.dumps(o), sd, x, progress)
+            raw, vectors = _call(_rnnlyap.trained, o, sd, x, progress)
     except InvalidInput as e:
         if "input sequence has" in str(e) or "features per step" in str(e):
             raise InvalidInput(f"{e} (inputs of shape {tuple(np.shape(inputs))} read as {layout})") from None
         raise
-    return _trained_result(given.name_in(_result(text)), vectors)
+    return _trained_result(given.name_in(_result(raw)), vectors)
 
 
 trained_spectrum.__wrapped__.__doc__ = trained_spectrum.__doc__ = \
@@ -293,8 +291,7 @@ def sweep(g, *, alpha=None, n=100, model="rate", zero_diagonal=False, k=None, in
     alphas = [] if alpha is None else _grid("alpha", alpha)
     ns = _grid("n", n, whole=True)
     path = _partial_path(partial)
-    text = _call(_rnnlyap.sweep_json, json.dumps(o), gs, alphas, ns, path, progress)
-    return _sweep_result(json.loads(text))
+    return _sweep_result(_call(_rnnlyap.sweep, o, gs, alphas, ns, path, progress))
 
 
 sweep.__wrapped__.__doc__ = sweep.__doc__ = sweep.__wrapped__.__doc__.replace(

@@ -1,7 +1,6 @@
-"""Results of the rnnlyap package: the library's result JSON as a dict with numpy arrays, and a
-sweep's grid and transitions as dicts of columns."""
-import json
-
+"""Results of the rnnlyap package: the library's result (the result JSON's structure, as Python
+objects from the bindings) as a dict with numpy arrays, and a sweep's grid and transitions as dicts
+of columns."""
 import numpy as np
 
 
@@ -10,7 +9,7 @@ def _floats(v, null=np.nan):
 
 
 def _exponents(v):
-    """Exponents from JSON: null there is −∞ (a direction annihilated exactly: a unit that is off, a
+    """Exponents: None (null in JSON) is −∞ (a direction annihilated exactly: a unit that is off, a
     singular matrix), since NaN and +∞ stop a run instead."""
     return _floats(v, null=-np.inf)
 
@@ -51,8 +50,7 @@ def _run_arrays(r):
         _clv_arrays(r["clv"])
 
 
-def _result(text):
-    r = json.loads(text)
+def _result(r):
     _run_arrays(r)
     for m in r.get("members", []):
         _run_arrays(m)
