@@ -403,6 +403,16 @@ PYBIND11_MODULE(_rnnlyap, m) {
     }
     return values;
   });
+  // The message refusing a keyword argument the function does not take (rnnlyap/option_table.hpp,
+  // python_refusal), or None when Python's TypeError applies.
+  m.def("refusal", [](const std::string& function, const std::string& name) -> py::object {
+    static const std::map<std::string, PythonFunction> functions = {
+        {"spectrum", PythonFunction::spectrum},
+        {"trained_spectrum", PythonFunction::trained_spectrum},
+        {"sweep", PythonFunction::sweep}};
+    const std::string message = python_refusal(functions.at(function), name);
+    return message.empty() ? py::object(py::none()) : py::object(py::str(message));
+  });
   m.def("version", &version);
   m.def("compiled_backends", &compiled_backends);
 }

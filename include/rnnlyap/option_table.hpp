@@ -2,11 +2,13 @@
 // each option's names on the command line and in Python, its type, the spellings of its values,
 // the models it applies to and its one-line documentation. The command line builds its options
 // from this table, the enums' names and Python's names of flags and choices come from it, and an
-// option given where it does not apply is refused here (the command line's wording; Python still
-// words its own refusals, python/rnnlyap/_validation.py).
+// option given where it does not apply is refused here: on the command line by the models it
+// applies to, in Python by the keyword arguments each function of the package refuses
+// (python_refusal).
 #pragma once
 
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "rnnlyap/options.hpp"
@@ -90,5 +92,14 @@ E parse_choice(std::string_view name) {
 /// network seed with a weights file, the noise seed without noise. `s` names them.
 void refuse_options_that_do_not_apply(const SpectrumOptions& o, std::span<const OptionId> given,
                                       Spelling s = Spelling::cli);
+
+/// The functions of the Python package (python/rnnlyap).
+enum class PythonFunction { spectrum, trained_spectrum, sweep };
+
+/// The message refusing the keyword argument `name` that the Python function `f` does not take but
+/// another function or the command line does ("n does not apply to rnnlyap.trained_spectrum
+/// (trained models rnn, gru, lstm); it is for ..."); empty when `name` is none of those (Python
+/// raises its own TypeError).
+std::string python_refusal(PythonFunction f, std::string_view name);
 
 }  // namespace rnnlyap

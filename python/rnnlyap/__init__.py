@@ -22,9 +22,8 @@ from . import _rnnlyap
 from ._rnnlyap import Error, InvalidInput, compiled_backends, version  # noqa: F401
 from ._results import _result, _spectrum_result, _sweep_result, _trained_result
 from ._torch import _sequences, _trained_network
-from ._validation import (_INT_MAX, _NOT_FOR_RANDOM, _NOT_FOR_TRAINED, _SWEEP_SCOPES, _GivenState,
-                          _call, _callback, _choice, _clv_options, _common, _flag, _grid,
-                          _initial_state, _int, _network, _part_seeds, _partial_path,
+from ._validation import (_INT_MAX, _GivenState, _call, _callback, _choice, _clv_options, _common,
+                          _flag, _grid, _initial_state, _int, _network, _part_seeds, _partial_path,
                           _random_model, _real, _refusing)
 
 __all__ = ["spectrum", "trained_spectrum", "sweep", "InvalidInput", "Error", "version",
@@ -49,7 +48,7 @@ _SPECTRUM_DOC_OPTIONS = """
 """
 
 
-@_refusing(_NOT_FOR_RANDOM, "rnnlyap.spectrum (models rate and map)")
+@_refusing
 def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
              zero_diagonal=False, k=None, integrator=None, dt=None, t_warmup=100.0,
              t_ons_warmup=100.0, t_sim=1000.0, t_ons=1.0, input_std=0.0, bias_std=0.0, seed=1,
@@ -158,7 +157,7 @@ spectrum.__wrapped__.__doc__ = spectrum.__doc__ = spectrum.__wrapped__.__doc__.r
 # --------------------------------------------------------------------------------------------------
 # Trained networks.
 
-@_refusing(_NOT_FOR_TRAINED, "rnnlyap.trained_spectrum (trained models rnn, gru, lstm)")
+@_refusing
 def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinearity=None,
                      lstm_h_only=False, k=None, t_warmup=100.0, t_ons_warmup=100.0, t_sim=0.0,
                      t_ons=1.0, seed=1, backend="auto", device=0, precision="fp64",
@@ -238,7 +237,7 @@ trained_spectrum.__wrapped__.__doc__ = trained_spectrum.__doc__ = \
 # --------------------------------------------------------------------------------------------------
 # Sweeps.
 
-@_refusing(_SWEEP_SCOPES, "rnnlyap.sweep (grids of random networks)")
+@_refusing
 def sweep(g, *, alpha=None, n=100, model="rate", zero_diagonal=False, k=None, integrator=None,
           dt=None, t_warmup=100.0, t_ons_warmup=100.0, t_sim=1000.0, t_ons=1.0, input_std=0.0,
           seed=1, ensemble=1, backend="auto", device=0, precision="fp64", qr="householder",

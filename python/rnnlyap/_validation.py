@@ -1,7 +1,7 @@
 """Argument checks of the rnnlyap package: types here, values (ranges, combinations) in the library,
 as for the command line; the library's messages with the Python argument names in place of the
-command-line flags; the options of the command line each function refuses by name; a given initial
-state; grids of rnnlyap.sweep."""
+command-line flags; the refusal of the arguments each function does not take (the library words it);
+a given initial state; grids of rnnlyap.sweep."""
 import functools
 import inspect
 import math
@@ -214,55 +214,23 @@ class _GivenState:
         return r
 
 
-# The options of the command line, by the models they apply to (src/cli/options.cpp, kOptionScopes;
-# README "Errors"): an option for another model raises InvalidInput naming it, never ignored.
-_RANDOM_ONLY = "the random networks (rate, map) of rnnlyap.spectrum and rnnlyap.sweep"
-_TRAINED_ONLY = "the trained models rnn, gru and lstm (rnnlyap.trained_spectrum)"
-_NOT_FOR_TRAINED = {
-    "n": f"{_RANDOM_ONLY}; a trained model's N comes from its weights",
-    "g": f"{_RANDOM_ONLY}; a trained model's weights are not scaled",
-    "weights": f"{_RANDOM_ONLY}; a trained model's weights are `network`",
-    "J": f"{_RANDOM_ONLY}; a trained model's weights are `network`",
-    "alpha": f"{_RANDOM_ONLY} with levy weights",
-    "ensemble": f"{_RANDOM_ONLY}; a trained model is one network (give several input sequences)",
-    "input_std": f"{_RANDOM_ONLY}; a trained model takes `inputs`",
-    "bias_std": f"{_RANDOM_ONLY}; a trained model's biases come from its weights",
-    "zero_diagonal": f"{_RANDOM_ONLY}; a trained model's weights are used as they are",
-    "integrator": "the rate model (trained models step in discrete time)",
-    "dt": "the rate model (trained-model times are in steps)",
-    "trace": "single runs of random networks (rnnlyap.spectrum)",
-    "partial": "rnnlyap.sweep",
-    "state_dict": ("state_dict is now `network`: pass the state_dict (or the module itself) as "
-                   "the first argument or network="),
-}
-_NOT_FOR_RANDOM = {
-    "inputs": _TRAINED_ONLY, "network": _TRAINED_ONLY, "state_dict": _TRAINED_ONLY,
-    "lstm_h_only": "model 'lstm' (rnnlyap.trained_spectrum)", "batch_first": _TRAINED_ONLY,
-    "nonlinearity": _TRAINED_ONLY, "num_layers": _TRAINED_ONLY,
-    "weights_file": "the command line; load the matrix (np.load) and pass it as J",
-    "inputs_file": "the command line; load the inputs (np.load) and pass them as inputs",
-}
+def _refusing(fn):
+    """Keyword arguments that `fn` does not take but another function of the package or the command
+    line does raise InvalidInput naming them and what they are for (the library's table,
+    rnnlyap/option_table.hpp: python_refusal); any other unknown name raises TypeError, as Python
+    does. help() shows fn's own signature."""
+    params = inspect.signature(fn).parameters
 
-
-def _refusing(scopes, what):
-    """Keyword arguments of the command line that `fn` does not take raise InvalidInput naming
-    them (`what` names the model family); any other unknown name raises TypeError, as Python does.
-    help() shows fn's own signature."""
-    def decorate(fn):
-        params = inspect.signature(fn).parameters
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            for name in kwargs:
-                if name not in params:
-                    if name in scopes:
-                        scope = scopes[name]
-                        raise InvalidInput(scope if scope.startswith(name + " ") else
-                                           f"{name} does not apply to {what}; it is for {scope}")
-                    raise TypeError(f"{fn.__name__}() got an unexpected keyword argument {name!r}")
-            return fn(*args, **kwargs)
-        return wrapper
-    return decorate
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for name in kwargs:
+            if name not in params:
+                refusal = _rnnlyap.refusal(fn.__name__, name)
+                if refusal is not None:
+                    raise InvalidInput(refusal)
+                raise TypeError(f"{fn.__name__}() got an unexpected keyword argument {name!r}")
+        return fn(*args, **kwargs)
+    return wrapper
 
 
 def _random_model(model, integrator, dt, o):
@@ -361,15 +329,6 @@ def _grid(name, v, whole=False):
         return [_int(f"{name} (each value)", int(x) if isinstance(x, float) and x.is_integer() else x,
                      1, _INT_MAX) for x in values]
     return [_real(f"{name} (each value)", x) for x in values]
-
-
-_SWEEP_SCOPES = dict(_NOT_FOR_RANDOM)
-_SWEEP_SCOPES.update(
-    bias_std="single random networks and ensembles (rnnlyap.spectrum), as on the command line",
-    J="rnnlyap.spectrum; a sweep draws its networks (gaussian, or levy with alpha)",
-    weights="rnnlyap.spectrum; a sweep's weights are gaussian, or levy when alpha is given",
-    trace="single runs (rnnlyap.spectrum)",
-)
 
 
 def _partial_path(partial):

@@ -167,6 +167,75 @@ constexpr OptionId kRefusalOrder[] = {OptionId::integrator,
                                       OptionId::nonlinearity,
                                       OptionId::bias_std};
 
+// Python's refusals (python_refusal): the keyword arguments of one function of the package that
+// another function or the command line takes, with what each is for, worded for Python (its
+// functions and arguments). The model families as Python names them:
+constexpr string_view kPyRandom =
+    "the random networks (rate, map) of rnnlyap.spectrum and rnnlyap.sweep";
+constexpr string_view kPyTrained =
+    "the trained models rnn, gru and lstm (rnnlyap.trained_spectrum)";
+
+constexpr unsigned bit(PythonFunction f) {
+  return 1u << static_cast<unsigned>(f);
+}
+constexpr unsigned kPySpectrum = bit(PythonFunction::spectrum);
+constexpr unsigned kPyTrainedSpectrum = bit(PythonFunction::trained_spectrum);
+constexpr unsigned kPySweep = bit(PythonFunction::sweep);
+
+struct PythonArgument {
+  unsigned functions;  ///< the functions that refuse it
+  string_view name;
+  string_view family;  ///< the model family it is for (kPyRandom, kPyTrained) or empty
+  string_view scope;   ///< what follows the family
+  bool whole = false;  ///< scope is the whole message
+};
+
+// clang-format off
+const PythonArgument kPythonArguments[] = {
+  {kPyTrainedSpectrum, "n", kPyRandom, "; a trained model's N comes from its weights"},
+  {kPyTrainedSpectrum, "g", kPyRandom, "; a trained model's weights are not scaled"},
+  {kPyTrainedSpectrum, "weights", kPyRandom, "; a trained model's weights are `network`"},
+  {kPyTrainedSpectrum, "J", kPyRandom, "; a trained model's weights are `network`"},
+  {kPyTrainedSpectrum, "alpha", kPyRandom, " with levy weights"},
+  {kPyTrainedSpectrum, "ensemble", kPyRandom,
+   "; a trained model is one network (give several input sequences)"},
+  {kPyTrainedSpectrum, "input_std", kPyRandom, "; a trained model takes `inputs`"},
+  {kPyTrainedSpectrum, "bias_std", kPyRandom, "; a trained model's biases come from its weights"},
+  {kPyTrainedSpectrum, "zero_diagonal", kPyRandom,
+   "; a trained model's weights are used as they are"},
+  {kPyTrainedSpectrum, "integrator", "", "the rate model (trained models step in discrete time)"},
+  {kPyTrainedSpectrum, "dt", "", "the rate model (trained-model times are in steps)"},
+  {kPyTrainedSpectrum, "trace", "", "single runs of random networks (rnnlyap.spectrum)"},
+  {kPyTrainedSpectrum, "partial", "", "rnnlyap.sweep"},
+  {kPyTrainedSpectrum, "state_dict", "",
+   "state_dict is now `network`: pass the state_dict (or the module itself) as the first argument "
+   "or network=", true},
+  {kPySpectrum | kPySweep, "inputs", kPyTrained, ""},
+  {kPySpectrum | kPySweep, "network", kPyTrained, ""},
+  {kPySpectrum | kPySweep, "state_dict", kPyTrained, ""},
+  {kPySpectrum | kPySweep, "lstm_h_only", "", "model 'lstm' (rnnlyap.trained_spectrum)"},
+  {kPySpectrum | kPySweep, "batch_first", kPyTrained, ""},
+  {kPySpectrum | kPySweep, "nonlinearity", kPyTrained, ""},
+  {kPySpectrum | kPySweep, "num_layers", kPyTrained, ""},
+  {kPySpectrum | kPySweep, "weights_file", "",
+   "the command line; load the matrix (np.load) and pass it as J"},
+  {kPySpectrum | kPySweep, "inputs_file", "",
+   "the command line; load the inputs (np.load) and pass them as inputs"},
+  {kPySweep, "bias_std", "",
+   "single random networks and ensembles (rnnlyap.spectrum), as on the command line"},
+  {kPySweep, "J", "", "rnnlyap.spectrum; a sweep draws its networks (gaussian, or levy with alpha)"},
+  {kPySweep, "weights", "",
+   "rnnlyap.spectrum; a sweep's weights are gaussian, or levy when alpha is given"},
+  {kPySweep, "trace", "", "single runs (rnnlyap.spectrum)"},
+};
+// clang-format on
+
+// Each Python function as its refusals name it.
+constexpr string_view kPythonFunctions[] = {
+    "rnnlyap.spectrum (models rate and map)",
+    "rnnlyap.trained_spectrum (trained models rnn, gru, lstm)",
+    "rnnlyap.sweep (grids of random networks)"};
+
 bool has(std::span<const OptionId> given, OptionId id) {
   return std::find(given.begin(), given.end(), id) != given.end();
 }
@@ -228,6 +297,17 @@ InvalidInput::InvalidInput(OptionId id, std::string value, std::string text)
 
 std::string InvalidInput::message(Spelling s) const {
   return option_ ? spelled(*option_, value_, text_, s) : what();
+}
+
+std::string python_refusal(PythonFunction f, std::string_view name) {
+  for (const PythonArgument& a : kPythonArguments) {
+    if ((a.functions & bit(f)) == 0 || a.name != name) continue;
+    if (a.whole) return std::string(a.scope);
+    return std::string(name) + " does not apply to " +
+           std::string(kPythonFunctions[static_cast<std::size_t>(f)]) + "; it is for " +
+           std::string(a.family) + std::string(a.scope);
+  }
+  return "";
 }
 
 void refuse_options_that_do_not_apply(const SpectrumOptions& o, std::span<const OptionId> given,
