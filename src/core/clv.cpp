@@ -20,6 +20,7 @@
 
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/option_table.hpp"
 
 namespace rnnlyap::detail {
 namespace {
@@ -174,7 +175,7 @@ ClvPlan make_clv_plan(const SpectrumOptions& opt, const Schedule& sched) {
   p.ons_time = static_cast<double>(sched.steps_per_ons) * sched.step_time;
   p.window = opt.clv_window > 0 ? std::llround(opt.clv_window / p.ons_time) : sched.ons_sim;
   if (p.window > sched.ons_sim)
-    throw InvalidInput("--clv-window " + fmt(opt.clv_window) +
+    throw InvalidInput(OptionId::clv_window, fmt(opt.clv_window),
                        " is longer than the averaged time " + fmt(sched.averaged_time()));
   p.transient =
       opt.clv_transient ? std::llround(*opt.clv_transient / p.ons_time) : sched.ons_warmup;

@@ -8,6 +8,7 @@
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
+#include "rnnlyap/option_table.hpp"
 #include "rnnlyap/spectrum.hpp"
 
 namespace rnnlyap {
@@ -53,7 +54,7 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
   validate(opt);
   check_network(net);
   if (opt.model != Model::rate && opt.model != Model::map)
-    throw InvalidInput(std::string("--model ") + std::string(to_string(opt.model)) +
+    throw InvalidInput(OptionId::model, std::string(to_string(opt.model)),
                        " needs --weights-file W.npz and --inputs X.npy");
   opt.k = opt.num_exponents();
   setup.schedule = make_schedule(opt);

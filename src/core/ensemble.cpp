@@ -10,6 +10,7 @@
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
+#include "rnnlyap/option_table.hpp"
 #include "rnnlyap/spectrum.hpp"
 
 namespace rnnlyap {
@@ -145,7 +146,8 @@ EnsembleResult ensemble_of(const SpectrumOptions& opt, const Network* given,
     throw InvalidInput("--checkpoint and --resume are for single runs, not with --ensemble " +
                        std::to_string(b));
   if (b > 1 && observers.trace)
-    throw InvalidInput("--trace is for single runs, not with --ensemble " + std::to_string(b));
+    throw InvalidInput(OptionId::trace, "",
+                       " is for single runs, not with --ensemble " + std::to_string(b));
   // On the CPU, with at least as many members as threads, the threads take whole members
   // (parallel.hpp), unless that many runs at once would not fit comfortably in memory; the
   // result's time is then the wall time.

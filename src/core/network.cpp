@@ -14,6 +14,7 @@
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/network.hpp"
 #include "rnnlyap/npy.hpp"
+#include "rnnlyap/option_table.hpp"
 
 namespace rnnlyap {
 namespace detail {
@@ -33,11 +34,12 @@ std::vector<double> given_state(const std::string& path, int size, const std::st
   try {
     a = read_npy_array(path);        // refuses NaN and ±inf
   } catch (const InvalidInput& e) {  // "PATH: cannot open ...": say which input it is
-    throw InvalidInput(std::string("--initial-state ") + e.what());
+    throw InvalidInput(OptionId::initial_state, e.what(), "");
   }
   if (a.data.size() != static_cast<std::size_t>(size))
-    throw InvalidInput("--initial-state " + path + ": " + std::to_string(a.data.size()) +
-                       " values; " + what + " has " + std::to_string(size));
+    throw InvalidInput(
+        OptionId::initial_state, path,
+        ": " + std::to_string(a.data.size()) + " values; " + what + " has " + std::to_string(size));
   return std::move(a.data);
 }
 

@@ -14,6 +14,7 @@
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
+#include "rnnlyap/option_table.hpp"
 
 namespace rnnlyap {
 namespace {
@@ -372,8 +373,9 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
   const int dim = net.tangent_rows(opt.lstm_h_only);
   const int k = opt.k.value_or(dim);
   if (k < 1 || k > dim)
-    throw InvalidInput("--k " + std::to_string(k) + " must be in [1, " + std::to_string(dim) +
-                       "] for this " + std::string(to_string(net.type)));
+    throw InvalidInput(OptionId::k, std::to_string(k),
+                       " must be in [1, " + std::to_string(dim) + "] for this " +
+                           std::string(to_string(net.type)));
   opt.k = k;
   detail::Placement where = detail::placement_of(opt);
   bool want_gpu = detail::placement_is_cuda(where);
@@ -450,8 +452,8 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt, const Observe
   if (!is_cell(opt.model))
     throw InvalidInput("compute_trained_spectra needs --model rnn, gru or lstm");
   if (opt.weights_file.empty())
-    throw InvalidInput("--model " + model + " needs --weights-file W.npz");
-  if (opt.inputs_file.empty()) throw InvalidInput("--model " + model + " needs --inputs X.npy");
+    throw InvalidInput(OptionId::model, model, " needs --weights-file W.npz");
+  if (opt.inputs_file.empty()) throw InvalidInput(OptionId::model, model, " needs --inputs X.npy");
   CellNetwork net = load_cell_network(opt.model, opt.weights_file);
   net.nonlinearity = opt.nonlinearity;
   return compute_trained_spectra(opt, net, load_inputs(opt.inputs_file), observers, control);

@@ -13,6 +13,7 @@
 #include "propagator.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
+#include "rnnlyap/option_table.hpp"
 
 namespace rnnlyap {
 
@@ -144,10 +145,10 @@ UnitPlan UnitPlan::sweep(const SweepSpec& spec) {
   if (spec.g.empty() || spec.n.empty())
     throw InvalidInput("a sweep needs at least one g and one n");
   for (int n : spec.n)
-    if (n < 1) throw InvalidInput("--n must be at least 1, got " + std::to_string(n));
+    if (n < 1) throw InvalidInput(OptionId::n, "", " must be at least 1, got " + std::to_string(n));
   // A value given twice would be one grid point computed twice (and matched once on resume).
   // (Values that agree to 12 digits are one point: unit lines are matched to points that way.)
-  auto once = [](auto values, const char* flag) {
+  auto once = [](auto values, OptionId id) {
     std::sort(values.begin(), values.end());
     const auto twice = std::adjacent_find(values.begin(), values.end(), [](auto a, auto b) {
       return same(static_cast<double>(a), static_cast<double>(b));
@@ -155,12 +156,12 @@ UnitPlan UnitPlan::sweep(const SweepSpec& spec) {
     if (twice != values.end()) {
       std::ostringstream v;
       v << *twice;
-      throw InvalidInput(std::string(flag) + ": " + v.str() + " is given twice");
+      throw InvalidInput(id, "", ": " + v.str() + " is given twice");
     }
   };
-  once(spec.g, "--g");
-  once(spec.alpha, "--alpha");
-  once(spec.n, "--n");
+  once(spec.g, OptionId::g);
+  once(spec.alpha, OptionId::alpha);
+  once(spec.n, OptionId::n);
   auto impl = std::make_shared<Impl>();
   impl->kind = UnitKind::sweep;
   impl->opt = spec.base;
@@ -196,8 +197,9 @@ UnitPlan UnitPlan::spectrum(const SpectrumOptions& opt) {
     impl->kind = UnitKind::sequences;
     const std::string model(to_string(opt.model));
     if (opt.weights_file.empty())
-      throw InvalidInput("--model " + model + " needs --weights-file W.npz");
-    if (opt.inputs_file.empty()) throw InvalidInput("--model " + model + " needs --inputs X.npy");
+      throw InvalidInput(OptionId::model, model, " needs --weights-file W.npz");
+    if (opt.inputs_file.empty())
+      throw InvalidInput(OptionId::model, model, " needs --inputs X.npy");
     CellNetwork net = load_cell_network(opt.model, opt.weights_file);
     net.nonlinearity = opt.nonlinearity;
     impl->net = std::make_shared<const CellNetwork>(std::move(net));

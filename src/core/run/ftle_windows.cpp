@@ -6,6 +6,7 @@
 
 #include "benettin_run.hpp"
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/option_table.hpp"
 
 namespace rnnlyap::detail {
 namespace {
@@ -55,14 +56,16 @@ std::unique_ptr<RunObserver> make_ftle_windows(const SpectrumOptions& opt, const
       opt.ftle_window > 0 ? std::llround(opt.ftle_window / ons_time) : 0;
   if (window_ons <= 0) return nullptr;
   if (!control.resume_path.empty() || !control.checkpoint_path.empty())
-    throw InvalidInput("--ftle-window is not kept in checkpoints: give it without --checkpoint");
+    throw InvalidInput(OptionId::ftle_window, "",
+                       " is not kept in checkpoints: give it without --checkpoint");
   if (sched.ons_sim < window_ons || sched.ons_sim % window_ons != 0) {
-    char msg[200];
-    std::snprintf(msg, sizeof msg,
-                  "--ftle-window %.10g does not tile the averaged time %.10g (it must divide it, "
-                  "so that the windows' mean is the exponent)",
-                  opt.ftle_window, sched.averaged_time());
-    throw InvalidInput(msg);
+    char window[40], text[200];
+    std::snprintf(window, sizeof window, "%.10g", opt.ftle_window);
+    std::snprintf(text, sizeof text,
+                  " does not tile the averaged time %.10g (it must divide it, so that the "
+                  "windows' mean is the exponent)",
+                  sched.averaged_time());
+    throw InvalidInput(OptionId::ftle_window, window, text);
   }
   return std::make_unique<FtleWindows>(window_ons, batch, per);
 }
