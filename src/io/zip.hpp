@@ -118,4 +118,7 @@ struct ZipFileParts {
 /// and 65535 files.
 std::string zip_stored(const std::vector<ZipFileParts>& files);
 
+/// CRC-32 (zlib's) of the concatenation of `parts`, fed to zlib in chunks that fit its uInt.
+std::uint32_t crc32_of(const std::vector<std::string_view>& parts);
+
 }  // namespace rnnlyap::io

@@ -554,19 +554,6 @@ void check_no_overlap(const std::vector<ZipEntry>& members, const std::string& n
 // ---------------------------------------------------------------------------------------------
 // Member data.
 
-std::uint32_t crc32_of(const std::string& bytes) {
-  uLong crc = ::crc32(0L, Z_NULL, 0);
-  const auto* p = reinterpret_cast<const Bytef*>(bytes.data());
-  std::size_t left = bytes.size();
-  while (left > 0) {
-    const std::size_t n = std::min(left, kChunk);
-    crc = ::crc32(crc, p, static_cast<uInt>(n));
-    p += n;
-    left -= n;
-  }
-  return static_cast<std::uint32_t>(crc);
-}
-
 struct InflateEnd {
   void operator()(z_stream* zs) const noexcept { ::inflateEnd(zs); }
 };
@@ -698,7 +685,7 @@ std::string zip_extract(ZipSource& src, const ZipEntry& m) {
   } catch (const std::length_error&) {
     fail(name, m.label + " does not fit in memory");
   }
-  const std::uint32_t crc = crc32_of(bytes);
+  const std::uint32_t crc = crc32_of({bytes});
   if (crc != m.crc) {
     fail(name, m.label + ": CRC-32 mismatch (the archive says " + hex32(m.crc) +
                    ", the data gives " + hex32(crc) + ")");

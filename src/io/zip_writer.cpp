@@ -26,21 +26,6 @@ void put32(std::string& s, std::uint32_t v) {
   put16(s, v >> 16);
 }
 
-std::uint32_t crc32_of(const std::vector<std::string_view>& parts) {
-  uLong crc = ::crc32(0L, Z_NULL, 0);
-  for (std::string_view part : parts) {
-    const auto* p = reinterpret_cast<const Bytef*>(part.data());
-    std::size_t left = part.size();
-    while (left > 0) {
-      const std::size_t n = std::min(left, kChunk);
-      crc = ::crc32(crc, p, static_cast<uInt>(n));
-      p += n;
-      left -= n;
-    }
-  }
-  return static_cast<std::uint32_t>(crc);
-}
-
 std::size_t size_of(const std::vector<std::string_view>& parts) {
   std::size_t n = 0;
   for (std::string_view part : parts) n += part.size();
@@ -64,6 +49,21 @@ void put_common(std::string& s, std::uint32_t crc, std::uint32_t size, std::size
 }
 
 }  // namespace
+
+std::uint32_t crc32_of(const std::vector<std::string_view>& parts) {
+  uLong crc = ::crc32(0L, Z_NULL, 0);
+  for (std::string_view part : parts) {
+    const auto* p = reinterpret_cast<const Bytef*>(part.data());
+    std::size_t left = part.size();
+    while (left > 0) {
+      const std::size_t n = std::min(left, kChunk);
+      crc = ::crc32(crc, p, static_cast<uInt>(n));
+      p += n;
+      left -= n;
+    }
+  }
+  return static_cast<std::uint32_t>(crc);
+}
 
 std::string zip_stored(const std::vector<ZipFileParts>& files) {
   std::size_t total = 22;
