@@ -1,8 +1,8 @@
 // The models of the propagator suites (test_propagator.cpp, test_propagator_cuda.cpp): every model
 // the one propagator drives, a batch of B members of it, propagators of any run of those members
 // on any placement, and the independent reference of one state step (written here, in fp64, from
-// the definitions: the models table of docs/design.md for the random networks, rnnlyap::cell_step
-// for the cells).
+// the definitions: the models table of docs/design.md for the random networks, the reference
+// cell_step for the cells).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -20,6 +20,7 @@
 #include "cell_test_util.hpp"
 #include "compare.hpp"
 #include "core/loop.hpp"
+#include "core/models/cell_reference.hpp"
 #include "core/propagator.hpp"
 #include "core/random.hpp"
 #include "rnnlyap/network.hpp"
@@ -117,7 +118,7 @@ struct Members {
 
   /// The reference next state of member m from `state` at step t, without input noise.
   std::vector<double> reference_step(int m, std::span<const double> state, std::int64_t t) const {
-    if (!is_network(kind)) return cell_step(cell, state, input(m, t));
+    if (!is_network(kind)) return detail::cell_step(cell, state, input(m, t));
     const Network& net = nets[static_cast<std::size_t>(m)];
     const int n = net.n;
     // f(y) = drive(y) − y for rate; drive(y) = J φ(y) + b

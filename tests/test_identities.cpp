@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "backends.hpp"
+#include "core/loop.hpp"
 #include "linalg_truth.hpp"
 #include "rnnlyap/spectrum.hpp"
 
@@ -40,14 +41,14 @@ TEST_P(Identities, SumRuleMap) {
   const double log_det_j = test::log_abs_det(net.j, net.n);
   double sum_log_det = 0;
   std::int64_t steps = 0;
-  Observers obs;
+  detail::LoopObservers obs;
   obs.state = [&](std::int64_t, std::span<const double> h) {
     double s = log_det_j;
     for (double v : h) s += log_dphi_reference(v);
     sum_log_det += s;
     ++steps;
   };
-  const SpectrumResult r = compute_spectrum(o, net, obs);
+  const SpectrumResult r = detail::observed_spectrum(o, net, obs);
   ASSERT_EQ(steps, r.schedule.ons_sim * r.schedule.steps_per_ons);
   const double expected = sum_log_det / r.schedule.averaged_time();
   EXPECT_NEAR(r.summary.sum, expected, 1e-6 * std::fabs(expected));
@@ -68,7 +69,7 @@ TEST_P(Identities, SumRuleRateEuler) {
   const Network net = gaussian_network(o.n, o.g, 5);
   const int n = net.n;
   double sum_log_det = 0;
-  Observers obs;
+  detail::LoopObservers obs;
   obs.state = [&](std::int64_t, std::span<const double> h) {
     std::vector<double> d(static_cast<std::size_t>(n) * n);
     for (int c = 0; c < n; ++c) {
@@ -78,7 +79,7 @@ TEST_P(Identities, SumRuleRateEuler) {
     }
     sum_log_det += test::log_abs_det(d, n);
   };
-  const SpectrumResult r = compute_spectrum(o, net, obs);
+  const SpectrumResult r = detail::observed_spectrum(o, net, obs);
   const double expected = sum_log_det / r.schedule.averaged_time();
   EXPECT_NEAR(r.summary.sum, expected, 1e-6 * std::fabs(expected));
 }
@@ -102,7 +103,7 @@ TEST_P(Identities, DiscreteTimeLambda1) {
     o.t_sim = 2000;
     double sum_dphi2 = 0;
     std::int64_t count = 0;
-    Observers obs;
+    detail::LoopObservers obs;
     obs.state = [&](std::int64_t, std::span<const double> h) {
       for (double v : h) {
         const double d = std::exp(log_dphi_reference(v));
@@ -110,7 +111,7 @@ TEST_P(Identities, DiscreteTimeLambda1) {
       }
       count += static_cast<std::int64_t>(h.size());
     };
-    const SpectrumResult r = compute_spectrum(o, obs);
+    const SpectrumResult r = detail::observed_spectrum(o, obs);
     const double predicted = 0.5 * std::log(g * g * sum_dphi2 / static_cast<double>(count));
     const double tol = 4 * r.stderr_[0] + 3.0 / static_cast<double>(o.n);
     std::printf("[ info ] g=%.1f: lambda_1 = %.4f +- %.4f, formula %.4f\n", g, r.exponents[0],

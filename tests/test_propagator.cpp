@@ -1,9 +1,9 @@
 // The one propagator (src/core/propagator.hpp): every model × every executor × B ∈ {1, 3} members,
 // against independent truth.
 // - One step: the state against the reference step written in propagator_cases.hpp (the
-//   formulas of docs/design.md for the random networks, rnnlyap::cell_step for the cells), the
-//   tangent map (Q = I)
-//   against central finite differences of that reference step.
+//   formulas of docs/design.md for the random networks, the reference cell_step
+//   (core/models/cell_reference.hpp) for the cells), the tangent map (Q = I) against central finite
+//   differences of that reference step.
 // - Exact spectra where the tangent map is constant: below onset (random networks, the state decays
 //   to 0) λ_i = log|1 − dt + dt μ_i|/dt (rate/Euler), log|P(dt(μ_i − 1))|/dt with P RK4's stability
 //   polynomial (rate/RK4), log|μ_i| (map), μ_i eigenvalues of J (LAPACK dgeev, not the QR

@@ -1,3 +1,4 @@
+#include "core/loop.hpp"
 // Reproducibility knobs (README, "Seeds and initial state"): separate seeds for the network, the
 // initial state, the initial basis and the noise, each defaulting to --seed; a given initial state.
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/loop.hpp"
 #include "core/options_json.hpp"
 #include "exact_spectrum.hpp"
 #include "linalg_truth.hpp"
@@ -47,11 +49,11 @@ std::vector<double> first_state(const SpectrumOptions& opt) {
   o.t_ons_warmup = 0;
   o.t_sim = 2;
   std::vector<double> first;
-  Observers obs;
+  detail::LoopObservers obs;
   obs.state = [&](std::int64_t, std::span<const double> h) {
     if (first.empty()) first.assign(h.begin(), h.end());
   };
-  compute_spectrum(o, obs);
+  detail::observed_spectrum(o, obs);
   return first;
 }
 
@@ -169,11 +171,11 @@ TEST_F(GivenState, TrainedNetworkStartsThere) {
   const std::vector<double> h0 = {0.3, -0.2, 0.1};
   o.initial_state_file = write("h0.npy", h0);
   std::vector<double> first;
-  Observers obs;
+  detail::LoopObservers obs;
   obs.state = [&](std::int64_t, std::span<const double> h) {
     if (first.empty()) first.assign(h.begin(), h.end());
   };
-  compute_trained_spectra(o, net, x, obs);
+  detail::observed_trained_spectra(o, net, x, obs);
   EXPECT_EQ(first, h0);
   o.initial_state_file = write("h4.npy", {1, 2, 3, 4});
   EXPECT_THROW(compute_trained_spectra(o, net, x), InvalidInput);

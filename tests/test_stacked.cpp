@@ -32,6 +32,7 @@
 #include "compare.hpp"
 #include "core/elementwise.hpp"
 #include "core/loop.hpp"
+#include "core/models/cell_reference.hpp"
 #include "core/propagator.hpp"
 #include "exact_spectrum.hpp"
 #include "linalg_truth.hpp"
@@ -125,7 +126,7 @@ TEST_P(Stacked, TangentMapMatchesFiniteDifferencesOfTheReferenceStep) {
     const std::vector<double> q =
         normals(static_cast<std::size_t>(dim) * static_cast<std::size_t>(k), 1.0, seed + 300);
     const OneStep got = one_step(net, state, x, q, k, c.h_only, GetParam());
-    const std::vector<double> next = cell_step(net, state, x);
+    const std::vector<double> next = detail::cell_step(net, state, x);
     ASSERT_EQ(got.state.size(), next.size());
     for (std::size_t i = 0; i < next.size(); ++i)
       EXPECT_NEAR(got.state[i], next[i], 1e-13) << "state " << i;
@@ -138,7 +139,8 @@ TEST_P(Stacked, TangentMapMatchesFiniteDifferencesOfTheReferenceStep) {
         plus[state_index(net, c.h_only, r)] += eps * v;
         minus[state_index(net, c.h_only, r)] -= eps * v;
       }
-      const std::vector<double> fp = cell_step(net, plus, x), fm = cell_step(net, minus, x);
+      const std::vector<double> fp = detail::cell_step(net, plus, x),
+                                fm = detail::cell_step(net, minus, x);
       for (int r = 0; r < dim; ++r) {
         const int s = state_index(net, c.h_only, r);
         const double fd = (fp[s] - fm[s]) / (2 * eps);
@@ -219,8 +221,8 @@ TEST_P(Stacked, ReluFixedPointWithUnitsOffKeepsMinusInfinity) {
   // The fixed point, by iteration of the reference step, and the design's margins.
   std::vector<double> h(n, 0.0);
   const std::vector<double> zero(1, 0.0);
-  for (int t = 0; t < 500; ++t) h = cell_step(net, h, zero);
-  const std::vector<double> again = cell_step(net, h, zero);
+  for (int t = 0; t < 500; ++t) h = detail::cell_step(net, h, zero);
+  const std::vector<double> again = detail::cell_step(net, h, zero);
   for (int i = 0; i < n; ++i) {
     ASSERT_NEAR(again[i], h[i], 1e-14);
     double a = net.layer(0).b_ih[i];
@@ -291,7 +293,7 @@ TEST_P(Stacked, ReluStackWithEveryUnitOnIsTheUnionOfItsLayers) {
   std::fill(x.data.begin(), x.data.end(), 0.0);
   std::vector<double> s(static_cast<std::size_t>(net.state_size()), 0.0);
   const std::vector<double> zero(1, 0.0);
-  for (int t = 0; t < 1000; ++t) s = cell_step(net, s, zero);
+  for (int t = 0; t < 1000; ++t) s = detail::cell_step(net, s, zero);
   for (double v : s) ASSERT_GT(v, 0.2) << "every unit is on";
   std::vector<double> exact;
   for (int l = 0; l < layers; ++l) {
@@ -484,7 +486,7 @@ for name, cls, kw, L in [("rnn", torch.nn.RNN, {}, 3),
     const std::vector<double>& s = arrays.at("state").data;
     const std::vector<double>& want = arrays.at("next").data;
     const std::vector<double>& jac = arrays.at("jacobian").data;  // jac[i·dim + j] = ∂next_i/∂s_j
-    const std::vector<double> next = cell_step(net, s, x);
+    const std::vector<double> next = detail::cell_step(net, s, x);
     ASSERT_EQ(next.size(), want.size());
     for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(next[i], want[i], 1e-12) << i;
     for (const bool h_only : {false, true}) {

@@ -16,6 +16,7 @@
 #include "cell_test_util.hpp"
 #include "core/executor.hpp"
 #include "core/loop.hpp"
+#include "core/models/cell_reference.hpp"
 #include "core/propagator.hpp"
 #include "program_fixture.hpp"
 #include "require_torch.hpp"
@@ -174,7 +175,7 @@ for kind, cls in [("rnn", torch.nn.RNN), ("gru", torch.nn.GRU), ("lstm", torch.n
     const CellNetwork net = cell_from_arrays(type, arrays, "torch");
     const std::vector<double>& x = arrays.at("x").data;
     const std::vector<double>& s = arrays.at("state").data;
-    const std::vector<double> next = cell_step(net, s, x);
+    const std::vector<double> next = detail::cell_step(net, s, x);
     const std::vector<double>& want = arrays.at("next").data;
     for (std::size_t i = 0; i < want.size(); ++i)
       EXPECT_NEAR(next[i], want[i], 1e-12) << "state " << i;

@@ -28,9 +28,6 @@ struct Observers {
   std::function<void(double time, std::span<const double> estimate)> trace;
   /// The trace observer keeps every estimate in memory: counted in the run's memory check.
   bool trace_kept = false;
-  /// The state h before each averaged tangent step (global step index). Debug and test use only:
-  /// it forces one step per call and a state download per step.
-  std::function<void(std::int64_t step, std::span<const double> state)> state;
 };
 
 /// Checkpointing of long runs. A checkpoint holds the state, the basis, the accumulated logs, the

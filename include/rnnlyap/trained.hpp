@@ -82,12 +82,6 @@ struct InputSequences {
 };
 InputSequences load_inputs(const std::string& npy_path);
 
-/// One step of the network from `state` (every layer's h, or h then c, layer 0 first) with input
-/// x: the next state, layer by layer, each layer driven by the new h of the one below. The
-/// reference the propagators are tested against.
-std::vector<double> cell_step(const CellNetwork& net, std::span<const double> state,
-                              std::span<const double> x);
-
 /// The schedule for sequences of `steps` inputs: t_warmup, t_ons_warmup, t_ons and t_sim in steps,
 /// t_sim = 0 meaning all that is left. Throws InvalidInput when the sequence is too short.
 Schedule cell_schedule(const SpectrumOptions& opt, int steps);

@@ -45,8 +45,10 @@ std::string_view to_string(Phase p) {
   return "?";
 }
 
-SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& net,
-                                const Observers& obs, const RunControl& control) {
+namespace detail {
+
+SpectrumResult observed_spectrum(const SpectrumOptions& opt_in, const Network& net,
+                                 const LoopObservers& obs, const RunControl& control) {
   detail::LoopSetup setup;
   SpectrumOptions& opt = setup.options;
   opt = opt_in;
@@ -73,15 +75,27 @@ SpectrumResult compute_spectrum(const SpectrumOptions& opt_in, const Network& ne
   return std::move(detail::run_benettin(*propagator, setup, obs, control).front());
 }
 
+SpectrumResult observed_spectrum(const SpectrumOptions& opt, const LoopObservers& obs,
+                                 const RunControl& control) {
+  validate(opt);
+  check_weights_fit(opt);
+  return observed_spectrum(opt, make_network(opt), obs, control);
+}
+
+}  // namespace detail
+
+SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Network& net,
+                                const Observers& observers, const RunControl& control) {
+  return detail::observed_spectrum(opt, net, observers, control);
+}
+
 SpectrumOptions read_checkpoint_options(const std::string& path) {
   return detail::read_checkpoint(path).options;
 }
 
 SpectrumResult compute_spectrum(const SpectrumOptions& opt, const Observers& observers,
                                 const RunControl& control) {
-  validate(opt);
-  detail::check_weights_fit(opt);
-  return compute_spectrum(opt, make_network(opt), observers, control);
+  return detail::observed_spectrum(opt, observers, control);
 }
 
 }  // namespace rnnlyap

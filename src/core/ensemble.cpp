@@ -69,7 +69,7 @@ EnsembleResult ensemble_statistics(std::vector<SpectrumResult> members) {
 namespace detail {
 
 EnsembleResult run_ensemble_batched(const SpectrumOptions& opt_in, const Placement& where,
-                                    const Observers& obs,
+                                    const LoopObservers& obs,
                                     const std::function<bool()>& stop_requested) {
   SpectrumOptions opt = opt_in;
   validate(opt);
@@ -140,7 +140,7 @@ EnsembleResult ensemble_of(const SpectrumOptions& opt, const Network* given,
   const bool gpu = detail::placement_is_cuda(where);
   if (b > 1 && gpu && !given && !is_cell(opt.model) && opt.weights != WeightKind::file &&
       opt.n <= kMaxBatchedN && control.checkpoint_path.empty() && control.resume_path.empty() &&
-      !observers.trace && !observers.state)
+      !observers.trace)
     return detail::run_ensemble_batched(opt, where, observers, control.stop_requested);
   if (b > 1 && (!control.checkpoint_path.empty() || !control.resume_path.empty()))
     throw InvalidInput("--checkpoint and --resume are for single runs, not with --ensemble " +
@@ -156,8 +156,7 @@ EnsembleResult ensemble_of(const SpectrumOptions& opt, const Network* given,
                            detail::network_model_bytes(1, opt.n, opt.num_exponents(),
                                                        detail::dynamics_of(opt), opt.precision);
   const double host = static_cast<double>(host_memory_bytes());
-  if (!gpu && threads >= 2 && b >= threads && !observers.state &&
-      (host == 0 || threads * run_bytes < host / 2)) {
+  if (!gpu && threads >= 2 && b >= threads && (host == 0 || threads * run_bytes < host / 2)) {
     const auto t0 = std::chrono::steady_clock::now();
     EnsembleResult e = ensemble_statistics(detail::run_in_threads<SpectrumResult>(
         b, threads, observers,

@@ -240,48 +240,6 @@ InputSequences load_inputs(const std::string& npy_path) {
   return x;
 }
 
-std::vector<double> cell_step(const CellNetwork& net, std::span<const double> state,
-                              std::span<const double> x) {
-  using detail::phi;
-  using detail::sigmoid;
-  const int n = net.hidden, gn = net.gates() * n, per = net.layer_state_size();
-  const bool relu = net.type == Model::rnn && net.nonlinearity == Nonlinearity::relu;
-  std::vector<double> out(state.begin(), state.end());
-  for (int l = 0; l < net.num_layers(); ++l) {
-    const CellLayer& w = net.layer(l);
-    // Layer 0 reads the input, layer l > 0 the new h of layer l − 1.
-    const std::span<const double> in =
-        l == 0 ? x : std::span<const double>(out).subspan(static_cast<std::size_t>(l - 1) * per, n);
-    const std::span<const double> s = state.subspan(static_cast<std::size_t>(l) * per, per);
-    double* o = out.data() + static_cast<std::size_t>(l) * per;
-    const int ni = l == 0 ? net.input_size : n;
-    std::vector<double> gi(gn), gh(gn);
-    for (int r = 0; r < gn; ++r) {
-      double a = w.b_ih.empty() ? 0 : w.b_ih[r], b = w.b_hh.empty() ? 0 : w.b_hh[r];
-      for (int j = 0; j < ni; ++j) a += w.w_ih[static_cast<std::size_t>(r) * ni + j] * in[j];
-      for (int j = 0; j < n; ++j) b += w.w_hh[static_cast<std::size_t>(r) * n + j] * s[j];
-      gi[r] = a;
-      gh[r] = b;
-    }
-    for (int i = 0; i < n; ++i) {
-      if (net.type == Model::rnn) {
-        o[i] = relu ? std::max(gi[i] + gh[i], 0.0) : phi(gi[i] + gh[i]);
-      } else if (net.type == Model::gru) {
-        const double r = sigmoid(gi[i] + gh[i]), z = sigmoid(gi[n + i] + gh[n + i]);
-        const double nn = phi(gi[2 * n + i] + r * gh[2 * n + i]);
-        o[i] = (1 - z) * nn + z * s[i];
-      } else {
-        const double ig = sigmoid(gi[i] + gh[i]), fg = sigmoid(gi[n + i] + gh[n + i]);
-        const double gg = phi(gi[2 * n + i] + gh[2 * n + i]),
-                     og = sigmoid(gi[3 * n + i] + gh[3 * n + i]);
-        o[n + i] = fg * s[n + i] + ig * gg;
-        o[i] = og * phi(o[n + i]);
-      }
-    }
-  }
-  return out;
-}
-
 Schedule cell_schedule(const SpectrumOptions& opt, int steps) {
   Schedule s;
   s.step_time = 1;
@@ -314,7 +272,7 @@ constexpr int kMaxSequenceBatch = 64;
 std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Schedule& schedule,
                                           const CellNetwork& net, const InputSequences& inputs,
                                           int first, int count, const Placement& where,
-                                          const Observers& observers,
+                                          const LoopObservers& observers,
                                           const std::function<bool()>& stop_requested) {
   if (!opt.k) throw Error("run_sequences: k must be resolved");
   const int k = *opt.k;
@@ -348,11 +306,9 @@ std::vector<SpectrumResult> run_sequences(const SpectrumOptions& opt, const Sche
   return out;
 }
 
-}  // namespace detail
-
-EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const CellNetwork& net,
-                                       const InputSequences& inputs, const Observers& observers,
-                                       const RunControl& control) {
+EnsembleResult observed_trained_spectra(const SpectrumOptions& opt_in, const CellNetwork& net,
+                                        const InputSequences& inputs,
+                                        const LoopObservers& observers, const RunControl& control) {
   if (!control.checkpoint_path.empty() || !control.resume_path.empty())
     throw InvalidInput("--checkpoint and --resume are for random networks, not trained models");
   SpectrumOptions opt = opt_in;
@@ -416,7 +372,7 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
   int want = want_gpu ? std::min(detail::kMaxSequenceBatch, inputs.batch) : 1;
   for (int first = 0; first < inputs.batch;) {
     const int count = std::min(want, inputs.batch - first);
-    Observers obs = observers;  // this batch's progress, as a fraction of all the sequences
+    LoopObservers obs = observers;  // this batch's progress, as a fraction of all the sequences
     if (observers.progress)
       obs.progress = [&observers, first, count, &inputs](Phase p, std::int64_t done,
                                                          std::int64_t total) {
@@ -443,6 +399,14 @@ EnsembleResult compute_trained_spectra(const SpectrumOptions& opt_in, const Cell
     first += count;
   }
   return ensemble_statistics(std::move(members));
+}
+
+}  // namespace detail
+
+EnsembleResult compute_trained_spectra(const SpectrumOptions& opt, const CellNetwork& net,
+                                       const InputSequences& inputs, const Observers& observers,
+                                       const RunControl& control) {
+  return detail::observed_trained_spectra(opt, net, inputs, observers, control);
 }
 
 EnsembleResult compute_trained_spectra(const SpectrumOptions& opt, const Observers& observers,

@@ -28,7 +28,7 @@ Work work_model(const Schedule& s, int n, int k) {
 
 }  // namespace
 
-BenettinRun::BenettinRun(Propagator& backend, const LoopSetup& setup, const Observers& obs,
+BenettinRun::BenettinRun(Propagator& backend, const LoopSetup& setup, const LoopObservers& obs,
                          const RunControl& control)
     : backend_(backend),
       setup_(setup),
@@ -242,7 +242,7 @@ SpectrumResult BenettinRun::member_result(int m, double seconds) const {
 }
 
 std::vector<SpectrumResult> run_benettin(Propagator& backend, const LoopSetup& setup,
-                                         const Observers& obs, const RunControl& control) {
+                                         const LoopObservers& obs, const RunControl& control) {
   return BenettinRun(backend, setup, obs, control).run();
 }
 

@@ -30,7 +30,7 @@ class BenettinRun {
  public:
   /// Checks the request (refusing, before anything runs, what cannot be had or does not fit in
   /// memory), reads the checkpoint to resume from and sets up the observers.
-  BenettinRun(Propagator& backend, const LoopSetup& setup, const Observers& obs,
+  BenettinRun(Propagator& backend, const LoopSetup& setup, const LoopObservers& obs,
               const RunControl& control);
 
   /// The whole schedule: one result per member (run_benettin).
@@ -69,7 +69,7 @@ class BenettinRun {
 
   Propagator& backend_;
   const LoopSetup& setup_;
-  const Observers& obs_;
+  const LoopObservers& obs_;
   const RunControl& control_;
   SpectrumOptions opt_;
   const Schedule& sched_;
