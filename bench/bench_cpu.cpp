@@ -1,15 +1,18 @@
 // CPU micro-benchmarks: the machine's dgemm rate (the ceiling), one tangent step of the rate
 // model (one n×n by n×k product plus O(nk) element-wise work and a matrix-vector product), and a
-// Householder re-orthonormalisation. Each reports GFLOP/s; bench/run_cpu.sh divides the tangent
-// step's rate by the dgemm rate at the same n.
+// re-orthonormalisation by each method. Each reports GFLOP/s of its own flops; bench/run_cpu.sh
+// divides the tangent step's rate by the dgemm rate at the same n.
 #include <benchmark/benchmark.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/executor.hpp"
 #include "core/propagator.hpp"
 #include "core/random.hpp"
+#include "cpu/blas_lapack.hpp"
+#include "cpu/triangular.hpp"
 #include "rnnlyap/network.hpp"
 
 namespace {
@@ -31,12 +34,13 @@ void BM_Dgemm(benchmark::State& state) {
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// One rate network (g = 3, seed 1) on the CPU, fp64, Householder QR, basis orthonormalised.
-std::unique_ptr<detail::Propagator> ready_propagator(int n, int k, Integrator integ) {
+// One rate network (g = 3, seed 1) on the CPU, fp64, basis orthonormalised.
+std::unique_ptr<detail::Propagator> ready_propagator(int n, int k, Integrator integ,
+                                                     QrMethod qr = QrMethod::householder) {
   detail::Placement where;
   where.backend = BackendKind::cpu;
   where.precision = Precision::fp64;
-  where.qr = QrMethod::householder;
+  where.qr = qr;
   detail::Dynamics dyn;
   dyn.integrator = integ;
   dyn.dt = 0.1;
@@ -69,14 +73,54 @@ void BM_TangentStepRk4(benchmark::State& s) {
   tangent(s, Integrator::rk4);
 }
 
+// Re-orthonormalising an orthonormal basis, by method (range(2): 0 householder, 1 cholesky2,
+// 2 auto, which takes one CholeskyQR pass here). Flops: Householder QR and forming Q
+// 2(2nk² − 2k³/3) (Golub & Van Loan); a CholeskyQR pass nk² (syrk) + k³/3 (potrf) + nk² (trsm).
 void BM_Reorthonormalize(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   const int k = static_cast<int>(state.range(1));
-  auto prop = ready_propagator(n, k, Integrator::euler);
+  const QrMethod methods[] = {QrMethod::householder, QrMethod::cholesky2, QrMethod::auto_select};
+  const QrMethod method = methods[state.range(2)];
+  auto prop = ready_propagator(n, k, Integrator::euler, method);
   for (auto _ : state) prop->reorthonormalize(true);
-  // Householder QR of n×k plus forming Q: 2(2nk² - 2k³/3) flops (Golub & Van Loan).
-  const double flops =
-      2.0 * (2.0 * n * k * static_cast<double>(k) - 2.0 * k * k * static_cast<double>(k) / 3.0);
+  const double nk2 = static_cast<double>(n) * k * k, k3 = static_cast<double>(k) * k * k;
+  const double pass = 2.0 * nk2 + k3 / 3.0;
+  const double flops = method == QrMethod::householder ? 2.0 * (2.0 * nk2 - 2.0 * k3 / 3.0)
+                       : method == QrMethod::cholesky2 ? 2.0 * pass
+                                                       : pass;
+  state.SetLabel(std::string(to_string(method)));
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// One CholeskyQR pass's triangular steps on an n×k basis, range(2): 0 the library's own dpotrf and
+// dtrsm, 1 the recursive ones the CPU executor uses (cpu/triangular.hpp). The Gram matrix (syrk)
+// is the same for both and left out. Flops k³/3 (potrf) + nk² (trsm).
+void BM_CholeskyTriangles(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const int k = static_cast<int>(state.range(1));
+  const bool recursive = state.range(2) == 1;
+  std::vector<double> q = detail::initial_basis(n, k, 3), gram(static_cast<std::size_t>(k) * k);
+  cpu::syrk_t(k, n, 1.0, q.data(), n, 0.0, gram.data(), k);
+  std::vector<double> r = gram, b = q;
+  for (auto _ : state) {
+    state.PauseTiming();
+    r = gram;
+    b = q;
+    state.ResumeTiming();
+    int info = 0;
+    if (recursive) {
+      info = cpu::cholesky_upper(k, r.data(), k);
+      cpu::solve_right_upper(n, k, r.data(), k, b.data(), n);
+    } else {
+      cpu::potrf_upper(k, r.data(), k, info);
+      cpu::trsm_right_upper(n, k, r.data(), k, b.data(), n);
+    }
+    if (info != 0) state.SkipWithError("Cholesky failed");
+    benchmark::DoNotOptimize(b.data());
+  }
+  state.SetLabel(recursive ? "recursive" : "library");
+  const double flops = static_cast<double>(k) * k * k / 3.0 + static_cast<double>(n) * k * k;
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -111,11 +155,24 @@ BENCHMARK(BM_TangentStepRk4)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_Reorthonormalize)
-    ->Args({64, 64})
-    ->Args({500, 500})
-    ->Args({1000, 1000})
-    ->Args({2000, 2000})
-    ->Args({1000, 125})
+    ->ArgsProduct({{64}, {64}, {0, 1, 2}})  // bench_cpu_smoke's size
+    ->ArgsProduct({{100}, {100}, {0, 1, 2}})
+    ->ArgsProduct({{400}, {400}, {0, 1, 2}})
+    ->ArgsProduct({{800}, {800}, {0, 1, 2}})
+    ->ArgsProduct({{1000}, {1000}, {0, 1, 2}})
+    ->ArgsProduct({{2000}, {2000}, {0, 2}})
+    ->ArgsProduct({{1000}, {125}, {0, 1, 2}})
+    ->ArgsProduct({{4000}, {100}, {0, 1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+BENCHMARK(BM_CholeskyTriangles)
+    ->ArgsProduct({{64}, {64}, {0, 1}})
+    ->ArgsProduct({{400}, {400}, {0, 1}})
+    ->ArgsProduct({{800}, {800}, {0, 1}})
+    ->ArgsProduct({{1000}, {1000}, {0, 1}})
+    ->ArgsProduct({{2000}, {2000}, {0, 1}})
+    ->ArgsProduct({{1000}, {125}, {0, 1}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -40,7 +40,7 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
       : batch_(batch),
         rows_(rows),
         k_(k),
-        skip_(batch, 0),
+        skip_(batch),
         r_(batch),
         logs_(static_cast<std::size_t>(batch) * k, 0.0),
         max_ratio_(logs_.size(), 0.0) {
@@ -80,7 +80,7 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
 
  private:
   int batch_, rows_, k_;
-  std::vector<int> skip_;
+  std::vector<detail::qr_policy::FallbackSkip> skip_;
   std::vector<cpu::RFactors<T>> r_;  // per member: the last R's factors (with keep_)
   bool keep_ = false;
   std::vector<double> logs_, max_ratio_;

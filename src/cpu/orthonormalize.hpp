@@ -12,10 +12,11 @@
 #include "blas_lapack.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/options.hpp"
+#include "triangular.hpp"
 
 namespace rnnlyap::cpu {
 
-using detail::qr_policy::kSkipAfterFallback;
+using detail::qr_policy::FallbackSkip;
 
 /// The R of a member's last re-orthonormalisation, as the factorisation left it: r1 (Householder's
 /// R, or CholeskyQR's first factor), times r2 on the left after a second CholeskyQR pass. Only the
@@ -56,6 +57,7 @@ class Orthonormalizer {
     one_pass_ = method == QrMethod::auto_select;
     tau_.assign(k, T(0));
     diag_log_.assign(k, 0.0);
+    diag1_.assign(k, 0.0);
     gram_.assign(cholesky_ ? static_cast<std::size_t>(k) * k : 0, T(0));
     saved_.reserve(cholesky_ ? static_cast<std::size_t>(rows) * k : 0);
     std::vector<T> probe(static_cast<std::size_t>(rows) * k);
@@ -68,19 +70,18 @@ class Orthonormalizer {
 
   /// Q (rows×k, leading dimension rows) ← Q' with Q = Q'R; when accumulate, adds log|R_ii| to
   /// logs[0..k) and raises max_ratio[0..k) to log|R_11| − log|R_ii| where that is finite (see
-  /// LogSums, core/executor.hpp); keeps R's factors in `r`. `skip` is the member's count of
-  /// re-orthonormalisations still to go straight to Householder after a CholeskyQR fallback.
-  void apply(T* q, bool accumulate, double* logs, double* max_ratio, int& skip, RFactors<T>* r) {
+  /// LogSums, core/executor.hpp); keeps R's factors in `r`. `skip` is the member's skip of
+  /// CholeskyQR after a fallback (qr_policy.hpp).
+  void apply(T* q, bool accumulate, double* logs, double* max_ratio, FallbackSkip& skip,
+             RFactors<T>* r) {
     logs_ = logs;
     max_ratio_ = max_ratio;
-    if (cholesky_) {
-      if (skip > 0) {
-        --skip;
-      } else if (cholesky_qr(q, accumulate, r)) {
+    if (cholesky_ && !skip.skip_now()) {
+      if (cholesky_qr(q, accumulate, r)) {
+        skip.succeeded();
         return;
-      } else {
-        skip = kSkipAfterFallback;
       }
+      skip.fell_back();
     }
     householder(q, accumulate, r);
   }
@@ -139,11 +140,10 @@ class Orthonormalizer {
     const double max_cond = detail::qr_policy::max_cond<T>;
     const double one_pass = detail::qr_policy::one_pass_cond<T>;
     const std::size_t size = static_cast<std::size_t>(rows_) * k_;
-    std::vector<double> diag1(k_);
+    std::vector<double>& diag1 = diag1_;
     for (int pass = 0; pass < 2; ++pass) {
       syrk_t(k_, rows_, T(1), q, rows_, T(0), gram_.data(), k_);
-      int info = 0;
-      potrf_upper(k_, gram_.data(), k_, info);
+      const int info = cholesky_upper(k_, gram_.data(), k_);
       double dmin = INFINITY, dmax = 0;
       bool finite = true;
       for (int i = 0; i < k_; ++i) {
@@ -173,7 +173,7 @@ class Orthonormalizer {
       }
       const bool last = pass == 1 || (one_pass_ && dmax <= one_pass * dmin);
       if (!last) saved_.assign(q, q + size);
-      trsm_right_upper(rows_, k_, gram_.data(), k_, q, rows_);
+      solve_right_upper(rows_, k_, gram_.data(), k_, q, rows_);
       if (pass == 0 && last) {
         if (accumulate) {
           for (int i = 0; i < k_; ++i) diag_log_[i] = std::log(diag1[i]);
@@ -190,6 +190,7 @@ class Orthonormalizer {
   std::vector<T> tau_, work_, gram_;
   std::vector<T> saved_;          // Q before the first solve, while a second pass may fail
   std::vector<double> diag_log_;  // log|R_ii| of the current re-orthonormalisation
+  std::vector<double> diag1_;     // |diag R₁| of the current CholeskyQR
   double* logs_ = nullptr;        // the member's sums and maxima (apply's arguments)
   double* max_ratio_ = nullptr;
 };
