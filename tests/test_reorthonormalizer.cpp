@@ -763,6 +763,26 @@ void check_breaks(BackendKind backend) {
           EXPECT_EQ(flipped_columns(host, 0, basis), 0) << name << ": call 16 is CholeskyQR";
       }
       EXPECT_NO_THROW((void)qr->take_log_sums_blocking()) << name;
+      // A basis that keeps failing: the first CholeskyQR after the skip falls back again and the
+      // next skip is 30; a CholeskyQR that succeeds brings it back to 15. Broken at calls 0, 16
+      // and 48: Householder for 1–15 and, after the second fallback, 17–46; CholeskyQR at 47
+      // (well: success); Householder 49–63 after the third fallback (15 again); CholeskyQR at 64.
+      auto again = ex->make_reorthonormalizer(1, kRows, kCols, method);
+      for (int call = 0; call <= 64; ++call) {
+        const bool is_broken = call == 0 || call == 16 || call == 48;
+        const std::vector<double>& basis = is_broken ? broken : well1;
+        std::transform(basis.begin(), basis.end(), host.begin(),
+                       [](double v) { return static_cast<T>(v); });
+        ex->copy_in(buf.get(), host.data(), mk * sizeof(T));
+        again->reorthonormalize(buf.get(), false);
+        ex->copy_out_blocking(host.data(), buf.get(), mk * sizeof(T));
+        if (is_broken) continue;
+        if (call == 47 || call == 64)
+          EXPECT_EQ(flipped_columns(host, 0, basis), 0)
+              << name << ": call " << call << " is CholeskyQR";
+        else
+          EXPECT_GT(flipped_columns(host, 0, basis), 0) << name << ": call " << call << " skips";
+      }
     }
   }
 }

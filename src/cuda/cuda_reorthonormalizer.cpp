@@ -10,8 +10,9 @@
 //     that is not finite) or max/min diag R₁ exceeds kMaxCond; `auto` stops after one pass when
 //     that ratio is at most kOnePassCond (orthogonality error ≈ cond² ε). A member whose second
 //     Cholesky fails likewise falls back, on its basis as it was before the first solve (the
-//     batch is saved before that solve). After a fallback, the member's next kSkipAfterFallback
-//     re-orthonormalisations go straight to Householder.
+//     batch is saved before that solve). After a fallback, the member's next re-orthonormalisations
+//     go straight to Householder (FallbackSkip, core/qr_policy.hpp: 15, doubling while it keeps
+//     falling back).
 // Each member's R (Q_before = Q_after R) is kept for last_r_blocking(): geqrf's upper triangle is
 // copied out before Q is formed; CholeskyQR's first factor is copied after the verdicts, and after
 // a second pass R = R₂R₁ is formed on the host when it is read (the second factor of a member
@@ -39,7 +40,7 @@ namespace {
 
 // The CPU's rules (core/qr_policy.hpp): when CholeskyQR falls back, when one pass suffices, and
 // how long a member stays on Householder after a fallback.
-using detail::qr_policy::kSkipAfterFallback;
+using detail::qr_policy::FallbackSkip;
 // Batched Householder QR (one block per member forms Q) up to this many rows. Beyond it each
 // member takes cuSOLVER geqrf + orgqr (4 launches with the logs' kernel): cuBLAS's geqrfBatched
 // has no size limit, but forming Q has no batched library call (no orgqrBatched) and our kernel
@@ -132,7 +133,7 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
     diag2_ = DeviceBuffer<double>(block(p_.k));
     saved_ = DeviceBuffer<T>(block(static_cast<std::size_t>(p_.rows) * p_.k));
     verdicts_ = PinnedBuffer<int>(block(2));
-    skip_.assign(block(1), 0);
+    skip_.assign(block(1), FallbackSkip{});
     if (p_.batch > 1)
       kernels::pointers(p_.batch, gram_.get(), static_cast<long long>(p_.k) * p_.k, ptrs(2),
                         ctx_.stream());
@@ -306,8 +307,7 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
     int* verdict = verdicts_.get();
     bool any = false;
     for (int b = 0; b < p_.batch; ++b) {
-      verdict[b] = skip_[b] > 0 ? kernels::kSkipped : kernels::kTwoPasses;
-      if (skip_[b] > 0) --skip_[b];
+      verdict[b] = skip_[b].skip_now() ? kernels::kSkipped : kernels::kTwoPasses;
       any = any || verdict[b] != kernels::kSkipped;
     }
     if (!any) return false;
@@ -363,7 +363,10 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
       if (second_failed)  // back to the basis as it was before the first solve
         RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(member(q, b), member(saved_.get(), b), member_bytes,
                                            cudaMemcpyDeviceToDevice, s));
-      if (verdict[b] == kernels::kFallback || second_failed) skip_[b] = kSkipAfterFallback;
+      if (verdict[b] == kernels::kFallback || second_failed)
+        skip_[b].fell_back();
+      else if (verdict[b] != kernels::kSkipped)
+        skip_[b].succeeded();
       if (verdict[b] == kernels::kFallback || verdict[b] == kernels::kSkipped || second_failed)
         householder(q, b, accumulate);
     }
@@ -384,7 +387,7 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
   DeviceBuffer<T> saved_;       // the bases before the first solve (CholeskyQR)
   PinnedBuffer<int> verdicts_;  // the host's copy of the verdicts, then of the second pass's
   Event verdicts_ready_, second_verdicts_ready_;
-  std::vector<int> skip_;  // per member: re-orthonormalisations still to go straight to Householder
+  std::vector<FallbackSkip> skip_;  // per member: CholeskyQR skipped after a fallback
 };
 
 }  // namespace
