@@ -27,8 +27,10 @@ struct Variant {
 
 const Variant kVariants[] = {{"fp64 householder", Precision::fp64, QrMethod::householder},
                              {"fp64 cholesky2", Precision::fp64, QrMethod::cholesky2},
+                             {"fp64 auto", Precision::fp64, QrMethod::auto_select},
                              {"fp32 householder", Precision::fp32, QrMethod::householder},
-                             {"fp32 cholesky2", Precision::fp32, QrMethod::cholesky2}};
+                             {"fp32 cholesky2", Precision::fp32, QrMethod::cholesky2},
+                             {"fp32 auto", Precision::fp32, QrMethod::auto_select}};
 
 std::vector<double> exact(const SpectrumOptions& o, const Network& net, double dt) {
   std::vector<double> lam;

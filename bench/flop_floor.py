@@ -7,11 +7,21 @@ run would take if every flop ran at square-dgemm speed. Flops counted (fp64, k e
   tangent step, rate Euler / map:  2N²k  (one N×N by N×k product; element-wise work left out)
   tangent step, LSTM (2N state):   8N²k  (the 4N×N recurrent weights by the N×k h-part of the basis)
   Householder QR and forming Q:    2(2Nk² − 2k³/3)  (geqrf + orgqr; the rows are 2N for the LSTM)
+  one CholeskyQR pass:             2Nk² + k³/3      (syrk, potrf, triangular solve)
 The counts of tangent steps and QRs are those the run reports (timing.tangent_steps, qr_count).
+A QR is counted as the run's --qr method takes it at the least: Householder; two CholeskyQR passes
+(cholesky2); one pass or Householder, whichever has fewer flops (auto, the default: a second pass
+or a fallback to Householder shows as time above the floor).
 
-    /usr/bin/python3 bench/flop_floor.py [--build build] [--threads 1,2] [--quick] [--out F.json]
+Peers, timed in the same run on the same BLAS and threads: the rate N = 400 job against the paper
+authors' demo-style numpy loop (bench/numpy_baseline.py, same model and schedule; its own timer,
+which leaves out Python's start-up) and the LSTM job against the plain PyTorch loop
+(bench/torch_lstm_baseline.py, analytic Jacobian, one sequence at a time; the faster of its two).
 
-Prints one table (job, threads, seconds, floor, time/floor) and writes the numbers as JSON.
+    /usr/bin/python3 bench/flop_floor.py [--build build] [--threads 1,2] [--quick] [--only NAME]
+                                         [--qr METHOD] [--no-peers] [--out F.json]
+
+Prints one table (job, threads, seconds, floor, time/floor, peer) and writes the numbers as JSON.
 """
 import argparse
 import json
@@ -38,8 +48,11 @@ JOBS = [
 QUICK = {"rate N=2000 full": "--n 2000 --g 3 --dt 0.1 --t-ons 1 --t-warmup 1 --t-ons-warmup 1 --t-sim 3"}
 
 
-def qr_flops(rows, k):
-    return 2.0 * (2.0 * rows * k * k - 2.0 * k ** 3 / 3.0)
+def qr_flops(rows, k, method="householder"):
+    householder = 2.0 * (2.0 * rows * k * k - 2.0 * k ** 3 / 3.0)
+    one_pass = 2.0 * rows * k * k + k ** 3 / 3.0
+    return {"householder": householder, "cholesky2": 2 * one_pass,
+            "auto": min(one_pass, householder)}[method]
 
 
 def dgemm_rates(bench, threads):
@@ -76,11 +89,29 @@ def flops_of(r, lstm):
     ensemble's networks, a batch's sequences)."""
     k = len(r["exponents"])
     steps, qrs = r["timing"]["tangent_steps"], r["timing"]["qr_count"]
+    method = r["params"]["qr"]
     if lstm:
         n = k // 2
-        return steps * 8.0 * n * n * k + qrs * qr_flops(2 * n, k)
+        return steps * 8.0 * n * n * k + qrs * qr_flops(2 * n, k, method)
     n = r["params"]["n"]
-    return steps * 2.0 * n * n * k + qrs * qr_flops(n, k)
+    return steps * 2.0 * n * n * k + qrs * qr_flops(n, k, method)
+
+
+def peer_seconds(name, args, threads, lstm_dir):
+    """The peer's time for this job (None where it has none): its own timer's seconds."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    if name.startswith("rate N=400"):
+        cmd = [sys.executable, os.path.join(here, "numpy_baseline.py"),
+               *[x for x in args.split()]]
+    elif name.startswith("trained LSTM"):
+        cmd = [sys.executable, os.path.join(here, "torch_lstm_baseline.py"), "--weights",
+               f"{lstm_dir}/W.npz", "--inputs", f"{lstm_dir}/X.npy", "--t-warmup", "5",
+               "--t-ons-warmup", "5", "--jacobian", "analytic"]
+    else:
+        return None
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
 
 
 def main():
@@ -90,6 +121,8 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--quick", action="store_true", help="a shorter N = 2000 job")
     ap.add_argument("--only", default="", help="run the jobs whose name contains this")
+    ap.add_argument("--qr", default="", help="pass --qr METHOD to every job (default: the program's)")
+    ap.add_argument("--no-peers", action="store_true", help="leave out the numpy and torch loops")
     ap.add_argument("--out", default="")
     a = ap.parse_args()
     exe = os.path.join(a.build, "src", "cli", "rnnlyap")
@@ -113,14 +146,18 @@ def main():
                     args = lstm_args
                 if a.quick:
                     args = QUICK.get(name, args)
-                r, seconds = run_job(exe, args, threads)
+                r, seconds = run_job(exe, args + (f" --qr {a.qr}" if a.qr else ""), threads)
                 flops = flops_of(r, lstm)
                 floor = flops / (rates[size] * 1e9)
+                peer = None if a.no_peers else peer_seconds(name, args, threads, d)
                 rows.append(dict(job=name, threads=threads, seconds=seconds, flops=flops,
-                                 dgemm_gflops=rates[size], floor=floor, ratio=seconds / floor))
+                                 dgemm_gflops=rates[size], floor=floor, ratio=seconds / floor,
+                                 qr=r["params"]["qr"], peer_seconds=peer))
                 print(f"  {name:34s} {seconds:8.2f} s  floor {floor:8.2f} s  "
                       f"({flops / 1e9:9.1f} GFLOP at {rates[size]:6.1f} GFLOP/s)  "
-                      f"time/floor {seconds / floor:5.2f}", flush=True)
+                      f"time/floor {seconds / floor:5.2f}" +
+                      (f"  peer {peer:8.2f} s ({peer / seconds:4.2f}x)" if peer else ""),
+                      flush=True)
     if a.out:
         with open(a.out, "w") as f:
             json.dump(rows, f, indent=1)

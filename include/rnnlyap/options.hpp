@@ -51,7 +51,7 @@ struct SpectrumOptions {
   BackendKind backend = BackendKind::auto_select;
   int device = 0;  ///< CUDA device index (`--device`)
   Precision precision = Precision::fp64;
-  QrMethod qr = QrMethod::householder;
+  QrMethod qr = QrMethod::auto_select;
   int threads = 0;           ///< CPU BLAS threads; 0 keeps the library's default
   int ensemble = 1;          ///< networks computed (seeds seed, seed+1, ...)
   std::string inputs_file;   ///< rnn/gru/lstm: .npy input sequence, T×I or B×T×I

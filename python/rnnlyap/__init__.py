@@ -52,7 +52,7 @@ _SPECTRUM_DOC_OPTIONS = """
 def spectrum(J=None, *, model="rate", n=None, g=None, weights=None, alpha=None,
              zero_diagonal=False, k=None, integrator=None, dt=None, t_warmup=100.0,
              t_ons_warmup=100.0, t_sim=1000.0, t_ons=1.0, input_std=0.0, bias_std=0.0, seed=1,
-             ensemble=1, backend="auto", device=0, precision="fp64", qr="householder", threads=0,
+             ensemble=1, backend="auto", device=0, precision="fp64", qr="auto", threads=0,
              progress=None, trace=False, network_seed=None, state_seed=None, basis_seed=None,
              noise_seed=None, initial_state=None, ftle_window=0.0, clv=False, clv_stats=False,
              clv_window=None, clv_transient=None):
@@ -161,7 +161,7 @@ spectrum.__wrapped__.__doc__ = spectrum.__doc__ = spectrum.__wrapped__.__doc__.r
 def trained_spectrum(network, inputs, model=None, *, batch_first=None, nonlinearity=None,
                      lstm_h_only=False, k=None, t_warmup=100.0, t_ons_warmup=100.0, t_sim=0.0,
                      t_ons=1.0, seed=1, backend="auto", device=0, precision="fp64",
-                     qr="householder", threads=0, progress=None, initial_state=None,
+                     qr="auto", threads=0, progress=None, initial_state=None,
                      ftle_window=0.0, clv=False, clv_stats=False, clv_window=None,
                      clv_transient=None):
     """Lyapunov spectra of a trained recurrent network driven by input sequences: one spectrum
@@ -240,7 +240,7 @@ trained_spectrum.__wrapped__.__doc__ = trained_spectrum.__doc__ = \
 @_refusing
 def sweep(g, *, alpha=None, n=100, model="rate", zero_diagonal=False, k=None, integrator=None,
           dt=None, t_warmup=100.0, t_ons_warmup=100.0, t_sim=1000.0, t_ons=1.0, input_std=0.0,
-          seed=1, ensemble=1, backend="auto", device=0, precision="fp64", qr="householder",
+          seed=1, ensemble=1, backend="auto", device=0, precision="fp64", qr="auto",
           threads=0, partial=None, progress=None, network_seed=None, state_seed=None,
           basis_seed=None, noise_seed=None):
     """Ensembles of random networks over a grid of gain g, tail index alpha and size n, and the

@@ -12,15 +12,25 @@
 
 namespace rnnlyap::cli {
 
+// The library's default of a choice, as the command line spells it.
+template <class Enum>
+std::string default_choice(Enum SpectrumOptions::*member) {
+  return std::string(to_string(SpectrumOptions{}.*member));
+}
+
 struct SpectrumArgs {
-  std::string model = "rate", integrator = "euler", weights = "gaussian", backend = "auto",
-              precision = "fp64", qr = "householder";
+  std::string model = default_choice(&SpectrumOptions::model),
+              integrator = default_choice(&SpectrumOptions::integrator),
+              weights = default_choice(&SpectrumOptions::weights),
+              backend = default_choice(&SpectrumOptions::backend),
+              precision = default_choice(&SpectrumOptions::precision),
+              qr = default_choice(&SpectrumOptions::qr);
   std::string out, trace, checkpoint, resume, npz, clv;
   double clv_transient = 0;
   std::string seed = "1";  // parsed by parse_seed: the whole range 0 ... 2^64 - 1, nothing else
   std::string network_seed, state_seed, basis_seed, noise_seed;
-  std::string nonlinearity = "tanh";  // rnn: tanh | relu
-  std::string shard;                  // --shard I/N
+  std::string nonlinearity = default_choice(&SpectrumOptions::nonlinearity);  // rnn: tanh | relu
+  std::string shard;                                                          // --shard I/N
   double checkpoint_every = 300;
   bool quiet = false;
   int k = 0;
