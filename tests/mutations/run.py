@@ -39,6 +39,7 @@ CHECKPOINTS = "src/core/run/checkpoints.cpp"
 WINDOWS = "src/core/run/ftle_windows.cpp"
 MEANS = "src/core/batch_means.cpp"
 QR = "src/cpu/orthonormalize.hpp"
+TRIANGULAR = "src/cpu/triangular.hpp"
 NETWORK = "src/core/network.cpp"
 MODEL = "src/core/models/random_network.cpp"
 ELEMENTWISE = "src/core/elementwise.hpp"
@@ -103,6 +104,13 @@ MUTATIONS = [
       "for (int i = 0; i < k_; ++i)\n        diag_log_[i] =\n",
       "for (int i = 0; i < k_ - 1; ++i)\n        diag_log_[i] =\n",
       gtest("Backends/Reorthonormalizers.*/cpu:" + SUM_RULES + ":" + EXACT_FAST)),
+    m("dropped log: one CholeskyQR pass (auto, the default) leaves out log|R_kk|", "dropped log",
+      QR, "for (int i = 0; i < k_; ++i) diag_log_[i] = std::log(diag1[i]);",
+      "for (int i = 0; i < k_ - 1; ++i) diag_log_[i] = std::log(diag1[i]);",
+      gtest("Backends/Reorthonormalizers.*/cpu:" + SUM_RULES + ":" + EXACT_FAST)),
+    m("triangular solve: the coupling block added instead of subtracted", "QR", TRIANGULAR,
+      "gemm('N', 'N', m, k2, k1, T(-1)", "gemm('N', 'N', m, k2, k1, T(1)",
+      gtest("Triangular.*:Backends/Reorthonormalizers.*/cpu:" + SUM_RULES)),
     m("basis warning: single re-orthonormalisations' ratios not kept", "missing warning", QR,
       "if (std::isfinite(ratio)) max_ratio_[i] = std::max(max_ratio_[i], ratio);", "",
       gtest("Backends/PrecisionAndQr.SingleReorthonormalisation*/cpu:"
