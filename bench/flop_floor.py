@@ -8,10 +8,9 @@ run would take if every flop ran at square-dgemm speed. Flops counted (fp64, k e
   tangent step, LSTM (2N state):   8N²k  (the 4N×N recurrent weights by the N×k h-part of the basis)
   Householder QR and forming Q:    2(2Nk² − 2k³/3)  (geqrf + orgqr; the rows are 2N for the LSTM)
   one CholeskyQR pass:             2Nk² + k³/3      (syrk, potrf, triangular solve)
-The counts of tangent steps and QRs are those the run reports (timing.tangent_steps, qr_count).
-A QR is counted as the run's --qr method takes it at the least: Householder; two CholeskyQR passes
-(cholesky2); one pass or Householder, whichever has fewer flops (auto, the default: a second pass
-or a fallback to Householder shows as time above the floor).
+The counts of tangent steps are those the run reports (timing.tangent_steps).
+Each QR is counted as it was taken (the result's timing.qr_paths: one CholeskyQR pass, two, or
+Householder); a failed Cholesky before a fallback is not counted, and shows as time above the floor.
 
 Peers, timed in the same run on the same BLAS and threads: the rate N = 400 job against the paper
 authors' demo-style numpy loop (bench/numpy_baseline.py, same model and schedule; its own timer,
@@ -48,11 +47,12 @@ JOBS = [
 QUICK = {"rate N=2000 full": "--n 2000 --g 3 --dt 0.1 --t-ons 1 --t-warmup 1 --t-ons-warmup 1 --t-sim 3"}
 
 
-def qr_flops(rows, k, method="householder"):
+def qr_flops(rows, k, paths):
+    """The flops of the QRs a run took, from its timing.qr_paths."""
     householder = 2.0 * (2.0 * rows * k * k - 2.0 * k ** 3 / 3.0)
     one_pass = 2.0 * rows * k * k + k ** 3 / 3.0
-    return {"householder": householder, "cholesky2": 2 * one_pass,
-            "auto": min(one_pass, householder)}[method]
+    return (paths["householder"] * householder + paths["cholesky_one_pass"] * one_pass +
+            paths["cholesky_two_passes"] * 2 * one_pass)
 
 
 def dgemm_rates(bench, threads):
@@ -88,13 +88,12 @@ def flops_of(r, lstm):
     """Tangent and QR flops of a result; timing counts the steps and QRs of every member (an
     ensemble's networks, a batch's sequences)."""
     k = len(r["exponents"])
-    steps, qrs = r["timing"]["tangent_steps"], r["timing"]["qr_count"]
-    method = r["params"]["qr"]
+    steps, paths = r["timing"]["tangent_steps"], r["timing"]["qr_paths"]
     if lstm:
         n = k // 2
-        return steps * 8.0 * n * n * k + qrs * qr_flops(2 * n, k, method)
+        return steps * 8.0 * n * n * k + qr_flops(2 * n, k, paths)
     n = r["params"]["n"]
-    return steps * 2.0 * n * n * k + qrs * qr_flops(n, k, method)
+    return steps * 2.0 * n * n * k + qr_flops(n, k, paths)
 
 
 def peer_seconds(name, args, threads, lstm_dir):
@@ -152,10 +151,13 @@ def main():
                 peer = None if a.no_peers else peer_seconds(name, args, threads, d)
                 rows.append(dict(job=name, threads=threads, seconds=seconds, flops=flops,
                                  dgemm_gflops=rates[size], floor=floor, ratio=seconds / floor,
-                                 qr=r["params"]["qr"], peer_seconds=peer))
+                                 qr=r["params"]["qr"], qr_paths=r["timing"]["qr_paths"],
+                                 peer_seconds=peer))
                 print(f"  {name:34s} {seconds:8.2f} s  floor {floor:8.2f} s  "
                       f"({flops / 1e9:9.1f} GFLOP at {rates[size]:6.1f} GFLOP/s)  "
-                      f"time/floor {seconds / floor:5.2f}" +
+                      f"time/floor {seconds / floor:5.2f}  QRs 1/2/H " +
+                      "/".join(str(r["timing"]["qr_paths"][p]) for p in
+                               ("cholesky_one_pass", "cholesky_two_passes", "householder")) +
                       (f"  peer {peer:8.2f} s ({peer / seconds:4.2f}x)" if peer else ""),
                       flush=True)
     if a.out:

@@ -171,6 +171,54 @@ TEST(PrecisionAndQrLevy, CholeskyFailuresOnALevyMapFallBack) {
   }
 }
 
+// timing.qr_paths counts every re-orthonormalisation of the run by the path it took, and only
+// the paths the method allows: Householder alone under `householder`; under `auto` on a chaotic
+// rate network with t_ons = 1 (single-interval ratios ~20, far below 1e3) one pass each, none
+// falling back; two passes each under `cholesky2`; and on the Lévy map of issue 19 (single
+// ratios beyond 1e6, Cholesky failures) Householder for some. An ensemble sums its members'.
+TEST_P(PrecisionAndQr, QrPathsCountEveryReorthonormalisation) {
+  RNNLYAP_SKIP_UNLESS_AVAILABLE(GetParam());
+  SpectrumOptions o;
+  o.backend = GetParam();
+  o.n = 40;
+  o.g = 3;
+  o.t_warmup = 20;
+  o.t_ons_warmup = 10;
+  o.t_sim = 40;
+  const auto total = [](const QrPaths& p) {
+    return p.cholesky_one_pass + p.cholesky_two_passes + p.householder;
+  };
+  o.qr = QrMethod::householder;
+  const SpectrumResult hh = compute_spectrum(o);
+  EXPECT_EQ(hh.timing.qr_paths.householder, hh.timing.qr_count);
+  EXPECT_EQ(total(hh.timing.qr_paths), hh.timing.qr_count);
+  o.qr = QrMethod::auto_select;
+  const SpectrumResult au = compute_spectrum(o);
+  EXPECT_EQ(au.timing.qr_paths.cholesky_one_pass, au.timing.qr_count) << "every one in one pass";
+  o.qr = QrMethod::cholesky2;
+  const SpectrumResult c2 = compute_spectrum(o);
+  EXPECT_EQ(c2.timing.qr_paths.cholesky_two_passes, c2.timing.qr_count);
+  o.qr = QrMethod::auto_select;
+  o.ensemble = 3;
+  const EnsembleResult e = compute_ensemble(o);
+  EXPECT_EQ(total(e.timing.qr_paths), e.timing.qr_count);
+  EXPECT_EQ(e.timing.qr_count, 3 * au.timing.qr_count);
+  SpectrumOptions levy = o;
+  levy.ensemble = 1;
+  levy.model = Model::map;
+  levy.weights = WeightKind::levy;
+  levy.alpha = 1.3;
+  levy.g = 1.2;
+  levy.n = 60;
+  levy.seed = 8;
+  levy.t_warmup = 100;
+  levy.t_ons_warmup = 100;
+  levy.t_sim = 400;
+  const SpectrumResult lv = compute_spectrum(levy);
+  EXPECT_GT(lv.timing.qr_paths.householder, 0) << "the Lévy map's basis falls back";
+  EXPECT_EQ(total(lv.timing.qr_paths), lv.timing.qr_count);
+}
+
 // --- the basis condition of single re-orthonormalisations (issue 19, section 3) -----------------
 // Column i of the basis is resolved to ~ε|R_11| per re-orthonormalisation: past |R_11/R_ii| ≈
 // 1/(100 ε) its log|R_ii| is rounding noise. The warning must judge that from the largest ratio of

@@ -28,11 +28,27 @@ struct SpectrumSummary {
 /// Computes the summary of a spectrum (any order; sorted internally for the KY dimension).
 SpectrumSummary summarize(const std::vector<double>& exponents);
 
+/// How the re-orthonormalisations went (README, "Precision and QR"): one CholeskyQR pass, two, or
+/// Householder (`--qr householder`, a fallback, or a skip after one). Counted in this process: a
+/// resumed run counts from where it resumed.
+struct QrPaths {
+  std::int64_t cholesky_one_pass = 0;
+  std::int64_t cholesky_two_passes = 0;
+  std::int64_t householder = 0;
+  QrPaths& operator+=(const QrPaths& o) {
+    cholesky_one_pass += o.cholesky_one_pass;
+    cholesky_two_passes += o.cholesky_two_passes;
+    householder += o.householder;
+    return *this;
+  }
+};
+
 /// Wall time and work counts of a run.
 struct Timing {
   double seconds = 0;
   std::int64_t tangent_steps = 0;
   std::int64_t qr_count = 0;
+  QrPaths qr_paths;
 };
 
 /// Covariant Lyapunov vectors (Ginelli et al., PRL 99, 130601, 2007; README, "Covariant Lyapunov

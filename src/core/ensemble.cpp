@@ -62,6 +62,7 @@ EnsembleResult ensemble_statistics(std::vector<SpectrumResult> members) {
     e.timing.seconds += r.timing.seconds;
     e.timing.tangent_steps += r.timing.tangent_steps;
     e.timing.qr_count += r.timing.qr_count;
+    e.timing.qr_paths += r.timing.qr_paths;
   }
   return e;
 }

@@ -26,6 +26,7 @@
 
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/options.hpp"
+#include "rnnlyap/result.hpp"
 
 namespace rnnlyap::detail {
 
@@ -120,6 +121,8 @@ struct LogSums {
   /// one re-orthonormalisation had to resolve in column i (run/basis_warnings.cpp). Only finite
   /// differences count (an exactly zero R_ii, a singular map, is exact, not rounding).
   std::vector<double> max_ratio;
+  /// Per member: how its re-orthonormalisations since the last take went.
+  std::vector<QrPaths> paths;
 };
 
 /// Re-orthonormalises a batch of B bases of rows × k (column-major blocks one after another) and

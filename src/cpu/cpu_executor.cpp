@@ -41,6 +41,7 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
         rows_(rows),
         k_(k),
         skip_(batch),
+        paths_(batch),
         r_(batch),
         logs_(static_cast<std::size_t>(batch) * k, 0.0),
         max_ratio_(logs_.size(), 0.0) {
@@ -51,13 +52,14 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
     for (int b = 0; b < batch_; ++b)
       engine_.apply(q + b * block, accumulate, logs_.data() + static_cast<std::size_t>(b) * k_,
                     max_ratio_.data() + static_cast<std::size_t>(b) * k_, skip_[b],
-                    keep_ ? &r_[b] : nullptr);
+                    keep_ ? &r_[b] : nullptr, paths_[b]);
   }
   LogSums take_logs_blocking() override {
     LogSums out{std::vector<double>(logs_.size(), 0.0),
-                std::vector<double>(max_ratio_.size(), 0.0)};
+                std::vector<double>(max_ratio_.size(), 0.0), std::vector<QrPaths>(paths_.size())};
     std::swap(out.sums, logs_);
     std::swap(out.max_ratio, max_ratio_);
+    std::swap(out.paths, paths_);
     return out;
   }
   // Turning it on forgets any earlier R: until the next re-orthonormalisation R reads as zeros,
@@ -81,6 +83,7 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
  private:
   int batch_, rows_, k_;
   std::vector<detail::qr_policy::FallbackSkip> skip_;
+  std::vector<QrPaths> paths_;       // per member, since the last take
   std::vector<cpu::RFactors<T>> r_;  // per member: the last R's factors (with keep_)
   bool keep_ = false;
   std::vector<double> logs_, max_ratio_;

@@ -73,17 +73,19 @@ class Orthonormalizer {
   /// LogSums, core/executor.hpp); keeps R's factors in `r`. `skip` is the member's skip of
   /// CholeskyQR after a fallback (qr_policy.hpp).
   void apply(T* q, bool accumulate, double* logs, double* max_ratio, FallbackSkip& skip,
-             RFactors<T>* r) {
+             RFactors<T>* r, QrPaths& paths) {
     logs_ = logs;
     max_ratio_ = max_ratio;
     if (cholesky_ && !skip.skip_now()) {
       if (cholesky_qr(q, accumulate, r)) {
         skip.succeeded();
+        ++(two_passes_ ? paths.cholesky_two_passes : paths.cholesky_one_pass);
         return;
       }
       skip.fell_back();
     }
     householder(q, accumulate, r);
+    ++paths.householder;
   }
 
  private:
@@ -133,9 +135,10 @@ class Orthonormalizer {
   // (potrf's info, or a diagonal that is not finite: some LAPACKs return info 0 on a Gram matrix
   // that overflowed) or the first factor shows Q too ill-conditioned (cond > ~1/√ε loses
   // orthogonality); before the first solve of a member that may take a second pass, Q is saved
-  // so that a failing second pass can restore it. With one_pass_ (`auto`), a first factor of
-  // condition ≤ kOnePassCond ends it after one pass: the orthogonality error is then about
-  // cond²ε (≤ 2e-10 in fp64), far below the exponents' noise.
+  // so that a failing second pass can restore it. With one_pass_ (`auto`), a first factor whose
+  // diagonal ratio is ≤ kOnePassCond ends it after one pass: the orthogonality error is then about
+  // κ²ε, κ ≥ that ratio (README, "Precision and QR": the exponents stay within ~1e-11 of
+  // Householder's).
   bool cholesky_qr(T* q, bool accumulate, RFactors<T>* r) {
     const double max_cond = detail::qr_policy::max_cond<T>;
     const double one_pass = detail::qr_policy::one_pass_cond<T>;
@@ -174,6 +177,7 @@ class Orthonormalizer {
       const bool last = pass == 1 || (one_pass_ && dmax <= one_pass * dmin);
       if (!last) saved_.assign(q, q + size);
       solve_right_upper(rows_, k_, gram_.data(), k_, q, rows_);
+      if (pass == 0) two_passes_ = !last;
       if (pass == 0 && last) {
         if (accumulate) {
           for (int i = 0; i < k_; ++i) diag_log_[i] = std::log(diag1[i]);
@@ -187,6 +191,7 @@ class Orthonormalizer {
 
   int rows_ = 0, k_ = 0;
   bool cholesky_ = false, one_pass_ = false;
+  bool two_passes_ = false;  // the last CholeskyQR took a second pass
   std::vector<T> tau_, work_, gram_;
   std::vector<T> saved_;          // Q before the first solve, while a second pass may fail
   std::vector<double> diag_log_;  // log|R_ii| of the current re-orthonormalisation

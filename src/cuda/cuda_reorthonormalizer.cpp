@@ -8,8 +8,8 @@
 //     R₁_ii + log R₂_ii. A member falls back to Householder (per member, Q untouched by the solve:
 //     its R is replaced by the identity) when its first Cholesky fails (devInfo, or a diagonal
 //     that is not finite) or max/min diag R₁ exceeds kMaxCond; `auto` stops after one pass when
-//     that ratio is at most kOnePassCond (orthogonality error ≈ cond² ε). A member whose second
-//     Cholesky fails likewise falls back, on its basis as it was before the first solve (the
+//     that ratio is at most kOnePassCond (orthogonality error ≈ κ²ε, κ ≥ the ratio). A member whose
+//     second Cholesky fails likewise falls back, on its basis as it was before the first solve (the
 //     batch is saved before that solve). After a fallback, the member's next re-orthonormalisations
 //     go straight to Householder (FallbackSkip, core/qr_policy.hpp: 15, doubling while it keeps
 //     falling back).
@@ -119,7 +119,8 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
         max_ratio_(block(p_.k)),
         status_(kSlots + 4 * block(1)),
         tau_(block(p_.k)),
-        work_(static_cast<std::size_t>(p_.lwork)) {
+        work_(static_cast<std::size_t>(p_.lwork)),
+        paths_(static_cast<std::size_t>(p_.batch)) {
     zero(logs_);
     zero(max_ratio_);
     zero(status_);
@@ -144,7 +145,10 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
     ctx_.use();
     if (p_.batch > 1) kernels::pointers(p_.batch, q, member(q, 1) - q, ptrs(0), ctx_.stream());
     two_pass_ = false;
-    if (!p_.cholesky || !cholesky_qr(q, accumulate)) householder_all(q, accumulate);
+    if (!p_.cholesky || !cholesky_qr(q, accumulate)) {
+      householder_all(q, accumulate);
+      for (QrPaths& p : paths_) ++p.householder;
+    }
   }
 
   // R is kept only for covariant vectors: its buffer (B k², in the memory plan of a run placed
@@ -196,7 +200,9 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
   // matters to the condition it measures.
   detail::LogSums take_logs_blocking() override {
     ctx_.use();
-    detail::LogSums out{std::vector<double>(logs_.size()), std::vector<double>(logs_.size())};
+    detail::LogSums out{std::vector<double>(logs_.size()), std::vector<double>(logs_.size()),
+                        std::vector<QrPaths>(paths_.size())};
+    std::swap(out.paths, paths_);
     int sticky[3] = {0, 0, 0};
     RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(out.sums.data(), logs_.get(), logs_.bytes(),
                                        cudaMemcpyDeviceToHost, ctx_.stream()));
@@ -367,8 +373,13 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
         skip_[b].fell_back();
       else if (verdict[b] != kernels::kSkipped)
         skip_[b].succeeded();
-      if (verdict[b] == kernels::kFallback || verdict[b] == kernels::kSkipped || second_failed)
+      if (verdict[b] == kernels::kFallback || verdict[b] == kernels::kSkipped || second_failed) {
         householder(q, b, accumulate);
+        ++paths_[b].householder;
+      } else {
+        ++(verdict[b] == kernels::kTwoPasses ? paths_[b].cholesky_two_passes
+                                             : paths_[b].cholesky_one_pass);
+      }
     }
     return true;
   }
@@ -388,6 +399,7 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
   PinnedBuffer<int> verdicts_;  // the host's copy of the verdicts, then of the second pass's
   Event verdicts_ready_, second_verdicts_ready_;
   std::vector<FallbackSkip> skip_;  // per member: CholeskyQR skipped after a fallback
+  std::vector<QrPaths> paths_;      // per member: the paths taken since the last take
 };
 
 }  // namespace

@@ -35,7 +35,13 @@ json summary_stderr_json(const SpectrumSummary& s) {
 }
 
 json timing_json(const Timing& t) {
-  return {{"seconds", t.seconds}, {"tangent_steps", t.tangent_steps}, {"qr_count", t.qr_count}};
+  return {{"seconds", t.seconds},
+          {"tangent_steps", t.tangent_steps},
+          {"qr_count", t.qr_count},
+          {"qr_paths",
+           {{"cholesky_one_pass", t.qr_paths.cholesky_one_pass},
+            {"cholesky_two_passes", t.qr_paths.cholesky_two_passes},
+            {"householder", t.qr_paths.householder}}}};
 }
 
 json schedule_json(const Schedule& sc) {

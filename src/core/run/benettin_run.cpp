@@ -44,7 +44,8 @@ BenettinRun::BenettinRun(Propagator& backend, const LoopSetup& setup, const Loop
       work_(work_model(sched_, n_, per_)),
       per_ons_(static_cast<double>(sched_.steps_per_ons) * work_.tangent_step + work_.qr),
       nonfinite_(opt_, sched_, batch_),
-      max_ratio_(k_, 0.0) {
+      max_ratio_(k_, 0.0),
+      paths_(static_cast<std::size_t>(batch_)) {
   check_request();
   // The windows must tile the averaged part exactly: checked before anything runs (a trained
   // network's averaged length is known only here).
@@ -104,6 +105,8 @@ std::vector<double> BenettinRun::take_logs() {
   LogSums logs = backend_.take_logs_blocking();
   nonfinite_.check_logs(logs.sums, backend_);
   for (int i = 0; i < k_; ++i) max_ratio_[i] = std::max(max_ratio_[i], logs.max_ratio[i]);
+  for (std::size_t m = 0; m < logs.paths.size() && m < paths_.size(); ++m)
+    paths_[m] += logs.paths[m];
   return std::move(logs.sums);
 }
 
@@ -238,6 +241,7 @@ SpectrumResult BenettinRun::member_result(int m, double seconds) const {
   res.timing.seconds = seconds / batch_;  // the batch's time, shared
   res.timing.tangent_steps = sched_.tangent_steps();
   res.timing.qr_count = sched_.ons_warmup + sched_.ons_sim + 1;
+  res.timing.qr_paths = paths_[static_cast<std::size_t>(m)];
   return res;
 }
 

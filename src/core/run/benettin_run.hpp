@@ -86,6 +86,8 @@ class BenettinRun {
   // The basis warm-up's are not taken (its logs are discarded, and a basis that lost directions to
   // rounding there regains them: that is what the warm-up is for).
   std::vector<double> max_ratio_;
+  // Per member: how its re-orthonormalisations went (taken with the logs).
+  std::vector<QrPaths> paths_;
   bool logs_taken_ = false;  // this re-orthonormalisation's logs are in the sums
   RunObservers observers_;
 };
