@@ -333,7 +333,11 @@ def spectrum_row(label, step, name):
         s, t = r["summary"], r["timing"]
         steps_ = max(1, t.get("tangent_steps", 0))
         row(label, f"{t['seconds']:.2f} s ({t['seconds'] / steps_ * 1e3:.2f} ms/step, "
-            f"{t.get('tangent_steps', '?')} steps, {t.get('qr_count', '?')} QRs), lambda_max "
+            f"{t.get('tangent_steps', '?')} steps, {t.get('qr_count', '?')} QRs"
+            + (" [1/2/H " + "/".join(str(t["qr_paths"][p]) for p in
+                                     ("cholesky_one_pass", "cholesky_two_passes", "householder"))
+               + "]" if "qr_paths" in t else "")
+            + "), lambda_max "
             f"{s['max_exponent']:+.4f}, mean {s['mean_exponent']:+.4f}, D_KY "
             f"{s['ky_dimension']:.1f}, {r.get('backend', '?')} {r.get('device', '')}"
             + (f"; wall {steps[step][1]:.1f} s" if step in steps else ""))
