@@ -102,7 +102,7 @@ def peer_seconds(name, args, threads, lstm_dir):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     if name.startswith("rate N=400"):
         cmd = [sys.executable, os.path.join(here, "numpy_baseline.py"),
-               *[x for x in args.split()]]
+               *args.split()]
     elif name.startswith("trained LSTM"):
         cmd = [sys.executable, os.path.join(here, "torch_lstm_baseline.py"), "--weights",
                f"{lstm_dir}/W.npz", "--inputs", f"{lstm_dir}/X.npy", "--t-warmup", "5",

@@ -84,7 +84,8 @@ void check_cholesky(int n) {
   const Matrices<T> m = make<T>(1, n, 5u + static_cast<unsigned>(n));
   std::vector<T> f = m.a;
   ASSERT_EQ(cpu::cholesky_upper(n, f.data(), n), 0) << n;
-  long double worst = 0, allowed = 0;
+  const long double allowed = 4 * gamma<T>(n + 1);
+  long double worst = 0;
   for (int c = 0; c < n; ++c)
     for (int r = 0; r <= c; ++r) {
       long double s = 0, bound = 0;
@@ -95,7 +96,6 @@ void check_cholesky(int n) {
         bound += std::fabs(p);
       }
       worst = std::max(worst, std::fabs(s - m.a[static_cast<std::size_t>(c) * n + r]) / bound);
-      allowed = 4 * gamma<T>(n + 1);
     }
   EXPECT_LE(worst, allowed) << "RᵀR against A, n = " << n;
   // The factor itself: R is unique with a positive diagonal, and well conditioned here.

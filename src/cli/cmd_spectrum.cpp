@@ -91,12 +91,7 @@ int run_spectrum_units(SpectrumOptions o, const SpectrumArgs& a, const CLI::App&
                                                        : std::string();
   Outputs files = unit_run_files(o, a, shard.has_value(), units_path);
   const UnitPlan plan = UnitPlan::spectrum(o);
-  std::unique_ptr<UnitStore> store;
-  if (g_ranks.rank == 0) {
-    store = std::make_unique<UnitStore>(plan, units_path);
-    files.open();
-  }
-  ranks_agree();
+  const std::unique_ptr<UnitStore> store = open_units(plan, units_path, files);
   g_checkpointing = 1;  // SIGINT/SIGTERM: stop; the unit file keeps the finished units
   if (store) report_store(*store, a.quiet);
   const std::vector<std::size_t> todo =

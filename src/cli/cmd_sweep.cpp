@@ -107,12 +107,7 @@ std::string partial_path(const std::string& out, const std::string& csv_path) {
 void run_sweep_ranks(const SweepSpec& spec, const SweepCommand& c, Outputs& files,
                      const std::string& partial, const std::string& csv_path, double log_seconds) {
   const UnitPlan plan = UnitPlan::sweep(spec);
-  std::unique_ptr<UnitStore> store;
-  if (g_ranks.rank == 0) {
-    store = std::make_unique<UnitStore>(plan, partial);
-    files.open();
-  }
-  ranks_agree();
+  const std::unique_ptr<UnitStore> store = open_units(plan, partial, files);
   if (store) report_store(*store, c.args.quiet, false);  // its warnings come with the result
   const std::vector<std::size_t> todo = store ? store->missing() : std::vector<std::size_t>{};
   compute_units(placed_for_rank(plan, spec.base, *c.app), store.get(), todo, partial, c.args.quiet,

@@ -48,6 +48,17 @@ UnitPlan placed_for_rank(const UnitPlan& plan, const SpectrumOptions& o, const C
   return plan.placed(device, threads);
 }
 
+std::unique_ptr<UnitStore> open_units(const UnitPlan& plan, const std::string& path,
+                                      Outputs& files) {
+  std::unique_ptr<UnitStore> store;
+  if (g_ranks.rank == 0) {
+    store = std::make_unique<UnitStore>(plan, path);
+    files.open();
+  }
+  ranks_agree();
+  return store;
+}
+
 std::vector<std::size_t> units_to_compute(const UnitStore& store,
                                           const std::optional<Shard>& shard) {
   std::vector<std::size_t> todo = store.missing();

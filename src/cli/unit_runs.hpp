@@ -4,10 +4,12 @@
 
 #include <CLI/CLI.hpp>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "outputs.hpp"
 #include "rnnlyap/options.hpp"
 #include "rnnlyap/units.hpp"
 
@@ -22,6 +24,11 @@ Shard parse_shard(const std::string& text);
 /// Where this rank computes: one GPU per rank on a node (its node-local rank modulo the node's
 /// GPUs) unless --device is given, and its share of the node's cores unless --threads is.
 UnitPlan placed_for_rank(const UnitPlan& plan, const SpectrumOptions& o, const CLI::App& sub);
+
+/// Rank 0 opens the unit file `path` (the units of `plan`) and then `files`; every rank waits until
+/// it has (ranks_agree: a failure there stops them all). Null on the other ranks.
+std::unique_ptr<UnitStore> open_units(const UnitPlan& plan, const std::string& path,
+                                      Outputs& files);
 
 /// The units rank 0 gives out: the missing ones, or with --shard those of this shard.
 std::vector<std::size_t> units_to_compute(const UnitStore& store,

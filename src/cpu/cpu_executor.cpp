@@ -55,8 +55,8 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
                     keep_ ? &r_[b] : nullptr, paths_[b]);
   }
   LogSums take_logs_blocking() override {
-    LogSums out{std::vector<double>(logs_.size(), 0.0),
-                std::vector<double>(max_ratio_.size(), 0.0), std::vector<QrPaths>(paths_.size())};
+    LogSums out{std::vector<double>(logs_.size(), 0.0), std::vector<double>(max_ratio_.size(), 0.0),
+                std::vector<QrPaths>(paths_.size())};
     std::swap(out.sums, logs_);
     std::swap(out.max_ratio, max_ratio_);
     std::swap(out.paths, paths_);

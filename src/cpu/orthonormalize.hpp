@@ -143,7 +143,6 @@ class Orthonormalizer {
     const double max_cond = detail::qr_policy::max_cond<T>;
     const double one_pass = detail::qr_policy::one_pass_cond<T>;
     const std::size_t size = static_cast<std::size_t>(rows_) * k_;
-    std::vector<double>& diag1 = diag1_;
     for (int pass = 0; pass < 2; ++pass) {
       syrk_t(k_, rows_, T(1), q, rows_, T(0), gram_.data(), k_);
       const int info = cholesky_upper(k_, gram_.data(), k_);
@@ -165,9 +164,9 @@ class Orthonormalizer {
         const double d =
             std::fabs(static_cast<double>(gram_[static_cast<std::size_t>(i) * k_ + i]));
         if (pass == 0)
-          diag1[i] = d;
+          diag1_[i] = d;
         else
-          diag_log_[i] = std::log(diag1[i]) + std::log(d);
+          diag_log_[i] = std::log(diag1_[i]) + std::log(d);
       }
       if (pass == 1 && accumulate) add_logs();
       if (r) {
@@ -180,7 +179,7 @@ class Orthonormalizer {
       if (pass == 0) two_passes_ = !last;
       if (pass == 0 && last) {
         if (accumulate) {
-          for (int i = 0; i < k_; ++i) diag_log_[i] = std::log(diag1[i]);
+          for (int i = 0; i < k_; ++i) diag_log_[i] = std::log(diag1_[i]);
           add_logs();
         }
         return true;

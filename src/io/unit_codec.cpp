@@ -103,8 +103,9 @@ json result_json(const SpectrumResult& r) {
             {"tangent_steps", r.timing.tangent_steps},
             {"qr_count", r.timing.qr_count},
             {"qr_paths",
-             {r.timing.qr_paths.cholesky_one_pass, r.timing.qr_paths.cholesky_two_passes,
-              r.timing.qr_paths.householder}}}},
+             {{"cholesky_one_pass", r.timing.qr_paths.cholesky_one_pass},
+              {"cholesky_two_passes", r.timing.qr_paths.cholesky_two_passes},
+              {"householder", r.timing.qr_paths.householder}}}}},
           {"warnings", r.warnings},
           {"sequence", r.sequence},
           {"ftle", ftle}};
@@ -223,11 +224,11 @@ SpectrumResult unit_result(const json& j) {
   r.timing.seconds = t.at("seconds").get<double>();
   r.timing.tangent_steps = t.at("tangent_steps").get<std::int64_t>();
   r.timing.qr_count = t.at("qr_count").get<std::int64_t>();
-  if (const auto p = t.find("qr_paths");
-      p != t.end()) {  // absent from files of 2026-12-06 and before
-    const auto counts = p->get<std::vector<std::int64_t>>();
-    if (counts.size() != 3) throw InvalidInput("qr_paths must hold three counts");
-    r.timing.qr_paths = {counts[0], counts[1], counts[2]};
+  // qr_paths: absent from the unit files of 2026-12-06 and before.
+  if (const auto p = t.find("qr_paths"); p != t.end()) {
+    r.timing.qr_paths.cholesky_one_pass = p->at("cholesky_one_pass").get<std::int64_t>();
+    r.timing.qr_paths.cholesky_two_passes = p->at("cholesky_two_passes").get<std::int64_t>();
+    r.timing.qr_paths.householder = p->at("householder").get<std::int64_t>();
   }
   r.warnings = j.at("warnings").get<std::vector<std::string>>();
   r.sequence = j.at("sequence").get<int>();
