@@ -31,6 +31,16 @@ void sorgqr_(const int*, const int*, const int*, float*, const int*, const float
              const int*, int*);
 void dpotrf_(const char*, const int*, double*, const int*, int*, std::size_t);
 void spotrf_(const char*, const int*, float*, const int*, int*, std::size_t);
+void dlarft_(const char*, const char*, const int*, const int*, const double*, const int*,
+             const double*, double*, const int*, std::size_t, std::size_t);
+void slarft_(const char*, const char*, const int*, const int*, const float*, const int*,
+             const float*, float*, const int*, std::size_t, std::size_t);
+void dlarfb_(const char*, const char*, const char*, const char*, const int*, const int*, const int*,
+             const double*, const int*, const double*, const int*, double*, const int*, double*,
+             const int*, std::size_t, std::size_t, std::size_t, std::size_t);
+void slarfb_(const char*, const char*, const char*, const char*, const int*, const int*, const int*,
+             const float*, const int*, const float*, const int*, float*, const int*, float*,
+             const int*, std::size_t, std::size_t, std::size_t, std::size_t);
 }
 
 namespace rnnlyap::cpu {
@@ -91,6 +101,27 @@ inline void orgqr(int m, int n, int k, double* a, int lda, const double* tau, do
 inline void orgqr(int m, int n, int k, float* a, int lda, const float* tau, float* work, int lwork,
                   int& info) {
   sorgqr_(&m, &n, &k, a, &lda, tau, work, &lwork, &info);
+}
+/// The k×k triangular factor T (ldt) of the block reflector H = I − VTVᵀ of k Householder
+/// vectors stored columnwise in the m×k V (ldv) as geqrf leaves them (LAPACK larft, forward).
+inline void larft(int m, int k, const double* v, int ldv, const double* tau, double* t, int ldt) {
+  const char f = 'F', c = 'C';
+  dlarft_(&f, &c, &m, &k, v, &ldv, tau, t, &ldt, 1, 1);
+}
+inline void larft(int m, int k, const float* v, int ldv, const float* tau, float* t, int ldt) {
+  const char f = 'F', c = 'C';
+  slarft_(&f, &c, &m, &k, v, &ldv, tau, t, &ldt, 1, 1);
+}
+/// C ← H C ('N') or Hᵀ C ('T'), C m×n (ldc), H = I − VTVᵀ from larft; work n×k (ldwork ≥ n).
+inline void larfb_left(char trans, int m, int n, int k, const double* v, int ldv, const double* t,
+                       int ldt, double* c, int ldc, double* work, int ldwork) {
+  const char l = 'L', f = 'F', col = 'C';
+  dlarfb_(&l, &trans, &f, &col, &m, &n, &k, v, &ldv, t, &ldt, c, &ldc, work, &ldwork, 1, 1, 1, 1);
+}
+inline void larfb_left(char trans, int m, int n, int k, const float* v, int ldv, const float* t,
+                       int ldt, float* c, int ldc, float* work, int ldwork) {
+  const char l = 'L', f = 'F', col = 'C';
+  slarfb_(&l, &trans, &f, &col, &m, &n, &k, v, &ldv, t, &ldt, c, &ldc, work, &ldwork, 1, 1, 1, 1);
 }
 inline void potrf_upper(int n, double* a, int lda, int& info) {
   const char u = 'U';

@@ -1,5 +1,10 @@
 // The CPU executor: BLAS for the products, LAPACK for the QR (orthonormalize.hpp), and the model
 // families' per-element kernels in plain loops (random_network_kernels.cpp, cell_kernels.cpp).
+// A run's threads are its own (thread_team.hpp): an executor made while the BLAS library is set to
+// T ≥ 2 threads (--threads T, or the library's default) keeps a team of T, holds the library at one
+// thread while it lives, and shares each product, re-orthonormalisation and per-element loop over
+// the team. Made at one thread (a member of an ensemble that runs its members on threads,
+// core/parallel.hpp) it does everything on the caller's thread.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -7,17 +12,20 @@
 #include <fstream>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <typeinfo>
 #include <vector>
 
 #include "../core/backends.hpp"
 #include "../core/executor.hpp"
+#include "../core/parallel.hpp"
 #include "blas_lapack.hpp"
 #include "kernels.hpp"
 #include "orthonormalize.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
+#include "thread_team.hpp"
 
 namespace rnnlyap::detail {
 namespace {
@@ -36,7 +44,7 @@ std::string cpu_model() {
 template <class T>
 class CpuReorthonormalizer final : public Reorthonormalizer<T> {
  public:
-  CpuReorthonormalizer(int batch, int rows, int k, QrMethod method)
+  CpuReorthonormalizer(int batch, int rows, int k, QrMethod method, cpu::ThreadTeam* team)
       : batch_(batch),
         rows_(rows),
         k_(k),
@@ -45,7 +53,7 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
         r_(batch),
         logs_(static_cast<std::size_t>(batch) * k, 0.0),
         max_ratio_(logs_.size(), 0.0) {
-    engine_.resize(rows, k, method);
+    engine_.resize(rows, k, method, team);
   }
   void reorthonormalize(T* q, bool accumulate) override {
     const std::size_t block = static_cast<std::size_t>(rows_) * k_;
@@ -90,6 +98,19 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
   cpu::Orthonormalizer<T> engine_;
 };
 
+// The team of T ≥ 2 threads for an executor made while the BLAS library runs T, with the library
+// held at one thread for as long as the team lives (the guard first: it is released last).
+struct CpuThreads {
+  CpuThreads() {
+    const int t = std::min(cpu::blas_threads(), kMaxRunThreads);
+    if (t < 2) return;
+    blas.emplace();
+    team = std::make_unique<cpu::ThreadTeam>(t);
+  }
+  std::optional<SingleThreadedBlas> blas;
+  std::unique_ptr<cpu::ThreadTeam> team;  // null: one thread
+};
+
 template <class T>
 class CpuExecutor final : public Executor<T> {
  public:
@@ -111,12 +132,31 @@ class CpuExecutor final : public Executor<T> {
     if (bytes != 0) std::memcpy(dst, src, bytes);
   }
 
+  // With a team: the members of a batch at least as large as the team shared out whole, else
+  // each member's columns.
   void gemm_batched(int m, int n, int kk, T alpha, const T* a, int lda, long long stride_a,
                     const T* b, int ldb, long long stride_b, T beta, T* c, int ldc,
                     long long stride_c, int batch) override {
-    for (long long i = 0; i < batch; ++i)
-      cpu::gemm('N', 'N', m, n, kk, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
-                c + i * stride_c, ldc);
+    const auto one = [&](long long i, int c0, int c1) {
+      cpu::gemm('N', 'N', m, c1 - c0, kk, alpha, a + i * stride_a, lda,
+                b + i * stride_b + static_cast<long long>(c0) * ldb, ldb, beta,
+                c + i * stride_c + static_cast<long long>(c0) * ldc, ldc);
+    };
+    cpu::ThreadTeam* team = cpu::parallel(threads_.team.get());
+    if (!team) {
+      for (long long i = 0; i < batch; ++i) one(i, 0, n);
+    } else if (batch >= team->size()) {
+      team->run([&](int p) {
+        const auto [i0, i1] = cpu::share(batch, team->size(), p);
+        for (int i = i0; i < i1; ++i) one(i, 0, n);
+      });
+    } else {
+      for (long long i = 0; i < batch; ++i)
+        team->run([&](int p) {
+          const auto [c0, c1] = cpu::share(n, team->size(), p, 8);
+          if (c1 > c0) one(i, c0, c1);
+        });
+    }
   }
 
   std::size_t reorthonormalizer_bytes(int batch, int rows, int k, QrMethod method,
@@ -131,7 +171,7 @@ class CpuExecutor final : public Executor<T> {
   }
   std::unique_ptr<Reorthonormalizer<T>> make_reorthonormalizer(int batch, int rows, int k,
                                                                QrMethod method) override {
-    return std::make_unique<CpuReorthonormalizer<T>>(batch, rows, k, method);
+    return std::make_unique<CpuReorthonormalizer<T>>(batch, rows, k, method, threads_.team.get());
   }
 
  protected:
@@ -143,7 +183,9 @@ class CpuExecutor final : public Executor<T> {
   }
 
  private:
-  std::unique_ptr<RandomNetworkKernels<T>> random_network_ = make_cpu_random_network_kernels<T>();
+  CpuThreads threads_;
+  std::unique_ptr<RandomNetworkKernels<T>> random_network_ =
+      make_cpu_random_network_kernels<T>(threads_.team.get());
   std::unique_ptr<CellKernels<T>> cell_ = make_cpu_cell_kernels<T>();
 };
 

@@ -1,6 +1,9 @@
 // Re-orthonormalisation of a tangent basis on the CPU: Householder QR (LAPACK geqrf + orgqr), or
 // CholeskyQR (two passes, or one where the first pass's condition allows it) with a Householder
-// fallback. The rules and their constants are core/qr_policy.hpp's, the CUDA executor's too.
+// fallback. The rules and their constants are core/qr_policy.hpp's, the CUDA executor's too. With
+// a team of threads (thread_team.hpp), CholeskyQR's steps are shared as triangular.hpp's overloads
+// share them, and Householder's block-reflector updates by columns (its panels stay on the calling
+// thread).
 #pragma once
 
 #include <algorithm>
@@ -12,6 +15,7 @@
 #include "blas_lapack.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/options.hpp"
+#include "thread_team.hpp"
 #include "triangular.hpp"
 
 namespace rnnlyap::cpu {
@@ -49,10 +53,19 @@ struct RFactors {
 template <class T>
 class Orthonormalizer {
  public:
-  /// Prepares for rows×k bases (LAPACK workspace query).
-  void resize(int rows, int k, QrMethod method) {
+  /// Householder's panel width with a team (LAPACK's own block size for geqrf).
+  static constexpr int kPanel = 32;
+
+  /// Prepares for rows×k bases (LAPACK workspace query), the work shared over `team` if it has
+  /// two or more threads.
+  void resize(int rows, int k, QrMethod method, ThreadTeam* team = nullptr) {
     rows_ = rows;
     k_ = k;
+    team_ = parallel(team);
+    if (team_) {
+      tmat_.assign(kPanel * kPanel, T(0));
+      team_work_.assign(static_cast<std::size_t>(team_->size()) * k * kPanel, T(0));
+    }
     cholesky_ = method != QrMethod::householder;
     one_pass_ = method == QrMethod::auto_select;
     tau_.assign(k, T(0));
@@ -113,7 +126,10 @@ class Orthonormalizer {
   void householder(T* q, bool accumulate, RFactors<T>* r) {
     int info = 0;
     const int lwork = static_cast<int>(work_.size());
-    geqrf(rows_, k_, q, rows_, tau_.data(), work_.data(), lwork, info);
+    if (team_)
+      factor_by_panels(q);
+    else
+      geqrf(rows_, k_, q, rows_, tau_.data(), work_.data(), lwork, info);
     if (info != 0) throw VendorError("LAPACK geqrf", info, "illegal argument", __FILE__, __LINE__);
     if (r) {
       keep_upper(q, rows_, &r->r1);
@@ -125,8 +141,58 @@ class Orthonormalizer {
             std::log(std::fabs(static_cast<double>(q[static_cast<std::size_t>(i) * rows_ + i])));
       add_logs();
     }
-    orgqr(rows_, k_, k_, q, rows_, tau_.data(), work_.data(), lwork, info);
+    if (team_)
+      form_q_by_panels(q);
+    else
+      orgqr(rows_, k_, k_, q, rows_, tau_.data(), work_.data(), lwork, info);
     if (info != 0) throw VendorError("LAPACK orgqr", info, "illegal argument", __FILE__, __LINE__);
+  }
+
+  static std::size_t at(int row, int col, int ld) { return triangular_detail::at(row, col, ld); }
+
+  // C ← H C or HᵀC for the block reflector of the panel at (j, j), jb wide, on the columns
+  // [j + jb, k_) of rows [j, rows_), shared by column blocks over the team.
+  void apply_panel(char trans, T* q, int j, int jb) {
+    const int rest = k_ - j - jb, m = rows_ - j;
+    if (rest <= 0) return;
+    larft(m, jb, q + at(j, j, rows_), rows_, tau_.data() + j, tmat_.data(), kPanel);
+    team_->run([&](int p) {
+      const auto [c0, c1] = share(rest, team_->size(), p, 8);
+      if (c1 <= c0) return;
+      larfb_left(trans, m, c1 - c0, jb, q + at(j, j, rows_), rows_, tmat_.data(), kPanel,
+                 q + at(j, j + jb + c0, rows_), rows_,
+                 team_work_.data() + static_cast<std::size_t>(p) * k_ * kPanel, c1 - c0);
+    });
+  }
+
+  // geqrf by panels of kPanel columns (the panel by LAPACK's unblocked code, on this thread; the
+  // update of the columns to its right shared over the team).
+  void factor_by_panels(T* q) {
+    int info = 0;
+    for (int j = 0; j < k_; j += kPanel) {
+      const int jb = std::min(kPanel, k_ - j);
+      geqrf(rows_ - j, jb, q + at(j, j, rows_), rows_, tau_.data() + j, work_.data(),
+            static_cast<int>(work_.size()), info);
+      if (info != 0)
+        throw VendorError("LAPACK geqrf", info, "illegal argument", __FILE__, __LINE__);
+      apply_panel('T', q, j, jb);
+    }
+  }
+
+  // orgqr by the same panels, last to first: each panel's reflectors applied to the columns
+  // already formed to its right (shared over the team), then its own columns formed (LAPACK's
+  // orgqr on the panel) with zeros above them.
+  void form_q_by_panels(T* q) {
+    int info = 0;
+    for (int j = (k_ - 1) / kPanel * kPanel; j >= 0; j -= kPanel) {
+      const int jb = std::min(kPanel, k_ - j);
+      apply_panel('N', q, j, jb);
+      orgqr(rows_ - j, jb, jb, q + at(j, j, rows_), rows_, tau_.data() + j, work_.data(),
+            static_cast<int>(work_.size()), info);
+      if (info != 0)
+        throw VendorError("LAPACK orgqr", info, "illegal argument", __FILE__, __LINE__);
+      for (int c = j; c < j + jb; ++c) std::fill(q + at(0, c, rows_), q + at(j, c, rows_), T(0));
+    }
   }
 
   // CholeskyQR2 (Fukaya et al., "CholeskyQR2: a simple and communication-avoiding algorithm for
@@ -144,8 +210,8 @@ class Orthonormalizer {
     const double one_pass = detail::qr_policy::one_pass_cond<T>;
     const std::size_t size = static_cast<std::size_t>(rows_) * k_;
     for (int pass = 0; pass < 2; ++pass) {
-      syrk_t(k_, rows_, T(1), q, rows_, T(0), gram_.data(), k_);
-      const int info = cholesky_upper(k_, gram_.data(), k_);
+      syrk_t(k_, rows_, T(1), q, rows_, T(0), gram_.data(), k_, team_);
+      const int info = cholesky_upper(k_, gram_.data(), k_, team_);
       double dmin = INFINITY, dmax = 0;
       bool finite = true;
       for (int i = 0; i < k_; ++i) {
@@ -175,7 +241,7 @@ class Orthonormalizer {
       }
       const bool last = pass == 1 || (one_pass_ && dmax <= one_pass * dmin);
       if (!last) saved_.assign(q, q + size);
-      solve_right_upper(rows_, k_, gram_.data(), k_, q, rows_);
+      solve_right_upper(rows_, k_, gram_.data(), k_, q, rows_, team_);
       if (pass == 0) two_passes_ = !last;
       if (pass == 0 && last) {
         if (accumulate) {
@@ -190,12 +256,14 @@ class Orthonormalizer {
 
   int rows_ = 0, k_ = 0;
   bool cholesky_ = false, one_pass_ = false;
-  bool two_passes_ = false;  // the last CholeskyQR took a second pass
+  bool two_passes_ = false;     // the last CholeskyQR took a second pass
+  ThreadTeam* team_ = nullptr;  // two or more threads, or none
   std::vector<T> tau_, work_, gram_;
-  std::vector<T> saved_;          // Q before the first solve, while a second pass may fail
-  std::vector<double> diag_log_;  // log|R_ii| of the current re-orthonormalisation
-  std::vector<double> diag1_;     // |diag R₁| of the current CholeskyQR
-  double* logs_ = nullptr;        // the member's sums and maxima (apply's arguments)
+  std::vector<T> tmat_, team_work_;  // with a team: a panel's T, each thread's larfb workspace
+  std::vector<T> saved_;             // Q before the first solve, while a second pass may fail
+  std::vector<double> diag_log_;     // log|R_ii| of the current re-orthonormalisation
+  std::vector<double> diag1_;        // |diag R₁| of the current CholeskyQR
+  double* logs_ = nullptr;           // the member's sums and maxima (apply's arguments)
   double* max_ratio_ = nullptr;
 };
 

@@ -4,12 +4,15 @@
 // thread (bench/RESULTS.md, "CholeskyQR on the CPU"); splitting the triangle in two leaves a gemm
 // (or syrk) of half the size for the coupling block and two triangles of half the size, down to
 // blocks of kSolveBlock or kCholeskyBlock that the library's own routine takes. Same flops as the
-// library's, the same results to rounding (a different grouping of the same sums).
+// library's, the same results to rounding (a different grouping of the same sums). The overloads
+// with a ThreadTeam share each step over its threads (thread_team.hpp): the solve by rows, the
+// Cholesky factorisation's off-diagonal solve by columns and its update like the Gram matrix.
 #pragma once
 
 #include <cstddef>
 
 #include "blas_lapack.hpp"
+#include "thread_team.hpp"
 
 namespace rnnlyap::cpu {
 
@@ -82,6 +85,58 @@ int cholesky_upper(int n, T* a, int lda) {
   solve_left_upper_transposed(n1, n2, a, lda, a12, lda);  // R₁₂ = R₁₁⁻ᵀA₁₂
   syrk_t(n2, n1, T(-1), a12, lda, T(1), a22, lda);        // A₂₂ − R₁₂ᵀR₁₂
   const int info = cholesky_upper(n2, a22, lda);
+  return info == 0 ? 0 : n1 + info;
+}
+
+/// C ← αAᵀA + βC in C's upper triangle, A m×n (lda), C n×n (ldc), shared over the team by
+/// columns of C in equal parts of the triangle (each its diagonal block by syrk, the block above
+/// it by gemm).
+template <class T>
+void syrk_t(int n, int m, T alpha, const T* a, int lda, T beta, T* c, int ldc, ThreadTeam* team) {
+  using triangular_detail::at;
+  if (!parallel(team)) {
+    syrk_t(n, m, alpha, a, lda, beta, c, ldc);
+    return;
+  }
+  team->run([&](int p) {
+    const auto [c0, c1] = triangle_share(n, team->size(), p, 8);
+    if (c1 <= c0) return;
+    const T* ac = a + at(0, c0, lda);
+    syrk_t(c1 - c0, m, alpha, ac, lda, beta, c + at(c0, c0, ldc), ldc);
+    if (c0 > 0)
+      gemm('T', 'N', c0, c1 - c0, m, alpha, a, lda, ac, lda, beta, c + at(0, c0, ldc), ldc);
+  });
+}
+
+/// solve_right_upper with the rows of B shared over the team.
+template <class T>
+void solve_right_upper(int m, int k, const T* r, int ldr, T* b, int ldb, ThreadTeam* team) {
+  if (!parallel(team)) {
+    solve_right_upper(m, k, r, ldr, b, ldb);
+    return;
+  }
+  team->run([&](int p) {
+    const auto [r0, r1] = share(m, team->size(), p, 8);
+    if (r1 > r0) solve_right_upper(r1 - r0, k, r, ldr, b + r0, ldb);
+  });
+}
+
+/// cholesky_upper with each level's off-diagonal solve (by columns) and update (syrk_t above)
+/// shared over the team; orders up to 2·kCholeskyBlock on the calling thread alone.
+template <class T>
+int cholesky_upper(int n, T* a, int lda, ThreadTeam* team) {
+  using triangular_detail::at;
+  if (!parallel(team) || n <= 2 * kCholeskyBlock) return cholesky_upper(n, a, lda);
+  const int n1 = triangular_detail::split(n), n2 = n - n1;
+  if (const int info = cholesky_upper(n1, a, lda, team); info != 0) return info;
+  T* a12 = a + at(0, n1, lda);
+  T* a22 = a + at(n1, n1, lda);
+  team->run([&](int p) {
+    const auto [c0, c1] = share(n2, team->size(), p, 8);
+    if (c1 > c0) solve_left_upper_transposed(n1, c1 - c0, a, lda, a12 + at(0, c0, lda), lda);
+  });
+  syrk_t(n2, n1, T(-1), a12, lda, T(1), a22, lda, team);
+  const int info = cholesky_upper(n2, a22, lda, team);
   return info == 0 ? 0 : n1 + info;
 }
 

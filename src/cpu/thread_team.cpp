@@ -1,0 +1,91 @@
+// ThreadTeam (thread_team.hpp): workers wait for the next run() by spinning briefly (a step of a
+// run follows the last within microseconds), then sleeping on the generation counter, so that a
+// team between runs, or in a serial stretch of a long one, leaves the cores to others.
+#include "thread_team.hpp"
+
+#include <system_error>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define RNNLYAP_PAUSE() _mm_pause()
+#else
+#define RNNLYAP_PAUSE() std::this_thread::yield()
+#endif
+
+namespace rnnlyap::cpu {
+namespace {
+
+// Spin iterations before sleeping: about 50 µs of pause instructions on current x86 cores.
+constexpr int kSpins = 2000;
+
+// Waits until `a` differs from `old` (spinning, then sleeping) and returns its new value.
+template <class A, class V>
+V wait_change(const A& a, V old) {
+  for (int i = 0; i < kSpins; ++i) {
+    const V v = a.load(std::memory_order_acquire);
+    if (v != old) return v;
+    RNNLYAP_PAUSE();
+  }
+  V v = a.load(std::memory_order_acquire);
+  while (v == old) {
+    a.wait(old, std::memory_order_acquire);
+    v = a.load(std::memory_order_acquire);
+  }
+  return v;
+}
+
+}  // namespace
+
+ThreadTeam::ThreadTeam(int size) {
+  for (int p = 1; p < size; ++p) {
+    try {
+      workers_.emplace_back([this, p] { work(p); });
+    } catch (const std::system_error&) {
+      break;  // no more threads: the team is those that started
+    }
+  }
+}
+
+ThreadTeam::~ThreadTeam() {
+  stop_.store(true, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
+  generation_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void ThreadTeam::call_catching(int p) {
+  try {
+    call_(fn_, p);
+  } catch (...) {
+    const std::lock_guard<std::mutex> lock(error_mutex_);
+    if (!error_) error_ = std::current_exception();
+  }
+}
+
+void ThreadTeam::run_erased(void* fn, Call call) {
+  fn_ = fn;
+  call_ = call;
+  pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);  // publishes fn_, call_ and pending_
+  generation_.notify_all();
+  call_catching(0);
+  for (int left = pending_.load(std::memory_order_acquire); left != 0;)
+    left = wait_change(pending_, left);
+  if (error_) {
+    std::exception_ptr e;
+    std::swap(e, error_);
+    std::rethrow_exception(e);
+  }
+}
+
+void ThreadTeam::work(int p) {
+  unsigned seen = 0;
+  for (;;) {
+    seen = wait_change(generation_, seen);
+    if (stop_.load(std::memory_order_relaxed)) return;
+    call_catching(p);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+  }
+}
+
+}  // namespace rnnlyap::cpu
