@@ -18,7 +18,10 @@ which leaves out Python's start-up) and the LSTM job against the plain PyTorch l
 (bench/torch_lstm_baseline.py, analytic Jacobian, one sequence at a time; the faster of its two).
 
     /usr/bin/python3 bench/flop_floor.py [--build build] [--threads 1,2] [--quick] [--only NAME]
-                                         [--qr METHOD] [--no-peers] [--out F.json]
+                                         [--qr METHOD] [--no-peers] [--baseline EXE] [--out F.json]
+
+--baseline EXE runs another `rnnlyap` program (an earlier build, say) on every job right after
+ours, same arguments and threads, and prints its time beside ours: side by side on a shared machine.
 
 Prints one table (job, threads, seconds, floor, time/floor, peer) and writes the numbers as JSON.
 """
@@ -122,11 +125,13 @@ def main():
     ap.add_argument("--only", default="", help="run the jobs whose name contains this")
     ap.add_argument("--qr", default="", help="pass --qr METHOD to every job (default: the program's)")
     ap.add_argument("--no-peers", action="store_true", help="leave out the numpy and torch loops")
+    ap.add_argument("--baseline", default="",
+                    help="another rnnlyap program run on every job right after this build's")
     ap.add_argument("--out", default="")
     a = ap.parse_args()
     exe = os.path.join(a.build, "src", "cli", "rnnlyap")
     bench = os.path.join(a.build, "bench", "rnnlyap_bench_cpu")
-    for p in (exe, bench):
+    for p in (exe, bench) + ((a.baseline,) if a.baseline else ()):
         if not os.access(p, os.X_OK):
             sys.exit(f"flop_floor.py: {p} is not built (cmake --build {a.build})")
     rows = []
@@ -145,20 +150,23 @@ def main():
                     args = lstm_args
                 if a.quick:
                     args = QUICK.get(name, args)
-                r, seconds = run_job(exe, args + (f" --qr {a.qr}" if a.qr else ""), threads)
+                job_args = args + (f" --qr {a.qr}" if a.qr else "")
+                r, seconds = run_job(exe, job_args, threads)
+                base = run_job(a.baseline, job_args, threads)[1] if a.baseline else None
                 flops = flops_of(r, lstm)
                 floor = flops / (rates[size] * 1e9)
                 peer = None if a.no_peers else peer_seconds(name, args, threads, d)
                 rows.append(dict(job=name, threads=threads, seconds=seconds, flops=flops,
                                  dgemm_gflops=rates[size], floor=floor, ratio=seconds / floor,
                                  qr=r["params"]["qr"], qr_paths=r["timing"]["qr_paths"],
-                                 peer_seconds=peer))
+                                 peer_seconds=peer, baseline_seconds=base))
                 print(f"  {name:34s} {seconds:8.2f} s  floor {floor:8.2f} s  "
                       f"({flops / 1e9:9.1f} GFLOP at {rates[size]:6.1f} GFLOP/s)  "
                       f"time/floor {seconds / floor:5.2f}  QRs 1/2/H " +
                       "/".join(str(r["timing"]["qr_paths"][p]) for p in
                                ("cholesky_one_pass", "cholesky_two_passes", "householder")) +
-                      (f"  peer {peer:8.2f} s ({peer / seconds:4.2f}x)" if peer else ""),
+                      (f"  peer {peer:8.2f} s ({peer / seconds:4.2f}x)" if peer else "") +
+                      (f"  baseline {base:8.2f} s ({base / seconds:4.2f}x)" if base else ""),
                       flush=True)
     if a.out:
         with open(a.out, "w") as f:

@@ -3,7 +3,8 @@
 #   1. builds the test-only emulated configuration in build-emu and runs every CUDA test instance
 #      there, none skipped (RNNLYAP_REQUIRE_CUDA=1 turns a skip into a failure), and the kernel
 #      tests of the emulator itself;
-#   2. builds those kernel tests under ThreadSanitizer (build-tsan) and runs them.
+#   2. builds those kernel tests, and the CPU thread team's (test_thread_team.cpp), under
+#      ThreadSanitizer (build-tsan) and runs them.
 # Set RNNLYAP_EMULATION_TSAN=0 to leave out the second part.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 install_deps libboost-context-dev
@@ -34,14 +35,14 @@ fi
 [ "$status" -eq 0 ] || exit "$status"
 
 if [ "${RNNLYAP_EMULATION_TSAN:-1}" = 1 ]; then
-  echo "== ThreadSanitizer: the kernels' barriers and shuffles (build-tsan)"
+  echo "== ThreadSanitizer: the kernels' barriers and shuffles, the CPU thread team (build-tsan)"
   TSAN=$ROOT/build-tsan
   cmake -S "$ROOT" -B "$TSAN" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRNNLYAP_CUDA_EMULATION=ON \
     -DRNNLYAP_EMULATION_SANITIZER=thread -DRNNLYAP_BUILD_BENCH=OFF -DRNNLYAP_BUILD_PYTHON=OFF >"$TSAN.configure.log" 2>&1 ||
     { cat "$TSAN.configure.log"; exit 1; }
-  cmake --build "$TSAN" -j"$(nproc)" --target rnnlyap_emulation_tests
+  cmake --build "$TSAN" -j"$(nproc)" --target rnnlyap_emulation_tests rnnlyap_team_tsan_tests
   # halt_on_error: a race fails the run; death tests fork, which TSan only warns about.
   cd "$TSAN"
   TSAN_OPTIONS="halt_on_error=1 die_after_fork=0" \
-    ctest --output-on-failure --no-tests=error -R '^emulation\.EmulatedKernels\.'
+    ctest --output-on-failure --no-tests=error -R '^(emulation\.EmulatedKernels|tsan\.ThreadTeam)\.'
 fi

@@ -1,5 +1,5 @@
 // Runs that must agree with each other: a partial spectrum with the leading part of the full one,
-// a run with itself (bit for bit), and 1 with 2 BLAS threads.
+// a run with itself (bit for bit), and 1, 2 and 3 CPU threads.
 #include <gtest/gtest.h>
 
 #include "backends.hpp"
@@ -53,16 +53,41 @@ TEST_P(Consistency, SameSeedSameExponentsBitForBit) {
   EXPECT_NE(a.exponents[0], c.exponents[0]) << "a different seed must give a different network";
 }
 
-TEST(ConsistencyCpu, OneAndTwoBlasThreadsAgree) {
+// A run's CPU threads are a team of its own (src/cpu/cpu_executor.cpp) that shares the tangent
+// products, the re-orthonormalisations (CholeskyQR's steps, Householder's panel updates) and the
+// per-element loops: one thread count gives the same exponents bit for bit, run after run, and
+// one, two and three threads agree to rounding (rounding differences grow like e^{λ₁t} in chaos;
+// these runs stay below 1e-10).
+TEST(ConsistencyCpu, ThreadCountsAgreeAndEachIsReproducible) {
+  struct Case {
+    QrMethod qr;
+    Integrator integrator;
+    double t_sim;
+  };
   SpectrumOptions o = chaotic(BackendKind::cpu);
-  o.n = 300;  // large enough that OpenBLAS really splits the products
-  o.t_sim = 100;
-  o.threads = 1;
-  const SpectrumResult one = compute_spectrum(o);
-  o.threads = 2;
-  const SpectrumResult two = compute_spectrum(o);
-  for (std::size_t i = 0; i < one.exponents.size(); ++i)
-    ASSERT_NEAR(one.exponents[i], two.exponents[i], 1e-10) << i;
+  o.n = 300;  // above the sizes the team shares a Cholesky factorisation at (2·64)
+  o.t_warmup = o.t_ons_warmup = 20;
+  for (const Case c : {Case{QrMethod::auto_select, Integrator::euler, 60},
+                       Case{QrMethod::householder, Integrator::euler, 20},
+                       Case{QrMethod::auto_select, Integrator::rk4, 10}}) {
+    o.qr = c.qr;
+    o.integrator = c.integrator;
+    o.t_sim = c.t_sim;
+    const std::string what =
+        std::string(to_string(c.qr)) + ", " + std::string(to_string(c.integrator));
+    o.threads = 1;
+    const SpectrumResult one = compute_spectrum(o);
+    o.threads = 2;
+    const SpectrumResult two = compute_spectrum(o);
+    const SpectrumResult again = compute_spectrum(o);
+    o.threads = 3;
+    const SpectrumResult three = compute_spectrum(o);
+    ASSERT_EQ(two.exponents, again.exponents) << what << ": two threads, twice";
+    for (std::size_t i = 0; i < one.exponents.size(); ++i) {
+      ASSERT_NEAR(one.exponents[i], two.exponents[i], 1e-10) << what << ", exponent " << i;
+      ASSERT_NEAR(one.exponents[i], three.exponents[i], 1e-10) << what << ", exponent " << i;
+    }
+  }
 }
 
 // The batch-means standard errors are finite, non-negative, and small against the spectrum's

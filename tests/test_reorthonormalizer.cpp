@@ -344,6 +344,23 @@ TEST_P(Reorthonormalizers, EveryMethodMatchesGramSchmidtTruthFp32) {
   check_all_kinds<float>(GetParam());
 }
 
+// A CPU executor made while the BLAS library runs three threads keeps a team of three
+// (cpu_executor.cpp), which shares Householder's panel updates, the Gram matrix and the solve
+// (k = 40: two panels, the last of 8 columns shared three ways, so some shares are empty): the
+// same truth, the same bounds.
+TEST(ReorthonormalizersCpuTeam, EveryMethodMatchesGramSchmidtTruthWithATeamOfThree) {
+  const int saved = cpu::blas_threads();
+  if (saved <= 0 || !cpu::set_blas_threads(3))
+    GTEST_SKIP() << "the BLAS library's thread count cannot be read or set";
+  struct Restore {
+    int threads;
+    ~Restore() { cpu::set_blas_threads(threads); }
+  } restore{saved};
+  check_all_kinds<double>(BackendKind::cpu);
+  check_all_kinds<float>(BackendKind::cpu);
+  EXPECT_EQ(cpu::blas_threads(), 3) << "the executors gave the library its threads back";
+}
+
 // The sums accumulate over calls with `accumulate`, not without, and taking them zeroes them.
 // After a member falls back to Householder, CholeskyQR2 and auto skip CholeskyQR for that member
 // for 15 re-orthonormalisations: only results are observable, so every call of a sequence that

@@ -6,7 +6,9 @@
 // free of conditioning: a triangular solve is backward stable row by row, x_i (R + δR_i) = b_i
 // with |δR_i| ≤ γ_n |R| (Thm 8.5), γ_n = nu/(1 − nu); Cholesky gives RᵀR = A + δA with
 // |δA| ≤ γ_{n+1} |Rᵀ||R| (Thm 10.3). Both hold for any order of the sums, which is all the
-// recursion changes; a wrong block (a sign, an offset, a transposition) is off by O(1).
+// recursion changes; a wrong block (a sign, an offset, a transposition) is off by O(1). The same
+// bounds hold for the overloads that share the work over a thread team (rows, columns, parts of a
+// triangle): sharing changes which thread adds, not what.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -58,10 +60,10 @@ long double gamma(int n) {
 }
 
 template <class T>
-void check_solve(int rows, int n) {
+void check_solve(int rows, int n, cpu::ThreadTeam* team = nullptr) {
   const Matrices<T> m = make<T>(rows, n, 11u + static_cast<unsigned>(n));
   std::vector<T> x = m.b;
-  cpu::solve_right_upper(rows, n, m.r.data(), n, x.data(), rows);
+  cpu::solve_right_upper(rows, n, m.r.data(), n, x.data(), rows, team);
   // Each row x_i satisfies x_i (R + δR_i) = b_i with |δR_i| ≤ γ_n |R|: entry by entry,
   // |x_i R − b_i| ≤ γ_n |x_i| |R| (4γ_n allowed).
   long double worst = 0;
@@ -80,10 +82,10 @@ void check_solve(int rows, int n) {
 }
 
 template <class T>
-void check_cholesky(int n) {
+void check_cholesky(int n, cpu::ThreadTeam* team = nullptr) {
   const Matrices<T> m = make<T>(1, n, 5u + static_cast<unsigned>(n));
   std::vector<T> f = m.a;
-  ASSERT_EQ(cpu::cholesky_upper(n, f.data(), n), 0) << n;
+  ASSERT_EQ(cpu::cholesky_upper(n, f.data(), n, team), 0) << n;
   const long double allowed = 4 * gamma<T>(n + 1);
   long double worst = 0;
   for (int c = 0; c < n; ++c)
@@ -108,6 +110,30 @@ void check_cholesky(int n) {
   EXPECT_LE(rerr, 100 * n * gamma<T>(n + 1)) << "R against the factor A was made from, n = " << n;
 }
 
+// The upper triangle of BᵀB (B rows×n): |G − BᵀB| ≤ γ_rows |B|ᵀ|B| entry by entry (Higham,
+// §3.1), 4γ allowed.
+template <class T>
+void check_gram(int rows, int n, cpu::ThreadTeam* team) {
+  const Matrices<T> m = make<T>(rows, n, 3u + static_cast<unsigned>(n));
+  std::vector<T> g(static_cast<std::size_t>(n) * n, T(-7));  // β = 0 must overwrite this
+  cpu::syrk_t(n, rows, T(1), m.b.data(), rows, T(0), g.data(), n, team);
+  long double worst = 0;
+  for (int c = 0; c < n; ++c)
+    for (int r = 0; r <= c; ++r) {
+      long double s = 0, bound = 0;
+      for (int i = 0; i < rows; ++i) {
+        const long double p =
+            static_cast<long double>(m.b[static_cast<std::size_t>(r) * rows + i]) *
+            m.b[static_cast<std::size_t>(c) * rows + i];
+        s += p;
+        bound += std::fabs(p);
+      }
+      worst = std::max(worst, std::fabs(s - g[static_cast<std::size_t>(c) * n + r]) / bound);
+    }
+  EXPECT_LE(worst, 4 * gamma<T>(rows))
+      << rows << "×" << n << ", team of " << (team ? team->size() : 1);
+}
+
 TEST(Triangular, SolveMatchesSubstitution) {
   for (const int n : {1, 17, 32, 33, 64, 65, 100, 129, 257}) {
     check_solve<double>(150, n);
@@ -123,15 +149,38 @@ TEST(Triangular, CholeskyReproducesTheMatrix) {
   }
 }
 
+// Shared over teams of two and three: orders where the shared Cholesky recursion takes over
+// (above 2·64), shares that are empty or uneven (fewer columns than threads × 8), odd orders.
+TEST(Triangular, SharedOverATeamWithinTheSameBounds) {
+  for (const int size : {2, 3}) {
+    cpu::ThreadTeam team(size);
+    for (const int n : {1, 17, 129, 200, 301}) {
+      check_solve<double>(150, n, &team);
+      check_solve<float>(150, n, &team);
+      check_cholesky<double>(n, &team);
+      check_cholesky<float>(n, &team);
+      check_gram<double>(150, n, &team);
+      check_gram<float>(150, n, &team);
+    }
+    check_solve<double>(5, 300, &team);  // fewer rows than threads × 8
+  }
+  check_gram<double>(150, 129, nullptr);
+}
+
 // A matrix whose leading minor of order j + 1 is the first not positive definite: LAPACK's info
-// is j + 1, wherever j falls in the recursion (the first block, the second, a base block).
+// is j + 1, wherever j falls in the recursion (the first block, the second, a base block), on one
+// thread and shared over a team.
 TEST(Triangular, CholeskyReportsTheFirstFailingMinor) {
-  const int n = 200;
-  for (const int j : {0, 30, 63, 64, 100, 199}) {
-    std::vector<double> a(static_cast<std::size_t>(n) * n, 0.0);
-    for (int i = 0; i < n; ++i) a[static_cast<std::size_t>(i) * n + i] = i == j ? -1.0 : 2.0;
-    for (int i = 0; i + 1 < n; ++i) a[static_cast<std::size_t>(i + 1) * n + i] = 0.1;  // coupling
-    EXPECT_EQ(cpu::cholesky_upper(n, a.data(), n), j + 1) << "failing pivot " << j;
+  cpu::ThreadTeam team(3);
+  for (cpu::ThreadTeam* t : {static_cast<cpu::ThreadTeam*>(nullptr), &team}) {
+    const int n = 300;
+    for (const int j : {0, 30, 63, 64, 100, 150, 200, 299}) {
+      std::vector<double> a(static_cast<std::size_t>(n) * n, 0.0);
+      for (int i = 0; i < n; ++i) a[static_cast<std::size_t>(i) * n + i] = i == j ? -1.0 : 2.0;
+      for (int i = 0; i + 1 < n; ++i) a[static_cast<std::size_t>(i + 1) * n + i] = 0.1;  // coupling
+      EXPECT_EQ(cpu::cholesky_upper(n, a.data(), n, t), j + 1)
+          << "failing pivot " << j << (t ? ", team of 3" : "");
+    }
   }
 }
 

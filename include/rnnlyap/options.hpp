@@ -52,7 +52,7 @@ struct SpectrumOptions {
   int device = 0;  ///< CUDA device index (`--device`)
   Precision precision = Precision::fp64;
   QrMethod qr = QrMethod::auto_select;
-  int threads = 0;           ///< CPU BLAS threads; 0 keeps the library's default
+  int threads = 0;           ///< CPU threads; 0 takes the BLAS library's default count
   int ensemble = 1;          ///< networks computed (seeds seed, seed+1, ...)
   std::string inputs_file;   ///< rnn/gru/lstm: .npy input sequence, T×I or B×T×I
   bool lstm_h_only = false;  ///< lstm: propagate only the h blocks (N per layer, not 2N)

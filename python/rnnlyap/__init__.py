@@ -42,7 +42,7 @@ _SPECTRUM_DOC_OPTIONS = """
       device       CUDA device index (0)
       precision    "fp64" or "fp32"
       qr           "householder", "cholesky2" or "auto" (README, "Precision and QR")
-      threads      CPU BLAS threads; 0 keeps the library's default
+      threads      CPU threads; 0 takes the BLAS library's default count
       progress     None or callable(phase: str, done: int, total: int), called on this thread
                    about every 0.1 s while the run advances ({tqdm})
 """

@@ -124,7 +124,7 @@ def add_common(p, name, *, model="rate", models=("rate", "map"), dt=0.1, rate_ti
     p.add_argument("--t-ons", type=float, default=t_ons, help="time between QRs (%(default)s)")
     p.add_argument("--seed", type=int, default=1, help="first seed (%(default)s)")
     p.add_argument("--backend", default=None, help="auto|cpu|cuda (the program's default)")
-    p.add_argument("--threads", type=int, default=None, help="CPU BLAS threads (the program's default)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (the program's default)")
     p.set_defaults(name=name, rate_times=rate_times, map_times=map_times)
 
 

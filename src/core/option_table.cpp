@@ -78,7 +78,7 @@ const OptionInfo kTable[] = {
   {OptionId::qr, "--qr", "qr", T::choice, kQrMethods, kAll, "", kBoth, true,
    "householder | cholesky2 | auto"},
   {OptionId::threads, "--threads", "threads", T::integer, kNone, kAll, "", kBoth, true,
-   "CPU BLAS threads (0: the library's default)"},
+   "CPU threads (0: the BLAS library's default count)"},
   {OptionId::ensemble, "--ensemble", "ensemble", T::integer, kNone, kRandom,
    "random networks (rate, map); a trained model is one network", kBoth, true,
    "number of networks (seeds seed, seed+1, ...)"},

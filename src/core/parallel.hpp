@@ -1,5 +1,7 @@
 // Independent runs spread over CPU threads (docs/design.md: the driver's scheduling, not a backend
-// primitive). Each thread takes whole runs with the BLAS library set to one thread: independent
+// primitive). One run alone shares its steps over a thread team of the CPU executor's instead
+// (src/cpu/thread_team.hpp); an executor made here, with the library at one thread, keeps none.
+// Each thread takes whole runs with the BLAS library set to one thread: independent
 // runs parallelise perfectly, one run's BLAS and LAPACK calls on small or square matrices do not
 // (two BLAS threads made a 2N = 512 LSTM run only 1.3× faster on a 2-core machine;
 // bench/RESULTS.md). A run's arithmetic is then that of a serial run with a single-threaded BLAS,
