@@ -36,6 +36,7 @@
 #include "backends.hpp"
 #include "compare.hpp"
 #include "core/executor.hpp"
+#include "cpu/blas_lapack.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
 #include "rnnlyap/options.hpp"
@@ -348,17 +349,68 @@ TEST_P(Reorthonormalizers, EveryMethodMatchesGramSchmidtTruthFp32) {
 // (cpu_executor.cpp), which shares Householder's panel updates, the Gram matrix and the solve
 // (k = 40: two panels, the last of 8 columns shared three ways, so some shares are empty): the
 // same truth, the same bounds.
+struct RestoreBlasThreads {
+  int threads;
+  ~RestoreBlasThreads() { cpu::set_blas_threads(threads); }
+};
+
 TEST(ReorthonormalizersCpuTeam, EveryMethodMatchesGramSchmidtTruthWithATeamOfThree) {
   const int saved = cpu::blas_threads();
   if (saved <= 0 || !cpu::set_blas_threads(3))
     GTEST_SKIP() << "the BLAS library's thread count cannot be read or set";
-  struct Restore {
-    int threads;
-    ~Restore() { cpu::set_blas_threads(threads); }
-  } restore{saved};
+  const RestoreBlasThreads restore{saved};
   check_all_kinds<double>(BackendKind::cpu);
   check_all_kinds<float>(BackendKind::cpu);
   EXPECT_EQ(cpu::blas_threads(), 3) << "the executors gave the library its threads back";
+}
+
+// Householder by panels (cpu/orthonormalize.hpp: with a team, and on one thread for
+// 48 ≤ k < 128, where LAPACK's geqrf would run unblocked) against LAPACK's geqrf + orgqr called
+// here, on Gaussian bases (κ ≲ 10): both are backward-stable Householder QR with the same
+// reflectors, so Q and log|R_ii| agree within about rows·u·κ ≈ 3e-13; 1e-11 allows 30× that, and
+// a wrong block update is off by O(1). Shapes: narrow panels on one thread (k = 48, 100, 127),
+// wide panels with a team (k = 200), fewer columns left than threads × 8.
+TEST(ReorthonormalizersCpuTeam, HouseholderByPanelsEqualsLapackToRounding) {
+  const int saved = cpu::blas_threads();
+  if (saved <= 0) GTEST_SKIP() << "the BLAS library's thread count cannot be read";
+  const RestoreBlasThreads restore{saved};
+  std::mt19937_64 rng(29);
+  std::normal_distribution<double> normal;
+  for (const int threads : {1, 3}) {
+    if (!cpu::set_blas_threads(threads)) GTEST_SKIP() << "the BLAS library's thread count is fixed";
+    for (const auto& [rows, k] :
+         {std::pair{150, 48}, {150, 100}, {127, 127}, {300, 200}, {60, 50}}) {
+      const std::string what = std::to_string(rows) + "×" + std::to_string(k) + ", " +
+                               std::to_string(threads) + " thread(s)";
+      std::vector<double> a(static_cast<std::size_t>(rows) * k);
+      for (double& v : a) v = normal(rng);
+      auto ex = detail::make_cpu_executor<double>();
+      auto qr = ex->make_reorthonormalizer(1, rows, k, QrMethod::householder);
+      detail::Buffer<double> buf(*ex, a.size());
+      ex->copy_in(buf.get(), a.data(), a.size() * sizeof(double));
+      qr->reorthonormalize(buf.get(), true);
+      const std::vector<double> logs = qr->take_log_sums_blocking();
+      std::vector<double> q(a.size());
+      ex->copy_out_blocking(q.data(), buf.get(), q.size() * sizeof(double));
+
+      std::vector<double> l = a, tau(static_cast<std::size_t>(k)), work(64 * std::size_t(k) + 64);
+      int info = 0;
+      const int lwork = static_cast<int>(work.size());
+      cpu::geqrf(rows, k, l.data(), rows, tau.data(), work.data(), lwork, info);
+      ASSERT_EQ(info, 0);
+      double worst_log = 0, worst_q = 0;
+      for (int i = 0; i < k; ++i)
+        worst_log = std::max(
+            worst_log,
+            std::fabs(logs[i] - std::log(std::fabs(l[static_cast<std::size_t>(i) * rows + i]))));
+      cpu::orgqr(rows, k, k, l.data(), rows, tau.data(), work.data(), lwork, info);
+      ASSERT_EQ(info, 0);
+      for (std::size_t i = 0; i < l.size(); ++i)
+        worst_q = std::max(worst_q, std::fabs(q[i] - l[i]));
+      EXPECT_LE(worst_log, 1e-11) << what << ": log|R_ii|";
+      EXPECT_LE(worst_q, 1e-11) << what << ": Q";
+    }
+  }
 }
 
 // The sums accumulate over calls with `accumulate`, not without, and taking them zeroes them.

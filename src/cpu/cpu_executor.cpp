@@ -98,12 +98,15 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
   cpu::Orthonormalizer<T> engine_;
 };
 
-// The team of T ≥ 2 threads for an executor made while the BLAS library runs T, with the library
-// held at one thread for as long as the team lives (the guard first: it is released last).
+// The team of T threads for an executor made while the BLAS library runs T (2 ≤ T ≤
+// kMaxRunThreads), with the library held at one thread for as long as the team lives (the guard
+// first: it is released last). Beyond kMaxRunThreads the library keeps its own threading, as it
+// does for the large products such machines are for (and its buffers for concurrent callers are
+// limited: parallel.hpp).
 struct CpuThreads {
   CpuThreads() {
-    const int t = std::min(cpu::blas_threads(), kMaxRunThreads);
-    if (t < 2) return;
+    const int t = cpu::blas_threads();
+    if (t < 2 || t > kMaxRunThreads) return;
     blas.emplace();
     team = std::make_unique<cpu::ThreadTeam>(t);
   }
@@ -133,7 +136,7 @@ class CpuExecutor final : public Executor<T> {
   }
 
   // With a team: the members of a batch at least as large as the team shared out whole, else
-  // each member's columns.
+  // each member's columns; products under kShareFlops multiply-adds stay on the calling thread.
   void gemm_batched(int m, int n, int kk, T alpha, const T* a, int lda, long long stride_a,
                     const T* b, int ldb, long long stride_b, T beta, T* c, int ldc,
                     long long stride_c, int batch) override {
@@ -143,6 +146,7 @@ class CpuExecutor final : public Executor<T> {
                 c + i * stride_c + static_cast<long long>(c0) * ldc, ldc);
     };
     cpu::ThreadTeam* team = cpu::parallel(threads_.team.get());
+    if (static_cast<double>(m) * n * kk * batch < kShareFlops) team = nullptr;
     if (!team) {
       for (long long i = 0; i < batch; ++i) one(i, 0, n);
     } else if (batch >= team->size()) {
@@ -166,7 +170,14 @@ class CpuExecutor final : public Executor<T> {
     // CholeskyQR keeps a copy of the basis it works on, for a second pass that fails.
     const std::size_t saved =
         method == QrMethod::householder ? 0 : static_cast<std::size_t>(rows) * kk;
-    return sizeof(T) * (kk * kk + kk + static_cast<std::size_t>(rows) * 64 + r + saved) +
+    // Householder by panels: the block reflector's T and V, each thread's two workspaces.
+    const std::size_t panel = static_cast<std::size_t>(cpu::Orthonormalizer<T>::panel_width(k));
+    const std::size_t threads = threads_.team ? static_cast<std::size_t>(threads_.team->size()) : 1;
+    const std::size_t team =
+        cpu::Orthonormalizer<T>::by_panels(k, threads_.team != nullptr)
+            ? panel * (panel + static_cast<std::size_t>(rows) + 2 * threads * kk)
+            : 0;
+    return sizeof(T) * (kk * kk + kk + static_cast<std::size_t>(rows) * 64 + r + saved + team) +
            sizeof(double) * kk * (2 * b + 2);  // logs and maxima; diag R₁ and log|R_ii|
   }
   std::unique_ptr<Reorthonormalizer<T>> make_reorthonormalizer(int batch, int rows, int k,
@@ -183,6 +194,9 @@ class CpuExecutor final : public Executor<T> {
   }
 
  private:
+  // A fork and join of the team costs about a microsecond: a product must be worth more.
+  static constexpr double kShareFlops = 1 << 16;
+
   CpuThreads threads_;
   std::unique_ptr<RandomNetworkKernels<T>> random_network_ =
       make_cpu_random_network_kernels<T>(threads_.team.get());

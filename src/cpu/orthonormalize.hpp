@@ -2,8 +2,9 @@
 // CholeskyQR (two passes, or one where the first pass's condition allows it) with a Householder
 // fallback. The rules and their constants are core/qr_policy.hpp's, the CUDA executor's too. With
 // a team of threads (thread_team.hpp), CholeskyQR's steps are shared as triangular.hpp's overloads
-// share them, and Householder's block-reflector updates by columns (its panels stay on the calling
-// thread).
+// share them, and Householder runs by panels whose block-reflector updates are shared by columns
+// (the panels themselves stay on the calling thread); on one thread, narrow bases run by panels
+// too, where LAPACK's geqrf would run unblocked (by_panels).
 #pragma once
 
 #include <algorithm>
@@ -53,18 +54,32 @@ struct RFactors {
 template <class T>
 class Orthonormalizer {
  public:
-  /// Householder's panel width with a team (LAPACK's own block size for geqrf).
-  static constexpr int kPanel = 32;
+  /// Householder by panels (factor_by_panels): with a team, and on one thread where LAPACK's
+  /// geqrf runs unblocked (k below its crossover of 128) yet the basis is wide enough for block
+  /// updates to pay (k ≥ kPanelsFrom). Panels are kNarrowPanel wide below k = 128, else kPanel
+  /// (LAPACK's own block size for geqrf). On one thread, measured against geqrf + orgqr at
+  /// N = 64 / 100 / 150: 1.3× / 1.8× / 1.7× faster (bench/RESULTS.md, "Threads of our own").
+  static constexpr int kPanel = 32, kNarrowPanel = 8, kPanelsFrom = 48, kLapackBlocked = 128;
+  static constexpr double kShareWork = 1 << 17;  // 120 × 40 and larger bases are shared
+  static int panel_width(int k) { return k < kLapackBlocked ? kNarrowPanel : kPanel; }
+  static bool by_panels(int k, bool team) {
+    return team || (k >= kPanelsFrom && k < kLapackBlocked);
+  }
 
   /// Prepares for rows×k bases (LAPACK workspace query), the work shared over `team` if it has
   /// two or more threads.
   void resize(int rows, int k, QrMethod method, ThreadTeam* team = nullptr) {
     rows_ = rows;
     k_ = k;
-    team_ = parallel(team);
-    if (team_) {
-      tmat_.assign(kPanel * kPanel, T(0));
-      team_work_.assign(static_cast<std::size_t>(team_->size()) * k * kPanel, T(0));
+    // A basis too small to pay for sharing (rows·k² multiply-adds per Gram matrix or solve) stays
+    // on one thread: a team's fork and join costs microseconds.
+    team_ = static_cast<double>(rows) * k * k > kShareWork ? parallel(team) : nullptr;
+    panels_ = by_panels(k, team_ != nullptr);
+    panel_ = panel_width(k);
+    if (panels_) {
+      tmat_.assign(static_cast<std::size_t>(panel_) * panel_, T(0));
+      vfull_.assign(static_cast<std::size_t>(rows) * panel_, T(0));
+      team_work_.assign(static_cast<std::size_t>(team_ ? team_->size() : 1) * 2 * k * panel_, T(0));
     }
     cholesky_ = method != QrMethod::householder;
     one_pass_ = method == QrMethod::auto_select;
@@ -126,7 +141,7 @@ class Orthonormalizer {
   void householder(T* q, bool accumulate, RFactors<T>* r) {
     int info = 0;
     const int lwork = static_cast<int>(work_.size());
-    if (team_)
+    if (panels_)
       factor_by_panels(q);
     else
       geqrf(rows_, k_, q, rows_, tau_.data(), work_.data(), lwork, info);
@@ -141,7 +156,7 @@ class Orthonormalizer {
             std::log(std::fabs(static_cast<double>(q[static_cast<std::size_t>(i) * rows_ + i])));
       add_logs();
     }
-    if (team_)
+    if (panels_)
       form_q_by_panels(q);
     else
       orgqr(rows_, k_, k_, q, rows_, tau_.data(), work_.data(), lwork, info);
@@ -150,27 +165,48 @@ class Orthonormalizer {
 
   static std::size_t at(int row, int col, int ld) { return triangular_detail::at(row, col, ld); }
 
-  // C ← H C or HᵀC for the block reflector of the panel at (j, j), jb wide, on the columns
-  // [j + jb, k_) of rows [j, rows_), shared by column blocks over the team.
+  // C ← H C or HᵀC for the block reflector H = I − VTVᵀ of the panel at (j, j), jb wide, on the
+  // columns [j + jb, k_) of rows [j, rows_), shared by column blocks over the team if there is
+  // one. LAPACK's larfb does this with triangular products (trmm), which OpenBLAS serves from
+  // buffers behind a process-wide lock that ensembles' threads then wait on; here V (unit lower
+  // trapezoidal) and T (upper triangular) are written out whole once per panel, so that the three
+  // products are gemms: W = VᵀC, W ← TW (or TᵀW), C −= VW. The same flops, but for the triangles'
+  // zeros (jb² of m·jb).
   void apply_panel(char trans, T* q, int j, int jb) {
     const int rest = k_ - j - jb, m = rows_ - j;
     if (rest <= 0) return;
-    larft(m, jb, q + at(j, j, rows_), rows_, tau_.data() + j, tmat_.data(), kPanel);
+    T* v = vfull_.data();
+    T* t = tmat_.data();
+    larft(m, jb, q + at(j, j, rows_), rows_, tau_.data() + j, t, jb);
+    for (int c = 0; c < jb; ++c) {
+      std::fill(t + at(c + 1, c, jb), t + at(jb, c, jb), T(0));
+      std::fill(v + at(0, c, m), v + at(c, c, m), T(0));
+      v[at(c, c, m)] = T(1);
+      std::copy(q + at(j + c + 1, j + c, rows_), q + at(rows_, j + c, rows_), v + at(c + 1, c, m));
+    }
+    const auto update = [&](int p, int c0, int c1) {
+      if (c1 <= c0) return;
+      const int n = c1 - c0;
+      T* c = q + at(j, j + jb + c0, rows_);
+      T* w = team_work_.data() + static_cast<std::size_t>(p) * 2 * k_ * panel_;
+      T* tw = w + static_cast<std::size_t>(k_) * panel_;
+      gemm('T', 'N', jb, n, m, T(1), v, m, c, rows_, T(0), w, jb);
+      gemm(trans == 'T' ? 'T' : 'N', 'N', jb, n, jb, T(1), t, jb, w, jb, T(0), tw, jb);
+      gemm('N', 'N', m, n, jb, T(-1), v, m, tw, jb, T(1), c, rows_);
+    };
+    if (!team_) return update(0, 0, rest);
     team_->run([&](int p) {
       const auto [c0, c1] = share(rest, team_->size(), p, 8);
-      if (c1 <= c0) return;
-      larfb_left(trans, m, c1 - c0, jb, q + at(j, j, rows_), rows_, tmat_.data(), kPanel,
-                 q + at(j, j + jb + c0, rows_), rows_,
-                 team_work_.data() + static_cast<std::size_t>(p) * k_ * kPanel, c1 - c0);
+      update(p, c0, c1);
     });
   }
 
-  // geqrf by panels of kPanel columns (the panel by LAPACK's unblocked code, on this thread; the
-  // update of the columns to its right shared over the team).
+  // geqrf by panels (the panel by LAPACK's unblocked code, on this thread; the update of the
+  // columns to its right by block reflector, shared over the team if there is one).
   void factor_by_panels(T* q) {
     int info = 0;
-    for (int j = 0; j < k_; j += kPanel) {
-      const int jb = std::min(kPanel, k_ - j);
+    for (int j = 0; j < k_; j += panel_) {
+      const int jb = std::min(panel_, k_ - j);
       geqrf(rows_ - j, jb, q + at(j, j, rows_), rows_, tau_.data() + j, work_.data(),
             static_cast<int>(work_.size()), info);
       if (info != 0)
@@ -184,8 +220,8 @@ class Orthonormalizer {
   // orgqr on the panel) with zeros above them.
   void form_q_by_panels(T* q) {
     int info = 0;
-    for (int j = (k_ - 1) / kPanel * kPanel; j >= 0; j -= kPanel) {
-      const int jb = std::min(kPanel, k_ - j);
+    for (int j = (k_ - 1) / panel_ * panel_; j >= 0; j -= panel_) {
+      const int jb = std::min(panel_, k_ - j);
       apply_panel('N', q, j, jb);
       orgqr(rows_ - j, jb, jb, q + at(j, j, rows_), rows_, tau_.data() + j, work_.data(),
             static_cast<int>(work_.size()), info);
@@ -258,12 +294,15 @@ class Orthonormalizer {
   bool cholesky_ = false, one_pass_ = false;
   bool two_passes_ = false;     // the last CholeskyQR took a second pass
   ThreadTeam* team_ = nullptr;  // two or more threads, or none
+  bool panels_ = false;         // Householder by panels (by_panels), panel_ wide
+  int panel_ = kPanel;
   std::vector<T> tau_, work_, gram_;
-  std::vector<T> tmat_, team_work_;  // with a team: a panel's T, each thread's larfb workspace
-  std::vector<T> saved_;             // Q before the first solve, while a second pass may fail
-  std::vector<double> diag_log_;     // log|R_ii| of the current re-orthonormalisation
-  std::vector<double> diag1_;        // |diag R₁| of the current CholeskyQR
-  double* logs_ = nullptr;           // the member's sums and maxima (apply's arguments)
+  std::vector<T> tmat_, vfull_;   // with panels: a panel's T and V, written out whole
+  std::vector<T> team_work_;      // with panels: each thread's W and TW (2·k·panel_)
+  std::vector<T> saved_;          // Q before the first solve, while a second pass may fail
+  std::vector<double> diag_log_;  // log|R_ii| of the current re-orthonormalisation
+  std::vector<double> diag1_;     // |diag R₁| of the current CholeskyQR
+  double* logs_ = nullptr;        // the member's sums and maxima (apply's arguments)
   double* max_ratio_ = nullptr;
 };
 

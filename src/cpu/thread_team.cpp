@@ -3,6 +3,7 @@
 // team between runs, or in a serial stretch of a long one, leaves the cores to others.
 #include "thread_team.hpp"
 
+#include <chrono>
 #include <system_error>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -15,16 +16,19 @@
 namespace rnnlyap::cpu {
 namespace {
 
-// Spin iterations before sleeping: about 50 µs of pause instructions on current x86 cores.
-constexpr int kSpins = 2000;
+// How long a waiting thread spins before it sleeps. A pause instruction takes 10 to 140 cycles
+// depending on the core, so the spin is timed, not counted.
+constexpr auto kSpin = std::chrono::microseconds(50);
 
 // Waits until `a` differs from `old` (spinning, then sleeping) and returns its new value.
 template <class A, class V>
 V wait_change(const A& a, V old) {
-  for (int i = 0; i < kSpins; ++i) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 1;; ++i) {
     const V v = a.load(std::memory_order_acquire);
     if (v != old) return v;
     RNNLYAP_PAUSE();
+    if (i % 64 == 0 && std::chrono::steady_clock::now() > until) break;
   }
   V v = a.load(std::memory_order_acquire);
   while (v == old) {
