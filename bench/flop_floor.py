@@ -2,8 +2,9 @@
 """Each reference job's whole-run time as a multiple of its flop floor, for 1 … T threads.
 
 The floor of a job is its flop count divided by this machine's dgemm rate at the job's size and
-thread count (`rnnlyap_bench_cpu`'s BM_Dgemm, the BLAS call the CPU executor makes): the time the
-run would take if every flop ran at square-dgemm speed. Flops counted (fp64, k exponents, N units):
+thread count (`rnnlyap_bench_cpu`'s BM_Dgemm, the BLAS call the CPU executor makes, with the BLAS's
+own threads; the best of three readings): the time the run would take if every flop ran at
+square-dgemm speed. Flops counted (fp64, k exponents, N units):
   tangent step, rate Euler / map:  2N²k  (one N×N by N×k product; element-wise work left out)
   tangent step, LSTM (2N state):   8N²k  (the 4N×N recurrent weights by the N×k h-part of the basis)
   Householder QR and forming Q:    2(2Nk² − 2k³/3)  (geqrf + orgqr; the rows are 2N for the LSTM)
@@ -58,15 +59,24 @@ def qr_flops(rows, k, paths):
             paths["cholesky_two_passes"] * 2 * one_pass)
 
 
-def dgemm_rates(bench, threads):
-    """{n: GFLOP/s} from BM_Dgemm with `threads` BLAS threads."""
+def dgemm_rates(bench, threads, repetitions=3):
+    """{n: GFLOP/s} from BM_Dgemm with `threads` BLAS threads: the best of `repetitions` (on a
+    shared machine single readings of the two-thread rate varied by ±15 %; the best is the rate
+    the machine can give, so the floor does not move with the neighbours)."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
         subprocess.run([bench, "--benchmark_filter=^BM_Dgemm/", "--benchmark_min_time=0.3",
+                        f"--benchmark_repetitions={repetitions}",
                         f"--benchmark_out={f.name}", "--benchmark_out_format=json"],
                        env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         b = json.load(open(f.name))["benchmarks"]
-    return {int(x["name"].split("/")[1]): x["GFLOP/s"] for x in b}
+    rates = {}
+    for x in b:
+        if x.get("run_type", "iteration") != "iteration":
+            continue  # the aggregates (mean, median, stddev)
+        n = int(x["name"].split("/")[1])
+        rates[n] = max(rates.get(n, 0.0), x["GFLOP/s"])
+    return rates
 
 
 def lstm_files(d, hidden=512, steps=30, batch=10):
