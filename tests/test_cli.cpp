@@ -4,10 +4,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "backends.hpp"
 #include "cli/messages.hpp"
@@ -140,6 +142,32 @@ TEST_F(Cli, InfoWarnsWhenOpenBlasRunsGenericKernels) {
 #else
   GTEST_SKIP() << "x86-64 only";
 #endif
+}
+
+// How many threads one run takes, and whose: the BLAS library's count, as rnnlyap's own team from
+// two threads (src/cpu/cpu_executor.cpp). OPENBLAS_NUM_THREADS is read when OpenBLAS loads, in the
+// child.
+TEST_F(Cli, InfoSaysHowManyThreadsARunUses) {
+  if (rnnlyap::blas_info().find("OpenBLAS") == std::string::npos) GTEST_SKIP() << "not OpenBLAS";
+  const char* before = std::getenv("OPENBLAS_NUM_THREADS");
+  const std::string saved = before ? before : "";
+  ::setenv("OPENBLAS_NUM_THREADS", "1", 1);
+  const CliRun one = run("info");
+  ::setenv("OPENBLAS_NUM_THREADS", "2", 1);
+  const CliRun two = run("info");
+  const CliRun two_json = run("info --json");
+  if (before)
+    ::setenv("OPENBLAS_NUM_THREADS", saved.c_str(), 1);
+  else
+    ::unsetenv("OPENBLAS_NUM_THREADS");
+  EXPECT_NE(one.out.find("CPU threads per run: 1; --threads T sets T"), std::string::npos)
+      << one.out;
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "OpenBLAS keeps one thread here";
+  EXPECT_NE(two.out.find("CPU threads per run: 2, rnnlyap's own team"), std::string::npos)
+      << two.out;
+  EXPECT_EQ(nlohmann::json::parse(two_json.out)["cpu_threads"].get<std::string>().rfind("2, ", 0),
+            0u)
+      << two_json.out;
 }
 
 TEST_F(Cli, BadOptionsExitTwoWithOneLine) {

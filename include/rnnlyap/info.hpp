@@ -33,6 +33,9 @@ std::string blas_info();
 /// "" or one line on why the CPU's BLAS runs below this CPU's speed and what to set (OpenBLAS on a
 /// CPU newer than its kernel table falls back to generic kernels: OPENBLAS_CORETYPE).
 std::string blas_warning();
+/// How one run uses the CPU's threads now: "T, rnnlyap's own team (…)" for T = 2 … 16 BLAS
+/// threads, else "1" or "T, the BLAS library's threading".
+std::string cpu_threads_info();
 /// CUDA devices present; empty without CUDA support or without a device (never throws). Reads
 /// device properties only: it makes no CUDA context on any device.
 std::vector<DeviceInfo> cuda_devices();

@@ -21,6 +21,7 @@ void print_json(const std::vector<DeviceInfo>& devices) {
       {"version", version()}, {"backends", compiled_backends()}, {"blas", blas_info()}};
   const std::string slow = blas_warning();
   j["blas_warning"] = slow.empty() ? nlohmann::json(nullptr) : nlohmann::json(slow);
+  j["cpu_threads"] = cpu_threads_info();
   j["mpi"] = mpi_library().empty() ? nlohmann::json(nullptr) : nlohmann::json(mpi_library());
   j["devices"] = nlohmann::json::array();
   for (const auto& d : devices)
@@ -55,6 +56,7 @@ void print_text(const std::vector<DeviceInfo>& devices) {
   for (const auto& s : compiled_backends()) b += (b.empty() ? "" : ", ") + s;
   std::cout << "backends compiled in: " << b << "\n";
   std::cout << "BLAS: " << blas_info() << "\n";
+  std::cout << "CPU threads per run: " << cpu_threads_info() << "; --threads T sets T\n";
   if (const std::string slow = blas_warning(); !slow.empty())
     std::cout << "BLAS warning: " << slow << "\n";
   const std::string mpi = mpi_library();

@@ -213,4 +213,7 @@ int blas_threads();
 std::string blas_description();
 /// "" or why the BLAS runs below this CPU's speed (blas_warning()).
 std::string blas_core_warning();
+/// The threads of the team a CPU executor made now would keep (src/cpu/cpu_executor.cpp): the
+/// BLAS library's count when it is 2 … 16, else 0 (one thread, or the library's own threading).
+int team_threads();
 }  // namespace rnnlyap::cpu

@@ -46,6 +46,13 @@ std::string blas_warning() {
   return cpu::blas_core_warning();
 }
 
+std::string cpu_threads_info() {
+  if (const int team = cpu::team_threads(); team > 0)
+    return std::to_string(team) + ", rnnlyap's own team (the BLAS single-threaded meanwhile)";
+  const int blas = cpu::blas_threads();
+  return blas > 1 ? std::to_string(blas) + ", the BLAS library's threading" : "1";
+}
+
 namespace {
 std::atomic<int> g_host_share{1};
 }

@@ -105,8 +105,8 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
 // limited: parallel.hpp).
 struct CpuThreads {
   CpuThreads() {
-    const int t = cpu::blas_threads();
-    if (t < 2 || t > kMaxRunThreads) return;
+    const int t = cpu::team_threads();
+    if (t == 0) return;
     blas.emplace();
     team = std::make_unique<cpu::ThreadTeam>(t);
   }
@@ -204,6 +204,17 @@ class CpuExecutor final : public Executor<T> {
 };
 
 }  // namespace
+
+}  // namespace rnnlyap::detail
+
+namespace rnnlyap::cpu {
+int team_threads() {
+  const int t = blas_threads();
+  return t >= 2 && t <= detail::kMaxRunThreads ? t : 0;
+}
+}  // namespace rnnlyap::cpu
+
+namespace rnnlyap::detail {
 
 template <class T>
 std::unique_ptr<Executor<T>> make_cpu_executor() {
