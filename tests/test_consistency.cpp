@@ -2,8 +2,13 @@
 // a run with itself (bit for bit), and 1, 2 and 3 CPU threads.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "backends.hpp"
 #include "core/elementwise.hpp"
+#include "core/executor.hpp"
 #include "rnnlyap/spectrum.hpp"
 
 namespace rnnlyap {
@@ -88,6 +93,49 @@ TEST(ConsistencyCpu, ThreadCountsAgreeAndEachIsReproducible) {
       ASSERT_NEAR(one.exponents[i], three.exponents[i], 1e-10) << what << ", exponent " << i;
     }
   }
+}
+
+// Runs that overlap (two callers, as from Python with the GIL released) keep the thread counts
+// they asked for: each gives what it gives alone, bit for bit, whatever the other does meanwhile
+// (the team's size is the run's own, not read from the BLAS library that another run holds at one
+// thread), and the library's count is left as it was.
+TEST(ConsistencyCpu, OverlappingRunsKeepTheirThreadCounts) {
+  SpectrumOptions o = chaotic(BackendKind::cpu);
+  o.n = 200;
+  o.t_warmup = o.t_ons_warmup = 5;
+  o.t_sim = 20;
+  // Householder: one thread runs LAPACK's geqrf on this basis, a team its own panels, so the two
+  // thread counts differ in their last bits (CholeskyQR's shares give the one-thread bits here).
+  o.qr = QrMethod::householder;
+  const int blas_before = cpu::blas_threads();
+  SpectrumOptions one = o, two = o;
+  one.threads = 1;
+  two.threads = 2;
+  const SpectrumResult alone_one = compute_spectrum(one), alone_two = compute_spectrum(two);
+  SpectrumOptions longer_alone = two;
+  longer_alone.t_sim = 200;
+  const SpectrumResult alone_long = compute_spectrum(longer_alone);
+  ASSERT_NE(alone_one.exponents, alone_two.exponents) << "the thread counts must be told apart";
+  for (int round = 0; round < 2; ++round) {
+    // The other run starts once this one is under way (its executor, holding the BLAS library at
+    // one thread, exists by its first progress report) and ends before it.
+    std::atomic<bool> started{false};
+    Observers obs;
+    obs.progress = [&](Phase, std::int64_t, std::int64_t) { started = true; };
+    SpectrumResult a, b;
+    std::thread other([&] {
+      for (int i = 0; i < 10000 && !started; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      b = compute_spectrum(round == 0 ? two : one);
+    });
+    SpectrumOptions longer = two;
+    longer.t_sim = 200;  // long enough to outlast the other run
+    a = compute_spectrum(longer, obs);
+    other.join();
+    EXPECT_EQ(a.exponents, alone_long.exponents) << "round " << round;
+    EXPECT_EQ(b.exponents, (round == 0 ? alone_two : alone_one).exponents) << "round " << round;
+  }
+  EXPECT_EQ(cpu::blas_threads(), blas_before);
 }
 
 // The batch-means standard errors are finite, non-negative, and small against the spectrum's

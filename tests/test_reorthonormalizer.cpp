@@ -192,10 +192,11 @@ std::vector<double> allowed(QrMethod method, Basis kind, const Bounds& b) {
   return x;
 }
 
+// cpu_threads: the CPU executor's threads (0: the BLAS library's count; from two, a team).
 template <class T>
-std::unique_ptr<detail::Executor<T>> executor(BackendKind kind) {
+std::unique_ptr<detail::Executor<T>> executor(BackendKind kind, int cpu_threads = 0) {
   if (kind == BackendKind::cuda) return detail::make_cuda_executor<T>(0);
-  return detail::make_cpu_executor<T>();
+  return detail::make_cpu_executor<T>(cpu_threads);
 }
 
 constexpr double unit_roundoff(bool fp32) {
@@ -298,9 +299,9 @@ class Reorthonormalizers : public testing::TestWithParam<BackendKind> {
 };
 
 template <class T>
-void check_all_kinds(BackendKind backend) {
+void check_all_kinds(BackendKind backend, int cpu_threads = 0) {
   constexpr bool fp32 = std::is_same_v<T, float>;
-  auto ex = executor<T>(backend);
+  auto ex = executor<T>(backend, cpu_threads);
   const Basis kinds[] = {Basis::well, Basis::scaled, Basis::ill, Basis::singular};
   std::vector<Member> members;
   for (Basis kind : kinds) members.push_back(make_member(kind, fp32, 100 + members.size()));
@@ -345,23 +346,15 @@ TEST_P(Reorthonormalizers, EveryMethodMatchesGramSchmidtTruthFp32) {
   check_all_kinds<float>(GetParam());
 }
 
-// A CPU executor made while the BLAS library runs three threads keeps a team of three
-// (cpu_executor.cpp), which shares Householder's panel updates, the Gram matrix and the solve
-// (k = 40: two panels, the last of 8 columns shared three ways, so some shares are empty): the
-// same truth, the same bounds.
-struct RestoreBlasThreads {
-  int threads;
-  ~RestoreBlasThreads() { cpu::set_blas_threads(threads); }
-};
-
+// A CPU executor of three threads keeps a team of three (cpu_executor.cpp), which shares
+// Householder's panel updates, the Gram matrix and the solve (k = 40: two panels, the last of 8
+// columns shared three ways, so some shares are empty): the same truth, the same bounds. The
+// BLAS library's count is its own again afterwards.
 TEST(ReorthonormalizersCpuTeam, EveryMethodMatchesGramSchmidtTruthWithATeamOfThree) {
-  const int saved = cpu::blas_threads();
-  if (saved <= 0 || !cpu::set_blas_threads(3))
-    GTEST_SKIP() << "the BLAS library's thread count cannot be read or set";
-  const RestoreBlasThreads restore{saved};
-  check_all_kinds<double>(BackendKind::cpu);
-  check_all_kinds<float>(BackendKind::cpu);
-  EXPECT_EQ(cpu::blas_threads(), 3) << "the executors gave the library its threads back";
+  const int before = cpu::blas_threads();
+  check_all_kinds<double>(BackendKind::cpu, 3);
+  check_all_kinds<float>(BackendKind::cpu, 3);
+  EXPECT_EQ(cpu::blas_threads(), before) << "the executors gave the library its threads back";
 }
 
 // Householder by panels (cpu/orthonormalize.hpp: with a team, and on one thread for
@@ -371,20 +364,16 @@ TEST(ReorthonormalizersCpuTeam, EveryMethodMatchesGramSchmidtTruthWithATeamOfThr
 // a wrong block update is off by O(1). Shapes: narrow panels on one thread (k = 48, 100, 127),
 // wide panels with a team (k = 200), fewer columns left than threads × 8.
 TEST(ReorthonormalizersCpuTeam, HouseholderByPanelsEqualsLapackToRounding) {
-  const int saved = cpu::blas_threads();
-  if (saved <= 0) GTEST_SKIP() << "the BLAS library's thread count cannot be read";
-  const RestoreBlasThreads restore{saved};
   std::mt19937_64 rng(29);
   std::normal_distribution<double> normal;
   for (const int threads : {1, 3}) {
-    if (!cpu::set_blas_threads(threads)) GTEST_SKIP() << "the BLAS library's thread count is fixed";
     for (const auto& [rows, k] :
          {std::pair{150, 48}, {150, 100}, {127, 127}, {300, 200}, {60, 50}}) {
       const std::string what = std::to_string(rows) + "×" + std::to_string(k) + ", " +
                                std::to_string(threads) + " thread(s)";
       std::vector<double> a(static_cast<std::size_t>(rows) * k);
       for (double& v : a) v = normal(rng);
-      auto ex = detail::make_cpu_executor<double>();
+      auto ex = detail::make_cpu_executor<double>(threads);
       auto qr = ex->make_reorthonormalizer(1, rows, k, QrMethod::householder);
       detail::Buffer<double> buf(*ex, a.size());
       ex->copy_in(buf.get(), a.data(), a.size() * sizeof(double));

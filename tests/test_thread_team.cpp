@@ -126,6 +126,18 @@ TEST(ThreadTeam, AnExceptionReachesTheCallerAndTheTeamGoesOn) {
   EXPECT_EQ(ran.load(), 3);
 }
 
+// A part that calls run() on its own team would clobber the run in progress: refused.
+TEST(ThreadTeam, ARunWithinARunIsRefused) {
+  ThreadTeam team(2);
+  EXPECT_THROW(team.run([&](int p) {
+    if (p == 1) team.run([](int) {});
+  }),
+               std::logic_error);
+  std::atomic<int> ran{0};
+  team.run([&](int) { ++ran; });
+  EXPECT_EQ(ran.load(), 2) << "the team goes on";
+}
+
 // Workers that have gone to sleep (no run for far longer than they spin) wake for the next run.
 TEST(ThreadTeam, WakesAfterSleeping) {
   ThreadTeam team(2);

@@ -23,10 +23,11 @@ struct Backend {
   bool compiled = false;
   /// Its memory is an accelerator's: a run that does not fit says "GPU memory".
   bool accelerator = false;
-  /// The executor on `device` (ignored by the CPU); throws BackendUnavailable without that device
-  /// or when it cannot run this build.
-  std::unique_ptr<Executor<float>> (*make_fp32)(int device) = nullptr;
-  std::unique_ptr<Executor<double>> (*make_fp64)(int device) = nullptr;
+  /// The executor on `device` (ignored by the CPU) with `cpu_threads` (the CPU's: a run's
+  /// threads, 0 the BLAS library's count; ignored by the others); throws BackendUnavailable
+  /// without that device or when it cannot run this build.
+  std::unique_ptr<Executor<float>> (*make_fp32)(int device, int cpu_threads) = nullptr;
+  std::unique_ptr<Executor<double>> (*make_fp64)(int device, int cpu_threads) = nullptr;
   /// Why `device` cannot run this build, in one line; empty when it can (or when it does not
   /// exist: make then says so). Never throws.
   std::string (*unusable)(int device) = nullptr;
@@ -48,14 +49,15 @@ const Backend& backend(BackendKind kind);
 /// auto_choosable() takes.
 BackendKind resolve_backend(BackendKind backend, int device);
 
-/// An executor of `kind` (not auto_select) in precision T on `device`.
+/// An executor of `kind` (not auto_select) in precision T on `device`; a CPU executor with
+/// `cpu_threads` (0: the BLAS library's count).
 template <class T>
-std::unique_ptr<Executor<T>> make_executor(BackendKind kind, int device) {
+std::unique_ptr<Executor<T>> make_executor(BackendKind kind, int device, int cpu_threads = 0) {
   const Backend& b = backend(kind);
   if constexpr (std::is_same_v<T, float>)
-    return b.make_fp32(device);
+    return b.make_fp32(device, cpu_threads);
   else
-    return b.make_fp64(device);
+    return b.make_fp64(device, cpu_threads);
 }
 
 }  // namespace rnnlyap::detail

@@ -66,7 +66,6 @@ SpectrumResult observed_spectrum(const SpectrumOptions& opt_in, const Network& n
                             : detail::given_state(opt.initial_state_file, net.n,
                                                   "a network of N = " + std::to_string(net.n));
   setup.network_hash = detail::network_hash(net);
-  if (opt.threads > 0) cpu::set_blas_threads(opt.threads);
 
   const std::unique_ptr<detail::Propagator> propagator =
       detail::make_network_propagator(detail::placement_of(opt), {&net}, detail::dynamics_of(opt),

@@ -165,7 +165,7 @@ EnsembleResult ensemble_of(const SpectrumOptions& opt, const Network* given,
           SpectrumOptions o = opt;
           o.seed = opt.seed + static_cast<std::uint64_t>(m);
           o.ensemble = 1;
-          o.threads = 0;           // keep the single-threaded BLAS of run_in_threads
+          o.threads = 1;           // one thread each (no team), the BLAS single-threaded
           RunControl c = control;  // give up early once another member has failed
           c.stop_requested = [&control, &stopped] {
             return stopped() || (control.stop_requested && control.stop_requested());

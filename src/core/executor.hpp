@@ -189,7 +189,7 @@ class Executor : public Memory {
 
 /// The CPU executor (BLAS/LAPACK); always compiled.
 template <class T>
-std::unique_ptr<Executor<T>> make_cpu_executor();
+std::unique_ptr<Executor<T>> make_cpu_executor(int threads = 0);
 /// The CUDA executor on `device`; throws BackendUnavailable without CUDA or without that device,
 /// or when the device cannot run this build (cuda_device_unusable).
 template <class T>
@@ -213,7 +213,4 @@ int blas_threads();
 std::string blas_description();
 /// "" or why the BLAS runs below this CPU's speed (blas_warning()).
 std::string blas_core_warning();
-/// The threads of the team a CPU executor made now would keep (src/cpu/cpu_executor.cpp): the
-/// BLAS library's count when it is 2 … 16, else 0 (one thread, or the library's own threading).
-int team_threads();
 }  // namespace rnnlyap::cpu

@@ -14,6 +14,7 @@
 #include "backends.hpp"
 #include "executor.hpp"
 #include "memory_limit.hpp"
+#include "parallel.hpp"
 #include "rnnlyap/info.hpp"
 
 #ifndef RNNLYAP_VERSION
@@ -47,10 +48,10 @@ std::string blas_warning() {
 }
 
 std::string cpu_threads_info() {
-  if (const int team = cpu::team_threads(); team > 0)
-    return std::to_string(team) + ", rnnlyap's own team (the BLAS single-threaded meanwhile)";
-  const int blas = cpu::blas_threads();
-  return blas > 1 ? std::to_string(blas) + ", the BLAS library's threading" : "1";
+  const int t = detail::run_threads(0);
+  if (t > detail::kMaxRunThreads) return std::to_string(t) + ", the BLAS library's threading";
+  return t > 1 ? std::to_string(t) + ", rnnlyap's own team (the BLAS single-threaded meanwhile)"
+               : "1";
 }
 
 namespace {

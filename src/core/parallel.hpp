@@ -27,25 +27,45 @@ namespace rnnlyap::detail {
 /// callers).
 constexpr int kMaxRunThreads = 16;
 
+class SingleThreadedBlas;
+int library_blas_threads();
+
 /// Threads for independent CPU runs: `requested` (--threads) when positive, else the BLAS
-/// library's count, else the hardware's; at most kMaxRunThreads.
+/// library's own count, else the hardware's; at most kMaxRunThreads.
 inline int cpu_run_threads(int requested) {
-  int t = requested > 0 ? requested : cpu::blas_threads();
+  int t = requested > 0 ? requested : library_blas_threads();
   if (t <= 0) t = static_cast<int>(std::thread::hardware_concurrency());
   return std::clamp(t, 1, kMaxRunThreads);
 }
 
-/// The BLAS library held at one thread while any run_in_threads is active in this process (the
-/// Python module releases the GIL, so two may overlap): the first to start saves the count, the
-/// last to finish restores it. A library whose count cannot be read (or is 1) is left alone.
+/// The threads of one run on the CPU (its executor's team, src/cpu/cpu_executor.cpp):
+/// `requested` (--threads) when positive, else the BLAS library's own count, else one.
+inline int run_threads(int requested) {
+  const int t = requested > 0 ? requested : library_blas_threads();
+  return std::max(t, 1);
+}
+
+/// The BLAS library held at one thread while any run_in_threads, or any CPU executor of a run,
+/// is active in this process (the Python module releases the GIL, so two may overlap): the first
+/// to start saves the count, the last to finish restores it; every start sets one thread again.
+/// A library whose count cannot be read (or is 1) is left alone.
 class SingleThreadedBlas {
  public:
   SingleThreadedBlas() {
     const std::lock_guard<std::mutex> lock(mutex());
-    if (depth()++ == 0) {
-      saved() = cpu::blas_threads();
-      if (saved() > 1) cpu::set_blas_threads(1);
-    }
+    if (depth()++ == 0) saved() = cpu::blas_threads();
+    if (saved() > 1) cpu::set_blas_threads(1);
+  }
+  /// The library's own count: what it was before the first guard of those active took it to one
+  /// (0 if it cannot tell).
+  static int library_threads() {
+    const std::lock_guard<std::mutex> lock(mutex());
+    return depth() > 0 ? saved() : cpu::blas_threads();
+  }
+  /// Whether a guard is active (the library is held at one thread).
+  static bool held() {
+    const std::lock_guard<std::mutex> lock(mutex());
+    return depth() > 0;
   }
   ~SingleThreadedBlas() {
     const std::lock_guard<std::mutex> lock(mutex());
@@ -68,6 +88,10 @@ class SingleThreadedBlas {
     return s;
   }
 };
+
+inline int library_blas_threads() {
+  return SingleThreadedBlas::library_threads();
+}
 
 /// Runs fn(i, observers_i, stopped) for i < count on up to `threads` threads (the caller's among
 /// them), the BLAS library single-threaded meanwhile, and returns the results in order.

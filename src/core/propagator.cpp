@@ -130,7 +130,8 @@ std::unique_ptr<Propagator> place(
       throw_does_not_fit(*ex, *model, k, need);
     }
   }
-  std::unique_ptr<Executor<T>> cpu = make_executor<T>(BackendKind::cpu, where.device);
+  std::unique_ptr<Executor<T>> cpu =
+      make_executor<T>(BackendKind::cpu, where.device, where.threads);
   const double need = bytes_needed(*cpu, *model, k, where);
   const std::size_t have = cpu->bytes_available();
   if (have != 0 && need > static_cast<double>(have)) throw_does_not_fit(*cpu, *model, k, need);

@@ -88,6 +88,8 @@ struct Placement {
   QrMethod qr = QrMethod::householder;
   /// The run keeps its R factors (covariant vectors): the memory check counts them.
   bool keep_r = false;
+  /// The CPU's threads for the run (--threads; 0: the BLAS library's count).
+  int threads = 0;
 };
 
 /// B random or file networks of the same size (nets[b] with noise key keys[b]), k exponents each.
@@ -107,7 +109,7 @@ std::unique_ptr<Propagator> make_cell_propagator(const Placement& where, const C
 
 /// The placement the options ask for.
 inline Placement placement_of(const SpectrumOptions& opt) {
-  return {opt.backend, opt.device, opt.precision, opt.qr, opt.clv_requested()};
+  return {opt.backend, opt.device, opt.precision, opt.qr, opt.clv_requested(), opt.threads};
 }
 
 /// Refuses (InvalidInput) random weights that cannot fit before they are drawn: the host's copy

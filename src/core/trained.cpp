@@ -337,7 +337,6 @@ EnsembleResult observed_trained_spectra(const SpectrumOptions& opt_in, const Cel
   bool want_gpu = detail::placement_is_cuda(where);
   if (want_gpu) where.backend = BackendKind::cuda;  // a batch that does not fit is halved below
   const Schedule sched = cell_schedule(opt, inputs.steps);
-  if (opt.threads > 0) cpu::set_blas_threads(opt.threads);
 
   // On the CPU, with at least as many sequences as threads, the threads take whole sequences
   // (parallel.hpp); the result's time is then the wall time.
@@ -350,6 +349,8 @@ EnsembleResult observed_trained_spectra(const SpectrumOptions& opt_in, const Cel
     if (threads >= 2 && inputs.batch >= threads && (host == 0 || threads * run_bytes < host / 2)) {
       const auto t0 = std::chrono::steady_clock::now();
       const int batch = inputs.batch;
+      detail::Placement alone = where;
+      alone.threads = 1;  // each sequence on one thread (no team), the BLAS single-threaded
       EnsembleResult e = ensemble_statistics(detail::run_in_threads<SpectrumResult>(
           batch, threads, observers,
           [&](int b, const Observers& own, const std::function<bool()>& stopped) {
@@ -358,7 +359,7 @@ EnsembleResult observed_trained_spectra(const SpectrumOptions& opt_in, const Cel
               return stopped() || (control.stop_requested && control.stop_requested());
             };
             return std::move(
-                detail::run_sequences(opt, sched, net, inputs, b, 1, where, own, stop).front());
+                detail::run_sequences(opt, sched, net, inputs, b, 1, alone, own, stop).front());
           }));
       e.timing.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -98,25 +98,49 @@ class CpuReorthonormalizer final : public Reorthonormalizer<T> {
   cpu::Orthonormalizer<T> engine_;
 };
 
-// The team of T threads for an executor made while the BLAS library runs T (2 ≤ T ≤
-// kMaxRunThreads), with the library held at one thread for as long as the team lives (the guard
-// first: it is released last). Beyond kMaxRunThreads the library keeps its own threading, as it
-// does for the large products such machines are for (and its buffers for concurrent callers are
-// limited: parallel.hpp).
-struct CpuThreads {
-  CpuThreads() {
-    const int t = cpu::team_threads();
-    if (t == 0) return;
-    blas.emplace();
-    team = std::make_unique<cpu::ThreadTeam>(t);
+// A run's threads (run_threads: --threads, else the BLAS library's own count). Up to
+// kMaxRunThreads: the library held at one thread while the executor lives (the guard first: it
+// is released last) and, from two, a team of that many. Beyond kMaxRunThreads the library's own
+// threading, as before the team (its buffers for concurrent callers are limited: parallel.hpp),
+// set for the executor's life unless another run holds the library at one thread.
+class CpuThreads {
+ public:
+  explicit CpuThreads(int requested) {
+    const int t = run_threads(requested);
+    if (t > kMaxRunThreads) {
+      if (!SingleThreadedBlas::held() && cpu::blas_threads() > 0) {
+        restore_ = cpu::blas_threads();
+        cpu::set_blas_threads(t);
+      }
+      return;
+    }
+    blas_.emplace();
+    if (t < 2) return;
+    team_ = std::make_unique<cpu::ThreadTeam>(t);
+    if (team_->size() != t)  // a smaller team would compute another thread count's results
+      throw Error("could not start " + std::to_string(t) + " CPU threads (" +
+                  std::to_string(team_->size()) + " started): use fewer (--threads)");
   }
-  std::optional<SingleThreadedBlas> blas;
-  std::unique_ptr<cpu::ThreadTeam> team;  // null: one thread
+  ~CpuThreads() {
+    team_.reset();
+    if (restore_ > 0) cpu::set_blas_threads(restore_);
+  }
+  CpuThreads(const CpuThreads&) = delete;
+  CpuThreads& operator=(const CpuThreads&) = delete;
+
+  /// Two or more threads, or null.
+  cpu::ThreadTeam* team() const { return team_.get(); }
+
+ private:
+  std::optional<SingleThreadedBlas> blas_;
+  std::unique_ptr<cpu::ThreadTeam> team_;
+  int restore_ = 0;  // beyond kMaxRunThreads: the library's count to give back
 };
 
 template <class T>
 class CpuExecutor final : public Executor<T> {
  public:
+  explicit CpuExecutor(int threads) : threads_(threads) {}
   BackendKind kind() const override { return BackendKind::cpu; }
   std::string device() const override { return cpu_model(); }
   std::size_t bytes_available() const override { return host_memory_bytes(); }
@@ -145,7 +169,7 @@ class CpuExecutor final : public Executor<T> {
                 b + i * stride_b + static_cast<long long>(c0) * ldb, ldb, beta,
                 c + i * stride_c + static_cast<long long>(c0) * ldc, ldc);
     };
-    cpu::ThreadTeam* team = cpu::parallel(threads_.team.get());
+    cpu::ThreadTeam* team = cpu::parallel(threads_.team());
     if (static_cast<double>(m) * n * kk * batch < kShareFlops) team = nullptr;
     if (!team) {
       for (long long i = 0; i < batch; ++i) one(i, 0, n);
@@ -172,9 +196,10 @@ class CpuExecutor final : public Executor<T> {
         method == QrMethod::householder ? 0 : static_cast<std::size_t>(rows) * kk;
     // Householder by panels: the block reflector's T and V, each thread's two workspaces.
     const std::size_t panel = static_cast<std::size_t>(cpu::Orthonormalizer<T>::panel_width(k));
-    const std::size_t threads = threads_.team ? static_cast<std::size_t>(threads_.team->size()) : 1;
+    const std::size_t threads =
+        threads_.team() ? static_cast<std::size_t>(threads_.team()->size()) : 1;
     const std::size_t team =
-        cpu::Orthonormalizer<T>::by_panels(k, threads_.team != nullptr)
+        cpu::Orthonormalizer<T>::by_panels(k, threads > 1)
             ? panel * (panel + static_cast<std::size_t>(rows) + 2 * threads * kk)
             : 0;
     return sizeof(T) * (kk * kk + kk + static_cast<std::size_t>(rows) * 64 + r + saved + team) +
@@ -182,7 +207,7 @@ class CpuExecutor final : public Executor<T> {
   }
   std::unique_ptr<Reorthonormalizer<T>> make_reorthonormalizer(int batch, int rows, int k,
                                                                QrMethod method) override {
-    return std::make_unique<CpuReorthonormalizer<T>>(batch, rows, k, method, threads_.team.get());
+    return std::make_unique<CpuReorthonormalizer<T>>(batch, rows, k, method, threads_.team());
   }
 
  protected:
@@ -199,37 +224,26 @@ class CpuExecutor final : public Executor<T> {
 
   CpuThreads threads_;
   std::unique_ptr<RandomNetworkKernels<T>> random_network_ =
-      make_cpu_random_network_kernels<T>(threads_.team.get());
+      make_cpu_random_network_kernels<T>(threads_.team());
   std::unique_ptr<CellKernels<T>> cell_ = make_cpu_cell_kernels<T>();
 };
 
 }  // namespace
 
-}  // namespace rnnlyap::detail
-
-namespace rnnlyap::cpu {
-int team_threads() {
-  const int t = blas_threads();
-  return t >= 2 && t <= detail::kMaxRunThreads ? t : 0;
-}
-}  // namespace rnnlyap::cpu
-
-namespace rnnlyap::detail {
-
 template <class T>
-std::unique_ptr<Executor<T>> make_cpu_executor() {
-  return std::make_unique<CpuExecutor<T>>();
+std::unique_ptr<Executor<T>> make_cpu_executor(int threads) {
+  return std::make_unique<CpuExecutor<T>>(threads);
 }
-template std::unique_ptr<Executor<float>> make_cpu_executor<float>();
-template std::unique_ptr<Executor<double>> make_cpu_executor<double>();
+template std::unique_ptr<Executor<float>> make_cpu_executor<float>(int);
+template std::unique_ptr<Executor<double>> make_cpu_executor<double>(int);
 
 const Backend& cpu_backend() {
   static const Backend entry{
       BackendKind::cpu,
       true,
       false,
-      [](int) { return make_cpu_executor<float>(); },
-      [](int) { return make_cpu_executor<double>(); },
+      [](int, int threads) { return make_cpu_executor<float>(threads); },
+      [](int, int threads) { return make_cpu_executor<double>(threads); },
       [](int) { return std::string(); },
       [](int) { return true; },
   };

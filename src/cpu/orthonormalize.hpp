@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -69,6 +70,9 @@ class Orthonormalizer {
   /// Prepares for rows×k bases (LAPACK workspace query), the work shared over `team` if it has
   /// two or more threads.
   void resize(int rows, int k, QrMethod method, ThreadTeam* team = nullptr) {
+    if (k < 1 || rows < k)
+      throw Error("Orthonormalizer: a basis of " + std::to_string(rows) + " rows and " +
+                  std::to_string(k) + " columns (k must be in [1, rows])");
     rows_ = rows;
     k_ = k;
     // A basis too small to pay for sharing (rows·k² multiply-adds per Gram matrix or solve) stays

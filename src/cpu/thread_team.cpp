@@ -6,11 +6,15 @@
 #include <chrono>
 #include <system_error>
 
+#include <stdexcept>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define RNNLYAP_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define RNNLYAP_PAUSE() __asm__ __volatile__("yield")
 #else
-#define RNNLYAP_PAUSE() std::this_thread::yield()
+#define RNNLYAP_PAUSE() ((void)0)
 #endif
 
 namespace rnnlyap::cpu {
@@ -41,6 +45,7 @@ V wait_change(const A& a, V old) {
 }  // namespace
 
 ThreadTeam::ThreadTeam(int size) {
+  workers_.reserve(static_cast<std::size_t>(std::max(size - 1, 0)));  // no reallocation below
   for (int p = 1; p < size; ++p) {
     try {
       workers_.emplace_back([this, p] { work(p); });
@@ -67,6 +72,8 @@ void ThreadTeam::call_catching(int p) {
 }
 
 void ThreadTeam::run_erased(void* fn, Call call) {
+  if (running_) throw std::logic_error("ThreadTeam::run called from within a run");
+  running_ = true;
   fn_ = fn;
   call_ = call;
   pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
@@ -75,6 +82,7 @@ void ThreadTeam::run_erased(void* fn, Call call) {
   call_catching(0);
   for (int left = pending_.load(std::memory_order_acquire); left != 0;)
     left = wait_change(pending_, left);
+  running_ = false;
   if (error_) {
     std::exception_ptr e;
     std::swap(e, error_);

@@ -53,7 +53,8 @@ class ThreadTeam {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   /// fn(p) for every p < size(), p = 0 on the calling thread; returns when all are done and
-  /// rethrows the first exception any of them threw.
+  /// rethrows an exception one of them threw (the first to be caught). Not re-entrant: fn must
+  /// not call run() on the same team (std::logic_error).
   template <class F>
   void run(F&& fn) {
     if (workers_.empty()) {
@@ -74,8 +75,10 @@ class ThreadTeam {
   std::vector<std::thread> workers_;
   void* fn_ = nullptr;
   Call call_ = nullptr;
-  std::atomic<unsigned> generation_{0};  // one more for every run(); workers wait for a change
-  std::atomic<int> pending_{0};          // workers still running the current fn
+  bool running_ = false;  // inside run(): a part that called run() again would clobber fn_
+  // What the workers spin on, and what the caller spins on, each on a cache line of its own.
+  alignas(64) std::atomic<unsigned> generation_{0};  // one more for every run()
+  alignas(64) std::atomic<int> pending_{0};          // workers still running the current fn
   std::atomic<bool> stop_{false};
   std::mutex error_mutex_;
   std::exception_ptr error_;

@@ -131,8 +131,8 @@ const Backend& cuda_backend() {
       BackendKind::cuda,
       true,
       true,
-      &make_cuda_executor<float>,
-      &make_cuda_executor<double>,
+      [](int device, int) { return make_cuda_executor<float>(device); },
+      [](int device, int) { return make_cuda_executor<double>(device); },
       &cuda_device_unusable,
       [](int device) {
         const auto devices = cuda_devices();

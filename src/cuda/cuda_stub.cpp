@@ -32,8 +32,8 @@ const Backend& cuda_backend() {
       BackendKind::cuda,
       false,
       true,
-      &make_cuda_executor<float>,
-      &make_cuda_executor<double>,
+      [](int device, int) { return make_cuda_executor<float>(device); },
+      [](int device, int) { return make_cuda_executor<double>(device); },
       &cuda_device_unusable,
       [](int) { return false; },
   };
