@@ -58,8 +58,8 @@ class Orthonormalizer {
   /// Householder by panels (factor_by_panels): with a team, and on one thread where LAPACK's
   /// geqrf runs unblocked (k below its crossover of 128) yet the basis is wide enough for block
   /// updates to pay (k ≥ kPanelsFrom). Panels are kNarrowPanel wide below k = 128, else kPanel
-  /// (LAPACK's own block size for geqrf). On one thread, measured against geqrf + orgqr at
-  /// N = 64 / 100 / 150: 1.3× / 1.8× / 1.7× faster (bench/RESULTS.md, "Threads of our own").
+  /// (LAPACK's own block size for geqrf). On one thread against geqrf + orgqr: 100 × 100 2.1×,
+  /// 1000 × 125 2.3× faster (bench/RESULTS.md, "Threads of our own").
   static constexpr int kPanel = 32, kNarrowPanel = 8, kPanelsFrom = 48, kLapackBlocked = 128;
   static constexpr double kShareWork = 1 << 17;  // 120 × 40 and larger bases are shared
   static int panel_width(int k) { return k < kLapackBlocked ? kNarrowPanel : kPanel; }
