@@ -70,9 +70,9 @@ TEST(ConsistencyCpu, ThreadCountsAgreeAndEachIsReproducible) {
     double t_sim;
   };
   SpectrumOptions o = chaotic(BackendKind::cpu);
-  o.n = 300;  // above the sizes the team shares a Cholesky factorisation at (2·64)
+  o.n = 200;  // above the sizes the team shares a Cholesky factorisation at (2·64)
   o.t_warmup = o.t_ons_warmup = 20;
-  for (const Case c : {Case{QrMethod::auto_select, Integrator::euler, 60},
+  for (const Case c : {Case{QrMethod::auto_select, Integrator::euler, 40},
                        Case{QrMethod::householder, Integrator::euler, 20},
                        Case{QrMethod::auto_select, Integrator::rk4, 10}}) {
     o.qr = c.qr;
@@ -113,7 +113,7 @@ TEST(ConsistencyCpu, OverlappingRunsKeepTheirThreadCounts) {
   two.threads = 2;
   const SpectrumResult alone_one = compute_spectrum(one), alone_two = compute_spectrum(two);
   SpectrumOptions longer_alone = two;
-  longer_alone.t_sim = 200;
+  longer_alone.t_sim = 100;
   const SpectrumResult alone_long = compute_spectrum(longer_alone);
   ASSERT_NE(alone_one.exponents, alone_two.exponents) << "the thread counts must be told apart";
   for (int round = 0; round < 2; ++round) {
@@ -129,7 +129,7 @@ TEST(ConsistencyCpu, OverlappingRunsKeepTheirThreadCounts) {
       b = compute_spectrum(round == 0 ? two : one);
     });
     SpectrumOptions longer = two;
-    longer.t_sim = 200;  // long enough to outlast the other run
+    longer.t_sim = 100;  // long enough to outlast the other run
     a = compute_spectrum(longer, obs);
     other.join();
     EXPECT_EQ(a.exponents, alone_long.exponents) << "round " << round;
