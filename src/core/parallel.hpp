@@ -27,24 +27,6 @@ namespace rnnlyap::detail {
 /// callers).
 constexpr int kMaxRunThreads = 16;
 
-class SingleThreadedBlas;
-int library_blas_threads();
-
-/// Threads for independent CPU runs: `requested` (--threads) when positive, else the BLAS
-/// library's own count, else the hardware's; at most kMaxRunThreads.
-inline int cpu_run_threads(int requested) {
-  int t = requested > 0 ? requested : library_blas_threads();
-  if (t <= 0) t = static_cast<int>(std::thread::hardware_concurrency());
-  return std::clamp(t, 1, kMaxRunThreads);
-}
-
-/// The threads of one run on the CPU (its executor's team, src/cpu/cpu_executor.cpp):
-/// `requested` (--threads) when positive, else the BLAS library's own count, else one.
-inline int run_threads(int requested) {
-  const int t = requested > 0 ? requested : library_blas_threads();
-  return std::max(t, 1);
-}
-
 /// The BLAS library held at one thread while any run_in_threads, or any CPU executor of a run,
 /// is active in this process (the Python module releases the GIL, so two may overlap): the first
 /// to start saves the count, the last to finish restores it; every start sets one thread again.
@@ -89,8 +71,19 @@ class SingleThreadedBlas {
   }
 };
 
-inline int library_blas_threads() {
-  return SingleThreadedBlas::library_threads();
+/// Threads for independent CPU runs: `requested` (--threads) when positive, else the BLAS
+/// library's own count, else the hardware's; at most kMaxRunThreads.
+inline int cpu_run_threads(int requested) {
+  int t = requested > 0 ? requested : SingleThreadedBlas::library_threads();
+  if (t <= 0) t = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(t, 1, kMaxRunThreads);
+}
+
+/// The threads of one run on the CPU (its executor's team, src/cpu/cpu_executor.cpp):
+/// `requested` (--threads) when positive, else the BLAS library's own count, else one.
+inline int run_threads(int requested) {
+  const int t = requested > 0 ? requested : SingleThreadedBlas::library_threads();
+  return std::max(t, 1);
 }
 
 /// Runs fn(i, observers_i, stopped) for i < count on up to `threads` threads (the caller's among

@@ -1,10 +1,10 @@
 // The CPU executor: BLAS for the products, LAPACK for the QR (orthonormalize.hpp), and the model
 // families' per-element kernels in plain loops (random_network_kernels.cpp, cell_kernels.cpp).
-// A run's threads are its own (thread_team.hpp): an executor made while the BLAS library is set to
-// T ≥ 2 threads (--threads T, or the library's default) keeps a team of T, holds the library at one
-// thread while it lives, and shares each product, re-orthonormalisation and per-element loop over
-// the team. Made at one thread (a member of an ensemble that runs its members on threads,
-// core/parallel.hpp) it does everything on the caller's thread.
+// A run's threads are its own (thread_team.hpp, CpuThreads below): an executor of T ≥ 2 threads
+// (the run's --threads, else the BLAS library's own count) keeps a team of T, holds the library at
+// one thread while it lives, and shares each product, re-orthonormalisation and random-network
+// loop over the team. One of one thread (each member of an ensemble that runs its members on
+// threads, core/parallel.hpp) does everything on the caller's thread.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>

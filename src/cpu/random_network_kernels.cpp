@@ -77,7 +77,7 @@ class CpuRandomNetworkKernels final : public RandomNetworkKernels<T> {
     for (int b = 0; b < batch; ++b) {
       const std::size_t vo = vector_offset(b, n), bo = vo * k;
       for (int i = 0; i < n; ++i) d_[i] = dphi(h[vo + i]);
-      by_columns(k, [&](int c0, int c1) {
+      by_columns(n, k, [&](int c0, int c1) {
         for (int c = c0; c < c1; ++c) {
           const std::size_t o = bo + static_cast<std::size_t>(c) * n;
           for (int r = 0; r < n; ++r) s[o + r] = d_[r] * q[o + r];
@@ -93,7 +93,7 @@ class CpuRandomNetworkKernels final : public RandomNetworkKernels<T> {
       const std::size_t vo = vector_offset(b, n), bo = vo * k;
       if (stage < 3)
         for (int i = 0; i < n; ++i) d_[i] = dphi(y_next[vo + i]);
-      by_columns(k, [&](int c0, int c1) {
+      by_columns(n, k, [&](int c0, int c1) {
         for (int col = c0; col < c1; ++col) {
           const std::size_t o = bo + static_cast<std::size_t>(col) * n;
           T* kc = kbuf + o;
@@ -126,8 +126,8 @@ class CpuRandomNetworkKernels final : public RandomNetworkKernels<T> {
 
   // fn(c0, c1) over the columns [0, k) of an n-row block: shared over the team, or all at once.
   template <class F>
-  void by_columns(int k, F fn) {
-    if (!team_ || static_cast<long long>(k) * static_cast<long long>(d_.size()) < kShareElements) {
+  void by_columns(int n, int k, F fn) {
+    if (!team_ || static_cast<long long>(k) * n < kShareElements) {
       fn(0, k);
       return;
     }

@@ -67,27 +67,6 @@ void solve_left_upper_transposed(int m, int n, const T* r, int ldr, T* a, int ld
   solve_left_upper_transposed(m2, n, r + at(m1, m1, ldr), ldr, a + m1, lda);
 }
 
-/// A = RᵀR with R upper triangular, in A's upper triangle (the lower one is not read). Returns
-/// LAPACK's info: 0, or the order of the leading minor that is not positive definite (A's upper
-/// triangle then partly overwritten).
-template <class T>
-int cholesky_upper(int n, T* a, int lda) {
-  using triangular_detail::at;
-  if (n <= kCholeskyBlock) {
-    int info = 0;
-    potrf_upper(n, a, lda, info);
-    return info;
-  }
-  const int n1 = triangular_detail::split(n), n2 = n - n1;
-  if (const int info = cholesky_upper(n1, a, lda); info != 0) return info;
-  T* a12 = a + at(0, n1, lda);
-  T* a22 = a + at(n1, n1, lda);
-  solve_left_upper_transposed(n1, n2, a, lda, a12, lda);  // R₁₂ = R₁₁⁻ᵀA₁₂
-  syrk_t(n2, n1, T(-1), a12, lda, T(1), a22, lda);        // A₂₂ − R₁₂ᵀR₁₂
-  const int info = cholesky_upper(n2, a22, lda);
-  return info == 0 ? 0 : n1 + info;
-}
-
 /// C ← αAᵀA + βC in C's upper triangle, A m×n (lda), C n×n (ldc), shared over the team by
 /// columns of C in equal parts of the triangle (each its diagonal block by syrk, the block above
 /// it by gemm).
@@ -121,21 +100,32 @@ void solve_right_upper(int m, int k, const T* r, int ldr, T* b, int ldb, ThreadT
   });
 }
 
-/// cholesky_upper with each level's off-diagonal solve (by columns) and update (syrk_t above)
-/// shared over the team; orders up to 2·kCholeskyBlock on the calling thread alone.
+/// A = RᵀR with R upper triangular, in A's upper triangle (the lower one is not read). Returns
+/// LAPACK's info: 0, or the order of the leading minor that is not positive definite (A's upper
+/// triangle then partly overwritten). With a team of two or more, each level above order
+/// 2·kCholeskyBlock shares its off-diagonal solve (by columns) and its update (syrk_t above).
 template <class T>
-int cholesky_upper(int n, T* a, int lda, ThreadTeam* team) {
+int cholesky_upper(int n, T* a, int lda, ThreadTeam* team = nullptr) {
   using triangular_detail::at;
-  if (!parallel(team) || n <= 2 * kCholeskyBlock) return cholesky_upper(n, a, lda);
+  if (n <= kCholeskyBlock) {
+    int info = 0;
+    potrf_upper(n, a, lda, info);
+    return info;
+  }
+  ThreadTeam* shared = n > 2 * kCholeskyBlock ? parallel(team) : nullptr;
   const int n1 = triangular_detail::split(n), n2 = n - n1;
   if (const int info = cholesky_upper(n1, a, lda, team); info != 0) return info;
   T* a12 = a + at(0, n1, lda);
   T* a22 = a + at(n1, n1, lda);
-  team->run([&](int p) {
-    const auto [c0, c1] = share(n2, team->size(), p, 8);
-    if (c1 > c0) solve_left_upper_transposed(n1, c1 - c0, a, lda, a12 + at(0, c0, lda), lda);
-  });
-  syrk_t(n2, n1, T(-1), a12, lda, T(1), a22, lda, team);
+  if (!shared) {
+    solve_left_upper_transposed(n1, n2, a, lda, a12, lda);  // R₁₂ = R₁₁⁻ᵀA₁₂
+  } else {
+    shared->run([&](int p) {
+      const auto [c0, c1] = share(n2, shared->size(), p, 8);
+      if (c1 > c0) solve_left_upper_transposed(n1, c1 - c0, a, lda, a12 + at(0, c0, lda), lda);
+    });
+  }
+  syrk_t(n2, n1, T(-1), a12, lda, T(1), a22, lda, shared);  // A₂₂ − R₁₂ᵀR₁₂
   const int info = cholesky_upper(n2, a22, lda, team);
   return info == 0 ? 0 : n1 + info;
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/options_json.hpp"
+#include "io/timing_json.hpp"
 #include "rnnlyap/arrays.hpp"
 #include "rnnlyap/json.hpp"
 #include "rnnlyap/npy.hpp"
@@ -32,16 +33,6 @@ json summary_stderr_json(const SpectrumSummary& s) {
   j.erase("n_positive");
   j.erase("ky_dimension_is_lower_bound");
   return j;
-}
-
-json timing_json(const Timing& t) {
-  return {{"seconds", t.seconds},
-          {"tangent_steps", t.tangent_steps},
-          {"qr_count", t.qr_count},
-          {"qr_paths",
-           {{"cholesky_one_pass", t.qr_paths.cholesky_one_pass},
-            {"cholesky_two_passes", t.qr_paths.cholesky_two_passes},
-            {"householder", t.qr_paths.householder}}}};
 }
 
 json schedule_json(const Schedule& sc) {
@@ -149,7 +140,7 @@ std::string to_json(const SpectrumResult& r, int indent) {
       {"backend", r.backend},
       {"device", r.device},
       {"precision", to_string(r.options.precision)},
-      {"timing", timing_json(r.timing)},
+      {"timing", detail::timing_to_json(r.timing)},
       {"schedule", schedule_json(r.schedule)},
       {"warnings", r.warnings},
   };
@@ -198,7 +189,7 @@ std::string to_json(const EnsembleResult& e, int indent) {
       {"backend", first.backend},
       {"device", first.device},
       {"precision", to_string(params.precision)},
-      {"timing", timing_json(e.timing)},
+      {"timing", detail::timing_to_json(e.timing)},
       {"schedule", schedule_json(first.schedule)},
       {"members", members},
       {"warnings", warnings},

@@ -9,6 +9,7 @@
 
 #include "core/options_json.hpp"
 #include "io/hash.hpp"
+#include "io/timing_json.hpp"
 #include "rnnlyap/errors.hpp"
 
 namespace rnnlyap::io {
@@ -98,14 +99,7 @@ json result_json(const SpectrumResult& r) {
             {"step_time", r.schedule.step_time}}},
           {"backend", r.backend},
           {"device", r.device},
-          {"timing",
-           {{"seconds", r.timing.seconds},
-            {"tangent_steps", r.timing.tangent_steps},
-            {"qr_count", r.timing.qr_count},
-            {"qr_paths",
-             {{"cholesky_one_pass", r.timing.qr_paths.cholesky_one_pass},
-              {"cholesky_two_passes", r.timing.qr_paths.cholesky_two_passes},
-              {"householder", r.timing.qr_paths.householder}}}}},
+          {"timing", detail::timing_to_json(r.timing)},
           {"warnings", r.warnings},
           {"sequence", r.sequence},
           {"ftle", ftle}};
@@ -220,16 +214,7 @@ SpectrumResult unit_result(const json& j) {
   r.schedule.step_time = sc.at("step_time").get<double>();
   r.backend = j.at("backend").get<std::string>();
   r.device = j.at("device").get<std::string>();
-  const json& t = j.at("timing");
-  r.timing.seconds = t.at("seconds").get<double>();
-  r.timing.tangent_steps = t.at("tangent_steps").get<std::int64_t>();
-  r.timing.qr_count = t.at("qr_count").get<std::int64_t>();
-  // qr_paths: absent from the unit files of 2026-12-06 and before.
-  if (const auto p = t.find("qr_paths"); p != t.end()) {
-    r.timing.qr_paths.cholesky_one_pass = p->at("cholesky_one_pass").get<std::int64_t>();
-    r.timing.qr_paths.cholesky_two_passes = p->at("cholesky_two_passes").get<std::int64_t>();
-    r.timing.qr_paths.householder = p->at("householder").get<std::int64_t>();
-  }
+  r.timing = detail::timing_from_json(j.at("timing"));
   r.warnings = j.at("warnings").get<std::vector<std::string>>();
   r.sequence = j.at("sequence").get<int>();
   for (const auto& w : j.at("ftle")) {
