@@ -24,7 +24,7 @@ enum class OptionId {
   ensemble, quiet, shard,
   n, g, weights, alpha, weights_file, inputs, lstm_h_only, ftle_window, clv, clv_stats, clv_window,
   clv_transient, initial_state, nonlinearity, bias_std, out, trace, npz, checkpoint,
-  checkpoint_every, resume
+  checkpoint_every, resume, distribute_network
 };
 // clang-format on
 

@@ -52,8 +52,12 @@ struct SpectrumOptions {
   int device = 0;  ///< CUDA device index (`--device`)
   Precision precision = Precision::fp64;
   QrMethod qr = QrMethod::auto_select;
-  int threads = 0;           ///< CPU threads; 0 takes the BLAS library's default count
-  int ensemble = 1;          ///< networks computed (seeds seed, seed+1, ...)
+  int threads = 0;   ///< CPU threads; 0 takes the BLAS library's default count
+  int ensemble = 1;  ///< networks computed (seeds seed, seed+1, ...)
+  /// One network over a grid_rows × grid_cols grid of MPI ranks (`--distribute-network
+  /// PRxPC`: ScaLAPACK, README "One network over many ranks"); 0 × 0: one process. The program
+  /// alone can run it (under mpirun, built with MPI and ScaLAPACK).
+  int grid_rows = 0, grid_cols = 0;
   std::string inputs_file;   ///< rnn/gru/lstm: .npy input sequence, T×I or B×T×I
   bool lstm_h_only = false;  ///< lstm: propagate only the h blocks (N per layer, not 2N)
   Nonlinearity nonlinearity = Nonlinearity::tanh;  ///< rnn: tanh or relu
@@ -86,6 +90,8 @@ struct SpectrumOptions {
   std::uint64_t basis_seed_used() const { return basis_seed.value_or(seed); }
   std::uint64_t noise_seed_used() const { return noise_seed.value_or(seed); }
 
+  /// True when one network is spread over a grid of ranks (grid_rows, grid_cols).
+  bool distributed() const { return grid_rows > 0 || grid_cols > 0; }
   /// True when covariant vectors are computed.
   bool clv_requested() const { return clv || clv_stats; }
   /// k as used: the given value, or n.

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "core/backends.hpp"
 #include "distribute.hpp"
 #include "rnnlyap/info.hpp"
 
@@ -16,6 +17,12 @@ void add_info_command(CLI::App& app, InfoCommand& c) {
 
 namespace {
 
+// The library of --distribute-network, or empty when it is not built in.
+std::string scalapack_library() {
+  const detail::DistributedBackend* d = detail::distributed_backend();
+  return d ? d->library() : std::string();
+}
+
 void print_json(const std::vector<DeviceInfo>& devices) {
   nlohmann::json j = {
       {"version", version()}, {"backends", compiled_backends()}, {"blas", blas_info()}};
@@ -23,6 +30,8 @@ void print_json(const std::vector<DeviceInfo>& devices) {
   j["blas_warning"] = slow.empty() ? nlohmann::json(nullptr) : nlohmann::json(slow);
   j["cpu_threads"] = cpu_threads_info();
   j["mpi"] = mpi_library().empty() ? nlohmann::json(nullptr) : nlohmann::json(mpi_library());
+  j["scalapack"] =
+      scalapack_library().empty() ? nlohmann::json(nullptr) : nlohmann::json(scalapack_library());
   j["devices"] = nlohmann::json::array();
   for (const auto& d : devices)
     j["devices"].push_back(
@@ -62,6 +71,12 @@ void print_text(const std::vector<DeviceInfo>& devices) {
   const std::string mpi = mpi_library();
   std::cout << "MPI: "
             << (mpi.empty() ? "not compiled in (--shard and merge spread a run instead)" : mpi)
+            << "\n";
+  const std::string scalapack = scalapack_library();
+  std::cout << "ScaLAPACK (--distribute-network): "
+            << (scalapack.empty()
+                    ? "not compiled in (Debian: libscalapack-openmpi-dev, then rebuild)"
+                    : scalapack)
             << "\n";
   if (devices.empty()) std::cout << "CUDA devices: none found\n";
   for (const auto& d : devices) print_device(d);

@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <memory>
+#include <new>
 #include <optional>
 #include <span>
 
@@ -143,9 +145,15 @@ class TraceWriter {
   Trace kept_;
 };
 
-// Every output and input path, checked before anything is computed (README, "Errors").
+// Every output and input path, checked before anything is computed (README, "Errors"). With
+// --distribute-network the ranks other than 0 write nothing: their inputs alone.
 Outputs single_run_files(const SpectrumOptions& o, const SpectrumArgs& a) {
   Outputs files;
+  if (g_ranks.rank != 0) {
+    add_inputs(files, o);
+    files.check();
+    return files;
+  }
   files.add("--out", a.out.empty() ? "-" : a.out);
   files.add("--trace", a.trace);
   files.add("--npz", a.npz);
@@ -207,13 +215,61 @@ Made run_one(const SingleRun& run) {
   const SpectrumResult r = compute_spectrum(run.o, run.obs, run.control);
   run.bar.finish();
   Made m;
+  if (g_ranks.rank != 0) return m;  // --distribute-network: rank 0 reports and writes
   if (run.files.has("--npz")) m.arrays = to_npz(r, run.trace.kept());
   if (run.files.has("--clv")) m.clv = clv_npy(r);
   m.json = report_single(r, run.a.quiet);
   return m;
 }
 
+// The exit status of what a run threw (main.cpp's run_command says the same).
+int status_of(const std::exception& e) {
+  if (dynamic_cast<const Interrupted*>(&e)) return 130;
+  if (dynamic_cast<const InvalidInput*>(&e) || dynamic_cast<const std::bad_alloc*>(&e))
+    return kExitInvalid;
+  return kExitFailure;
+}
+
+// --distribute-network: `compute` on every rank. A failure every rank sees (a run that goes
+// non-finite, a network that does not fit) ends every rank as usual, rank 0 saying why; a failure
+// of one rank alone (the others wait for it in ScaLAPACK) is said by that rank, which then aborts
+// the job (mpirun stops the others) with its exit status.
+template <class F>
+Made run_with_ranks(F compute) {
+  try {
+    return compute();
+  } catch (const std::exception& e) {
+    if (all_ranks_failed(g_ranks, 10.0)) {
+      if (g_ranks.rank != 0) throw QuietExit{status_of(e)};
+      throw;
+    }
+    say(status_of(e) == kExitInvalid ? "rnnlyap:%s error: %s\n" : "rnnlyap:%s failed: %s\n",
+        e.what());
+    abort_ranks(g_ranks, status_of(e));
+  }
+}
+
+// --distribute-network: what one network over a grid of ranks cannot do yet, and the ranks the
+// grid needs; each rank's BLAS threads (its share of the node's cores unless --threads).
+void prepare_distributed(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
+  if (!a.checkpoint.empty() || !a.resume.empty())
+    throw InvalidInput(
+        "--checkpoint and --resume are not available with --distribute-network (a stopped "
+        "distributed run starts again)");
+  if (!a.shard.empty())
+    throw InvalidInput("--shard spreads independent spectra; --distribute-network one network");
+  const long long need = static_cast<long long>(o.grid_rows) * o.grid_cols;
+  if (need != g_ranks.size)
+    throw InvalidInput("--distribute-network " + a.distribute_network + " needs " +
+                       std::to_string(need) + " MPI ranks (mpirun -n " + std::to_string(need) +
+                       " rnnlyap ...); this job has " + std::to_string(g_ranks.size) +
+                       (mpi_library().empty() ? " (this rnnlyap is built without MPI)" : ""));
+  if (!given(sub, "--threads")) o.threads = rank_threads(g_ranks);
+}
+
 int run_single(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
+  const bool distributed = !a.distribute_network.empty();
+  g_agreement_pending = distributed && g_ranks.size > 1;
   require_names(sub, {"--out", "--trace", "--npz", "--checkpoint", "--resume", "--weights-file",
                       "--inputs", "--initial-state", "--clv"});
   const double log_seconds = progress_log_seconds();
@@ -228,8 +284,10 @@ int run_single(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
     resume_options(o, a, sub);
   }
   validate(o);
+  if (distributed) prepare_distributed(o, a, sub);
   if (!(a.checkpoint_every > 0)) throw InvalidInput("--checkpoint-every must be > 0 seconds");
   Outputs files = single_run_files(o, a);
+  ranks_agree();  // --distribute-network: every rank's input was accepted
   RunControl control;
   control.checkpoint_path = a.checkpoint;
   control.checkpoint_every = a.checkpoint_every;
@@ -238,7 +296,7 @@ int run_single(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
   g_checkpointing = a.checkpoint.empty() ? 0 : 1;
   // Open the outputs before the run, so that a bad path fails now and not after hours.
   files.open();
-  ProgressBar bar(progress_mode(a.quiet), log_seconds);
+  ProgressBar bar(progress_mode(a.quiet || g_ranks.rank != 0), log_seconds);
   TraceWriter trace(files.file("--trace"), files.has("--npz"));
   Observers obs;
   obs.progress = [&](Phase p, std::int64_t done, std::int64_t total) {
@@ -251,7 +309,9 @@ int run_single(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
   const SingleRun run{o, a, files, obs, control, bar, trace};
   const Made m = is_cell(o.model) ? run_trained(run)
                  : o.ensemble > 1 ? run_ensemble(run)
+                 : distributed    ? run_with_ranks([&] { return run_one(run); })
                                   : run_one(run);
+  if (g_ranks.rank != 0) return 0;
   files.commit({{"--trace", nullptr},
                 {"--npz", [&] { return m.arrays; }},
                 {"--clv", [&] { return m.clv; }},
@@ -272,7 +332,8 @@ int run_spectrum(const SpectrumCommand& c) {
       units && names_a_file(a.out) && ::stat((a.out + ".partial.jsonl").c_str(), &st) == 0;
   if (!a.shard.empty() || (g_ranks.size > 1 && units) || left)
     return run_spectrum_units(c.opt, a, *c.app);
-  if (g_ranks.rank != 0) return 0;  // one run: rank 0 computes it alone
+  // One run: rank 0 computes it alone, or every rank its blocks (--distribute-network).
+  if (g_ranks.rank != 0 && a.distribute_network.empty()) return 0;
   return run_single(c.opt, a, *c.app);
 }
 

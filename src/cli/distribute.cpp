@@ -3,6 +3,8 @@
 // answering (rank 0 hands out work and collects results; the others hear a stop at once).
 #include "distribute.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -504,6 +506,45 @@ Agreement all_ranks_ok(const Ranks& r, bool ok) {
   (void)r;
   return {ok, ok};
 #endif
+}
+
+bool all_ranks_failed(const Ranks& r, double seconds) {
+#ifdef RNNLYAP_WITH_MPI
+  if (!r.mpi || r.size == 1) return true;
+  MPI_Request barrier;
+  MPI_Ibarrier(MPI_COMM_WORLD, &barrier);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  int done = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    MPI_Test(&barrier, &done, MPI_STATUS_IGNORE);
+    if (done) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;  // the request is left: the job is about to be aborted
+#else
+  (void)r;
+  (void)seconds;
+  return true;
+#endif
+}
+
+void abort_ranks(const Ranks& r, int status) {
+#ifdef RNNLYAP_WITH_MPI
+  std::fflush(stderr);
+  if (r.mpi && r.size > 1) MPI_Abort(MPI_COMM_WORLD, status);
+#else
+  (void)r;
+#endif
+  std::exit(status);
+}
+
+int rank_threads(const Ranks& r) {
+  // The cores this rank is bound to (srun --cpus-per-task, mpirun's binding), else its share.
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int bound = ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : cores;
+  return bound > 0 && bound < cores ? bound : std::max(1, cores / std::max(1, r.local_size));
 }
 
 void run_units(const Ranks& ranks, const UnitPlan& plan, UnitStore* store,

@@ -35,6 +35,17 @@ struct Agreement {
 };
 Agreement all_ranks_ok(const Ranks& r, bool ok);
 
+/// For ranks that compute one run together (--distribute-network), after one of them failed:
+/// whether every rank failed too within `seconds` (a failure they all see, as a run that goes
+/// non-finite: rank 0 reports it, and every rank ends as usual). False when some rank is still
+/// computing (waiting for this one in a collective call): the job must then be aborted.
+bool all_ranks_failed(const Ranks& r, double seconds);
+/// Ends every rank of the job with `status` (MPI_Abort; one process: exit).
+[[noreturn]] void abort_ranks(const Ranks& r, int status);
+/// This rank's CPU threads: the cores it is bound to (srun --cpus-per-task, mpirun's binding),
+/// else its share of the node's cores.
+int rank_threads(const Ranks& r);
+
 /// A rank's exit without a message of its own (rank 0 reports for the job).
 struct QuietExit {
   int status;

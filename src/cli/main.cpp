@@ -13,6 +13,9 @@
 #include <optional>
 
 #include "commands.hpp"
+#ifdef RNNLYAP_WITH_SCALAPACK
+#include "distributed/distributed.hpp"
+#endif
 #include "messages.hpp"
 #include "process.hpp"
 #include "rnnlyap/errors.hpp"
@@ -162,6 +165,9 @@ int main(int argc, char** argv) {
     g_ranks = start_ranks(argc, argv);
     // The ranks on a node share its memory: each checks its runs against its share.
     set_host_memory_share(g_ranks.local_size);
+#ifdef RNNLYAP_WITH_SCALAPACK
+    distributed::register_backend();  // --distribute-network
+#endif
   } catch (const std::exception& e) {
     if (launched_rank() == 0) std::fprintf(stderr, "rnnlyap: error: %s\n", e.what());
     return kExitInvalid;

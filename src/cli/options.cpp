@@ -69,6 +69,7 @@ Target target(OptionId id, SpectrumOptions& o, SpectrumArgs& a) {
     case OptionId::checkpoint: return &a.checkpoint;
     case OptionId::checkpoint_every: return &a.checkpoint_every;
     case OptionId::resume: return &a.resume;
+    case OptionId::distribute_network: return &a.distribute_network;
   }
   // clang-format on
   throw std::logic_error("an option without a place on the command line");
@@ -170,6 +171,24 @@ void resolve_numbers(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& 
     if (given(sub, flag)) *seed = parse_seed(*text, flag);
 }
 
+// --distribute-network PRxPC: two whole numbers >= 1.
+void parse_grid(const std::string& text, SpectrumOptions& o) {
+  const std::size_t x = text.find_first_of("xX");
+  const auto whole = [](const std::string& t) {
+    return !t.empty() && t.size() <= 5 &&
+           std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  const std::string r = x == std::string::npos ? text : text.substr(0, x);
+  const std::string c = x == std::string::npos ? std::string() : text.substr(x + 1);
+  if (!whole(r) || !whole(c) || std::stoi(r) < 1 || std::stoi(c) < 1)
+    throw InvalidInput(
+        "--distribute-network must be PRxPC, two whole numbers >= 1 (2x2 for four "
+        "ranks), got '" +
+        text + "'");
+  o.grid_rows = std::stoi(r);
+  o.grid_cols = std::stoi(c);
+}
+
 }  // namespace
 
 void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
@@ -195,6 +214,7 @@ void resolve(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
   if (given(sub, "--clv-window") && o.clv_window == 0)
     throw InvalidInput("--clv-window must be > 0 (leave it out to keep all of the averaging time)");
   if (given(sub, "--clv-transient")) o.clv_transient = a.clv_transient;
+  if (given(sub, "--distribute-network")) parse_grid(a.distribute_network, o);
   if (given(sub, "--checkpoint-every") && a.checkpoint.empty())
     throw InvalidInput(
         "--checkpoint-every applies with --checkpoint only (no checkpoint is written "

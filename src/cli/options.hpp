@@ -31,6 +31,7 @@ struct SpectrumArgs {
   std::string network_seed, state_seed, basis_seed, noise_seed;
   std::string nonlinearity = default_choice(&SpectrumOptions::nonlinearity);  // rnn: tanh | relu
   std::string shard;                                                          // --shard I/N
+  std::string distribute_network;  // --distribute-network PRxPC
   double checkpoint_every = 300;
   bool quiet = false;
   int k = 0;

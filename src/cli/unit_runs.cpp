@@ -36,15 +36,7 @@ UnitPlan placed_for_rank(const UnitPlan& plan, const SpectrumOptions& o, const C
     const auto gpus = cuda_devices();
     if (!gpus.empty()) device = g_ranks.local_rank % static_cast<int>(gpus.size());
   }
-  if (!given(sub, "--threads")) {
-    // The cores this rank is bound to (srun --cpus-per-task, mpirun's binding), else its share.
-    const int cores = static_cast<int>(std::thread::hardware_concurrency());
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    const int bound = ::sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : cores;
-    threads =
-        bound > 0 && bound < cores ? bound : std::max(1, cores / std::max(1, g_ranks.local_size));
-  }
+  if (!given(sub, "--threads")) threads = rank_threads(g_ranks);
   return plan.placed(device, threads);
 }
 

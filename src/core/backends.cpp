@@ -19,6 +19,20 @@ const Backend& backend(BackendKind kind) {
   throw Error("no backend of kind " + std::string(to_string(kind)));
 }
 
+namespace {
+const DistributedBackend*& distributed_entry() {
+  static const DistributedBackend* entry = nullptr;
+  return entry;
+}
+}  // namespace
+
+void register_distributed_backend(const DistributedBackend& b) {
+  distributed_entry() = &b;
+}
+const DistributedBackend* distributed_backend() {
+  return distributed_entry();
+}
+
 BackendKind resolve_backend(BackendKind kind, int device) {
   if (kind != BackendKind::auto_select) return kind;
   for (const Backend* b : backends())

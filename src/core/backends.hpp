@@ -41,6 +41,26 @@ struct Backend {
 const Backend& cpu_backend();
 const Backend& cuda_backend();
 
+/// The distributed executor (src/distributed/): one network's matrices in blocks over a grid of MPI
+/// ranks (ScaLAPACK). It needs MPI, which the library does not link: the program registers it at
+/// start-up when it was built with MPI and ScaLAPACK. Its executors report BackendKind::cpu.
+struct DistributedBackend {
+  /// "ScaLAPACK 2.2.1" (`rnnlyap info`).
+  std::string (*library)() = nullptr;
+  /// The executor of this rank in a grid_rows × grid_cols grid for a network of n neurons, each
+  /// rank's BLAS with `cpu_threads` (0: the library's count). Throws InvalidInput when MPI is not
+  /// started or the job's ranks are not grid_rows·grid_cols. Collective: every rank calls it.
+  std::unique_ptr<Executor<float>> (*make_fp32)(int grid_rows, int grid_cols, int n,
+                                                int cpu_threads) = nullptr;
+  std::unique_ptr<Executor<double>> (*make_fp64)(int grid_rows, int grid_cols, int n,
+                                                 int cpu_threads) = nullptr;
+};
+/// Registers the distributed executor (the program, at start-up).
+void register_distributed_backend(const DistributedBackend& b);
+/// The registered distributed executor, or null (a build without ScaLAPACK, or the library
+/// without the program: Python, C++ users).
+const DistributedBackend* distributed_backend();
+
 /// Every registered backend, in `auto`'s order of preference (the CPU last).
 const std::vector<const Backend*>& backends();
 /// The entry of `kind` (not auto_select).

@@ -16,8 +16,10 @@
 // header is plain C++17 (no CUDA, no BLAS), so that any translation unit may include it.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <typeinfo>
@@ -68,6 +70,15 @@ class Memory {
   virtual void copy_in(void* dst, const void* src, std::size_t bytes) = 0;
   /// Executor memory → host, after all work queued before it (a GPU waits here).
   virtual void copy_out_blocking(void* dst, const void* src, std::size_t bytes) = 0;
+  /// Whether `ok` holds on every rank of a distributed executor (collective there: every rank
+  /// calls it); `ok` itself elsewhere.
+  virtual bool all_ok(bool ok) { return ok; }
+  /// Values this executor holds of a rows × cols matrix (J, a basis): all of them, but for the
+  /// distributed executor, which holds its rank's blocks (src/distributed/). Vectors are whole
+  /// everywhere.
+  virtual std::size_t matrix_values(int rows, int cols) const {
+    return static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
+  }
 };
 
 /// `count` values of U in an executor's memory, zeroed; move-only, freed on destruction.
@@ -154,6 +165,28 @@ class Reorthonormalizer {
 template <class T>
 class Executor : public Memory {
  public:
+  /// Writes columns [c0, c1) of a rows-row matrix, column-major, into `out` (rows·(c1 − c0)
+  /// values).
+  using ColumnSource = std::function<void(int c0, int c1, T* out)>;
+  /// Fills the rows × cols matrix `dst` (matrix_values(rows, cols) values) from `columns`, a few
+  /// columns at a time (a distributed executor asks only for the columns of its blocks).
+  virtual void matrix_in(T* dst, int rows, int cols, const ColumnSource& columns) {
+    const std::size_t r = static_cast<std::size_t>(rows);
+    const int piece = static_cast<int>(std::max<std::size_t>(1, (std::size_t{1} << 22) / r));
+    std::vector<T> buf;
+    for (int c0 = 0; c0 < cols; c0 += piece) {
+      const int c1 = std::min(cols, c0 + piece);
+      buf.resize(r * static_cast<std::size_t>(c1 - c0));
+      columns(c0, c1, buf.data());
+      this->copy_in(dst + r * static_cast<std::size_t>(c0), buf.data(), buf.size() * sizeof(T));
+    }
+  }
+  /// The whole rows × cols matrix `src`, column-major, on the host (every rank of a distributed
+  /// executor gets all of it), after all work queued before it.
+  virtual void matrix_out_blocking(T* dst, const T* src, int rows, int cols) {
+    this->copy_out_blocking(dst, src, matrix_values(rows, cols) * sizeof(T));
+  }
+
   // --- dense linear algebra ---------------------------------------------------------------------
 
   /// C_b = alpha A_b B_b + beta C_b for b < batch (no transposes; A_b = a + b·stride_a, ...). With

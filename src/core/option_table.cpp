@@ -146,6 +146,11 @@ const OptionInfo kTable[] = {
    "seconds between checkpoints"},
   {OptionId::resume, "--resume", "", T::path, kNone, kAll, "", kSpectrum, false,
    "continue the run saved in this checkpoint"},
+  {OptionId::distribute_network, "--distribute-network", "", T::text, kNone, kRandom,
+   "random networks (rate, map); a trained model's sequences are spread over ranks whole",
+   kSpectrum, false,
+   "PRxPC: one network's matrices in blocks over a PR x PC grid of the PR*PC MPI ranks "
+   "(ScaLAPACK; mpirun -n PR*PC)"},
 };
 // clang-format on
 

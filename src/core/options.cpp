@@ -135,6 +135,26 @@ void validate(const SpectrumOptions& o) {
   if (o.ensemble < 1)
     fail(OptionId::ensemble, "", " must be at least 1, got " + std::to_string(o.ensemble));
   if (o.threads < 0) fail(OptionId::threads, "", " must be >= 0, got " + std::to_string(o.threads));
+  if (o.distributed()) {
+    const std::string grid = std::to_string(o.grid_rows) + "x" + std::to_string(o.grid_cols);
+    if (o.grid_rows < 1 || o.grid_cols < 1)
+      fail(OptionId::distribute_network, grid, ": both sides of the grid must be >= 1");
+    if (is_cell(o.model))
+      fail(OptionId::distribute_network, "",
+           " is for random networks (rate, map); a trained model's sequences are spread over "
+           "ranks whole without it");
+    if (o.ensemble > 1)
+      fail(OptionId::distribute_network, "",
+           " spreads one network; an ensemble's networks are spread over ranks whole without it");
+    if (o.clv_requested())
+      fail(OptionId::distribute_network, "",
+           " cannot compute covariant vectors (--clv, --clv-stats)");
+    if (o.backend == BackendKind::cuda)
+      fail(OptionId::distribute_network, "",
+           " runs on the CPUs of the ranks (ScaLAPACK); its GPU variant (cuSOLVERMp) is not built");
+    const long long cells = static_cast<long long>(o.grid_rows) * o.grid_cols;
+    if (cells > 65536) fail(OptionId::distribute_network, grid, ": at most 65536 ranks");
+  }
   if (o.device < 0) fail(OptionId::device, "", " must be >= 0, got " + std::to_string(o.device));
 }
 

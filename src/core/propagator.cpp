@@ -48,12 +48,20 @@ class ModelPropagator final : public Propagator {
     if (q.size() != basis_size())
       throw InvalidInput("basis has " + std::to_string(q.size()) + " entries, expected " +
                          std::to_string(basis_size()));
-    const std::vector<T> v(q.begin(), q.end());
-    ex_->copy_in(model_->basis(), v.data(), v.size() * sizeof(T));
+    const int rows = model_->tangent_rows();
+    const std::size_t full = static_cast<std::size_t>(rows) * k_, held = held_basis();
+    for (int m = 0; m < model_->batch(); ++m)
+      ex_->matrix_in(model_->basis() + m * held, rows, k_, [&](int c0, int c1, T* out) {
+        const double* from = q.data() + m * full + static_cast<std::size_t>(rows) * c0;
+        std::copy(from, from + static_cast<std::size_t>(rows) * (c1 - c0), out);
+      });
   }
   std::vector<double> basis_blocking() override {
+    const int rows = model_->tangent_rows();
+    const std::size_t full = static_cast<std::size_t>(rows) * k_, held = held_basis();
     std::vector<T> v(basis_size());
-    ex_->copy_out_blocking(v.data(), model_->basis(), v.size() * sizeof(T));
+    for (int m = 0; m < model_->batch(); ++m)
+      ex_->matrix_out_blocking(v.data() + m * full, model_->basis() + m * held, rows, k_);
     return {v.begin(), v.end()};
   }
 
@@ -74,6 +82,8 @@ class ModelPropagator final : public Propagator {
   std::size_t basis_size() const {
     return static_cast<std::size_t>(model_->batch()) * model_->tangent_rows() * k_;
   }
+  // Values of one member's basis on the executor (a distributed executor: its blocks).
+  std::size_t held_basis() const { return ex_->matrix_values(model_->tangent_rows(), k_); }
 
   // Destroyed in reverse order: the re-orthonormaliser, then the model's buffers, then the
   // executor.
@@ -88,7 +98,7 @@ class ModelPropagator final : public Propagator {
 template <class T>
 double bytes_needed(const Executor<T>& ex, const TangentModel<T>& m, int k,
                     const Placement& where) {
-  return m.bytes_needed(k) +
+  return m.bytes_needed(ex, k) +
          static_cast<double>(m.buffer_count()) * static_cast<double>(ex.allocation_granularity()) +
          static_cast<double>(
              ex.reorthonormalizer_bytes(m.batch(), m.tangent_rows(), k, where.qr, where.keep_r));
@@ -96,11 +106,12 @@ double bytes_needed(const Executor<T>& ex, const TangentModel<T>& m, int k,
 
 template <class T>
 [[noreturn]] void throw_does_not_fit(const Executor<T>& ex, const TangentModel<T>& m, int k,
-                                     double need) {
+                                     double need, bool per_rank = false) {
   const bool gpu = backend(ex.kind()).accelerator;
   throw DoesNotFit(
       "the run needs " + std::to_string(static_cast<long long>(std::ceil(need / kMiB))) +
-      " MiB of " + (gpu ? "GPU memory; " : "memory; ") + ex.device() + " has " +
+      " MiB of " + (gpu ? "GPU memory" : "memory") + (per_rank ? " per rank" : "") + "; " +
+      (per_rank ? "a rank" : ex.device()) + " has " +
       std::to_string(static_cast<long long>(static_cast<double>(ex.bytes_available()) / kMiB)) +
       " MiB free (" + std::to_string(m.batch()) + " x " + std::to_string(m.tangent_rows()) + " x " +
       std::to_string(k) + " basis, " + (std::is_same_v<T, float> ? "fp32" : "fp64") + ")");
@@ -110,11 +121,38 @@ template <class T>
 // present, usable and the run fits there, else the CPU). The memory check happens before anything
 // of the run is allocated; an allocation that fails on the GPU all the same (others took the
 // memory meanwhile) is OutOfDeviceMemory, after which `auto` goes to the CPU too.
+// One network over a grid of MPI ranks: each rank checks its blocks against its share of the
+// node's memory, and the ranks agree before any allocates (a rank that does not fit stops all).
+template <class T>
+std::unique_ptr<Propagator> place_distributed(const Placement& where,
+                                              std::unique_ptr<TangentModel<T>> model, int k) {
+  const DistributedBackend* d = distributed_backend();
+  if (d == nullptr)
+    throw BackendUnavailable(
+        "--distribute-network needs the rnnlyap program built with MPI and ScaLAPACK (rnnlyap "
+        "info says whether it was)");
+  std::unique_ptr<Executor<T>> ex;
+  if constexpr (std::is_same_v<T, float>)
+    ex = d->make_fp32(where.grid_rows, where.grid_cols, model->tangent_rows(), where.threads);
+  else
+    ex = d->make_fp64(where.grid_rows, where.grid_cols, model->tangent_rows(), where.threads);
+  const double need = bytes_needed(*ex, *model, k, where);
+  const std::size_t have = ex->bytes_available();
+  const bool fits = have == 0 || need <= static_cast<double>(have);
+  if (!ex->all_ok(fits)) {
+    if (fits)
+      throw DoesNotFit("the run does not fit in another rank's memory (its message is above)");
+    throw_does_not_fit(*ex, *model, k, need, true);
+  }
+  return std::make_unique<ModelPropagator<T>>(std::move(ex), std::move(model), k, where.qr);
+}
+
 template <class T>
 std::unique_ptr<Propagator> place(
     const Placement& where, const std::function<std::unique_ptr<TangentModel<T>>()>& make_model,
     int k) {
   std::unique_ptr<TangentModel<T>> model = make_model();
+  if (where.grid_rows > 0) return place_distributed<T>(where, std::move(model), k);
   const BackendKind kind = placed_backend(where);
   if (kind != BackendKind::cpu) {
     std::unique_ptr<Executor<T>> ex = make_executor<T>(kind, where.device);

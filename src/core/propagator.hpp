@@ -32,7 +32,9 @@ inline Dynamics dynamics_of(const SpectrumOptions& opt) {
 
 /// Bytes of the buffers of a random-network run (batch networks of n neurons, k exponents) on an
 /// executor, besides the re-orthonormaliser's: for refusing a run before its weights are drawn.
-double network_model_bytes(int batch, int n, int k, const Dynamics& dyn, Precision precision);
+/// With `layout`, its matrices as that executor holds them (a distributed executor: its blocks).
+double network_model_bytes(int batch, int n, int k, const Dynamics& dyn, Precision precision,
+                           const Memory* layout = nullptr);
 
 /// The primitives of the Benettin loop for B ≥ 1 members in lockstep. State: the B states one
 /// after another; basis: B blocks of rows × k (column-major); logs: B·k values, member-major. Each
@@ -90,6 +92,9 @@ struct Placement {
   bool keep_r = false;
   /// The CPU's threads for the run (--threads; 0: the BLAS library's count).
   int threads = 0;
+  /// One network over a grid of MPI ranks (--distribute-network; backends.hpp,
+  /// DistributedBackend); 0 × 0: one process.
+  int grid_rows = 0, grid_cols = 0;
 };
 
 /// B random or file networks of the same size (nets[b] with noise key keys[b]), k exponents each.
@@ -109,7 +114,8 @@ std::unique_ptr<Propagator> make_cell_propagator(const Placement& where, const C
 
 /// The placement the options ask for.
 inline Placement placement_of(const SpectrumOptions& opt) {
-  return {opt.backend, opt.device, opt.precision, opt.qr, opt.clv_requested(), opt.threads};
+  return {opt.backend,         opt.device,  opt.precision, opt.qr,
+          opt.clv_requested(), opt.threads, opt.grid_rows, opt.grid_cols};
 }
 
 /// Refuses (InvalidInput) random weights that cannot fit before they are drawn: the host's copy

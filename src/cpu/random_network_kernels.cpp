@@ -33,45 +33,21 @@ class CpuRandomNetworkKernels final : public RandomNetworkKernels<T> {
     for (int b = 0; b < batch; ++b) {
       const std::size_t vo = vector_offset(b, n);
       matvec(n, j + vo * n, x_in + vo);
-      T* hb = h + vo;
-      const T* bb = bias + vo;
-      for (int i = 0; i < n; ++i) {
-        const T xi = noise_scale != T(0) ? noise(keys[b], step, i) : T(0);
-        hb[i] = map ? drive_[i] + bb[i] + (noise_scale != T(0) ? noise_scale * xi : T(0))
-                    : euler_update(hb[i], drive_[i], bb[i], dt, noise_scale, xi);
-        x_out[vo + i] = phi(hb[i]);
-      }
+      euler_or_map_update(n, map, drive_.data(), bias + vo, h + vo, x_out + vo, dt, noise_scale,
+                          keys[b], step);
     }
   }
-
   void rk4_stage(int batch, int n, int s, const T* j, const T* bias, const Rk4Buffers<T>& st,
                  T c_next, T dt6, T noise_scale, const std::uint64_t* keys,
                  std::int64_t step) override {
     for (int b = 0; b < batch; ++b) {
       const std::size_t vo = vector_offset(b, n);
-      T* h = st.h + vo;
-      T* y = st.y[s] + vo;
-      if (s == 0) std::copy(h, h + n, y);
+      if (s == 0) std::copy(st.h + vo, st.h + vo + n, st.y[0] + vo);
       matvec(n, j + vo * n, st.x[s] + vo);
-      T* f = st.f[s] + vo;
-      for (int i = 0; i < n; ++i) f[i] = -y[i] + drive_[i] + bias[vo + i];  // f(y)
-      if (s < 3) {
-        for (int i = 0; i < n; ++i) {
-          const T yn = h[i] + c_next * f[i];  // y_{s+1} = h + c_{s+1} f_s
-          st.y[s + 1][vo + i] = yn;
-          st.x[s + 1][vo + i] = phi(yn);
-        }
-        continue;
-      }
-      const T *f0 = st.f[0] + vo, *f1 = st.f[1] + vo, *f2 = st.f[2] + vo;
-      for (int i = 0; i < n; ++i) {
-        h[i] += dt6 * (f0[i] + 2 * f1[i] + 2 * f2[i] + f[i]);
-        if (noise_scale != T(0)) h[i] += noise_scale * noise(keys[b], step, i);
-        st.x[0][vo + i] = phi(h[i]);
-      }
+      rk4_stage_update(n, s, drive_.data(), bias + vo, offset(st, vo), c_next, dt6, noise_scale,
+                       keys[b], step);
     }
   }
-
   void scale_rows_by_dphi(int batch, int n, int k, const T* h, const T* q, T* s) override {
     d_.resize(static_cast<std::size_t>(n));
     for (int b = 0; b < batch; ++b) {
@@ -116,11 +92,16 @@ class CpuRandomNetworkKernels final : public RandomNetworkKernels<T> {
     return static_cast<std::size_t>(b) * static_cast<std::size_t>(n);
   }
 
-  static T noise(std::uint64_t key, std::int64_t step, int i) {
-    return static_cast<T>(normal_at(key, kStreamNoise, static_cast<std::uint64_t>(step),
-                                    static_cast<std::uint32_t>(i)));
+  static Rk4Buffers<T> offset(const Rk4Buffers<T>& st, std::size_t vo) {
+    Rk4Buffers<T> o;
+    o.h = st.h + vo;
+    for (int i = 0; i < 4; ++i) {
+      o.x[i] = st.x[i] + vo;
+      o.y[i] = st.y[i] + vo;
+      o.f[i] = st.f[i] + vo;
+    }
+    return o;
   }
-
   // Below this many elements (n·k, n²) a loop stays on one thread: sharing it costs more.
   static constexpr long long kShareElements = 1 << 14;
 

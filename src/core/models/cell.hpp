@@ -39,7 +39,8 @@ class CellModel final : public TangentModel<T> {
   int batch() const override { return count_; }
   int state_size() const override { return net_.state_size(); }
   int tangent_rows() const override { return dim_; }
-  double bytes_needed(int k) const override;
+  double bytes_needed(int k) const;
+  double bytes_needed(const Memory&, int k) const override { return bytes_needed(k); }
   int buffer_count() const override { return 4 * layers_ + 8; }  // upload()'s, at most
   void upload(Executor<T>& ex, int k) override;
   void set_state(const std::vector<double>& all) override;

@@ -26,8 +26,9 @@ class TangentModel {
   virtual int state_size() const = 0;
   /// Rows of each member's tangent basis.
   virtual int tangent_rows() const = 0;
-  /// Bytes of the model's own buffers on an executor for bases of k columns (before allocation).
-  virtual double bytes_needed(int k) const = 0;
+  /// Bytes of the model's own buffers on executor `ex` for bases of k columns (before
+  /// allocation; a distributed executor holds only its blocks of each matrix).
+  virtual double bytes_needed(const Memory& ex, int k) const = 0;
   /// At most how many buffers upload() allocates (each may take the executor's allocation
   /// granularity beyond its size).
   virtual int buffer_count() const = 0;

@@ -6,6 +6,7 @@
 //               dQ/dt = (−I + J diag φ'(y)) Q along the same stage points (4 products per step).
 #include "random_network.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "rnnlyap/errors.hpp"
@@ -24,19 +25,23 @@ RandomNetworkModel<T>::RandomNetworkModel(const std::vector<const Network*>& net
   map_ = dyn.model == Model::map;
 }
 
-double network_model_bytes(int batch, int n, int k, const Dynamics& dyn, Precision precision) {
+double network_model_bytes(int batch, int n, int k, const Dynamics& dyn, Precision precision,
+                           const Memory* layout) {
   // Per member: J; the bases (Q, S; RK4 also K and the accumulator); the vectors (bias, h,
-  // x[2 or 4], RK4's stage points and slopes); the noise key.
+  // x[2 or 4], RK4's stage points and slopes); the noise key. The matrices as `layout` holds them
+  // (a distributed executor: its rank's blocks).
   const bool rk4 = dyn.model == Model::rate && dyn.integrator == Integrator::rk4;
-  const double nn = n, kk = k, scalar = precision == Precision::fp32 ? 4 : 8;
-  const double per = nn * nn + nn * kk * (rk4 ? 4 : 2) + nn * (rk4 ? 2 + 4 + 4 + 4 : 2 + 2);
+  const double nn = layout ? static_cast<double>(layout->matrix_values(n, n)) : double(n) * n;
+  const double nk = layout ? static_cast<double>(layout->matrix_values(n, k)) : double(n) * k;
+  const double scalar = precision == Precision::fp32 ? 4 : 8;
+  const double per = nn + nk * (rk4 ? 4 : 2) + double(n) * (rk4 ? 2 + 4 + 4 + 4 : 2 + 2);
   return batch * (per * scalar + sizeof(std::uint64_t));
 }
 
 template <class T>
-double RandomNetworkModel<T>::bytes_needed(int k) const {
+double RandomNetworkModel<T>::bytes_needed(const Memory& ex, int k) const {
   return network_model_bytes(batch(), n_, k, dyn_,
-                             sizeof(T) == 4 ? Precision::fp32 : Precision::fp64);
+                             sizeof(T) == 4 ? Precision::fp32 : Precision::fp64, &ex);
 }
 
 template <class T>
@@ -45,25 +50,24 @@ void RandomNetworkModel<T>::upload(Executor<T>& ex, int k) {
   kern_ = &ex.template kernels<RandomNetworkKernels<T>>();
   k_ = k;
   const std::size_t b = nets_.size(), n = static_cast<std::size_t>(n_);
-  const std::size_t nk = n * static_cast<std::size_t>(k);
-  j_ = Buffer<T>(ex, b * n * n);
+  // The matrices as the executor holds them (all of each, or a distributed executor's blocks).
+  jn_ = ex.matrix_values(n_, n_);
+  qn_ = ex.matrix_values(n_, k);
+  j_ = Buffer<T>(ex, b * jn_);
   bias_ = Buffer<T>(ex, b * n);
   for (std::size_t m = 0; m < b; ++m) {
     const Network& net = *nets_[m];
     if (net.j.size() != n * n || (!net.bias.empty() && net.bias.size() != n))
       throw InvalidInput("network " + std::to_string(m) + " has weights of the wrong size");
-    // In pieces, so that an fp32 run never holds a second full copy of J on the host.
-    constexpr std::size_t kPiece = std::size_t{1} << 22;
-    std::vector<T> piece;
-    for (std::size_t at = 0; at < n * n; at += kPiece) {
-      const std::size_t len = std::min(kPiece, n * n - at);
-      piece.assign(net.j.begin() + static_cast<std::ptrdiff_t>(at),
-                   net.j.begin() + static_cast<std::ptrdiff_t>(at + len));
-      ex.copy_in(j_.get() + m * n * n + at, piece.data(), len * sizeof(T));
-    }
+    // A few columns at a time, so that an fp32 run never holds a second full copy of J on the
+    // host.
+    ex.matrix_in(j_.get() + m * jn_, n_, n_, [&](int c0, int c1, T* out) {
+      std::copy(net.j.begin() + static_cast<std::ptrdiff_t>(n * static_cast<std::size_t>(c0)),
+                net.j.begin() + static_cast<std::ptrdiff_t>(n * static_cast<std::size_t>(c1)), out);
+    });
     if (!net.bias.empty()) {
-      piece.assign(net.bias.begin(), net.bias.end());
-      ex.copy_in(bias_.get() + m * n, piece.data(), n * sizeof(T));
+      const std::vector<T> v(net.bias.begin(), net.bias.end());
+      ex.copy_in(bias_.get() + m * n, v.data(), n * sizeof(T));
     }
   }
   keys_ = Buffer<std::uint64_t>(ex, b);
@@ -76,11 +80,11 @@ void RandomNetworkModel<T>::upload(Executor<T>& ex, int k) {
       f_[i] = Buffer<T>(ex, b * n);
     }
   }
-  q_ = Buffer<T>(ex, b * nk);
-  s_ = Buffer<T>(ex, b * nk);
+  q_ = Buffer<T>(ex, b * qn_);
+  s_ = Buffer<T>(ex, b * qn_);
   if (rk4_) {
-    kbuf_ = Buffer<T>(ex, b * nk);
-    acc_ = Buffer<T>(ex, b * nk);
+    kbuf_ = Buffer<T>(ex, b * qn_);
+    acc_ = Buffer<T>(ex, b * qn_);
   }
   x_cur_ = 0;
 }
@@ -141,7 +145,7 @@ void RandomNetworkModel<T>::state_step(std::int64_t step) {
 
 template <class T>
 void RandomNetworkModel<T>::tangent_step(std::int64_t step) {
-  const long long nn = static_cast<long long>(n_) * n_, nk = static_cast<long long>(n_) * k_;
+  const long long nn = static_cast<long long>(jn_), nk = static_cast<long long>(qn_);
   if (!rk4_) {
     // S = diag(φ'(h)) Q, then Q ← α J S + β Q in one product: α = dt, β = 1 − dt (rate/Euler);
     // α = 1, β = 0 (map).

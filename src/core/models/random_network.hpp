@@ -21,7 +21,7 @@ class RandomNetworkModel final : public TangentModel<T> {
   int batch() const override { return static_cast<int>(nets_.size()); }
   int state_size() const override { return n_; }
   int tangent_rows() const override { return n_; }
-  double bytes_needed(int k) const override;
+  double bytes_needed(const Memory& ex, int k) const override;
   int buffer_count() const override { return rk4_ ? 20 : 8; }  // upload()'s
   void upload(Executor<T>& ex, int k) override;
   void set_state(const std::vector<double>& all) override;
@@ -39,6 +39,7 @@ class RandomNetworkModel final : public TangentModel<T> {
   Dynamics dyn_;
   std::vector<std::uint64_t> key_values_;
   int n_ = 0, k_ = 0;
+  std::size_t jn_ = 0, qn_ = 0;  // values of J and of a basis on the executor (matrix_values)
   bool rk4_ = false, map_ = false;
   Executor<T>* ex_ = nullptr;
   RandomNetworkKernels<T>* kern_ = nullptr;  // ex_'s, found in upload()

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# End-to-end tests of one network over a grid of MPI ranks (README, "One network over many ranks"):
+#   network.sh RNNLYAP PYTHON MPIEXEC
+# - below onset the spectrum of a network from a file equals the exact one (log|eig| of the
+#   constant tangent map at the fixed point 0) within the estimator's error, on grids 1x2 and 2x2;
+# - on the same network, seeds and schedule, grids 1x2, 2x1, 2x2 and 1x3 (block sizes that do not
+#   divide N = 70) give one process's spectrum to rounding: rate (Euler, RK4), map, every QR method,
+#   fp32, levy and file weights, noise and bias, k < N;
+# - refused input (a grid that is not the job's ranks, checkpoints, ensembles, a bad grid) exits 2
+#   with one line before anything is computed; a run that goes non-finite exits 1 with one line and
+#   writes no result.
+set -euo pipefail
+rnnlyap=$1 python=$2 mpiexec=${3:-mpirun}
+dir=$(mktemp -d "${TMPDIR:-/tmp}/rnnlyap_network.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+cd "$dir"
+"$python" -c "import numpy" 2>/dev/null || { echo "numpy is missing: skipped"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export RNNLYAP_PROGRESS_SECONDS=3600
+
+"$rnnlyap" info | grep -q "^ScaLAPACK (--distribute-network): [a-z]" ||
+  fail "rnnlyap info does not name ScaLAPACK"
+
+# ranks GRID ARGS...: the run on a PRxPC grid of PR*PC ranks.
+ranks() {
+  local grid=$1
+  shift
+  "$mpiexec" -n $((${grid%x*} * ${grid#*x})) "$rnnlyap" "$@" --distribute-network "$grid" --quiet
+}
+
+# close A B TOL: the exponents of two results agree within TOL (absolute), and B ran on a grid.
+close() {
+  "$python" - "$@" <<'EOF'
+import json, sys
+a, b, tol = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), float(sys.argv[3])
+x, y = a["exponents"], b["exponents"]
+assert len(x) == len(y) > 0
+d = max(abs(p - q) for p, q in zip(x, y))
+assert d <= tol, f"exponents differ by {d:.3g} > {tol:.3g}"
+assert "ScaLAPACK" in b["device"], b["device"]
+assert a["params"] == b["params"], "the recorded options differ"
+EOF
+}
+
+# --- below onset: the exact spectrum ------------------------------------------------------------
+# J = 0.6 W/√N: the fixed point 0 is stable, the tangent map is the constant D = (1−dt) I + dt J,
+# and λ_i = log|μ_i(D)|/dt. The estimator's error after averaging over T: about log κ(V)/T for
+# the eigenvector matrix V (the basis's transient), taken four times over.
+"$python" - <<'EOF'
+import numpy as np
+r = np.random.default_rng(7)
+n, dt, t = 40, 0.1, 400.0
+j = 0.6 * r.normal(0, 1, (n, n)) / np.sqrt(n)
+np.save("j.npy", j)
+mu, v = np.linalg.eig((1 - dt) * np.eye(n) + dt * j)
+np.save("exact.npy", np.sort(np.log(np.abs(mu)) / dt)[::-1])
+open("tol", "w").write(repr(4 * np.log(np.linalg.cond(v)) / t))
+EOF
+below=(spectrum --weights-file j.npy --dt 0.1 --t-warmup 50 --t-ons-warmup 50 --t-sim 400)
+for grid in 1x2 2x2; do
+  ranks $grid "${below[@]}" --out below$grid.json
+  "$python" - below$grid.json <<'EOF'
+import json, sys
+import numpy as np
+lam = np.array(json.load(open(sys.argv[1]))["exponents"])
+exact, tol = np.load("exact.npy"), float(open("tol").read())
+d = np.max(np.abs(lam - exact))
+assert d <= tol, f"{sys.argv[1]}: {d:.3g} from the exact spectrum (tolerance {tol:.3g})"
+s = abs(lam.sum() - exact.sum())
+assert s <= 1e-9 * abs(exact.sum()) + 1e-9, f"sum rule off by {s:.3g}"
+EOF
+  pass "below onset on $grid: the exact spectrum within the estimator's error ($(cat tol)), its sum to 1e-9"
+done
+
+# --- one process and the grids: the same spectrum to rounding ------------------------------------
+# Chaos magnifies rounding by about e^{λ_1 t} over the run (t = 60 here, λ_1 ≈ 0.1 for the rate
+# model at g = 3): 1e-16 · e^6 ≈ 4e-14; the tolerance leaves a factor of 25 000 above that. The map
+# (λ_1 ≈ 0.25 per step, 60 steps) is taken at g = 1.5, where λ_1 is smaller still.
+short=(--n 70 --t-warmup 20 --t-ons-warmup 10 --t-sim 30)
+check() {  # check NAME TOL GRID... -- ARGS...
+  local name=$1 tol=$2
+  shift 2
+  local grids=()
+  while [ "$1" != "--" ]; do grids+=("$1"); shift; done
+  shift
+  "$rnnlyap" spectrum "$@" --threads 1 --quiet --out one.json
+  for grid in "${grids[@]}"; do
+    ranks "$grid" spectrum "$@" --out grid.json
+    close one.json grid.json "$tol" || fail "$name on $grid"
+  done
+  pass "$name: grids ${grids[*]} agree with one process within $tol"
+}
+check "rate, Euler, --qr auto" 1e-9 1x2 2x1 2x2 1x3 -- "${short[@]}" --g 3
+check "rate, RK4" 1e-9 2x2 -- "${short[@]}" --g 3 --integrator rk4
+check "rate, --qr householder" 1e-9 2x2 1x3 -- "${short[@]}" --g 3 --qr householder
+check "rate, --qr cholesky2" 1e-9 2x1 -- "${short[@]}" --g 3 --qr cholesky2
+check "map" 1e-9 1x3 -- --model map --n 70 --g 1.5 --t-warmup 20 --t-ons-warmup 10 --t-sim 30
+check "levy weights, noise, bias, k < N" 1e-9 2x2 -- "${short[@]}" --g 3 --weights levy \
+  --alpha 1.5 --input-std 0.3 --bias-std 0.2 --k 9
+check "a weights file" 1e-9 2x1 -- --weights-file j.npy --t-sim 50
+# fp32: rounding of 6e-8 magnified as above, and CholeskyQR's error in fp32: 1e-4.
+check "fp32" 1e-4 1x2 -- "${short[@]}" --g 3 --precision fp32
+
+# --- refused input: exit 2 and one line, before anything is computed ----------------------------
+refused() {  # refused WHAT EXPECTED-TEXT COMMAND...
+  local what=$1 text=$2
+  shift 2
+  set +e
+  "$@" >out.txt 2>err.txt
+  local rc=$?
+  set -e
+  [ $rc -eq 2 ] || fail "$what: exit $rc, not 2"
+  [ "$(grep -c '^rnnlyap' err.txt)" -eq 1 ] || { cat err.txt; fail "$what: not one line"; }
+  grep -q -- "$text" err.txt || { cat err.txt; fail "$what: says '$(grep '^rnnlyap' err.txt)'"; }
+  [ ! -e never.json ] || fail "$what: wrote a result"
+  pass "$what: exit 2, one line"
+}
+refused "a 2x2 grid on 3 ranks" "needs 4 MPI ranks" \
+  "$mpiexec" -n 3 "$rnnlyap" spectrum --n 50 --distribute-network 2x2 --out never.json
+refused "checkpoints" "not available with --distribute-network" \
+  "$mpiexec" -n 2 "$rnnlyap" spectrum --n 50 --distribute-network 2x1 --checkpoint c.ckpt \
+  --out never.json
+refused "an ensemble" "spreads one network" \
+  "$mpiexec" -n 2 "$rnnlyap" spectrum --n 50 --ensemble 3 --distribute-network 1x2 --out never.json
+refused "a grid that is not PRxPC" "must be PRxPC" \
+  "$rnnlyap" spectrum --n 50 --distribute-network 2by2 --out never.json
+refused "a grid without MPI ranks" "needs 4 MPI ranks" \
+  "$rnnlyap" spectrum --n 50 --distribute-network 2x2 --out never.json
+
+# --- a run that goes non-finite: exit 1, one line, no result ------------------------------------
+set +e
+"$mpiexec" -n 2 "$rnnlyap" spectrum --model map --n 50 --g 1e300 --t-sim 10 \
+  --distribute-network 2x1 --out never.json >out.txt 2>err.txt
+rc=$?
+set -e
+[ $rc -eq 1 ] || fail "a non-finite run: exit $rc, not 1"
+[ "$(grep -c '^rnnlyap' err.txt)" -eq 1 ] || { cat err.txt; fail "a non-finite run: not one line"; }
+[ ! -e never.json ] || fail "a non-finite run wrote a result"
+pass "a run that saturates: exit 1, one line, no result"
