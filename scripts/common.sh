@@ -6,7 +6,8 @@ BUILD=${BUILD_DIR:-$ROOT/build}
 
 DEB_PACKAGES=(cmake g++ make libopenblas-dev liblapack-dev libcli11-dev nlohmann-json3-dev
               libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy python3-matplotlib
-              zlib1g-dev pybind11-dev python3-dev pkg-config openmpi-bin libopenmpi-dev)
+              zlib1g-dev pybind11-dev python3-dev pkg-config openmpi-bin libopenmpi-dev
+              libscalapack-openmpi-dev)
 
 # install_deps [EXTRA_PACKAGE ...]
 install_deps() {
@@ -20,6 +21,17 @@ install_deps() {
     [ "$(id -u)" -eq 0 ] || sudo=sudo
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# The tests run on OpenBLAS's Haswell kernels on every x86-64 machine (unless OPENBLAS_CORETYPE is
+# set): a few tests build edge cases from exact rounding (a rank-one map whose R_ii are exactly 0, a
+# basis chosen so that CholeskyQR's second pass fails), and OpenBLAS picks other kernels on
+# AVX-512 CPUs (SkylakeX, Cooperlake), whose rounding differs; CI machines differ in that. The
+# program itself uses whatever kernels the CPU gets.
+pin_test_kernels() {
+  if [ "$(uname -m)" = x86_64 ] && [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    export OPENBLAS_CORETYPE=Haswell
   fi
 }
 

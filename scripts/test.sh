@@ -13,6 +13,7 @@ if [ "${RNNLYAP_REQUIRE_CUDA_BUILD:-0}" = 1 ] &&
   exit 1
 fi
 echo "== ctest"
+pin_test_kernels
 cd "$BUILD"
 set +e
 ctest --output-on-failure --no-tests=error -j"$(nproc)" -LE mutations 2>&1 | tee "$BUILD/ctest.log"

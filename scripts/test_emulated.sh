@@ -16,6 +16,7 @@ grep -q "rnnlyap: CUDA emulation ON" "$ROOT/.cmake-configure.log" ||
   { echo "test_emulated.sh: the emulated configuration was not built" >&2; exit 1; }
 
 echo "== ctest: every CUDA test instance on the emulated device"
+pin_test_kernels
 cd "$BUILD"
 set +e
 # PropagatorWithoutCuda and Cli.CudaBackendWithoutDevice* are the no-device cases: they skip

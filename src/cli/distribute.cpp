@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -461,10 +462,21 @@ std::string mpi_library() {
 #endif
 }
 
+// Whether the command line asks for one network over a grid of ranks (which needs MPI started
+// even for a grid of one rank).
+bool distributes_network(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]).rfind("--distribute-network", 0) == 0) return true;
+  return false;
+}
+
 Ranks start_ranks(int& argc, char**& argv) {
   Ranks r;
   const int launched = launched_size();
-  if (launched <= 1) return r;  // one process, whoever started it
+  const bool launcher = std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") ||
+                        std::getenv("PMI_SIZE") || std::getenv("PMIX_SIZE");
+  // One process, whoever started it; a launcher's single rank starts MPI for a grid of 1 x 1.
+  if (launched <= 1 && !(launcher && distributes_network(argc, argv))) return r;
 #ifdef RNNLYAP_WITH_MPI
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);

@@ -47,36 +47,69 @@ std::string_view to_string(Phase p) {
 
 namespace detail {
 
-SpectrumResult observed_spectrum(const SpectrumOptions& opt_in, const Network& net,
-                                 const LoopObservers& obs, const RunControl& control) {
+namespace {
+
+// A random or file network of n neurons: the run's setup (its checks, schedule, initial state),
+// then the run on the propagator `place` makes for k exponents.
+template <class Place>
+SpectrumResult network_run(const SpectrumOptions& opt_in, int n, std::uint64_t network_hash,
+                           const LoopObservers& obs, const RunControl& control, Place place) {
   detail::LoopSetup setup;
   SpectrumOptions& opt = setup.options;
   opt = opt_in;
-  opt.n = net.n;
+  opt.n = n;
   validate(opt);
-  check_network(net);
   if (opt.model != Model::rate && opt.model != Model::map)
     throw InvalidInput(OptionId::model, std::string(to_string(opt.model)),
                        " needs --weights-file W.npz and --inputs X.npy");
   opt.k = opt.num_exponents();
   setup.schedule = make_schedule(opt);
-  setup.dim = net.n;
-  setup.initial_state = opt.initial_state_file.empty()
-                            ? detail::initial_state(net.n, opt.state_seed_used())
-                            : detail::given_state(opt.initial_state_file, net.n,
-                                                  "a network of N = " + std::to_string(net.n));
-  setup.network_hash = detail::network_hash(net);
-
-  const std::unique_ptr<detail::Propagator> propagator =
-      detail::make_network_propagator(detail::placement_of(opt), {&net}, detail::dynamics_of(opt),
-                                      {detail::noise_key(opt.noise_seed_used())}, *opt.k);
+  setup.dim = n;
+  setup.initial_state =
+      opt.initial_state_file.empty()
+          ? detail::initial_state(n, opt.state_seed_used())
+          : detail::given_state(opt.initial_state_file, n, "a network of N = " + std::to_string(n));
+  setup.network_hash = network_hash;
+  const std::unique_ptr<detail::Propagator> propagator = place(opt);
   opt.backend = propagator->kind();
   return std::move(detail::run_benettin(*propagator, setup, obs, control).front());
+}
+
+// One network over a grid of ranks (--distribute-network): its weights by columns, never whole
+// on a rank; no checkpoints (no network hash).
+SpectrumResult distributed_spectrum(const SpectrumOptions& opt, const LoopObservers& obs,
+                                    const RunControl& control) {
+  if (!control.checkpoint_path.empty() || !control.resume_path.empty())
+    throw InvalidInput(
+        "--checkpoint and --resume are not available with --distribute-network (a stopped "
+        "distributed run starts again)");
+  const detail::NetworkColumns net = detail::network_columns(opt);
+  return network_run(opt, net.n, 0, obs, control, [&](const SpectrumOptions& o) {
+    return detail::make_network_propagator(detail::placement_of(o), net, detail::dynamics_of(o),
+                                           detail::noise_key(o.noise_seed_used()), *o.k);
+  });
+}
+
+}  // namespace
+
+SpectrumResult observed_spectrum(const SpectrumOptions& opt_in, const Network& net,
+                                 const LoopObservers& obs, const RunControl& control) {
+  SpectrumOptions opt = opt_in;
+  opt.n = net.n;
+  validate(opt);
+  check_network(net);
+  return network_run(
+      opt, net.n, detail::network_hash(net), obs, control, [&](const SpectrumOptions& o) {
+        return detail::make_network_propagator(detail::placement_of(o), {&net},
+                                               detail::dynamics_of(o),
+                                               {detail::noise_key(o.noise_seed_used())}, *o.k);
+      });
 }
 
 SpectrumResult observed_spectrum(const SpectrumOptions& opt, const LoopObservers& obs,
                                  const RunControl& control) {
   validate(opt);
+  if (opt.distributed()) return distributed_spectrum(opt, obs, control);
   check_weights_fit(opt);
   return observed_spectrum(opt, make_network(opt), obs, control);
 }

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -9,7 +10,9 @@
 #include <vector>
 
 #include "elementwise.hpp"
+#include "io/npy_columns.hpp"
 #include "io/output_file.hpp"
+#include "propagator.hpp"
 #include "random.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/network.hpp"
@@ -80,20 +83,54 @@ void for_each_column(int n, F fill) {
 }  // namespace
 }  // namespace detail
 
-Network gaussian_network(int n, double g, std::uint64_t seed) {
+namespace detail {
+namespace {
+
+// Column c of random weights (n values): gaussian N(0, g²/n), or levy (alpha > 0) g n^(−1/α)
+// S_α, each entry a pure function of its (row, column) counter.
+void random_column(int n, double g, double alpha, std::uint64_t key, int c, double* col) {
+  if (alpha > 0) {
+    const double scale = g * std::pow(static_cast<double>(n), -1.0 / alpha);
+    for (int r = 0; r < n; ++r)
+      col[r] = scale * stable_at(key, kStreamWeights, static_cast<std::uint64_t>(r),
+                                 static_cast<std::uint32_t>(c), alpha);
+    return;
+  }
+  const double scale = g / std::sqrt(static_cast<double>(n));
+  for (int r = 0; r < n; ++r)
+    col[r] = scale * normal_at(key, kStreamWeights, static_cast<std::uint64_t>(r),
+                               static_cast<std::uint32_t>(c));
+}
+
+Network random_network(int n, double g, double alpha, std::uint64_t seed) {
   Network net;
   net.n = n;
   net.j.resize(static_cast<std::size_t>(n) * n);
   net.bias.assign(n, 0.0);
-  const double scale = g / std::sqrt(static_cast<double>(n));
-  const std::uint64_t key = detail::mix_seed(seed);
-  detail::for_each_column(n, [&net, n, scale, key](int c) {
-    for (int r = 0; r < n; ++r)
-      net(r, c) =
-          scale * detail::normal_at(key, detail::kStreamWeights, static_cast<std::uint64_t>(r),
-                                    static_cast<std::uint32_t>(c));
+  const std::uint64_t key = mix_seed(seed);
+  for_each_column(n, [&net, n, g, alpha, key](int c) {
+    random_column(n, g, alpha, key, c, net.j.data() + static_cast<std::size_t>(c) * n);
   });
   return net;
+}
+
+// --bias-std S: b_i ~ N(0, S²), a stream of its own of the network's seed (the weights of the
+// same seed are unchanged by it); zeros without.
+std::vector<double> network_bias(const SpectrumOptions& opt, int n) {
+  std::vector<double> bias(static_cast<std::size_t>(n), 0.0);
+  if (opt.bias_std == 0) return bias;
+  const std::uint64_t key = mix_seed(opt.network_seed_used());
+  for (int i = 0; i < n; ++i)
+    bias[static_cast<std::size_t>(i)] =
+        opt.bias_std * normal_at(key, kStreamBias, static_cast<std::uint64_t>(i), 0);
+  return bias;
+}
+
+}  // namespace
+}  // namespace detail
+
+Network gaussian_network(int n, double g, std::uint64_t seed) {
+  return detail::random_network(n, g, 0, seed);
 }
 
 namespace {
@@ -108,19 +145,7 @@ void check_alpha(double alpha) {
 
 Network levy_network(int n, double g, double alpha, std::uint64_t seed) {
   check_alpha(alpha);
-  Network net;
-  net.n = n;
-  net.j.resize(static_cast<std::size_t>(n) * n);
-  net.bias.assign(n, 0.0);
-  const double scale = g * std::pow(static_cast<double>(n), -1.0 / alpha);
-  const std::uint64_t key = detail::mix_seed(seed);
-  detail::for_each_column(n, [&net, n, scale, key, alpha](int c) {
-    for (int r = 0; r < n; ++r)
-      net(r, c) =
-          scale * detail::stable_at(key, detail::kStreamWeights, static_cast<std::uint64_t>(r),
-                                    static_cast<std::uint32_t>(c), alpha);
-  });
-  return net;
+  return detail::random_network(n, g, alpha, seed);
 }
 
 std::pair<double, double> levy_log_scale_stats(int n, double alpha, std::uint64_t seed,
@@ -182,16 +207,45 @@ Network make_network(const SpectrumOptions& opt) {
   }
   if (opt.zero_diagonal)
     for (int i = 0; i < net.n; ++i) net(i, i) = 0.0;
-  // --bias-std S: b_i ~ N(0, S²), a stream of its own of the network's seed (the weights of the
-  // same seed are unchanged by it).
-  if (opt.bias_std != 0) {
-    const std::uint64_t key = detail::mix_seed(opt.network_seed_used());
-    for (int i = 0; i < net.n; ++i)
-      net.bias[static_cast<std::size_t>(i)] =
-          opt.bias_std *
-          detail::normal_at(key, detail::kStreamBias, static_cast<std::uint64_t>(i), 0);
-  }
+  net.bias = detail::network_bias(opt, net.n);
   return net;
 }
+
+namespace detail {
+
+NetworkColumns network_columns(const SpectrumOptions& opt) {
+  NetworkColumns net;
+  if (opt.weights == WeightKind::file) {
+    const auto file = std::make_shared<io::NpyColumns>(opt.weights_file);
+    if (file->rows() != file->cols())
+      throw InvalidInput(opt.weights_file + ": weight matrix must be square, got " +
+                         std::to_string(file->rows()) + "x" + std::to_string(file->cols()));
+    if (file->rows() > 2'000'000'000ull)
+      throw InvalidInput(opt.weights_file + ": matrix too large");
+    net.n = static_cast<int>(file->rows());
+    net.columns = [file](int c0, int c1, double* out) {
+      file->columns(static_cast<std::size_t>(c0), static_cast<std::size_t>(c1), out);
+    };
+  } else {
+    if (opt.weights == WeightKind::levy) check_alpha(opt.alpha);
+    net.n = opt.n;
+    const int n = opt.n;
+    const double g = opt.g, alpha = opt.weights == WeightKind::levy ? opt.alpha : 0.0;
+    const std::uint64_t key = mix_seed(opt.network_seed_used());
+    net.columns = [n, g, alpha, key](int c0, int c1, double* out) {
+      for (int c = c0; c < c1; ++c)
+        random_column(n, g, alpha, key, c, out + static_cast<std::size_t>(c - c0) * n);
+    };
+  }
+  if (opt.zero_diagonal)
+    net.columns = [n = net.n, fill = std::move(net.columns)](int c0, int c1, double* out) {
+      fill(c0, c1, out);
+      for (int c = c0; c < c1; ++c) out[static_cast<std::size_t>(c - c0) * n + c] = 0.0;
+    };
+  net.bias = network_bias(opt, net.n);
+  return net;
+}
+
+}  // namespace detail
 
 }  // namespace rnnlyap

@@ -186,7 +186,9 @@ BackendKind placed_backend(const Placement& where) {
 }
 
 void check_weights_fit(const SpectrumOptions& opt) {
-  if (opt.weights == WeightKind::file) return;
+  // A file's size is checked when it is read; one network over many ranks never holds J whole (each
+  // rank checks its blocks when placed).
+  if (opt.weights == WeightKind::file || opt.distributed()) return;
   double need = 8.0 * opt.n * opt.n;
   if (!placement_is_cuda(placement_of(opt)))
     need += network_model_bytes(1, opt.n, opt.num_exponents(), dynamics_of(opt), opt.precision);
@@ -216,6 +218,19 @@ std::unique_ptr<Propagator> make_network_propagator(const Placement& where,
         where, [&] { return std::make_unique<RandomNetworkModel<float>>(nets, dyn, keys); }, k);
   return place<double>(
       where, [&] { return std::make_unique<RandomNetworkModel<double>>(nets, dyn, keys); }, k);
+}
+
+std::unique_ptr<Propagator> make_network_propagator(const Placement& where,
+                                                    const NetworkColumns& net, const Dynamics& dyn,
+                                                    std::uint64_t key, int k) {
+  if (k < 1 || k > net.n)
+    throw InvalidInput("k = " + std::to_string(k) + " must be in [1, N = " + std::to_string(net.n) +
+                       "]");
+  if (where.precision == Precision::fp32)
+    return place<float>(
+        where, [&] { return std::make_unique<RandomNetworkModel<float>>(net, dyn, key); }, k);
+  return place<double>(
+      where, [&] { return std::make_unique<RandomNetworkModel<double>>(net, dyn, key); }, k);
 }
 
 std::unique_ptr<Propagator> make_cell_propagator(const Placement& where, const CellNetwork& net,

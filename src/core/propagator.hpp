@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -16,6 +17,20 @@
 #include "rnnlyap/trained.hpp"
 
 namespace rnnlyap::detail {
+
+/// A network's weights by columns, never whole: the distributed executor asks each rank for the
+/// columns of its blocks only (network.cpp: random weights drawn from their counters, a file read
+/// in pieces; --zero-diagonal applied). The bias is whole.
+struct NetworkColumns {
+  int n = 0;
+  std::vector<double> bias;  ///< n values, or empty (none)
+  /// J's columns [c0, c1), column-major, into `out` (n·(c1 − c0) values).
+  std::function<void(int c0, int c1, double* out)> columns;
+};
+
+/// The weights the options describe, by columns (network.cpp); a weights file's header is read
+/// and checked here, its entries when their columns are asked for.
+NetworkColumns network_columns(const SpectrumOptions& opt);
 
 /// Everything about the dynamics of a random or file network beyond its weights.
 struct Dynamics {
@@ -105,6 +120,11 @@ std::unique_ptr<Propagator> make_network_propagator(const Placement& where,
                                                     const std::vector<const Network*>& nets,
                                                     const Dynamics& dyn,
                                                     const std::vector<std::uint64_t>& keys, int k);
+
+/// One network given by columns (--distribute-network: never whole on one rank), k exponents.
+std::unique_ptr<Propagator> make_network_propagator(const Placement& where,
+                                                    const NetworkColumns& net, const Dynamics& dyn,
+                                                    std::uint64_t key, int k);
 
 /// A trained cell driven by input sequences first … first + count − 1 of `inputs` (one member
 /// each), k exponents of a basis with net.state_size() rows (net.hidden with lstm_h_only).

@@ -6,6 +6,9 @@
 // are actually present before anything is allocated.
 #include "rnnlyap/npy.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -23,6 +26,7 @@
 
 #include "core/memory_limit.hpp"
 #include "io/file_errors.hpp"
+#include "io/npy_columns.hpp"
 #include "io/npy_header.hpp"
 #include "rnnlyap/errors.hpp"
 
@@ -338,4 +342,72 @@ NpyArray read_npy_array(const std::string& path) {
   return to_array(read_npy(path, Want::kArray));
 }
 
+namespace io {
+
+NpyColumns::NpyColumns(const std::string& path) : path_(path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (!ec && fs::is_directory(status)) fail(path, "cannot open: " + errno_text(EISDIR));
+  errno = 0;
+  const File file(std::fopen(path.c_str(), "rb"));
+  if (!file) fail(path, "cannot open: " + errno_text(errno != 0 ? errno : ENOENT));
+  if (ec || !fs::is_regular_file(status))
+    fail(path, "not a regular file (one network over many ranks reads its weights in pieces)");
+  std::string buf;
+  append_up_to(file.get(), buf, 12, path);
+  const Preamble p = io::parse_preamble(buf, path);
+  const std::size_t need = p.prefix_len + p.header_len;
+  if (buf.size() < need) append_up_to(file.get(), buf, need - buf.size(), path);
+  io::check_header_fits(p, buf.size() - p.prefix_len, path);
+  h_ = io::parse_header(std::string_view(buf).substr(p.prefix_len, p.header_len), p.major,
+                        Want::kMatrix, path);
+  data_offset_ = need;
+  const std::uintmax_t size = fs::file_size(path, ec);
+  if (ec || size < need) fail(path, "cannot read its size");
+  check_data_size(h_, static_cast<std::size_t>(size) - need, path);
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) fail(path, "cannot open: " + errno_text(errno));
+}
+
+NpyColumns::~NpyColumns() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void NpyColumns::columns(std::size_t c0, std::size_t c1, double* out) const {
+  const std::size_t r = rows(), n = cols(), width = c1 - c0, item = h_.item;
+  if (c0 > c1 || c1 > n) throw std::logic_error("NpyColumns: columns out of range");
+  // Fortran order: the columns are one run of bytes; C order: a run per row.
+  const std::size_t runs = h_.fortran ? 1 : r, run = (h_.fortran ? r * width : width) * item;
+  std::vector<unsigned char> bytes(run);
+  for (std::size_t k = 0; k < runs; ++k) {
+    const std::size_t at = data_offset_ + (h_.fortran ? c0 * r : k * n + c0) * item;
+    std::size_t got = 0;
+    while (got < run) {
+      const ssize_t m = ::pread(fd_, bytes.data() + got, run - got, static_cast<off_t>(at + got));
+      if (m < 0 && errno == EINTR) continue;
+      if (m <= 0)
+        fail(path_, m == 0 ? std::string("truncated data") : "cannot read: " + errno_text(errno));
+      got += static_cast<std::size_t>(m);
+    }
+    for (std::size_t e = 0; e < run / item; ++e) {
+      const std::size_t row = h_.fortran ? e % r : k, col = h_.fortran ? e / r : e;
+      out[col * r + row] = load(bytes.data() + e * item, h_.float32);
+    }
+  }
+  // The first non-finite entry row by row, as read_npy_matrix names it.
+  for (std::size_t row = 0; row < r; ++row)
+    for (std::size_t col = 0; col < width; ++col) {
+      const double x = out[col * r + row];
+      if (std::isfinite(x)) continue;
+      fail(path_, std::string("non-finite value ") +
+                      (std::isnan(x) ? "NaN"
+                       : x > 0       ? "inf"
+                                     : "-inf") +
+                      " at row " + std::to_string(row) + ", column " + std::to_string(c0 + col) +
+                      " (0-based)");
+    }
+}
+
+}  // namespace io
 }  // namespace rnnlyap

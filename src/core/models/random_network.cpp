@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "rnnlyap/errors.hpp"
 
@@ -17,10 +18,28 @@ template <class T>
 RandomNetworkModel<T>::RandomNetworkModel(const std::vector<const Network*>& nets,
                                           const Dynamics& dyn,
                                           const std::vector<std::uint64_t>& keys)
-    : nets_(nets), dyn_(dyn), key_values_(keys) {
-  if (nets_.empty() || keys.size() != nets_.size())
+    : dyn_(dyn), key_values_(keys) {
+  if (nets.empty() || keys.size() != nets.size())
     throw InvalidInput("a batch needs one noise key per network");
-  n_ = nets_[0]->n;
+  n_ = nets[0]->n;
+  for (const Network* net : nets) {
+    const std::size_t n = static_cast<std::size_t>(n_);
+    nets_.push_back({net->n, net->bias, [net, n](int c0, int c1, double* out) {
+                       std::copy(net->j.begin() + static_cast<std::ptrdiff_t>(n * c0),
+                                 net->j.begin() + static_cast<std::ptrdiff_t>(n * c1), out);
+                     }});
+    given_.push_back(net);
+  }
+  rk4_ = dyn.model == Model::rate && dyn.integrator == Integrator::rk4;
+  map_ = dyn.model == Model::map;
+}
+
+template <class T>
+RandomNetworkModel<T>::RandomNetworkModel(const NetworkColumns& net, const Dynamics& dyn,
+                                          std::uint64_t key)
+    : nets_{net}, dyn_(dyn), key_values_{key}, n_(net.n) {
+  if (!net.bias.empty() && net.bias.size() != static_cast<std::size_t>(n_))
+    throw InvalidInput("the bias has the wrong size");
   rk4_ = dyn.model == Model::rate && dyn.integrator == Integrator::rk4;
   map_ = dyn.model == Model::map;
 }
@@ -55,15 +74,24 @@ void RandomNetworkModel<T>::upload(Executor<T>& ex, int k) {
   qn_ = ex.matrix_values(n_, k);
   j_ = Buffer<T>(ex, b * jn_);
   bias_ = Buffer<T>(ex, b * n);
-  for (std::size_t m = 0; m < b; ++m) {
-    const Network& net = *nets_[m];
-    if (net.j.size() != n * n || (!net.bias.empty() && net.bias.size() != n))
+  for (std::size_t m = 0; m < given_.size(); ++m) {  // checked here: after the memory check
+    const Network& net = *given_[m];
+    if (net.n != n_ || net.j.size() != n * n || (!net.bias.empty() && net.bias.size() != n))
       throw InvalidInput("network " + std::to_string(m) + " has weights of the wrong size");
-    // A few columns at a time, so that an fp32 run never holds a second full copy of J on the
-    // host.
+  }
+  std::vector<double> piece;  // fp32: the columns asked for, before conversion
+  for (std::size_t m = 0; m < b; ++m) {
+    const NetworkColumns& net = nets_[m];
+    // A few columns at a time (a distributed executor: only those of its blocks), so that an
+    // fp32 run never holds a second full copy of J on the host.
     ex.matrix_in(j_.get() + m * jn_, n_, n_, [&](int c0, int c1, T* out) {
-      std::copy(net.j.begin() + static_cast<std::ptrdiff_t>(n * static_cast<std::size_t>(c0)),
-                net.j.begin() + static_cast<std::ptrdiff_t>(n * static_cast<std::size_t>(c1)), out);
+      if constexpr (std::is_same_v<T, double>) {
+        net.columns(c0, c1, out);
+      } else {
+        piece.resize(n * static_cast<std::size_t>(c1 - c0));
+        net.columns(c0, c1, piece.data());
+        std::copy(piece.begin(), piece.end(), out);
+      }
     });
     if (!net.bias.empty()) {
       const std::vector<T> v(net.bias.begin(), net.bias.end());

@@ -17,6 +17,8 @@ class RandomNetworkModel final : public TangentModel<T> {
   /// The networks are read by upload() (and must live until then).
   RandomNetworkModel(const std::vector<const Network*>& nets, const Dynamics& dyn,
                      const std::vector<std::uint64_t>& keys);
+  /// One network given by columns (read by upload()).
+  RandomNetworkModel(const NetworkColumns& net, const Dynamics& dyn, std::uint64_t key);
 
   int batch() const override { return static_cast<int>(nets_.size()); }
   int state_size() const override { return n_; }
@@ -35,7 +37,8 @@ class RandomNetworkModel final : public TangentModel<T> {
   Rk4Buffers<T> rk4_buffers() const;
   T noise_scale() const;
 
-  std::vector<const Network*> nets_;
+  std::vector<NetworkColumns> nets_;
+  std::vector<const Network*> given_;  // the networks given whole (their sizes checked in upload)
   Dynamics dyn_;
   std::vector<std::uint64_t> key_values_;
   int n_ = 0, k_ = 0;
