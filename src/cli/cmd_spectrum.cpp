@@ -151,6 +151,7 @@ Outputs single_run_files(const SpectrumOptions& o, const SpectrumArgs& a) {
   Outputs files;
   if (g_ranks.rank != 0) {
     add_inputs(files, o);
+    files.add_input("--resume", a.resume);
     files.check();
     return files;
   }
@@ -249,13 +250,9 @@ Made run_with_ranks(F compute) {
   }
 }
 
-// --distribute-network: what one network over a grid of ranks cannot do yet, and the ranks the
-// grid needs; each rank's BLAS threads (its share of the node's cores unless --threads).
+// --distribute-network: the ranks the grid needs, and each rank's BLAS threads (its share of the
+// node's cores unless --threads).
 void prepare_distributed(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
-  if (!a.checkpoint.empty() || !a.resume.empty())
-    throw InvalidInput(
-        "--checkpoint and --resume are not available with --distribute-network (a stopped "
-        "distributed run starts again)");
   if (!a.shard.empty())
     throw InvalidInput("--shard spreads independent spectra; --distribute-network one network");
   const long long need = static_cast<long long>(o.grid_rows) * o.grid_cols;

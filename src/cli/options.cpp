@@ -103,9 +103,17 @@ void add_spectrum_options(CLI::App& sub, SpectrumOptions& o, SpectrumArgs& a) {
 }
 
 void resume_options(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
-  static const std::set<std::string> changeable = {
-      "--resume", "--checkpoint", "--checkpoint-every", "--out",    "--trace",
-      "--npz",    "--quiet",      "--backend",          "--device", "--threads"};
+  static const std::set<std::string> changeable = {"--resume",
+                                                   "--checkpoint",
+                                                   "--checkpoint-every",
+                                                   "--out",
+                                                   "--trace",
+                                                   "--npz",
+                                                   "--quiet",
+                                                   "--backend",
+                                                   "--device",
+                                                   "--threads",
+                                                   "--distribute-network"};
   for (const CLI::Option* opt : sub.get_options()) {
     if (opt->count() == 0) continue;
     const std::string name = opt->get_name();
@@ -117,6 +125,9 @@ void resume_options(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& s
   if (sub.count("--backend") > 0) saved.backend = o.backend;
   if (sub.count("--device") > 0) saved.device = o.device;
   if (sub.count("--threads") > 0) saved.threads = o.threads;
+  // The grid is where the run continues, not part of it: one process without the option.
+  saved.grid_rows = o.grid_rows;
+  saved.grid_cols = o.grid_cols;
   o = saved;
 }
 

@@ -76,15 +76,14 @@ SpectrumResult network_run(const SpectrumOptions& opt_in, int n, std::uint64_t n
 }
 
 // One network over a grid of ranks (--distribute-network): its weights by columns, never whole
-// on a rank; no checkpoints (no network hash).
+// on a rank. With checkpoints, each rank hashes the whole network a few columns at a time (the
+// hash of one process, so that a checkpoint resumes on any grid or in one process).
 SpectrumResult distributed_spectrum(const SpectrumOptions& opt, const LoopObservers& obs,
                                     const RunControl& control) {
-  if (!control.checkpoint_path.empty() || !control.resume_path.empty())
-    throw InvalidInput(
-        "--checkpoint and --resume are not available with --distribute-network (a stopped "
-        "distributed run starts again)");
   const detail::NetworkColumns net = detail::network_columns(opt);
-  return network_run(opt, net.n, 0, obs, control, [&](const SpectrumOptions& o) {
+  const bool saved = !control.checkpoint_path.empty() || !control.resume_path.empty();
+  const std::uint64_t hash = saved ? detail::network_hash(net.n, net.columns, net.bias) : 0;
+  return network_run(opt, net.n, hash, obs, control, [&](const SpectrumOptions& o) {
     return detail::make_network_propagator(detail::placement_of(o), net, detail::dynamics_of(o),
                                            detail::noise_key(o.noise_seed_used()), *o.k);
   });

@@ -73,6 +73,9 @@ class Memory {
   /// Whether `ok` holds on every rank of a distributed executor (collective there: every rank
   /// calls it); `ok` itself elsewhere.
   virtual bool all_ok(bool ok) { return ok; }
+  /// Whether this process writes the run's files (checkpoints): true but on the ranks other than
+  /// 0 of a distributed executor.
+  virtual bool writes_files() const { return true; }
   /// Values this executor holds of a rows × cols matrix (J, a basis): all of them, but for the
   /// distributed executor, which holds its rank's blocks (src/distributed/). Vectors are whole
   /// everywhere.
@@ -181,8 +184,9 @@ class Executor : public Memory {
       this->copy_in(dst + r * static_cast<std::size_t>(c0), buf.data(), buf.size() * sizeof(T));
     }
   }
-  /// The whole rows × cols matrix `src`, column-major, on the host (every rank of a distributed
-  /// executor gets all of it), after all work queued before it.
+  /// The whole rows × cols matrix `src`, column-major, on the host, after all work queued before
+  /// it. A distributed executor gathers it on rank 0 (collective); the other ranks' `dst` is left
+  /// as it was.
   virtual void matrix_out_blocking(T* dst, const T* src, int rows, int cols) {
     this->copy_out_blocking(dst, src, matrix_values(rows, cols) * sizeof(T));
   }

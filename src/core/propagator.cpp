@@ -76,6 +76,8 @@ class ModelPropagator final : public Propagator {
   }
   LogSums take_logs_blocking() override { return qr_->take_logs_blocking(); }
   void keep_r(bool on) override { qr_->keep_r(on); }
+  bool any_rank(bool v) override { return !ex_->all_ok(!v); }
+  bool writes_files() const override { return ex_->writes_files(); }
   std::vector<double> last_r_blocking() override { return qr_->last_r_blocking(); }
 
  private:

@@ -88,6 +88,12 @@ class Propagator {
   virtual LogSums take_logs_blocking() = 0;
   /// take_logs_blocking()'s sums alone.
   std::vector<double> take_log_sums_blocking() { return take_logs_blocking().sums; }
+  /// Whether `v` holds on any rank of a distributed run (collective there: every rank calls it
+  /// at the same point); `v` itself for one process.
+  virtual bool any_rank(bool v) = 0;
+  /// Whether this process writes the run's files (checkpoints): all but the ranks other than 0
+  /// of a distributed run. The basis from basis_blocking() is whole on the writer only.
+  virtual bool writes_files() const = 0;
   /// Keep every later re-orthonormalisation's R (off by default: no memory, no copies).
   virtual void keep_r(bool on) = 0;
   /// The B factors R of the last reorthonormalize(): each k×k, upper triangular, column-major,

@@ -404,6 +404,7 @@ class BlasThreads {
 template <class T>
 class DistributedExecutor final : public Executor<T> {
  public:
+  static constexpr int kGatherTag = 7301;
   DistributedExecutor(int rows, int cols, int n, int threads)
       : grid_(rows, cols, n),
         host_(detail::make_cpu_executor<T>(1)),
@@ -451,16 +452,36 @@ class DistributedExecutor final : public Executor<T> {
               buf[static_cast<std::size_t>(c) * rows + grid_.global_row(l)];
     }
   }
-  // Every rank gets the whole matrix: each entry from the rank that holds it.
+  bool writes_files() const override { return grid_.rank() == 0; }
+
+  // Gathered on rank 0, one rank's blocks at a time (rank 0 holds the whole matrix and one rank's
+  // blocks, never more).
   void matrix_out_blocking(T* dst, const T* src, int rows, int cols) override {
-    const int lr = grid_.local_rows(rows), lc = grid_.local_cols(cols);
-    const std::size_t lld = static_cast<std::size_t>(std::max(1, lr));
-    std::fill(dst, dst + static_cast<std::size_t>(rows) * cols, T(0));
-    for (int c = 0; c < lc; ++c)
-      for (int l = 0; l < lr; ++l)
-        dst[static_cast<std::size_t>(grid_.global_col(c)) * rows + grid_.global_row(l)] =
-            src[static_cast<std::size_t>(c) * lld + l];
-    MPI_Allreduce(MPI_IN_PLACE, dst, rows * cols, mpi_type<T>(), MPI_SUM, MPI_COMM_WORLD);
+    if (grid_.rank() != 0) {
+      const std::size_t count = static_cast<std::size_t>(grid_.local_rows(rows)) *
+                                static_cast<std::size_t>(grid_.local_cols(cols));
+      MPI_Send(src, static_cast<int>(count), mpi_type<T>(), 0, kGatherTag, MPI_COMM_WORLD);
+      return;
+    }
+    std::vector<T> buf;
+    for (int p = 0; p < grid_.ranks(); ++p) {
+      const int pr = grid_.row_of(p), pc = grid_.col_of(p);
+      const int lr = grid_.local_rows(rows, pr), lc = grid_.local_cols(cols, pc);
+      const T* blocks = src;  // rank 0's own
+      if (p != 0) {
+        buf.resize(static_cast<std::size_t>(lr) * static_cast<std::size_t>(lc));
+        MPI_Recv(buf.data(), static_cast<int>(buf.size()), mpi_type<T>(), p, kGatherTag,
+                 MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        blocks = buf.data();
+      }
+      const std::size_t lld = static_cast<std::size_t>(p == 0 ? std::max(1, lr) : lr);
+      for (int c = 0; c < lc; ++c) {
+        const std::size_t col = static_cast<std::size_t>(grid_.global(c, pc, grid_.cols()));
+        for (int l = 0; l < lr; ++l)
+          dst[col * rows + static_cast<std::size_t>(grid_.global(l, pr, grid_.rows()))] =
+              blocks[static_cast<std::size_t>(c) * lld + l];
+      }
+    }
   }
 
   // One product of global matrices in the layout: C (m × n) = α A (m × kk) B (kk × n) + β C.

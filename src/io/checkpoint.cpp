@@ -65,6 +65,21 @@ std::uint64_t network_hash(const Network& net) {
   return fnv1a(net.bias.data(), net.bias.size() * sizeof(double), h);
 }
 
+std::uint64_t network_hash(int n, const std::function<void(int, int, double*)>& columns,
+                           const std::vector<double>& bias) {
+  const std::size_t rows = static_cast<std::size_t>(n);
+  const int piece = static_cast<int>(std::max<std::size_t>(1, (std::size_t{1} << 22) / rows));
+  std::vector<double> buf;
+  std::uint64_t h = fnv1a(nullptr, 0);
+  for (int c0 = 0; c0 < n; c0 += piece) {
+    const int c1 = std::min(n, c0 + piece);
+    buf.resize(rows * static_cast<std::size_t>(c1 - c0));
+    columns(c0, c1, buf.data());
+    h = fnv1a(buf.data(), buf.size() * sizeof(double), h);
+  }
+  return fnv1a(bias.data(), bias.size() * sizeof(double), h);
+}
+
 void write_checkpoint(const std::string& path, const Checkpoint& c) {
   const RunState& r = c.run;
   nlohmann::json header = {

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct Checkpoint {
 
 /// FNV-1a of the weights and bias, to refuse resuming with another network.
 std::uint64_t network_hash(const Network& net);
+/// The same hash of a network given by columns (`columns(c0, c1, out)` writes J's columns [c0,
+/// c1) of n rows), read a few columns at a time: never whole in memory.
+std::uint64_t network_hash(int n, const std::function<void(int, int, double*)>& columns,
+                           const std::vector<double>& bias);
 
 /// Writes atomically (io/output_file.hpp): this process's temporary ".NAME.rnnlyap-tmp.HOST.PID"
 /// beside the target (symlinks followed, so a link stays a link; stale temporaries of killed runs

@@ -6,9 +6,11 @@
 # - on the same network, seeds and schedule, grids 1x2, 2x1, 2x2 and 1x3 (block sizes that do not
 #   divide N = 70) give one process's spectrum to rounding: rate (Euler, RK4), map, every QR method,
 #   fp32, levy and file weights, noise and bias, k < N;
-# - refused input (a grid that is not the job's ranks, checkpoints, ensembles, a bad grid) exits 2
-#   with one line before anything is computed; a run that goes non-finite exits 1 with one line and
-#   writes no result.
+# - checkpoints: SIGTERM to every rank stops the run with exit 130 and a checkpoint, resumed on the
+#   same grid, another grid or one process; SIGKILL ends the job and its last checkpoint resumes;
+# - refused input (a grid that is not the job's ranks, covariant vectors, ensembles, a bad grid)
+#   exits 2 with one line before anything is computed; a run that goes non-finite exits 1 with one
+#   line and writes no result.
 set -euo pipefail
 rnnlyap=$1 python=$2 mpiexec=${3:-mpirun}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/rnnlyap_network.XXXXXX")
@@ -103,6 +105,64 @@ check "a weights file" 1e-9 2x1 -- --weights-file j.npy --t-sim 50
 # fp32: rounding of 6e-8 magnified as above, and CholeskyQR's error in fp32: 1e-4.
 check "fp32" 1e-4 1x2 -- "${short[@]}" --g 3 --precision fp32
 
+# --- checkpoints: SIGTERM to every rank, resumed on the same grid, on another, in one process ----
+# The trajectory of a grid with one process column is that of one process bit for bit (each row of
+# J φ(h) summed in the same order), so a run resumed on 2x1 or in one process continues the same
+# trajectory; a grid with two process columns (1x2) follows another trajectory (rounding, grown by
+# the chaos over t = 1500), so its checkpoint is compared with its own uninterrupted run.
+long=(spectrum --n 150 --g 3 --t-warmup 10 --t-ons-warmup 10 --t-sim 1500 --quiet)
+rank_pids() {  # the pids of the running job's ranks
+  for p in $(pgrep -f "rnnlyap spectrum --n 150" || true); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q "^OMPI_COMM_WORLD_RANK=" && echo "$p"
+  done
+}
+stopped() {  # stopped GRID SIGNAL CHECKPOINT: the run on GRID, SIGNAL to its ranks after a checkpoint
+  rm -f "$3"
+  "$mpiexec" -n 2 "$rnnlyap" "${long[@]}" --distribute-network "$1" --checkpoint "$3" \
+    --checkpoint-every 0.1 --out never.json >stop.out 2>stop.err &
+  local job=$!
+  for _ in $(seq 400); do [ -s "$3" ] && break; sleep 0.05; done
+  [ -s "$3" ] || fail "no checkpoint within 20 s"
+  for p in $(rank_pids); do kill "-$2" "$p"; done
+  set +e
+  wait $job
+  rc=$?
+  set -e
+  [ ! -e never.json ] || fail "a stopped run wrote its result"
+}
+"$rnnlyap" "${long[@]}" --threads 1 --out long1.json
+ranks 1x2 "${long[@]}" --out long12.json
+stopped 1x2 TERM c12.ckpt
+[ $rc -eq 130 ] || { cat stop.err; fail "SIGTERM to every rank: exit $rc, not 130"; }
+[ "$(grep -c '^rnnlyap' stop.err)" -eq 1 ] && grep -q "interrupted; resume with --resume c12.ckpt" stop.err ||
+  { cat stop.err; fail "SIGTERM: not one line naming the checkpoint"; }
+cp c12.ckpt c12b.ckpt
+ranks 1x2 spectrum --resume c12.ckpt --out resumed12.json
+close long12.json resumed12.json 1e-11 || fail "resumed on 1x2 differs from the uninterrupted 1x2 run"
+pass "SIGTERM to every rank: exit 130, one line; resumed on the same grid = uninterrupted (1e-11)"
+cp c12b.ckpt c12c.ckpt
+ranks 2x1 spectrum --resume c12b.ckpt --out resumed21.json
+"$rnnlyap" spectrum --resume c12c.ckpt --threads 1 --out resumed1.json --quiet
+close resumed1.json resumed21.json 1e-11 || fail "a 1x2 checkpoint resumed on 2x1 and in one process differ"
+pass "a 1x2 checkpoint resumed on 2x1 and in one process: the same exponents (1e-11)"
+rm -f c1.ckpt
+"$rnnlyap" "${long[@]}" --threads 1 --checkpoint c1.ckpt --checkpoint-every 0.1 --out never.json &
+job=$!
+for _ in $(seq 400); do [ -s c1.ckpt ] && break; sleep 0.05; done
+kill -TERM $job
+set +e
+wait $job
+set -e
+[ -s c1.ckpt ] || fail "one process wrote no checkpoint"
+ranks 2x1 spectrum --resume c1.ckpt --out resumed1on21.json
+close long1.json resumed1on21.json 1e-11 || fail "one process's checkpoint resumed on 2x1 differs"
+pass "one process's checkpoint resumed on 2x1 = the uninterrupted run (1e-11)"
+stopped 1x2 KILL ck.ckpt
+[ $rc -ne 0 ] || fail "a job whose ranks were killed exited 0"
+ranks 1x2 spectrum --resume ck.ckpt --out resumedkill.json
+close long12.json resumedkill.json 1e-11 || fail "resumed after SIGKILL differs"
+pass "ranks killed (SIGKILL): the job fails, its last checkpoint resumes to the uninterrupted run"
+
 # --- refused input: exit 2 and one line, before anything is computed ----------------------------
 refused() {  # refused WHAT EXPECTED-TEXT COMMAND...
   local what=$1 text=$2
@@ -119,9 +179,8 @@ refused() {  # refused WHAT EXPECTED-TEXT COMMAND...
 }
 refused "a 2x2 grid on 3 ranks" "needs 4 MPI ranks" \
   "$mpiexec" -n 3 "$rnnlyap" spectrum --n 50 --distribute-network 2x2 --out never.json
-refused "checkpoints" "not available with --distribute-network" \
-  "$mpiexec" -n 2 "$rnnlyap" spectrum --n 50 --distribute-network 2x1 --checkpoint c.ckpt \
-  --out never.json
+refused "covariant vectors" "cannot compute covariant vectors" \
+  "$mpiexec" -n 2 "$rnnlyap" spectrum --n 50 --distribute-network 2x1 --clv-stats --out never.json
 refused "an ensemble" "spreads one network" \
   "$mpiexec" -n 2 "$rnnlyap" spectrum --n 50 --ensemble 3 --distribute-network 1x2 --out never.json
 refused "a grid that is not PRxPC" "must be PRxPC" \

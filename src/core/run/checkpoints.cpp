@@ -14,12 +14,14 @@ class Checkpoints : public RunObserver {
   explicit Checkpoints(const RunControl& control)
       : control_(control), last_checkpoint_(std::chrono::steady_clock::now()) {}
 
+  // A distributed run's ranks decide together (any_rank): a stop asked of one rank, or one rank's
+  // clock saying a checkpoint is due, stops or saves them all at the same point.
   void pause_point(BenettinRun& run) override {
-    const bool stop = control_.stop_requested && control_.stop_requested();
+    const bool stop = run.backend().any_rank(control_.stop_requested && control_.stop_requested());
     const auto now = std::chrono::steady_clock::now();
-    const bool due =
+    const bool due = run.backend().any_rank(
         !control_.checkpoint_path.empty() &&
-        std::chrono::duration<double>(now - last_checkpoint_).count() >= control_.checkpoint_every;
+        std::chrono::duration<double>(now - last_checkpoint_).count() >= control_.checkpoint_every);
     if (!stop && !due) return;
     if (!control_.checkpoint_path.empty()) {
       write(run, now);
@@ -45,8 +47,8 @@ class Checkpoints : public RunObserver {
     c.run = state;
     c.run.seconds += std::chrono::duration<double>(now - run.setup().start).count();
     c.state = run.backend().state_blocking();
-    if (state.basis_started) c.basis = run.backend().basis_blocking();
-    write_checkpoint(control_.checkpoint_path, c);
+    if (state.basis_started) c.basis = run.backend().basis_blocking();  // collective
+    if (run.backend().writes_files()) write_checkpoint(control_.checkpoint_path, c);
   }
 
   const RunControl& control_;
