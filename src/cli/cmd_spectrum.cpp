@@ -52,6 +52,10 @@ void refuse_for_units(const SpectrumOptions& o, const SpectrumArgs& a,
     throw InvalidInput("--clv and --clv-stats are for single runs, not with " + how);
   if (shard && g_ranks.size > 1)
     throw InvalidInput("--shard is for runs without MPI (MPI ranks share the units themselves)");
+  if (o.distributed())
+    throw InvalidInput(
+        "--distribute-network spreads one network over ranks; it cannot be combined with " + how +
+        ", which spread independent spectra");
   if (!shard && g_ranks.size == 1 && !a.quiet)
     std::fprintf(stderr, "rnnlyap: continuing the run kept in %s.partial.jsonl\n", a.out.c_str());
   if (shard) require_unit_file(a.out);
@@ -253,8 +257,6 @@ Made run_with_ranks(F compute) {
 // --distribute-network: the ranks the grid needs, and each rank's BLAS threads (its share of the
 // node's cores unless --threads).
 void prepare_distributed(SpectrumOptions& o, const SpectrumArgs& a, const CLI::App& sub) {
-  if (!a.shard.empty())
-    throw InvalidInput("--shard spreads independent spectra; --distribute-network one network");
   const long long need = static_cast<long long>(o.grid_rows) * o.grid_cols;
   if (need != g_ranks.size)
     throw InvalidInput("--distribute-network " + a.distribute_network + " needs " +
@@ -284,6 +286,9 @@ int run_single(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
   if (distributed) prepare_distributed(o, a, sub);
   if (!(a.checkpoint_every > 0)) throw InvalidInput("--checkpoint-every must be > 0 seconds");
   Outputs files = single_run_files(o, a);
+  // Open the outputs before the run, so that a bad path fails now and not after hours (and, with
+  // --distribute-network, before the ranks agree to start).
+  files.open();
   ranks_agree();  // --distribute-network: every rank's input was accepted
   RunControl control;
   control.checkpoint_path = a.checkpoint;
@@ -291,8 +296,6 @@ int run_single(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
   control.resume_path = a.resume;
   control.stop_requested = [] { return stop_requested(); };
   g_checkpointing = a.checkpoint.empty() ? 0 : 1;
-  // Open the outputs before the run, so that a bad path fails now and not after hours.
-  files.open();
   ProgressBar bar(progress_mode(a.quiet || g_ranks.rank != 0), log_seconds);
   TraceWriter trace(files.file("--trace"), files.has("--npz"));
   Observers obs;
@@ -302,6 +305,11 @@ int run_single(SpectrumOptions o, const SpectrumArgs& a, const CLI::App& sub) {
   if (trace.given()) {
     obs.trace = [&](double t, std::span<const double> est) { trace(t, est); };
     obs.trace_kept = trace.keeps();  // counted in the run's memory check
+  } else if (distributed && !a.trace.empty()) {
+    // Rank 0 writes the trace; the others follow the run the same way (a trace takes the logs,
+    // and checks them, at every re-orthonormalisation), so that every rank finds a non-finite
+    // run at the same point.
+    obs.trace = [](double, std::span<const double>) {};
   }
   const SingleRun run{o, a, files, obs, control, bar, trace};
   const Made m = is_cell(o.model) ? run_trained(run)

@@ -73,6 +73,8 @@ class Memory {
   /// Whether `ok` holds on every rank of a distributed executor (collective there: every rank
   /// calls it); `ok` itself elsewhere.
   virtual bool all_ok(bool ok) { return ok; }
+  /// The largest `v` over the ranks of a distributed executor (collective there); `v` elsewhere.
+  virtual double max_over_ranks(double v) { return v; }
   /// Whether this process writes the run's files (checkpoints): true but on the ranks other than
   /// 0 of a distributed executor.
   virtual bool writes_files() const { return true; }
@@ -185,8 +187,8 @@ class Executor : public Memory {
     }
   }
   /// The whole rows × cols matrix `src`, column-major, on the host, after all work queued before
-  /// it. A distributed executor gathers it on rank 0 (collective); the other ranks' `dst` is left
-  /// as it was.
+  /// it. A distributed executor gathers it on rank 0 (collective); the other ranks pass no `dst`
+  /// (null) and only send their blocks.
   virtual void matrix_out_blocking(T* dst, const T* src, int rows, int cols) {
     this->copy_out_blocking(dst, src, matrix_values(rows, cols) * sizeof(T));
   }

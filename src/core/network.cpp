@@ -46,13 +46,17 @@ std::vector<double> given_state(const std::string& path, int size, const std::st
   return std::move(a.data);
 }
 
+void initial_basis_columns(int n, std::uint64_t seed, int c0, int c1, double* out) {
+  const std::uint64_t key = mix_seed(seed);
+  for (int c = c0; c < c1; ++c)
+    for (int r = 0; r < n; ++r)
+      out[static_cast<std::size_t>(c - c0) * n + r] = normal_at(
+          key, kStreamInitialBasis, static_cast<std::uint64_t>(r), static_cast<std::uint32_t>(c));
+}
+
 std::vector<double> initial_basis(int n, int k, std::uint64_t seed) {
   std::vector<double> q(static_cast<std::size_t>(n) * k);
-  const std::uint64_t key = mix_seed(seed);
-  for (int c = 0; c < k; ++c)
-    for (int r = 0; r < n; ++r)
-      q[static_cast<std::size_t>(c) * n + r] = normal_at(
-          key, kStreamInitialBasis, static_cast<std::uint64_t>(r), static_cast<std::uint32_t>(c));
+  initial_basis_columns(n, seed, 0, k, q.data());
   return q;
 }
 

@@ -56,9 +56,28 @@ class ModelPropagator final : public Propagator {
         std::copy(from, from + static_cast<std::size_t>(rows) * (c1 - c0), out);
       });
   }
+  void set_basis_columns(const std::function<void(int, int, double*)>& columns) override {
+    if (model_->batch() != 1) throw Error("set_basis_columns: one member only");
+    const int rows = model_->tangent_rows();
+    std::vector<double> piece;
+    ex_->matrix_in(model_->basis(), rows, k_, [&](int c0, int c1, T* out) {
+      if constexpr (std::is_same_v<T, double>) {
+        columns(c0, c1, out);
+      } else {
+        piece.resize(static_cast<std::size_t>(rows) * (c1 - c0));
+        columns(c0, c1, piece.data());
+        std::copy(piece.begin(), piece.end(), out);
+      }
+    });
+  }
   std::vector<double> basis_blocking() override {
     const int rows = model_->tangent_rows();
     const std::size_t full = static_cast<std::size_t>(rows) * k_, held = held_basis();
+    if (!ex_->writes_files()) {  // a distributed run's other ranks: they send their blocks
+      for (int m = 0; m < model_->batch(); ++m)
+        ex_->matrix_out_blocking(nullptr, model_->basis() + m * held, rows, k_);
+      return {};
+    }
     std::vector<T> v(basis_size());
     for (int m = 0; m < model_->batch(); ++m)
       ex_->matrix_out_blocking(v.data() + m * full, model_->basis() + m * held, rows, k_);
@@ -108,12 +127,11 @@ double bytes_needed(const Executor<T>& ex, const TangentModel<T>& m, int k,
 
 template <class T>
 [[noreturn]] void throw_does_not_fit(const Executor<T>& ex, const TangentModel<T>& m, int k,
-                                     double need, bool per_rank = false) {
+                                     double need) {
   const bool gpu = backend(ex.kind()).accelerator;
   throw DoesNotFit(
       "the run needs " + std::to_string(static_cast<long long>(std::ceil(need / kMiB))) +
-      " MiB of " + (gpu ? "GPU memory" : "memory") + (per_rank ? " per rank" : "") + "; " +
-      (per_rank ? "a rank" : ex.device()) + " has " +
+      " MiB of " + (gpu ? "GPU memory; " : "memory; ") + ex.device() + " has " +
       std::to_string(static_cast<long long>(static_cast<double>(ex.bytes_available()) / kMiB)) +
       " MiB free (" + std::to_string(m.batch()) + " x " + std::to_string(m.tangent_rows()) + " x " +
       std::to_string(k) + " basis, " + (std::is_same_v<T, float> ? "fp32" : "fp64") + ")");
@@ -138,14 +156,18 @@ std::unique_ptr<Propagator> place_distributed(const Placement& where,
     ex = d->make_fp32(where.grid_rows, where.grid_cols, model->tangent_rows(), where.threads);
   else
     ex = d->make_fp64(where.grid_rows, where.grid_cols, model->tangent_rows(), where.threads);
-  const double need = bytes_needed(*ex, *model, k, where);
-  const std::size_t have = ex->bytes_available();
-  const bool fits = have == 0 || need <= static_cast<double>(have);
-  if (!ex->all_ok(fits)) {
-    if (fits)
-      throw DoesNotFit("the run does not fit in another rank's memory (its message is above)");
-    throw_does_not_fit(*ex, *model, k, need, true);
-  }
+  // Every rank says the same: the most any rank needs, the least any has (0: no limit known).
+  const double need = ex->max_over_ranks(bytes_needed(*ex, *model, k, where));
+  const double known = static_cast<double>(ex->bytes_available());
+  const double have = -ex->max_over_ranks(known > 0 ? -known : -INFINITY);
+  if (std::isfinite(have) && have > 0 && need > have)
+    throw DoesNotFit(
+        "the run needs " + std::to_string(static_cast<long long>(std::ceil(need / kMiB))) +
+        " MiB of memory per rank; the rank with the least has " +
+        std::to_string(static_cast<long long>(have / kMiB)) + " MiB free (" +
+        std::to_string(model->tangent_rows()) + " x " + std::to_string(k) + " basis over " +
+        std::to_string(where.grid_rows) + "x" + std::to_string(where.grid_cols) + " ranks, " +
+        (std::is_same_v<T, float> ? "fp32" : "fp64") + ")");
   return std::make_unique<ModelPropagator<T>>(std::move(ex), std::move(model), k, where.qr);
 }
 

@@ -75,6 +75,12 @@ class Propagator {
   virtual std::vector<double> state_blocking() = 0;
   /// Sets the bases from B·rows·k values (not necessarily orthonormal).
   virtual void set_basis(std::span<const double> q) = 0;
+  /// One member's basis (batch 1) from its columns: `columns(c0, c1, out)` writes columns [c0, c1)
+  /// of rows values each (a distributed executor asks only for those of its blocks).
+  virtual void set_basis_columns(
+      const std::function<void(int c0, int c1, double* out)>& columns) = 0;
+  /// The bases, whole; a distributed run returns them on its writer (writes_files()) alone, and an
+  /// empty vector elsewhere.
   virtual std::vector<double> basis_blocking() = 0;
 
   /// Advances the state only by `steps` steps; the first has global index `step0`.

@@ -27,5 +27,7 @@ std::vector<double> given_state(const std::string& path, int size, const std::st
 /// Q_ij ~ N(0, 1), n×k column-major; column j does not depend on k, so a partial spectrum starts
 /// from the first k columns of the full one.
 std::vector<double> initial_basis(int n, int k, std::uint64_t seed);
+/// Columns [c0, c1) of initial_basis(n, k, seed) into `out` (n·(c1 − c0) values).
+void initial_basis_columns(int n, std::uint64_t seed, int c0, int c1, double* out);
 
 }  // namespace rnnlyap::detail

@@ -266,13 +266,13 @@ class DistributedReorthonormalizer final : public Reorthonormalizer<T> {
     if (cholesky_)
       gram_.resize(static_cast<std::size_t>(std::max(1, grid.local_rows(k))) *
                    std::max(1, grid.local_cols(k)));
-    // The workspaces ScaLAPACK asks for (a query with lwork = −1 on a basis of this shape).
-    std::vector<T> probe(static_cast<std::size_t>(std::max(1, grid.local_rows(rows))) *
-                         std::max(1, grid.local_cols(k)));
-    T q1 = 0, q2 = 0;
-    pblas::geqrf(rows, k, pblas::Sub<T>{probe.data(), dq_.d}, tau_.data(), &q1, -1);
-    pblas::orgqr(rows, k, pblas::Sub<T>{probe.data(), dq_.d}, tau_.data(), &q2, -1);
-    work_.resize(static_cast<std::size_t>(std::max(q1, q2)) + 1);
+    // The workspaces ScaLAPACK asks for (a query with lwork = −1, which reads no matrix entry);
+    // the size comes back in working precision: rounded up, with room for fp32's rounding.
+    T probe = 0, q1 = 0, q2 = 0;
+    pblas::geqrf(rows, k, pblas::Sub<T>{&probe, dq_.d}, tau_.data(), &q1, -1);
+    pblas::orgqr(rows, k, pblas::Sub<T>{&probe, dq_.d}, tau_.data(), &q2, -1);
+    const double need = std::max(static_cast<double>(q1), static_cast<double>(q2));
+    work_.resize(static_cast<std::size_t>(std::ceil(need * 1.001)) + 64);
   }
 
   void reorthonormalize(T* q, bool accumulate) override {
@@ -405,6 +405,7 @@ template <class T>
 class DistributedExecutor final : public Executor<T> {
  public:
   static constexpr int kGatherTag = 7301;
+  static constexpr std::size_t kMessage = std::size_t{1} << 28;  // values per message
   DistributedExecutor(int rows, int cols, int n, int threads)
       : grid_(rows, cols, n),
         host_(detail::make_cpu_executor<T>(1)),
@@ -426,6 +427,10 @@ class DistributedExecutor final : public Executor<T> {
   void copy_out_blocking(void* dst, const void* src, std::size_t bytes) override {
     host_->copy_out_blocking(dst, src, bytes);
   }
+  double max_over_ranks(double v) override {
+    MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    return v;
+  }
   bool all_ok(bool ok) override {
     int mine = ok ? 1 : 0;
     MPI_Allreduce(MPI_IN_PLACE, &mine, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
@@ -436,9 +441,34 @@ class DistributedExecutor final : public Executor<T> {
            static_cast<std::size_t>(std::max(1, grid_.local_cols(cols)));
   }
 
-  // Only the columns of this rank's blocks are asked of `columns`.
+  // Only the columns of this rank's blocks are asked of `columns`. A source that fails (a weights
+  // file with a NaN in this rank's columns) fails on every rank, with the message of the lowest
+  // rank that failed, so that no rank waits for another in the run's first collective call.
   void matrix_in(T* dst, int rows, int cols,
                  const typename Executor<T>::ColumnSource& columns) override {
+    std::string failure;
+    bool invalid = false;
+    try {
+      fill_blocks(dst, rows, cols, columns);
+    } catch (const InvalidInput& e) {
+      failure = e.what();
+      invalid = true;
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    int first = failure.empty() ? grid_.ranks() : grid_.rank();
+    MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (first == grid_.ranks()) return;
+    int head[2] = {static_cast<int>(failure.size()), invalid ? 1 : 0};
+    MPI_Bcast(head, 2, MPI_INT, first, MPI_COMM_WORLD);
+    failure.resize(static_cast<std::size_t>(head[0]));
+    MPI_Bcast(failure.data(), head[0], MPI_CHAR, first, MPI_COMM_WORLD);
+    if (head[1] != 0) throw InvalidInput(failure);
+    throw Error(failure);
+  }
+
+ private:
+  void fill_blocks(T* dst, int rows, int cols, const typename Executor<T>::ColumnSource& columns) {
     const int nb = grid_.nb(), lr = grid_.local_rows(rows), lc = grid_.local_cols(cols);
     const std::size_t lld = static_cast<std::size_t>(std::max(1, lr));
     std::vector<T> buf;
@@ -452,6 +482,8 @@ class DistributedExecutor final : public Executor<T> {
               buf[static_cast<std::size_t>(c) * rows + grid_.global_row(l)];
     }
   }
+
+ public:
   bool writes_files() const override { return grid_.rank() == 0; }
 
   // Gathered on rank 0, one rank's blocks at a time (rank 0 holds the whole matrix and one rank's
@@ -460,7 +492,9 @@ class DistributedExecutor final : public Executor<T> {
     if (grid_.rank() != 0) {
       const std::size_t count = static_cast<std::size_t>(grid_.local_rows(rows)) *
                                 static_cast<std::size_t>(grid_.local_cols(cols));
-      MPI_Send(src, static_cast<int>(count), mpi_type<T>(), 0, kGatherTag, MPI_COMM_WORLD);
+      for (std::size_t at = 0; at < count; at += kMessage)  // MPI counts are ints
+        MPI_Send(src + at, static_cast<int>(std::min(kMessage, count - at)), mpi_type<T>(), 0,
+                 kGatherTag, MPI_COMM_WORLD);
       return;
     }
     std::vector<T> buf;
@@ -470,8 +504,9 @@ class DistributedExecutor final : public Executor<T> {
       const T* blocks = src;  // rank 0's own
       if (p != 0) {
         buf.resize(static_cast<std::size_t>(lr) * static_cast<std::size_t>(lc));
-        MPI_Recv(buf.data(), static_cast<int>(buf.size()), mpi_type<T>(), p, kGatherTag,
-                 MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        for (std::size_t at = 0; at < buf.size(); at += kMessage)
+          MPI_Recv(buf.data() + at, static_cast<int>(std::min(kMessage, buf.size() - at)),
+                   mpi_type<T>(), p, kGatherTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         blocks = buf.data();
       }
       const std::size_t lld = static_cast<std::size_t>(p == 0 ? std::max(1, lr) : lr);

@@ -22,8 +22,8 @@ pass() { echo "ok: $*"; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export RNNLYAP_PROGRESS_SECONDS=3600
 
-"$rnnlyap" info | grep -q "^ScaLAPACK (--distribute-network): ScaLAPACK" ||
-  fail "rnnlyap info does not name ScaLAPACK"
+"$rnnlyap" info >info.txt
+grep -q "^ScaLAPACK (--distribute-network): ScaLAPACK" info.txt || fail "rnnlyap info does not name ScaLAPACK"
 
 # ranks GRID ARGS...: the run on a PRxPC grid of PR*PC ranks.
 ranks() {
@@ -111,18 +111,18 @@ check "fp32" 1e-4 1x2 -- "${short[@]}" --g 3 --precision fp32
 # trajectory; a grid with two process columns (1x2) follows another trajectory (rounding, grown by
 # the chaos over t = 1500), so its checkpoint is compared with its own uninterrupted run.
 long=(spectrum --n 150 --g 3 --t-warmup 10 --t-ons-warmup 10 --t-sim 1500 --quiet)
-rank_pids() {  # the pids of the running job's ranks
-  for p in $(pgrep -f "rnnlyap spectrum --n 150" || true); do
+rank_pids() {  # the pids of the running job's ranks (its checkpoint's path is in this folder)
+  for p in $(pgrep -f -- "--checkpoint $dir/" || true); do
     tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q "^OMPI_COMM_WORLD_RANK=" && echo "$p"
   done
 }
 stopped() {  # stopped GRID SIGNAL CHECKPOINT: the run on GRID, SIGNAL to its ranks after a checkpoint
   rm -f "$3"
-  "$mpiexec" -n 2 "$rnnlyap" "${long[@]}" --distribute-network "$1" --checkpoint "$3" \
+  "$mpiexec" -n 2 "$rnnlyap" "${long[@]}" --distribute-network "$1" --checkpoint "$dir/$3" \
     --checkpoint-every 0.1 --out never.json >stop.out 2>stop.err &
   local job=$!
-  for _ in $(seq 400); do [ -s "$3" ] && break; sleep 0.05; done
-  [ -s "$3" ] || fail "no checkpoint within 20 s"
+  for _ in $(seq 2400); do [ -s "$3" ] && break; sleep 0.05; done
+  [ -s "$3" ] || fail "no checkpoint within 120 s"
   for p in $(rank_pids); do kill "-$2" "$p"; done
   set +e
   wait $job
@@ -134,7 +134,7 @@ stopped() {  # stopped GRID SIGNAL CHECKPOINT: the run on GRID, SIGNAL to its ra
 ranks 1x2 "${long[@]}" --out long12.json
 stopped 1x2 TERM c12.ckpt
 [ $rc -eq 130 ] || { cat stop.err; fail "SIGTERM to every rank: exit $rc, not 130"; }
-[ "$(grep -c '^rnnlyap' stop.err)" -eq 1 ] && grep -q "interrupted; resume with --resume c12.ckpt" stop.err ||
+[ "$(grep -c '^rnnlyap' stop.err)" -eq 1 ] && grep -q "interrupted; resume with --resume $dir/c12.ckpt" stop.err ||
   { cat stop.err; fail "SIGTERM: not one line naming the checkpoint"; }
 cp c12.ckpt c12b.ckpt
 ranks 1x2 spectrum --resume c12.ckpt --out resumed12.json
@@ -148,7 +148,7 @@ pass "a 1x2 checkpoint resumed on 2x1 and in one process: the same exponents (1e
 rm -f c1.ckpt
 "$rnnlyap" "${long[@]}" --threads 1 --checkpoint c1.ckpt --checkpoint-every 0.1 --out never.json &
 job=$!
-for _ in $(seq 400); do [ -s c1.ckpt ] && break; sleep 0.05; done
+for _ in $(seq 2400); do [ -s c1.ckpt ] && break; sleep 0.05; done
 kill -TERM $job
 set +e
 wait $job
@@ -175,6 +175,7 @@ refused() {  # refused WHAT EXPECTED-TEXT COMMAND...
   [ "$(grep -c '^rnnlyap' err.txt)" -eq 1 ] || { cat err.txt; fail "$what: not one line"; }
   grep -q -- "$text" err.txt || { cat err.txt; fail "$what: says '$(grep '^rnnlyap' err.txt)'"; }
   [ ! -e never.json ] || fail "$what: wrote a result"
+  ! grep -q MPI_ABORT err.txt || fail "$what: a rank aborted the job (one rank failed alone)"
   pass "$what: exit 2, one line"
 }
 refused "a 2x2 grid on 3 ranks" "needs 4 MPI ranks" \
@@ -187,14 +188,39 @@ refused "a grid that is not PRxPC" "must be PRxPC" \
   "$rnnlyap" spectrum --n 50 --distribute-network 2by2 --out never.json
 refused "a grid without MPI ranks" "needs 4 MPI ranks" \
   "$rnnlyap" spectrum --n 50 --distribute-network 2x2 --out never.json
+refused "--shard with a grid" "cannot be combined with --shard" \
+  "$rnnlyap" spectrum --n 50 --distribute-network 1x1 --shard 1/2 --out never.json
+# Each rank holds half of J (N = 200000: 149 GiB per rank), far beyond any rank's share here.
+refused "a network that fits on no rank" "MiB of memory per rank" \
+  "$mpiexec" -n 2 "$rnnlyap" spectrum --n 200000 --distribute-network 1x2 --out never.json
+# A NaN in the columns of rank 1 alone (N = 70 on 1x2: blocks of 18 columns, rank 1 holds 18-35):
+# every rank refuses it, rank 0 with rank 1's message.
+"$python" -c "
+import numpy as np
+j = np.load('j.npy'); w = np.zeros((70, 70)); w[:40, :40] = j; w[5, 20] = np.nan
+np.save('nan.npy', w)"
+refused "a weights file with a NaN in another rank's columns" "NaN at row 5, column 20" \
+  "$mpiexec" -n 2 "$rnnlyap" spectrum --weights-file nan.npy --distribute-network 1x2 --out never.json
+
+# --- the trace: written by rank 0, the rows of one process -------------------------------------
+"$rnnlyap" spectrum "${short[@]}" --g 3 --threads 1 --quiet --trace t1.csv --out one.json
+ranks 2x1 spectrum "${short[@]}" --g 3 --trace t21.csv --out grid.json
+"$python" -c "
+import numpy as np
+a = np.loadtxt('t1.csv', delimiter=',', skiprows=1)
+b = np.loadtxt('t21.csv', delimiter=',', skiprows=1)
+assert a.shape == b.shape and a.shape[0] > 10, (a.shape, b.shape)
+assert np.max(np.abs(a - b)) < 1e-9, np.max(np.abs(a - b))" || fail "the trace on 2x1 differs"
+pass "--trace on a grid: rank 0 writes one process's rows (1e-9)"
 
 # --- a run that goes non-finite: exit 1, one line, no result ------------------------------------
 set +e
 "$mpiexec" -n 2 "$rnnlyap" spectrum --model map --n 50 --g 1e300 --t-sim 10 \
-  --distribute-network 2x1 --out never.json >out.txt 2>err.txt
+  --distribute-network 2x1 --trace never.csv --out never.json >out.txt 2>err.txt
 rc=$?
 set -e
 [ $rc -eq 1 ] || fail "a non-finite run: exit $rc, not 1"
 [ "$(grep -c '^rnnlyap' err.txt)" -eq 1 ] || { cat err.txt; fail "a non-finite run: not one line"; }
-[ ! -e never.json ] || fail "a non-finite run wrote a result"
-pass "a run that saturates: exit 1, one line, no result"
+[ ! -e never.json ] && [ ! -e never.csv ] || fail "a non-finite run wrote a result"
+! grep -q MPI_ABORT err.txt || fail "a non-finite run: a rank aborted the job (it failed alone)"
+pass "a run that saturates (with --trace): exit 1, one line, no result"

@@ -26,6 +26,9 @@ class Checkpoints : public RunObserver {
     if (!control_.checkpoint_path.empty()) {
       write(run, now);
       last_checkpoint_ = now;
+      // A distributed run's ranks wait for rank 0's file before any of them stops (one that
+      // stopped first might end the job while the file is still being written).
+      if (stop) run.backend().any_rank(false);
     }
     if (stop)
       throw Interrupted(control_.checkpoint_path.empty()
