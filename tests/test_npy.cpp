@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "io/npy_columns.hpp"
 #include "npy_test_util.hpp"
 #include "program_fixture.hpp"
 #include "rnnlyap/errors.hpp"
@@ -641,6 +642,55 @@ TEST_F(NpyTest, FuzzedFilesParseConsistentlyOrThrowInvalidInput) {
   RecordProperty("accepted", accepted);
   RecordProperty("rejected", rejected);
   EXPECT_LT(seconds, 10.0);  // far from the ~2 s budget even under sanitizers
+}
+
+}  // namespace
+}  // namespace rnnlyap
+
+// ------------------------------------------------------------------------------------------------
+// Read a few columns at a time (io/npy_columns.hpp: one network over many ranks).
+
+namespace rnnlyap {
+namespace {
+
+// Every column range of every dtype, order and version equals read_npy_matrix's columns; a NaN is
+// named as read_npy_matrix names it, found only when its column is read.
+TEST_F(NpyTest, ColumnsReadInPiecesEqualTheWholeMatrix) {
+  for (const bool float32 : {false, true})
+    for (const bool fortran : {false, true})
+      for (const int version : {1, 3}) {
+        SCOPED_TRACE(::testing::Message()
+                     << (float32 ? "<f4" : "<f8") << " fortran=" << fortran << " v" << version);
+        const std::size_t rows = 7, cols = 9;
+        const auto values = matrix_values(rows, cols);
+        const std::string file = path("c.npy");
+        write_file(file, make_npy_bytes(values, rows, cols, fortran, float32, version));
+        const NpyMatrix whole = read_npy_matrix(file);
+        const io::NpyColumns pieces(file);
+        ASSERT_EQ(pieces.rows(), rows);
+        ASSERT_EQ(pieces.cols(), cols);
+        for (std::size_t c0 = 0; c0 < cols; ++c0)
+          for (std::size_t c1 = c0 + 1; c1 <= cols; c1 += 3) {
+            std::vector<double> out(rows * (c1 - c0), -1.0);
+            pieces.columns(c0, c1, out.data());
+            for (std::size_t i = 0; i < out.size(); ++i)
+              ASSERT_EQ(out[i], whole.data[c0 * rows + i]) << "columns " << c0 << ".." << c1;
+          }
+      }
+  auto values = matrix_values(4, 5);
+  values[2 * 5 + 3] = std::numeric_limits<double>::quiet_NaN();  // row 2, column 3
+  const std::string file = path("nan.npy");
+  write_file(file, make_npy_bytes(values, 4, 5, false, false));
+  const io::NpyColumns pieces(file);  // the header alone is read here
+  std::vector<double> out(4 * 5);
+  EXPECT_NO_THROW(pieces.columns(0, 3, out.data()));
+  try {
+    pieces.columns(2, 5, out.data());
+    ADD_FAILURE() << "the NaN was not found";
+  } catch (const InvalidInput& e) {
+    EXPECT_EQ(std::string(e.what()), file + ": non-finite value NaN at row 2, column 3 (0-based)");
+  }
+  EXPECT_EQ(read_error(file), file + ": non-finite value NaN at row 2, column 3 (0-based)");
 }
 
 }  // namespace

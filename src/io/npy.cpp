@@ -255,29 +255,47 @@ Decoded read_regular(std::FILE* f, std::size_t file_size, std::size_t data_offse
   return d;
 }
 
+/// An .npy file opened, its preamble and header read incrementally (lengths taken from the file
+/// are checked against what is there).
+struct OpenedNpy {
+  File file;
+  std::error_code ec;  ///< from reading the file's status
+  std::filesystem::file_status status;
+  std::string bytes;  ///< the preamble and header
+  HeaderInfo header;
+  std::size_t data_offset = 0;
+};
+
+OpenedNpy open_npy(const std::string& path, Want want) {
+  namespace fs = std::filesystem;
+  OpenedNpy o;
+  o.status = fs::status(path, o.ec);
+  if (!o.ec && fs::is_directory(o.status)) fail(path, "cannot open: " + errno_text(EISDIR));
+  errno = 0;
+  o.file.reset(std::fopen(path.c_str(), "rb"));
+  if (!o.file) fail(path, "cannot open: " + errno_text(errno != 0 ? errno : ENOENT));
+  std::string& buf = o.bytes;
+  append_up_to(o.file.get(), buf, 12, path);
+  const Preamble p = io::parse_preamble(buf, path);
+  o.data_offset = p.prefix_len + p.header_len;
+  if (buf.size() < o.data_offset) append_up_to(o.file.get(), buf, o.data_offset - buf.size(), path);
+  io::check_header_fits(p, buf.size() - p.prefix_len, path);
+  o.header = io::parse_header(std::string_view(buf).substr(p.prefix_len, p.header_len), p.major,
+                              want, path);
+  return o;
+}
+
 Decoded read_npy(const std::string& path, Want want) {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (!ec && fs::is_directory(status)) fail(path, "cannot open: " + errno_text(EISDIR));
-  errno = 0;
-  const File file(std::fopen(path.c_str(), "rb"));
-  if (!file) fail(path, "cannot open: " + errno_text(errno != 0 ? errno : ENOENT));
-  std::FILE* f = file.get();
-
   try {
-    // Preamble and header, read incrementally so that lengths taken from the file are checked
-    // against what is there.
-    std::string buf;
-    append_up_to(f, buf, 12, path);
-    const Preamble p = io::parse_preamble(buf, path);
-    const std::size_t need = p.prefix_len + p.header_len;
-    if (buf.size() < need) append_up_to(f, buf, need - buf.size(), path);
-    io::check_header_fits(p, buf.size() - p.prefix_len, path);
-    const HeaderInfo h = io::parse_header(std::string_view(buf).substr(p.prefix_len, p.header_len),
-                                          p.major, want, path);
+    OpenedNpy o = open_npy(path, want);
+    std::FILE* f = o.file.get();
+    std::error_code& ec = o.ec;
+    std::string& buf = o.bytes;
+    const HeaderInfo& h = o.header;
+    const std::size_t need = o.data_offset;
 
-    if (!ec && fs::is_regular_file(status)) {
+    if (!ec && fs::is_regular_file(o.status)) {
       const std::uintmax_t size = fs::file_size(path, ec);
       if (!ec && size >= need && size <= std::numeric_limits<std::size_t>::max() &&
           size <= static_cast<std::uintmax_t>(std::numeric_limits<long>::max())) {
@@ -347,22 +365,12 @@ namespace io {
 NpyColumns::NpyColumns(const std::string& path) : path_(path) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (!ec && fs::is_directory(status)) fail(path, "cannot open: " + errno_text(EISDIR));
-  errno = 0;
-  const File file(std::fopen(path.c_str(), "rb"));
-  if (!file) fail(path, "cannot open: " + errno_text(errno != 0 ? errno : ENOENT));
-  if (ec || !fs::is_regular_file(status))
+  if (!fs::is_regular_file(fs::status(path, ec)) && !ec && fs::exists(path, ec))
     fail(path, "not a regular file (one network over many ranks reads its weights in pieces)");
-  std::string buf;
-  append_up_to(file.get(), buf, 12, path);
-  const Preamble p = io::parse_preamble(buf, path);
-  const std::size_t need = p.prefix_len + p.header_len;
-  if (buf.size() < need) append_up_to(file.get(), buf, need - buf.size(), path);
-  io::check_header_fits(p, buf.size() - p.prefix_len, path);
-  h_ = io::parse_header(std::string_view(buf).substr(p.prefix_len, p.header_len), p.major,
-                        Want::kMatrix, path);
-  data_offset_ = need;
+  const OpenedNpy o = open_npy(path, Want::kMatrix);
+  h_ = o.header;
+  data_offset_ = o.data_offset;
+  const std::size_t need = data_offset_;
   const std::uintmax_t size = fs::file_size(path, ec);
   if (ec || size < need) fail(path, "cannot read its size");
   check_data_size(h_, static_cast<std::size_t>(size) - need, path);
