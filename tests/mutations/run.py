@@ -151,8 +151,8 @@ MUTATIONS = [
 
     # --- seeds and options ---------------------------------------------------------------------
     m("ignored seed: the initial basis drawn from --seed, not --basis-seed", "ignored seed", RUN,
-      "detail::initial_basis(n_, per_, opt_.basis_seed_used())",
-      "detail::initial_basis(n_, per_, opt_.seed)",
+      "const std::uint64_t seed = opt_.basis_seed_used();",
+      "const std::uint64_t seed = opt_.seed;",
       gtest(SEEDS), python_tests("Spectrum.test_initial_state_and_part_seeds")),
     m("ignored seed: the initial state drawn from --seed, not --state-seed", "ignored seed", DRIVER,
       "detail::initial_state(n, opt.state_seed_used())", "detail::initial_state(n, opt.seed)",

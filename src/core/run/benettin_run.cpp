@@ -140,16 +140,16 @@ void BenettinRun::start_basis() {
     backend_.set_basis(resumed_->basis);  // saved right after a re-orthonormalisation
     return;
   }
+  const std::uint64_t seed = opt_.basis_seed_used();
   if (!setup_.initial_basis.empty()) {
     backend_.set_basis(setup_.initial_basis);
   } else if (backend_.batch() == 1) {
     // By columns: a distributed run never holds the whole basis on one rank.
-    const std::uint64_t seed = opt_.basis_seed_used();
     backend_.set_basis_columns([this, seed](int c0, int c1, double* out) {
       detail::initial_basis_columns(n_, seed, c0, c1, out);
     });
   } else {
-    backend_.set_basis(detail::initial_basis(n_, per_, opt_.basis_seed_used()));
+    backend_.set_basis(detail::initial_basis(n_, per_, seed));
   }
   backend_.reorthonormalize(false);
   run_.basis_started = true;
