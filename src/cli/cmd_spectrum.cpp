@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
-#include <new>
 #include <optional>
 #include <span>
 
@@ -227,14 +226,6 @@ Made run_one(const SingleRun& run) {
   return m;
 }
 
-// The exit status of what a run threw (main.cpp's run_command says the same).
-int status_of(const std::exception& e) {
-  if (dynamic_cast<const Interrupted*>(&e)) return 130;
-  if (dynamic_cast<const InvalidInput*>(&e) || dynamic_cast<const std::bad_alloc*>(&e))
-    return kExitInvalid;
-  return kExitFailure;
-}
-
 // --distribute-network: `compute` on every rank. A failure every rank sees (a run that goes
 // non-finite, a network that does not fit) ends every rank as usual, rank 0 saying why; a failure
 // of one rank alone (the others wait for it in ScaLAPACK) is said by that rank, which then aborts
@@ -244,13 +235,13 @@ Made run_with_ranks(F compute) {
   try {
     return compute();
   } catch (const std::exception& e) {
+    const Failure f = failure_of(e);
     if (all_ranks_failed(g_ranks, 10.0)) {
-      if (g_ranks.rank != 0) throw QuietExit{status_of(e)};
+      if (g_ranks.rank != 0) throw QuietExit{f.status};
       throw;
     }
-    say(status_of(e) == kExitInvalid ? "rnnlyap:%s error: %s\n" : "rnnlyap:%s failed: %s\n",
-        e.what());
-    abort_ranks(g_ranks, status_of(e));
+    say(f.format, f.text.c_str());
+    abort_ranks(g_ranks, f.status);
   }
 }
 

@@ -9,14 +9,12 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
-#include <new>
 #include <optional>
 
 #include "commands.hpp"
 #ifdef RNNLYAP_WITH_SCALAPACK
 #include "distributed/distributed.hpp"
 #endif
-#include "messages.hpp"
 #include "process.hpp"
 #include "rnnlyap/errors.hpp"
 #include "rnnlyap/info.hpp"
@@ -112,18 +110,10 @@ int run_command(const Commands& c) {
     return status;
   } catch (const QuietExit& e) {
     return e.status;
-  } catch (const Interrupted& e) {
-    say("rnnlyap:%s %s\n", e.what());
-    return 130;
-  } catch (const InvalidInput& e) {
-    say("rnnlyap:%s error: %s\n", without_source_location(e.what()).c_str());
-    return kExitInvalid;
-  } catch (const std::bad_alloc&) {
-    say("rnnlyap:%s error: %s\n", "out of memory: the run does not fit in this machine's memory");
-    return kExitInvalid;
   } catch (const std::exception& e) {
-    say("rnnlyap:%s failed: %s\n", e.what());
-    return kExitFailure;
+    const Failure f = failure_of(e);
+    say(f.format, f.text.c_str());
+    return f.status;
   }
 }
 

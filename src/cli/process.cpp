@@ -4,7 +4,11 @@
 #include <cstdlib>
 #include <string>
 
+#include <new>
+
 #include "io/output_file.hpp"
+#include "messages.hpp"
+#include "rnnlyap/errors.hpp"
 
 namespace rnnlyap::cli {
 
@@ -49,6 +53,16 @@ int launched_rank() {
   for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"})
     if (const char* s = std::getenv(v)) return std::atoi(s);
   return 0;
+}
+
+Failure failure_of(const std::exception& e) {
+  if (dynamic_cast<const Interrupted*>(&e)) return {130, "rnnlyap:%s %s\n", e.what()};
+  if (dynamic_cast<const InvalidInput*>(&e))
+    return {kExitInvalid, "rnnlyap:%s error: %s\n", without_source_location(e.what())};
+  if (dynamic_cast<const std::bad_alloc*>(&e))
+    return {kExitInvalid, "rnnlyap:%s error: %s\n",
+            "out of memory: the run does not fit in this machine's memory"};
+  return {kExitFailure, "rnnlyap:%s failed: %s\n", e.what()};
 }
 
 void say(const char* format, const char* what) {

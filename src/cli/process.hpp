@@ -3,6 +3,8 @@
 #pragma once
 
 #include <csignal>
+#include <exception>
+#include <string>
 
 #include "distribute.hpp"
 
@@ -37,6 +39,15 @@ void ranks_agree();
 
 /// The rank a launcher gave this process, before MPI is started (for messages only).
 int launched_rank();
+
+/// What a command threw, as the program reports it (README, "Errors"): its exit status (130
+/// interrupted, 2 refused input or memory, 1 a failure) and its line, a say() format and its text.
+struct Failure {
+  int status;
+  const char* format;
+  std::string text;
+};
+Failure failure_of(const std::exception& e);
 
 /// An error's line on stderr (`format` with "%s" for " rank R:" and one for `what`): rank 0 speaks
 /// for the job; another rank says only what is its own (not an input that rank 0 refused too).

@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <typeinfo>
 #include <utility>
 #include <vector>
@@ -70,11 +71,11 @@ class Memory {
   virtual void copy_in(void* dst, const void* src, std::size_t bytes) = 0;
   /// Executor memory → host, after all work queued before it (a GPU waits here).
   virtual void copy_out_blocking(void* dst, const void* src, std::size_t bytes) = 0;
-  /// Whether `ok` holds on every rank of a distributed executor (collective there: every rank
-  /// calls it); `ok` itself elsewhere.
-  virtual bool all_ok(bool ok) { return ok; }
-  /// The largest `v` over the ranks of a distributed executor (collective there); `v` elsewhere.
+  /// The largest `v` over the ranks of a distributed executor (collective there: every rank calls
+  /// it); `v` itself elsewhere.
   virtual double max_over_ranks(double v) { return v; }
+  /// Whether `ok` holds on every rank (collective, as max_over_ranks).
+  bool all_ok(bool ok) { return max_over_ranks(ok ? 0.0 : 1.0) == 0.0; }
   /// Whether this process writes the run's files (checkpoints): true but on the ranks other than
   /// 0 of a distributed executor.
   virtual bool writes_files() const { return true; }
@@ -184,6 +185,21 @@ class Executor : public Memory {
       buf.resize(r * static_cast<std::size_t>(c1 - c0));
       columns(c0, c1, buf.data());
       this->copy_in(dst + r * static_cast<std::size_t>(c0), buf.data(), buf.size() * sizeof(T));
+    }
+  }
+  /// matrix_in from float64 columns (`columns(c0, c1, out)` writes rows·(c1 − c0) doubles),
+  /// converted to T a piece at a time.
+  void matrix_in_fp64(T* dst, int rows, int cols,
+                      const std::function<void(int c0, int c1, double* out)>& columns) {
+    if constexpr (std::is_same_v<T, double>) {
+      matrix_in(dst, rows, cols, columns);
+    } else {
+      std::vector<double> piece;
+      matrix_in(dst, rows, cols, [&](int c0, int c1, T* out) {
+        piece.resize(static_cast<std::size_t>(rows) * static_cast<std::size_t>(c1 - c0));
+        columns(c0, c1, piece.data());
+        std::copy(piece.begin(), piece.end(), out);
+      });
     }
   }
   /// The whole rows × cols matrix `src`, column-major, on the host, after all work queued before

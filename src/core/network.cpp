@@ -118,6 +118,15 @@ Network random_network(int n, double g, double alpha, std::uint64_t seed) {
   return net;
 }
 
+// N of a weights file's rows × cols matrix: it must be square and of an int's order.
+int weights_order(const std::string& path, std::size_t rows, std::size_t cols) {
+  if (rows != cols)
+    throw InvalidInput(path + ": weight matrix must be square, got " + std::to_string(rows) + "x" +
+                       std::to_string(cols));
+  if (rows > 2'000'000'000ull) throw InvalidInput(path + ": matrix too large");
+  return static_cast<int>(rows);
+}
+
 // --bias-std S: b_i ~ N(0, S²), a stream of its own of the network's seed (the weights of the
 // same seed are unchanged by it); zeros without.
 std::vector<double> network_bias(const SpectrumOptions& opt, int n) {
@@ -199,11 +208,7 @@ Network make_network(const SpectrumOptions& opt) {
       break;
     case WeightKind::file: {
       NpyMatrix m = read_npy_matrix(opt.weights_file);
-      if (m.rows != m.cols)
-        throw InvalidInput(opt.weights_file + ": weight matrix must be square, got " +
-                           std::to_string(m.rows) + "x" + std::to_string(m.cols));
-      if (m.rows > 2'000'000'000ull) throw InvalidInput(opt.weights_file + ": matrix too large");
-      net.n = static_cast<int>(m.rows);
+      net.n = detail::weights_order(opt.weights_file, m.rows, m.cols);
       net.j = std::move(m.data);
       net.bias.assign(net.n, 0.0);
       break;
@@ -221,12 +226,7 @@ NetworkColumns network_columns(const SpectrumOptions& opt) {
   NetworkColumns net;
   if (opt.weights == WeightKind::file) {
     const auto file = std::make_shared<io::NpyColumns>(opt.weights_file);
-    if (file->rows() != file->cols())
-      throw InvalidInput(opt.weights_file + ": weight matrix must be square, got " +
-                         std::to_string(file->rows()) + "x" + std::to_string(file->cols()));
-    if (file->rows() > 2'000'000'000ull)
-      throw InvalidInput(opt.weights_file + ": matrix too large");
-    net.n = static_cast<int>(file->rows());
+    net.n = weights_order(opt.weights_file, file->rows(), file->cols());
     net.columns = [file](int c0, int c1, double* out) {
       file->columns(static_cast<std::size_t>(c0), static_cast<std::size_t>(c1), out);
     };

@@ -51,24 +51,14 @@ class ModelPropagator final : public Propagator {
     const int rows = model_->tangent_rows();
     const std::size_t full = static_cast<std::size_t>(rows) * k_, held = held_basis();
     for (int m = 0; m < model_->batch(); ++m)
-      ex_->matrix_in(model_->basis() + m * held, rows, k_, [&](int c0, int c1, T* out) {
+      ex_->matrix_in_fp64(model_->basis() + m * held, rows, k_, [&](int c0, int c1, double* out) {
         const double* from = q.data() + m * full + static_cast<std::size_t>(rows) * c0;
         std::copy(from, from + static_cast<std::size_t>(rows) * (c1 - c0), out);
       });
   }
   void set_basis_columns(const std::function<void(int, int, double*)>& columns) override {
     if (model_->batch() != 1) throw Error("set_basis_columns: one member only");
-    const int rows = model_->tangent_rows();
-    std::vector<double> piece;
-    ex_->matrix_in(model_->basis(), rows, k_, [&](int c0, int c1, T* out) {
-      if constexpr (std::is_same_v<T, double>) {
-        columns(c0, c1, out);
-      } else {
-        piece.resize(static_cast<std::size_t>(rows) * (c1 - c0));
-        columns(c0, c1, piece.data());
-        std::copy(piece.begin(), piece.end(), out);
-      }
-    });
+    ex_->matrix_in_fp64(model_->basis(), model_->tangent_rows(), k_, columns);
   }
   std::vector<double> basis_blocking() override {
     const int rows = model_->tangent_rows();

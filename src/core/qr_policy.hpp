@@ -3,6 +3,8 @@
 // the backends switch and fall back at the same conditions.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <type_traits>
 
 namespace rnnlyap::detail::qr_policy {
@@ -43,6 +45,16 @@ class FallbackSkip {
   int remaining_ = 0, next_ = kSkipAfterFallback;
 };
 
+/// What one CholeskyQR pass's factor decides.
+enum class Pass {
+  fall_back,  ///< to Householder (a second pass that fails restores the basis it was given)
+  last,       ///< this pass ends it
+  another,    ///< a second pass follows
+};
+
+template <class T>
+Pass judge_pass(int pass, int info, const double* abs_diag, int k, bool one_pass_allowed);
+
 /// kMaxCond in working precision T.
 template <class T>
 inline constexpr double max_cond = std::is_same_v<T, double> ? kMaxCondFp64 : kMaxCondFp32;
@@ -50,5 +62,27 @@ inline constexpr double max_cond = std::is_same_v<T, double> ? kMaxCondFp64 : kM
 template <class T>
 inline constexpr double one_pass_cond =
     std::is_same_v<T, double> ? kOnePassCondFp64 : kOnePassCondFp32;
+
+/// The verdict of pass `pass` (0 or 1) of CholeskyQR from its factorisation's info and |diag R|
+/// of that pass (k values): fall back when the factorisation failed (info, or a diagonal that is
+/// not finite: some LAPACKs return info 0 on a Gram matrix that overflowed) or, after the first
+/// pass, when max/min diag exceeds max_cond; else the second pass is the last, and so is the first
+/// under `auto` (one_pass_allowed) when max/min diag is at most one_pass_cond. Host code of the
+/// CPU's and the distributed executor's re-orthonormalisers; the CUDA kernel cholesky_check applies
+/// the same rules on the device.
+template <class T>
+Pass judge_pass(int pass, int info, const double* abs_diag, int k, bool one_pass_allowed) {
+  double dmin = INFINITY, dmax = 0;
+  bool finite = true;
+  for (int i = 0; i < k; ++i) {
+    finite = finite && std::isfinite(abs_diag[i]);
+    dmin = std::min(dmin, abs_diag[i]);
+    dmax = std::max(dmax, abs_diag[i]);
+  }
+  if (info != 0 || !finite) return Pass::fall_back;
+  if (pass == 0 && !(dmax <= max_cond<T> * dmin)) return Pass::fall_back;
+  return pass == 1 || (one_pass_allowed && dmax <= one_pass_cond<T> * dmin) ? Pass::last
+                                                                            : Pass::another;
+}
 
 }  // namespace rnnlyap::detail::qr_policy

@@ -2,6 +2,7 @@
 // each in its own file here; the CPU executor (cpu_executor.cpp) owns one of each.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 
@@ -42,12 +43,14 @@ void euler_or_map_update(int n, bool map, const T* drive, const T* bias, T* h, T
 }
 
 /// One member's RK4 stage `s` after its product drive = J x_s (n values; Rk4Buffers of that
-/// member): f_s = −y_s + drive + b; stages 0..2 then y_{s+1} = h + c_next f_s and x_{s+1} =
-/// φ(y_{s+1}); stage 3 moves h by dt/6 (f0 + 2f1 + 2f2 + f3), adds the noise and sets x_0 = φ(h).
+/// member): stage 0 first copies h into y_0; f_s = −y_s + drive + b; stages 0..2 then y_{s+1} = h +
+/// c_next f_s and x_{s+1} = φ(y_{s+1}); stage 3 moves h by dt/6 (f0 + 2f1 + 2f2 + f3), adds the
+/// noise and sets x_0 = φ(h).
 template <class T>
 void rk4_stage_update(int n, int s, const T* drive, const T* bias, const Rk4Buffers<T>& st,
                       T c_next, T dt6, T noise_scale, std::uint64_t key, std::int64_t step) {
   T* h = st.h;
+  if (s == 0) std::copy(h, h + n, st.y[0]);
   const T* y = st.y[s];
   T* f = st.f[s];
   for (int i = 0; i < n; ++i) f[i] = -y[i] + drive[i] + bias[i];  // f(y)

@@ -246,40 +246,28 @@ class Orthonormalizer {
   // κ²ε, κ ≥ that ratio (README, "Precision and QR": the exponents stay within ~1e-11 of
   // Householder's).
   bool cholesky_qr(T* q, bool accumulate, RFactors<T>* r) {
-    const double max_cond = detail::qr_policy::max_cond<T>;
-    const double one_pass = detail::qr_policy::one_pass_cond<T>;
+    using detail::qr_policy::Pass;
     const std::size_t size = static_cast<std::size_t>(rows_) * k_;
     for (int pass = 0; pass < 2; ++pass) {
       syrk_t(k_, rows_, T(1), q, rows_, T(0), gram_.data(), k_, team_);
       const int info = cholesky_upper(k_, gram_.data(), k_, team_);
-      double dmin = INFINITY, dmax = 0;
-      bool finite = true;
-      for (int i = 0; i < k_; ++i) {
-        const double d =
-            std::fabs(static_cast<double>(gram_[static_cast<std::size_t>(i) * k_ + i]));
-        finite = finite && std::isfinite(d);
-        dmin = std::min(dmin, d);
-        dmax = std::max(dmax, d);
-      }
-      if (info != 0 || !finite) {
+      // |diag R| of this pass: diag R₁ kept for the logs; R₂'s in diag_log_, made logs below.
+      double* d = pass == 0 ? diag1_.data() : diag_log_.data();
+      for (int i = 0; i < k_; ++i)
+        d[i] = std::fabs(static_cast<double>(gram_[static_cast<std::size_t>(i) * k_ + i]));
+      const Pass verdict = detail::qr_policy::judge_pass<T>(pass, info, d, k_, one_pass_);
+      if (verdict == Pass::fall_back) {
         if (pass == 1) std::copy(saved_.begin(), saved_.end(), q);  // undo the first solve
         return false;
       }
-      if (pass == 0 && !(dmax <= max_cond * dmin)) return false;
-      for (int i = 0; i < k_; ++i) {
-        const double d =
-            std::fabs(static_cast<double>(gram_[static_cast<std::size_t>(i) * k_ + i]));
-        if (pass == 0)
-          diag1_[i] = d;
-        else
-          diag_log_[i] = std::log(diag1_[i]) + std::log(d);
-      }
+      if (pass == 1)
+        for (int i = 0; i < k_; ++i) diag_log_[i] = std::log(diag1_[i]) + std::log(diag_log_[i]);
       if (pass == 1 && accumulate) add_logs();
       if (r) {
         keep_upper(gram_.data(), k_, pass == 0 ? &r->r1 : &r->r2);
         r->two_pass = pass == 1;
       }
-      const bool last = pass == 1 || (one_pass_ && dmax <= one_pass * dmin);
+      const bool last = verdict == Pass::last;
       if (!last) saved_.assign(q, q + size);
       solve_right_upper(rows_, k_, gram_.data(), k_, q, rows_, team_);
       if (pass == 0) two_passes_ = !last;

@@ -42,7 +42,6 @@ class CpuRandomNetworkKernels final : public RandomNetworkKernels<T> {
                  std::int64_t step) override {
     for (int b = 0; b < batch; ++b) {
       const std::size_t vo = vector_offset(b, n);
-      if (s == 0) std::copy(st.h + vo, st.h + vo + n, st.y[0] + vo);
       matvec(n, j + vo * n, st.x[s] + vo);
       rk4_stage_update(n, s, drive_.data(), bias + vo, offset(st, vo), c_next, dt6, noise_scale,
                        keys[b], step);

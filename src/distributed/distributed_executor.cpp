@@ -52,6 +52,11 @@ MPI_Datatype mpi_type() {
   return std::is_same_v<T, float> ? MPI_FLOAT : MPI_DOUBLE;
 }
 
+// Batches are the other executors' business: one network at a time here.
+void one_member(int batch) {
+  if (batch != 1) throw Error("the distributed executor runs one network at a time");
+}
+
 // The process grid and the block-cyclic layout of every matrix on it.
 class Grid {
  public:
@@ -174,7 +179,6 @@ class DistributedNetworkKernels final : public RandomNetworkKernels<T> {
                  T c_next, T dt6, T noise_scale, const std::uint64_t* keys,
                  std::int64_t step) override {
     one_member(batch);
-    if (s == 0) std::copy(st.h, st.h + n, st.y[0]);
     drive(n, j, st.x[s]);
     detail::rk4_stage_update(n, s, drive_.data(), bias, st, c_next, dt6, noise_scale, keys[0],
                              step);
@@ -195,9 +199,6 @@ class DistributedNetworkKernels final : public RandomNetworkKernels<T> {
   }
 
  private:
-  static void one_member(int batch) {
-    if (batch != 1) throw Error("the distributed executor runs one network at a time");
-  }
   // v at this rank's rows (scratch).
   const T* local_rows_of(int n, const T* v) {
     const int lr = grid_.local_rows(n);
@@ -325,12 +326,10 @@ class DistributedReorthonormalizer final : public Reorthonormalizer<T> {
     if (info != 0) throw Error("ScaLAPACK p?orgqr failed (info " + std::to_string(info) + ")");
   }
 
-  // CholeskyQR2 with `auto`'s one-pass exit, as cpu::Orthonormalizer::cholesky_qr: false, with Q
-  // as it was given, when a pass's Cholesky fails or the first factor's diagonal ratio exceeds
-  // qr_policy::max_cond.
+  // CholeskyQR2 with `auto`'s one-pass exit, as cpu::Orthonormalizer::cholesky_qr (both decide
+  // with qr_policy::judge_pass): false, with Q as it was given, when it falls back.
   bool cholesky_qr(T* q, bool accumulate) {
-    const double max_cond = detail::qr_policy::max_cond<T>;
-    const double one_pass = detail::qr_policy::one_pass_cond<T>;
+    using detail::qr_policy::Pass;
     const pblas::Sub<T> a{q, dq_.d}, g{gram_.data(), dg_.d};
     const std::size_t local = static_cast<std::size_t>(grid_.local_rows(rows_)) *
                               static_cast<std::size_t>(grid_.local_cols(k_));
@@ -340,19 +339,12 @@ class DistributedReorthonormalizer final : public Reorthonormalizer<T> {
       int info = pblas::potrf_upper(k_, g);
       MPI_Allreduce(MPI_IN_PLACE, &info, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
       const std::vector<double> d = grid_.abs_diagonal(gram_.data(), k_, k_);
-      double dmin = INFINITY, dmax = 0;
-      bool finite = true;
-      for (double v : d) {
-        finite = finite && std::isfinite(v);
-        dmin = std::min(dmin, v);
-        dmax = std::max(dmax, v);
-      }
-      if (info != 0 || !finite) {
+      const Pass verdict = detail::qr_policy::judge_pass<T>(pass, info, d.data(), k_, one_pass_);
+      if (verdict == Pass::fall_back) {
         if (pass == 1) std::copy(saved_.begin(), saved_.end(), q);  // undo the first solve
         return false;
       }
-      if (pass == 0 && !(dmax <= max_cond * dmin)) return false;
-      const bool last = pass == 1 || (one_pass_ && dmax <= one_pass * dmin);
+      const bool last = verdict == Pass::last;
       if (!last) saved_.assign(q, q + local);
       pblas::solve_right_upper(rows_, k_, pblas::Sub<const T>{gram_.data(), dg_.d}, a);
       if (pass == 0) {
@@ -430,11 +422,6 @@ class DistributedExecutor final : public Executor<T> {
   double max_over_ranks(double v) override {
     MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     return v;
-  }
-  bool all_ok(bool ok) override {
-    int mine = ok ? 1 : 0;
-    MPI_Allreduce(MPI_IN_PLACE, &mine, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    return mine == 1;
   }
   std::size_t matrix_values(int rows, int cols) const override {
     return static_cast<std::size_t>(std::max(1, grid_.local_rows(rows))) *
@@ -522,7 +509,7 @@ class DistributedExecutor final : public Executor<T> {
   // One product of global matrices in the layout: C (m × n) = α A (m × kk) B (kk × n) + β C.
   void gemm_batched(int m, int n, int kk, T alpha, const T* a, int, long long, const T* b, int,
                     long long, T beta, T* c, int, long long, int batch) override {
-    if (batch != 1) throw Error("the distributed executor runs one network at a time");
+    one_member(batch);
     const Grid::Desc da = grid_.desc(m, kk), db = grid_.desc(kk, n), dc = grid_.desc(m, n);
     pblas::gemm(m, n, kk, alpha, pblas::Sub<const T>{a, da.d}, pblas::Sub<const T>{b, db.d}, beta,
                 pblas::Sub<T>{c, dc.d});
@@ -541,7 +528,7 @@ class DistributedExecutor final : public Executor<T> {
   }
   std::unique_ptr<Reorthonormalizer<T>> make_reorthonormalizer(int batch, int rows, int k,
                                                                QrMethod method) override {
-    if (batch != 1) throw Error("the distributed executor runs one network at a time");
+    one_member(batch);
     return std::make_unique<DistributedReorthonormalizer<T>>(grid_, rows, k, method);
   }
 

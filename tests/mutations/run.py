@@ -202,8 +202,8 @@ MUTATIONS = [
       gtest("Backends/Stacked.*/cpu:StackedTorch.*:" + STEP)),
 
     # --- re-orthonormalisation -----------------------------------------------------------------
-    m("CholeskyQR: the fallback to Householder never taken", "QR", QR,
-      "      if (pass == 0 && !(dmax <= max_cond * dmin)) return false;\n", "",
+    m("CholeskyQR: the fallback to Householder never taken", "QR", "src/core/qr_policy.hpp",
+      "  if (pass == 0 && !(dmax <= max_cond<T> * dmin)) return Pass::fall_back;\n", "",
       gtest("Backends/PrecisionAndQr.Cholesky2*/cpu:Backends/Reorthonormalizers.*/cpu")),
 ]
 

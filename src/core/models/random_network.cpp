@@ -79,20 +79,11 @@ void RandomNetworkModel<T>::upload(Executor<T>& ex, int k) {
     if (net.n != n_ || net.j.size() != n * n || (!net.bias.empty() && net.bias.size() != n))
       throw InvalidInput("network " + std::to_string(m) + " has weights of the wrong size");
   }
-  std::vector<double> piece;  // fp32: the columns asked for, before conversion
   for (std::size_t m = 0; m < b; ++m) {
     const NetworkColumns& net = nets_[m];
     // A few columns at a time (a distributed executor: only those of its blocks), so that an
     // fp32 run never holds a second full copy of J on the host.
-    ex.matrix_in(j_.get() + m * jn_, n_, n_, [&](int c0, int c1, T* out) {
-      if constexpr (std::is_same_v<T, double>) {
-        net.columns(c0, c1, out);
-      } else {
-        piece.resize(n * static_cast<std::size_t>(c1 - c0));
-        net.columns(c0, c1, piece.data());
-        std::copy(piece.begin(), piece.end(), out);
-      }
-    });
+    ex.matrix_in_fp64(j_.get() + m * jn_, n_, n_, net.columns);
     if (!net.bias.empty()) {
       const std::vector<T> v(net.bias.begin(), net.bias.end());
       ex.copy_in(bias_.get() + m * n, v.data(), n * sizeof(T));
