@@ -44,11 +44,41 @@ python_with_numpy() {
   return 1
 }
 
+# The headers of cuBLASMp and cuSOLVERMp (PyPI wheels, pinned to the versions the code was written
+# against), for the GPU variant of --distribute-network, into RNNLYAP_CUDAMP_ROOT (default
+# ~/.cache/rnnlyap/cudamp), when the CUDA toolkit is there. Only the headers are used at build
+# time; the program loads the libraries from there (or the system's) when a run asks for them.
+# Without a network or pip it says so and the build leaves the variant out.
+fetch_cudamp() {
+  [ -n "${CUDACXX:-}" ] || command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || return 0
+  export RNNLYAP_CUDAMP_ROOT=${RNNLYAP_CUDAMP_ROOT:-$HOME/.cache/rnnlyap/cudamp}
+  [ -f "$RNNLYAP_CUDAMP_ROOT/nvidia/cublasmp/cu13/include/cublasmp.h" ] &&
+    [ -f "$RNNLYAP_CUDAMP_ROOT/nvidia/cu13/include/cusolverMp.h" ] && return 0
+  echo "== fetching the cuBLASMp/cuSOLVERMp wheels into $RNNLYAP_CUDAMP_ROOT"
+  local tmp pip=()
+  tmp=$(mktemp -d)
+  if command -v pip >/dev/null; then pip=(pip); else pip=(python3 -m pip); fi
+  if "${pip[@]}" download -q --no-deps --only-binary=:all: -d "$tmp" \
+      "nvidia-cublasmp-cu13==0.10.*" "nvidia-cusolvermp-cu13==0.9.*" >/dev/null 2>&1; then
+    mkdir -p "$RNNLYAP_CUDAMP_ROOT"
+    python3 - "$RNNLYAP_CUDAMP_ROOT" "$tmp"/*.whl <<'EOF'
+import sys, zipfile
+for wheel in sys.argv[2:]:
+    with zipfile.ZipFile(wheel) as z:
+        z.extractall(sys.argv[1], [m for m in z.namelist() if m.startswith("nvidia/")])
+EOF
+  else
+    echo "   (not fetched: no pip or no network; --distribute-network --backend cuda is left out)"
+  fi
+  rm -rf "$tmp"
+}
+
 configure_and_build() {
   # The CUDA toolkit is optional: when nvcc exists the CUDA backend is compiled too.
   if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
     export CUDACXX=/usr/local/cuda/bin/nvcc
   fi
+  fetch_cudamp
   # The Python module and its test use the Debian python3, which carries numpy (another python3 may
   # come first on PATH).
   local py=()
@@ -56,7 +86,7 @@ configure_and_build() {
   echo "== configuring in $BUILD"
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" "${py[@]}" "$@" >"$ROOT/.cmake-configure.log" 2>&1 ||
     { cat "$ROOT/.cmake-configure.log"; exit 1; }
-  grep -E "rnnlyap: (CUDA backend|Python module|MPI)" "$ROOT/.cmake-configure.log" || true
+  grep -E "rnnlyap: (CUDA backend|Python module|MPI|cuBLASMp)" "$ROOT/.cmake-configure.log" || true
   echo "== building"
   cmake --build "$BUILD" -j"$(nproc)"
 }

@@ -23,6 +23,13 @@ std::string scalapack_library() {
   return d ? d->library() : std::string();
 }
 
+// The GPU variant of --distribute-network: where its libraries load from, or why they do not;
+// empty when it is not built in.
+std::string distributed_gpu_libraries() {
+  const detail::DistributedBackend* d = detail::distributed_backend();
+  return d && d->gpu_libraries ? d->gpu_libraries() : std::string();
+}
+
 void print_json(const std::vector<DeviceInfo>& devices) {
   nlohmann::json j = {
       {"version", version()}, {"backends", compiled_backends()}, {"blas", blas_info()}};
@@ -32,6 +39,8 @@ void print_json(const std::vector<DeviceInfo>& devices) {
   j["mpi"] = mpi_library().empty() ? nlohmann::json(nullptr) : nlohmann::json(mpi_library());
   j["scalapack"] =
       scalapack_library().empty() ? nlohmann::json(nullptr) : nlohmann::json(scalapack_library());
+  const std::string gpu = distributed_gpu_libraries();
+  j["distributed_gpu"] = gpu.empty() ? nlohmann::json(nullptr) : nlohmann::json(gpu);
   j["devices"] = nlohmann::json::array();
   for (const auto& d : devices)
     j["devices"].push_back(
@@ -77,6 +86,12 @@ void print_text(const std::vector<DeviceInfo>& devices) {
             << (scalapack.empty()
                     ? "not compiled in (Debian: libscalapack-openmpi-dev, then rebuild)"
                     : scalapack)
+            << "\n";
+  const std::string gpu = distributed_gpu_libraries();
+  std::cout << "GPU variant (--distribute-network --backend cuda): "
+            << (gpu.empty() ? "not compiled in (needs the CUDA backend and the cuBLASMp/cuSOLVERMp "
+                              "headers: pip install nvidia-cublasmp-cu13 nvidia-cusolvermp-cu13)"
+                            : gpu)
             << "\n";
   if (devices.empty()) std::cout << "CUDA devices: none found\n";
   for (const auto& d : devices) print_device(d);

@@ -42,8 +42,9 @@ const Backend& cpu_backend();
 const Backend& cuda_backend();
 
 /// The distributed executor (src/distributed/): one network's matrices in blocks over a grid of MPI
-/// ranks (ScaLAPACK). It needs MPI, which the library does not link: the program registers it at
-/// start-up when it was built with MPI and ScaLAPACK. Its executors report BackendKind::cpu.
+/// ranks (ScaLAPACK; or cuBLASMp/cuSOLVERMp on one GPU per rank). It needs MPI, which the library
+/// does not link: the program registers it at start-up when it was built with MPI and ScaLAPACK.
+/// The ScaLAPACK variant's executors report BackendKind::cpu.
 struct DistributedBackend {
   /// "ScaLAPACK 2.2.1" (`rnnlyap info`).
   std::string (*library)() = nullptr;
@@ -54,6 +55,12 @@ struct DistributedBackend {
                                                 int cpu_threads) = nullptr;
   std::unique_ptr<Executor<double>> (*make_fp64)(int grid_rows, int grid_cols, int n,
                                                  int cpu_threads) = nullptr;
+  /// The GPU variant (cuBLASMp/cuSOLVERMp, one GPU per rank; --backend cuda), null where the
+  /// program was built without it. Its executors report BackendKind::cuda. Throws
+  /// BackendUnavailable when the libraries cannot be loaded or a rank sees no GPU.
+  std::string (*gpu_libraries)() = nullptr;
+  std::unique_ptr<Executor<float>> (*make_gpu_fp32)(int grid_rows, int grid_cols, int n) = nullptr;
+  std::unique_ptr<Executor<double>> (*make_gpu_fp64)(int grid_rows, int grid_cols, int n) = nullptr;
 };
 /// Registers the distributed executor (the program, at start-up).
 void register_distributed_backend(const DistributedBackend& b);

@@ -149,9 +149,6 @@ void validate(const SpectrumOptions& o) {
     if (o.clv_requested())
       fail(OptionId::distribute_network, "",
            " cannot compute covariant vectors (--clv, --clv-stats)");
-    if (o.backend == BackendKind::cuda)
-      fail(OptionId::distribute_network, "",
-           " runs on the CPUs of the ranks (ScaLAPACK); its GPU variant (cuSOLVERMp) is not built");
     const long long cells = static_cast<long long>(o.grid_rows) * o.grid_cols;
     if (cells > 65536) fail(OptionId::distribute_network, grid, ": at most 65536 ranks");
   }

@@ -141,11 +141,21 @@ std::unique_ptr<Propagator> place_distributed(const Placement& where,
     throw BackendUnavailable(
         "--distribute-network needs the rnnlyap program built with MPI and ScaLAPACK (rnnlyap "
         "info says whether it was)");
+  // The ranks' CPUs (ScaLAPACK) unless --backend cuda asks for their GPUs (cuBLASMp/cuSOLVERMp):
+  // `auto` keeps to the CPUs, the variant every build with --distribute-network has.
+  const bool gpu = where.backend == BackendKind::cuda;
+  if (gpu && d->make_gpu_fp64 == nullptr)
+    throw BackendUnavailable(
+        "--distribute-network with --backend cuda needs the rnnlyap program built with the CUDA "
+        "backend and the cuBLASMp/cuSOLVERMp headers (rnnlyap info says whether it was)");
+  const int n = model->tangent_rows();
   std::unique_ptr<Executor<T>> ex;
   if constexpr (std::is_same_v<T, float>)
-    ex = d->make_fp32(where.grid_rows, where.grid_cols, model->tangent_rows(), where.threads);
+    ex = gpu ? d->make_gpu_fp32(where.grid_rows, where.grid_cols, n)
+             : d->make_fp32(where.grid_rows, where.grid_cols, n, where.threads);
   else
-    ex = d->make_fp64(where.grid_rows, where.grid_cols, model->tangent_rows(), where.threads);
+    ex = gpu ? d->make_gpu_fp64(where.grid_rows, where.grid_cols, n)
+             : d->make_fp64(where.grid_rows, where.grid_cols, n, where.threads);
   // Every rank says the same: the most any rank needs, the least any has (0: no limit known).
   const double need = ex->max_over_ranks(bytes_needed(*ex, *model, k, where));
   const double known = static_cast<double>(ex->bytes_available());

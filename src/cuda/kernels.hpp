@@ -25,14 +25,17 @@ using detail::Rk4Buffers;
 
 template <class T>
 void phi_into(long long count, const T* h, T* x, cudaStream_t stream);
+// With `drive` (B·n values), the state steps take J φ(h) from it instead of computing it from `j`
+// (the distributed executor's, summed over the ranks: src/distributed/); `j` is then not read.
 template <class T>
 void euler_or_map_state_step(int batch, int n, bool map, const T* j, const T* bias, T* h,
                              const T* x_in, T* x_out, T dt, T noise_scale,
-                             const std::uint64_t* keys, std::int64_t step, cudaStream_t stream);
+                             const std::uint64_t* keys, std::int64_t step, cudaStream_t stream,
+                             const T* drive = nullptr);
 template <class T>
 void rk4_stage(int batch, int n, int stage, const T* j, const T* bias, const Rk4Buffers<T>& b,
                T c_next, T dt_over_6, T noise_scale, const std::uint64_t* keys, std::int64_t step,
-               cudaStream_t stream);
+               cudaStream_t stream, const T* drive = nullptr);
 template <class T>
 void scale_rows_by_dphi(int batch, int n, int k, const T* h, const T* q, T* s, cudaStream_t stream);
 template <class T>

@@ -29,14 +29,18 @@ template <class T, bool kMap>
 __global__ void __launch_bounds__(kDotThreads)
     state_kernel(int n, const T* __restrict__ j, const T* __restrict__ bias, T* __restrict__ h,
                  const T* __restrict__ x_in, T* __restrict__ x_out, T dt, T sc,
-                 const std::uint64_t* __restrict__ keys, std::int64_t step) {
+                 const std::uint64_t* __restrict__ keys, std::int64_t step,
+                 const T* __restrict__ given) {
   const RowBlock rb(n);
   const std::size_t vo = static_cast<std::size_t>(rb.b) * static_cast<std::size_t>(n);
-  const T drive =
-      block_row_dot(n, static_cast<std::size_t>(n), j + vo * n + rb.r0, rb.rows, x_in + vo, T(0));
+  // `given` is the same for the whole launch: every thread of a block reaches the barriers or none.
+  const T dot = given ? T(0)
+                      : block_row_dot(n, static_cast<std::size_t>(n), j + vo * n + rb.r0, rb.rows,
+                                      x_in + vo, T(0));
   const int r = rb.r0 + static_cast<int>(threadIdx.x);
   if (static_cast<int>(threadIdx.x) >= rb.rows) return;
   const std::size_t t = vo + static_cast<std::size_t>(r);
+  const T drive = given ? given[t] : dot;
   const T xi = sc != T(0) ? input_noise<T>(keys[rb.b], step, r) : T(0);
   T hn;
   if constexpr (kMap)  // h = J φ(h) + b + σ ξ
@@ -51,14 +55,17 @@ __global__ void __launch_bounds__(kDotThreads)
 template <class T, int s>
 __global__ void __launch_bounds__(kDotThreads)
     rk4_kernel(int n, const T* __restrict__ j, const T* __restrict__ bias, Rk4Buffers<T> st,
-               T c_next, T dt6, T sc, const std::uint64_t* __restrict__ keys, std::int64_t step) {
+               T c_next, T dt6, T sc, const std::uint64_t* __restrict__ keys, std::int64_t step,
+               const T* __restrict__ given) {
   const RowBlock rb(n);
   const std::size_t vo = static_cast<std::size_t>(rb.b) * static_cast<std::size_t>(n);
-  const T drive = block_row_dot(n, static_cast<std::size_t>(n), j + vo * n + rb.r0, rb.rows,
-                                st.x[s] + vo, T(0));
+  const T dot = given ? T(0)
+                      : block_row_dot(n, static_cast<std::size_t>(n), j + vo * n + rb.r0, rb.rows,
+                                      st.x[s] + vo, T(0));
   const int r = rb.r0 + static_cast<int>(threadIdx.x);
   if (static_cast<int>(threadIdx.x) >= rb.rows) return;
   const std::size_t t = vo + static_cast<std::size_t>(r);
+  const T drive = given ? given[t] : dot;
   const T hr = st.h[t];
   const T y = s == 0 ? hr : st.y[s][t];
   if (s == 0) st.y[0][t] = y;
@@ -128,28 +135,29 @@ void phi_into(long long count, const T* h, T* x, cudaStream_t stream) {
 template <class T>
 void euler_or_map_state_step(int batch, int n, bool map, const T* j, const T* bias, T* h,
                              const T* x_in, T* x_out, T dt, T noise_scale,
-                             const std::uint64_t* keys, std::int64_t step, cudaStream_t stream) {
+                             const std::uint64_t* keys, std::int64_t step, cudaStream_t stream,
+                             const T* drive) {
   const unsigned blocks = row_blocks(batch, n);
   if (map)
     launch(state_kernel<T, true>, blocks, kDotThreads, stream, n, j, bias, h, x_in, x_out, dt,
-           noise_scale, keys, step);
+           noise_scale, keys, step, drive);
   else
     launch(state_kernel<T, false>, blocks, kDotThreads, stream, n, j, bias, h, x_in, x_out, dt,
-           noise_scale, keys, step);
+           noise_scale, keys, step, drive);
   RNNLYAP_CUDA_CHECK_LAUNCH(state_kernel);
 }
 
 template <class T>
 void rk4_stage(int batch, int n, int stage, const T* j, const T* bias, const Rk4Buffers<T>& b,
                T c_next, T dt_over_6, T noise_scale, const std::uint64_t* keys, std::int64_t step,
-               cudaStream_t stream) {
-  using Kernel =
-      void (*)(int, const T*, const T*, Rk4Buffers<T>, T, T, T, const std::uint64_t*, std::int64_t);
+               cudaStream_t stream, const T* drive) {
+  using Kernel = void (*)(int, const T*, const T*, Rk4Buffers<T>, T, T, T, const std::uint64_t*,
+                          std::int64_t, const T*);
   constexpr Kernel stages[4] = {rk4_kernel<T, 0>, rk4_kernel<T, 1>, rk4_kernel<T, 2>,
                                 rk4_kernel<T, 3>};
   if (stage < 0 || stage > 3) throw Error("rk4_stage: stage out of range");
   launch(stages[stage], row_blocks(batch, n), kDotThreads, stream, n, j, bias, b, c_next, dt_over_6,
-         noise_scale, keys, step);
+         noise_scale, keys, step, drive);
   RNNLYAP_CUDA_CHECK_LAUNCH(rk4_kernel);
 }
 
@@ -172,15 +180,15 @@ void rk4_tangent_combine(int batch, int n, int k, int stage, T w, T c_next, cons
   RNNLYAP_CUDA_CHECK_LAUNCH(rk4_combine_kernel);
 }
 
-#define RNNLYAP_INSTANTIATE(T)                                                                   \
-  template void phi_into<T>(long long, const T*, T*, cudaStream_t);                              \
-  template void euler_or_map_state_step<T>(int, int, bool, const T*, const T*, T*, const T*, T*, \
-                                           T, T, const std::uint64_t*, std::int64_t,             \
-                                           cudaStream_t);                                        \
-  template void rk4_stage<T>(int, int, int, const T*, const T*, const Rk4Buffers<T>&, T, T, T,   \
-                             const std::uint64_t*, std::int64_t, cudaStream_t);                  \
-  template void scale_rows_by_dphi<T>(int, int, int, const T*, const T*, T*, cudaStream_t);      \
-  template void rk4_tangent_combine<T>(int, int, int, int, T, T, const T*, T*, const T*, T*, T*, \
+#define RNNLYAP_INSTANTIATE(T)                                                                     \
+  template void phi_into<T>(long long, const T*, T*, cudaStream_t);                                \
+  template void euler_or_map_state_step<T>(int, int, bool, const T*, const T*, T*, const T*, T*,   \
+                                           T, T, const std::uint64_t*, std::int64_t, cudaStream_t, \
+                                           const T*);                                              \
+  template void rk4_stage<T>(int, int, int, const T*, const T*, const Rk4Buffers<T>&, T, T, T,     \
+                             const std::uint64_t*, std::int64_t, cudaStream_t, const T*);          \
+  template void scale_rows_by_dphi<T>(int, int, int, const T*, const T*, T*, cudaStream_t);        \
+  template void rk4_tangent_combine<T>(int, int, int, int, T, T, const T*, T*, const T*, T*, T*,   \
                                        cudaStream_t);
 RNNLYAP_INSTANTIATE(float)
 RNNLYAP_INSTANTIATE(double)
