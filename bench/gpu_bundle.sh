@@ -23,6 +23,19 @@ for exe in "$BUILD/src/cli/rnnlyap" "$BUILD/tests/rnnlyap_tests" "$BUILD/bench/r
   strip --strip-unneeded "$stage/$(basename "$exe")"
 done
 "$BUNDLER" "$ROOT/.gpu" "$stage"/*
+# With GPU_BUNDLE_CUDAMP=1, cuBLASMp and cuSOLVERMp too (38 MB: check the bundle's size), for the
+# GPU variant of --distribute-network, which loads them at run time (RNNLYAP_CUDAMP_LIBRARY_PATH).
+# NCCL is the GPU machine's (its PyTorch's nvidia-nccl-cu13).
+if [ "${GPU_BUNDLE_CUDAMP:-0}" = 1 ]; then
+  mp=${RNNLYAP_CUDAMP_ROOT:-$HOME/.cache/rnnlyap/cudamp}/nvidia
+  mkdir -p "$ROOT/.gpu/cudamp"
+  cp "$mp/cublasmp/cu13/lib/libcublasmp.so.0" "$mp/cu13/lib/libcusolverMp.so.0" "$ROOT/.gpu/cudamp/"
+  # Appended to env.sh as written: evaluated on the GPU machine.
+  cat >>"$ROOT/.gpu/env.sh" <<'EOF'
+export RNNLYAP_CUDAMP_LIBRARY_PATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/cudamp:$(python3 -c \
+  "import nvidia.nccl, os; print(os.path.join(nvidia.nccl.__path__[0], 'lib'))" 2>/dev/null)"
+EOF
+fi
 size_mib=$(du -sm "$ROOT/.gpu" | cut -f1)
 if [ "$size_mib" -gt 60 ]; then
   echo "gpu_bundle: warning: .gpu is $size_mib MiB; a device call carries 64 MiB at most" >&2

@@ -10,7 +10,9 @@
 #      t_warmup = 100, t_ons_warmup = 200, t_sim = 2000, full spectrum, fp64, --qr auto;
 #   5. the plain PyTorch fp64 loop (bench/torch_baseline.py) on the same network with a shortened
 #      schedule, against rnnlyap on that schedule (--qr auto and householder): seconds per step;
-#   6. ensemble throughput: 1000 networks of N = 100 as one batch against separate runs.
+#   6. ensemble throughput: 1000 networks of N = 100 as one batch against separate runs;
+#   6b. the GPU variant of --distribute-network on a 1x1 grid against the CUDA backend (when its
+#      libraries load and mpirun exists).
 # Part 2 ("extra", the time left):
 #   7. N = 16384, full spectrum, a short schedule: seconds and peak GPU memory;
 #      then size invariance at the sizes of [EWA23]: full spectra for N = 1024, 2048, 4096, 8192
@@ -95,7 +97,8 @@ echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname), part $PART, results in $
 # ------------------------------------------------------------------------------------------------
 quick() {
   deadline=$(($(now) + ${GPU_CHECK_QUICK_SECONDS:-450}))
-  (cd "$OUT" && rm -f info.* cuda_tests.* sanitizer* n4096.* torch_short.* short_*.* ensemble.txt)
+  (cd "$OUT" && rm -f info.* cuda_tests.* sanitizer* n4096.* torch_short.* short_*.* ensemble.txt \
+    distributed_gpu*)
   echo "== part 1 (quick): by $(date -u -d "@$deadline" +%H:%M:%S)"
   if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv 2>&1 |
@@ -180,6 +183,23 @@ quick() {
   if [ -n "$ENSEMBLE" ]; then
     run_step ensemble 100 "$OUT/ensemble.txt" \
       "$ENSEMBLE" --backend cuda --n 100 --ensemble 1000 --separate 20
+  fi
+
+  # The GPU variant of --distribute-network (cuBLASMp/cuSOLVERMp) on a 1x1 grid, against the CUDA
+  # backend on the same network: it needs the libraries (bench/gpu_bundle.sh carries them when
+  # GPU_BUNDLE_CUDAMP=1; RNNLYAP_CUDAMP_LIBRARY_PATH) and an MPI launcher on the machine.
+  if grep -q "^GPU variant.*: cuBLASMp" "$OUT/info.txt" 2>/dev/null && command -v mpirun >/dev/null; then
+    local dn=(spectrum --n 1024 --g 3 --dt 0.25 --t-ons 0.5 --t-warmup 2 --t-ons-warmup 2 --t-sim 10
+      --quiet)
+    run_step distributed_gpu_1x1 60 "$OUT/distributed_gpu.log" \
+      mpirun -n 1 "$RNNLYAP" "${dn[@]}" --distribute-network 1x1 --backend cuda \
+      --out "$OUT/distributed_gpu.json"
+    run_step distributed_gpu_reference 40 "$OUT/distributed_gpu_ref.log" \
+      "$RNNLYAP" "${dn[@]}" --backend cuda --out "$OUT/distributed_gpu_ref.json"
+  else
+    echo "-- distributed_gpu_1x1: not run ($(grep '^GPU variant' "$OUT/info.txt" 2>/dev/null ||
+      echo 'no rnnlyap info'); mpirun: $(command -v mpirun || echo none))" |
+      tee "$OUT/distributed_gpu.log"
   fi
 }
 
@@ -394,6 +414,16 @@ if m:
     row("ensemble 1000 x N=100", f"batched / separate = {m.group(1)}x ({' vs '.join(rates[::-1])} networks/s)")
 elif state("ensemble"):
     row("ensemble 1000 x N=100", f"no result: {state('ensemble')}")
+
+dg, dr = load("distributed_gpu.json"), load("distributed_gpu_ref.json")
+if dg and dr:
+    d = max(abs(a - b) for a, b in zip(dg["exponents"], dr["exponents"]))
+    row("distributed GPU variant 1x1, N=1024", f"{dg['timing']['seconds']:.2f} s against "
+        f"{dr['timing']['seconds']:.2f} s (CUDA backend); exponents differ by at most {d:.2g}")
+elif state("distributed_gpu_1x1"):
+    row("distributed GPU variant 1x1, N=1024", f"no result: {state('distributed_gpu_1x1')}")
+else:
+    row("distributed GPU variant 1x1", text("distributed_gpu.log").strip()[:200] or "not run")
 
 big = load("n16384.json")
 if big:
