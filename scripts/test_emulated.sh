@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The CUDA executor on the emulated device (tests/emulation/README.md), on a machine without a GPU:
 #   1. builds the test-only emulated configuration in build-emu and runs every CUDA test instance
-#      there, none skipped (RNNLYAP_REQUIRE_CUDA=1 turns a skip into a failure), and the kernel
-#      tests of the emulator itself;
+#      there, none skipped (RNNLYAP_REQUIRE_CUDA=1 turns a skip into a failure), the kernel
+#      tests of the emulator itself, and the GPU variant of --distribute-network under mpirun;
 #   2. builds those kernel tests, and the CPU thread team's (test_thread_team.cpp), under
 #      ThreadSanitizer (build-tsan) and runs them.
 # Set RNNLYAP_EMULATION_TSAN=0 to leave out the second part.
@@ -14,6 +14,10 @@ BUILD=$BUILD_DIR
 configure_and_build -DRNNLYAP_CUDA_EMULATION=ON -DRNNLYAP_BUILD_BENCH=OFF -DRNNLYAP_BUILD_PYTHON=OFF
 grep -q "rnnlyap: CUDA emulation ON" "$ROOT/.cmake-configure.log" ||
   { echo "test_emulated.sh: the emulated configuration was not built" >&2; exit 1; }
+# The GPU variant of --distribute-network runs here only (tests/distributed/network_cuda.sh): its
+# headers (fetched by configure_and_build) must have been found.
+grep -q "rnnlyap: cuBLASMp/cuSOLVERMp headers: yes" "$ROOT/.cmake-configure.log" ||
+  { echo "test_emulated.sh: the cuBLASMp/cuSOLVERMp headers were not found (see $ROOT/.cmake-configure.log)" >&2; exit 1; }
 
 echo "== ctest: every CUDA test instance on the emulated device"
 pin_test_kernels
