@@ -225,6 +225,48 @@ class PooledContext {
   std::unique_ptr<Context> ctx_;
 };
 
+/// The memory primitives of an executor on ctx's device and stream (core/executor.hpp's
+/// bytes_available, allocate_bytes, free_bytes, copy_in, copy_out_blocking), for the CUDA executor
+/// and the distributed executor's GPU variant.
+/// Free device memory less what the libraries keep for themselves.
+inline std::size_t bytes_available(const Context& ctx) {
+  ctx.use();
+  std::size_t free_bytes = 0, total = 0;
+  RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total));
+  return free_bytes > kLibraryReserve ? free_bytes - kLibraryReserve : 0;
+}
+/// Zeroed device memory (OutOfDeviceMemory when it does not fit).
+inline void* allocate_zeroed(const Context& ctx, std::size_t bytes) {
+  ctx.use();
+  void* p = device_malloc(bytes);
+  const cudaError_t st = cudaMemsetAsync(p, 0, bytes, ctx.stream());
+  if (st != cudaSuccess) {
+    RNNLYAP_CUDA_CHECK_NOTHROW(cudaFree(p));
+    throw_cuda(st, "cudaMemsetAsync", __FILE__, __LINE__);
+  }
+  return p;
+}
+/// Frees once the stream's work, which may still use it, is done.
+inline void free_when_idle(const Context& ctx, void* p) noexcept {
+  ctx.quiesce();
+  RNNLYAP_CUDA_CHECK_NOTHROW(cudaFree(p));
+}
+/// Host to device on the stream. From pageable memory cudaMemcpyAsync returns once `src` is
+/// staged: it may be reused.
+inline void copy_to_device(const Context& ctx, void* dst, const void* src, std::size_t bytes) {
+  if (bytes == 0) return;
+  ctx.use();
+  RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx.stream()));
+}
+/// Device to host after the stream's work, waiting for it.
+inline void copy_to_host_blocking(const Context& ctx, void* dst, const void* src,
+                                  std::size_t bytes) {
+  if (bytes == 0) return;
+  ctx.use();
+  RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx.stream()));
+  RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(ctx.stream()));
+}
+
 /// Device bytes of a re-orthonormalizer of B bases of rows × k (cuda_reorthonormalizer.cpp), with
 /// its R factors when they will be kept.
 template <class T>

@@ -38,37 +38,14 @@ class CudaExecutor final : public Executor<T> {
 
   BackendKind kind() const override { return BackendKind::cuda; }
   std::string device() const override { return name_; }
-  std::size_t bytes_available() const override {
-    ctx_.use();
-    std::size_t free_bytes = 0, total = 0;
-    RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total));
-    return free_bytes > cuda::kLibraryReserve ? free_bytes - cuda::kLibraryReserve : 0;
-  }
-  void* allocate_bytes(std::size_t bytes) override {
-    ctx_.use();
-    void* p = cuda::device_malloc(bytes);  // OutOfDeviceMemory when it does not fit
-    const cudaError_t st = cudaMemsetAsync(p, 0, bytes, ctx_.stream());
-    if (st != cudaSuccess) {
-      RNNLYAP_CUDA_CHECK_NOTHROW(cudaFree(p));
-      cuda::throw_cuda(st, "cudaMemsetAsync", __FILE__, __LINE__);
-    }
-    return p;
-  }
-  void free_bytes(void* p) noexcept override {
-    ctx_.quiesce();  // the stream's work may still use it
-    RNNLYAP_CUDA_CHECK_NOTHROW(cudaFree(p));
-  }
-  // From pageable memory cudaMemcpyAsync returns once `src` is staged: it may be reused.
+  std::size_t bytes_available() const override { return cuda::bytes_available(ctx_); }
+  void* allocate_bytes(std::size_t bytes) override { return cuda::allocate_zeroed(ctx_, bytes); }
+  void free_bytes(void* p) noexcept override { cuda::free_when_idle(ctx_, p); }
   void copy_in(void* dst, const void* src, std::size_t bytes) override {
-    if (bytes == 0) return;
-    ctx_.use();
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx_.stream()));
+    cuda::copy_to_device(ctx_, dst, src, bytes);
   }
   void copy_out_blocking(void* dst, const void* src, std::size_t bytes) override {
-    if (bytes == 0) return;
-    ctx_.use();
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx_.stream()));
-    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream()));
+    cuda::copy_to_host_blocking(ctx_, dst, src, bytes);
   }
 
   void gemm_batched(int m, int n, int kk, T alpha, const T* a, int lda, long long stride_a,

@@ -234,8 +234,7 @@ class DistributedExecutor final : public Executor<T> {
     return v;
   }
   std::size_t matrix_values(int rows, int cols) const override {
-    return static_cast<std::size_t>(std::max(1, grid_.local_rows(rows))) *
-           static_cast<std::size_t>(std::max(1, grid_.local_cols(cols)));
+    return grid_.local_values(rows, cols);
   }
 
   void matrix_in(T* dst, int rows, int cols,
@@ -257,15 +256,7 @@ class DistributedExecutor final : public Executor<T> {
   }
 
   std::size_t reorthonormalizer_bytes(int, int rows, int k, QrMethod method, bool) const override {
-    // τ, ScaLAPACK's workspace (about nb·(local rows + local columns + nb) values for geqrf and
-    // orgqr) and, for CholeskyQR, the Gram matrix's blocks and a copy of the basis's.
-    const std::size_t nb = static_cast<std::size_t>(grid_.nb());
-    const std::size_t lr = static_cast<std::size_t>(grid_.local_rows(rows));
-    const std::size_t lc = static_cast<std::size_t>(grid_.local_cols(k));
-    const std::size_t work = 2 * nb * (lr + lc + nb) + lc + 1;
-    const std::size_t chol =
-        method == QrMethod::householder ? 0 : matrix_values(k, k) + matrix_values(rows, k);
-    return sizeof(T) * (work + chol) + sizeof(double) * 4 * static_cast<std::size_t>(k);
+    return grid_.qr_bytes(rows, k, method, sizeof(T));
   }
   std::unique_ptr<Reorthonormalizer<T>> make_reorthonormalizer(int batch, int rows, int k,
                                                                QrMethod method) override {

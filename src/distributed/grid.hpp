@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "rnnlyap/errors.hpp"
+#include "rnnlyap/options.hpp"
 #include "scalapack.hpp"
 
 namespace rnnlyap::distributed {
@@ -84,6 +85,25 @@ class Grid {
   bool holds_col(int g) const { return (g / nb_) % npcol_ == mycol_; }
   /// The local index of a global row (column) this rank holds.
   int local_index(int g, int procs) const { return (g / (nb_ * procs)) * nb_ + g % nb_; }
+
+  /// The values this rank holds of a rows × cols matrix (at least one: every rank allocates).
+  std::size_t local_values(int rows, int cols) const {
+    return static_cast<std::size_t>(std::max(1, local_rows(rows))) *
+           static_cast<std::size_t>(std::max(1, local_cols(cols)));
+  }
+  /// Bytes of a re-orthonormaliser of a rows × k basis in values of `value_bytes` (either
+  /// variant): τ, a workspace of about 2·nb·(local rows + local columns + nb) values (ScaLAPACK's
+  /// geqrf and orgqr; the GPU libraries say theirs only when shown the matrices) and, for
+  /// CholeskyQR, the Gram matrix's blocks and a copy of the basis's; the logs in fp64.
+  std::size_t qr_bytes(int rows, int k, QrMethod method, std::size_t value_bytes) const {
+    const std::size_t nb = static_cast<std::size_t>(nb_);
+    const std::size_t lr = static_cast<std::size_t>(local_rows(rows));
+    const std::size_t lc = static_cast<std::size_t>(local_cols(k));
+    const std::size_t work = 2 * nb * (lr + lc + nb) + lc + 1;
+    const std::size_t chol =
+        method == QrMethod::householder ? 0 : local_values(k, k) + local_values(rows, k);
+    return value_bytes * (work + chol) + sizeof(double) * 4 * static_cast<std::size_t>(k);
+  }
 
   /// The descriptor of an m × n matrix in this layout (leading dimension: its local rows, ≥ 1).
   struct Desc {
