@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <mutex>
@@ -56,18 +57,20 @@ std::vector<std::string> folders() {
 }
 
 // dlopen of `soname`, from the first folder that has it, else by the loader's search. Returns null
-// with `why` set when it cannot be loaded.
+// with `why` set when it cannot be loaded: the loader's message for a file that exists but does
+// not load (a dependency missing, an undefined symbol), else for the search.
 void* open_library(const char* soname, std::string& where, std::string& why) {
-  std::string first_error;
+  std::string exists_error;
   for (const std::string& dir : folders()) {
     const std::string path = dir + "/" + soname;
     if (void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL)) {
       where = path;
       return h;
     }
-    if (const char* e = dlerror();
-        e && first_error.empty() && std::string(e).find(soname) == std::string::npos)
-      first_error = e;  // it exists there but cannot load (a dependency is missing)
+    const char* e = dlerror();
+    struct stat st {};
+    if (exists_error.empty() && ::stat(path.c_str(), &st) == 0)
+      exists_error = e ? e : path + " exists but does not load";
   }
   if (void* h = dlopen(soname, RTLD_NOW | RTLD_GLOBAL)) {
     link_map* map = nullptr;
@@ -75,23 +78,39 @@ void* open_library(const char* soname, std::string& where, std::string& why) {
     return h;
   }
   const char* e = dlerror();
-  why = !first_error.empty() ? first_error : (e ? e : std::string(soname) + " not found");
+  why = !exists_error.empty() ? exists_error : (e ? e : std::string(soname) + " not found");
   return nullptr;
 }
 
 Loaded load() {
   Loaded out;
-  void* handles[3] = {nullptr, nullptr, nullptr};
+  // cuBLASMp and cuSOLVERMp first: their run paths find the NCCL they were built against (the
+  // wheels' nvidia/nccl/lib), which is then the one taken; another is searched for only if they
+  // did not load one.
+  void* handles[3] = {nullptr, nullptr, nullptr};  // nccl, cublasmp, cusolvermp
   const char* names[3] = {"libnccl.so.2", "libcublasmp.so.0", "libcusolverMp.so.0"};
-  for (int i = 0; i < 3; ++i) {
+  for (int i : {1, 2}) {
     std::string where, why;
     handles[i] = open_library(names[i], where, why);
     if (!handles[i]) {
       out.error = std::string(names[i]) + " cannot be loaded: " + why;
       return out;
     }
-    out.description += (i ? ", " : "") + std::string(names[i]) + " (" + where + ")";
+    out.description += (i == 1 ? "" : ", ") + std::string(names[i]) + " (" + where + ")";
   }
+  std::string where = "already loaded by them", why;
+  handles[0] = dlopen(names[0], RTLD_NOW | RTLD_NOLOAD);
+  if (handles[0]) {
+    link_map* map = nullptr;
+    if (dlinfo(handles[0], RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name) where = map->l_name;
+  } else {
+    handles[0] = open_library(names[0], where, why);
+  }
+  if (!handles[0]) {
+    out.error = std::string(names[0]) + " cannot be loaded: " + why;
+    return out;
+  }
+  out.description += ", " + std::string(names[0]) + " (" + where + ")";
   // Each entry point from its library, by the name's prefix.
   const auto symbol = [&](const std::string& name) -> void* {
     if (!out.error.empty()) return nullptr;

@@ -19,6 +19,7 @@ namespace rnnlyap::distributed::mp {
   X(ncclGetUniqueId)                 \
   X(ncclCommInitRank)                \
   X(ncclCommDestroy)                 \
+  X(ncclCommAbort)                   \
   X(ncclGetErrorString)              \
   X(cublasMpCreate)                  \
   X(cublasMpDestroy)                 \

@@ -19,6 +19,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
+#include <exception>
 #include <memory>
 #include <string>
 #include <typeinfo>
@@ -70,19 +72,35 @@ void check(ncclResult_t st, const char* call) {
     throw Error(std::string("NCCL ") + call + " failed: " + mp::api().ncclGetErrorString(st));
 }
 
-// This rank's GPU: its rank among the ranks of its node, modulo the GPUs it sees.
-int node_device() {
-  MPI_Comm node = MPI_COMM_NULL;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-  int local = 0;
-  MPI_Comm_rank(node, &local);
-  MPI_Comm_free(&node);
+// The ranks sharing this rank's node (a communicator of their own; collective to make).
+class NodeRanks {
+ public:
+  NodeRanks() {
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &comm_);
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+  }
+  ~NodeRanks() { MPI_Comm_free(&comm_); }
+  NodeRanks(const NodeRanks&) = delete;
+  NodeRanks& operator=(const NodeRanks&) = delete;
+  MPI_Comm comm() const { return comm_; }
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+
+ private:
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0, size_ = 1;
+};
+
+// This rank's GPU: its rank among the ranks of its node, modulo the GPUs it sees (local work only:
+// no collective call, so that it may run inside Grid::on_every_rank).
+int node_device(const NodeRanks& node) {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count < 1) {
     (void)cudaGetLastError();
     throw BackendUnavailable("--distribute-network with --backend cuda: MPI rank sees no GPU");
   }
-  return local % count;
+  return node.rank() % count;
 }
 
 // A device buffer of the executor's stream, grown on demand (its contents are not kept). It waits
@@ -139,7 +157,14 @@ class MpContext {
                                           CUSOLVERMP_GRID_MAPPING_ROW_MAJOR),
           "cusolverMpCreateDeviceGrid");
   }
+  // Destroying the grids and the communicator is collective. A rank that leaves by an exception
+  // (which the other ranks may not share: they can be waiting in a collective call for it) aborts
+  // its communicator instead, which is not, and leaves the rest to the process's end.
   ~MpContext() {
+    if (std::uncaught_exceptions() > 0) {
+      if (comm_) api_.ncclCommAbort(comm_);
+      return;
+    }
     if (solver_grid_) api_.cusolverMpDestroyGrid(solver_grid_);
     if (solver_) api_.cusolverMpDestroy(solver_);
     if (blas_grid_) api_.cublasMpGridDestroy(blas_grid_);
@@ -197,7 +222,9 @@ class Described {
   cusolverMpMatrixDescriptor_t solver_ = nullptr;
 };
 
-// The device and host workspaces the libraries ask for, grown on demand.
+// The device and host workspaces the libraries ask for, grown on demand; each call is given the
+// sizes its query returned ("Use the returned workspace sizes unchanged"), and a host workspace
+// that is never null.
 class Workspace {
  public:
   struct Span {
@@ -208,8 +235,11 @@ class Workspace {
   };
   Span at_least(std::size_t device_bytes, std::size_t host_bytes, const cuda::Context& ctx) {
     void* d = device_.at_least(device_bytes, ctx);
-    if (host_.size() < host_bytes) host_.resize(host_bytes);
-    return {d, device_.bytes(), host_.empty() ? nullptr : host_.data(), host_.size()};
+    if (host_.size() < std::max<std::size_t>(host_bytes, 16)) {
+      ctx.quiesce();  // queued work may still use the old one
+      host_.resize(std::max<std::size_t>(host_bytes, 16));
+    }
+    return {d, device_bytes, host_.data(), host_bytes};
   }
 
  private:
@@ -328,16 +358,10 @@ class DistributedCudaNetworkKernels final : public RandomNetworkKernels<T> {
       }
     }
     host_partial_.resize(static_cast<std::size_t>(lr));
-    if (lr > 0)
-      RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(host_partial_.data(), partial, sizeof(T) * lr,
-                                         cudaMemcpyDeviceToHost, ctx_.stream()));
-    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream()));
+    cuda::copy_to_host_blocking(ctx_, host_partial_.data(), partial, sizeof(T) * lr);
     grid_.sum_partials(n, host_partial_.data(), host_drive_, exchange_);
     T* d = buffer(drive_, static_cast<std::size_t>(n));
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(d, host_drive_.data(), sizeof(T) * n, cudaMemcpyHostToDevice,
-                                       ctx_.stream()));
-    // The host vector is read when the copy runs: wait, so that the next call may refill it.
-    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream()));
+    cuda::copy_to_device(ctx_, d, host_drive_.data(), sizeof(T) * n);  // staged: no wait
     return d;
   }
 
@@ -367,8 +391,8 @@ class MpQr {
     tau_.at_least(sizeof(T) * static_cast<std::size_t>(std::max(1, grid.local_cols(k))), ctx);
     info_.at_least(sizeof(int), ctx);
     if (cholesky) {
-      gram_.at_least(sizeof(T) * local(k, k), ctx);
-      saved_.at_least(sizeof(T) * local(rows, k), ctx);
+      gram_.at_least(sizeof(T) * grid.local_values(k, k), ctx);
+      saved_.at_least(sizeof(T) * grid.local_values(rows, k), ctx);
     }
   }
 
@@ -394,22 +418,31 @@ class MpQr {
           "cusolverMpPotrf_bufferSize");
     const Workspace::Span w = work_.at_least(dw, hw, *ctx_);
     check(a.cusolverMpPotrf(mp_->solver(), CUBLAS_FILL_MODE_UPPER, k_, gram(), 1, 1, g_.solver(),
-                            data_type<T>(), w.device, w.device_bytes, w.host, w.host_bytes, info()),
+                            data_type<T>(), w.device, w.device_bytes, w.host, w.host_bytes,
+                            zeroed_info()),
           "cusolverMpPotrf");
-    int status = read_info();
-    MPI_Allreduce(MPI_IN_PLACE, &status, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    return status;
+    // The same verdict on every rank: the largest info, after an illegal argument (info < 0) on
+    // any rank has been made an error everywhere.
+    const int status = read_info();
+    int most[2] = {status, -status};
+    MPI_Allreduce(MPI_IN_PLACE, most, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (most[1] > 0)
+      throw Error("cuSOLVERMp potrf refused argument " + std::to_string(most[1]) + " (info " +
+                  std::to_string(-most[1]) + ")");
+    return most[0];
   }
   std::vector<double> gram_abs_diagonal() {
     held_diagonal_values(held_g_, lld(k_), gram(), values_, ctx_->stream());
     return grid_->abs_diagonal(k_, held_g_, values_.data());
   }
   void save(const T* q) {
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(saved_.at_least(0, *ctx_), q, sizeof(T) * local(rows_, k_),
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(saved_.at_least(0, *ctx_), q,
+                                       sizeof(T) * grid_->local_values(rows_, k_),
                                        cudaMemcpyDeviceToDevice, ctx_->stream()));
   }
   void restore(T* q) {
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(q, saved_.at_least(0, *ctx_), sizeof(T) * local(rows_, k_),
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(q, saved_.at_least(0, *ctx_),
+                                       sizeof(T) * grid_->local_values(rows_, k_),
                                        cudaMemcpyDeviceToDevice, ctx_->stream()));
   }
   void solve(T* q) {
@@ -435,7 +468,7 @@ class MpQr {
           "cusolverMpGeqrf_bufferSize");
     const Workspace::Span w = work_.at_least(dw, hw, *ctx_);
     check(a.cusolverMpGeqrf(mp_->solver(), rows_, k_, q, 1, 1, q_.solver(), tau(), data_type<T>(),
-                            w.device, w.device_bytes, w.host, w.host_bytes, info()),
+                            w.device, w.device_bytes, w.host, w.host_bytes, zeroed_info()),
           "cusolverMpGeqrf");
     if (const int status = read_info(); status != 0)
       throw Error("cuSOLVERMp geqrf failed (info " + std::to_string(status) + ")");
@@ -451,9 +484,10 @@ class MpQr {
                                        data_type<T>(), &dw, &hw),
           "cusolverMpOrgqr_bufferSize");
     const Workspace::Span w = work_.at_least(dw, hw, *ctx_);
-    check(a.cusolverMpOrgqr(mp_->solver(), rows_, k_, k_, q, 1, 1, q_.solver(), tau(),
-                            data_type<T>(), w.device, w.device_bytes, w.host, w.host_bytes, info()),
-          "cusolverMpOrgqr");
+    check(
+        a.cusolverMpOrgqr(mp_->solver(), rows_, k_, k_, q, 1, 1, q_.solver(), tau(), data_type<T>(),
+                          w.device, w.device_bytes, w.host, w.host_bytes, zeroed_info()),
+        "cusolverMpOrgqr");
     if (const int status = read_info(); status != 0)
       throw Error("cuSOLVERMp orgqr failed (info " + std::to_string(status) + ")");
   }
@@ -462,12 +496,14 @@ class MpQr {
   std::size_t lld(int rows) const {
     return static_cast<std::size_t>(std::max(1, grid_->local_rows(rows)));
   }
-  std::size_t local(int rows, int cols) const {
-    return lld(rows) * static_cast<std::size_t>(std::max(1, grid_->local_cols(cols)));
-  }
   T* gram() { return static_cast<T*>(gram_.at_least(0, *ctx_)); }
   T* tau() { return static_cast<T*>(tau_.at_least(0, *ctx_)); }
   int* info() { return static_cast<int*>(info_.at_least(0, *ctx_)); }
+  // cuSOLVERMp may keep a value already there (NVIDIA's samples zero it before every call).
+  int* zeroed_info() {
+    RNNLYAP_CUDA_CHECK(cudaMemsetAsync(info(), 0, sizeof(int), ctx_->stream()));
+    return info();
+  }
   int read_info() {
     int status = 0;
     RNNLYAP_CUDA_CHECK(
@@ -508,44 +544,27 @@ class DistributedCudaExecutor final : public Executor<T> {
            std::to_string(grid_.cols()) + " grid of MPI ranks, one GPU each, blocks of " +
            std::to_string(grid_.nb()) + " (rank 0: " + name_ + ")";
   }
+  // NCCL's buffers and the libraries' own workspaces (which they say only when shown the
+  // matrices: qr_bytes estimates ScaLAPACK's) are not counted run by run: kept free, a GiB.
+  static constexpr std::size_t kMpReserve = std::size_t{1} << 30;
   std::size_t bytes_available() const override {
-    ctx_.use();
-    std::size_t free_bytes = 0, total = 0;
-    RNNLYAP_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total));
-    return free_bytes > cuda::kLibraryReserve ? free_bytes - cuda::kLibraryReserve : 0;
+    const std::size_t free_bytes = cuda::bytes_available(ctx_);
+    return free_bytes > kMpReserve ? free_bytes - kMpReserve : 0;
   }
-  void* allocate_bytes(std::size_t bytes) override {
-    ctx_.use();
-    void* p = cuda::device_malloc(bytes);
-    const cudaError_t st = cudaMemsetAsync(p, 0, bytes, ctx_.stream());
-    if (st != cudaSuccess) {
-      RNNLYAP_CUDA_CHECK_NOTHROW(cudaFree(p));
-      cuda::throw_cuda(st, "cudaMemsetAsync", __FILE__, __LINE__);
-    }
-    return p;
-  }
-  void free_bytes(void* p) noexcept override {
-    ctx_.quiesce();
-    RNNLYAP_CUDA_CHECK_NOTHROW(cudaFree(p));
-  }
+  void* allocate_bytes(std::size_t bytes) override { return cuda::allocate_zeroed(ctx_, bytes); }
+  void free_bytes(void* p) noexcept override { cuda::free_when_idle(ctx_, p); }
   void copy_in(void* dst, const void* src, std::size_t bytes) override {
-    if (bytes == 0) return;
-    ctx_.use();
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx_.stream()));
+    cuda::copy_to_device(ctx_, dst, src, bytes);
   }
   void copy_out_blocking(void* dst, const void* src, std::size_t bytes) override {
-    if (bytes == 0) return;
-    ctx_.use();
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx_.stream()));
-    RNNLYAP_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream()));
+    cuda::copy_to_host_blocking(ctx_, dst, src, bytes);
   }
   double max_over_ranks(double v) override {
     MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
     return v;
   }
   std::size_t matrix_values(int rows, int cols) const override {
-    return static_cast<std::size_t>(std::max(1, grid_.local_rows(rows))) *
-           static_cast<std::size_t>(std::max(1, grid_.local_cols(cols)));
+    return grid_.local_values(rows, cols);
   }
   void matrix_in(T* dst, int rows, int cols,
                  const typename Executor<T>::ColumnSource& columns) override {
@@ -580,16 +599,7 @@ class DistributedCudaExecutor final : public Executor<T> {
   }
 
   std::size_t reorthonormalizer_bytes(int, int rows, int k, QrMethod method, bool) const override {
-    // τ, a workspace of about nb·(local rows + local columns + nb) values (the libraries say how
-    // much when asked, which needs the matrices) and, for CholeskyQR, the Gram matrix's blocks and
-    // a copy of the basis's.
-    const std::size_t nb = static_cast<std::size_t>(grid_.nb());
-    const std::size_t lr = static_cast<std::size_t>(grid_.local_rows(rows));
-    const std::size_t lc = static_cast<std::size_t>(grid_.local_cols(k));
-    const std::size_t work = 2 * nb * (lr + lc + nb) + lc + 1;
-    const std::size_t chol =
-        method == QrMethod::householder ? 0 : matrix_values(k, k) + matrix_values(rows, k);
-    return sizeof(T) * (work + chol) + sizeof(double) * 4 * static_cast<std::size_t>(k);
+    return grid_.qr_bytes(rows, k, method, sizeof(T));
   }
   std::unique_ptr<Reorthonormalizer<T>> make_reorthonormalizer(int batch, int rows, int k,
                                                                QrMethod method) override {
@@ -604,14 +614,34 @@ class DistributedCudaExecutor final : public Executor<T> {
   }
 
  private:
-  // This rank's GPU, once every rank has loaded the libraries and found its GPU: else every rank
-  // throws the first failure (BackendUnavailable: exit 2) before any waits in NCCL's set-up.
+  // This rank's GPU, once every rank has loaded the libraries and found a GPU of its own: else
+  // every rank throws the first failure (BackendUnavailable: exit 2) before any waits in NCCL's
+  // set-up. Two ranks of a node on one GPU are refused (cuBLASMp: "Sharing a device with multiple
+  // processes may result in undefined behavior"): more ranks on a node than GPUs it shows them.
   static int agreed_device(const Grid& grid) {
+    const NodeRanks node;  // collective: before on_every_rank's local work
     int device = -1;
+    cudaUUID_t uuid{};
     grid.on_every_rank([&] {
       (void)mp::api();
-      device = node_device();
+      device = node_device(node);
       cuda::require_device(device);
+      cudaDeviceProp prop{};
+      RNNLYAP_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+      uuid = prop.uuid;
+    });
+    std::vector<cudaUUID_t> all(static_cast<std::size_t>(node.size()));
+    MPI_Allgather(&uuid, static_cast<int>(sizeof uuid), MPI_BYTE, all.data(),
+                  static_cast<int>(sizeof uuid), MPI_BYTE, node.comm());
+    grid.on_every_rank([&] {
+      for (int r = 0; r < node.size(); ++r)
+        if (r != node.rank() && std::memcmp(&all[r], &uuid, sizeof uuid) == 0)
+          throw BackendUnavailable(
+              "--distribute-network with --backend cuda needs one GPU per rank: ranks " +
+              std::to_string(std::min(r, node.rank())) + " and " +
+              std::to_string(std::max(r, node.rank())) +
+              " of a node would share one (start as many ranks per node as it has GPUs, each "
+              "bound to its own: srun --gpus-per-task=1, or CUDA_VISIBLE_DEVICES)");
     });
     return device;
   }

@@ -113,6 +113,12 @@ check "rate, --qr householder" 1e-9 1x3 -- "${short[@]}" --g 3 --qr householder
 check "rate, --qr householder, k < N" 1e-9 2x2 -- "${short[@]}" --g 3 --qr householder --k 9
 check "rate, --qr cholesky2" 1e-9 2x1 -- "${short[@]}" --g 3 --qr cholesky2
 check "map" 1e-9 2x2 -- --model map --n 70 --g 1.5 --t-warmup 10 --t-ons-warmup 10 --t-sim 20
+# A saturated map: CholeskyQR fails (potrf's info > 0, or a first factor too ill-conditioned) and
+# falls back to Householder, then is tried again; the QR paths (compared in close) must be one
+# process's. Its near-singular R_ii carry relative rounding of ~1e-12, grown by the chaos
+# (λ_1 ≈ 0.24 per step, 40 steps: e^9.6 ≈ 1.5e4): 1e-7 (the ScaLAPACK variant: 1.3e-10 here).
+check "map, g = 3 (CholeskyQR fails and falls back)" 1e-7 1x2 -- --model map --n 70 --g 3 \
+  --t-warmup 10 --t-ons-warmup 10 --t-sim 20
 check "levy weights, noise, bias, k < N" 1e-9 2x2 -- "${short[@]}" --g 3 --weights levy \
   --alpha 1.5 --input-std 0.3 --bias-std 0.2 --k 9
 check "a weights file" 1e-9 2x1 -- --weights-file j.npy --t-sim 30

@@ -30,7 +30,8 @@
 // of cusolverMpCreateDeviceGrid, cusolverMpDestroyGrid, cusolverMpCreateMatrixDesc,
 // cusolverMpDestroyMatrixDesc, cusolverMpPotrf, cusolverMpGeqrf and cusolverMpOrgqr with their
 // _bufferSize. NCCL (docs.nvidia.com/deeplearning/nccl), "API", "Communicator Creation and
-// Management Functions" (ncclGetUniqueId, ncclCommInitRank, ncclCommDestroy, ncclGetErrorString).
+// Management Functions" (ncclGetUniqueId, ncclCommInitRank, ncclCommDestroy, ncclCommAbort,
+// ncclGetErrorString).
 // The ScaLAPACK routines' own requirements (p?potrf's aligned square blocks, p?geqrf's and
 // p?orgqr's LWORK and TAU) are cited from their argument descriptions.
 #include <cublasmp.h>
@@ -728,10 +729,13 @@ void check_info(const char* api, const int* info, const SolverWork& w,
 }
 
 // ScaLAPACK's info into the device word: < 0 (an argument ScaLAPACK rejects, which the checks
-// above should have caught) is a violation.
+// above should have caught) is a violation. A nonzero value already there is kept ("sticky"):
+// the real cuSOLVERMp folds its info into the word it is given rather than promising to clear it
+// (its kernels fold_sticky_info, check_and_update_info; NVIDIA's samples zero the word before
+// every call), so a caller that does not zero it sees an earlier failure again.
 void store_info(const char* api, int info, int* dst) {
   require(info >= 0, api, cat("ScaLAPACK rejected argument ", -info, " (info = ", info, ")"));
-  *dst = info;
+  if (*dst == 0) *dst = info;
 }
 
 // A local TAU of a reflector block of `count` columns from column ja: LOCc(ja + count - 1) on this
@@ -956,6 +960,16 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm) {
           cat(comm->grids,
               " grid(s) over this communicator are still live: destroy them "
               "(cublasMpGridDestroy, cusolverMpDestroyGrid) before the communicator"));
+  comms.destroy(comm);
+  return ncclSuccess;
+}
+
+// ncclCommAbort(): frees the communicator at once, whatever still uses it ("Frees resources that
+// are allocated to a communicator object comm. Will abort any uncompleted operations before
+// destroying the communicator"): a rank that fails alone leaves without its collective
+// teardown. The grids over it are left as they are (leaked), as a failing rank leaves them.
+ncclResult_t ncclCommAbort(ncclComm_t comm) {
+  require_comm(comm, "ncclCommAbort");
   comms.destroy(comm);
   return ncclSuccess;
 }

@@ -6,8 +6,10 @@
 // Runtime API reference (section named) or its "API synchronization behavior" page.
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -374,6 +376,11 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   prop->major = 9;
   prop->minor = 0;
   prop->multiProcessorCount = 1;
+  // Each process has an emulated device of its own (its own memory): its UUID says so, so that
+  // ranks on one machine are ranks on distinct devices.
+  const auto pid = static_cast<std::uint32_t>(::getpid());
+  std::memcpy(prop->uuid.bytes, "rnnlyap-emu", 11);
+  std::memcpy(prop->uuid.bytes + 12, &pid, sizeof pid);
   return cudaSuccess;
 }
 

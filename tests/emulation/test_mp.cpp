@@ -4,8 +4,9 @@
 // divide are set block by block from a global matrix every rank draws alike, run through gemm,
 // syrk, trsm, potrf, geqrf and orgqr, gathered and compared with the host's answer on the whole
 // matrix. Also: the work runs only when the stream is synchronised, potrf of a matrix that is not
-// positive definite reports info > 0 in device memory, padding rows of a local array (lld above
-// the local rows) are left alone, and p?geqrf's and p?orgqr's workspaces are what ScaLAPACK asks.
+// positive definite reports info > 0 in device memory (and keeps a nonzero value already there),
+// padding rows of a local array (lld above the local rows) are left alone, and p?geqrf's and
+// p?orgqr's workspaces are what ScaLAPACK asks.
 //
 // `--violate WHAT` instead makes one mistake the emulator must refuse (a report and an abort; the
 // ctest entries emulation.mp_refuses_* look for the report): small_workspace, host_matrix,
@@ -427,7 +428,7 @@ void test_potrf(const Lib& l) {
                                   &w.hsize),
        CUSOLVER_STATUS_SUCCESS, "cusolverMpPotrf_bufferSize");
     w.alloc();
-    cuda(cudaMemset(info, 0x7f, sizeof(int)), "cudaMemset");
+    cuda(cudaMemset(info, 0, sizeof(int)), "cudaMemset");  // as NVIDIA's samples: zeroed first
     ok(cusolverMpPotrf(l.sh, uplo, n, dg.d, 1, 1, dg.sd, cuda_type<T>(), w.d, w.dsize, w.host(),
                        w.hsize, info),
        CUSOLVER_STATUS_SUCCESS, "cusolverMpPotrf");
@@ -462,6 +463,15 @@ void test_potrf(const Lib& l) {
     int h_info = 0;
     cuda(cudaMemcpy(&h_info, info, sizeof(int), cudaMemcpyDeviceToHost), "cudaMemcpy(info)");
     expect(h_info == before, tag + ": info changed before the stream was synchronised");
+    cuda(cudaStreamSynchronize(l.stream), "cudaStreamSynchronize");
+    cuda(cudaMemcpy(&h_info, info, sizeof(int), cudaMemcpyDeviceToHost), "cudaMemcpy(info)");
+    expect(h_info == before, tag + ": a nonzero info already there was not kept (sticky)");
+    // Zeroed, as a caller must: the order of the first leading minor that is not positive.
+    dg.set(bad);
+    cuda(cudaMemset(info, 0, sizeof(int)), "cudaMemset");
+    ok(cusolverMpPotrf(l.sh, CUBLAS_FILL_MODE_UPPER, n, dg.d, 1, 1, dg.sd, cuda_type<T>(), w.d,
+                       w.dsize, w.host(), w.hsize, info),
+       CUSOLVER_STATUS_SUCCESS, "cusolverMpPotrf");
     cuda(cudaStreamSynchronize(l.stream), "cudaStreamSynchronize");
     cuda(cudaMemcpy(&h_info, info, sizeof(int), cudaMemcpyDeviceToHost), "cudaMemcpy(info)");
     expect(h_info == 11, tag + ": info = " + std::to_string(h_info) +
@@ -522,6 +532,7 @@ void test_qr(const Lib& l) {
   }
   wq.alloc();
   wo.alloc();
+  cuda(cudaMemset(info, 0, sizeof(int)), "cudaMemset");
   ok(cusolverMpGeqrf(l.sh, m, n, da.d, 1, 1, da.sd, tau, cuda_type<T>(), wq.d, wq.dsize, wq.host(),
                      wq.hsize, info),
      CUSOLVER_STATUS_SUCCESS, "cusolverMpGeqrf");
@@ -534,6 +545,7 @@ void test_qr(const Lib& l) {
   la::geqrf(m, n, qr.data(), m, htau.data(), work.data(), static_cast<int>(work.size()));
   compare(tag + ": R", da.get(tag), qr, m, n, tolerance<T>(m), [](int i, int j) { return i <= j; });
 
+  cuda(cudaMemset(info, 0, sizeof(int)), "cudaMemset");
   ok(cusolverMpOrgqr(l.sh, m, n, n, da.d, 1, 1, da.sd, tau, cuda_type<T>(), wo.d, wo.dsize,
                      wo.host(), wo.hsize, info),
      CUSOLVER_STATUS_SUCCESS, "cusolverMpOrgqr");
