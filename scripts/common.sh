@@ -44,22 +44,25 @@ python_with_numpy() {
   return 1
 }
 
-# The headers of cuBLASMp and cuSOLVERMp (PyPI wheels, pinned to the versions the code was written
-# against), for the GPU variant of --distribute-network, into RNNLYAP_CUDAMP_ROOT (default
+# cuBLASMp and cuSOLVERMp (PyPI wheels, pinned to the versions the code was written against) and
+# the NCCL they need, for the GPU variant of --distribute-network, into RNNLYAP_CUDAMP_ROOT (default
 # ~/.cache/rnnlyap/cudamp), when the CUDA toolkit is there. Only the headers are used at build
-# time; the program loads the libraries from there (or the system's) when a run asks for them.
-# Without a network or pip it says so and the build leaves the variant out.
+# time; the program loads the libraries from there (or the system's) when a run asks for them, and
+# a test loads them under the toolkit's stub driver (tests/distributed/gpu_libraries.sh). Without
+# a network or pip it says so and the build leaves the variant out.
 fetch_cudamp() {
   [ -n "${CUDACXX:-}" ] || command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || return 0
   export RNNLYAP_CUDAMP_ROOT=${RNNLYAP_CUDAMP_ROOT:-$HOME/.cache/rnnlyap/cudamp}
   [ -f "$RNNLYAP_CUDAMP_ROOT/nvidia/cublasmp/cu13/include/cublasmp.h" ] &&
-    [ -f "$RNNLYAP_CUDAMP_ROOT/nvidia/cu13/include/cusolverMp.h" ] && return 0
-  echo "== fetching the cuBLASMp/cuSOLVERMp wheels into $RNNLYAP_CUDAMP_ROOT"
+    [ -f "$RNNLYAP_CUDAMP_ROOT/nvidia/cu13/include/cusolverMp.h" ] &&
+    [ -f "$RNNLYAP_CUDAMP_ROOT/nvidia/nccl/lib/libnccl.so.2" ] && return 0
+  echo "== fetching the cuBLASMp/cuSOLVERMp/NCCL wheels into $RNNLYAP_CUDAMP_ROOT"
   local tmp pip=()
   tmp=$(mktemp -d)
   if command -v pip >/dev/null; then pip=(pip); else pip=(python3 -m pip); fi
   if "${pip[@]}" download -q --no-deps --only-binary=:all: -d "$tmp" \
-      "nvidia-cublasmp-cu13==0.10.*" "nvidia-cusolvermp-cu13==0.9.*" >/dev/null 2>&1; then
+      "nvidia-cublasmp-cu13==0.10.*" "nvidia-cusolvermp-cu13==0.9.*" \
+      "nvidia-nccl-cu13>=2.29.2,<3" >/dev/null 2>&1; then
     mkdir -p "$RNNLYAP_CUDAMP_ROOT"
     python3 - "$RNNLYAP_CUDAMP_ROOT" "$tmp"/*.whl <<'EOF'
 import sys, zipfile
