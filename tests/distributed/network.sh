@@ -12,15 +12,13 @@
 #   exits 2 with one line before anything is computed; a run that goes non-finite exits 1 with one
 #   line and writes no result.
 set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 rnnlyap=$1 python=$2 mpiexec=${3:-mpirun}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/rnnlyap_network.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
+source "$here/common.sh"
 "$python" -c "import numpy" 2>/dev/null || { echo "numpy is missing: skipped"; exit 77; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export RNNLYAP_PROGRESS_SECONDS=3600
 
 "$rnnlyap" info >info.txt
 grep -q "^ScaLAPACK (--distribute-network): ScaLAPACK" info.txt || fail "rnnlyap info does not name ScaLAPACK"
@@ -46,33 +44,12 @@ assert a["params"] == b["params"], "the recorded options differ"
 EOF
 }
 
-# --- below onset: the exact spectrum ------------------------------------------------------------
-# J = 0.6 W/√N: the fixed point 0 is stable, the tangent map is the constant D = (1−dt) I + dt J,
-# and λ_i = log|μ_i(D)|/dt. The estimator's error after averaging over T: about log κ(V)/T for
-# the eigenvector matrix V (the basis's transient), taken four times over.
-"$python" - <<'EOF'
-import numpy as np
-r = np.random.default_rng(7)
-n, dt, t = 40, 0.1, 400.0
-j = 0.6 * r.normal(0, 1, (n, n)) / np.sqrt(n)
-np.save("j.npy", j)
-mu, v = np.linalg.eig((1 - dt) * np.eye(n) + dt * j)
-np.save("exact.npy", np.sort(np.log(np.abs(mu)) / dt)[::-1])
-open("tol", "w").write(repr(4 * np.log(np.linalg.cond(v)) / t))
-EOF
+# --- below onset: the exact spectrum (common.sh) ------------------------------------------------
+below_onset_network 400
 below=(spectrum --weights-file j.npy --dt 0.1 --t-warmup 50 --t-ons-warmup 50 --t-sim 400)
 for grid in 1x2 2x2; do
   ranks $grid "${below[@]}" --out below$grid.json
-  "$python" - below$grid.json <<'EOF'
-import json, sys
-import numpy as np
-lam = np.array(json.load(open(sys.argv[1]))["exponents"])
-exact, tol = np.load("exact.npy"), float(open("tol").read())
-d = np.max(np.abs(lam - exact))
-assert d <= tol, f"{sys.argv[1]}: {d:.3g} from the exact spectrum (tolerance {tol:.3g})"
-s = abs(lam.sum() - exact.sum())
-assert s <= 1e-9 * abs(exact.sum()) + 1e-9, f"sum rule off by {s:.3g}"
-EOF
+  exact_below_onset below$grid.json
   pass "below onset on $grid: the exact spectrum within the estimator's error ($(cat tol)), its sum to 1e-9"
 done
 
@@ -111,11 +88,6 @@ check "fp32" 1e-4 1x2 -- "${short[@]}" --g 3 --precision fp32
 # trajectory; a grid with two process columns (1x2) follows another trajectory (rounding, grown by
 # the chaos over t = 1500), so its checkpoint is compared with its own uninterrupted run.
 long=(spectrum --n 150 --g 3 --t-warmup 10 --t-ons-warmup 10 --t-sim 1500 --quiet)
-rank_pids() {  # the pids of the running job's ranks (its checkpoint's path is in this folder)
-  for p in $(pgrep -f -- "--checkpoint $dir/" || true); do
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q "^OMPI_COMM_WORLD_RANK=" && echo "$p"
-  done
-}
 stopped() {  # stopped GRID SIGNAL CHECKPOINT: the run on GRID, SIGNAL to its ranks after a checkpoint
   rm -f "$3"
   "$mpiexec" -n 2 "$rnnlyap" "${long[@]}" --distribute-network "$1" --checkpoint "$dir/$3" \

@@ -15,20 +15,18 @@
 #   and on the ScaLAPACK variant to the same exponents;
 # - a run that goes non-finite exits 1 with one line and writes no result.
 set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 rnnlyap=$1 python=$2 mpiexec=${3:-mpirun}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/rnnlyap_network_cuda.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; }
+source "$here/common.sh"
 skip() {
   [ "${RNNLYAP_REQUIRE_CUDA:-0}" != 1 ] || fail "RNNLYAP_REQUIRE_CUDA=1 and $1"
   echo "$1: skipped"
   exit 77
 }
 "$python" -c "import numpy" 2>/dev/null || skip "numpy is missing"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export RNNLYAP_PROGRESS_SECONDS=3600
 
 "$rnnlyap" info >info.txt
 line=$(grep "^GPU variant (--distribute-network --backend cuda): " info.txt) ||
@@ -64,30 +62,12 @@ assert pa == pb, f"QR paths differ: one process {pa}, grid {pb}"
 EOF
 }
 
-# --- below onset: the exact spectrum (as tests/distributed/network.sh) -------------------------
-"$python" - <<'EOF'
-import numpy as np
-r = np.random.default_rng(7)
-n, dt, t = 40, 0.1, 200.0
-j = 0.6 * r.normal(0, 1, (n, n)) / np.sqrt(n)
-np.save("j.npy", j)
-mu, v = np.linalg.eig((1 - dt) * np.eye(n) + dt * j)
-np.save("exact.npy", np.sort(np.log(np.abs(mu)) / dt)[::-1])
-open("tol", "w").write(repr(4 * np.log(np.linalg.cond(v)) / t))
-EOF
+# --- below onset: the exact spectrum (common.sh) ------------------------------------------------
+below_onset_network 200
 for grid in 1x2 2x2; do
   gpu $grid spectrum --weights-file j.npy --dt 0.1 --t-warmup 30 --t-ons-warmup 30 --t-sim 200 \
     --out below$grid.json
-  "$python" - below$grid.json <<'EOF'
-import json, sys
-import numpy as np
-lam = np.array(json.load(open(sys.argv[1]))["exponents"])
-exact, tol = np.load("exact.npy"), float(open("tol").read())
-d = np.max(np.abs(lam - exact))
-assert d <= tol, f"{sys.argv[1]}: {d:.3g} from the exact spectrum (tolerance {tol:.3g})"
-s = abs(lam.sum() - exact.sum())
-assert s <= 1e-9 * abs(exact.sum()) + 1e-9, f"sum rule off by {s:.3g}"
-EOF
+  exact_below_onset below$grid.json
   pass "below onset on $grid: the exact spectrum within the estimator's error ($(cat tol)), its sum to 1e-9"
 done
 
@@ -128,11 +108,6 @@ check "fp32" 1e-4 1x2 -- "${short[@]}" --g 3 --precision fp32
 # On 2x1 (one process column) the trajectory is one process's bit for bit on the CPU variant; on
 # the GPU the partial sums are cuBLAS's, so the resumed runs are compared with each other.
 long=(spectrum --n 60 --g 3 --t-warmup 5 --t-ons-warmup 5 --t-sim 3000 --quiet)
-rank_pids() {  # the pids of the running job's ranks (its checkpoint's path is in this folder)
-  for p in $(pgrep -f -- "--checkpoint $dir/" || true); do
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q "^OMPI_COMM_WORLD_RANK=" && echo "$p"
-  done
-}
 "$mpiexec" -n 2 "$rnnlyap" "${long[@]}" --distribute-network 2x1 --backend cuda \
   --checkpoint "$dir/c.ckpt" --checkpoint-every 0.1 --out never.json >stop.out 2>stop.err &
 job=$!
