@@ -46,3 +46,20 @@ rank_pids() {
     tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q "^OMPI_COMM_WORLD_RANK=" && echo "$p"
   done
 }
+
+# check_grids RUN NAME TOL GRID... -- ARGS...: one process's spectrum (CPU, one thread) against
+# `RUN GRID spectrum ARGS...` (the test's function running a grid) on each GRID, compared by the
+# test's `close A B TOL`.
+check_grids() {
+  local run=$1 name=$2 tol=$3
+  shift 3
+  local grids=()
+  while [ "$1" != "--" ]; do grids+=("$1"); shift; done
+  shift
+  "$rnnlyap" spectrum "$@" --backend cpu --threads 1 --quiet --out one.json
+  for grid in "${grids[@]}"; do
+    "$run" "$grid" spectrum "$@" --out grid.json
+    close one.json grid.json "$tol" || fail "$name on $grid"
+  done
+  pass "$name: grids ${grids[*]} agree with one process within $tol"
+}

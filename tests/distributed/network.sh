@@ -58,19 +58,7 @@ done
 # model at g = 3): 1e-16 · e^6 ≈ 4e-14; the tolerance leaves a factor of 25 000 above that. The map
 # (λ_1 ≈ 0.25 per step, 60 steps) is taken at g = 1.5, where λ_1 is smaller still.
 short=(--n 70 --t-warmup 20 --t-ons-warmup 10 --t-sim 30)
-check() {  # check NAME TOL GRID... -- ARGS...
-  local name=$1 tol=$2
-  shift 2
-  local grids=()
-  while [ "$1" != "--" ]; do grids+=("$1"); shift; done
-  shift
-  "$rnnlyap" spectrum "$@" --threads 1 --quiet --out one.json
-  for grid in "${grids[@]}"; do
-    ranks "$grid" spectrum "$@" --out grid.json
-    close one.json grid.json "$tol" || fail "$name on $grid"
-  done
-  pass "$name: grids ${grids[*]} agree with one process within $tol"
-}
+check() { check_grids ranks "$@"; }  # check NAME TOL GRID... -- ARGS...
 check "rate, Euler, --qr auto" 1e-9 1x2 2x1 2x2 1x3 -- "${short[@]}" --g 3
 check "rate, RK4" 1e-9 2x2 -- "${short[@]}" --g 3 --integrator rk4
 check "rate, --qr householder" 1e-9 2x2 1x3 -- "${short[@]}" --g 3 --qr householder

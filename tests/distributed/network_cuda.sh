@@ -74,19 +74,7 @@ done
 # --- one process (CPU) and the GPU grids: the same spectrum to rounding --------------------------
 # Chaos magnifies rounding by about e^{λ_1 t} (t = 30 here): 1e-16 · e^3 ≈ 2e-15, far below 1e-9.
 short=(--n 70 --t-warmup 10 --t-ons-warmup 10 --t-sim 20)
-check() {  # check NAME TOL GRID... -- ARGS...
-  local name=$1 tol=$2
-  shift 2
-  local grids=()
-  while [ "$1" != "--" ]; do grids+=("$1"); shift; done
-  shift
-  "$rnnlyap" spectrum "$@" --backend cpu --threads 1 --quiet --out one.json
-  for grid in "${grids[@]}"; do
-    gpu "$grid" spectrum "$@" --out grid.json
-    close one.json grid.json "$tol" || fail "$name on $grid"
-  done
-  pass "$name: GPU grids ${grids[*]} agree with one process within $tol"
-}
+check() { check_grids gpu "$@"; }  # check NAME TOL GRID... -- ARGS...
 check "rate, Euler, --qr auto" 1e-9 1x2 2x1 2x2 1x3 -- "${short[@]}" --g 3
 check "rate, RK4" 1e-9 2x2 -- "${short[@]}" --g 3 --integrator rk4
 check "rate, --qr householder" 1e-9 1x3 -- "${short[@]}" --g 3 --qr householder
