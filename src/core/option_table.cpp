@@ -150,7 +150,7 @@ const OptionInfo kTable[] = {
    "random networks (rate, map); a trained model's sequences are spread over ranks whole",
    kSpectrum, false,
    "PRxPC: one network's matrices in blocks over a PR x PC grid of the PR*PC MPI ranks "
-   "(ScaLAPACK; mpirun -n PR*PC)"},
+   "(ScaLAPACK, or with --backend cuda cuBLASMp/cuSOLVERMp on one GPU per rank; mpirun -n PR*PC)"},
 };
 // clang-format on
 
