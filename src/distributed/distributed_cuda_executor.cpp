@@ -527,7 +527,7 @@ template <class T>
 class DistributedCudaExecutor final : public Executor<T> {
  public:
   DistributedCudaExecutor(int rows, int cols, int n)
-      : grid_(rows, cols, n),
+      : grid_(rows, cols, n, Grid::kGpuBlock),
         pooled_(agreed_device(grid_)),
         ctx_(*pooled_),
         mp_(grid_, ctx_),

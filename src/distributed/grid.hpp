@@ -29,7 +29,11 @@ MPI_Datatype mpi_type() {
 /// The process grid and the block-cyclic layout of every matrix on it.
 class Grid {
  public:
-  Grid(int rows, int cols, int n) {
+  /// The largest blocks: 64 on CPUs (ScaLAPACK's usual size; 128 and 256 measured no faster at
+  /// N = 2048), 256 on GPUs (the GPU libraries' panels are slow at small sizes: a choice not yet
+  /// measured on a GPU).
+  static constexpr int kCpuBlock = 64, kGpuBlock = 256;
+  Grid(int rows, int cols, int n, int max_block = kCpuBlock) {
     int started = 0;
     MPI_Initialized(&started);
     if (!started)
@@ -45,10 +49,10 @@ class Grid {
                          std::to_string(rows * cols) + ")");
     nprow_ = rows;
     npcol_ = cols;
-    // Blocks of nb × nb: 64 (ScaLAPACK's usual size) unless the network is small for the grid,
-    // then smaller, so that every rank holds some of J (about two blocks per rank and side).
+    // Blocks of nb × nb: max_block unless the network is small for the grid, then smaller, so
+    // that every rank holds some of J (about two blocks per rank and side).
     const int side = std::max(rows, cols);
-    nb_ = std::clamp((n + 2 * side - 1) / (2 * side), 1, 64);
+    nb_ = std::clamp((n + 2 * side - 1) / (2 * side), 1, max_block);
     int me = 0, np = 0;
     Cblacs_pinfo(&me, &np);
     Cblacs_get(-1, 0, &context_);
