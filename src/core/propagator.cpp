@@ -200,6 +200,24 @@ std::unique_ptr<Propagator> place(
   return std::make_unique<ModelPropagator<T>>(std::move(cpu), std::move(model), k, where.qr);
 }
 
+// place() in the run's precision: `make` is a generic lambda, make.template operator()<T>() the
+// model in precision T.
+template <class Make>
+std::unique_ptr<Propagator> place_in_precision(const Placement& where, int k, const Make& make) {
+  if (where.precision == Precision::fp32)
+    return place<float>(
+        where, [&] { return make.template operator()<float>(); }, k);
+  return place<double>(
+      where, [&] { return make.template operator()<double>(); }, k);
+}
+
+// k exponents of an n-dimensional tangent space.
+void require_k(int k, int n) {
+  if (k < 1 || k > n)
+    throw InvalidInput("k = " + std::to_string(k) + " must be in [1, N = " + std::to_string(n) +
+                       "]");
+}
+
 }  // namespace
 
 // With a GPU present, `auto` means it: a --device that does not exist is then an error (exit 2),
@@ -234,27 +252,18 @@ std::unique_ptr<Propagator> make_network_propagator(const Placement& where,
   const int n = nets[0]->n;
   for (const Network* net : nets)
     if (net->n != n) throw InvalidInput("the networks of a batch must have the same size");
-  if (k < 1 || k > n)
-    throw InvalidInput("k = " + std::to_string(k) + " must be in [1, N = " + std::to_string(n) +
-                       "]");
-  if (where.precision == Precision::fp32)
-    return place<float>(
-        where, [&] { return std::make_unique<RandomNetworkModel<float>>(nets, dyn, keys); }, k);
-  return place<double>(
-      where, [&] { return std::make_unique<RandomNetworkModel<double>>(nets, dyn, keys); }, k);
+  require_k(k, n);
+  return place_in_precision(where, k, [&]<class T>() {
+    return std::make_unique<RandomNetworkModel<T>>(nets, dyn, keys);
+  });
 }
 
 std::unique_ptr<Propagator> make_network_propagator(const Placement& where,
                                                     const NetworkColumns& net, const Dynamics& dyn,
                                                     std::uint64_t key, int k) {
-  if (k < 1 || k > net.n)
-    throw InvalidInput("k = " + std::to_string(k) + " must be in [1, N = " + std::to_string(net.n) +
-                       "]");
-  if (where.precision == Precision::fp32)
-    return place<float>(
-        where, [&] { return std::make_unique<RandomNetworkModel<float>>(net, dyn, key); }, k);
-  return place<double>(
-      where, [&] { return std::make_unique<RandomNetworkModel<double>>(net, dyn, key); }, k);
+  require_k(k, net.n);
+  return place_in_precision(
+      where, k, [&]<class T>() { return std::make_unique<RandomNetworkModel<T>>(net, dyn, key); });
 }
 
 std::unique_ptr<Propagator> make_cell_propagator(const Placement& where, const CellNetwork& net,
@@ -270,15 +279,9 @@ std::unique_ptr<Propagator> make_cell_propagator(const Placement& where, const C
   const int dim = net.tangent_rows(lstm_h_only);
   if (k < 1 || k > dim)
     throw InvalidInput("k = " + std::to_string(k) + " must be in [1, " + std::to_string(dim) + "]");
-  if (where.precision == Precision::fp32)
-    return place<float>(
-        where,
-        [&] { return std::make_unique<CellModel<float>>(net, inputs, first, count, lstm_h_only); },
-        k);
-  return place<double>(
-      where,
-      [&] { return std::make_unique<CellModel<double>>(net, inputs, first, count, lstm_h_only); },
-      k);
+  return place_in_precision(where, k, [&]<class T>() {
+    return std::make_unique<CellModel<T>>(net, inputs, first, count, lstm_h_only);
+  });
 }
 
 }  // namespace rnnlyap::detail

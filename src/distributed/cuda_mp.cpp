@@ -5,8 +5,8 @@
 #include <link.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,16 +15,17 @@
 namespace rnnlyap::distributed::mp {
 namespace {
 
-#ifdef RNNLYAP_CUDA_EMULATION
-
 struct Loaded {
   Api api;
-  std::string description = "the emulated device's (test-only)";
-  std::string error;
+  std::string description;  // where each library was loaded from
+  std::string error;        // empty when every entry point was found
 };
+
+#ifdef RNNLYAP_CUDA_EMULATION
 
 Loaded load() {
   Loaded out;
+  out.description = "the emulated device's (test-only)";
 #define RNNLYAP_MP_TAKE(f) out.api.f = &::f;
   RNNLYAP_MP_ENTRY_POINTS(RNNLYAP_MP_TAKE)
 #undef RNNLYAP_MP_TAKE
@@ -32,12 +33,6 @@ Loaded load() {
 }
 
 #else
-
-struct Loaded {
-  Api api;
-  std::string description;
-  std::string error;  // empty when every entry point was found
-};
 
 // Folders to look in before the loader's own search: RNNLYAP_CUDAMP_LIBRARY_PATH (a
 // colon-separated list), then where the build found the headers' wheels (their lib/ folders).
@@ -54,6 +49,14 @@ std::vector<std::string> folders() {
   if (const char* env = std::getenv("RNNLYAP_CUDAMP_LIBRARY_PATH")) split(env);
   split(RNNLYAP_CUDAMP_LIBRARY_DIRS);
   return out;
+}
+
+// The file a loaded library came from (`fallback` if the loader does not say).
+std::string path_of(void* handle, const char* fallback) {
+  link_map* map = nullptr;
+  return dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name && *map->l_name
+             ? map->l_name
+             : fallback;
 }
 
 // dlopen of `soname`, from the first folder that has it, else by the loader's search. Returns null
@@ -73,8 +76,7 @@ void* open_library(const char* soname, std::string& where, std::string& why) {
       exists_error = e ? e : path + " exists but does not load";
   }
   if (void* h = dlopen(soname, RTLD_NOW | RTLD_GLOBAL)) {
-    link_map* map = nullptr;
-    where = dlinfo(h, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name ? map->l_name : soname;
+    where = path_of(h, soname);
     return h;
   }
   const char* e = dlerror();
@@ -89,28 +91,18 @@ Loaded load() {
   // did not load one.
   void* handles[3] = {nullptr, nullptr, nullptr};  // nccl, cublasmp, cusolvermp
   const char* names[3] = {"libnccl.so.2", "libcublasmp.so.0", "libcusolverMp.so.0"};
-  for (int i : {1, 2}) {
+  for (int i : {1, 2, 0}) {
     std::string where, why;
-    handles[i] = open_library(names[i], where, why);
+    if (i == 0 && (handles[0] = dlopen(names[0], RTLD_NOW | RTLD_NOLOAD)))
+      where = path_of(handles[0], "already loaded by them");
+    else
+      handles[i] = open_library(names[i], where, why);
     if (!handles[i]) {
       out.error = std::string(names[i]) + " cannot be loaded: " + why;
       return out;
     }
     out.description += (i == 1 ? "" : ", ") + std::string(names[i]) + " (" + where + ")";
   }
-  std::string where = "already loaded by them", why;
-  handles[0] = dlopen(names[0], RTLD_NOW | RTLD_NOLOAD);
-  if (handles[0]) {
-    link_map* map = nullptr;
-    if (dlinfo(handles[0], RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name) where = map->l_name;
-  } else {
-    handles[0] = open_library(names[0], where, why);
-  }
-  if (!handles[0]) {
-    out.error = std::string(names[0]) + " cannot be loaded: " + why;
-    return out;
-  }
-  out.description += ", " + std::string(names[0]) + " (" + where + ")";
   // Each entry point from its library, by the name's prefix.
   const auto symbol = [&](const std::string& name) -> void* {
     if (!out.error.empty()) return nullptr;

@@ -124,6 +124,7 @@ class DeviceBuffer {
     return p_;
   }
   std::size_t bytes() const { return bytes_; }
+  void* data() const { return p_; }
 
  private:
   void release() noexcept {
@@ -328,9 +329,6 @@ class DistributedCudaNetworkKernels final : public RandomNetworkKernels<T> {
   }
 
  private:
-  static void one_member(int batch) {
-    if (batch != 1) throw Error("the distributed executor runs one network at a time");
-  }
   T* buffer(DeviceBuffer& b, std::size_t values) {
     return static_cast<T*>(b.at_least(sizeof(T) * std::max<std::size_t>(values, 1), ctx_));
   }
@@ -436,13 +434,11 @@ class MpQr {
     return grid_->abs_diagonal(k_, held_g_, values_.data());
   }
   void save(const T* q) {
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(saved_.at_least(0, *ctx_), q,
-                                       sizeof(T) * grid_->local_values(rows_, k_),
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(saved_.data(), q, sizeof(T) * grid_->local_values(rows_, k_),
                                        cudaMemcpyDeviceToDevice, ctx_->stream()));
   }
   void restore(T* q) {
-    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(q, saved_.at_least(0, *ctx_),
-                                       sizeof(T) * grid_->local_values(rows_, k_),
+    RNNLYAP_CUDA_CHECK(cudaMemcpyAsync(q, saved_.data(), sizeof(T) * grid_->local_values(rows_, k_),
                                        cudaMemcpyDeviceToDevice, ctx_->stream()));
   }
   void solve(T* q) {
@@ -496,9 +492,9 @@ class MpQr {
   std::size_t lld(int rows) const {
     return static_cast<std::size_t>(std::max(1, grid_->local_rows(rows)));
   }
-  T* gram() { return static_cast<T*>(gram_.at_least(0, *ctx_)); }
-  T* tau() { return static_cast<T*>(tau_.at_least(0, *ctx_)); }
-  int* info() { return static_cast<int*>(info_.at_least(0, *ctx_)); }
+  T* gram() const { return static_cast<T*>(gram_.data()); }
+  T* tau() const { return static_cast<T*>(tau_.data()); }
+  int* info() const { return static_cast<int*>(info_.data()); }
   // cuSOLVERMp may keep a value already there (NVIDIA's samples zero it before every call).
   int* zeroed_info() {
     RNNLYAP_CUDA_CHECK(cudaMemsetAsync(info(), 0, sizeof(int), ctx_->stream()));
@@ -559,10 +555,7 @@ class DistributedCudaExecutor final : public Executor<T> {
   void copy_out_blocking(void* dst, const void* src, std::size_t bytes) override {
     cuda::copy_to_host_blocking(ctx_, dst, src, bytes);
   }
-  double max_over_ranks(double v) override {
-    MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    return v;
-  }
+  double max_over_ranks(double v) override { return grid_.max_over_ranks(v); }
   std::size_t matrix_values(int rows, int cols) const override {
     return grid_.local_values(rows, cols);
   }
@@ -581,7 +574,7 @@ class DistributedCudaExecutor final : public Executor<T> {
 
   void gemm_batched(int m, int n, int kk, T alpha, const T* a, int, long long, const T* b, int,
                     long long, T beta, T* c, int, long long, int batch) override {
-    if (batch != 1) throw Error("the distributed executor runs one network at a time");
+    one_member(batch);
     const Described<T>& da = described(m, kk);
     const Described<T>& db = described(kk, n);
     const Described<T>& dc = described(m, n);
@@ -603,7 +596,7 @@ class DistributedCudaExecutor final : public Executor<T> {
   }
   std::unique_ptr<Reorthonormalizer<T>> make_reorthonormalizer(int batch, int rows, int k,
                                                                QrMethod method) override {
-    if (batch != 1) throw Error("the distributed executor runs one network at a time");
+    one_member(batch);
     return std::make_unique<GridReorthonormalizer<T, MpQr<T>>>(
         k, method, MpQr<T>(grid_, mp_, ctx_, rows, k, method != QrMethod::householder));
   }

@@ -51,11 +51,6 @@ using detail::Rk4Buffers;
 
 namespace {
 
-// Batches are the other executors' business: one network at a time here.
-void one_member(int batch) {
-  if (batch != 1) throw Error("the distributed executor runs one network at a time");
-}
-
 // The random networks' kernels on this rank's blocks: the per-element loops are the CPU kernels'
 // on the local rows (their per-row vector taken at those rows), the state's product is shared
 // over the grid (see the file's comment).
@@ -229,10 +224,7 @@ class DistributedExecutor final : public Executor<T> {
   void copy_out_blocking(void* dst, const void* src, std::size_t bytes) override {
     host_->copy_out_blocking(dst, src, bytes);
   }
-  double max_over_ranks(double v) override {
-    MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    return v;
-  }
+  double max_over_ranks(double v) override { return grid_.max_over_ranks(v); }
   std::size_t matrix_values(int rows, int cols) const override {
     return grid_.local_values(rows, cols);
   }

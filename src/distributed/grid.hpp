@@ -26,6 +26,11 @@ MPI_Datatype mpi_type() {
   return std::is_same_v<T, float> ? MPI_FLOAT : MPI_DOUBLE;
 }
 
+/// Batches are the other executors' business: one network at a time on a grid.
+inline void one_member(int batch) {
+  if (batch != 1) throw Error("the distributed executor runs one network at a time");
+}
+
 /// The process grid and the block-cyclic layout of every matrix on it.
 class Grid {
  public:
@@ -122,6 +127,12 @@ class Grid {
       throw Error("ScaLAPACK descinit refused an " + std::to_string(m) + " x " + std::to_string(n) +
                   " matrix (argument " + std::to_string(-info) + ")");
     return out;
+  }
+
+  /// The largest of every rank's v (Executor::max_over_ranks). Collective.
+  double max_over_ranks(double v) const {
+    MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    return v;
   }
 
   /// Where the diagonal entries a_ii, i < k, of a matrix of `rows` rows are among this rank's
