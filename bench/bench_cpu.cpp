@@ -142,6 +142,7 @@ BENCHMARK(BM_Dgemm)
 BENCHMARK(BM_TangentStepEuler)
     ->Args({64, 64})
     ->Args({250, 250})
+    ->Args({400, 400})  // the rate N = 400 reference job
     ->Args({500, 500})
     ->Args({1000, 1000})
     ->Args({2000, 2000})

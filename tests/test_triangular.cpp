@@ -85,13 +85,18 @@ template <class T>
 void check_cholesky(int n, cpu::ThreadTeam* team = nullptr) {
   const Matrices<T> m = make<T>(1, n, 5u + static_cast<unsigned>(n));
   std::vector<T> f = m.a;
+  // Only the upper triangle is input; the strictly lower one is scratch, never read before it is
+  // written: NaN there must not reach R.
+  for (int c = 0; c < n; ++c)
+    for (int r = c + 1; r < n; ++r)
+      f[static_cast<std::size_t>(c) * n + r] = std::numeric_limits<T>::quiet_NaN();
   ASSERT_EQ(cpu::cholesky_upper(n, f.data(), n, team), 0) << n;
   const long double allowed = 4 * gamma<T>(n + 1);
   long double worst = 0;
   for (int c = 0; c < n; ++c)
     for (int r = 0; r <= c; ++r) {
       long double s = 0, bound = 0;
-      for (int l = 0; l <= r; ++l) {
+      for (int l = 0; l <= r; ++l) {  // R's upper triangle only
         const long double p = static_cast<long double>(f[static_cast<std::size_t>(r) * n + l]) *
                               f[static_cast<std::size_t>(c) * n + l];
         s += p;
