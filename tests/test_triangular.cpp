@@ -85,8 +85,8 @@ template <class T>
 void check_cholesky(int n, cpu::ThreadTeam* team = nullptr) {
   const Matrices<T> m = make<T>(1, n, 5u + static_cast<unsigned>(n));
   std::vector<T> f = m.a;
-  // Only the upper triangle is input; the strictly lower one is scratch, never read before it is
-  // written: NaN there must not reach R.
+  // Only the upper triangle is input (the strictly lower one is not read): NaN there must not
+  // reach R.
   for (int c = 0; c < n; ++c)
     for (int r = c + 1; r < n; ++r)
       f[static_cast<std::size_t>(c) * n + r] = std::numeric_limits<T>::quiet_NaN();

@@ -77,6 +77,16 @@ inline void trsm_right_upper(int m, int k, const float* r, int ldr, float* b, in
   strsm_(&s, &u, &n, &d, &m, &k, &one, r, &ldr, b, &ldb, 1, 1, 1, 1);
 }
 /// A ← R⁻ᵀA with R upper triangular m×m, A m×n.
+inline void trsm_left_upper_transposed(int m, int n, const double* r, int ldr, double* a, int lda) {
+  const char s = 'L', u = 'U', t = 'T', d = 'N';
+  const double one = 1;
+  dtrsm_(&s, &u, &t, &d, &m, &n, &one, r, &ldr, a, &lda, 1, 1, 1, 1);
+}
+inline void trsm_left_upper_transposed(int m, int n, const float* r, int ldr, float* a, int lda) {
+  const char s = 'L', u = 'U', t = 'T', d = 'N';
+  const float one = 1;
+  strsm_(&s, &u, &t, &d, &m, &n, &one, r, &ldr, a, &lda, 1, 1, 1, 1);
+}
 inline void geqrf(int m, int n, double* a, int lda, double* tau, double* work, int lwork,
                   int& info) {
   dgeqrf_(&m, &n, a, &lda, tau, work, &lwork, &info);

@@ -6,11 +6,9 @@
 // blocks of kSolveBlock or kCholeskyBlock that the library's own routine takes. Same flops as the
 // library's, the same results to rounding (a different grouping of the same sums). The overloads
 // with a ThreadTeam share each step over its threads (thread_team.hpp): the solve by rows, the
-// Cholesky factorisation's off-diagonal solve by rows of its transpose and its update like the
-// Gram matrix.
+// Cholesky factorisation's off-diagonal solve by columns and its update like the Gram matrix.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 
 #include "blas_lapack.hpp"
@@ -53,16 +51,20 @@ void solve_right_upper(int m, int k, const T* r, int ldr, T* b, int ldb) {
   solve_right_upper(m, k2, r + at(k1, k1, ldr), ldr, b + at(0, k1, ldb), ldb);
 }
 
-/// dst (cols × rows, ldd) ← srcᵀ (src rows × cols, lds), by tiles that stay in the L1 cache.
+/// A ← R⁻ᵀA: A m×n (lda), R m×m upper triangular (ldr), in place (the off-diagonal block of a
+/// Cholesky factorisation). [R₁₁ᵀ 0; R₁₂ᵀ R₂₂ᵀ] [X₁; X₂] = [A₁; A₂]: X₁ = R₁₁⁻ᵀA₁, then
+/// X₂ = R₂₂⁻ᵀ(A₂ − R₁₂ᵀX₁).
 template <class T>
-void transpose(int rows, int cols, const T* src, int lds, T* dst, int ldd) {
+void solve_left_upper_transposed(int m, int n, const T* r, int ldr, T* a, int lda) {
   using triangular_detail::at;
-  constexpr int tile = 16;
-  for (int c0 = 0; c0 < cols; c0 += tile)
-    for (int r0 = 0; r0 < rows; r0 += tile)
-      for (int c = c0; c < std::min(cols, c0 + tile); ++c)
-        for (int r = r0; r < std::min(rows, r0 + tile); ++r)
-          dst[at(c, r, ldd)] = src[at(r, c, lds)];
+  if (m <= kSolveBlock) {
+    trsm_left_upper_transposed(m, n, r, ldr, a, lda);
+    return;
+  }
+  const int m1 = triangular_detail::split(m), m2 = m - m1;
+  solve_left_upper_transposed(m1, n, r, ldr, a, lda);
+  gemm('T', 'N', m2, n, m1, T(-1), r + at(0, m1, ldr), ldr, a, lda, T(1), a + m1, lda);
+  solve_left_upper_transposed(m2, n, r + at(m1, m1, ldr), ldr, a + m1, lda);
 }
 
 /// C ← αAᵀA + βC in C's upper triangle, A m×n (lda), C n×n (ldc), shared over the team by
@@ -98,15 +100,10 @@ void solve_right_upper(int m, int k, const T* r, int ldr, T* b, int ldb, ThreadT
   });
 }
 
-/// A = RᵀR with R upper triangular, in A's upper triangle; the strictly lower triangle is
-/// scratch (written before it is read, left holding parts of Rᵀ). Returns LAPACK's info: 0, or
-/// the order of the leading minor that is not positive definite (A then partly overwritten).
-/// [R₁₁ R₁₂; 0 R₂₂]: R₁₁ first, then R₁₂ = R₁₁⁻ᵀA₁₂ as a solve from the right on its transpose
-/// in the lower triangle, R₁₂ᵀ = A₁₂ᵀR₁₁⁻¹ (solve_right_upper: the library's right-side
-/// triangles and the gemms of that shape ran the Cholesky 20 % faster on one thread at
-/// N = 400 … 1000 than a left-side solve, bench/RESULTS.md), then A₂₂ − R₁₂ᵀR₁₂ and R₂₂. With a
-/// team of two or more, each level above order 2·kCholeskyBlock shares its off-diagonal solve
-/// (by rows of R₁₂ᵀ) and its update (syrk_t above).
+/// A = RᵀR with R upper triangular, in A's upper triangle (the lower one is not read). Returns
+/// LAPACK's info: 0, or the order of the leading minor that is not positive definite (A's upper
+/// triangle then partly overwritten). With a team of two or more, each level above order
+/// 2·kCholeskyBlock shares its off-diagonal solve (by columns) and its update (syrk_t above).
 template <class T>
 int cholesky_upper(int n, T* a, int lda, ThreadTeam* team = nullptr) {
   using triangular_detail::at;
@@ -119,20 +116,13 @@ int cholesky_upper(int n, T* a, int lda, ThreadTeam* team = nullptr) {
   const int n1 = triangular_detail::split(n), n2 = n - n1;
   if (const int info = cholesky_upper(n1, a, lda, team); info != 0) return info;
   T* a12 = a + at(0, n1, lda);
-  T* a21 = a + at(n1, 0, lda);  // scratch: R₁₂ᵀ
   T* a22 = a + at(n1, n1, lda);
-  const auto rows = [&](int r0, int r1) {  // rows [r0, r1) of R₁₂ᵀ, columns of R₁₂
-    if (r1 <= r0) return;
-    transpose(n1, r1 - r0, a12 + at(0, r0, lda), lda, a21 + r0, lda);
-    solve_right_upper(r1 - r0, n1, a, lda, a21 + r0, lda);
-    transpose(r1 - r0, n1, a21 + r0, lda, a12 + at(0, r0, lda), lda);
-  };
   if (!shared) {
-    rows(0, n2);
+    solve_left_upper_transposed(n1, n2, a, lda, a12, lda);  // R₁₂ = R₁₁⁻ᵀA₁₂
   } else {
     shared->run([&](int p) {
-      const auto [r0, r1] = share(n2, shared->size(), p, 8);
-      rows(r0, r1);
+      const auto [c0, c1] = share(n2, shared->size(), p, 8);
+      if (c1 > c0) solve_left_upper_transposed(n1, c1 - c0, a, lda, a12 + at(0, c0, lda), lda);
     });
   }
   syrk_t(n2, n1, T(-1), a12, lda, T(1), a22, lda, shared);  // A₂₂ − R₁₂ᵀR₁₂
