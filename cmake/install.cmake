@@ -94,6 +94,10 @@ list(REMOVE_DUPLICATES _pc_dirs)
 list(REMOVE_DUPLICATES _pc_flags)
 list(JOIN _pc_dirs " " _pc_dirs)
 list(JOIN _pc_flags " " _pc_flags)
+if(RNNLYAP_MKL_ROOT)  # MKL's shared libraries, found at run time where they were linked from
+  get_filename_component(_mkl_dir "${RNNLYAP_MKL_core}" DIRECTORY)
+  string(APPEND _pc_flags " -Wl,-rpath,${_mkl_dir}")
+endif()
 string(STRIP "${_pc_dirs} ${_pc_flags}" RNNLYAP_PC_LIBS)
 
 # Relocatable: paths relative to the .pc file, as the CMake package's are to its config file.

@@ -2,7 +2,11 @@
 // header is needed and a swapped-in BLAS still links).
 #include <dlfcn.h>
 
+#include <algorithm>
+#include <initializer_list>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "../core/executor.hpp"
 
@@ -12,17 +16,27 @@
 
 namespace rnnlyap::cpu {
 
+namespace {
+
+// The linked vendor's names first: a process may hold another BLAS too (Python's numpy brings
+// OpenBLAS into a program linked with MKL), and the one to set is the one rnnlyap calls.
+constexpr bool kMkl = std::string_view(RNNLYAP_BLAS_VENDOR) == "MKL";
+
+template <class Fn>
+Fn find(std::initializer_list<const char*> openblas_first) {
+  std::vector<const char*> names(openblas_first);
+  if (kMkl) std::rotate(names.begin(), names.end() - 1, names.end());  // MKL's, listed last
+  for (const char* name : names)
+    if (auto f = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name))) return f;
+  return nullptr;
+}
+
+}  // namespace
+
 bool set_blas_threads(int threads) {
   using SetFn = void (*)(int);
-  if (auto f = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
-    f(threads);
-    return true;
-  }
-  if (auto f = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "MKL_Set_Num_Threads"))) {
-    f(threads);
-    return true;
-  }
-  if (auto f = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "bli_thread_set_num_threads"))) {
+  if (auto f = find<SetFn>(
+          {"openblas_set_num_threads", "bli_thread_set_num_threads", "MKL_Set_Num_Threads"})) {
     f(threads);
     return true;
   }
@@ -31,14 +45,23 @@ bool set_blas_threads(int threads) {
 
 int blas_threads() {
   using GetFn = int (*)();
-  for (const char* name :
-       {"openblas_get_num_threads", "MKL_Get_Max_Threads", "bli_thread_get_num_threads"})
-    if (auto f = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, name))) return f();
+  if (auto f = find<GetFn>(
+          {"openblas_get_num_threads", "bli_thread_get_num_threads", "MKL_Get_Max_Threads"}))
+    return f();
   return 0;
 }
 
 std::string blas_description() {
   std::string s = RNNLYAP_BLAS_VENDOR;
+  using VersionFn = void (*)(char*, int);
+  if (auto f = kMkl ? reinterpret_cast<VersionFn>(dlsym(RTLD_DEFAULT, "MKL_Get_Version_String"))
+                    : nullptr) {
+    char buf[256] = {};
+    f(buf, static_cast<int>(sizeof buf) - 1);
+    std::string v(buf);
+    while (!v.empty() && v.back() == ' ') v.pop_back();
+    return s + " (" + v + ", " + std::to_string(blas_threads()) + " threads)";
+  }
   using ConfigFn = char* (*)();
   if (auto f = reinterpret_cast<ConfigFn>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) {
     s += " (";
@@ -56,6 +79,7 @@ std::string blas_core_warning() {
   // (0.3.21 on a Sapphire Rapids Xeon) falls back to the generic SSE3 "Prescott" kernels, a
   // quarter of the dgemm rate the CPU's AVX2/AVX-512 give (15.5 against 67 GFLOP/s on one core,
   // bench/RESULTS.md). Its OPENBLAS_CORETYPE, read when the library loads, overrides the choice.
+  if (kMkl) return "";  // an OpenBLAS in the process (numpy's) is not the one rnnlyap calls
   using NameFn = char* (*)();
   const auto f = reinterpret_cast<NameFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
   if (f == nullptr) return "";
