@@ -76,20 +76,60 @@ EOF
   rm -rf "$tmp"
 }
 
+# Intel MKL instead of OpenBLAS, when RNNLYAP_BLAS=mkl (README, "A faster BLAS: MKL"): the `mkl`
+# wheel from PyPI (pinned to the version measured, 2025.3) unpacked into RNNLYAP_MKL_ROOT (default
+# ~/.cache/rnnlyap/mkl) as lib/ with the names the linker looks for: the GNU interface, the OpenMP
+# layer, the core and the per-CPU kernels it loads (about 320 MB). Fails when it cannot be fetched:
+# it was asked for.
+fetch_mkl() {
+  export RNNLYAP_MKL_ROOT=${RNNLYAP_MKL_ROOT:-$HOME/.cache/rnnlyap/mkl}
+  local parts=(gf_lp64 gnu_thread core def mc3 avx2 avx512) part
+  [ -e "$RNNLYAP_MKL_ROOT/lib/libmkl_avx512.so" ] && return 0
+  echo "== fetching the mkl wheel into $RNNLYAP_MKL_ROOT"
+  local tmp pip=()
+  tmp=$(mktemp -d)
+  if command -v pip >/dev/null; then pip=(pip); else pip=(python3 -m pip); fi
+  "${pip[@]}" download -q --no-deps --only-binary=:all: -d "$tmp" "mkl==2025.3.*" >/dev/null ||
+    { echo "fetch_mkl: could not download the mkl wheel (pip, network?)" >&2; rm -rf "$tmp"; return 1; }
+  mkdir -p "$RNNLYAP_MKL_ROOT/lib"
+  python3 - "$RNNLYAP_MKL_ROOT/lib" "$tmp"/mkl-*.whl "${parts[@]}" <<'PY'
+import os, sys, zipfile
+dest, wheel, parts = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(wheel) as z:
+    for part in parts:
+        name = f"libmkl_{part}.so.2"
+        [member] = [m for m in z.namelist() if m.endswith("/lib/" + name)]
+        with z.open(member) as src, open(os.path.join(dest, name), "wb") as out:
+            out.write(src.read())
+PY
+  for part in "${parts[@]}"; do ln -sf "libmkl_$part.so.2" "$RNNLYAP_MKL_ROOT/lib/libmkl_$part.so"; done
+  rm -rf "$tmp"
+}
+
 configure_and_build() {
   # The CUDA toolkit is optional: when nvcc exists the CUDA backend is compiled too.
   if [ -z "${CUDACXX:-}" ] && ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
     export CUDACXX=/usr/local/cuda/bin/nvcc
   fi
   fetch_cudamp
+  local blas=()
+  case "${RNNLYAP_BLAS:-openblas}" in
+    openblas) ;;
+    mkl) fetch_mkl; blas=(-DRNNLYAP_MKL_ROOT="$RNNLYAP_MKL_ROOT") ;;
+    *) echo "RNNLYAP_BLAS=$RNNLYAP_BLAS: openblas (the default) or mkl" >&2; return 2 ;;
+  esac
+  # RNNLYAP_CMAKE_ARGS: more options for cmake, split at spaces (-DRNNLYAP_ENABLE_CUDA=OFF, say).
+  local extra=()
+  read -r -a extra <<<"${RNNLYAP_CMAKE_ARGS:-}"
   # The Python module and its test use the Debian python3, which carries numpy (another python3 may
   # come first on PATH).
   local py=()
   [ -x /usr/bin/python3 ] && py=(-DPython_EXECUTABLE=/usr/bin/python3)
   echo "== configuring in $BUILD"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" "${py[@]}" "$@" >"$ROOT/.cmake-configure.log" 2>&1 ||
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" "${py[@]}" "${blas[@]}" \
+    "${extra[@]}" "$@" >"$ROOT/.cmake-configure.log" 2>&1 ||
     { cat "$ROOT/.cmake-configure.log"; exit 1; }
-  grep -E "rnnlyap: (CUDA backend|Python module|MPI|cuBLASMp)" "$ROOT/.cmake-configure.log" || true
+  grep -E "rnnlyap: (CUDA backend|Python module|MPI|cuBLASMp|BLAS/LAPACK)" "$ROOT/.cmake-configure.log" || true
   echo "== building"
   cmake --build "$BUILD" -j"$(nproc)"
 }
