@@ -687,10 +687,10 @@ const char* break_name(Break b) {
   return "?";
 }
 
-std::vector<double> broken_basis(Break kind, bool fp32) {
+std::vector<double> broken_basis(Break kind, bool fp32, int seed = -1) {
   const std::size_t m = kRows;
   if (kind == Break::second_pass) {
-    std::mt19937_64 rng(fp32 ? 16 : 3);
+    std::mt19937_64 rng(seed >= 0 ? seed : fp32 ? 16 : 3);
     const Matrix u = random_orthonormal(kRows, kCols, rng);
     const double decades =
         fp32 ? 2.0 : 4.5;  // the exponents in double, as when the seeds were picked
@@ -853,6 +853,48 @@ TEST_P(Reorthonormalizers, CholeskyFailureInEitherPassFallsBackFp64) {
 
 TEST_P(Reorthonormalizers, CholeskyFailureInEitherPassFallsBackFp32) {
   check_breaks<float>(GetParam());
+}
+
+// Ill-conditioned beyond what the first factor shows: the second-pass bases above for 40 seeds
+// (κ ≈ 3⁴⁰ with unit-diagonal R, a first factor's diagonal ratio of about 34 in fp32 and 8e3 in
+// fp64, both below the limits). Whichever way each goes on this LAPACK (a factorisation fails, or
+// both succeed and R₂'s diagonal ratio exceeds √3: qr_policy.hpp, kMaxSecondPassRatio), the Q
+// returned must be orthonormal to rounding, max |QᵀQ − I| ≤ 64·rows·u: Householder's after a
+// fallback. Without that limit, on OpenBLAS 0.3.21 (Haswell kernels) and on the emulated device,
+// CholeskyQR2 and `auto` returned Q up to 0.52 from orthonormal in fp32 (seed 3) and 0.54 in fp64
+// (seed 5), with no fallback and no warning.
+template <class T>
+void check_beyond_the_first_factor(BackendKind backend) {
+  constexpr bool fp32 = std::is_same_v<T, float>;
+  auto ex = executor<T>(backend);
+  const double tol = 64 * kRows * unit_roundoff(fp32);
+  for (QrMethod method : {QrMethod::cholesky2, QrMethod::auto_select}) {
+    double worst = 0;
+    int worst_seed = -1;
+    for (int seed = 0; seed < 40; ++seed) {
+      const std::vector<double> basis = broken_basis(Break::second_pass, fp32, seed);
+      const auto got = run_batch<T>(*ex, method, {&basis});
+      const double orth =
+          test::max_abs_of(static_cast<std::size_t>(kCols) * kCols, [&](std::size_t at) {
+            const std::size_t i = at / kCols, j = at % kCols;
+            double d = 0;
+            for (int r = 0; r < kRows; ++r)
+              d += static_cast<double>(got.second[i * kRows + r]) * got.second[j * kRows + r];
+            return d - (i == j ? 1.0 : 0.0);
+          });
+      if (!(orth <= worst)) {
+        worst = orth;
+        worst_seed = seed;
+      }
+    }
+    EXPECT_AT_MOST(worst, tol) << to_string(method) << (fp32 ? " fp32" : " fp64")
+                               << ": max |QᵀQ − I|, seed " << worst_seed;
+  }
+}
+
+TEST_P(Reorthonormalizers, IllConditionedBeyondTheFirstFactorFallsBack) {
+  check_beyond_the_first_factor<float>(GetParam());
+  check_beyond_the_first_factor<double>(GetParam());
 }
 
 RNNLYAP_INSTANTIATE_FOR_BACKENDS(Reorthonormalizers);

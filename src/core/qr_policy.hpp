@@ -17,6 +17,16 @@ inline constexpr double kMaxCondFp64 = 1e6, kMaxCondFp32 = 3e2;
 /// so the orthogonality error, about κ²ε, can reach 1e-6; the exponents feel it only through the
 /// column lengths and stay within ~1e-11 of Householder's (README, "Precision and QR").
 inline constexpr double kOnePassCondFp64 = 1e3, kOnePassCondFp32 = 10;
+/// The second pass falls back too when max/min diag(R₂) exceeds √3. R₂ᵀR₂ = Q₁ᵀQ₁ for the first
+/// pass's Q₁ = A R₁⁻¹, so that ratio squared is at most (1 + δ)/(1 − δ) with δ = ‖Q₁ᵀQ₁ − I‖₂:
+/// above √3, δ > 1/2 for certain, the basis was beyond CholeskyQR2's reach (κ(A)²u of order 1)
+/// and its Q may be far from orthonormal although both factorisations succeeded. The first pass's
+/// ratio bounds κ(A) from below only: a basis with unit-diagonal ill-conditioning (A = U D (I −
+/// 2N), κ ≈ 3⁴⁰) passes it with a ratio of 34 in fp32 (8e3 in fp64), and then, with OpenBLAS
+/// 0.3.21, for some seeds both factorisations succeeded, R₂'s ratio read about 3.4 and Q was up
+/// to 0.5 from orthonormal, in fp32 and fp64 alike (tests/test_reorthonormalizer.cpp, "Ill-
+/// conditioned beyond what the first factor shows").
+inline constexpr double kMaxSecondPassRatio = 1.7320508075688772;
 /// After a fallback, this many re-orthonormalisations of that member go straight to Householder;
 /// when the first CholeskyQR tried after them falls back too, the next skip is twice as long, up
 /// to kMaxSkipAfterFallback (a basis that stays ill-conditioned, as full LSTM spectra often do,
@@ -66,10 +76,10 @@ inline constexpr double one_pass_cond =
 /// The verdict of pass `pass` (0 or 1) of CholeskyQR from its factorisation's info and |diag R|
 /// of that pass (k values): fall back when the factorisation failed (info, or a diagonal that is
 /// not finite: some LAPACKs return info 0 on a Gram matrix that overflowed) or, after the first
-/// pass, when max/min diag exceeds max_cond; else the second pass is the last, and so is the first
-/// under `auto` (one_pass_allowed) when max/min diag is at most one_pass_cond. Host code of the
-/// CPU's and the distributed executor's re-orthonormalisers; the CUDA kernel cholesky_check applies
-/// the same rules on the device.
+/// pass, when max/min diag exceeds max_cond, after the second when it exceeds kMaxSecondPassRatio;
+/// else the second pass is the last, and so is the first under `auto` (one_pass_allowed) when
+/// max/min diag is at most one_pass_cond. Host code of the CPU's and the distributed executor's
+/// re-orthonormalisers; the CUDA kernel cholesky_check applies the same rules on the device.
 template <class T>
 Pass judge_pass(int pass, int info, const double* abs_diag, int k, bool one_pass_allowed) {
   double dmin = INFINITY, dmax = 0;
@@ -81,6 +91,7 @@ Pass judge_pass(int pass, int info, const double* abs_diag, int k, bool one_pass
   }
   if (info != 0 || !finite) return Pass::fall_back;
   if (pass == 0 && !(dmax <= max_cond<T> * dmin)) return Pass::fall_back;
+  if (pass == 1 && !(dmax <= kMaxSecondPassRatio * dmin)) return Pass::fall_back;
   return pass == 1 || (one_pass_allowed && dmax <= one_pass_cond<T> * dmin) ? Pass::last
                                                                             : Pass::another;
 }

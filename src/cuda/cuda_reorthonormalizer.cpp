@@ -339,8 +339,9 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
           cudaMemcpyAsync(r1_.get(), gram_.get(), r1_.bytes(), cudaMemcpyDeviceToDevice, s));
     two_pass_ = second;
     // The second pass's verdicts: kTwoPasses (0), or kFallback when its Cholesky failed (devInfo
-    // or a diagonal that is not finite; no ratio limit), for the members taking it; kSkipped for
-    // the others. They are the finish's `info`: nonzero for a member that falls back after all.
+    // or a diagonal that is not finite) or its diagonal ratio exceeds kMaxSecondPassRatio (the
+    // first pass left Q far from orthonormal: qr_policy.hpp), for the members taking it; kSkipped
+    // for the others. They are the finish's `info`: nonzero for a member that falls back after all.
     int* verdict2 = verdict + p_.batch;
     if (second) {
       for (int b = 0; b < p_.batch; ++b)
@@ -349,7 +350,7 @@ class CudaReorthonormalizer final : public detail::Reorthonormalizer<T> {
           cudaMemcpyAsync(per_member(3), verdict2, vbytes, cudaMemcpyHostToDevice, s));
       gram_and_factor(q, 1);
       kernels::cholesky_check(p_.batch, p_.k, gram_.get(), per_member(1),
-                              std::numeric_limits<double>::infinity(), 0.0, diag2_.get(),
+                              detail::qr_policy::kMaxSecondPassRatio, 0.0, diag2_.get(),
                               per_member(3), s);
       RNNLYAP_CUDA_CHECK(
           cudaMemcpyAsync(verdict2, per_member(3), vbytes, cudaMemcpyDeviceToHost, s));
