@@ -874,14 +874,8 @@ void check_beyond_the_first_factor(BackendKind backend) {
     for (int seed = 0; seed < 40; ++seed) {
       const std::vector<double> basis = broken_basis(Break::second_pass, fp32, seed);
       const auto got = run_batch<T>(*ex, method, {&basis});
-      const double orth =
-          test::max_abs_of(static_cast<std::size_t>(kCols) * kCols, [&](std::size_t at) {
-            const std::size_t i = at / kCols, j = at % kCols;
-            double d = 0;
-            for (int r = 0; r < kRows; ++r)
-              d += static_cast<double>(got.second[i * kRows + r]) * got.second[j * kRows + r];
-            return d - (i == j ? 1.0 : 0.0);
-          });
+      const double orth = orthogonality_error(
+          std::vector<double>(got.second.begin(), got.second.end()), kRows, kCols);
       if (!(orth <= worst)) {
         worst = orth;
         worst_seed = seed;

@@ -2,11 +2,9 @@
 // header is needed and a swapped-in BLAS still links).
 #include <dlfcn.h>
 
-#include <algorithm>
 #include <initializer_list>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "../core/executor.hpp"
 
@@ -18,25 +16,29 @@ namespace rnnlyap::cpu {
 
 namespace {
 
-// The linked vendor's names first: a process may hold another BLAS too (Python's numpy brings
-// OpenBLAS into a program linked with MKL), and the one to set is the one rnnlyap calls.
+// The first of these entry points the process has: MKL's first in an MKL build, else last. A
+// process may hold another BLAS too (Python's numpy brings OpenBLAS into a program linked with
+// MKL), and the one to set is the one rnnlyap calls.
 constexpr bool kMkl = std::string_view(RNNLYAP_BLAS_VENDOR) == "MKL";
 
 template <class Fn>
-Fn find(std::initializer_list<const char*> openblas_first) {
-  std::vector<const char*> names(openblas_first);
-  if (kMkl) std::rotate(names.begin(), names.end() - 1, names.end());  // MKL's, listed last
-  for (const char* name : names)
-    if (auto f = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name))) return f;
-  return nullptr;
+Fn find(const char* mkl, std::initializer_list<const char*> others) {
+  const auto look = [](const char* name) {
+    return reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name));
+  };
+  if (kMkl)
+    if (Fn f = look(mkl)) return f;
+  for (const char* name : others)
+    if (Fn f = look(name)) return f;
+  return kMkl ? nullptr : look(mkl);
 }
 
 }  // namespace
 
 bool set_blas_threads(int threads) {
   using SetFn = void (*)(int);
-  if (auto f = find<SetFn>(
-          {"openblas_set_num_threads", "bli_thread_set_num_threads", "MKL_Set_Num_Threads"})) {
+  if (auto f = find<SetFn>("MKL_Set_Num_Threads",
+                           {"openblas_set_num_threads", "bli_thread_set_num_threads"})) {
     f(threads);
     return true;
   }
@@ -45,8 +47,8 @@ bool set_blas_threads(int threads) {
 
 int blas_threads() {
   using GetFn = int (*)();
-  if (auto f = find<GetFn>(
-          {"openblas_get_num_threads", "bli_thread_get_num_threads", "MKL_Get_Max_Threads"}))
+  if (auto f = find<GetFn>("MKL_Get_Max_Threads",
+                           {"openblas_get_num_threads", "bli_thread_get_num_threads"}))
     return f();
   return 0;
 }
